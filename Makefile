@@ -1,0 +1,46 @@
+# Common tasks. `make help` lists them.
+SHELL := /bin/bash
+BUILD ?= build
+JOBS ?= $(shell nproc)
+export JOBS
+
+.PHONY: help setup build test unit demo bench openapi format clean docker-build docker-deploy docker-down
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+setup: ## Install every Debian package the build, tests and demo need (idempotent)
+	bash scripts/setup.sh
+
+build: setup ## Configure and build everything into ./build
+	bash scripts/build.sh $(BUILD)
+
+test: ## Set up and run all tests (what CI runs)
+	bash scripts/test.sh
+
+unit: build ## Build and run only the unit tests
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) -L unit
+
+demo: ## Set up, build and run the main job (see README)
+	bash scripts/demo.sh
+
+bench: build ## Run the benchmarks (numbers go in docs/benchmarks.md)
+	bash scripts/bench.sh $(BUILD)
+
+openapi: build ## Write docs/openapi.json from the API gateway's route table
+	$(BUILD)/apps/api-gateway --print-openapi > docs/openapi.json
+
+format: ## clang-format every C++ file
+	git ls-files '*.cpp' '*.hpp' '*.h' | xargs clang-format -i
+
+clean: ## Remove build directories
+	rm -rf build build-*
+
+docker-build: ## Build the telemetry images (deploy/docker)
+	bash deploy/docker/build-and-push.sh --no-push
+
+docker-deploy: ## Run the telemetry stack with docker compose, with resource limits
+	cd deploy/docker && docker-compose -f docker-compose.yml -f docker-compose.limits.yml up -d --build
+
+docker-down: ## Stop the telemetry stack
+	cd deploy/docker && docker-compose down
