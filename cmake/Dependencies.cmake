@@ -1,7 +1,7 @@
 # All dependencies come from Debian bookworm packages (scripts/setup.sh installs them).
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 find_package(Threads REQUIRED)
-find_package(Boost 1.81 EXACT REQUIRED CONFIG COMPONENTS json)
+find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS json)
 find_package(spdlog REQUIRED)
 find_package(fmt REQUIRED)
 find_package(yaml-cpp REQUIRED)
