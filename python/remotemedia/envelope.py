@@ -31,6 +31,11 @@ TAG_NAMES = {v: k for k, v in TYPE_TAGS.items()}
 _HEAD = struct.Struct("<BH")
 _TS_LEN = struct.Struct("<QI")
 _AUDIO = struct.Struct("<IHI")
+
+
+def _dumps(v) -> bytes:
+    # Compact UTF-8 JSON, byte-identical to boost::json::serialize for the same value.
+    return _json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode()
 MAX_SESSION = 0xFFFF
 
 
@@ -44,7 +49,7 @@ def header_size(session: str) -> int:
 
 def _audio_meta(metadata: dict, prefix: int) -> bytes:
     """Meta JSON padded with spaces so that prefix + 10 + len(meta) is a multiple of 4."""
-    meta = _json.dumps(metadata, separators=(",", ":")).encode() if metadata else b""
+    meta = _dumps(metadata) if metadata else b""
     pad = (-(prefix + _AUDIO.size + len(meta))) % 4
     if pad and not meta:
         meta = b"{}"
@@ -95,11 +100,11 @@ def payload_parts(d: RuntimeData):
     """(tag, list of bytes-like parts) for d's payload."""
     t = d.data_type
     if t == "text" and isinstance(d.text, (dict, list)):
-        return 9, [_json.dumps(d.text).encode()]
+        return 9, [_dumps(d.text)]
     if t == "text":
         return 3, [str(d.text).encode()]
     if t == "json":
-        return 9, [_json.dumps(d.json).encode()]
+        return 9, [_dumps(d.json)]
     if t == "binary":
         mime = (d.mime_type or "").encode()
         return 10, [struct.pack("<H", len(mime)), mime, memoryview(d.binary).cast("B")]
@@ -114,7 +119,7 @@ def payload_parts(d: RuntimeData):
         if isinstance(c, str):
             c = {"kind": c, "payload": {}}
         c = {"kind": str(c.get("kind", "")), "payload": c.get("payload", {}) or {}}
-        return 5, [_json.dumps(c).encode()]
+        return 5, [_dumps(c)]
     if t == "end_of_stream":
         return 8, []
     raise EnvelopeError(f"cannot encode data_type {t!r}")

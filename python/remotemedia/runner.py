@@ -6,12 +6,16 @@
 Protocol with the host (runtime/process, docs/python-nodes.md). The host creates the three
 channels of the node in the session's IPC directory before starting the runner:
     <S>_<N>_input    host -> runner: one envelope per input (end_of_stream triggers flush)
-    <S>_<N>_output   runner -> host: the outputs of each input, then a control envelope of kind
-                     "rm.batch_end" ({"error": bool}) closing that input's outputs; after an
-                     end_of_stream input, the flush outputs then an end_of_stream envelope
-    <S>_<N>_control  runner -> host: control envelopes "rm.progress" {message, fraction},
-                     "rm.ready" {node_id, node_type, contract, pid}, "rm.error" {node_id,
-                     message, traceback, phase}
+    <S>_<N>_output   runner -> host: everything the runner says, in order:
+                     control envelopes "rm.progress" {message, fraction} and "rm.ready"
+                     {node_type, contract, pid} while starting; then for each input its
+                     outputs followed by "rm.batch_end" {"error": bool}; "rm.error" {message,
+                     traceback, phase} before the batch_end of a failed input (or instead of
+                     READY when discovery/initialize fails); after an end_of_stream input the
+                     flush outputs and then an end_of_stream envelope.
+    <S>_<N>_control  host -> runner: control envelope "rm.stop" asks for cleanup and exit
+                     (containers, where the host cannot signal the process directly).
+Every "rm.*" payload carries node_id. User control values never use the "rm." prefix.
 Exit codes: 0 after SIGTERM, end of input or host gone (cleanup ran); 1 initialize failed;
 2 bad arguments, node_type not found or channels unavailable.
 """
@@ -50,7 +54,7 @@ class Runtime:
         names = channel_names(session_id, node_id)
         self.inp = Channel.open(ipc_dir, names[0], ROLE_CONSUMER, open_timeout_ms)
         self.out = Channel.open(ipc_dir, names[1], ROLE_PRODUCER, open_timeout_ms)
-        self.ctl = Channel.open(ipc_dir, names[2], ROLE_PRODUCER, open_timeout_ms)
+        self.ctl = Channel.open(ipc_dir, names[2], ROLE_CONSUMER, open_timeout_ms)
         self.stop = threading.Event()
         self.host_gone = threading.Event()
         self._loan = None
@@ -58,8 +62,9 @@ class Runtime:
         self._hb.start()
 
     def _heartbeat(self):
-        # Keeps our heartbeat fresh while the node is busy (initialize may take long) and
-        # notices when the host died so the runner does not outlive it.
+        # Keeps our heartbeat fresh while the node is busy (initialize may take long), notices
+        # when the host died so the runner does not outlive it, and takes "rm.stop" requests.
+        # This thread is the only user of the control channel.
         while not self.stop.wait(0.05):
             for ch in (self.inp, self.out, self.ctl):
                 ch.heartbeat()
@@ -67,14 +72,39 @@ class Runtime:
                 self.host_gone.set()
                 self.stop.set()
                 log(self.node_id, "host is gone; stopping")
+                return
+            try:
+                rec = self.ctl.receive(0)
+            except IpcError:
+                continue
+            if rec is not None:
+                try:
+                    _, d = envelope.decode(rec)
+                    if d.data_type == "control" and d.control.get("kind") == "rm.stop":
+                        log(self.node_id, "stop requested by the host")
+                        self.stop.set()
+                except envelope.EnvelopeError as e:
+                    log(self.node_id, f"bad control message ignored: {e}")
+                finally:
+                    self.ctl.release()
 
     # ---- control channel --------------------------------------------------------------
     def control(self, kind, **payload):
+        """Sends an "rm.*" control envelope to the host on the output channel."""
         payload.setdefault("node_id", self.node_id)
-        msg = envelope.encode(self.session_id, RuntimeData(
-            "control", control={"kind": kind, "payload": payload}))
+        d = RuntimeData("control", control={"kind": kind, "payload": payload})
         try:
-            self.ctl.send_copy(msg, 1000)
+            if self._loan is not None:
+                # A failed process() may leave a loan open; reuse its space for the message.
+                buf, total = self._loan._loan[0], self._loan._loan[1]
+                self._loan = None
+                if envelope.encoded_size(self.session_id, d) > total:
+                    payload["traceback"] = "(traceback too long for the loaned buffer)"
+                    payload["message"] = str(payload.get("message", ""))[:200]
+                n = envelope.encode_into(buf, self.session_id, d)
+                self.out.send(n)
+                return
+            self.out.send_copy(envelope.encode(self.session_id, d), 1000)
         except IpcError as e:
             log(self.node_id, f"could not send {kind} to the host: {e}")
 
@@ -236,7 +266,6 @@ async def loop(rt: Runtime, node) -> int:
                            f"{type(e).__name__}: {e}", phase=phase,
                            traceback=traceback.format_exc())
                 log(rt.node_id, traceback.format_exc())
-                rt._loan = None
         finally:
             rt.inp.release()  # input views are valid only until here
         try:
