@@ -1,0 +1,62 @@
+#pragma once
+// On-disk (in-shm) layout of a channel segment. Documented in docs/ipc.md; any change to
+// these structs must bump kLayoutVersion.
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace rm::ipc::detail {
+
+inline constexpr std::uint64_t kMagic = 0x4745534350494D52ULL;  // "RMIPCSEG" little endian
+inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint64_t kHeaderSize = 4096;  // data starts page aligned
+inline constexpr std::uint64_t kRecordAlign = 8;
+inline constexpr std::uint64_t kMinCapacity = 64;
+// Record sizes are u32 in the framing, so the ring cannot be larger than this.
+inline constexpr std::uint64_t kMaxCapacity = 0xFFFFFFF8ULL;
+
+// One per role, on its own cache lines so the producer's head and the consumer's tail do not
+// share a line.
+struct alignas(64) SideBlock {
+  std::atomic<std::uint64_t> pos;           // producer: head (bytes written), consumer: tail
+  std::atomic<std::int32_t> pid;            // 0 = never attached
+  std::atomic<std::uint32_t> closed;        // 1 after close()
+  std::atomic<std::uint64_t> heartbeat_ns;  // CLOCK_MONOTONIC
+  std::atomic<std::uint64_t> pid_ns;        // inode of /proc/self/ns/pid of the attached process
+  std::atomic<std::uint32_t> waiting;       // 1 while this side sleeps (or is about to) on futex
+  std::atomic<std::uint32_t> futex;         // bumped by the other side to wake this side
+};
+
+struct SegmentHeader {
+  std::uint64_t magic;
+  std::uint32_t layout_version;
+  std::uint32_t header_size;
+  std::uint64_t capacity;  // ring bytes after the header, multiple of kRecordAlign
+  std::uint64_t created_ns;
+  alignas(64) SideBlock producer;
+  alignas(64) SideBlock consumer;
+};
+static_assert(sizeof(SegmentHeader) <= kHeaderSize);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(sizeof(std::atomic<std::uint32_t>) == 4, "futex words must be 32-bit");
+
+// Every record starts with this, at an 8-byte aligned ring offset. A record never wraps: when
+// the space to the end of the ring is too small, a wrap record fills it and the data record
+// starts at offset 0.
+struct RecordHeader {
+  std::uint32_t size;  // data: payload bytes; wrap: bytes to the end of the ring (incl. header)
+  std::uint32_t kind;
+};
+inline constexpr std::uint32_t kRecordData = 0x44415441;  // "ATAD"
+inline constexpr std::uint32_t kRecordWrap = 0x50415257;  // "WRAP"
+inline constexpr std::uint64_t kRecordHeaderSize = sizeof(RecordHeader);
+
+constexpr std::uint64_t align_up(std::uint64_t v) {
+  return (v + kRecordAlign - 1) & ~(kRecordAlign - 1);
+}
+constexpr std::uint64_t record_span(std::uint64_t payload) {
+  return align_up(kRecordHeaderSize + payload);
+}
+
+}  // namespace rm::ipc::detail
