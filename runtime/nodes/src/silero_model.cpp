@@ -1,0 +1,523 @@
+#include "nodes/silero_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <mutex>
+#include <string_view>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define RM_SILERO_X86 1
+#endif
+
+namespace rm::nodes {
+
+namespace {
+
+constexpr char kMagic[8] = {'R', 'M', 'W', 'E', 'I', 'G', 'H', 'T'};
+constexpr std::uint32_t kVersion = 1;
+constexpr std::size_t kHidden = 128;
+
+tl::unexpected<SileroWeightsLoadError> load_error(SileroWeightsError code, std::string msg) {
+  return tl::unexpected(SileroWeightsLoadError{code, std::move(msg)});
+}
+
+std::uint32_t crc32(const unsigned char* p, std::size_t n) {
+  static const auto table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1U) ? 0xEDB88320U ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  std::uint32_t c = 0xFFFFFFFFU;
+  for (std::size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFFU] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFU;
+}
+
+struct Tensor {
+  std::vector<std::uint32_t> shape;
+  std::vector<float> data;
+};
+
+// Reads little-endian fields from the file image; every read is bounds-checked so a
+// truncated or hostile file yields an error naming the offset, never a crash.
+class Reader {
+ public:
+  Reader(const std::vector<unsigned char>& buf, std::size_t end) : buf_(buf), end_(end) {}
+  std::size_t offset() const { return pos_; }
+  bool has(std::size_t n) const { return n <= end_ - pos_; }
+  template <typename T>
+  bool read(T& out) {
+    if (!has(sizeof(T))) return false;
+    std::memcpy(&out, buf_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return true;
+  }
+  bool read_bytes(std::size_t n, std::string& out) {
+    if (!has(n)) return false;
+    out.assign(reinterpret_cast<const char*>(buf_.data() + pos_), n);
+    pos_ += n;
+    return true;
+  }
+  bool read_floats(std::size_t n, std::vector<float>& out) {
+    if (n > (end_ - pos_) / sizeof(float)) return false;
+    out.resize(n);
+    std::memcpy(out.data(), buf_.data() + pos_, n * sizeof(float));
+    pos_ += n * sizeof(float);
+    return true;
+  }
+
+ private:
+  const std::vector<unsigned char>& buf_;
+  std::size_t end_;
+  std::size_t pos_ = 0;
+};
+
+std::string shape_string(const std::vector<std::uint32_t>& s) {
+  std::string out = "(";
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i) out += ", ";
+    out += std::to_string(s[i]);
+  }
+  return out + ")";
+}
+
+std::size_t round_up8(std::size_t n) { return (n + 7) / 8 * 8; }
+
+detail::SileroMatrix make_matrix(std::size_t rows, std::size_t k, const float* w,
+                                 const float* b) {
+  detail::SileroMatrix m;
+  m.rows = rows;
+  m.k = k;
+  m.k_padded = round_up8(k);
+  m.w.assign(rows * m.k_padded, 0.0F);
+  for (std::size_t r = 0; r < rows; ++r) std::copy_n(w + r * k, k, m.w.data() + r * m.k_padded);
+  m.b.assign(rows, 0.0F);
+  if (b != nullptr) std::copy_n(b, rows, m.b.data());
+  return m;
+}
+
+// ---- kernels ------------------------------------------------------------------------------
+// out[r * T + t] = b[r] + sum_k W[r][k] * X[t * x_stride + k], k over the padded row length.
+// X rows must be readable for k_padded floats (callers zero the padding).
+
+template <std::size_t T>
+inline __attribute__((always_inline)) void gemm_generic_t(const detail::SileroMatrix& m,
+                                                          const float* x, std::size_t x_stride,
+                                                          float* out) {
+  for (std::size_t r = 0; r < m.rows; ++r) {
+    const float* w = m.w.data() + r * m.k_padded;
+    float acc[T][8] = {};
+    for (std::size_t k = 0; k < m.k_padded; k += 8) {
+      for (std::size_t t = 0; t < T; ++t) {
+        const float* xt = x + t * x_stride + k;
+        for (std::size_t j = 0; j < 8; ++j) acc[t][j] += w[k + j] * xt[j];
+      }
+    }
+    for (std::size_t t = 0; t < T; ++t) {
+      float s = 0.0F;
+      for (std::size_t j = 0; j < 8; ++j) s += acc[t][j];
+      out[r * T + t] = m.b[r] + s;
+    }
+  }
+}
+
+#ifdef RM_SILERO_X86
+__attribute__((target("avx2,fma"))) inline float hsum256(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v);
+  __m128 hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  __m128 sh = _mm_movehdup_ps(lo);
+  __m128 sums = _mm_add_ps(lo, sh);
+  sh = _mm_movehl_ps(sh, sums);
+  sums = _mm_add_ss(sums, sh);
+  return _mm_cvtss_f32(sums);
+}
+
+// R rows at a time so each X load feeds R FMAs and each W load feeds T FMAs (R * T
+// independent accumulators hide the FMA latency).
+template <std::size_t R, std::size_t T>
+__attribute__((target("avx2,fma"))) void gemm_avx2_rt(const detail::SileroMatrix& m,
+                                                      const float* x, std::size_t x_stride,
+                                                      float* out) {
+  std::size_t r = 0;
+  for (; r + R <= m.rows; r += R) {
+    const float* w = m.w.data() + r * m.k_padded;
+    __m256 acc[R][T];
+    for (std::size_t i = 0; i < R; ++i) {
+      for (std::size_t t = 0; t < T; ++t) acc[i][t] = _mm256_setzero_ps();
+    }
+    for (std::size_t k = 0; k < m.k_padded; k += 8) {
+      __m256 vx[T];
+      for (std::size_t t = 0; t < T; ++t) vx[t] = _mm256_loadu_ps(x + t * x_stride + k);
+      for (std::size_t i = 0; i < R; ++i) {
+        const __m256 vw = _mm256_loadu_ps(w + i * m.k_padded + k);
+        for (std::size_t t = 0; t < T; ++t) acc[i][t] = _mm256_fmadd_ps(vw, vx[t], acc[i][t]);
+      }
+    }
+    for (std::size_t i = 0; i < R; ++i) {
+      for (std::size_t t = 0; t < T; ++t) out[(r + i) * T + t] = m.b[r + i] + hsum256(acc[i][t]);
+    }
+  }
+  for (; r < m.rows; ++r) {
+    const float* w0 = m.w.data() + r * m.k_padded;
+    for (std::size_t t = 0; t < T; ++t) {
+      __m256 a = _mm256_setzero_ps();
+      for (std::size_t k = 0; k < m.k_padded; k += 8) {
+        a = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k), _mm256_loadu_ps(x + t * x_stride + k), a);
+      }
+      out[r * T + t] = m.b[r] + hsum256(a);
+    }
+  }
+}
+
+template <std::size_t T>
+void gemm_avx2_t(const detail::SileroMatrix& m, const float* x, std::size_t x_stride, float* out) {
+  if constexpr (T == 1) {
+    gemm_avx2_rt<4, 1>(m, x, x_stride, out);
+  } else {
+    gemm_avx2_rt<2, T>(m, x, x_stride, out);
+  }
+}
+
+bool have_avx2_fma() {
+  static const bool yes = [] {
+    if (const char* e = std::getenv("RM_SILERO_NO_SIMD"); e != nullptr && *e == '1') return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return yes;
+}
+#endif
+
+template <std::size_t T>
+void gemm(const detail::SileroMatrix& m, const float* x, std::size_t x_stride, float* out) {
+#ifdef RM_SILERO_X86
+  if (have_avx2_fma()) {
+    gemm_avx2_t<T>(m, x, x_stride, out);
+    return;
+  }
+#endif
+  gemm_generic_t<T>(m, x, x_stride, out);
+}
+
+void gemm_any(std::size_t t_count, const detail::SileroMatrix& m, const float* x,
+              std::size_t x_stride, float* out) {
+  switch (t_count) {
+    case 1: gemm<1>(m, x, x_stride, out); break;
+    case 2: gemm<2>(m, x, x_stride, out); break;
+    case 4: gemm<4>(m, x, x_stride, out); break;
+    default:
+      for (std::size_t t = 0; t < t_count; ++t) {
+        std::vector<float> tmp(m.rows);
+        gemm<1>(m, x + t * x_stride, x_stride, tmp.data());
+        for (std::size_t r = 0; r < m.rows; ++r) out[r * t_count + t] = tmp[r];
+      }
+  }
+}
+
+// Conv1d (kernel 3, padding 1) + ReLU over in[c * t_in + t] -> out[o * t_out + t].
+void conv_relu(const detail::SileroConv& conv, const float* in, float* cols, float* out) {
+  const std::size_t kp = conv.m.k_padded;
+  const std::size_t nt = conv.taps.size();
+  for (std::size_t t = 0; t < conv.t_out; ++t) {
+    float* col = cols + t * kp;
+    for (std::size_t c = 0; c < conv.in_channels; ++c) {
+      for (std::size_t i = 0; i < nt; ++i) {
+        const std::ptrdiff_t src = static_cast<std::ptrdiff_t>(t * conv.stride + conv.taps[i]) - 1;
+        col[c * nt + i] = (src < 0 || src >= static_cast<std::ptrdiff_t>(conv.t_in))
+                              ? 0.0F
+                              : in[c * conv.t_in + static_cast<std::size_t>(src)];
+      }
+    }
+    std::fill(col + conv.m.k, col + kp, 0.0F);
+  }
+  gemm_any(conv.t_out, conv.m, cols, kp, out);
+  for (std::size_t i = 0; i < conv.m.rows * conv.t_out; ++i) out[i] = std::max(out[i], 0.0F);
+}
+
+float sigmoid(float x) { return 1.0F / (1.0F + std::exp(-x)); }
+
+}  // namespace
+
+// ---- loading --------------------------------------------------------------------------------
+
+struct SileroModelBuilder {
+  static tl::expected<std::shared_ptr<const SileroModel>, SileroWeightsLoadError> build(
+      const std::filesystem::path& path, std::map<std::string, Tensor, std::less<>>& tensors,
+      std::string metadata) {
+    auto model = std::make_shared<SileroModel>();
+    model->metadata_ = std::move(metadata);
+    for (const bool is16 : {true, false}) {
+      const std::string prefix = is16 ? "16k/" : "8k/";
+      const std::uint32_t bins = is16 ? 129 : 65;
+      const std::uint32_t n_fft = is16 ? 256 : 128;
+      auto take = [&](std::string_view name, std::vector<std::uint32_t> shape)
+          -> tl::expected<const Tensor*, SileroWeightsLoadError> {
+        const std::string full = prefix + std::string(name);
+        auto it = tensors.find(full);
+        if (it == tensors.end()) {
+          return load_error(SileroWeightsError::missing_tensor,
+                            path.string() + ": tensor " + full +
+                                " is missing; re-run scripts/fetch-silero-model.sh");
+        }
+        if (it->second.shape != shape) {
+          return load_error(SileroWeightsError::bad_shape,
+                            path.string() + ": tensor " + full + " has shape " +
+                                shape_string(it->second.shape) + ", expected " +
+                                shape_string(shape));
+        }
+        return &it->second;
+      };
+#define RM_TAKE(var, name, ...)                         \
+  auto var##_r = take(name, {__VA_ARGS__});             \
+  if (!var##_r) return tl::unexpected(var##_r.error()); \
+  const Tensor& var = **var##_r
+      RM_TAKE(basis, "stft.forward_basis_buffer", 2 * bins, 1, n_fft);
+      RM_TAKE(w0, "encoder.0.reparam_conv.weight", 128, bins, 3);
+      RM_TAKE(b0, "encoder.0.reparam_conv.bias", 128);
+      RM_TAKE(w1, "encoder.1.reparam_conv.weight", 64, 128, 3);
+      RM_TAKE(b1, "encoder.1.reparam_conv.bias", 64);
+      RM_TAKE(w2, "encoder.2.reparam_conv.weight", 64, 64, 3);
+      RM_TAKE(b2, "encoder.2.reparam_conv.bias", 64);
+      RM_TAKE(w3, "encoder.3.reparam_conv.weight", 128, 64, 3);
+      RM_TAKE(b3, "encoder.3.reparam_conv.bias", 128);
+      RM_TAKE(wih, "decoder.rnn.weight_ih", 512, 128);
+      RM_TAKE(whh, "decoder.rnn.weight_hh", 512, 128);
+      RM_TAKE(bih, "decoder.rnn.bias_ih", 512);
+      RM_TAKE(bhh, "decoder.rnn.bias_hh", 512);
+      RM_TAKE(hw, "decoder.decoder.2.weight", 1, 128, 1);
+      RM_TAKE(hb, "decoder.decoder.2.bias", 1);
+#undef RM_TAKE
+      detail::SileroBranch& br = is16 ? model->b16_ : model->b8_;
+      br.window = is16 ? 512 : 256;
+      br.context = is16 ? 64 : 32;
+      br.n_fft = n_fft;
+      br.hop = n_fft / 2;
+      br.bins = bins;
+      br.stft = make_matrix(2 * bins, n_fft, basis.data.data(), nullptr);
+      const Tensor* ws[4] = {&w0, &w1, &w2, &w3};
+      const Tensor* bs[4] = {&b0, &b1, &b2, &b3};
+      const std::size_t strides[4] = {1, 2, 2, 1};
+      std::size_t t_in = 4;  // STFT frames per window, at both rates
+      for (std::size_t i = 0; i < 4; ++i) {
+        auto& conv = br.encoder[i];
+        conv.in_channels = ws[i]->shape[1];
+        conv.stride = strides[i];
+        conv.t_in = t_in;
+        conv.t_out = (t_in + 2 - 3) / conv.stride + 1;
+        for (std::size_t k = 0; k < 3; ++k) {
+          for (std::size_t t = 0; t < conv.t_out; ++t) {
+            const std::ptrdiff_t src = static_cast<std::ptrdiff_t>(t * conv.stride + k) - 1;
+            if (src >= 0 && src < static_cast<std::ptrdiff_t>(t_in)) {
+              conv.taps.push_back(k);
+              break;
+            }
+          }
+        }
+        const std::size_t out_ch = ws[i]->shape[0];
+        const std::size_t nt = conv.taps.size();
+        std::vector<float> w(out_ch * conv.in_channels * nt);
+        for (std::size_t o = 0; o < out_ch; ++o) {
+          for (std::size_t c = 0; c < conv.in_channels; ++c) {
+            for (std::size_t j = 0; j < nt; ++j) {
+              w[(o * conv.in_channels + c) * nt + j] =
+                  ws[i]->data[(o * conv.in_channels + c) * 3 + conv.taps[j]];
+            }
+          }
+        }
+        conv.m = make_matrix(out_ch, conv.in_channels * nt, w.data(), bs[i]->data.data());
+        t_in = conv.t_out;
+      }
+      std::vector<float> cat(512 * 2 * kHidden);
+      std::vector<float> bias(512);
+      for (std::size_t r = 0; r < 512; ++r) {
+        std::copy_n(wih.data.data() + r * kHidden, kHidden, cat.data() + r * 2 * kHidden);
+        std::copy_n(whh.data.data() + r * kHidden, kHidden, cat.data() + r * 2 * kHidden + kHidden);
+        bias[r] = bih.data[r] + bhh.data[r];
+      }
+      br.lstm = make_matrix(512, 2 * kHidden, cat.data(), bias.data());
+      br.head_w = hw.data;
+      br.head_b = hb.data[0];
+    }
+    return std::shared_ptr<const SileroModel>(std::move(model));
+  }
+};
+
+tl::expected<std::shared_ptr<const SileroModel>, SileroWeightsLoadError> SileroModel::load(
+    const std::filesystem::path& path) {
+  const std::string p = path.string();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return load_error(SileroWeightsError::not_found,
+                      "Silero VAD weights not found at " + p +
+                          "; run scripts/fetch-silero-model.sh or set RM_SILERO_WEIGHTS");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return load_error(SileroWeightsError::io_error, "cannot open " + p + " for reading");
+  std::vector<unsigned char> buf((std::istreambuf_iterator<char>(in)),
+                                 std::istreambuf_iterator<char>());
+  if (in.bad()) return load_error(SileroWeightsError::io_error, "cannot read " + p);
+
+  if (buf.size() < sizeof(kMagic) || std::memcmp(buf.data(), kMagic, sizeof(kMagic)) != 0) {
+    return load_error(SileroWeightsError::bad_magic,
+                      p + " is not a weights file (magic RMWEIGHT missing); convert the model "
+                          "with scripts/convert_silero_weights.py");
+  }
+  if (buf.size() < sizeof(kMagic) + 4 + 4) {
+    return load_error(SileroWeightsError::truncated, p + " is truncated after the magic");
+  }
+  Reader r(buf, buf.size() - 4);
+  std::string skip;
+  r.read_bytes(sizeof(kMagic), skip);
+  std::uint32_t version = 0;
+  r.read(version);
+  if (version != kVersion) {
+    return load_error(SileroWeightsError::unsupported_version,
+                      p + " has format version " + std::to_string(version) + ", this build reads " +
+                          std::to_string(kVersion) + "; re-run scripts/fetch-silero-model.sh");
+  }
+  auto truncated = [&](const std::string& what) {
+    return load_error(SileroWeightsError::truncated,
+                      p + " is truncated at offset " + std::to_string(r.offset()) + " (" + what +
+                          "); re-run scripts/fetch-silero-model.sh");
+  };
+  std::uint32_t meta_len = 0;
+  std::string metadata;
+  if (!r.read(meta_len) || !r.read_bytes(meta_len, metadata)) return truncated("metadata");
+  std::uint32_t count = 0;
+  if (!r.read(count)) return truncated("tensor count");
+  std::map<std::string, Tensor, std::less<>> tensors;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::uint16_t name_len = 0;
+    std::string name;
+    std::uint8_t dtype = 0;
+    std::uint8_t ndim = 0;
+    if (!r.read(name_len) || !r.read_bytes(name_len, name) || !r.read(dtype) || !r.read(ndim)) {
+      return truncated("tensor header " + std::to_string(i));
+    }
+    if (dtype != 1) {
+      return load_error(SileroWeightsError::bad_shape,
+                        p + ": tensor " + name + " has dtype " + std::to_string(dtype) +
+                            ", expected 1 (float32)");
+    }
+    Tensor t;
+    std::size_t elems = 1;
+    for (std::uint8_t d = 0; d < ndim; ++d) {
+      std::uint32_t dim = 0;
+      if (!r.read(dim)) return truncated("shape of " + name);
+      t.shape.push_back(dim);
+      elems *= dim;
+      if (elems > buf.size()) return truncated("data of " + name);
+    }
+    if (!r.read_floats(elems, t.data)) return truncated("data of " + name);
+    tensors[name] = std::move(t);
+  }
+  std::uint32_t stored = 0;
+  std::memcpy(&stored, buf.data() + buf.size() - 4, 4);
+  if (r.offset() != buf.size() - 4) {
+    return load_error(SileroWeightsError::truncated,
+                      p + ": " + std::to_string(buf.size() - 4 - r.offset()) +
+                          " unexpected bytes after the last tensor (offset " +
+                          std::to_string(r.offset()) + ")");
+  }
+  if (crc32(buf.data(), buf.size() - 4) != stored) {
+    return load_error(SileroWeightsError::bad_checksum,
+                      p + ": CRC-32 mismatch, the file is corrupt; re-run "
+                          "scripts/fetch-silero-model.sh");
+  }
+  return SileroModelBuilder::build(path, tensors, std::move(metadata));
+}
+
+tl::expected<std::shared_ptr<const SileroModel>, SileroWeightsLoadError> SileroModel::load_shared(
+    const std::filesystem::path& path) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<const SileroModel>> cache;
+  std::error_code ec;
+  auto canon = std::filesystem::weakly_canonical(path, ec);
+  const std::string key = ec ? path.string() : canon.string();
+  std::lock_guard lock(mu);
+  if (auto it = cache.find(key); it != cache.end()) {
+    if (auto sp = it->second.lock()) return sp;
+  }
+  auto loaded = load(path);
+  if (loaded) cache[key] = *loaded;
+  return loaded;
+}
+
+std::filesystem::path SileroModel::default_path() {
+  if (const char* e = std::getenv("RM_SILERO_WEIGHTS"); e != nullptr && *e != '\0') return e;
+  std::filesystem::path base;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x != '\0') {
+    base = x;
+  } else if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0') {
+    base = std::filesystem::path(h) / ".cache";
+  } else {
+    base = "/tmp";
+  }
+  return base / "remotemedia" / "silero_vad_v5.rmw";
+}
+
+// ---- streaming forward pass ------------------------------------------------------------------
+
+SileroStream::SileroStream(std::shared_ptr<const SileroModel> model, SileroRate rate)
+    : model_(std::move(model)), rate_(rate) {}
+
+void SileroStream::reset() {
+  state_.fill(0.0F);
+  context_.fill(0.0F);
+}
+
+float SileroStream::process_window(std::span<const float> window) {
+  const detail::SileroBranch& br = model_->branch(rate_);
+  const std::size_t n = br.context + br.window;  // 576 / 288
+  // [context | window], then reflect-pad the right edge by `context` samples (the model's
+  // STFT padding), which gives exactly 4 frames of n_fft with hop n_fft/2.
+  std::copy_n(context_.data(), br.context, padded_.data());
+  std::copy_n(window.data(), br.window, padded_.data() + br.context);
+  for (std::size_t i = 0; i < br.context; ++i) padded_[n + i] = padded_[n - 2 - i];
+  std::copy_n(window.data() + br.window - br.context, br.context, context_.data());
+
+  constexpr std::size_t frames = 4;
+  gemm<frames>(br.stft, padded_.data(), br.hop, spec_.data());
+  for (std::size_t k = 0; k < br.bins; ++k) {
+    for (std::size_t f = 0; f < frames; ++f) {
+      const float re = spec_[k * frames + f];
+      const float im = spec_[(br.bins + k) * frames + f];
+      mag_[k * frames + f] = std::sqrt(re * re + im * im);
+    }
+  }
+  conv_relu(br.encoder[0], mag_.data(), cols_.data(), act_a_.data());
+  conv_relu(br.encoder[1], act_a_.data(), cols_.data(), act_b_.data());
+  conv_relu(br.encoder[2], act_b_.data(), cols_.data(), act_a_.data());
+  conv_relu(br.encoder[3], act_a_.data(), cols_.data(), act_b_.data());
+  // The last layer has one output step: act_b_ holds the 128 encoder features.
+
+  float* x = cols_.data();
+  std::copy_n(act_b_.data(), kHidden, x);
+  std::copy_n(state_.data(), kHidden, x + kHidden);  // h
+  gemm<1>(br.lstm, x, br.lstm.k_padded, gates_.data());
+  float* h = state_.data();
+  float* c = state_.data() + kHidden;
+  float logit = br.head_b;
+  for (std::size_t j = 0; j < kHidden; ++j) {
+    const float ig = sigmoid(gates_[j]);
+    const float fg = sigmoid(gates_[kHidden + j]);
+    const float gg = std::tanh(gates_[2 * kHidden + j]);
+    const float og = sigmoid(gates_[3 * kHidden + j]);
+    c[j] = fg * c[j] + ig * gg;
+    h[j] = og * std::tanh(c[j]);
+    logit += br.head_w[j] * std::max(h[j], 0.0F);
+  }
+  return sigmoid(logit);
+}
+
+}  // namespace rm::nodes
