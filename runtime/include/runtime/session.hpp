@@ -1,0 +1,95 @@
+#pragma once
+// A Session is one run of a pipeline: its own node instances, threads and queues.
+//
+// Threading and lifecycle guarantees:
+// - Every node is an actor: one thread per node per session runs initialize(), then process()
+//   for each input in arrival order, flush() once end-of-stream arrived on all its inputs, and
+//   close() - always, also after an error or cancellation - all on that same thread.
+// - Each node has a bounded input queue (SessionOptions::queue_capacity items). A producer that
+//   finds it full blocks (backpressure), so memory stays bounded whatever the speed difference
+//   between nodes; that includes push() from the caller.
+// - Fan-out shares the same DataPtr with every downstream node (no copy); fan-in merges the
+//   inputs of a node into its one queue in arrival order.
+// - End-of-stream: close_input() sends it from a named input; a node forwards it downstream
+//   after its flush(). The session ends when every output node has seen it.
+// - The first error from any node (or a failed push) fails the session: every queue is
+//   cancelled, blocked producers and consumers wake up, every thread is joined and close() runs
+//   on every node. wait() then returns that error naming the node id.
+// - push(), close_input(), next_output(), wait() and cancel() may be called from any thread;
+//   the destructor cancels a session that is still running and joins everything.
+// - Outputs go to SessionOptions::on_output if set (called on the output node's thread,
+//   serialised: never two calls at once), else into a bounded queue read with next_output().
+//   In pull mode read outputs from another thread than the one pushing, or the pipeline may
+//   stall when the output queue is full.
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <tl/expected.hpp>
+
+#include "runtime/node_error.hpp"
+#include "runtime/runtime_data.hpp"
+
+namespace rm::runtime {
+
+struct SessionError {
+  std::string node_id;  // empty when not about one node (e.g. unknown input name)
+  NodeErrorCode code = NodeErrorCode::process_failed;
+  std::string message;  // names the node: "node vad: ..."
+};
+using SessionStatus = tl::expected<void, SessionError>;
+
+struct Output {
+  std::string node_id;
+  DataPtr data;
+};
+
+using OutputCallback = std::function<void(const std::string& node_id, const DataPtr& data)>;
+
+struct SessionOptions {
+  std::string session_id;             // empty = random 16 hex digits
+  std::size_t queue_capacity = 64;    // per node input queue, items
+  std::size_t output_capacity = 1024; // pull-mode output queue, items
+  OutputCallback on_output;           // empty = pull mode (next_output)
+  // How long an idle node thread spins before sleeping; short spins keep per-hop latency low
+  // while data flows, sleeping keeps idle pipelines off the CPU.
+  std::chrono::microseconds spin{50};
+};
+
+class Session {
+ public:
+  struct State;
+  explicit Session(std::shared_ptr<State> state);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const std::string& id() const;
+
+  // Feeds a named pipeline input. Blocks while the first node's queue is full. Fails if the
+  // name is unknown, the input was closed, or the session has failed or was cancelled.
+  SessionStatus push(std::string_view input, DataPtr data);
+  // Sends end-of-stream from a named input (idempotent).
+  SessionStatus close_input(std::string_view input);
+  void close_all_inputs();
+
+  // Pull mode: the next output, or nullopt once the session has ended (all outputs saw
+  // end-of-stream, or it failed/was cancelled) and the queue is drained.
+  std::optional<Output> next_output();
+
+  // Blocks until the session ends, joins every node thread, returns the first error.
+  SessionStatus wait();
+  // Stops the session: queues are cancelled, threads finish and close their nodes.
+  void cancel();
+  // True once the session has ended (finished, failed or cancelled).
+  bool done() const;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace rm::runtime
