@@ -16,6 +16,8 @@ struct GpuInfo {
   std::string model;      // "NVIDIA H100 80GB HBM3"
   std::string hostname;
   std::map<std::string, std::string> labels;  // parsed labels_raw (stable, non-per-sample)
+
+  bool operator==(const GpuInfo&) const = default;
 };
 
 // One datapoint: a metric value of a GPU at a time (the time the row was processed).

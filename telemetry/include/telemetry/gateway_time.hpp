@@ -1,0 +1,25 @@
+#pragma once
+// RFC 3339 timestamps for the API gateway: the decoder of untrusted `start_time`/`end_time`
+// query values, and the encoder used in responses.
+//
+// Accepted: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)`, with 't'/'z' in lower case
+// too and a space instead of 'T' (RFC 3339 section 5.6 note). The fraction may have any number
+// of digits; digits beyond nanoseconds are truncated. A leap second (:60) is accepted and
+// counts as the first second of the next minute. Dates are checked against the calendar
+// (February 29 only in leap years). Times outside what int64 nanoseconds since the Unix epoch
+// can hold (about 1677-09-21 to 2262-04-11) are rejected. Errors say what is wrong and where.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <tl/expected.hpp>
+
+namespace rm::telemetry {
+
+tl::expected<std::int64_t, std::string> parse_rfc3339(std::string_view text);
+
+// UTC, 'Z' suffix, fraction with trailing zeros removed ("2025-07-18T20:42:34.5Z"; no
+// fraction when whole seconds).
+std::string format_rfc3339(std::int64_t unix_ns);
+
+}  // namespace rm::telemetry

@@ -1,0 +1,82 @@
+#pragma once
+// In-memory telemetry index: per GPU a ring of the last MAX_ENTRIES samples, its metadata and
+// the newest value of every metric it ever reported. Implements TelemetryView.
+//
+// Memory is bounded: each GPU's ring grows to max_entries and then overwrites its oldest
+// entry. Thread-safety: the GPU table is behind a shared mutex and every GPU has its own mutex,
+// so ingest of one GPU never waits for readers of another, and readers copy out under the lock
+// (a query holds a GPU's lock only while scanning its ring).
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "telemetry/query.hpp"
+
+namespace rm::telemetry {
+
+class Index final : public TelemetryView {
+ public:
+  struct Entry {
+    std::int64_t timestamp_ns = 0;
+    double value = 0;
+    std::uint32_t metric = 0;
+  };
+  struct Latest {
+    std::uint32_t metric = 0;
+    std::int64_t timestamp_ns = 0;
+    double value = 0;
+  };
+  class Gpu;  // stable for the index's lifetime
+
+  // Everything a checkpoint needs to rebuild one GPU (metric ids resolved to names).
+  struct GpuState {
+    GpuInfo info;
+    std::int64_t first_seen_ns = 0;
+    std::uint64_t appended = 0;  // samples ever appended (cursor positions continue after it)
+    std::vector<std::pair<std::string, Entry>> entries;  // oldest first
+    std::vector<std::pair<std::string, Latest>> latest;
+  };
+
+  explicit Index(std::size_t max_entries);
+  ~Index() override;
+
+  std::size_t max_entries() const { return max_entries_; }
+  // Returns the GPU's slot, creating it or replacing its metadata when it changed.
+  Gpu* upsert_gpu(const GpuInfo& info);
+  std::uint32_t metric_id(std::string_view name);
+  std::string metric_name(std::uint32_t id) const;
+  void append(Gpu* gpu, std::uint32_t metric, std::int64_t timestamp_ns, double value);
+  // Appends many samples of one GPU under one lock.
+  void append_many(Gpu* gpu, const Entry* entries, std::size_t n);
+
+  std::vector<GpuState> snapshot() const;
+  void restore(const GpuState& state);
+
+  std::size_t gpu_count() const;
+  std::uint64_t sample_count() const;  // currently retained over all GPUs
+
+  // TelemetryView
+  std::vector<GpuSummary> gpus() const override;
+  std::optional<GpuSummary> gpu(const std::string& id) const override;
+  std::vector<HostSummary> hosts() const override;
+  tl::expected<TelemetryPage, QueryError> query(const TelemetryQuery& q) const override;
+  std::vector<Point> latest(const std::string& gpu_id) const override;
+
+ private:
+  GpuSummary summary(const Gpu& g) const;
+  std::vector<std::string> metric_names() const;
+
+  std::size_t max_entries_;
+  mutable std::shared_mutex gpus_mu_;
+  std::unordered_map<std::string, std::unique_ptr<Gpu>> gpus_;
+  mutable std::shared_mutex metrics_mu_;
+  std::unordered_map<std::string, std::uint32_t> metric_ids_;
+  std::vector<std::string> metric_names_;
+};
+
+}  // namespace rm::telemetry

@@ -1,0 +1,173 @@
+#pragma once
+// The collector's durable store: every accepted batch is appended to the write-ahead log,
+// fdatasync'ed (one sync for all batches that arrived meanwhile: group commit), then applied
+// to the in-memory index, and only then acknowledged.
+//
+// Guarantees:
+//   * an acknowledged batch survives kill -9 (and power loss, as far as fdatasync does);
+//   * a batch whose (producer, seq) is <= the producer's highest durable seq is acknowledged
+//     as a duplicate and not stored again (the highest seqs are in the log and checkpoints);
+//   * recovery = newest valid checkpoint + replay of later segments; a torn or corrupt tail of
+//     the last segment is truncated with a warning; corruption inside an older segment drops
+//     that segment's tail and every later segment (logged as an error with the counts).
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "telemetry/index.hpp"
+#include "telemetry/protocol.hpp"
+#include "telemetry/wal.hpp"
+
+namespace rm::telemetry {
+
+struct StoreOptions {
+  std::filesystem::path dir;  // DATA_DIR/<collector-id>
+  std::size_t segment_bytes = 64U << 20;
+  std::size_t max_entries = 10000;
+  bool checkpoints = true;
+  // A checkpoint is taken after a segment fills up, or this long after the last one when new
+  // data arrived, and at close().
+  std::chrono::milliseconds checkpoint_interval{60000};
+};
+
+enum class StoreErrorCode { io, corrupt, closed };
+struct StoreError {
+  StoreErrorCode code;
+  std::string message;
+};
+
+struct RecoveryReport {
+  std::optional<std::uint64_t> checkpoint;  // segment number the loaded checkpoint covers
+  std::size_t segments_replayed = 0;
+  std::size_t records_replayed = 0;
+  std::size_t batches_replayed = 0;
+  std::size_t truncated_bytes = 0;  // removed from corrupt/torn tails
+  std::size_t segments_dropped = 0;
+  std::vector<std::string> warnings;
+};
+
+// fsync latency histogram buckets (seconds), cumulative counts like Prometheus.
+inline constexpr double kFsyncBuckets[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
+struct StoreStats {
+  std::atomic<std::uint64_t> batches{0}, samples{0}, duplicates{0}, fsyncs{0}, bytes{0},
+      checkpoints{0}, checkpoint_failures{0}, segments_created{0}, queue{0};
+  std::atomic<std::uint64_t> fsync_bucket[std::size(kFsyncBuckets) + 1] = {};
+  std::atomic<std::uint64_t> fsync_sum_ns{0};
+};
+
+// Applies log and checkpoint records of one collector directory to an Index. Shared by the
+// store's recovery and the read-only follower.
+class ReplayState {
+ public:
+  explicit ReplayState(Index& index) : index_(index) {}
+  // Returns false when the payload is malformed.
+  bool apply(RecordType type, std::string_view payload);
+  std::unordered_map<std::string, std::uint64_t> producers;
+  std::vector<std::shared_ptr<const GpuInfo>> gpu_infos;  // by WAL ref
+  std::vector<std::string> metric_names;                  // by WAL ref
+  std::optional<std::uint64_t> checkpoint_segment;        // from a checkpoint header
+  bool checkpoint_complete = false;
+  std::size_t batches = 0;
+
+ private:
+  Index& index_;
+  std::vector<Index::Gpu*> gpus_;
+  std::vector<std::uint32_t> metrics_;
+  std::vector<Index::Entry> scratch_;
+};
+
+// Loads checkpoint file `path` into `state`. Fails on any bad record or a missing end marker.
+tl::expected<void, std::string> load_checkpoint(const std::filesystem::path& path,
+                                                ReplayState& state);
+
+class Store {
+ public:
+  using Callback = std::function<void(tl::expected<Ack, StoreError>)>;
+
+  // Recovers <dir> (creating it when missing) and starts the writer thread.
+  static tl::expected<std::unique_ptr<Store>, StoreError> open(StoreOptions opts);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Thread-safe. `cb` runs on the writer thread once the batch is durable (or failed).
+  void submit(Batch batch, Callback cb);
+  // Writes a checkpoint of everything durable so far and retires the covered segments.
+  tl::expected<void, StoreError> checkpoint_now();
+  // Finishes queued batches, takes a final checkpoint (if enabled) and stops the writer.
+  void close();
+
+  const Index& index() const { return *index_; }
+  std::shared_ptr<const TelemetryView> view() const { return index_; }
+  const StoreStats& stats() const { return stats_; }
+  const RecoveryReport& recovery() const { return recovery_; }
+  std::uint64_t current_segment() const { return segment_no_.load(); }
+  const StoreOptions& options() const { return opts_; }
+
+ private:
+  explicit Store(StoreOptions opts);
+  struct Pending {
+    Batch batch;
+    Callback cb;
+  };
+  tl::expected<void, StoreError> recover();
+  tl::expected<void, StoreError> open_segment(std::uint64_t n);
+  tl::expected<void, StoreError> flush_and_sync();
+  tl::expected<void, StoreError> rotate();
+  tl::expected<void, StoreError> write_checkpoint_locked();
+  void run();
+  void process(std::deque<Pending>& work);
+
+  StoreOptions opts_;
+  std::filesystem::path wal_dir_;
+  std::shared_ptr<Index> index_;
+  StoreStats stats_;
+  RecoveryReport recovery_;
+
+  // Writer-thread state.
+  int fd_ = -1;
+  std::atomic<std::uint64_t> segment_no_{0};
+  std::size_t segment_size_ = 0;
+  std::string buf_;
+  std::unordered_map<std::string, std::uint64_t> producers_;
+  struct WalGpu {
+    std::uint32_t ref;
+    std::shared_ptr<const GpuInfo> info;
+    Index::Gpu* slot;
+  };
+  std::unordered_map<std::string, WalGpu> gpus_;
+  std::vector<std::shared_ptr<const GpuInfo>> gpu_by_ref_;
+  struct WalMetric {
+    std::uint32_t ref;
+    std::uint32_t index_id;
+  };
+  std::unordered_map<std::string, WalMetric> metrics_;
+  std::vector<std::string> metric_by_ref_;
+  bool failed_ = false;
+  std::string failure_;
+  std::chrono::steady_clock::time_point last_checkpoint_;
+  bool dirty_since_checkpoint_ = false;
+  bool rotated_since_checkpoint_ = false;
+
+  std::mutex mu_;  // guards queue_, stop_, and serialises checkpoint_now() with the writer
+  std::mutex writer_mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  bool stop_ = false;
+  bool closed_ = false;
+  std::thread writer_;
+};
+
+}  // namespace rm::telemetry

@@ -1,0 +1,310 @@
+#include "telemetry/index.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <limits>
+#include <map>
+
+#include <fmt/format.h>
+
+namespace rm::telemetry {
+
+class Index::Gpu {
+ public:
+  mutable std::mutex mu;
+  GpuInfo info;
+  std::int64_t first_seen_ns = std::numeric_limits<std::int64_t>::max();
+  std::int64_t last_seen_ns = std::numeric_limits<std::int64_t>::min();
+  std::uint64_t appended = 0;
+  std::vector<Entry> ring;  // grows to max_entries, then `head` is the oldest entry
+  std::size_t head = 0;
+  std::vector<Latest> latest;
+
+  void push(const Entry& e, std::size_t cap) {
+    if (ring.size() < cap) {
+      ring.push_back(e);
+    } else {
+      ring[head] = e;
+      head = (head + 1) % cap;
+    }
+    ++appended;
+    first_seen_ns = std::min(first_seen_ns, e.timestamp_ns);
+    last_seen_ns = std::max(last_seen_ns, e.timestamp_ns);
+    for (auto& l : latest) {
+      if (l.metric == e.metric) {
+        if (e.timestamp_ns >= l.timestamp_ns) l = {e.metric, e.timestamp_ns, e.value};
+        return;
+      }
+    }
+    latest.push_back({e.metric, e.timestamp_ns, e.value});
+  }
+  // i-th retained entry, oldest first.
+  const Entry& at(std::size_t i) const { return ring[(head + i) % ring.size()]; }
+};
+
+Index::Index(std::size_t max_entries) : max_entries_(std::max<std::size_t>(1, max_entries)) {}
+Index::~Index() = default;
+
+Index::Gpu* Index::upsert_gpu(const GpuInfo& info) {
+  {
+    std::shared_lock lk(gpus_mu_);
+    auto it = gpus_.find(info.id);
+    if (it != gpus_.end()) {
+      Gpu* g = it->second.get();
+      std::lock_guard glk(g->mu);
+      if (!(g->info == info)) g->info = info;
+      return g;
+    }
+  }
+  std::unique_lock lk(gpus_mu_);
+  auto& slot = gpus_[info.id];
+  if (!slot) {
+    slot = std::make_unique<Gpu>();
+    slot->info = info;
+  }
+  return slot.get();
+}
+
+std::uint32_t Index::metric_id(std::string_view name) {
+  {
+    std::shared_lock lk(metrics_mu_);
+    auto it = metric_ids_.find(std::string(name));
+    if (it != metric_ids_.end()) return it->second;
+  }
+  std::unique_lock lk(metrics_mu_);
+  auto [it, inserted] =
+      metric_ids_.try_emplace(std::string(name), static_cast<std::uint32_t>(metric_names_.size()));
+  if (inserted) metric_names_.emplace_back(name);
+  return it->second;
+}
+
+std::string Index::metric_name(std::uint32_t id) const {
+  std::shared_lock lk(metrics_mu_);
+  return id < metric_names_.size() ? metric_names_[id] : std::string();
+}
+
+std::vector<std::string> Index::metric_names() const {
+  std::shared_lock lk(metrics_mu_);
+  return metric_names_;
+}
+
+void Index::append(Gpu* gpu, std::uint32_t metric, std::int64_t ts, double value) {
+  std::lock_guard lk(gpu->mu);
+  gpu->push({ts, value, metric}, max_entries_);
+}
+
+void Index::append_many(Gpu* gpu, const Entry* entries, std::size_t n) {
+  std::lock_guard lk(gpu->mu);
+  for (std::size_t i = 0; i < n; ++i) gpu->push(entries[i], max_entries_);
+}
+
+std::vector<Index::GpuState> Index::snapshot() const {
+  std::vector<Gpu*> all;
+  {
+    std::shared_lock lk(gpus_mu_);
+    for (auto& [id, g] : gpus_) all.push_back(g.get());
+  }
+  const auto names = metric_names();
+  std::vector<GpuState> out;
+  out.reserve(all.size());
+  for (Gpu* g : all) {
+    GpuState s;
+    std::lock_guard lk(g->mu);
+    s.info = g->info;
+    s.first_seen_ns = g->first_seen_ns;
+    s.appended = g->appended;
+    s.entries.reserve(g->ring.size());
+    for (std::size_t i = 0; i < g->ring.size(); ++i) {
+      const Entry& e = g->at(i);
+      s.entries.emplace_back(names[e.metric], e);
+    }
+    for (const auto& l : g->latest) s.latest.emplace_back(names[l.metric], l);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void Index::restore(const GpuState& s) {
+  Gpu* g = upsert_gpu(s.info);
+  std::vector<Entry> entries;
+  entries.reserve(s.entries.size());
+  for (const auto& [name, e] : s.entries) entries.push_back({e.timestamp_ns, e.value, metric_id(name)});
+  std::vector<Latest> latest;
+  for (const auto& [name, l] : s.latest) latest.push_back({metric_id(name), l.timestamp_ns, l.value});
+  std::lock_guard lk(g->mu);
+  g->ring.clear();
+  g->head = 0;
+  g->latest.clear();
+  for (const auto& e : entries) g->push(e, max_entries_);
+  g->appended = std::max<std::uint64_t>(s.appended, entries.size());
+  g->first_seen_ns = std::min(g->first_seen_ns, s.first_seen_ns);
+  for (const auto& l : latest) {
+    bool found = false;
+    for (auto& cur : g->latest) {
+      if (cur.metric == l.metric) {
+        found = true;
+        if (l.timestamp_ns >= cur.timestamp_ns) cur = l;
+      }
+    }
+    if (!found) g->latest.push_back(l);
+  }
+}
+
+std::size_t Index::gpu_count() const {
+  std::shared_lock lk(gpus_mu_);
+  return gpus_.size();
+}
+
+std::uint64_t Index::sample_count() const {
+  std::shared_lock lk(gpus_mu_);
+  std::uint64_t n = 0;
+  for (auto& [id, g] : gpus_) {
+    std::lock_guard glk(g->mu);
+    n += g->ring.size();
+  }
+  return n;
+}
+
+GpuSummary Index::summary(const Gpu& g) const {
+  std::lock_guard lk(g.mu);
+  GpuSummary s;
+  s.info = g.info;
+  s.samples = g.ring.size();
+  if (g.appended > 0) {
+    s.first_seen_ns = g.first_seen_ns;
+    s.last_seen_ns = g.last_seen_ns;
+  }
+  return s;
+}
+
+std::vector<GpuSummary> Index::gpus() const {
+  std::vector<GpuSummary> out;
+  {
+    std::shared_lock lk(gpus_mu_);
+    out.reserve(gpus_.size());
+    for (auto& [id, g] : gpus_) out.push_back(summary(*g));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const GpuSummary& a, const GpuSummary& b) { return a.info.id < b.info.id; });
+  return out;
+}
+
+std::optional<GpuSummary> Index::gpu(const std::string& id) const {
+  std::shared_lock lk(gpus_mu_);
+  auto it = gpus_.find(id);
+  if (it == gpus_.end()) return std::nullopt;
+  return summary(*it->second);
+}
+
+std::vector<HostSummary> Index::hosts() const {
+  std::map<std::string, HostSummary> by_host;
+  for (auto& s : gpus()) {
+    if (s.info.hostname.empty()) continue;
+    auto& h = by_host[s.info.hostname];
+    h.hostname = s.info.hostname;
+    h.gpu_ids.push_back(s.info.id);
+    h.last_seen_ns = std::max(h.last_seen_ns, s.last_seen_ns);
+  }
+  std::vector<HostSummary> out;
+  for (auto& [name, h] : by_host) out.push_back(std::move(h));
+  return out;
+}
+
+namespace {
+// Cursor: "<timestamp_ns>.<position>" where position counts appends to the GPU; resuming
+// returns points strictly after (timestamp, position).
+std::string make_cursor(std::int64_t ts, std::uint64_t pos) { return fmt::format("{}.{}", ts, pos); }
+bool parse_cursor(const std::string& c, std::int64_t& ts, std::uint64_t& pos) {
+  const auto dot = c.find('.');
+  if (dot == std::string::npos) return false;
+  const char* b = c.data();
+  auto r1 = std::from_chars(b, b + dot, ts);
+  auto r2 = std::from_chars(b + dot + 1, b + c.size(), pos);
+  return r1.ec == std::errc() && r1.ptr == b + dot && r2.ec == std::errc() &&
+         r2.ptr == b + c.size() && dot > 0 && dot + 1 < c.size();
+}
+}  // namespace
+
+tl::expected<TelemetryPage, QueryError> Index::query(const TelemetryQuery& q) const {
+  std::int64_t cur_ts = 0;
+  std::uint64_t cur_pos = 0;
+  if (q.cursor && !parse_cursor(*q.cursor, cur_ts, cur_pos)) {
+    return tl::unexpected(QueryError{QueryErrorCode::bad_cursor,
+                                     fmt::format("cursor '{}' is malformed; pass back the "
+                                                 "next_cursor of a previous page", *q.cursor)});
+  }
+  const Gpu* g = nullptr;
+  {
+    std::shared_lock lk(gpus_mu_);
+    auto it = gpus_.find(q.gpu_id);
+    if (it != gpus_.end()) g = it->second.get();
+  }
+  if (g == nullptr) {
+    return tl::unexpected(
+        QueryError{QueryErrorCode::unknown_gpu, fmt::format("no GPU with id '{}'", q.gpu_id)});
+  }
+  std::vector<std::uint32_t> wanted;
+  for (const auto& m : q.metrics) {
+    std::shared_lock lk(metrics_mu_);
+    auto it = metric_ids_.find(m);
+    if (it != metric_ids_.end()) wanted.push_back(it->second);
+  }
+  if (!q.metrics.empty() && wanted.empty()) return TelemetryPage{};
+  struct Hit {
+    std::int64_t ts;
+    std::uint64_t pos;
+    double value;
+    std::uint32_t metric;
+  };
+  std::vector<Hit> hits;
+  const std::int64_t lo = q.start_ns.value_or(std::numeric_limits<std::int64_t>::min());
+  const std::int64_t hi = q.end_ns.value_or(std::numeric_limits<std::int64_t>::max());
+  {
+    std::lock_guard lk(g->mu);
+    const std::uint64_t base = g->appended - g->ring.size();
+    for (std::size_t i = 0; i < g->ring.size(); ++i) {
+      const Entry& e = g->at(i);
+      if (e.timestamp_ns < lo || e.timestamp_ns > hi) continue;
+      if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), e.metric) == wanted.end()) {
+        continue;
+      }
+      const std::uint64_t pos = base + i;
+      if (q.cursor && (e.timestamp_ns < cur_ts || (e.timestamp_ns == cur_ts && pos <= cur_pos))) {
+        continue;
+      }
+      hits.push_back({e.timestamp_ns, pos, e.value, e.metric});
+    }
+  }
+  auto less = [](const Hit& a, const Hit& b) { return a.ts != b.ts ? a.ts < b.ts : a.pos < b.pos; };
+  if (!std::is_sorted(hits.begin(), hits.end(), less)) std::sort(hits.begin(), hits.end(), less);
+  TelemetryPage page;
+  const std::size_t n = std::min(hits.size(), q.limit);
+  const auto names = metric_names();
+  page.points.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) page.points.push_back({hits[i].ts, names[hits[i].metric], hits[i].value});
+  if (hits.size() > n && n > 0) page.next_cursor = make_cursor(hits[n - 1].ts, hits[n - 1].pos);
+  return page;
+}
+
+std::vector<Point> Index::latest(const std::string& gpu_id) const {
+  const Gpu* g = nullptr;
+  {
+    std::shared_lock lk(gpus_mu_);
+    auto it = gpus_.find(gpu_id);
+    if (it == gpus_.end()) return {};
+    g = it->second.get();
+  }
+  std::vector<Latest> l;
+  {
+    std::lock_guard lk(g->mu);
+    l = g->latest;
+  }
+  const auto names = metric_names();
+  std::vector<Point> out;
+  for (const auto& x : l) out.push_back({x.timestamp_ns, names[x.metric], x.value});
+  std::sort(out.begin(), out.end(), [](const Point& a, const Point& b) { return a.metric < b.metric; });
+  return out;
+}
+
+}  // namespace rm::telemetry

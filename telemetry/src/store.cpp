@@ -1,0 +1,614 @@
+#include "telemetry/store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "bytes.hpp"
+#include "core/log.hpp"
+
+namespace rm::telemetry {
+
+namespace fs = std::filesystem;
+using detail::Reader;
+using detail::Writer;
+
+namespace {
+
+auto log() { return core::logger("telemetry.store"); }
+
+StoreError io_error(std::string what) {
+  return StoreError{StoreErrorCode::io, fmt::format("{}: {}", what, std::strerror(errno))};
+}
+
+// Writes all of `data`, retrying short writes; `fault` simulates a short write + EIO.
+bool write_all(int fd, std::string_view data, std::string_view fault) {
+  if (fault_hit(fault)) {
+    if (::write(fd, data.data(), data.size() / 2) < 0) return false;
+    errno = EIO;
+    return false;
+  }
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+void fsync_dir(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- ReplayState
+
+bool ReplayState::apply(RecordType type, std::string_view payload) {
+  Reader r(payload);
+  switch (type) {
+    case RecordType::gpu_def: {
+      std::uint32_t ref = 0;
+      auto info = std::make_shared<GpuInfo>();
+      if (!r.u32(ref) || ref > gpu_infos.size()) return false;
+      std::string_view rest = payload.substr(4);
+      if (!decode_gpu(rest, *info) || !rest.empty()) return false;
+      Index::Gpu* slot = index_.upsert_gpu(*info);
+      if (ref == gpu_infos.size()) {
+        gpu_infos.push_back(std::move(info));
+        gpus_.push_back(slot);
+      } else {
+        gpu_infos[ref] = std::move(info);
+        gpus_[ref] = slot;
+      }
+      return true;
+    }
+    case RecordType::metric_def: {
+      std::uint32_t ref = 0;
+      std::string name;
+      if (!r.u32(ref) || ref > metric_names.size() || !r.str(name, 4096) || !r.done()) return false;
+      const std::uint32_t id = index_.metric_id(name);
+      if (ref == metric_names.size()) {
+        metric_names.push_back(std::move(name));
+        metrics_.push_back(id);
+      } else {
+        metric_names[ref] = std::move(name);
+        metrics_[ref] = id;
+      }
+      return true;
+    }
+    case RecordType::batch: {
+      std::string producer;
+      std::uint64_t seq = 0;
+      std::uint32_t n = 0;
+      if (!r.str(producer, 256) || !r.u64(seq) || !r.u32(n) || r.remaining() != std::size_t{n} * 24) {
+        return false;
+      }
+      auto& hi = producers[producer];
+      if (seq <= hi) return true;  // already applied (defensive; the writer never logs dups)
+      hi = seq;
+      ++batches;
+      Index::Gpu* run_gpu = nullptr;
+      scratch_.clear();
+      for (std::uint32_t i = 0; i < n; ++i) {
+        std::uint32_t g = 0, m = 0;
+        Index::Entry e;
+        r.u32(g);
+        r.u32(m);
+        r.i64(e.timestamp_ns);
+        r.f64(e.value);
+        if (g >= gpus_.size() || m >= metrics_.size()) return false;
+        e.metric = metrics_[m];
+        if (gpus_[g] != run_gpu) {
+          if (run_gpu) index_.append_many(run_gpu, scratch_.data(), scratch_.size());
+          scratch_.clear();
+          run_gpu = gpus_[g];
+        }
+        scratch_.push_back(e);
+      }
+      if (run_gpu) index_.append_many(run_gpu, scratch_.data(), scratch_.size());
+      return true;
+    }
+    case RecordType::ckpt_header: {
+      std::uint64_t seg = 0;
+      if (!r.u64(seg) || !r.done()) return false;
+      checkpoint_segment = seg;
+      return true;
+    }
+    case RecordType::producer: {
+      std::string producer;
+      std::uint64_t seq = 0;
+      if (!r.str(producer, 256) || !r.u64(seq) || !r.done()) return false;
+      producers[producer] = std::max(producers[producer], seq);
+      return true;
+    }
+    case RecordType::gpu_state: {
+      std::uint32_t ref = 0, nl = 0, ne = 0;
+      Index::GpuState s;
+      if (!r.u32(ref) || ref >= gpu_infos.size() || !r.i64(s.first_seen_ns) || !r.u64(s.appended) ||
+          !r.u32(nl) || nl > metric_names.size()) {
+        return false;
+      }
+      s.info = *gpu_infos[ref];
+      auto entry = [&](std::string& name, std::int64_t& ts, double& v) {
+        std::uint32_t m = 0;
+        if (!r.u32(m) || m >= metric_names.size() || !r.i64(ts) || !r.f64(v)) return false;
+        name = metric_names[m];
+        return true;
+      };
+      for (std::uint32_t i = 0; i < nl; ++i) {
+        std::pair<std::string, Index::Latest> l;
+        if (!entry(l.first, l.second.timestamp_ns, l.second.value)) return false;
+        s.latest.push_back(std::move(l));
+      }
+      if (!r.u32(ne) || r.remaining() != std::size_t{ne} * 20) return false;
+      s.entries.reserve(ne);
+      for (std::uint32_t i = 0; i < ne; ++i) {
+        std::pair<std::string, Index::Entry> e;
+        if (!entry(e.first, e.second.timestamp_ns, e.second.value)) return false;
+        s.entries.push_back(std::move(e));
+      }
+      index_.restore(s);
+      return true;
+    }
+    case RecordType::ckpt_end:
+      checkpoint_complete = true;
+      return true;
+  }
+  return false;
+}
+
+tl::expected<void, std::string> load_checkpoint(const fs::path& path, ReplayState& state) {
+  auto data = read_file(path);
+  if (!data) return tl::unexpected(data.error());
+  std::size_t after_end = 0;
+  auto res = scan_records(*data, kCheckpointMagic, 0, [&](RecordType t, std::string_view p) {
+    if (state.checkpoint_complete) ++after_end;
+    return state.apply(t, p);
+  });
+  if (res.stop != ScanStop::clean) {
+    return tl::unexpected(fmt::format("checkpoint '{}' is invalid at offset {}: {}", path.string(),
+                                      res.valid_end, to_string(res.stop)));
+  }
+  if (!state.checkpoint_complete || after_end != 0 || !state.checkpoint_segment) {
+    return tl::unexpected(
+        fmt::format("checkpoint '{}' is incomplete (no end record)", path.string()));
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------- Store
+
+Store::Store(StoreOptions opts)
+    : opts_(std::move(opts)),
+      wal_dir_(opts_.dir / "wal"),
+      index_(std::make_shared<Index>(opts_.max_entries)) {}
+
+Store::~Store() { close(); }
+
+tl::expected<std::unique_ptr<Store>, StoreError> Store::open(StoreOptions opts) {
+  std::unique_ptr<Store> s(new Store(std::move(opts)));
+  if (auto r = s->recover(); !r) return tl::unexpected(r.error());
+  s->last_checkpoint_ = std::chrono::steady_clock::now();
+  s->writer_ = std::thread([p = s.get()] { p->run(); });
+  return s;
+}
+
+tl::expected<void, StoreError> Store::recover() {
+  std::error_code ec;
+  fs::create_directories(wal_dir_, ec);
+  if (ec) {
+    return tl::unexpected(StoreError{StoreErrorCode::io,
+        fmt::format("cannot create '{}': {}; check DATA_DIR permissions", wal_dir_.string(), ec.message())});
+  }
+  for (auto it = fs::directory_iterator(opts_.dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (name.rfind("checkpoint.", 0) == 0 && name.size() > 4 && name.substr(name.size() - 4) == ".tmp") {
+      log()->warn("removing unfinished checkpoint '{}'", it->path().string());
+      fs::remove(it->path(), ec);
+    }
+  }
+  auto state = std::make_unique<ReplayState>(*index_);
+  for (std::uint64_t c : list_checkpoints(opts_.dir)) {
+    auto fresh = std::make_shared<Index>(opts_.max_entries);
+    auto st = std::make_unique<ReplayState>(*fresh);
+    auto r = load_checkpoint(opts_.dir / fmt::format("checkpoint.{}", segment_name(c)), *st);
+    if (r) {
+      index_ = fresh;
+      state = std::move(st);
+      recovery_.checkpoint = c;
+      break;
+    }
+    recovery_.warnings.push_back(r.error());
+    log()->warn("{}; trying an older one", r.error());
+  }
+  const std::uint64_t first = recovery_.checkpoint ? *recovery_.checkpoint + 1 : 0;
+  auto segs = list_segments(wal_dir_);
+  std::uint64_t last = recovery_.checkpoint.value_or(0);
+  for (std::size_t i = 0; i < segs.size(); ++i) {
+    const std::uint64_t n = segs[i];
+    const fs::path p = wal_dir_ / segment_name(n);
+    last = std::max(last, n);
+    if (n < first) {  // already covered by the checkpoint (deletion was interrupted)
+      fs::remove(p, ec);
+      continue;
+    }
+    auto data = read_file(p);
+    if (!data) return tl::unexpected(StoreError{StoreErrorCode::io, data.error()});
+    auto res = scan_records(*data, kSegmentMagic, 0,
+                            [&](RecordType t, std::string_view pl) { return state->apply(t, pl); });
+    ++recovery_.segments_replayed;
+    recovery_.records_replayed += res.records;
+    if (res.stop == ScanStop::clean) continue;
+    const bool is_last = i + 1 == segs.size();
+    const std::size_t cut = data->size() - res.valid_end;
+    recovery_.truncated_bytes += cut;
+    auto msg = fmt::format("segment '{}': {} at offset {}; truncating {} bytes ({} valid records kept)",
+                           p.string(), to_string(res.stop), res.valid_end, cut, res.records);
+    if (res.valid_end < kSegmentMagic.size()) {
+      fs::remove(p, ec);
+    } else if (::truncate(p.c_str(), static_cast<off_t>(res.valid_end)) != 0) {
+      return tl::unexpected(io_error(fmt::format("cannot truncate '{}'", p.string())));
+    }
+    if (is_last) {
+      log()->warn("{}", msg);
+      recovery_.warnings.push_back(msg);
+    } else {
+      // Corruption before the end: later segments cannot be replayed consistently after a gap.
+      for (std::size_t k = i + 1; k < segs.size(); ++k) {
+        fs::remove(wal_dir_ / segment_name(segs[k]), ec);
+        ++recovery_.segments_dropped;
+        last = std::max(last, segs[k]);
+      }
+      msg += fmt::format("; dropped {} later segment(s)", recovery_.segments_dropped);
+      log()->error("{}", msg);
+      recovery_.warnings.push_back(msg);
+      break;
+    }
+  }
+  recovery_.batches_replayed = state->batches;
+  producers_ = state->producers;
+  gpu_by_ref_ = state->gpu_infos;
+  for (std::uint32_t ref = 0; ref < gpu_by_ref_.size(); ++ref) {
+    gpus_[gpu_by_ref_[ref]->id] = WalGpu{ref, gpu_by_ref_[ref], index_->upsert_gpu(*gpu_by_ref_[ref])};
+  }
+  metric_by_ref_ = state->metric_names;
+  for (std::uint32_t ref = 0; ref < metric_by_ref_.size(); ++ref) {
+    metrics_[metric_by_ref_[ref]] = WalMetric{ref, index_->metric_id(metric_by_ref_[ref])};
+  }
+  log()->info("recovered '{}': checkpoint {}, {} segment(s), {} record(s), {} GPU(s), {} sample(s)",
+              opts_.dir.string(),
+              recovery_.checkpoint ? segment_name(*recovery_.checkpoint) : std::string("none"),
+              recovery_.segments_replayed, recovery_.records_replayed, index_->gpu_count(),
+              index_->sample_count());
+  return open_segment(last + 1);
+}
+
+tl::expected<void, StoreError> Store::open_segment(std::uint64_t n) {
+  if (fd_ >= 0) ::close(fd_);
+  const fs::path p = wal_dir_ / segment_name(n);
+  fd_ = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) return tl::unexpected(io_error(fmt::format("cannot create segment '{}'", p.string())));
+  if (!write_all(fd_, kSegmentMagic, "wal.short_write") || ::fdatasync(fd_) != 0) {
+    return tl::unexpected(io_error(fmt::format("cannot write segment header '{}'", p.string())));
+  }
+  fsync_dir(wal_dir_);
+  segment_no_ = n;
+  segment_size_ = kSegmentMagic.size();
+  stats_.segments_created++;
+  return {};
+}
+
+tl::expected<void, StoreError> Store::flush_and_sync() {
+  if (buf_.empty()) return {};
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!write_all(fd_, buf_, "wal.short_write")) {
+    return tl::unexpected(io_error(fmt::format("write to segment {} failed", segment_name(segment_no_))));
+  }
+  if (fault_hit("wal.fsync")) {
+    errno = EIO;
+    return tl::unexpected(io_error(fmt::format("fdatasync of segment {} failed", segment_name(segment_no_))));
+  }
+  if (::fdatasync(fd_) != 0) {
+    return tl::unexpected(io_error(fmt::format("fdatasync of segment {} failed", segment_name(segment_no_))));
+  }
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now() - t0).count();
+  std::size_t b = 0;
+  while (b < std::size(kFsyncBuckets) && static_cast<double>(ns) / 1e9 > kFsyncBuckets[b]) ++b;
+  stats_.fsync_bucket[b]++;
+  stats_.fsync_sum_ns += static_cast<std::uint64_t>(ns);
+  stats_.fsyncs++;
+  stats_.bytes += buf_.size();
+  segment_size_ += buf_.size();
+  buf_.clear();
+  return {};
+}
+
+tl::expected<void, StoreError> Store::rotate() {
+  if (auto r = flush_and_sync(); !r) return r;
+  rotated_since_checkpoint_ = true;
+  return open_segment(segment_no_ + 1);
+}
+
+void Store::submit(Batch batch, Callback cb) {
+  {
+    std::lock_guard lk(mu_);
+    if (!stop_) {
+      queue_.push_back(Pending{std::move(batch), std::move(cb)});
+      stats_.queue = queue_.size();
+      cv_.notify_one();
+      return;
+    }
+  }
+  cb(tl::unexpected(StoreError{StoreErrorCode::closed, "store is shutting down"}));
+}
+
+void Store::process(std::deque<Pending>& work) {
+  if (failed_) {
+    for (auto& p : work) p.cb(tl::unexpected(StoreError{StoreErrorCode::io, failure_}));
+    return;
+  }
+  struct Applied {
+    std::vector<WalGpu*> gpus;
+    std::vector<std::uint32_t> metrics;
+  };
+  std::vector<std::optional<Applied>> applied(work.size());
+  std::string payload;
+  auto add = [&](RecordType t, const std::string& pl) -> tl::expected<void, StoreError> {
+    const std::size_t need = pl.size() + kRecordHeader;
+    if (segment_size_ + buf_.size() + need > opts_.segment_bytes &&
+        segment_size_ + buf_.size() > kSegmentMagic.size()) {
+      if (auto r = rotate(); !r) return r;
+    }
+    append_record(buf_, t, pl);
+    return {};
+  };
+  tl::expected<void, StoreError> status;
+  for (std::size_t i = 0; i < work.size() && status; ++i) {
+    Batch& b = work[i].batch;
+    auto& hi = producers_[b.producer];
+    if (b.seq <= hi) continue;  // duplicate: acknowledged below, not stored
+    hi = b.seq;
+    Applied a;
+    for (const auto& g : b.gpus) {
+      auto it = gpus_.find(g->id);
+      if (it == gpus_.end()) {
+        const auto ref = static_cast<std::uint32_t>(gpu_by_ref_.size());
+        gpu_by_ref_.push_back(g);
+        it = gpus_.emplace(g->id, WalGpu{ref, g, nullptr}).first;
+      } else if (it->second.info == g || *it->second.info == *g) {
+        a.gpus.push_back(&it->second);
+        continue;
+      } else {
+        it->second.info = g;
+        it->second.slot = nullptr;  // metadata changed: re-upsert on apply
+        gpu_by_ref_[it->second.ref] = g;
+      }
+      payload.clear();
+      Writer w(payload);
+      w.u32(it->second.ref);
+      encode_gpu(payload, *g);
+      if (status = add(RecordType::gpu_def, payload); !status) break;
+      a.gpus.push_back(&it->second);
+    }
+    for (const auto& m : b.metrics) {
+      auto it = metrics_.find(m);
+      if (it == metrics_.end()) {
+        const auto ref = static_cast<std::uint32_t>(metric_by_ref_.size());
+        metric_by_ref_.push_back(m);
+        it = metrics_.emplace(m, WalMetric{ref, index_->metric_id(m)}).first;
+        payload.clear();
+        Writer w(payload);
+        w.u32(ref);
+        w.str(m);
+        if (status = add(RecordType::metric_def, payload); !status) break;
+      }
+      a.metrics.push_back(it->second.index_id);
+    }
+    if (!status) break;
+    payload.clear();
+    Writer w(payload);
+    w.str(b.producer);
+    w.u64(b.seq);
+    w.u32(static_cast<std::uint32_t>(b.samples.size()));
+    for (const auto& s : b.samples) {
+      w.u32(a.gpus[s.gpu]->ref);
+      w.u32(metrics_[b.metrics[s.metric]].ref);
+      w.i64(s.timestamp_ns);
+      w.f64(s.value);
+    }
+    if (status = add(RecordType::batch, payload); !status) break;
+    applied[i] = std::move(a);
+  }
+  if (status) status = flush_and_sync();
+  if (!status) {
+    failed_ = true;
+    failure_ = status.error().message + "; the collector must be restarted to recover the log";
+    log()->error("store failed: {}", failure_);
+    for (auto& p : work) p.cb(tl::unexpected(StoreError{StoreErrorCode::io, failure_}));
+    return;
+  }
+  std::vector<Index::Entry> run;
+  for (std::size_t i = 0; i < work.size(); ++i) {
+    Batch& b = work[i].batch;
+    if (!applied[i]) {
+      stats_.duplicates++;
+      work[i].cb(Ack{b.seq, true});
+      continue;
+    }
+    auto& a = *applied[i];
+    for (WalGpu* g : a.gpus) {
+      if (!g->slot) g->slot = index_->upsert_gpu(*g->info);
+    }
+    std::uint32_t cur = UINT32_MAX;
+    run.clear();
+    for (const auto& s : b.samples) {
+      if (s.gpu != cur) {
+        if (!run.empty()) index_->append_many(a.gpus[cur]->slot, run.data(), run.size());
+        run.clear();
+        cur = s.gpu;
+      }
+      run.push_back({s.timestamp_ns, s.value, a.metrics[s.metric]});
+    }
+    if (!run.empty()) index_->append_many(a.gpus[cur]->slot, run.data(), run.size());
+    stats_.batches++;
+    stats_.samples += b.samples.size();
+    dirty_since_checkpoint_ = true;
+    work[i].cb(Ack{b.seq, false});
+  }
+}
+
+tl::expected<void, StoreError> Store::write_checkpoint_locked() {
+  if (failed_) return tl::unexpected(StoreError{StoreErrorCode::io, failure_});
+  if (auto r = flush_and_sync(); !r) return r;
+  const std::uint64_t covered = segment_no_;
+  if (auto r = open_segment(covered + 1); !r) {
+    failed_ = true;
+    failure_ = r.error().message;
+    return r;
+  }
+  std::string out(kCheckpointMagic);
+  std::string pl;
+  std::size_t count = 0;
+  auto rec = [&](RecordType t) {
+    append_record(out, t, pl);
+    pl.clear();
+    ++count;
+  };
+  Writer w(pl);
+  w.u64(covered);
+  rec(RecordType::ckpt_header);
+  for (std::uint32_t ref = 0; ref < gpu_by_ref_.size(); ++ref) {
+    w.u32(ref);
+    encode_gpu(pl, *gpu_by_ref_[ref]);
+    rec(RecordType::gpu_def);
+  }
+  for (std::uint32_t ref = 0; ref < metric_by_ref_.size(); ++ref) {
+    w.u32(ref);
+    w.str(metric_by_ref_[ref]);
+    rec(RecordType::metric_def);
+  }
+  for (const auto& [p, seq] : producers_) {
+    w.str(p);
+    w.u64(seq);
+    rec(RecordType::producer);
+  }
+  for (const auto& s : index_->snapshot()) {
+    auto g = gpus_.find(s.info.id);
+    if (g == gpus_.end()) continue;
+    w.u32(g->second.ref);
+    w.i64(s.first_seen_ns);
+    w.u64(s.appended);
+    w.u32(static_cast<std::uint32_t>(s.latest.size()));
+    for (const auto& [name, l] : s.latest) {
+      w.u32(metrics_[name].ref);
+      w.i64(l.timestamp_ns);
+      w.f64(l.value);
+    }
+    w.u32(static_cast<std::uint32_t>(s.entries.size()));
+    for (const auto& [name, e] : s.entries) {
+      w.u32(metrics_[name].ref);
+      w.i64(e.timestamp_ns);
+      w.f64(e.value);
+    }
+    rec(RecordType::gpu_state);
+  }
+  w.u64(count);
+  rec(RecordType::ckpt_end);
+
+  const fs::path final_path = opts_.dir / fmt::format("checkpoint.{}", segment_name(covered));
+  const fs::path tmp = final_path.string() + ".tmp";
+  auto fail = [&](std::string what) {
+    auto e = io_error(what);
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    stats_.checkpoint_failures++;
+    log()->error("checkpoint failed: {}", e.message);
+    return tl::unexpected(e);
+  };
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return fail(fmt::format("cannot create '{}'", tmp.string()));
+  const bool ok = write_all(fd, out, "checkpoint.short_write") && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return fail(fmt::format("cannot write '{}'", tmp.string()));
+  if (fault_hit("checkpoint.rename")) {
+    errno = EIO;
+    return fail(fmt::format("cannot rename '{}'", tmp.string()));
+  }
+  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    return fail(fmt::format("cannot rename '{}'", tmp.string()));
+  }
+  fsync_dir(opts_.dir);
+  std::error_code ec;
+  for (std::uint64_t n : list_segments(wal_dir_)) {
+    if (n <= covered) fs::remove(wal_dir_ / segment_name(n), ec);
+  }
+  for (std::uint64_t c : list_checkpoints(opts_.dir)) {
+    if (c < covered) fs::remove(opts_.dir / fmt::format("checkpoint.{}", segment_name(c)), ec);
+  }
+  fsync_dir(wal_dir_);
+  stats_.checkpoints++;
+  last_checkpoint_ = std::chrono::steady_clock::now();
+  dirty_since_checkpoint_ = false;
+  rotated_since_checkpoint_ = false;
+  log()->info("checkpoint.{} written ({} bytes, {} records)", segment_name(covered), out.size(), count);
+  return {};
+}
+
+tl::expected<void, StoreError> Store::checkpoint_now() {
+  std::lock_guard wl(writer_mu_);
+  if (fd_ < 0) return tl::unexpected(StoreError{StoreErrorCode::closed, "store is closed"});
+  return write_checkpoint_locked();
+}
+
+void Store::run() {
+  std::unique_lock lk(mu_);
+  while (true) {
+    cv_.wait_for(lk, std::chrono::milliseconds(200), [&] { return !queue_.empty() || stop_; });
+    if (queue_.empty() && stop_) break;
+    std::deque<Pending> work;
+    work.swap(queue_);
+    stats_.queue = 0;
+    lk.unlock();
+    {
+      std::lock_guard wl(writer_mu_);
+      if (!work.empty()) process(work);
+      const bool due = rotated_since_checkpoint_ ||
+                       (dirty_since_checkpoint_ &&
+                        std::chrono::steady_clock::now() - last_checkpoint_ >= opts_.checkpoint_interval);
+      if (opts_.checkpoints && due && !failed_) (void)write_checkpoint_locked();
+    }
+    lk.lock();
+  }
+}
+
+void Store::close() {
+  {
+    std::lock_guard lk(mu_);
+    if (closed_) return;
+    closed_ = true;
+    stop_ = true;
+    cv_.notify_all();
+  }
+  if (writer_.joinable()) writer_.join();
+  std::lock_guard wl(writer_mu_);
+  if (opts_.checkpoints && !failed_ && fd_ >= 0 && (dirty_since_checkpoint_ || rotated_since_checkpoint_)) {
+    (void)write_checkpoint_locked();
+  }
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace rm::telemetry
