@@ -138,12 +138,11 @@ std::vector<std::uint64_t> shm_latency(const std::filesystem::path& dir, std::si
   };
   std::optional<rm::ipc::SampleMut> next;
   for (std::size_t i = 0; i < iters; ++i) {
-    if (!overlap || !next) next.emplace(fill(i));
     if (i > 0) {
       auto a = acks->receive(10s);
       if (!a || !*a) die("ack");
     }
-    if (!overlap && i > 0) next.emplace(fill(i));
+    if (!next) next.emplace(fill(i));
     std::uint64_t t0 = now_ns();
     std::memcpy(next->payload_mut().data(), &t0, 8);
     must(pub->send(std::move(*next)), "send");
