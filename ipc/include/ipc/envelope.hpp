@@ -1,0 +1,165 @@
+#pragma once
+// The upstream envelope: how one RuntimeData travels through a channel record.
+//
+//   type:u8 | session_len:u16 | session | timestamp_us:u64 | payload_len:u32 | payload
+//
+// All integers little endian, no padding. Payload layouts per type (docs/ipc.md):
+//   1 audio    sample_rate:u32 | channels:u16 | meta_len:u32 | meta (json) | f32 samples
+//   3 text     utf-8 text
+//   4 tensor,
+//   6 numpy    dtype_len:u8 | dtype | ndim:u8 | dims:i64 * ndim | data
+//   5 control  kind_len:u16 | kind | json payload (utf-8)
+//   8 end-of-input   empty
+//   9 json     utf-8 json text
+//   10 binary  mime_len:u16 | mime | bytes
+//   2 video, 7 file: opaque bytes (no payload layout yet)
+//
+// This codec deliberately knows nothing of runtime::RuntimeData (ipc/ sits below runtime/):
+// decoding yields views into the record (zero copy); encoding writes straight into a loaned
+// buffer: ask encoded_size(), loan that much, encode_into() the loan.
+// Decoders treat input as untrusted: truncated input, lengths beyond the buffer, trailing
+// bytes, unknown type tags and invalid UTF-8 are errors naming the field and byte offset.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "ipc/ipc_error.hpp"
+
+namespace rm::ipc {
+
+enum class EnvelopeType : std::uint8_t {
+  audio = 1,
+  video = 2,
+  text = 3,
+  tensor = 4,
+  control = 5,
+  numpy = 6,
+  file = 7,
+  end_of_input = 8,
+  json = 9,
+  binary = 10,
+};
+
+std::string_view to_string(EnvelopeType t);
+// The type for a wire tag, or nullopt for an unknown tag.
+std::optional<EnvelopeType> envelope_type_from_tag(std::uint8_t tag);
+
+// ---- envelope ----
+
+struct EnvelopeView {
+  EnvelopeType type;
+  std::string_view session;
+  std::uint64_t timestamp_us;
+  std::span<const std::byte> payload;
+};
+
+inline constexpr std::size_t kEnvelopeFixedSize = 1 + 2 + 8 + 4;
+inline constexpr std::size_t kMaxSessionLen = 0xFFFF;
+
+// Bytes of an envelope with this session and payload size.
+constexpr std::size_t envelope_size(std::size_t session_len, std::size_t payload_len) {
+  return kEnvelopeFixedSize + session_len + payload_len;
+}
+
+// Writes the envelope header into `out` (which must hold envelope_size(...)) and returns the
+// payload_len bytes right after it, for the caller to fill in place.
+tl::expected<std::span<std::byte>, IpcError> encode_envelope_header(
+    std::span<std::byte> out, EnvelopeType type, std::string_view session,
+    std::uint64_t timestamp_us, std::size_t payload_len);
+
+// Validates the framing (and the type tag); the payload is not interpreted.
+tl::expected<EnvelopeView, IpcError> decode_envelope(std::span<const std::byte> in);
+
+// ---- payloads ----
+
+struct AudioPayloadView {
+  std::uint32_t sample_rate;
+  std::uint16_t channels;
+  std::string_view meta;  // json text, may be empty
+  // Little-endian f32 samples, interleaved; not necessarily 4-byte aligned in the record.
+  std::span<const std::byte> samples;
+  std::size_t sample_count() const { return samples.size() / 4; }
+  // Copies sample i (works at any alignment).
+  float sample(std::size_t i) const;
+};
+
+struct TensorPayloadView {
+  std::string_view dtype;  // numpy-style: float32, int16, <f4, ...
+  std::vector<std::int64_t> dims;
+  std::span<const std::byte> data;
+};
+
+struct BinaryPayloadView {
+  std::string_view mime;
+  std::span<const std::byte> bytes;
+};
+
+struct ControlPayloadView {
+  std::string_view kind;
+  std::string_view payload;  // json text
+};
+
+tl::expected<AudioPayloadView, IpcError> decode_audio(std::span<const std::byte> payload);
+tl::expected<TensorPayloadView, IpcError> decode_tensor(std::span<const std::byte> payload);
+tl::expected<BinaryPayloadView, IpcError> decode_binary(std::span<const std::byte> payload);
+tl::expected<ControlPayloadView, IpcError> decode_control(std::span<const std::byte> payload);
+// text and json: validates UTF-8 and returns the text.
+tl::expected<std::string_view, IpcError> decode_text(std::span<const std::byte> payload);
+
+// Decodes the envelope and then its payload according to the type (used by the fuzzer and
+// by anyone who wants full validation up front).
+tl::expected<EnvelopeView, IpcError> decode_envelope_checked(std::span<const std::byte> in);
+
+// Encoders: fill the payload region returned by encode_envelope_header.
+struct AudioPayload {
+  std::uint32_t sample_rate = 0;
+  std::uint16_t channels = 1;
+  std::string_view meta;
+  std::size_t sample_count = 0;  // samples are written by the caller (see encode_header_into)
+
+  std::size_t header_size() const { return 4 + 2 + 4 + meta.size(); }
+  std::size_t encoded_size() const { return header_size() + 4 * sample_count; }
+  // Writes everything but the samples and returns the sample region (4 * sample_count bytes)
+  // so a producer can render audio straight into shared memory.
+  tl::expected<std::span<std::byte>, IpcError> encode_header_into(std::span<std::byte> out) const;
+  // Writes header and samples (samples.size() must equal sample_count).
+  tl::expected<std::size_t, IpcError> encode_into(std::span<std::byte> out,
+                                                  std::span<const float> samples) const;
+};
+
+struct TensorPayload {
+  std::string_view dtype;
+  std::span<const std::int64_t> dims;
+  std::size_t data_size = 0;
+
+  std::size_t header_size() const { return 1 + dtype.size() + 1 + 8 * dims.size(); }
+  std::size_t encoded_size() const { return header_size() + data_size; }
+  // Returns the data region (data_size bytes) for the caller to fill.
+  tl::expected<std::span<std::byte>, IpcError> encode_header_into(std::span<std::byte> out) const;
+};
+
+struct BinaryPayload {
+  std::string_view mime;
+  std::span<const std::byte> bytes;
+
+  std::size_t encoded_size() const { return 2 + mime.size() + bytes.size(); }
+  tl::expected<std::size_t, IpcError> encode_into(std::span<std::byte> out) const;
+};
+
+struct ControlPayload {
+  std::string_view kind;
+  std::string_view payload;  // json text
+
+  std::size_t encoded_size() const { return 2 + kind.size() + payload.size(); }
+  tl::expected<std::size_t, IpcError> encode_into(std::span<std::byte> out) const;
+};
+
+// Bytes per element for a known numpy-style dtype name, or nullopt.
+std::optional<std::size_t> dtype_size(std::string_view dtype);
+
+}  // namespace rm::ipc
