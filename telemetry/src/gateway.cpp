@@ -1,0 +1,363 @@
+// Route table and handlers of the API gateway.
+#include "telemetry/gateway.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <map>
+#include <set>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "core/http_client.hpp"
+#include "telemetry/gateway_time.hpp"
+
+namespace rm::telemetry {
+
+namespace http = core::http;
+namespace json = boost::json;
+using http::error_response;
+using http::json_response;
+using http::Request;
+using http::Response;
+
+namespace {
+
+json::object gpu_json(const GpuSummary& s, bool with_labels) {
+  json::object o;
+  o["id"] = s.info.id;
+  o["uuid"] = s.info.uuid;
+  o["gpu_index"] = s.info.gpu_index;
+  o["device"] = s.info.device;
+  o["model"] = s.info.model;
+  o["hostname"] = s.info.hostname;
+  o["first_seen"] = format_rfc3339(s.first_seen_ns);
+  o["last_seen"] = format_rfc3339(s.last_seen_ns);
+  o["samples"] = s.samples;
+  if (with_labels) {
+    json::object labels;
+    for (const auto& [k, v] : s.info.labels) labels[k] = v;
+    o["labels"] = std::move(labels);
+  }
+  return o;
+}
+
+json::object point_json(const Point& p) {
+  json::object o;
+  o["timestamp"] = format_rfc3339(p.timestamp_ns);
+  o["timestamp_ns"] = p.timestamp_ns;
+  o["metric"] = p.metric;
+  o["value"] = p.value;
+  return o;
+}
+
+Response unknown_gpu(std::string_view id) {
+  return error_response(404,
+                        fmt::format("no GPU with id '{}'; GET /api/v1/gpus lists the known GPUs", id),
+                        "gpu_not_found");
+}
+
+// Replaces characters Prometheus does not allow in metric names.
+std::string metric_name_for_prometheus(std::string_view name) {
+  std::string out(name);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    char c = out[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) out[i] = '_';
+  }
+  if (out.empty()) out = "_";
+  return out;
+}
+
+}  // namespace
+
+Gateway::Gateway(std::shared_ptr<const TelemetryView> view, GatewayOptions options,
+                 core::metrics::Registry* metrics)
+    : view_(std::move(view)), options_(std::move(options)), metrics_(metrics) {
+  build_routes();
+}
+
+std::string Gateway::prometheus_exposition() const {
+  // metric name -> lines; families must be contiguous in the text format.
+  std::map<std::string, std::string> families;
+  for (const auto& gpu : view_->gpus()) {
+    std::vector<std::pair<std::string, std::string>> labels;
+    auto add = [&](const char* k, const std::string& v) {
+      if (!v.empty()) labels.emplace_back(k, v);
+    };
+    add("gpu", gpu.info.gpu_index.empty() ? gpu.info.id : gpu.info.gpu_index);
+    add("UUID", gpu.info.uuid);
+    add("device", gpu.info.device);
+    add("modelName", gpu.info.model);
+    add("Hostname", gpu.info.hostname);
+    if (gpu.info.uuid.empty() && !gpu.info.gpu_index.empty()) add("gpu_id", gpu.info.id);
+    const std::string rendered = core::metrics::format_labels(labels);
+    for (const auto& p : view_->latest(gpu.info.id)) {
+      auto& lines = families[metric_name_for_prometheus(p.metric)];
+      lines += fmt::format("{}{} {}\n", metric_name_for_prometheus(p.metric), rendered,
+                           core::metrics::format_value(p.value));
+    }
+  }
+  std::string out;
+  for (const auto& [name, lines] : families) {
+    out += fmt::format("# HELP {} Newest value of {} per GPU, from the telemetry pipeline.\n",
+                       name, name);
+    out += fmt::format("# TYPE {} gauge\n", name);
+    out += lines;
+  }
+  return out;
+}
+
+void Gateway::build_routes() {
+  const auto& view = view_;
+  const auto options = options_;
+  ResponseDoc bad_request{400, "Malformed parameter (time, limit, cursor)", "application/json",
+                          "Error"};
+  ResponseDoc not_found{404, "Unknown GPU", "application/json", "Error"};
+  ParamDoc gpu_id{"id", "path", "string", "", true, false,
+                  "GPU id: the UUID where the source has one (DCGM), else the gpu_id column",
+                  {}, {}, {}};
+
+  routes_.push_back(GatewayRoute{
+      "GET", "/health", "getHealth",
+      "Gateway health and the collector's health (fetched from COLLECTOR_HOST:COLLECTOR_PORT)",
+      {},
+      {{200, "The gateway works; `collector` says whether the collector answered", "application/json",
+        "Health"}},
+      [view, options](const Request&) {
+        json::object o;
+        o["status"] = "ok";
+        o["gateway"] = "ok";
+        auto r = core::http::get(options.collector_host, options.collector_port, "/health",
+                                 options.collector_timeout);
+        if (!r) {
+          o["collector"] = "unreachable";
+          o["collector_error"] = r.error();
+        } else if (r->status != 200) {
+          o["collector"] = "unhealthy";
+          o["collector_error"] = fmt::format("collector /health answered {}", r->status);
+        } else {
+          o["collector"] = "ok";
+        }
+        o["gpus"] = view->gpus().size();
+        o["time"] = format_rfc3339(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count());
+        return json_response(200, o);
+      }});
+
+  routes_.push_back(GatewayRoute{
+      "GET", "/api/v1/gpus", "listGpus", "Every GPU with data: metadata and first/last seen",
+      {},
+      {{200, "The GPUs, sorted by id", "application/json", "GpuList"}},
+      [view](const Request&) {
+        json::array gpus;
+        for (const auto& g : view->gpus()) gpus.push_back(gpu_json(g, false));
+        json::object o;
+        o["count"] = gpus.size();
+        o["gpus"] = std::move(gpus);
+        return json_response(200, o);
+      }});
+
+  routes_.push_back(GatewayRoute{
+      "GET", "/api/v1/gpus/{id}", "getGpu", "One GPU: metadata, labels, first/last seen",
+      {gpu_id},
+      {{200, "The GPU", "application/json", "Gpu"}, not_found},
+      [view](const Request& req) {
+        auto g = view->gpu(std::string(req.param("id")));
+        if (!g) return unknown_gpu(req.param("id"));
+        return json_response(200, gpu_json(*g, true));
+      }});
+
+  routes_.push_back(GatewayRoute{
+      "GET", "/api/v1/gpus/{id}/telemetry", "getGpuTelemetry",
+      "Samples of one GPU ascending by time, filtered by an inclusive time window and metrics, "
+      "paginated by cursor",
+      {gpu_id,
+       {"start_time", "query", "string", "date-time", false, false,
+        "Inclusive lower bound, RFC 3339 (fractional seconds and offsets allowed)", {}, {}, {}},
+       {"end_time", "query", "string", "date-time", false, false,
+        "Inclusive upper bound, RFC 3339; must not be before start_time", {}, {}, {}},
+       {"metric", "query", "string", "", false, true,
+        "Only these metrics (repeat the parameter or give a comma-separated list)", {}, {}, {}},
+       {"limit", "query", "integer", "int32", false, false, "Maximum points in this page",
+        1, static_cast<std::int64_t>(options.max_limit),
+        static_cast<std::int64_t>(options.default_limit)},
+       {"cursor", "query", "string", "", false, false,
+        "next_cursor of the previous page: continue strictly after it", {}, {}, {}}},
+      {{200, "One page of points", "application/json", "TelemetryPage"}, bad_request, not_found},
+      [view, options](const Request& req) {
+        TelemetryQuery q;
+        q.gpu_id = std::string(req.param("id"));
+        for (const char* name : {"start_time", "end_time"}) {
+          auto raw = req.query.get(name);
+          if (!raw) continue;
+          auto t = parse_rfc3339(*raw);
+          if (!t) return error_response(400, fmt::format("{}: {}", name, t.error()), "bad_time");
+          (std::string_view(name) == "start_time" ? q.start_ns : q.end_ns) = *t;
+        }
+        if (q.start_ns && q.end_ns && *q.start_ns > *q.end_ns) {
+          return error_response(
+              400,
+              fmt::format("inverted time range: start_time {} is after end_time {}",
+                          *req.query.get("start_time"), *req.query.get("end_time")),
+              "bad_time_range");
+        }
+        q.limit = options.default_limit;
+        if (auto raw = req.query.get("limit")) {
+          long long v = 0;
+          auto [end, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), v);
+          if (ec != std::errc{} || end != raw->data() + raw->size() || v < 1 ||
+              static_cast<unsigned long long>(v) > options.max_limit) {
+            return error_response(400,
+                                  fmt::format("limit '{}' must be an integer from 1 to {}", *raw,
+                                              options.max_limit),
+                                  "bad_limit");
+          }
+          q.limit = static_cast<std::size_t>(v);
+        }
+        std::set<std::string> seen;
+        for (const auto& raw : req.query.all("metric")) {
+          std::size_t i = 0;
+          while (i <= raw.size()) {
+            auto j = raw.find(',', i);
+            if (j == std::string::npos) j = raw.size();
+            std::string m = raw.substr(i, j - i);
+            if (!m.empty() && seen.insert(m).second) q.metrics.push_back(m);
+            i = j + 1;
+          }
+        }
+        if (auto c = req.query.get("cursor")) q.cursor = *c;
+        auto page = view->query(q);
+        if (!page) {
+          if (page.error().code == QueryErrorCode::unknown_gpu) return unknown_gpu(q.gpu_id);
+          return error_response(400, page.error().message, "bad_cursor");
+        }
+        json::array points;
+        for (const auto& p : page->points) points.push_back(point_json(p));
+        json::object o;
+        o["gpu_id"] = q.gpu_id;
+        o["count"] = points.size();
+        o["points"] = std::move(points);
+        if (page->next_cursor) {
+          o["next_cursor"] = *page->next_cursor;
+        } else {
+          o["next_cursor"] = nullptr;
+        }
+        return json_response(200, o);
+      }});
+
+  routes_.push_back(GatewayRoute{
+      "GET", "/api/v1/gpus/{id}/latest", "getGpuLatest", "Newest value of every metric of a GPU",
+      {gpu_id},
+      {{200, "Newest value per metric, sorted by metric name", "application/json", "Latest"},
+       not_found},
+      [view](const Request& req) {
+        std::string id(req.param("id"));
+        if (!view->gpu(id)) return unknown_gpu(id);
+        auto latest = view->latest(id);
+        std::sort(latest.begin(), latest.end(),
+                  [](const Point& a, const Point& b) { return a.metric < b.metric; });
+        json::array metrics;
+        for (const auto& p : latest) metrics.push_back(point_json(p));
+        json::object o;
+        o["gpu_id"] = id;
+        o["metrics"] = std::move(metrics);
+        return json_response(200, o);
+      }});
+
+  routes_.push_back(GatewayRoute{
+      "GET", "/api/v1/hosts", "listHosts", "Every host with its GPU ids and last-seen time",
+      {},
+      {{200, "The hosts, sorted by hostname", "application/json", "HostList"}},
+      [view](const Request&) {
+        json::array hosts;
+        for (const auto& h : view->hosts()) {
+          json::object o;
+          o["hostname"] = h.hostname;
+          o["gpu_count"] = h.gpu_ids.size();
+          json::array ids;
+          for (const auto& id : h.gpu_ids) ids.push_back(json::string(id));
+          o["gpus"] = std::move(ids);
+          o["last_seen"] = format_rfc3339(h.last_seen_ns);
+          hosts.push_back(std::move(o));
+        }
+        json::object o;
+        o["count"] = hosts.size();
+        o["hosts"] = std::move(hosts);
+        return json_response(200, o);
+      }});
+
+  routes_.push_back(GatewayRoute{
+      "GET", "/api/v1/hosts/{hostname}/gpus", "listHostGpus", "The GPUs of one host",
+      {{"hostname", "path", "string", "", true, false, "Hostname as reported by the exporter", {},
+        {}, {}}},
+      {{200, "The host's GPUs", "application/json", "GpuList"},
+       {404, "Unknown host", "application/json", "Error"}},
+      [view](const Request& req) {
+        std::string host(req.param("hostname"));
+        json::array gpus;
+        for (const auto& g : view->gpus()) {
+          if (g.info.hostname == host) gpus.push_back(gpu_json(g, false));
+        }
+        if (gpus.empty()) {
+          return error_response(
+              404, fmt::format("no host named '{}'; GET /api/v1/hosts lists the known hosts", host),
+              "host_not_found");
+        }
+        json::object o;
+        o["hostname"] = host;
+        o["count"] = gpus.size();
+        o["gpus"] = std::move(gpus);
+        return json_response(200, o);
+      }});
+
+  routes_.push_back(GatewayRoute{
+      "GET", "/metrics/gpus", "getGpuMetrics",
+      "Newest sample of every GPU and metric in Prometheus text format (DCGM names and labels "
+      "gpu, UUID, device, modelName, Hostname) for scraping",
+      {},
+      {{200, "Prometheus text exposition format 0.0.4", std::string(core::metrics::kContentType),
+        ""}},
+      [this](const Request&) {
+        return http::text_response(200, prometheus_exposition(),
+                                   std::string(core::metrics::kContentType));
+      }});
+
+  routes_.push_back(GatewayRoute{
+      "GET", "/openapi.json", "getOpenApi", "This API's OpenAPI 3 document", {},
+      {{200, "OpenAPI 3.0.3 document", "application/json", ""}},
+      [this](const Request&) { return json_response(200, openapi()); }});
+}
+
+core::http::Router Gateway::router() const {
+  core::http::Router router;
+  for (const auto& route : routes_) {
+    if (!metrics_) {
+      router.add(route.method, route.path, route.handler);
+      continue;
+    }
+    auto& requests = metrics_->counter("api_gateway_http_requests_total",
+                                       "HTTP requests answered, by route and status code.",
+                                       {"method", "route", "code"});
+    auto& latency = metrics_->histogram("api_gateway_http_request_duration_seconds",
+                                        "Time to handle a request, by route.", {"method", "route"})
+                        .labels({route.method, route.path});
+    router.add(route.method, route.path,
+               [handler = route.handler, &requests, &latency, method = route.method,
+                path = route.path](const Request& req) {
+                 auto t0 = std::chrono::steady_clock::now();
+                 Response resp = handler(req);
+                 latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+                                     .count());
+                 requests.labels({method, path, std::to_string(resp.status)}).inc();
+                 return resp;
+               });
+  }
+  return router;
+}
+
+}  // namespace rm::telemetry
