@@ -1,0 +1,61 @@
+#pragma once
+// RuntimeData <-> wire envelope, the format shared with the Python SDK
+// (python/remotemedia/envelope.py; docs/python-nodes.md has the byte layout). Little endian:
+//
+//   envelope := type:u8 | session_len:u16 | session | timestamp_us:u64 | payload_len:u32 | payload
+//   audio    := sample_rate:u32 | channels:u16 | meta_len:u32 | meta JSON | f32 samples
+//   text     := UTF-8          json := UTF-8 JSON          binary := mime_len:u16 | mime | bytes
+//   tensor / numpy := dtype_len:u8 | dtype | ndim:u8 | shape i64 x ndim | data
+//   control  := JSON {"kind": str, "payload": object}      end_of_stream := empty
+//
+// Guarantees: encode_into writes exactly encoded_size() bytes; the audio encoder pads the
+// meta JSON with spaces so samples start 4-byte aligned from the envelope start. decode never
+// reads outside the given span and rejects truncated, oversized or inconsistent input with an
+// error naming the field and offset. JSON is written compactly (boost::json::serialize), so
+// both codecs produce identical bytes for the same value.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <tl/expected.hpp>
+
+#include "runtime/runtime_data.hpp"
+
+namespace rm::process {
+
+struct WireError {
+  std::string message;  // "envelope truncated: payload needs 40 bytes at offset 15, 12 left"
+};
+
+struct Envelope {
+  std::string session;
+  runtime::DataPtr data;
+};
+
+// Size of the envelope for `d` (metadata is carried for audio only).
+std::size_t encoded_size(std::string_view session, const runtime::RuntimeData& d);
+// Writes the envelope into `out` (at least encoded_size bytes); returns the bytes written.
+tl::expected<std::size_t, WireError> encode_into(std::span<std::byte> out, std::string_view session,
+                                                 const runtime::RuntimeData& d);
+std::vector<std::byte> encode(std::string_view session, const runtime::RuntimeData& d);
+
+// How decoded bulk payloads (audio samples, binary, tensor data) hold their bytes.
+enum class DecodeMode {
+  copy,    // owned copies: the record may be released right after decode
+  borrow,  // views into `in`, kept valid by `keep_alive` (e.g. the shm Sample), no copy
+};
+
+tl::expected<Envelope, WireError> decode(std::span<const std::byte> in,
+                                         DecodeMode mode = DecodeMode::copy,
+                                         std::function<void()> keep_alive = {});
+
+// Control values the runner and the host exchange ("rm.ready", "rm.batch_end", ...).
+inline bool is_protocol_control(const runtime::RuntimeData& d, std::string_view kind) {
+  const auto* c = d.control();
+  return c != nullptr && c->kind == kind;
+}
+
+}  // namespace rm::process
