@@ -76,7 +76,8 @@ DataPtr value_of(const boost::json::object& c) {
 }
 
 TEST(Wire, encoder_writes_exactly_the_bytes_of_every_python_fixture) {
-  for (const auto& v : fixtures().at("valid").as_array()) {
+  const auto fx = fixtures();
+  for (const auto& v : fx.at("valid").as_array()) {
     const auto& c = v.as_object();
     SCOPED_TRACE(str(c, "name"));
     EXPECT_EQ(to_hex(encode(str(c, "session"), *value_of(c))), str(c, "hex"));
@@ -84,7 +85,8 @@ TEST(Wire, encoder_writes_exactly_the_bytes_of_every_python_fixture) {
 }
 
 TEST(Wire, decoder_reads_every_python_fixture_back_to_the_same_value) {
-  for (const auto& v : fixtures().at("valid").as_array()) {
+  const auto fx = fixtures();
+  for (const auto& v : fx.at("valid").as_array()) {
     const auto& c = v.as_object();
     SCOPED_TRACE(str(c, "name"));
     auto raw = from_hex(str(c, "hex"));
@@ -99,7 +101,8 @@ TEST(Wire, decoder_reads_every_python_fixture_back_to_the_same_value) {
 }
 
 TEST(Wire, decoder_rejects_every_malformed_fixture_with_a_message) {
-  for (const auto& v : fixtures().at("invalid").as_array()) {
+  const auto fx = fixtures();
+  for (const auto& v : fx.at("invalid").as_array()) {
     const auto& c = v.as_object();
     SCOPED_TRACE(str(c, "name"));
     auto env = decode(from_hex(str(c, "hex")));
@@ -109,7 +112,8 @@ TEST(Wire, decoder_rejects_every_malformed_fixture_with_a_message) {
 }
 
 TEST(Wire, every_truncation_of_a_valid_envelope_is_an_error_not_a_crash) {
-  for (const auto& v : fixtures().at("valid").as_array()) {
+  const auto fx = fixtures();
+  for (const auto& v : fx.at("valid").as_array()) {
     auto raw = from_hex(str(v.as_object(), "hex"));
     for (std::size_t cut = 0; cut < raw.size(); ++cut) {
       std::vector<std::byte> part(raw.begin(), raw.begin() + static_cast<std::ptrdiff_t>(cut));
