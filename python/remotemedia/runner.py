@@ -58,6 +58,7 @@ class Runtime:
         self.stop = threading.Event()
         self.host_gone = threading.Event()
         self._loan = None
+        self.on_stop = self.stop.set  # replaced by run() once the event loop exists
         self._hb = threading.Thread(target=self._heartbeat, name="rm-heartbeat", daemon=True)
         self._hb.start()
 
@@ -70,7 +71,7 @@ class Runtime:
                 ch.heartbeat()
             if self.inp.peer_alive() < 0:
                 self.host_gone.set()
-                self.stop.set()
+                self.on_stop()
                 log(self.node_id, "host is gone; stopping")
                 return
             try:
@@ -82,7 +83,7 @@ class Runtime:
                     _, d = envelope.decode(rec)
                     if d.data_type == "control" and d.control.get("kind") == "rm.stop":
                         log(self.node_id, "stop requested by the host")
-                        self.stop.set()
+                        self.on_stop()
                 except envelope.EnvelopeError as e:
                     log(self.node_id, f"bad control message ignored: {e}")
                 finally:
@@ -201,8 +202,20 @@ async def run(args, params):
                  args.open_timeout_ms)
     code = 0
     node = None
-    signal.signal(signal.SIGTERM, lambda *_: rt.stop.set())
-    signal.signal(signal.SIGINT, lambda *_: rt.stop.set())
+    loop_ = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    phase = {"initializing": True}
+
+    def on_stop(*_):
+        # SIGTERM, SIGINT or "rm.stop": the process loop polls the flag; while initialize()
+        # runs, cancel it so a slow load does not delay the exit.
+        rt.stop.set()
+        if phase["initializing"]:
+            loop_.call_soon_threadsafe(main_task.cancel)
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    rt.on_stop = on_stop
     try:
         try:
             cls = find_node_class(args.node_type)
@@ -222,12 +235,19 @@ async def run(args, params):
                        traceback=traceback.format_exc())
             log(args.node_id, traceback.format_exc())
             return 1
+        phase["initializing"] = False
+        if rt.stop.is_set():
+            return 0
         contract = getattr(node, "contract", None) or getattr(cls, "contract", None)
         rt.control("rm.ready", node_type=args.node_type, pid=os.getpid(),
                    contract=contract if isinstance(contract, dict) else None)
         code = await loop(rt, node)
         return code
+    except asyncio.CancelledError:
+        log(args.node_id, "stopped while initializing")
+        return 0
     finally:
+        phase["initializing"] = False
         if node is not None:
             try:
                 await node.cleanup()

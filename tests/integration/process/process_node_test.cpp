@@ -172,12 +172,12 @@ TEST_F(ProcessNodeTest, exception_in_process_is_reported_with_the_traceback_and_
 
 TEST_F(ProcessNodeTest, node_that_never_becomes_ready_fails_with_an_init_timeout) {
   auto o = options("SlowInit", {{"seconds", 60}});
-  o.init_timeout = 500ms;
+  o.init_timeout = 3000ms;
   ProcessNode node(o);
   auto s = node.initialize();
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, NodeErrorCode::timeout);
-  EXPECT_NE(s.error().message.find("did not signal READY within 500 ms"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("did not signal READY within 3000 ms"), std::string::npos) << s.error().message;
   EXPECT_NE(s.error().message.find("warming up"), std::string::npos) << s.error().message;
   node.close();
   EXPECT_EQ(files_in_root(), 0u);
