@@ -11,7 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsndfile1-dev libsoxr-dev libwebrtc-audio-processing-dev
   python3 python3-numpy python3-pytest python3-onnx
-  espeak-ng sox
+  espeak-ng sox pocketsphinx-testdata
   prometheus wrk curl
   docker.io debootstrap
   shellcheck yamllint
