@@ -482,7 +482,9 @@ TEST_F(DockerEngine, sweep_removes_containers_of_a_dead_owner_and_keeps_live_one
                 {"remotemedia.boot", me.boot_id}};
     auto id = client_->container_create(s);
     EXPECT_TRUE(id) << (id ? "" : id.error().message);
-    if (id) EXPECT_TRUE(client_->container_start(*id));
+    if (id) {
+      EXPECT_TRUE(client_->container_start(*id));
+    }
     return id ? *id : std::string();
   };
   const std::string dead = make(child, 12345);
