@@ -28,7 +28,7 @@ bench: build ## Run the benchmarks (numbers go in docs/benchmarks.md)
 	bash scripts/bench.sh $(BUILD)
 
 openapi: build ## Write docs/openapi.json from the API gateway's route table
-	$(BUILD)/apps/api-gateway --print-openapi > docs/openapi.json
+	$(BUILD)/apps/api-gateway/api-gateway --print-openapi > docs/openapi.json
 
 format: ## clang-format every C++ file
 	git ls-files '*.cpp' '*.hpp' '*.h' | xargs clang-format -i
