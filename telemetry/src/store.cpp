@@ -328,6 +328,7 @@ tl::expected<void, StoreError> Store::flush_and_sync() {
   std::size_t b = 0;
   while (b < std::size(kFsyncBuckets) && static_cast<double>(ns) / 1e9 > kFsyncBuckets[b]) ++b;
   stats_.fsync_bucket[b]++;
+  if (opts_.fsync_observer) opts_.fsync_observer(static_cast<double>(ns) / 1e9);
   stats_.fsync_sum_ns += static_cast<std::uint64_t>(ns);
   stats_.fsyncs++;
   stats_.bytes += buf_.size();

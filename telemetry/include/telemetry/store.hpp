@@ -40,6 +40,8 @@ struct StoreOptions {
   // A checkpoint is taken after a segment fills up, or this long after the last one when new
   // data arrived, and at close().
   std::chrono::milliseconds checkpoint_interval{60000};
+  // Called on the writer thread with every fdatasync's duration in seconds (metrics).
+  std::function<void(double)> fsync_observer;
 };
 
 enum class StoreErrorCode { io, corrupt, closed };

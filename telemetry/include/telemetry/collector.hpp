@@ -1,0 +1,48 @@
+#pragma once
+// telemetry-collector: broker + durable store + health and metrics endpoints.
+//
+// Configuration (flag > environment > default):
+//   WORKERS (4)            broker I/O threads          --workers
+//   DATA_DIR (/data)       data root                   --data-dir
+//   MAX_ENTRIES (10000)    samples kept per GPU        --max-entries
+//   HEALTH_PORT (8080)     /health /ready /stats       --health-port
+//   BROKER_PORT (9000)     broker                      --broker-port
+//   CHECKPOINT_ENABLED (true)                          --checkpoint-enabled
+//   METRICS_PORT (9091)    Prometheus /metrics         --metrics-port
+//   COLLECTOR_ID (hostname, else collector-0): the subdirectory of DATA_DIR it owns
+//   SEGMENT_BYTES (64 MiB), CHECKPOINT_INTERVAL_MS (60000), BROKER_CREDITS (16), BIND (0.0.0.0)
+#include <cstdint>
+#include <string>
+
+#include <tl/expected.hpp>
+
+namespace rm::telemetry {
+
+struct CollectorConfig {
+  int workers = 4;
+  std::string data_dir = "/data";
+  std::size_t max_entries = 10000;
+  std::uint16_t health_port = 8080;
+  std::uint16_t broker_port = 9000;
+  std::uint16_t metrics_port = 9091;
+  bool checkpoint_enabled = true;
+  std::string collector_id;
+  std::string bind = "0.0.0.0";
+  std::size_t segment_bytes = 64U << 20;
+  long long checkpoint_interval_ms = 60000;
+  std::uint32_t credits = 16;
+};
+
+// Parses environment and flags. On --help returns an error whose message is the help text and
+// `help` is set; on a bad value the message names the variable/flag and the value.
+struct CliResult {
+  std::string message;
+  bool help = false;
+};
+tl::expected<CollectorConfig, CliResult> parse_collector_config(int argc, char** argv);
+
+// Runs until SIGTERM/SIGINT (core::Shutdown), then stops accepting, finishes in-flight batches,
+// writes a final checkpoint and returns 0; returns 1 when startup fails.
+int run_collector(const CollectorConfig& cfg);
+
+}  // namespace rm::telemetry
