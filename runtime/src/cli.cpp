@@ -235,7 +235,8 @@ int cmd_run(const std::string& manifest_path, const std::vector<std::string>& in
     std::size_t n = std::min(chunk, a.frames() - next->pos);
     std::vector<float> samples(a.samples.begin() + static_cast<std::ptrdiff_t>(next->pos * a.channels),
                                a.samples.begin() + static_cast<std::ptrdiff_t>((next->pos + n) * a.channels));
-    auto ts = static_cast<std::int64_t>(next_t * 1e6);
+    // Exact media time of the chunk's first frame (integer maths: no drift over long files).
+    auto ts = static_cast<std::int64_t>(next->pos * 1'000'000ULL / a.sample_rate);
     if (realtime) std::this_thread::sleep_until(t0 + std::chrono::microseconds(ts));
     auto st = session->push(next->name, RuntimeData::make_audio(std::move(samples), a.sample_rate, a.channels, ts));
     next->pos += n;

@@ -451,8 +451,10 @@ class ManifestParser {
           std::string msg = p.error().message;
           auto prefix = fmt::format("node {}: ", nid);
           if (msg.rfind(prefix, 0) == 0) msg = msg.substr(prefix.size());
+          // The registry says "params.x must be ..."; prefix the node's path so the field is exact.
           add_at(n["params"].IsDefined() ? n["params"] : n, ManifestErrorCode::invalid_params, path + ".params", nid,
-                 fmt::format("{}: {}", path, msg));
+                 msg.rfind("params", 0) == 0 ? fmt::format("{}.{}", path, msg)
+                                             : fmt::format("{}.params: {}", path, msg));
         } else {
           spec.resolved_params = std::move(*p);
         }
