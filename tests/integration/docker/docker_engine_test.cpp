@@ -23,6 +23,7 @@
 
 #include "docker/client.hpp"
 #include "docker/container_manager.hpp"
+#include "docker/container_pool.hpp"
 #include "docker/doctor.hpp"
 #include "docker/image_builder.hpp"
 
@@ -538,4 +539,68 @@ TEST_F(DockerEngine, doctor_passes_with_the_daemon_base_image_shm_and_ipc_dir) {
   EXPECT_TRUE(r.ok()) << r.text();
   EXPECT_NE(r.text().find("[ok] base image python:3.11-slim"), std::string::npos) << r.text();
   EXPECT_NE(r.text().find("[ok] api version"), std::string::npos) << r.text();
+}
+
+TEST_F(DockerEngine, pool_shares_a_container_per_key_keeps_it_warm_then_removes_it_when_idle) {
+  rm::docker::ContainerPool pool(std::chrono::milliseconds(400));
+  int created = 0;
+  LogCollector logs;
+  auto factory = [&](const std::string& node) {
+    return [&, node]() -> rm::docker::Result<std::unique_ptr<NodeContainer>> {
+      ++created;
+      NodeContainerSpec spec;
+      spec.session_id = unique("pool");
+      spec.node_id = node;
+      spec.image = "python:3.11-slim";
+      spec.config = python_config();
+      spec.command = {"python3", "-c", "import time\nprint('up', flush=True)\ntime.sleep(600)"};
+      spec.stop_grace = 2s;
+      NodeContainer::Callbacks cb;
+      cb.on_log = [&logs](rm::docker::LogStream, std::string_view l) { logs.add(l); };
+      return NodeContainer::start(*client_, std::move(spec), std::move(cb));
+    };
+  };
+  auto a1 = pool.acquire("cfg-a", factory("a"));
+  ASSERT_TRUE(a1) << a1.error().message;
+  auto a2 = pool.acquire("cfg-a", factory("a"));
+  ASSERT_TRUE(a2) << a2.error().message;
+  auto b = pool.acquire("cfg-b", factory("b"));
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_EQ(created, 2);
+  EXPECT_FALSE(a1->reused());
+  EXPECT_TRUE(a2->reused());
+  const std::string shared_id = (*a1)->id();
+  EXPECT_EQ((*a2)->id(), shared_id);
+  EXPECT_NE((*b)->id(), shared_id);
+  EXPECT_EQ(pool.leases("cfg-a"), 2u);
+
+  a1->release();
+  a2->release();
+  // Warm: the next session right away gets the same running container.
+  auto a3 = pool.acquire("cfg-a", factory("a"));
+  ASSERT_TRUE(a3);
+  EXPECT_EQ((*a3)->id(), shared_id);
+  EXPECT_TRUE(a3->reused());
+  EXPECT_EQ(created, 2);
+  a3->release();
+
+  // After the idle time the reaper stops and removes it; the leased one stays.
+  bool removed = false;
+  for (int i = 0; i < 400 && !removed; ++i) {
+    std::this_thread::sleep_for(25ms);
+    auto info = client_->container_inspect(shared_id);
+    removed = !info && info.error().code == DockerErrorCode::not_found;
+  }
+  EXPECT_TRUE(removed);
+  EXPECT_EQ(pool.containers(), 1u);
+  auto binfo = client_->container_inspect((*b)->id());
+  ASSERT_TRUE(binfo);
+  EXPECT_TRUE(binfo->running);
+  const std::string b_id = (*b)->id();
+  b->release();
+  b = {};
+  // Destroying the pool removes what it still holds.
+  a1 = {};
+  a2 = {};
+  a3 = {};
 }
