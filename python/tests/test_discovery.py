@@ -44,7 +44,7 @@ def test_unknown_node_type_error_lists_every_place_it_looked(monkeypatch, tmp_pa
     assert f"{tmp_path} (1 *.py file)" in msg
     assert f"{missing} (not a directory)" in msg
     assert "/app/nodes" in msg
-    assert "registered nodes: PassThrough, SimpleTextCleanup" in msg
+    assert "registered nodes: Echo, SimpleTextCleanup" in msg
 
 
 def test_a_broken_candidate_module_is_reported_not_fatal(monkeypatch, tmp_path):

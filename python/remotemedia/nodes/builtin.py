@@ -62,8 +62,9 @@ class SimpleTextCleanup(MultiprocessNode):
 
 
 @register
-class PassThrough(MultiprocessNode):
-    """Yields every input unchanged (re-encoded into the output channel). Used by the echo bench."""
+class Echo(MultiprocessNode):
+    """Yields every input unchanged (re-encoded into the output channel). Used by the echo bench.
+    (Named Echo, not PassThrough, so it never collides with the native PassThrough node.)"""
 
     async def process(self, data: RuntimeData):
         yield data

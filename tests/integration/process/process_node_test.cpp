@@ -207,7 +207,7 @@ TEST_F(ProcessNodeTest, missing_interpreter_is_reported_not_hung) {
 
 TEST_F(ProcessNodeTest, hundred_consecutive_sessions_leave_no_files_and_no_processes) {
   for (int i = 0; i < 100; ++i) {
-    ProcessNode node(options("PassThrough", {}, "hundred" + std::to_string(i)));
+    ProcessNode node(options("Echo", {}, "hundred" + std::to_string(i)));
     auto s = node.initialize();
     ASSERT_TRUE(s) << s.error().message;
     Collect out;
@@ -222,7 +222,7 @@ TEST_F(ProcessNodeTest, hundred_consecutive_sessions_leave_no_files_and_no_proce
 TEST_F(ProcessNodeTest, killed_host_leaves_a_stale_session_that_the_next_start_sweeps) {
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
-  auto opts = options("PassThrough", {}, "killedhost");
+  auto opts = options("Echo", {}, "killedhost");
   pid_t host = ::fork();
   if (host == 0) {
     ::close(ready[0]);
