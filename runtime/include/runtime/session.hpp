@@ -57,7 +57,7 @@ struct SessionOptions {
   OutputCallback on_output;           // empty = pull mode (next_output)
   // How long an idle node thread spins before sleeping; short spins keep per-hop latency low
   // while data flows, sleeping keeps idle pipelines off the CPU.
-  std::chrono::microseconds spin{50};
+  std::chrono::microseconds spin{100};
 };
 
 class Session {
