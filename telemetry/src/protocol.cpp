@@ -81,6 +81,7 @@ tl::expected<std::optional<Frame>, ProtocolError> FrameDecoder::next() {
                                fmt::format("frame of {} bytes exceeds the limit of {} bytes", len,
                                            max_frame_)));
   }
+  if (buf_.size() - pos_ < 5) return std::optional<Frame>{};
   const auto type = static_cast<std::uint8_t>(buf_[pos_ + 4]);
   if (type < 1 || type > 5) {
     return tl::unexpected(perr(ErrorCode::bad_frame, fmt::format("unknown frame type {}", type)));
