@@ -6,7 +6,7 @@ export JOBS
 
 .PHONY: help setup build test unit demo bench openapi format clean docker-build docker-deploy docker-down
 
-help: ## List the targets
+help: ## List the targets (docker-*: the telemetry stack, see docs/deploy.md)
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 setup: ## Install every Debian package the build, tests and demo need (idempotent)
@@ -36,11 +36,11 @@ format: ## clang-format every C++ file
 clean: ## Remove build directories
 	rm -rf build build-*
 
-docker-build: ## Build the telemetry images (deploy/docker)
-	bash deploy/docker/build-and-push.sh --no-push
+docker-build: ## Build the Docker images telemetry-streamer, telemetry-collector, api-gateway (TAG=latest)
+	bash deploy/docker/build-and-push.sh --no-push -t $(or $(TAG),latest)
 
-docker-deploy: ## Run the telemetry stack with docker compose, with resource limits
-	cd deploy/docker && docker-compose -f docker-compose.yml -f docker-compose.limits.yml up -d --build
+docker-deploy: ## Run the telemetry Docker Compose stack with resource limits, wait until healthy
+	bash deploy/docker/setup.sh -d --limits
 
-docker-down: ## Stop the telemetry stack
-	cd deploy/docker && docker-compose down
+docker-down: ## Stop the telemetry Docker Compose stack (keeps the data volume)
+	bash deploy/docker/setup.sh --down

@@ -13,7 +13,7 @@ PACKAGES=(
   python3 python3-numpy python3-pytest python3-onnx
   espeak-ng sox pocketsphinx-testdata
   prometheus wrk curl
-  docker.io debootstrap
+  docker.io debootstrap docker-compose docker-registry python3-yaml
   shellcheck yamllint
 )
 

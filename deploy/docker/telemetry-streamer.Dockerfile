@@ -1,0 +1,71 @@
+# ---- shared stages: keep these lines byte-identical in all three Dockerfiles ----
+# telemetry-streamer.Dockerfile, telemetry-collector.Dockerfile and api-gateway.Dockerfile
+# start with the same `builder` and `runtime-base` stages, so the second and third image reuse
+# the first one's cached layers: the C++ code is compiled once (one RUN builds all three apps)
+# and the runtime packages are installed once. tests/integration/deploy checks the identity.
+#
+# Base: Debian bookworm slim, not Alpine: the apps are built against Debian's packaged Boost
+# 1.81, spdlog, fmt and CLI11 with glibc; the runtime stage installs exactly the shared
+# libraries the binaries need (libspdlog, libfmt, libboost-json) from the same archive.
+ARG BASE_IMAGE=debian:bookworm-slim
+
+FROM ${BASE_IMAGE} AS builder
+ARG BUILD_JOBS=2
+ENV DEBIAN_FRONTEND=noninteractive
+# The configure step checks every dependency of the project (cmake/Dependencies.cmake), so
+# the audio/yaml headers are needed to configure even though only the telemetry apps are built.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends g++ cmake ninja-build pkg-config \
+      libboost1.81-dev libboost-json1.81-dev libspdlog-dev libfmt-dev libcli11-dev \
+      libexpected-dev libyaml-cpp-dev libsndfile1-dev libsoxr-dev libwebrtc-audio-processing-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Only the modules the telemetry apps use: a change elsewhere does not invalidate this cache.
+# (Folders without a CMakeLists.txt are skipped by the top-level CMakeLists.txt.)
+COPY CMakeLists.txt ./
+COPY cmake/ cmake/
+COPY core/ core/
+COPY telemetry/ telemetry/
+COPY apps/CMakeLists.txt apps/
+COPY apps/telemetry-streamer/ apps/telemetry-streamer/
+COPY apps/telemetry-collector/ apps/telemetry-collector/
+COPY apps/api-gateway/ apps/api-gateway/
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DRM_BUILD_TESTS=OFF -DRM_BUILD_BENCH=OFF -DRM_BUILD_FUZZ=OFF \
+ && cmake --build /build -j "${BUILD_JOBS}" \
+      --target telemetry-streamer telemetry-collector api-gateway \
+ && mkdir -p /out \
+ && for app in telemetry-streamer telemetry-collector api-gateway; do \
+      install -m 0755 -s "/build/apps/$app/$app" /out/; \
+    done
+
+FROM ${BASE_IMAGE} AS runtime-base
+ENV DEBIAN_FRONTEND=noninteractive
+# Runtime shared libraries only (no compiler, no headers, no curl); uid/gid 1000 owns /data so
+# a fresh named volume mounted there inherits that ownership.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libspdlog1.10 libfmt9 libboost-json1.81.0 \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
+ && groupadd --gid 1000 nonroot \
+ && useradd --uid 1000 --gid 1000 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin nonroot \
+ && mkdir -p /data \
+ && chown 1000:1000 /data
+COPY deploy/docker/healthcheck.sh /usr/local/bin/healthcheck
+# ---- end of shared stages ----
+
+FROM runtime-base
+COPY --from=builder /out/telemetry-streamer /usr/local/bin/telemetry-streamer
+COPY deploy/docker/entrypoint-streamer.sh /entrypoint.sh
+# BROKER_HOST defaults to the collector's container/service name used by docker-compose.yml,
+# the seed's `docker run --link telemetry-collector` and the Helm chart.
+ENV CSV_FILE=/data/telemetry.csv \
+    BROKER_HOST=telemetry-collector \
+    BROKER_PORT=9000 \
+    RATE=10.0 \
+    WORKERS=2
+USER 1000:1000
+# No port of its own: healthy while the broker it publishes to accepts connections.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["/bin/sh", "-c", "exec healthcheck tcp \"${BROKER_HOST}\" \"${BROKER_PORT:-9000}\""]
+ENTRYPOINT ["/entrypoint.sh"]
