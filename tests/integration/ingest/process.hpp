@@ -1,0 +1,118 @@
+#pragma once
+// Child processes for the ingest integration tests: fork/exec with extra environment, wait
+// with a timeout, signals by pid. Free ports come from binding port 0 on 127.0.0.1.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/http_client.hpp"
+
+namespace rm::telemetry::test {
+
+inline std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+class Process {
+ public:
+  // stdout goes to `stdout_path` when given (else inherited); stderr is inherited.
+  Process(const std::string& exe, std::vector<std::string> args,
+          std::vector<std::pair<std::string, std::string>> env, const std::string& stdout_path = {}) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      for (auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+      if (!stdout_path.empty()) {
+        const int fd = ::open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ::dup2(fd, 1);
+      }
+      std::vector<char*> argv;
+      argv.push_back(const_cast<char*>(exe.c_str()));
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(exe.c_str(), argv.data());
+      ::_exit(127);
+    }
+  }
+  ~Process() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  void signal(int sig) { ::kill(pid_, sig); }
+  // Exit status (128+signal when killed), or nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      int st = 0;
+      const pid_t r = ::waitpid(pid_, &st, WNOHANG);
+      if (r == pid_) {
+        exited_ = true;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      }
+      if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+};
+
+inline std::string bin(const std::string& app) {
+  return fmt::format("{}/apps/{}/{}", RM_BINARY_DIR, app, app);
+}
+
+struct CollectorPorts {
+  std::uint16_t broker = free_port();
+  std::uint16_t health = free_port();
+  std::uint16_t metrics = free_port();
+};
+
+inline std::unique_ptr<Process> start_collector(const std::filesystem::path& data_dir, const CollectorPorts& p,
+                                                std::vector<std::pair<std::string, std::string>> extra = {}) {
+  std::vector<std::pair<std::string, std::string>> env = {
+      {"DATA_DIR", data_dir.string()},          {"BROKER_PORT", std::to_string(p.broker)},
+      {"HEALTH_PORT", std::to_string(p.health)}, {"METRICS_PORT", std::to_string(p.metrics)},
+      {"COLLECTOR_ID", "collector-test"},        {"BIND", "127.0.0.1"},
+      {"WORKERS", "2"}};
+  for (auto& e : extra) env.push_back(e);
+  auto proc = std::make_unique<Process>(bin("telemetry-collector"), std::vector<std::string>{}, env);
+  // Ready once /ready answers 200 (recovery finished, broker listening).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = core::http::get("127.0.0.1", p.health, "/ready", std::chrono::milliseconds(500));
+    if (r && r->status == 200) return proc;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return nullptr;
+}
+
+}  // namespace rm::telemetry::test
