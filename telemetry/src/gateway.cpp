@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <chrono>
 #include <map>
 #include <set>
@@ -42,6 +44,83 @@ json::object gpu_json(const GpuSummary& s, bool with_labels) {
   }
   return o;
 }
+
+// The telemetry page is the hot path (up to 10000 points per response): it is written straight
+// into the body instead of through a JSON DOM, with the date part of the timestamp reused
+// while consecutive points fall in the same second.
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+void append_number(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";  // JSON has no NaN/Inf
+    return;
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+void append_int(std::string& out, std::int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+class PointWriter {
+ public:
+  void append(std::string& out, const Point& p) {
+    out += "{\"timestamp\":\"";
+    std::int64_t secs = p.timestamp_ns / 1'000'000'000;
+    std::int64_t frac = p.timestamp_ns % 1'000'000'000;
+    if (frac < 0) {
+      frac += 1'000'000'000;
+      --secs;
+    }
+    if (secs != cached_secs_ || cached_.empty()) {
+      cached_secs_ = secs;
+      cached_ = format_rfc3339(secs * 1'000'000'000);
+      cached_.pop_back();  // 'Z'
+    }
+    out += cached_;
+    if (frac != 0) {
+      char buf[10];
+      std::snprintf(buf, sizeof buf, "%09lld", static_cast<long long>(frac));
+      std::size_t n = 9;
+      while (buf[n - 1] == '0') --n;
+      out += '.';
+      out.append(buf, n);
+    }
+    out += "Z\",\"timestamp_ns\":";
+    append_int(out, p.timestamp_ns);
+    out += ",\"metric\":";
+    append_json_string(out, p.metric);
+    out += ",\"value\":";
+    append_number(out, p.value);
+    out += '}';
+  }
+
+ private:
+  std::int64_t cached_secs_ = 0;
+  std::string cached_;
+};
 
 json::object point_json(const Point& p) {
   json::object o;
@@ -236,18 +315,27 @@ void Gateway::build_routes() {
           if (page.error().code == QueryErrorCode::unknown_gpu) return unknown_gpu(q.gpu_id);
           return error_response(400, page.error().message, "bad_cursor");
         }
-        json::array points;
-        for (const auto& p : page->points) points.push_back(point_json(p));
-        json::object o;
-        o["gpu_id"] = q.gpu_id;
-        o["count"] = points.size();
-        o["points"] = std::move(points);
-        if (page->next_cursor) {
-          o["next_cursor"] = *page->next_cursor;
-        } else {
-          o["next_cursor"] = nullptr;
+        Response resp;
+        std::string& out = resp.body;
+        out.reserve(64 + page->points.size() * 110);
+        out += "{\"gpu_id\":";
+        append_json_string(out, q.gpu_id);
+        out += ",\"count\":";
+        append_int(out, static_cast<std::int64_t>(page->points.size()));
+        out += ",\"points\":[";
+        PointWriter writer;
+        for (std::size_t i = 0; i < page->points.size(); ++i) {
+          if (i) out += ',';
+          writer.append(out, page->points[i]);
         }
-        return json_response(200, o);
+        out += "],\"next_cursor\":";
+        if (page->next_cursor) {
+          append_json_string(out, *page->next_cursor);
+        } else {
+          out += "null";
+        }
+        out += '}';
+        return resp;
       }});
 
   routes_.push_back(GatewayRoute{

@@ -1,4 +1,6 @@
 // Gateway handlers over a real index, through Router::handle (no socket needed).
+#include <cmath>
+
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
@@ -221,4 +223,25 @@ TEST_F(Fixture, prometheus_exposition_has_dcgm_names_and_labels) {
             std::string::npos)
       << r.body;
   EXPECT_NE(r.body.find("DCGM_FI_DEV_GPU_TEMP{gpu=\"0\",UUID=\"GPU-a\""), std::string::npos);
+}
+
+TEST(GatewayJson, odd_metric_names_and_non_finite_values_still_give_valid_json) {
+  auto index = std::make_shared<rm::telemetry::Index>(100);
+  auto* g = index->upsert_gpu(dcgm_gpu("GPU-\"odd\"", "0", "h"));
+  index->append(g, index->metric_id("quote\"back\\slash\ttab\x01"), kBase + 123, 1.5);
+  index->append(g, index->metric_id("nan"), kBase + 1'000'000'000, std::nan(""));
+  index->append(g, index->metric_id("big"), kBase - 1, 1e300);
+  Gateway gw(index, no_collector());
+  auto r = gw.router().handle(make_request("GET", "/api/v1/gpus/GPU-%22odd%22/telemetry"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto o = json::parse(r.body).as_object();  // throws on invalid JSON
+  EXPECT_EQ(o.at("gpu_id").as_string(), "GPU-\"odd\"");
+  auto& pts = o.at("points").as_array();
+  ASSERT_EQ(pts.size(), 3u);
+  EXPECT_EQ(pts[0].at("timestamp").as_string(), "2025-07-18T20:42:33.999999999Z");
+  EXPECT_EQ(pts[0].at("value").as_double(), 1e300);
+  EXPECT_EQ(pts[1].at("metric").as_string(), "quote\"back\\slash\ttab\x01");
+  EXPECT_EQ(pts[1].at("timestamp").as_string(), "2025-07-18T20:42:34.000000123Z");
+  EXPECT_EQ(pts[1].at("value").as_double(), 1.5);
+  EXPECT_TRUE(pts[2].at("value").is_null());
 }
