@@ -218,7 +218,10 @@ std::vector<std::pair<std::string, std::string>> zip(const std::vector<std::stri
 std::string Registry::expose() const {
   std::string out;
   std::lock_guard lock(mutex_);
-  for (const auto& [name, e] : families_) {
+  for (const auto& family : families_) {
+    // Plain references, not structured bindings: clang 14 cannot capture those in lambdas.
+    const std::string& name = family.first;
+    const auto& e = family.second;
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escape_help(e->help), name, e->type);
     std::visit(
         [&](const auto& fam) {
