@@ -273,7 +273,7 @@ TempDir* RunSpeech::dir_ = nullptr;
 bool RunSpeech::generated_ = false;
 
 TEST_F(RunSpeech, native_webrtc_vad_example_finds_one_segment_per_word) {
-  ASSERT_TRUE(node_type_linked("WebRtcVad")) << "WebRtcVad is not linked into remotemedia";
+  ASSERT_TRUE(node_type_linked("WebRtcVAD")) << "WebRtcVAD is not linked into remotemedia";
   expect_segments_match_words("vad-chunker.yaml", "three_words_44k_stereo.wav");
 }
 
