@@ -50,6 +50,14 @@ json::object gpu_json(const GpuSummary& s, bool with_labels) {
 // while consecutive points fall in the same second.
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
+  bool plain = std::all_of(s.begin(), s.end(), [](char c) {
+    return c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20;
+  });
+  if (plain) {
+    out += s;
+    out += '"';
+    return;
+  }
   for (char c : s) {
     switch (c) {
       case '"': out += "\\\""; break;
@@ -101,8 +109,11 @@ class PointWriter {
     }
     out += cached_;
     if (frac != 0) {
-      char buf[10];
-      std::snprintf(buf, sizeof buf, "%09lld", static_cast<long long>(frac));
+      char buf[9];
+      for (int i = 8; i >= 0; --i) {
+        buf[i] = static_cast<char>('0' + frac % 10);
+        frac /= 10;
+      }
       std::size_t n = 9;
       while (buf[n - 1] == '0') --n;
       out += '.';
