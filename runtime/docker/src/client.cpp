@@ -382,8 +382,13 @@ Result<BuildOutcome> DockerClient::image_build(const BuildRequest& req,
   int status = 0;
   // Progress: one JSON object per line: {"stream": "..."} (may hold several lines or a part of
   // one), {"aux": {"ID": "sha256:..."}}, or {"error": "...", "errorDetail": {...}}.
+  std::string last_layer;  // " ---> 1a2b3c4d5e6f": the image of the last completed step
   LineSplitter text_lines([&](std::string_view line) {
     if (line.starts_with("Step ")) current_step = std::string(line);
+    if (line.starts_with(" ---> ") && line.size() == 18 &&
+        line.substr(6).find_first_not_of("0123456789abcdef") == std::string_view::npos) {
+      last_layer = std::string(line.substr(6));
+    }
     if (req.on_progress) req.on_progress(line);
     tail.emplace_back(line);
     if (tail.size() > kTail) tail.pop_front();
@@ -422,6 +427,13 @@ Result<BuildOutcome> DockerClient::image_build(const BuildRequest& req,
   }
   outcome.log_tail.assign(tail.begin(), tail.end());
   if (!error_text.empty()) {
+    // The steps before the failure left untagged images behind; removing the last one removes
+    // its untagged parents too. Never touch a tagged image (e.g. the base image itself).
+    if (!last_layer.empty()) {
+      if (auto img = image_inspect(last_layer); img && *img && (*img)->tags.empty()) {
+        (void)image_remove(last_layer, false);
+      }
+    }
     std::string msg = fmt::format("building image {} failed at {}: {}", req.tag,
                                   current_step.empty() ? std::string("the first step") : current_step,
                                   error_text);

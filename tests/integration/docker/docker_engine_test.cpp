@@ -439,6 +439,25 @@ TEST_F(DockerEngine, nonzero_exit_is_reported_with_the_code_and_the_last_log_lin
   ASSERT_TRUE(c->stop());
 }
 
+TEST_F(DockerEngine, kill_from_outside_is_an_unrequested_exit_with_code_137_and_no_oom_flag) {
+  LogCollector logs;
+  std::promise<rm::docker::ExitReport> exited;
+  auto c = run_python("victim", "import time\nprint('ready', flush=True)\ntime.sleep(600)\n", python_config(),
+                      logs, [&](const rm::docker::ExitReport& r) { exited.set_value(r); });
+  ASSERT_TRUE(c);
+  for (int i = 0; i < 200 && !logs.contains("ready"); ++i) std::this_thread::sleep_for(25ms);
+  ASSERT_TRUE(client_->container_kill(c->id(), "SIGKILL"));
+  auto fut = exited.get_future();
+  ASSERT_EQ(fut.wait_for(30s), std::future_status::ready);
+  const auto r = fut.get();
+  EXPECT_EQ(r.exit_code, 137);
+  EXPECT_FALSE(r.oom_killed);
+  EXPECT_FALSE(r.requested);
+  EXPECT_NE(r.message.find("node victim: container killed"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("ready"), std::string::npos) << r.message;
+  ASSERT_TRUE(c->stop());
+}
+
 TEST_F(DockerEngine, stop_terminates_gracefully_and_removes_the_container) {
   LogCollector logs;
   bool unexpected_exit = false;
