@@ -204,7 +204,13 @@ class ManifestParser {
         return tl::unexpected(err_);
       }
     }
-    parse_document(root);
+    try {
+      parse_document(root);
+    } catch (const std::exception& e) {
+      // yaml-cpp throws on shapes it cannot convert (e.g. a mapping used as a key); report it
+      // like any other problem instead of letting it escape.
+      add(ManifestErrorCode::syntax, "", "", fmt::format("unsupported YAML structure: {}", e.what()));
+    }
     if (!err_.issues.empty()) return tl::unexpected(err_);
     return std::move(m_);
   }

@@ -176,6 +176,22 @@ connections: [{from: a, to: zz}]
   EXPECT_TRUE(m.error().has(ManifestErrorCode::unknown_node));
 }
 
+TEST_F(ManifestTest, odd_yaml_shapes_are_errors_not_crashes) {
+  const char* docs[] = {
+      "version: v1\nnodes: [{id: a, node_type: TestRelay, params: {[1, 2]: x}}]\n",
+      "version: v1\nnodes: [{id: {x: 1}, node_type: TestRelay}]\n",
+      "version: [v1]\nnodes: [[1]]\nconnections: {a: b}\n",
+      "version: v1\nnodes:\n  - &n {id: a, node_type: TestRelay}\n  - *n\n",
+      "",
+      "42",
+  };
+  for (const char* d : docs) {
+    auto m = Manifest::from_string(d);
+    ASSERT_FALSE(m) << d;
+    EXPECT_FALSE(m.error().issues.empty());
+  }
+}
+
 TEST_F(ManifestTest, missing_file_is_an_io_error_naming_the_path) {
   auto m = Manifest::from_file("/nonexistent/dir/pipeline.yaml");
   ASSERT_FALSE(m);
