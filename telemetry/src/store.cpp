@@ -471,8 +471,19 @@ void Store::process(std::deque<Pending>& work) {
   }
 }
 
-tl::expected<void, StoreError> Store::write_checkpoint_locked() {
+void Store::join_checkpoint_thread() {
+  if (ckpt_thread_.joinable()) ckpt_thread_.join();
+}
+
+tl::expected<void, StoreError> Store::write_checkpoint_locked(bool sync) {
   if (failed_) return tl::unexpected(StoreError{StoreErrorCode::io, failure_});
+  if (sync) {
+    join_checkpoint_thread();
+  } else if (ckpt_busy_) {
+    return {};  // the previous checkpoint is still being written; try again later
+  } else {
+    join_checkpoint_thread();
+  }
   if (auto r = flush_and_sync(); !r) return r;
   const std::uint64_t covered = segment_no_;
   if (auto r = open_segment(covered + 1); !r) {
@@ -529,6 +540,20 @@ tl::expected<void, StoreError> Store::write_checkpoint_locked() {
   w.u64(count);
   rec(RecordType::ckpt_end);
 
+  last_checkpoint_ = std::chrono::steady_clock::now();
+  dirty_since_checkpoint_ = false;
+  rotated_since_checkpoint_ = false;
+  if (sync) return persist_checkpoint(std::move(out), covered, count);
+  ckpt_busy_ = true;
+  ckpt_thread_ = std::thread([this, o = std::move(out), covered, count]() mutable {
+    (void)persist_checkpoint(std::move(o), covered, count);
+    ckpt_busy_ = false;
+  });
+  return {};
+}
+
+tl::expected<void, StoreError> Store::persist_checkpoint(std::string out, std::uint64_t covered,
+                                                         std::size_t count) {
   const fs::path final_path = opts_.dir / fmt::format("checkpoint.{}", segment_name(covered));
   const fs::path tmp = final_path.string() + ".tmp";
   auto fail = [&](std::string what) {
@@ -561,9 +586,6 @@ tl::expected<void, StoreError> Store::write_checkpoint_locked() {
   }
   fsync_dir(wal_dir_);
   stats_.checkpoints++;
-  last_checkpoint_ = std::chrono::steady_clock::now();
-  dirty_since_checkpoint_ = false;
-  rotated_since_checkpoint_ = false;
   log()->info("checkpoint.{} written ({} bytes, {} records)", segment_name(covered), out.size(), count);
   return {};
 }
@@ -571,7 +593,7 @@ tl::expected<void, StoreError> Store::write_checkpoint_locked() {
 tl::expected<void, StoreError> Store::checkpoint_now() {
   std::lock_guard wl(writer_mu_);
   if (fd_ < 0) return tl::unexpected(StoreError{StoreErrorCode::closed, "store is closed"});
-  return write_checkpoint_locked();
+  return write_checkpoint_locked(true);
 }
 
 void Store::run() {
@@ -589,7 +611,7 @@ void Store::run() {
       const bool due = rotated_since_checkpoint_ ||
                        (dirty_since_checkpoint_ &&
                         std::chrono::steady_clock::now() - last_checkpoint_ >= opts_.checkpoint_interval);
-      if (opts_.checkpoints && due && !failed_) (void)write_checkpoint_locked();
+      if (opts_.checkpoints && due && !failed_) (void)write_checkpoint_locked(false);
     }
     lk.lock();
   }
@@ -606,8 +628,9 @@ void Store::close() {
   if (writer_.joinable()) writer_.join();
   std::lock_guard wl(writer_mu_);
   if (opts_.checkpoints && !failed_ && fd_ >= 0 && (dirty_since_checkpoint_ || rotated_since_checkpoint_)) {
-    (void)write_checkpoint_locked();
+    (void)write_checkpoint_locked(true);
   }
+  join_checkpoint_thread();
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }

@@ -128,7 +128,12 @@ class Store {
   tl::expected<void, StoreError> open_segment(std::uint64_t n);
   tl::expected<void, StoreError> flush_and_sync();
   tl::expected<void, StoreError> rotate();
-  tl::expected<void, StoreError> write_checkpoint_locked();
+  // Snapshots the index on the writer thread; with `sync` false the file is written, synced,
+  // renamed and old segments retired on a background thread so ingest is not stalled by it.
+  tl::expected<void, StoreError> write_checkpoint_locked(bool sync);
+  void join_checkpoint_thread();
+  tl::expected<void, StoreError> persist_checkpoint(std::string out, std::uint64_t covered,
+                                                    std::size_t count);
   void run();
   void process(std::deque<Pending>& work);
 
@@ -170,6 +175,8 @@ class Store {
   bool stop_ = false;
   bool closed_ = false;
   std::thread writer_;
+  std::thread ckpt_thread_;
+  std::atomic<bool> ckpt_busy_{false};
 };
 
 }  // namespace rm::telemetry
