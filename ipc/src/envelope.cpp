@@ -134,6 +134,214 @@ tl::expected<std::string_view, IpcError> utf8_field(std::span<const std::byte> s
   return as_text(s);
 }
 
+// A small validating JSON scanner, just enough to read the control object
+// {"kind": "...", "payload": {...}} from untrusted bytes without a JSON library (ipc/ has no
+// dependencies). Nesting is bounded so hostile input cannot exhaust the stack.
+class JsonScan {
+ public:
+  static constexpr int kMaxDepth = 64;
+  JsonScan(std::string_view s, std::size_t base) : s_(s), base_(base) {}
+
+  std::size_t pos() const { return pos_; }
+  bool at_end() {
+    ws();
+    return pos_ == s_.size();
+  }
+  bool peek(char c) {
+    ws();
+    return pos_ < s_.size() && s_[pos_] == c;
+  }
+  bool eat(char c) {
+    if (!peek(c)) return false;
+    ++pos_;
+    return true;
+  }
+  // Parses a string at the cursor into `out` (unescaped utf-8).
+  tl::expected<void, IpcError> string(std::string& out) {
+    ws();
+    if (pos_ >= s_.size() || s_[pos_] != '"') return fail("expected a string");
+    ++pos_;
+    while (pos_ < s_.size()) {
+      char c = s_[pos_++];
+      if (c == '"') return {};
+      if (static_cast<unsigned char>(c) < 0x20) return fail("control character in a string");
+      if (c != '\\') {
+        out.push_back(c);
+        continue;
+      }
+      if (pos_ >= s_.size()) break;
+      char e = s_[pos_++];
+      switch (e) {
+        case '"': out.push_back('"'); break;
+        case '\\': out.push_back('\\'); break;
+        case '/': out.push_back('/'); break;
+        case 'b': out.push_back('\b'); break;
+        case 'f': out.push_back('\f'); break;
+        case 'n': out.push_back('\n'); break;
+        case 'r': out.push_back('\r'); break;
+        case 't': out.push_back('\t'); break;
+        case 'u': {
+          auto cp = hex4();
+          if (!cp) return tl::unexpected(cp.error());
+          std::uint32_t u = *cp;
+          if (u >= 0xD800 && u <= 0xDBFF) {
+            if (s_.substr(pos_, 2) != "\\u") return fail("unpaired surrogate escape");
+            pos_ += 2;
+            auto lo = hex4();
+            if (!lo) return tl::unexpected(lo.error());
+            if (*lo < 0xDC00 || *lo > 0xDFFF) return fail("unpaired surrogate escape");
+            u = 0x10000 + ((u - 0xD800) << 10) + (*lo - 0xDC00);
+          } else if (u >= 0xDC00 && u <= 0xDFFF) {
+            return fail("unpaired surrogate escape");
+          }
+          append_utf8(out, u);
+          break;
+        }
+        default:
+          return fail(std::string("invalid escape \\") + e);
+      }
+    }
+    return fail("unterminated string");
+  }
+  // Validates one value at the cursor; returns where it starts (relative to the text).
+  tl::expected<std::size_t, IpcError> value(int depth = 0) {
+    ws();
+    if (depth > kMaxDepth) return fail("nesting deeper than 64");
+    if (pos_ >= s_.size()) return fail("expected a value");
+    std::size_t start = pos_;
+    char c = s_[pos_];
+    if (c == '"') {
+      std::string ignored;
+      if (auto r = string(ignored); !r) return tl::unexpected(r.error());
+    } else if (c == '{' || c == '[') {
+      const char close = c == '{' ? '}' : ']';
+      ++pos_;
+      if (!eat(close)) {
+        do {
+          if (c == '{') {
+            std::string key;
+            if (auto r = string(key); !r) return tl::unexpected(r.error());
+            if (!eat(':')) return fail("expected ':'");
+          }
+          if (auto r = value(depth + 1); !r) return r;
+        } while (eat(','));
+        if (!eat(close)) return fail(std::string("expected ',' or '") + close + "'");
+      }
+    } else if (c == 't' || c == 'f' || c == 'n') {
+      for (std::string_view lit : {"true", "false", "null"})
+        if (s_.substr(pos_, lit.size()) == lit) {
+          pos_ += lit.size();
+          return start;
+        }
+      return fail("invalid literal");
+    } else {
+      if (auto r = number(); !r) return tl::unexpected(r.error());
+    }
+    return start;
+  }
+  IpcError error(const std::string& what) const { return bad("control", base_ + pos_, what); }
+
+ private:
+  tl::unexpected<IpcError> fail(const std::string& what) const {
+    return tl::unexpected(error("invalid JSON: " + what));
+  }
+  void ws() {
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
+      ++pos_;
+  }
+  tl::expected<void, IpcError> number() {
+    auto digit = [&] { return pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9'; };
+    auto digits = [&] {
+      if (!digit()) return false;
+      while (digit()) ++pos_;
+      return true;
+    };
+    if (pos_ < s_.size() && s_[pos_] == '-') ++pos_;
+    if (pos_ < s_.size() && s_[pos_] == '0') {
+      ++pos_;
+    } else if (!digits()) {
+      return fail("expected a value");
+    }
+    if (pos_ < s_.size() && s_[pos_] == '.') {
+      ++pos_;
+      if (!digits()) return fail("expected digits after '.'");
+    }
+    if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
+      ++pos_;
+      if (pos_ < s_.size() && (s_[pos_] == '+' || s_[pos_] == '-')) ++pos_;
+      if (!digits()) return fail("expected exponent digits");
+    }
+    return {};
+  }
+  tl::expected<std::uint32_t, IpcError> hex4() {
+    if (s_.size() - pos_ < 4) return fail("truncated \\u escape");
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) {
+      char h = s_[pos_++];
+      v <<= 4;
+      if (h >= '0' && h <= '9') v |= static_cast<std::uint32_t>(h - '0');
+      else if (h >= 'a' && h <= 'f') v |= static_cast<std::uint32_t>(h - 'a' + 10);
+      else if (h >= 'A' && h <= 'F') v |= static_cast<std::uint32_t>(h - 'A' + 10);
+      else return fail("invalid \\u escape");
+    }
+    return v;
+  }
+  static void append_utf8(std::string& out, std::uint32_t u) {
+    if (u < 0x80) {
+      out.push_back(static_cast<char>(u));
+    } else if (u < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (u >> 6)));
+      out.push_back(static_cast<char>(0x80 | (u & 0x3F)));
+    } else if (u < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (u >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((u >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (u & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (u >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((u >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((u >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (u & 0x3F)));
+    }
+  }
+
+  std::string_view s_;
+  std::size_t base_;
+  std::size_t pos_ = 0;
+};
+
+// JSON string escaping as Python's json.dumps(ensure_ascii=False) does it: only '"', '\\' and
+// control characters are escaped; everything else (including non-ASCII utf-8) is copied.
+std::string json_quote(std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  std::string out = "\"";
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (u < 0x20) {
+          out += "\\u00";
+          out.push_back(hex[u >> 4]);
+          out.push_back(hex[u & 15]);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+constexpr std::string_view kControlKindKey = R"({"kind":)";
+constexpr std::string_view kControlPayloadKey = R"(,"payload":)";
+
 }  // namespace
 
 std::string_view to_string(EnvelopeType t) {
@@ -229,6 +437,9 @@ tl::expected<AudioPayloadView, IpcError> decode_audio(std::span<const std::byte>
   if (!meta) return tl::unexpected(meta.error());
   auto mv = utf8_field(*meta, "audio.meta", meta_at);
   if (!mv) return tl::unexpected(mv.error());
+  // Trailing spaces are the alignment padding, not part of the JSON.
+  std::string_view meta_text = *mv;
+  while (!meta_text.empty() && meta_text.back() == ' ') meta_text.remove_suffix(1);
   std::size_t samples_at = r.offset();
   auto samples = r.rest();
   if (samples.size() % 4 != 0)
@@ -239,7 +450,7 @@ tl::expected<AudioPayloadView, IpcError> decode_audio(std::span<const std::byte>
                               std::to_string(samples.size() / 4) +
                                   " samples do not divide into " + std::to_string(*ch) +
                                   " channels"));
-  return AudioPayloadView{*rate, *ch, *mv, samples};
+  return AudioPayloadView{*rate, *ch, meta_text, samples};
 }
 
 std::optional<std::size_t> dtype_size(std::string_view d) {
@@ -306,18 +517,40 @@ tl::expected<BinaryPayloadView, IpcError> decode_binary(std::span<const std::byt
 }
 
 tl::expected<ControlPayloadView, IpcError> decode_control(std::span<const std::byte> payload) {
-  Reader r(payload);
-  auto klen = r.uint<std::uint16_t>("control.kind_len");
-  if (!klen) return tl::unexpected(klen.error());
-  if (*klen == 0) return tl::unexpected(bad("control.kind_len", 0, "kind is empty"));
-  auto kind = r.bytes("control.kind", *klen);
-  if (!kind) return tl::unexpected(kind.error());
-  auto kv = utf8_field(*kind, "control.kind", 2);
-  if (!kv) return tl::unexpected(kv.error());
-  std::size_t at = r.offset();
-  auto pv = utf8_field(r.rest(), "control.payload", at);
-  if (!pv) return tl::unexpected(pv.error());
-  return ControlPayloadView{*kv, *pv};
+  auto text = utf8_field(payload, "control", 0);
+  if (!text) return tl::unexpected(text.error());
+  JsonScan js(*text, 0);
+  if (!js.eat('{')) return tl::unexpected(js.error("not a JSON object"));
+  ControlPayloadView v;
+  bool have_kind = false;
+  if (!js.eat('}')) {
+    do {
+      std::string key;
+      if (auto r = js.string(key); !r) return tl::unexpected(r.error());
+      if (!js.eat(':')) return tl::unexpected(js.error("invalid JSON: expected ':'"));
+      if (key == "kind") {
+        if (!js.peek('"')) return tl::unexpected(js.error("kind is not a string"));
+        v.kind.clear();
+        if (auto r = js.string(v.kind); !r) return tl::unexpected(r.error());
+        have_kind = true;
+      } else {
+        const bool is_payload = key == "payload";
+        if (is_payload && !js.peek('{') && !js.peek('n'))
+          return tl::unexpected(js.error("payload is not a JSON object"));
+        auto start = js.value();
+        if (!start) return tl::unexpected(start.error());
+        if (is_payload) {
+          auto raw = text->substr(*start, js.pos() - *start);
+          v.payload = raw == "null" ? std::string_view() : raw;
+        }
+      }
+    } while (js.eat(','));
+    if (!js.eat('}')) return tl::unexpected(js.error("invalid JSON: expected ',' or '}'"));
+  }
+  if (!js.at_end()) return tl::unexpected(js.error("trailing bytes after the JSON object"));
+  if (!have_kind || v.kind.empty())
+    return tl::unexpected(bad("control.kind", 0, "kind is empty"));
+  return v;
 }
 
 tl::expected<std::string_view, IpcError> decode_text(std::span<const std::byte> payload) {
@@ -362,19 +595,41 @@ tl::expected<EnvelopeView, IpcError> decode_envelope_checked(std::span<const std
   return env;
 }
 
+std::size_t AudioPayload::padded_meta_size() const {
+  std::size_t m = meta.size();
+  auto pad = [&] { return (4 - (payload_offset + 10 + m) % 4) % 4; };
+  if (pad() != 0 && m == 0) m = 2;  // "{}": the padded field must still be JSON
+  return m + pad();
+}
+
+std::size_t audio_envelope_size(std::string_view session, std::string_view meta,
+                                std::size_t sample_count) {
+  AudioPayload a;
+  a.meta = meta;
+  a.sample_count = sample_count;
+  a.payload_offset = envelope_size(session.size(), 0);
+  return envelope_size(session.size(), a.encoded_size());
+}
+
 tl::expected<std::span<std::byte>, IpcError> AudioPayload::encode_header_into(
     std::span<std::byte> out) const {
-  if (meta.size() > 0xFFFFFFFFULL)
+  if (meta.size() > 0xFFFFFFF0ULL)
     return tl::unexpected(IpcError{IpcErrc::invalid_argument, "audio: meta too long"});
   if (channels == 0)
     return tl::unexpected(IpcError{IpcErrc::invalid_argument, "audio: channel count is 0"});
   if (out.size() < encoded_size())
     return tl::unexpected(too_small("audio payload", encoded_size(), out.size()));
+  const std::size_t field = padded_meta_size();
   Writer w(out);
   w.uint(sample_rate);
   w.uint(channels);
-  w.uint(static_cast<std::uint32_t>(meta.size()));
-  w.bytes(meta.data(), meta.size());
+  w.uint(static_cast<std::uint32_t>(field));
+  if (meta.empty() && field != 0) {
+    w.bytes("{}", 2);
+  } else {
+    w.bytes(meta.data(), meta.size());
+  }
+  for (std::size_t i = meta.empty() && field != 0 ? 2 : meta.size(); i < field; ++i) w.bytes(" ", 1);
   return w.rest().first(4 * sample_count);
 }
 
@@ -424,16 +679,25 @@ tl::expected<std::size_t, IpcError> BinaryPayload::encode_into(std::span<std::by
   return encoded_size();
 }
 
+std::size_t ControlPayload::encoded_size() const {
+  return kControlKindKey.size() + json_quote(kind).size() + kControlPayloadKey.size() +
+         (payload.empty() ? 2 : payload.size()) + 1;
+}
+
 tl::expected<std::size_t, IpcError> ControlPayload::encode_into(std::span<std::byte> out) const {
-  if (kind.empty() || kind.size() > 0xFFFF)
-    return tl::unexpected(IpcError{IpcErrc::invalid_argument, "control: kind must be 1..65535 bytes"});
-  if (out.size() < encoded_size())
-    return tl::unexpected(too_small("control payload", encoded_size(), out.size()));
+  if (kind.empty())
+    return tl::unexpected(IpcError{IpcErrc::invalid_argument, "control: kind is empty"});
+  const std::size_t need = encoded_size();
+  if (out.size() < need) return tl::unexpected(too_small("control payload", need, out.size()));
+  const std::string quoted = json_quote(kind);
+  const std::string_view body = payload.empty() ? std::string_view("{}") : payload;
   Writer w(out);
-  w.uint(static_cast<std::uint16_t>(kind.size()));
-  w.bytes(kind.data(), kind.size());
-  w.bytes(payload.data(), payload.size());
-  return encoded_size();
+  w.bytes(kControlKindKey.data(), kControlKindKey.size());
+  w.bytes(quoted.data(), quoted.size());
+  w.bytes(kControlPayloadKey.data(), kControlPayloadKey.size());
+  w.bytes(body.data(), body.size());
+  w.bytes("}", 1);
+  return need;
 }
 
 }  // namespace rm::ipc

@@ -3,16 +3,23 @@
 //
 //   type:u8 | session_len:u16 | session | timestamp_us:u64 | payload_len:u32 | payload
 //
-// All integers little endian, no padding. Payload layouts per type (docs/ipc.md):
-//   1 audio    sample_rate:u32 | channels:u16 | meta_len:u32 | meta (json) | f32 samples
+// All integers little endian. Payload layouts per type (docs/ipc.md):
+//   1 audio    sample_rate:u32 | channels:u16 | meta_len:u32 | meta (json, space padded) | f32 samples
 //   3 text     utf-8 text
 //   4 tensor,
 //   6 numpy    dtype_len:u8 | dtype | ndim:u8 | dims:i64 * ndim | data
-//   5 control  kind_len:u16 | kind | json payload (utf-8)
+//   5 control  utf-8 json object {"kind":"<non-empty>","payload":{...}}
 //   8 end-of-input   empty
 //   9 json     utf-8 json text
 //   10 binary  mime_len:u16 | mime | bytes
 //   2 video, 7 file: opaque bytes (no payload layout yet)
+//
+// This is the only implementation of the byte layout on the C++ side; the Python SDK
+// (python/remotemedia/envelope.py) is the reference and python/tests/fixtures/envelopes.json
+// pins the bytes: encoders here produce exactly those bytes. The audio encoder pads the meta
+// JSON with trailing spaces (an empty meta becomes "{}" first when padding is needed) so the
+// samples start at a multiple of 4 bytes from the envelope start: records are 8-aligned in the
+// ring, so both sides can view the samples in place as float32.
 //
 // This codec deliberately knows nothing of runtime::RuntimeData (ipc/ sits below runtime/):
 // decoding yields views into the record (zero copy); encoding writes straight into a loaned
@@ -80,7 +87,7 @@ tl::expected<EnvelopeView, IpcError> decode_envelope(std::span<const std::byte> 
 struct AudioPayloadView {
   std::uint32_t sample_rate;
   std::uint16_t channels;
-  std::string_view meta;  // json text, may be empty
+  std::string_view meta;  // json text without the alignment padding, may be empty
   // Little-endian f32 samples, interleaved; not necessarily 4-byte aligned in the record.
   std::span<const std::byte> samples;
   std::size_t sample_count() const { return samples.size() / 4; }
@@ -100,8 +107,8 @@ struct BinaryPayloadView {
 };
 
 struct ControlPayloadView {
-  std::string_view kind;
-  std::string_view payload;  // json text
+  std::string kind;          // unescaped, never empty
+  std::string_view payload;  // json text of the "payload" member (an object), "" when absent/null
 };
 
 tl::expected<AudioPayloadView, IpcError> decode_audio(std::span<const std::byte> payload);
@@ -119,10 +126,15 @@ tl::expected<EnvelopeView, IpcError> decode_envelope_checked(std::span<const std
 struct AudioPayload {
   std::uint32_t sample_rate = 0;
   std::uint16_t channels = 1;
-  std::string_view meta;
+  std::string_view meta;  // compact json object text or empty
   std::size_t sample_count = 0;  // samples are written by the caller (see encode_header_into)
+  // Offset of this payload from the envelope start (envelope_size(session_len, 0)); the meta
+  // is padded so that payload_offset + header_size() is a multiple of 4.
+  std::size_t payload_offset = 0;
 
-  std::size_t header_size() const { return 4 + 2 + 4 + meta.size(); }
+  // Bytes of the meta field as written: meta, "{}" if meta is empty but padding is needed, spaces.
+  std::size_t padded_meta_size() const;
+  std::size_t header_size() const { return 4 + 2 + 4 + padded_meta_size(); }
   std::size_t encoded_size() const { return header_size() + 4 * sample_count; }
   // Writes everything but the samples and returns the sample region (4 * sample_count bytes)
   // so a producer can render audio straight into shared memory.
@@ -151,13 +163,19 @@ struct BinaryPayload {
   tl::expected<std::size_t, IpcError> encode_into(std::span<std::byte> out) const;
 };
 
+// Encoded as {"kind":<kind as a json string>,"payload":<payload>}, byte-identical to the
+// Python SDK's json.dumps(separators=(",", ":"), ensure_ascii=False) for compact payload text.
 struct ControlPayload {
-  std::string_view kind;
-  std::string_view payload;  // json text
+  std::string_view kind;     // utf-8, non-empty
+  std::string_view payload;  // compact json object text; empty means {}
 
-  std::size_t encoded_size() const { return 2 + kind.size() + payload.size(); }
+  std::size_t encoded_size() const;
   tl::expected<std::size_t, IpcError> encode_into(std::span<std::byte> out) const;
 };
+
+// Bytes of the envelope for an audio payload with this session, meta and sample count.
+std::size_t audio_envelope_size(std::string_view session, std::string_view meta,
+                                std::size_t sample_count);
 
 // Bytes per element for a known numpy-style dtype name, or nullopt.
 std::optional<std::size_t> dtype_size(std::string_view dtype);

@@ -1,18 +1,14 @@
 #pragma once
-// RuntimeData <-> wire envelope, the format shared with the Python SDK
-// (python/remotemedia/envelope.py; docs/python-nodes.md has the byte layout). Little endian:
+// RuntimeData <-> wire envelope. The byte layout itself belongs to ipc/ (ipc/envelope.hpp,
+// docs/ipc.md), which is byte-identical to the Python SDK (python/remotemedia/envelope.py,
+// fixtures in python/tests/fixtures/envelopes.json); this file only maps RuntimeData onto ipc's
+// encoders and decoded views.
 //
-//   envelope := type:u8 | session_len:u16 | session | timestamp_us:u64 | payload_len:u32 | payload
-//   audio    := sample_rate:u32 | channels:u16 | meta_len:u32 | meta JSON | f32 samples
-//   text     := UTF-8          json := UTF-8 JSON          binary := mime_len:u16 | mime | bytes
-//   tensor / numpy := dtype_len:u8 | dtype | ndim:u8 | shape i64 x ndim | data
-//   control  := JSON {"kind": str, "payload": object}      end_of_stream := empty
-//
-// Guarantees: encode_into writes exactly encoded_size() bytes; the audio encoder pads the
-// meta JSON with spaces so samples start 4-byte aligned from the envelope start. decode never
-// reads outside the given span and rejects truncated, oversized or inconsistent input with an
-// error naming the field and offset. JSON is written compactly (boost::json::serialize), so
-// both codecs produce identical bytes for the same value.
+// Guarantees: encode_into writes exactly encoded_size() bytes; audio samples start 4-byte aligned
+// from the envelope start. decode never reads outside the given span and rejects truncated,
+// oversized or inconsistent input with an error naming the field and offset (every message
+// starts with "envelope"). JSON is written compactly (boost::json::serialize), which equals the
+// Python SDK's json.dumps(separators=(",", ":"), ensure_ascii=False) for the same value.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
