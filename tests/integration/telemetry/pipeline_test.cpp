@@ -267,7 +267,7 @@ TEST(TelemetryPipeline, dcgm_export_flows_from_streamer_through_collector_to_gat
   // Metric filter and latest.
   auto util = p.all_points(id, "&metric=DCGM_FI_DEV_GPU_UTIL", 100);
   ASSERT_EQ(util.size(), 1u);
-  EXPECT_EQ(util[0]["value"].as_double(), 0.0);
+  EXPECT_EQ(util[0]["value"].to_number<double>(), 0.0);  // integral values are written as "0"
   EXPECT_EQ(p.get("/api/v1/gpus/" + id + "/latest")["metrics"].as_array().size(), 10u);
 
   // Errors.
@@ -330,6 +330,6 @@ TEST(TelemetryPipeline, the_seeds_wide_csv_works_end_to_end) {
                         {"memory_used", 8192}, {"temperature", 75.1}, {"utilization", 90.2}}));
   auto pts = p.get("/api/v1/gpus/gpu-001/telemetry?metric=utilization");
   ASSERT_EQ(pts["points"].as_array().size(), 1u);
-  EXPECT_EQ(pts["points"].as_array()[0].at("value").as_double(), 85.5);
+  EXPECT_EQ(pts["points"].as_array()[0].at("value").to_number<double>(), 85.5);
   p.get("/api/v1/gpus/gpu-004", 404);
 }
