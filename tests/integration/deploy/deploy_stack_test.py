@@ -52,8 +52,9 @@ def check(cond, msg):
         raise Failure(msg)
 
 
-def run(cmd, *, env=None, timeout=600, check_rc=True, capture=True, cwd=None):
-    log("$ " + " ".join(cmd))
+def run(cmd, *, env=None, timeout=600, check_rc=True, capture=True, cwd=None, quiet=False):
+    if not quiet:
+        log("$ " + " ".join(cmd))
     p = subprocess.run(cmd, env=env, timeout=timeout, cwd=cwd, text=True,
                        stdout=subprocess.PIPE if capture else None,
                        stderr=subprocess.STDOUT if capture else None)
@@ -172,8 +173,9 @@ def main():
 
         def healthy(c):
             out = run(["docker", "inspect", "-f",
-                       "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", c]).stdout.strip()
-            check(not out.startswith("exited"), f"{c} exited: {out}\n" + run(["docker", "logs", c], check_rc=False).stdout)
+                       "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", c], quiet=True).stdout.strip()
+            if out.startswith(("exited", "dead")):
+                raise Failure(f"{c} stopped: {out}\n" + run(["docker", "logs", c], check_rc=False).stdout)
             return out == "running healthy", out
         for c in cname.values():
             wait_for(f"{c} to be healthy", lambda c=c: healthy(c), timeout=180)
