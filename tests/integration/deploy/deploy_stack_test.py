@@ -2,8 +2,9 @@
 """The telemetry stack in Docker, for real (CTest label "docker").
 
 Builds the three images with deploy/docker/build-and-push.sh and pushes them to a local
-registry (Debian's docker-registry on a free 127.0.0.1 port), brings the stack up with the
-project's docker-compose.yml (unique project name, container prefix and free host ports),
+registry (Debian's docker-registry on a free 127.0.0.1 port), brings the stack up with
+deploy/docker/setup.sh -d --limits (what `make docker-deploy` runs: `up -d --build` with the
+limits file; unique project name, container prefix and free host ports), checks the limits,
 waits for every health check, streams the real DCGM export and checks the gateway lists every
 GPU of that file, checks uid 1000 and the read-only data mount, restarts the collector and then
 recreates the collector and gateway containers without the streamer to prove the data lives in
@@ -167,9 +168,10 @@ def main():
             if line.split(" ")[0] in {f"{i}:{TAG}" for i in cname}:
                 log(f"image size: {line}")
 
-        # --- compose up -d --build, health ----------------------------------------------
+        # --- setup.sh -d --limits (= make docker-deploy: compose up -d --build with the
+        # limits file, then waits for health), then the health checks ourselves -----------
         t = time.monotonic()
-        run(dc + ["up", "-d", "--build"], env=env, timeout=1800, capture=False)
+        run(["bash", os.path.join(DOCKER_DIR, "setup.sh"), "-d", "--limits"], env=env, timeout=1800, capture=False)
 
         def healthy(c):
             out = run(["docker", "inspect", "-f",
@@ -180,6 +182,10 @@ def main():
         for c in cname.values():
             wait_for(f"{c} to be healthy", lambda c=c: healthy(c), timeout=180)
         timings["compose up to healthy"] = time.monotonic() - t
+        limits = run(["docker", "inspect", "-f", "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}",
+                      cname["telemetry-collector"]]).stdout.split()
+        check(limits == ["500000000", str(1 << 30)],
+              f"collector limits {limits}, docker-compose.limits.yml says cpus 0.5, mem_limit 1g")
         status, health = http_get(gw + "/health")
         check(status == 200 and health.get("collector") == "ok", f"gateway /health: {health}")
         status, chealth = http_get(col + "/health")
