@@ -114,3 +114,33 @@ TEST(IngestPipeline, bad_configuration_is_refused_with_the_variable_named) {
   Process s(bin("telemetry-streamer"), {}, {{"CSV_FILE", "/nonexistent.csv"}, {"BROKER_PORT", "1"}});
   EXPECT_EQ(s.wait(20s), 1);
 }
+
+TEST(IngestPipeline, sigterm_makes_the_streamer_flush_everything_it_sent_and_exit_0) {
+  TempDir data;
+  CollectorPorts ports;
+  auto collector = start_collector(data.path() / "data", ports);
+  ASSERT_TRUE(collector);
+  const auto out = data.path() / "streamer.json";
+  Process streamer(bin("telemetry-streamer"), {"--rate", "200", "--batch-size", "50"},
+                   {{"CSV_FILE", kCsv}, {"BROKER_HOST", "127.0.0.1"}, {"BROKER_PORT", std::to_string(ports.broker)}},
+                   out.string());
+  // Streams forever (LOOPS=0) until told to stop.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto s = rm::core::http::get("127.0.0.1", ports.health, "/stats");
+    if (s && boost::json::parse(s->body).as_object().at("samples").to_number<std::uint64_t>() > 100) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  streamer.signal(SIGTERM);
+  ASSERT_EQ(streamer.wait(30s), 0);
+  std::ifstream in(out);
+  std::string line;
+  std::getline(in, line);
+  auto js = boost::json::parse(line).as_object();
+  EXPECT_GT(js.at("rows").to_number<std::uint64_t>(), 0u);
+  EXPECT_EQ(js.at("acked_samples").to_number<std::uint64_t>(), js.at("samples").to_number<std::uint64_t>());
+  auto stats = rm::core::http::get("127.0.0.1", ports.health, "/stats");
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(boost::json::parse(stats->body).as_object().at("samples").to_number<std::uint64_t>(),
+            js.at("acked_samples").to_number<std::uint64_t>());
+}
