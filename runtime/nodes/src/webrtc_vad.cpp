@@ -6,6 +6,8 @@
 // averaged to mono first; the detector's state is reset at end of stream. Only 8, 16, 32 and
 // 48 kHz are accepted (the detector's own rates); any other rate is an error that says to put
 // AudioResample in front. A trailing partial frame at end of stream counts as non-speech.
+// The WebRTC detector has a built-in hangover (it reports speech for a few frames, up to ~100 ms,
+// after speech stops), which segment ends inherit.
 // Non-audio inputs are forwarded unchanged.
 #include <algorithm>
 #include <cmath>
@@ -151,7 +153,9 @@ NodeContract webrtc_vad_contract() {
           "(metadata start_us, end_us, duration_ms, segment_index) between a speech_start and a speech_end control "
           "event. Accepts 8, 16, 32 or 48 kHz audio of any chunk size and channel count (channels are averaged); "
           "put AudioResample before it for other rates. Speech shorter than min_speech_ms is ignored, pauses "
-          "shorter than min_silence_ms do not end a segment, and segments are widened by padding_ms on each side.",
+          "shorter than min_silence_ms do not end a segment, and segments are widened by padding_ms on each side. "
+          "The detector itself keeps reporting speech for up to about 100 ms after it stops, so segment ends "
+          "fall that much later than the last word.",
       .accepts = {DataType::audio},
       .emits = {DataType::audio, DataType::control},
       .params = {
