@@ -18,4 +18,4 @@ if(RM_BUILD_BENCH)
   find_package(benchmark REQUIRED)
 endif()
 # Boost.Asio/Beast are header-only; define once for every target.
-add_compile_definitions(BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+add_compile_definitions(BOOST_ASIO_NO_DEPRECATED)
