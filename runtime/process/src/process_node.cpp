@@ -25,10 +25,7 @@
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "ipc/channel_names.hpp"
-#include "ipc/publisher.hpp"
-#include "ipc/subscriber.hpp"
-#include "process/session_dir.hpp"
-#include "process/wire.hpp"
+#include "process/runner_link.hpp"
 
 extern char** environ;
 
@@ -48,7 +45,6 @@ using runtime::Status;
 
 namespace {
 
-constexpr auto kSlice = 20ms;   // how often a waiting call re-checks the child
 constexpr std::size_t kStderrTail = 20;
 
 std::string describe_status(int status) {
@@ -104,13 +100,8 @@ ProcessNodeOptions ProcessNodeOptions::from_env(std::string node_id, std::string
 struct ProcessNode::Impl {
   ProcessNodeOptions opts;
   std::shared_ptr<spdlog::logger> log = core::logger("process");
-  SessionDirLease lease;
-  ipc::ChannelNames names;
-  std::optional<ipc::Publisher> input;
-  std::optional<ipc::Subscriber> output;
-  std::optional<ipc::Publisher> control;
-  boost::json::value contract;
-  std::string last_remote_error;  // from rm.error, reported with the failed batch
+  // Channels, READY handshake and the data loop (shared with DockerNode).
+  std::unique_ptr<RunnerLink> link;
 
   // Child state, shared with the supervisor thread.
   std::thread supervisor;
@@ -145,10 +136,6 @@ struct ProcessNode::Impl {
   Status spawn();
   void supervise(std::vector<std::string> argv, std::vector<std::string> envv,
                  std::promise<std::string> started);
-  tl::expected<runtime::DataPtr, runtime::NodeError> next_record(std::string_view during,
-                                                                 std::optional<std::chrono::steady_clock::time_point> deadline);
-  Status send(const runtime::RuntimeData& d, std::string_view during);
-  Status collect(runtime::Emitter& out, bool until_eos);
   void stop_child();
 };
 
@@ -156,7 +143,7 @@ Status ProcessNode::Impl::spawn() {
   std::vector<std::string> argv = {resolve_program(opts.python), "-m", "remotemedia.runner",
                                    "--node-type", opts.node_type, "--node-id", opts.node_id,
                                    "--session-id", opts.session_id, "--ipc-dir",
-                                   lease.path().string()};
+                                   link->dir().string()};
   std::vector<std::string> envv;
   auto prepend = [](const std::string& first, const char* rest) {
     return rest && *rest ? first + ":" + rest : first;
@@ -341,102 +328,6 @@ void ProcessNode::Impl::supervise(std::vector<std::string> argv, std::vector<std
   }
 }
 
-tl::expected<runtime::DataPtr, runtime::NodeError> ProcessNode::Impl::next_record(
-    std::string_view during, std::optional<std::chrono::steady_clock::time_point> deadline) {
-  for (;;) {
-    auto r = output->receive(kSlice);
-    if (!r) {
-      if (r.error().code == ipc::IpcErrc::peer_gone) return tl::unexpected(child_gone(during));
-      return node_error(NodeErrorCode::remote_failed,
-                        fmt::format("{}: output channel: {}", prefix(), r.error().message));
-    }
-    if (*r) {
-      auto& sample = **r;
-      auto env = decode(sample.payload(), DecodeMode::copy);
-      if (!env)
-        return node_error(NodeErrorCode::remote_failed,
-                          fmt::format("{}: the python node sent a malformed record: {}", prefix(),
-                                      env.error().message));
-      return std::move(env->data);
-    }
-    if (exited) return tl::unexpected(child_gone(during));
-    if (deadline && std::chrono::steady_clock::now() >= *deadline) return runtime::DataPtr{};
-  }
-}
-
-Status ProcessNode::Impl::send(const runtime::RuntimeData& d, std::string_view during) {
-  auto size = encoded_size(opts.session_id, d);
-  if (size > input->max_record())
-    return node_error(NodeErrorCode::invalid_input,
-                      fmt::format("{}: input of {} bytes exceeds the channel's largest record ({} "
-                                  "bytes); raise RM_PROCESS_CHANNEL_BYTES",
-                                  prefix(), size, input->max_record()));
-  for (;;) {
-    auto loan = input->loan(size, kSlice);
-    if (!loan) {
-      if (loan.error().code == ipc::IpcErrc::peer_gone) return tl::unexpected(child_gone(during));
-      return node_error(NodeErrorCode::remote_failed,
-                        fmt::format("{}: input channel: {}", prefix(), loan.error().message));
-    }
-    if (*loan) {
-      auto sample = std::move(**loan);
-      auto n = encode_into(sample.payload_mut(), opts.session_id, d);
-      if (!n)
-        return node_error(NodeErrorCode::invalid_input,
-                          fmt::format("{}: {}", prefix(), n.error().message));
-      sample.truncate(*n);
-      auto s = input->send(std::move(sample));
-      if (!s) {
-        if (s.error().code == ipc::IpcErrc::peer_gone) return tl::unexpected(child_gone(during));
-        return node_error(NodeErrorCode::remote_failed,
-                          fmt::format("{}: input channel: {}", prefix(), s.error().message));
-      }
-      return {};
-    }
-    if (exited) return tl::unexpected(child_gone(during));
-  }
-}
-
-Status ProcessNode::Impl::collect(runtime::Emitter& out, bool until_eos) {
-  std::string_view during = until_eos ? "while flushing" : "while processing";
-  for (;;) {
-    auto rec = next_record(during, std::nullopt);
-    if (!rec) return tl::unexpected(rec.error());
-    const auto& d = **rec;
-    if (const auto* c = d.control(); c && c->kind.rfind("rm.", 0) == 0) {
-      if (c->kind == "rm.batch_end") {
-        auto* e = c->payload.if_contains("error");
-        if (e && e->is_bool() && e->as_bool()) {
-          auto msg = last_remote_error.empty() ? prefix() + ": the python node failed"
-                                               : last_remote_error;
-          last_remote_error.clear();
-          return node_error(NodeErrorCode::process_failed, msg);
-        }
-        if (!until_eos) return {};
-        continue;
-      }
-      if (c->kind == "rm.error") {
-        auto str = [&](const char* k) {
-          auto* v = c->payload.if_contains(k);
-          return v && v->is_string() ? std::string(v->as_string()) : std::string();
-        };
-        last_remote_error = str("message");
-        auto tb = str("traceback");
-        if (!tb.empty()) last_remote_error += "\n" + tb;
-        log->error("{}", last_remote_error);
-        continue;
-      }
-      if (c->kind == "rm.progress") continue;
-      continue;
-    }
-    if (d.is_end_of_stream()) {
-      if (until_eos) return {};
-      continue;
-    }
-    if (auto s = out.emit(*rec); !s) return s;
-  }
-}
-
 void ProcessNode::Impl::stop_child() {
   if (!supervisor.joinable()) return;
   stopping = true;
@@ -444,11 +335,7 @@ void ProcessNode::Impl::stop_child() {
     std::unique_lock lock(mu);
     return cv.wait_for(lock, d, [&] { return exited.load(); });
   };
-  if (!exited && control) {
-    auto stop = runtime::RuntimeData::make_control("rm.stop", {}, 0);
-    auto bytes = encode(opts.session_id, *stop);
-    (void)control->send_copy(bytes, 0ms);
-  }
+  if (!exited && link) link->request_stop();
   if (!wait_exit(opts.stop_grace)) {
     if (int p = pid.load(); p > 0) ::kill(p, SIGTERM);
     if (!wait_exit(opts.stop_grace)) {
@@ -469,106 +356,46 @@ ProcessNode::~ProcessNode() { close(); }
 
 Status ProcessNode::initialize() {
   auto& m = *impl_;
-  auto names = ipc::channel_names(m.opts.session_id, m.opts.node_id);
-  if (!names)
-    return node_error(NodeErrorCode::invalid_params, m.prefix() + ": " + names.error().message);
-  m.names = *names;
-  auto lease = SessionDirLease::acquire(m.opts.ipc_root, m.opts.session_id);
-  if (!lease) return node_error(NodeErrorCode::init_failed, m.prefix() + ": " + lease.error().message);
-  m.lease = std::move(*lease);
-  const auto& dir = m.lease.path();
-  auto fail = [&](const ipc::IpcError& e) {
-    return node_error(NodeErrorCode::init_failed, m.prefix() + ": " + e.message);
-  };
-  auto in = ipc::Publisher::create(dir, m.names.input, m.opts.data_capacity);
-  if (!in) return fail(in.error());
-  m.input.emplace(std::move(*in));
-  auto out = ipc::Subscriber::create(dir, m.names.output, m.opts.data_capacity);
-  if (!out) return fail(out.error());
-  m.output.emplace(std::move(*out));
-  auto ctl = ipc::Publisher::create(dir, m.names.control, m.opts.control_capacity);
-  if (!ctl) return fail(ctl.error());
-  m.control.emplace(std::move(*ctl));
-
+  RunnerLinkOptions lo;
+  lo.node_id = m.opts.node_id;
+  lo.node_type = m.opts.node_type;
+  lo.session_id = m.opts.session_id;
+  lo.ipc_root = m.opts.ipc_root;
+  lo.data_capacity = m.opts.data_capacity;
+  lo.control_capacity = m.opts.control_capacity;
+  m.link = std::make_unique<RunnerLink>(std::move(lo));
+  m.link->set_peer({[&m] { return m.exited.load(); },
+                    [&m](std::string_view during) { return m.child_gone(during); }});
+  if (auto s = m.link->open(); !s) return s;
   if (auto s = m.spawn(); !s) return s;
-  auto deadline = std::chrono::steady_clock::now() + m.opts.init_timeout;
-  std::string last_progress = "none";
-  for (;;) {
-    auto rec = m.next_record("before it was ready", deadline);
-    if (!rec) {
-      auto e = rec.error();
-      e.code = NodeErrorCode::init_failed;
-      if (!m.last_remote_error.empty()) e.message = m.last_remote_error;
-      return tl::unexpected(e);
-    }
-    if (!*rec)
-      return node_error(NodeErrorCode::timeout,
-                        fmt::format("{}: python node {} did not signal READY within {} ms (last "
-                                    "progress: {}); raise RM_PROCESS_INIT_TIMEOUT_MS if it needs "
-                                    "longer to load",
-                                    m.prefix(), m.opts.node_type, m.opts.init_timeout.count(),
-                                    last_progress));
-    const auto* c = (*rec)->control();
-    if (!c) {
-      m.log->warn("{}: ignoring {} before READY", m.prefix(), runtime::summarize(**rec));
-      continue;
-    }
-    auto str = [&](const char* k) {
-      auto* v = c->payload.if_contains(k);
-      return v && v->is_string() ? std::string(v->as_string()) : std::string();
-    };
-    if (c->kind == "rm.progress") {
-      last_progress = str("message");
-      m.log->info("{}: {}", m.prefix(), last_progress);
-    } else if (c->kind == "rm.ready") {
-      if (auto* k = c->payload.if_contains("contract")) m.contract = *k;
-      m.log->info("{}: python node {} is ready", m.prefix(), m.opts.node_type);
-      return {};
-    } else if (c->kind == "rm.error") {
-      m.last_remote_error = str("message");
-      if (auto tb = str("traceback"); !tb.empty()) m.last_remote_error += "\n" + tb;
-      return node_error(NodeErrorCode::init_failed, m.last_remote_error);
-    }
-  }
+  return m.link->wait_ready(m.opts.init_timeout,
+                            "raise RM_PROCESS_INIT_TIMEOUT_MS if it needs longer to load");
 }
 
 Status ProcessNode::process(const runtime::DataPtr& input, runtime::Emitter& out) {
   auto& m = *impl_;
-  if (!m.input || !m.supervisor.joinable())
+  if (!m.link || !m.link->is_open() || !m.supervisor.joinable())
     return node_error(NodeErrorCode::process_failed, m.prefix() + ": not initialized");
-  if (m.exited) return tl::unexpected(m.child_gone("before this input"));
-  if (auto s = m.send(*input, "while processing"); !s) return s;
-  return m.collect(out, false);
+  return m.link->process(input, out);
 }
 
 Status ProcessNode::flush(runtime::Emitter& out) {
   auto& m = *impl_;
-  if (!m.input || !m.supervisor.joinable()) return {};
-  if (m.exited) return tl::unexpected(m.child_gone("before end of stream"));
-  if (auto s = m.send(*runtime::RuntimeData::make_end_of_stream(), "while flushing"); !s) return s;
-  return m.collect(out, true);
+  if (!m.link || !m.link->is_open() || !m.supervisor.joinable()) return {};
+  return m.link->flush(out);
 }
 
 void ProcessNode::close() {
   if (!impl_) return;
   auto& m = *impl_;
   m.stop_child();
-  for (auto* p : {&m.input, &m.control}) {
-    if (*p) (*p)->close();
-    p->reset();
-  }
-  if (m.output) m.output->close();
-  m.output.reset();
-  if (!m.lease.path().empty()) {
-    for (const auto& n : {m.names.input, m.names.output, m.names.control}) {
-      std::error_code ec;
-      if (!n.empty()) fs::remove(m.lease.path() / n, ec);
-    }
-  }
-  m.lease.release();
+  if (m.link) m.link->close();
 }
 
-const boost::json::value& ProcessNode::announced_contract() const { return impl_->contract; }
+const boost::json::value& ProcessNode::announced_contract() const {
+  static const boost::json::value null;
+  return impl_->link ? impl_->link->contract() : null;
+}
 int ProcessNode::pid() const { return impl_->pid.load(); }
 const ProcessNodeOptions& ProcessNode::options() const { return impl_->opts; }
 
