@@ -105,7 +105,6 @@ std::vector<Index::GpuState> Index::snapshot() const {
     std::shared_lock lk(gpus_mu_);
     for (auto& [id, g] : gpus_) all.push_back(g.get());
   }
-  const auto names = metric_names();
   std::vector<GpuState> out;
   out.reserve(all.size());
   for (Gpu* g : all) {
@@ -115,11 +114,8 @@ std::vector<Index::GpuState> Index::snapshot() const {
     s.first_seen_ns = g->first_seen_ns;
     s.appended = g->appended;
     s.entries.reserve(g->ring.size());
-    for (std::size_t i = 0; i < g->ring.size(); ++i) {
-      const Entry& e = g->at(i);
-      s.entries.emplace_back(names[e.metric], e);
-    }
-    for (const auto& l : g->latest) s.latest.emplace_back(names[l.metric], l);
+    for (std::size_t i = 0; i < g->ring.size(); ++i) s.entries.push_back(g->at(i));
+    s.latest = g->latest;
     out.push_back(std::move(s));
   }
   return out;
@@ -127,11 +123,8 @@ std::vector<Index::GpuState> Index::snapshot() const {
 
 void Index::restore(const GpuState& s) {
   Gpu* g = upsert_gpu(s.info);
-  std::vector<Entry> entries;
-  entries.reserve(s.entries.size());
-  for (const auto& [name, e] : s.entries) entries.push_back({e.timestamp_ns, e.value, metric_id(name)});
-  std::vector<Latest> latest;
-  for (const auto& [name, l] : s.latest) latest.push_back({metric_id(name), l.timestamp_ns, l.value});
+  const auto& entries = s.entries;
+  const auto& latest = s.latest;
   std::lock_guard lk(g->mu);
   g->ring.clear();
   g->head = 0;

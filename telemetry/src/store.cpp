@@ -141,23 +141,23 @@ bool ReplayState::apply(RecordType type, std::string_view payload) {
         return false;
       }
       s.info = *gpu_infos[ref];
-      auto entry = [&](std::string& name, std::int64_t& ts, double& v) {
+      auto entry = [&](std::uint32_t& id, std::int64_t& ts, double& v) {
         std::uint32_t m = 0;
-        if (!r.u32(m) || m >= metric_names.size() || !r.i64(ts) || !r.f64(v)) return false;
-        name = metric_names[m];
+        if (!r.u32(m) || m >= metrics_.size() || !r.i64(ts) || !r.f64(v)) return false;
+        id = metrics_[m];
         return true;
       };
       for (std::uint32_t i = 0; i < nl; ++i) {
-        std::pair<std::string, Index::Latest> l;
-        if (!entry(l.first, l.second.timestamp_ns, l.second.value)) return false;
-        s.latest.push_back(std::move(l));
+        Index::Latest l;
+        if (!entry(l.metric, l.timestamp_ns, l.value)) return false;
+        s.latest.push_back(l);
       }
       if (!r.u32(ne) || r.remaining() != std::size_t{ne} * 20) return false;
       s.entries.reserve(ne);
       for (std::uint32_t i = 0; i < ne; ++i) {
-        std::pair<std::string, Index::Entry> e;
-        if (!entry(e.first, e.second.timestamp_ns, e.second.value)) return false;
-        s.entries.push_back(std::move(e));
+        Index::Entry e;
+        if (!entry(e.metric, e.timestamp_ns, e.value)) return false;
+        s.entries.push_back(e);
       }
       index_.restore(s);
       return true;
@@ -517,6 +517,11 @@ tl::expected<void, StoreError> Store::write_checkpoint_locked(bool sync) {
     w.u64(seq);
     rec(RecordType::producer);
   }
+  // Index metric id -> WAL metric ref.
+  std::vector<std::uint32_t> to_ref(metric_by_ref_.size() + index_->metric_names().size(), 0);
+  for (const auto& [name, m] : metrics_) {
+    if (m.index_id < to_ref.size()) to_ref[m.index_id] = m.ref;
+  }
   for (const auto& s : index_->snapshot()) {
     auto g = gpus_.find(s.info.id);
     if (g == gpus_.end()) continue;
@@ -524,14 +529,14 @@ tl::expected<void, StoreError> Store::write_checkpoint_locked(bool sync) {
     w.i64(s.first_seen_ns);
     w.u64(s.appended);
     w.u32(static_cast<std::uint32_t>(s.latest.size()));
-    for (const auto& [name, l] : s.latest) {
-      w.u32(metrics_[name].ref);
+    for (const auto& l : s.latest) {
+      w.u32(to_ref[l.metric]);
       w.i64(l.timestamp_ns);
       w.f64(l.value);
     }
     w.u32(static_cast<std::uint32_t>(s.entries.size()));
-    for (const auto& [name, e] : s.entries) {
-      w.u32(metrics_[name].ref);
+    for (const auto& e : s.entries) {
+      w.u32(to_ref[e.metric]);
       w.i64(e.timestamp_ns);
       w.f64(e.value);
     }

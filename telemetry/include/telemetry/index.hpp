@@ -33,13 +33,13 @@ class Index final : public TelemetryView {
   };
   class Gpu;  // stable for the index's lifetime
 
-  // Everything a checkpoint needs to rebuild one GPU (metric ids resolved to names).
+  // Everything a checkpoint needs to rebuild one GPU (metric ids are this index's ids).
   struct GpuState {
     GpuInfo info;
     std::int64_t first_seen_ns = 0;
     std::uint64_t appended = 0;  // samples ever appended (cursor positions continue after it)
-    std::vector<std::pair<std::string, Entry>> entries;  // oldest first
-    std::vector<std::pair<std::string, Latest>> latest;
+    std::vector<Entry> entries;  // oldest first
+    std::vector<Latest> latest;
   };
 
   explicit Index(std::size_t max_entries);
@@ -50,6 +50,7 @@ class Index final : public TelemetryView {
   Gpu* upsert_gpu(const GpuInfo& info);
   std::uint32_t metric_id(std::string_view name);
   std::string metric_name(std::uint32_t id) const;
+  std::vector<std::string> metric_names() const;  // by id
   void append(Gpu* gpu, std::uint32_t metric, std::int64_t timestamp_ns, double value);
   // Appends many samples of one GPU under one lock.
   void append_many(Gpu* gpu, const Entry* entries, std::size_t n);
@@ -69,7 +70,6 @@ class Index final : public TelemetryView {
 
  private:
   GpuSummary summary(const Gpu& g) const;
-  std::vector<std::string> metric_names() const;
 
   std::size_t max_entries_;
   mutable std::shared_mutex gpus_mu_;
