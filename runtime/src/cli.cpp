@@ -380,6 +380,26 @@ std::string describe_nodes(std::string_view format) {
   return out;
 }
 
+namespace {
+struct ExtraCommand {
+  std::string name, description;
+  CliCommandFn fn;
+};
+std::mutex& extra_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::vector<ExtraCommand>& extra_commands() {
+  static std::vector<ExtraCommand> v;
+  return v;
+}
+}  // namespace
+
+void register_cli_command(std::string name, std::string description, CliCommandFn fn) {
+  std::lock_guard lock(extra_mutex());
+  extra_commands().push_back({std::move(name), std::move(description), std::move(fn)});
+}
+
 int run_cli(int argc, char** argv) {
   core::init_logging("remotemedia");
   CLI::App app{"remotemedia: run and check streaming media pipelines declared in a manifest"};
@@ -404,6 +424,17 @@ int run_cli(int argc, char** argv) {
   nodes->add_option("-f,--format", format, "text, markdown or json")
       ->check(CLI::IsMember({"text", "markdown", "json"}));
 
+  std::vector<std::pair<CLI::App*, CliCommandFn>> extras;
+  {
+    std::lock_guard lock(extra_mutex());
+    for (const auto& c : extra_commands()) {
+      auto* sc = app.add_subcommand(c.name, c.description);
+      sc->allow_extras();
+      sc->prefix_command();
+      extras.emplace_back(sc, c.fn);
+    }
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -411,6 +442,8 @@ int run_cli(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   if (validate->parsed()) return cmd_validate(validate_path);
+  for (auto& [sc, fn] : extras)
+    if (sc->parsed()) return fn(sc->remaining());
   if (nodes->parsed()) {
     std::cout << describe_nodes(format);
     return 0;

@@ -1,0 +1,113 @@
+#pragma once
+// DockerNode: a Python node running inside a container, behind the ordinary Node interface
+// (runtime/node.hpp). A thin composition of parts that exist on their own:
+//
+//   DockerClient::connect   the daemon check; unreachable -> "Docker daemon not accessible at
+//                           <socket>: <reason>" + the fix, or (fallback policy) a host
+//                           ProcessNode with a warning
+//   ImageBuilder            the node's image, cached by config hash (build progress logged)
+//   NodeContainer           limits, mounts, labels, init, network none, logs, exit watcher
+//   ContainerPool           sharing one warm container between sessions (optional)
+//   process::RunnerLink     channels, READY handshake, data loop -- the same code ProcessNode uses
+//
+// Two ways to run the runner:
+// - dedicated (default): one container per (session, node); its command is the runner
+//   `python3 -m remotemedia.runner --node-type T --node-id N --session-id S --ipc-dir D`, the
+//   session's IPC directory is bind-mounted at the same path. Container exit = runner exit;
+//   the exit watcher reports it (OOM / code + last log lines) within one poll slice.
+// - shared (RM_DOCKER_SHARE=1 or DockerNodeOptions::share): nodes with the same image and
+//   config hash share one container held by a process-wide ContainerPool (reference counted,
+//   warm for RM_DOCKER_WARM_IDLE_MS after the last session). The container's command only
+//   keeps it alive; every session starts its own runner in it with the exec API
+//   (POST /containers/{id}/exec, then /exec/{id}/start, whose multiplexed output stream is
+//   forwarded as the node's log and whose end is the runner's exit). Mounts are fixed at
+//   create time, so a shared container mounts the whole IPC root instead of one session's
+//   directory; each session still has its own channels in its own directory.
+//
+// Liveness: the host cannot see pids inside the container's pid namespace; the channels'
+// heartbeats (ipc/) detect a runner that is gone, the exit watcher says why.
+// close(): rm.stop, then stop the container (SIGTERM, grace, SIGKILL, remove) or, shared, the
+// exec'd runner (SIGTERM via its host pid) and release the pool lease; unlinks the channels.
+// Threading: like every Node, methods are called from one thread at a time.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+#include <tl/expected.hpp>
+
+#include "runtime/docker_config.hpp"
+#include "runtime/node.hpp"
+#include "runtime/node_provider.hpp"
+
+namespace rm::docker {
+
+// What to do when the daemon is unreachable.
+enum class DockerFallback {
+  error,    // default: the session fails with the daemon error
+  process,  // run the node as a host ProcessNode and log a warning
+};
+
+struct DockerNodeOptions {
+  std::string node_id;
+  std::string node_type;
+  std::string session_id;
+  boost::json::object params;
+  runtime::DockerConfig config;
+  std::filesystem::path manifest_dir;  // for the process fallback's node discovery
+
+  // Host side of the read-only mounts: the SDK directory and libremotemedia_ipc.so
+  // (RM_PYTHON_SDK_DIR / RM_IPC_LIBRARY, else those of this build).
+  std::filesystem::path sdk_dir;
+  std::filesystem::path ipc_library;
+  std::filesystem::path ipc_root;  // ipc::ipc_root()
+  std::string sdk_container_dir = "/opt/remotemedia/python";
+  std::string lib_container_dir = "/opt/remotemedia/lib";
+
+  std::chrono::milliseconds init_timeout{60000};  // RM_DOCKER_INIT_TIMEOUT_MS
+  std::chrono::seconds stop_grace{2};             // RM_DOCKER_STOP_GRACE_S
+  std::uint64_t data_capacity = 4u << 20;         // RM_PROCESS_CHANNEL_BYTES
+  DockerFallback fallback = DockerFallback::error;  // RM_DOCKER_FALLBACK=process|error
+  bool share = false;                               // RM_DOCKER_SHARE=1
+
+  static DockerNodeOptions from_env(std::string node_id, std::string node_type,
+                                    std::string session_id, boost::json::object params,
+                                    runtime::DockerConfig config);
+};
+
+class DockerNode final : public runtime::Node {
+ public:
+  explicit DockerNode(DockerNodeOptions options);
+  ~DockerNode() override;
+  DockerNode(const DockerNode&) = delete;
+  DockerNode& operator=(const DockerNode&) = delete;
+
+  runtime::Status initialize() override;
+  runtime::Status process(const runtime::DataPtr& input, runtime::Emitter& out) override;
+  runtime::Status flush(runtime::Emitter& out) override;
+  void close() override;
+
+  const DockerNodeOptions& options() const;
+  bool fell_back_to_process() const;  // the daemon was unreachable and the policy said process
+  std::string container_id() const;   // empty when none
+  std::string image() const;          // the tag used, empty when none
+  bool reused_container() const;      // shared mode: an existing (warm) container was used
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The NodeProvider for NodeKind::docker (registered automatically when rm_docker_node is
+// linked). The first call sweeps orphaned containers (owner dead) and stale IPC directories.
+tl::expected<std::unique_ptr<runtime::Node>, runtime::NodeError> make_docker_node(
+    const runtime::NodeSpec& spec, const runtime::SessionContext& ctx);
+
+// Waits until every shared container this process holds is released and stops them (used at
+// exit and by tests); idle containers are otherwise removed after the warm idle time.
+void shutdown_shared_containers();
+
+}  // namespace rm::docker

@@ -1,0 +1,398 @@
+#include "docker/docker_node.hpp"
+
+#include <signal.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "docker/container_manager.hpp"
+#include "docker/container_pool.hpp"
+#include "docker/image_builder.hpp"
+#include "docker/stream_decoders.hpp"
+#include "ipc/channel_names.hpp"
+#include "process/process_node.hpp"
+#include "process/runner_link.hpp"
+
+namespace rm::docker {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using runtime::NodeErrorCode;
+using runtime::node_error;
+using NodeStatus = runtime::Status;
+
+namespace {
+
+constexpr std::size_t kTailLines = 20;
+
+std::chrono::milliseconds env_ms(std::string_view name, long long fallback) {
+  if (auto v = core::env_int(name, fallback, 1, 24LL * 3600 * 1000)) return std::chrono::milliseconds(*v);
+  core::logger("docker")->warn("{}: invalid value; using {}", name, fallback);
+  return std::chrono::milliseconds(fallback);
+}
+
+// The process-wide pool of shared containers (created on first use, destroyed -- which stops
+// its containers -- by shutdown_shared_containers() or at exit).
+std::mutex g_pool_mu;
+std::unique_ptr<ContainerPool> g_pool;
+ContainerPool& shared_pool() {
+  std::lock_guard lock(g_pool_mu);
+  if (!g_pool) g_pool = std::make_unique<ContainerPool>(env_ms("RM_DOCKER_WARM_IDLE_MS", 30000));
+  return *g_pool;
+}
+
+}  // namespace
+
+DockerNodeOptions DockerNodeOptions::from_env(std::string node_id, std::string node_type,
+                                              std::string session_id, boost::json::object params,
+                                              runtime::DockerConfig config) {
+  // The SDK / library locations and channel sizes are the process runtime's settings.
+  auto p = process::ProcessNodeOptions::from_env(node_id, node_type, session_id, {});
+  DockerNodeOptions o;
+  o.node_id = std::move(node_id);
+  o.node_type = std::move(node_type);
+  o.session_id = std::move(session_id);
+  o.params = std::move(params);
+  o.config = std::move(config);
+  o.sdk_dir = fs::absolute(p.sdk_dir);
+  o.ipc_library = fs::absolute(p.ipc_library);
+  o.ipc_root = p.ipc_root;
+  o.data_capacity = p.data_capacity;
+  o.init_timeout = env_ms("RM_DOCKER_INIT_TIMEOUT_MS", 60000);
+  o.stop_grace = std::chrono::seconds(env_ms("RM_DOCKER_STOP_GRACE_S", 2).count());
+  const auto fb = core::env_string("RM_DOCKER_FALLBACK", "error");
+  if (fb == "process") {
+    o.fallback = DockerFallback::process;
+  } else if (fb != "error" && !fb.empty()) {
+    core::logger("docker")->warn("RM_DOCKER_FALLBACK={} is not 'process' or 'error'; using error", fb);
+  }
+  o.share = core::env_bool("RM_DOCKER_SHARE", false).value_or(false);
+  return o;
+}
+
+struct DockerNode::Impl {
+  DockerNodeOptions opts;
+  std::shared_ptr<spdlog::logger> log = core::logger("docker");
+  std::unique_ptr<process::ProcessNode> fallback;  // set when the policy chose a host process
+  std::optional<DockerClient> client;
+  std::string image;
+  std::unique_ptr<process::RunnerLink> link;
+
+  // Dedicated mode.
+  std::unique_ptr<NodeContainer> container;
+  // Shared mode.
+  ContainerPool::Lease lease;
+  std::string exec_id;
+  std::thread exec_thread;
+  CancelToken exec_cancel;
+  long exec_host_pid = 0;
+
+  // The runner's end, from the exit watcher (dedicated) or the exec stream (shared).
+  std::atomic<bool> exited{false};
+  std::atomic<bool> stopping{false};
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<std::string> exit_message;
+  std::deque<std::string> tail;
+
+  std::string prefix() const { return "node " + opts.node_id; }
+
+  void on_exit(std::string message) {
+    {
+      std::lock_guard lock(mu);
+      if (!exit_message) exit_message = std::move(message);
+    }
+    exited = true;
+    cv.notify_all();
+  }
+
+  runtime::NodeError gone(std::string_view during) {
+    std::unique_lock lock(mu);
+    // The channel may notice before the watcher has the reason: wait for it briefly.
+    cv.wait_for(lock, 1s, [&] { return exit_message.has_value(); });
+    std::string msg = exit_message
+                          ? *exit_message
+                          : fmt::format("{}: the runner in the container stopped answering", prefix());
+    return runtime::NodeError{NodeErrorCode::remote_failed,
+                              fmt::format("{} ({})", msg, during)};
+  }
+
+  std::vector<std::string> runner_command(const std::string& ipc_dir) const {
+    return {"python3", "-m", "remotemedia.runner", "--node-type", opts.node_type, "--node-id",
+            opts.node_id, "--session-id", opts.session_id, "--ipc-dir", ipc_dir};
+  }
+
+  std::map<std::string, std::string> runner_env() const {
+    return {
+        {"PYTHONPATH", opts.sdk_container_dir},
+        {"RM_IPC_LIBRARY", opts.lib_container_dir + "/" + opts.ipc_library.filename().string()},
+        {"RM_IPC_ROOT", opts.ipc_root.string()},
+        {"RM_IPC_DIR", opts.ipc_root.string()},
+        {"RM_NODE_PARAMS", boost::json::serialize(opts.params)},
+        {"REMOTEMEDIA_NODE_PATH", "/app/nodes"},
+        {"PYTHONUNBUFFERED", "1"},
+    };
+  }
+
+  NodeContainerSpec container_spec(bool shared) const {
+    NodeContainerSpec s;
+    s.session_id = shared ? "shared" : opts.session_id;
+    s.node_id = opts.node_id;
+    s.image = image;
+    s.config = opts.config;
+    // Same path on both sides, so channel paths mean the same in the container.
+    s.ipc_host_dir = shared ? opts.ipc_root.string() : link->dir().string();
+    s.ipc_container_dir = s.ipc_host_dir;
+    s.sdk_host_dir = opts.sdk_dir.string();
+    s.sdk_container_dir = opts.sdk_container_dir;
+    s.extra_mounts.push_back({opts.ipc_library.string(),
+                              opts.lib_container_dir + "/" + opts.ipc_library.filename().string(),
+                              true});
+    s.extra_env = runner_env();
+    s.stop_grace = opts.stop_grace;
+    s.command = shared ? std::vector<std::string>{"sleep", "infinity"}
+                       : runner_command(link->dir().string());
+    return s;
+  }
+
+  NodeStatus start_dedicated();
+  NodeStatus start_shared();
+  void forward_exec_output();
+  void stop_runner();
+};
+
+NodeStatus DockerNode::Impl::start_dedicated() {
+  NodeContainer::Callbacks cb;
+  cb.on_exit = [this](const ExitReport& r) { on_exit(r.message); };
+  auto c = NodeContainer::start(*client, container_spec(false), std::move(cb));
+  if (!c) return node_error(NodeErrorCode::init_failed, c.error().message);
+  container = std::move(*c);
+  log->info("{}: container {} started from {}", prefix(), container->name(), image);
+  return {};
+}
+
+NodeStatus DockerNode::Impl::start_shared() {
+  const std::string key = image + "|" + config_hash(opts.config);
+  auto l = shared_pool().acquire(key, [this]() { return NodeContainer::start(*client, container_spec(true)); });
+  if (!l) return node_error(NodeErrorCode::init_failed, l.error().message);
+  lease = std::move(*l);
+  // One runner per session, started inside the running container.
+  boost::json::object create;
+  create["AttachStdout"] = true;
+  create["AttachStderr"] = true;
+  boost::json::array cmd, env;
+  for (const auto& a : runner_command(link->dir().string())) cmd.emplace_back(a);
+  for (const auto& [k, v] : opts.config.env) env.emplace_back(k + "=" + v);
+  for (const auto& [k, v] : runner_env()) env.emplace_back(k + "=" + v);
+  create["Cmd"] = std::move(cmd);
+  create["Env"] = std::move(env);
+  auto r = client->request("POST", "/containers/" + lease->id() + "/exec",
+                           boost::json::serialize(create));
+  if (!r) return node_error(NodeErrorCode::init_failed, prefix() + ": exec: " + r.error().message);
+  if (r->status != 201)
+    return node_error(NodeErrorCode::init_failed,
+                      fmt::format("{}: exec in container {} failed ({}): {}", prefix(),
+                                  lease->name(), r->status, r->body));
+  boost::system::error_code ec;
+  auto v = boost::json::parse(r->body, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("Id"))
+    return node_error(NodeErrorCode::init_failed, prefix() + ": exec: unexpected answer " + r->body);
+  exec_id = std::string(v.as_object().at("Id").as_string());
+  exec_thread = std::thread([this] { forward_exec_output(); });
+  log->info("{}: runner started in {} container {}", prefix(), lease.reused() ? "warm" : "new",
+            lease->name());
+  return {};
+}
+
+// Runs for the exec'd runner's life: its output is the node's log, the end of the stream is
+// its exit.
+void DockerNode::Impl::forward_exec_output() {
+  LogDemuxer demux([this](int stream, std::string_view line) {
+    if (stream == 2) {
+      log->warn("[{}] {}", opts.node_id, line);
+    } else {
+      log->info("[{}] {}", opts.node_id, line);
+    }
+    std::lock_guard lock(mu);
+    tail.emplace_back(line);
+    if (tail.size() > kTailLines) tail.pop_front();
+  });
+  auto st = client->request_stream(
+      "POST", "/exec/" + exec_id + "/start", R"({"Detach":false,"Tty":false})", "application/json",
+      [&](std::string_view piece) {
+        demux.feed(piece);
+        return true;
+      },
+      std::chrono::hours(24 * 365), &exec_cancel);
+  demux.flush();
+  int code = -1;
+  if (auto r = client->request("GET", "/exec/" + exec_id + "/json"); r && r->status == 200) {
+    boost::system::error_code ec;
+    auto v = boost::json::parse(r->body, ec);
+    if (!ec && v.is_object())
+      if (auto* c = v.as_object().if_contains("ExitCode"); c && c->is_int64())
+        code = static_cast<int>(c->as_int64());
+  }
+  if (stopping) {
+    on_exit(prefix() + ": runner stopped");
+    return;
+  }
+  std::vector<std::string> last;
+  {
+    std::lock_guard lock(mu);
+    last.assign(tail.begin(), tail.end());
+  }
+  auto msg = classify_exit(opts.node_id, code, false, opts.config.resource_limits.memory_mb, last);
+  if (!st) msg += " (runner output stream: " + st.error().message + ")";
+  log->error("{}", msg);
+  on_exit(std::move(msg));
+}
+
+void DockerNode::Impl::stop_runner() {
+  stopping = true;
+  if (link) link->request_stop();
+  if (container) {
+    // The runner exits on rm.stop; give it a moment before the container is stopped.
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, opts.stop_grace, [&] { return container->exit_report().has_value(); });
+    lock.unlock();
+    if (auto s = container->stop(); !s) log->warn("{}: {}", prefix(), s.error().message);
+    container.reset();
+  }
+  if (exec_thread.joinable()) {
+    auto wait = [&](std::chrono::milliseconds d) {
+      std::unique_lock lock(mu);
+      return cv.wait_for(lock, d, [&] { return exited.load(); });
+    };
+    if (!wait(opts.stop_grace)) {
+      // The exec API cannot signal a process; its pid as the host sees it can.
+      if (auto r = client->request("GET", "/exec/" + exec_id + "/json"); r && r->status == 200) {
+        boost::system::error_code ec;
+        auto v = boost::json::parse(r->body, ec);
+        if (!ec && v.is_object())
+          if (auto* p = v.as_object().if_contains("Pid"); p && p->is_int64())
+            exec_host_pid = static_cast<long>(p->as_int64());
+      }
+      if (exec_host_pid > 0) ::kill(static_cast<pid_t>(exec_host_pid), SIGTERM);
+      if (!wait(opts.stop_grace) && exec_host_pid > 0)
+        ::kill(static_cast<pid_t>(exec_host_pid), SIGKILL);
+      if (!wait(opts.stop_grace)) exec_cancel.cancel();
+    }
+    exec_thread.join();
+  }
+  lease.release();
+}
+
+DockerNode::DockerNode(DockerNodeOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->opts = std::move(options);
+}
+
+DockerNode::~DockerNode() { close(); }
+
+NodeStatus DockerNode::initialize() {
+  auto& m = *impl_;
+  auto c = DockerClient::connect_from_env();
+  if (!c) {
+    if (m.opts.fallback == DockerFallback::process) {
+      m.log->warn("{}: {}; RM_DOCKER_FALLBACK=process: running {} as a host process instead "
+                  "(no container limits, host Python packages)",
+                  m.prefix(), c.error().message, m.opts.node_type);
+      auto po = process::ProcessNodeOptions::from_env(m.opts.node_id, m.opts.node_type,
+                                                      m.opts.session_id, m.opts.params);
+      if (!m.opts.manifest_dir.empty()) po.node_path.push_back(m.opts.manifest_dir);
+      // Node code the manifest mounts at /app/nodes is found at its host path.
+      for (const auto& v : m.opts.config.volumes)
+        if (v.container_path.rfind("/app/nodes", 0) == 0) {
+          fs::path hp(v.host_path);
+          po.node_path.push_back(fs::is_directory(hp) ? hp : hp.parent_path());
+        }
+      m.fallback = std::make_unique<process::ProcessNode>(std::move(po));
+      return m.fallback->initialize();
+    }
+    return node_error(NodeErrorCode::init_failed,
+                      fmt::format("{}: {} (or set RM_DOCKER_FALLBACK=process to run docker nodes "
+                                  "as host processes)",
+                                  m.prefix(), c.error().message));
+  }
+  m.client.emplace(std::move(*c));
+
+  ImageBuilder builder(*m.client, BuildSettings::from_env());
+  auto img = builder.ensure_image(m.opts.config, m.opts.node_id, [&m](std::string_view line) {
+    m.log->info("[{}] build: {}", m.opts.node_id, line);
+  });
+  if (!img) return node_error(NodeErrorCode::init_failed, m.prefix() + ": " + img.error().message);
+  m.image = img->tag;
+  if (img->built)
+    m.log->info("{}: built image {} in {} ms", m.prefix(), img->tag, img->took.count());
+
+  process::RunnerLinkOptions lo;
+  lo.node_id = m.opts.node_id;
+  lo.node_type = m.opts.node_type;
+  lo.session_id = m.opts.session_id;
+  lo.ipc_root = m.opts.ipc_root;
+  lo.data_capacity = m.opts.data_capacity;
+  lo.runner_name = "container";
+  m.link = std::make_unique<process::RunnerLink>(std::move(lo));
+  m.link->set_peer({[&m] { return m.exited.load(); },
+                    [&m](std::string_view during) { return m.gone(during); }});
+  if (auto s = m.link->open(); !s) return s;
+  if (auto s = m.opts.share ? m.start_shared() : m.start_dedicated(); !s) return s;
+  return m.link->wait_ready(m.opts.init_timeout,
+                            "raise RM_DOCKER_INIT_TIMEOUT_MS if it needs longer to load");
+}
+
+NodeStatus DockerNode::process(const runtime::DataPtr& input, runtime::Emitter& out) {
+  auto& m = *impl_;
+  if (m.fallback) return m.fallback->process(input, out);
+  if (!m.link || !m.link->is_open())
+    return node_error(NodeErrorCode::process_failed, m.prefix() + ": not initialized");
+  return m.link->process(input, out);
+}
+
+NodeStatus DockerNode::flush(runtime::Emitter& out) {
+  auto& m = *impl_;
+  if (m.fallback) return m.fallback->flush(out);
+  if (!m.link || !m.link->is_open()) return {};
+  return m.link->flush(out);
+}
+
+void DockerNode::close() {
+  if (!impl_) return;
+  auto& m = *impl_;
+  if (m.fallback) {
+    m.fallback->close();
+    return;
+  }
+  if (m.client) m.stop_runner();
+  if (m.link) m.link->close();
+}
+
+const DockerNodeOptions& DockerNode::options() const { return impl_->opts; }
+bool DockerNode::fell_back_to_process() const { return impl_->fallback != nullptr; }
+std::string DockerNode::container_id() const {
+  if (impl_->container) return impl_->container->id();
+  if (impl_->lease) return impl_->lease->id();
+  return {};
+}
+std::string DockerNode::image() const { return impl_->image; }
+bool DockerNode::reused_container() const { return impl_->lease && impl_->lease.reused(); }
+
+void shutdown_shared_containers() {
+  std::unique_ptr<ContainerPool> pool;
+  {
+    std::lock_guard lock(g_pool_mu);
+    pool = std::move(g_pool);
+  }
+  pool.reset();
+}
+
+}  // namespace rm::docker
