@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need on a fresh Debian 12 machine and runs all of them:
-#   packages -> build (warnings as errors) -> unit + integration tests -> Python SDK tests ->
-#   Docker tests (starts dockerd, builds local base images) -> ASan+UBSan unit tests ->
+#   packages -> one build with ASan+UBSan and warnings as errors -> unit + integration tests ->
+#   Python SDK tests -> Docker tests (starts dockerd, builds local base images) ->
 #   TSan tests (ring buffer, broker) -> bounded libFuzzer runs.
-# Stages can be skipped for local iteration: RM_SKIP="asan tsan fuzz docker".
+# Stages can be skipped for local iteration: RM_SKIP="tsan fuzz docker".
 # Under CI=true a Docker test that would skip fails instead (RM_REQUIRE_DOCKER=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,29 +19,30 @@ elapsed() { echo "(+$((SECONDS - t0)) s)"; }
 
 stage "setup" && bash scripts/setup.sh
 
-stage "build $(elapsed)"
-bash scripts/build.sh build -DRM_WERROR=ON
+# One build serves every test stage: everything is compiled once with ASan+UBSan and warnings
+# as errors, and unit, integration and Docker tests all run on it. The only extra piece is the
+# plain libremotemedia_ipc.so (a few files) that Python processes and containers load: a
+# sanitized library cannot be loaded into an uninstrumented interpreter.
+BUILD=${RM_TEST_BUILD:-build-ci}
+stage "build (ASan+UBSan, -Werror) $(elapsed)"
+bash scripts/build.sh "$BUILD" -DRM_WERROR=ON -DRM_SANITIZE=address
+bash scripts/build.sh build-ipclib -DRM_BUILD_TESTS=OFF -DRM_BUILD_BENCH=OFF --target remotemedia_ipc
+export RM_IPC_LIBRARY="$ROOT/build-ipclib/ipc/libremotemedia_ipc.so"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 stage "unit + integration tests $(elapsed)"
-ctest --test-dir build --output-on-failure -j "$JOBS" -L 'unit|integration' --timeout 300
+ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" -L 'unit|integration' --timeout 600
 
 if [ -d python/tests ]; then
   stage "python SDK tests $(elapsed)"
-  RM_IPC_LIBRARY="$ROOT/build/ipc/libremotemedia_ipc.so" PYTHONPATH="$ROOT/python" \
-    "$PYTHON" -m pytest -q python/tests
+  PYTHONPATH="$ROOT/python" "$PYTHON" -m pytest -q python/tests
 fi
 
 if ! skip docker && [ -x scripts/docker-up.sh ]; then
   stage "docker tests $(elapsed)"
   bash scripts/docker-up.sh
-  ctest --test-dir build --output-on-failure -j 1 -L docker --timeout 900
-fi
-
-if ! skip asan; then
-  stage "ASan+UBSan unit tests $(elapsed)"
-  bash scripts/build.sh build-asan -DRM_SANITIZE=address -DRM_BUILD_BENCH=OFF --target rm_unit_tests
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-asan --output-on-failure -j "$JOBS" -L unit --timeout 600
+  ctest --test-dir "$BUILD" --output-on-failure -j 1 -L docker --timeout 1200
 fi
 
 if ! skip tsan && grep -rqs 'LABELS.*tsan' tests; then
