@@ -259,15 +259,13 @@ void DockerNode::Impl::forward_exec_output() {
 
 void DockerNode::Impl::stop_runner() {
   stopping = true;
-  if (link) link->request_stop();
   if (container) {
-    // The runner exits on rm.stop; give it a moment before the container is stopped.
-    std::unique_lock lock(mu);
-    cv.wait_for(lock, opts.stop_grace, [&] { return container->exit_report().has_value(); });
-    lock.unlock();
+    // SIGTERM through the container's init reaches the runner, which runs cleanup() and exits;
+    // stop() marks the exit as requested first, so it is not reported as a failure.
     if (auto s = container->stop(); !s) log->warn("{}: {}", prefix(), s.error().message);
     container.reset();
   }
+  if (link && exec_thread.joinable()) link->request_stop();
   if (exec_thread.joinable()) {
     auto wait = [&](std::chrono::milliseconds d) {
       std::unique_lock lock(mu);

@@ -1,0 +1,407 @@
+// DockerNode against a real dockerd (label docker; skipped without a daemon unless
+// RM_REQUIRE_DOCKER=1). Every test uses its own IPC root, session ids and node files; all tests
+// share one image config (python:3.11-slim + libsndfile1 + a wheel from a local index on
+// 127.0.0.1), so the image is built once and reused (cached by config hash).
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "docker/client.hpp"
+#include "docker/container_manager.hpp"
+#include "docker/docker_node.hpp"
+#include "docker/image_builder.hpp"
+#include "process/session_dir.hpp"
+#include "runtime/executor.hpp"
+#include "runtime/manifest.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using namespace rm::runtime;
+using rm::docker::DockerClient;
+using rm::docker::DockerNode;
+using rm::docker::DockerNodeOptions;
+
+namespace {
+
+bool require_docker() {
+  const char* v = std::getenv("RM_REQUIRE_DOCKER");
+  return v != nullptr && std::string(v) == "1";
+}
+
+std::string unique(const std::string& prefix) {
+  static std::atomic<int> n{0};
+  std::random_device rd;
+  return prefix + std::to_string(::getpid()) + "x" + std::to_string(n++) + "x" +
+         std::to_string(rd() % 100000);
+}
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// examples/docker-node/serve-index.sh on a free port: the `rmdemo` wheel over 127.0.0.1.
+class LocalIndex {
+ public:
+  LocalIndex() : port_(free_port()) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::setpgid(0, 0);
+      const std::string script = std::string(RM_SOURCE_DIR) + "/examples/docker-node/serve-index.sh";
+      const std::string port = std::to_string(port_);
+      int devnull = ::open("/dev/null", O_WRONLY);
+      ::dup2(devnull, 1);
+      ::execl("/bin/bash", "bash", script.c_str(), port.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 200; ++i) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<std::uint16_t>(port_));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      ::close(fd);
+      if (ok) return;
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  ~LocalIndex() {
+    if (pid_ > 0) {
+      ::kill(-pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/simple"; }
+
+ private:
+  int port_;
+  pid_t pid_ = -1;
+};
+
+std::size_t files_under(const fs::path& root) {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec))
+    ++n;
+  return n;
+}
+
+struct CollectingEmitter : Emitter {
+  std::vector<DataPtr> outputs;
+  Status emit(DataPtr d) override {
+    outputs.push_back(std::move(d));
+    return {};
+  }
+};
+
+DataPtr chunk(float value, std::int64_t ts, std::size_t n = 320) {
+  return RuntimeData::make_audio(std::vector<float>(n, value), 16000, 1, ts);
+}
+
+}  // namespace
+
+class DockerNodeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { index_ = new LocalIndex(); }
+  static void TearDownTestSuite() {
+    rm::docker::shutdown_shared_containers();
+    delete index_;
+  }
+
+  void SetUp() override {
+    ::unsetenv("RM_DOCKER_SHARE");
+    ::unsetenv("RM_DOCKER_FALLBACK");
+    ::unsetenv("DOCKER_HOST");
+    auto c = DockerClient::connect_from_env();
+    if (!c) {
+      if (require_docker()) FAIL() << "RM_REQUIRE_DOCKER=1 but: " << c.error().message;
+      GTEST_SKIP() << c.error().message;
+    }
+    client_.emplace(std::move(*c));
+    auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    root_ = fs::path("/dev/shm") / ("rm-dnode-" + std::to_string(::getpid()) + "-" + info->name());
+    fs::create_directories(root_);
+    work_ = fs::temp_directory_path() / unique("rm-dnode-work-");
+    fs::create_directories(work_ / "nodes");
+    ::setenv("RM_IPC_DIR", root_.c_str(), 1);
+    ::setenv("RM_PIP_INDEX_URL", index_->url().c_str(), 1);
+    ::setenv("REMOTEMEDIA_PYTHON", "/usr/bin/python3", 1);
+    ::setenv("RM_PYTHON_SDK_DIR", (fs::path(RM_SOURCE_DIR) / "python").c_str(), 1);
+    ::setenv("REMOTEMEDIA_NODE_PATH", (fs::path(RM_SOURCE_DIR) / "examples/python/nodes").c_str(), 1);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+    fs::remove_all(work_, ec);
+  }
+
+  // The image config every test shares (limits differ, they are not part of the image).
+  static DockerConfig config(std::uint64_t memory_mb = 256) {
+    DockerConfig c;
+    c.python_version = "3.11";
+    c.system_dependencies = {"libsndfile1"};
+    c.python_packages = {"rmdemo==1.0"};
+    c.resource_limits = {memory_mb, 1.0};
+    c.shm_size_mb = 64;
+    c.env = {{"PYTHONUNBUFFERED", "1"}};
+    return c;
+  }
+
+  // Writes a node file into work_/nodes and mounts that directory at /app/nodes.
+  DockerConfig with_node_file(DockerConfig c, const std::string& file, const std::string& code) {
+    std::ofstream(work_ / "nodes" / file) << code;
+    c.volumes.push_back({(work_ / "nodes").string(), "/app/nodes", true});
+    return c;
+  }
+
+  std::size_t containers_owned_by_me() {
+    auto l = client_->container_list({{std::string(rm::docker::kLabelOwner), std::to_string(::getpid())}}, true);
+    EXPECT_TRUE(l) << (l ? "" : l.error().message);
+    return l ? l->size() : 999;
+  }
+
+  static Manifest example() {
+    auto m = Manifest::from_file(fs::path(RM_SOURCE_DIR) / "examples/docker-node/pipeline.yaml");
+    EXPECT_TRUE(m) << (m ? "" : m.error().to_string());
+    return std::move(*m);
+  }
+
+  // Runs the example pipeline once: `chunks` audio chunks with distinct levels; returns the
+  // transcripts in output order.
+  static std::vector<std::string> run_example(PipelineExecutor& exec, int chunks, float base) {
+    auto session = exec.start_session();
+    EXPECT_TRUE(session) << (session ? "" : session.error().message);
+    if (!session) return {};
+    auto& s = **session;
+    for (int i = 0; i < chunks; ++i)
+      EXPECT_TRUE(s.push("audio_source", chunk(base + 0.1f * static_cast<float>(i), i * 20000)));
+    EXPECT_TRUE(s.close_input("audio_source"));
+    std::vector<std::string> got;
+    while (auto o = s.next_output()) {
+      if (const auto* j = o->data->json()) {
+        if (auto* t = j->value.as_object().if_contains("transcript")) got.emplace_back(t->as_string());
+      }
+    }
+    auto st = s.wait();
+    EXPECT_TRUE(st) << (st ? "" : st.error().message);
+    return got;
+  }
+
+  static std::string expected(float level) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "320 samples, rms %.3f", 0.5 * static_cast<double>(level));
+    return buf;
+  }
+
+  std::optional<DockerClient> client_;
+  fs::path root_, work_;
+  static LocalIndex* index_;
+};
+
+LocalIndex* DockerNodeTest::index_ = nullptr;
+
+TEST_F(DockerNodeTest, seed_node_runs_in_a_container_after_native_and_host_process_nodes_in_order) {
+  PipelineExecutor exec(example());
+  auto got = run_example(exec, 5, 0.2f);
+  std::vector<std::string> want;
+  for (int i = 0; i < 5; ++i) want.push_back(expected(0.2f + 0.1f * static_cast<float>(i)));
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(containers_owned_by_me(), 0u);
+  EXPECT_EQ(files_under(root_), 0u);
+}
+
+TEST_F(DockerNodeTest, two_docker_nodes_with_different_configs_each_get_their_own_image) {
+  const std::string code = R"PY(
+import os, rmdemo
+from remotemedia.nodes import MultiprocessNode, RuntimeData
+class Tag(MultiprocessNode):
+    async def process(self, data):
+        yield RuntimeData(data_type="text", text=os.environ["WHICH"] + ":" + data.text, timestamp=data.timestamp)
+)PY";
+  auto a = with_node_file(config(), "tag.py", code);
+  a.env["WHICH"] = "a";
+  auto b = a;
+  b.env["WHICH"] = "b";
+  b.system_dependencies = {"libsndfile1", "jq"};  // a different image
+  ASSERT_NE(rm::docker::image_tag(a), rm::docker::image_tag(b));
+  std::vector<std::unique_ptr<DockerNode>> nodes;
+  for (auto* c : {&a, &b}) {
+    auto o = DockerNodeOptions::from_env(c == &a ? "na" : "nb", "Tag", unique("s"), {}, *c);
+    nodes.push_back(std::make_unique<DockerNode>(std::move(o)));
+    auto st = nodes.back()->initialize();
+    ASSERT_TRUE(st) << st.error().message;
+  }
+  EXPECT_NE(nodes[0]->image(), nodes[1]->image());
+  std::vector<std::string> out;
+  CollectingEmitter em;
+  ASSERT_TRUE(nodes[0]->process(RuntimeData::make_text("x", 1), em));
+  ASSERT_TRUE(nodes[1]->process(em.outputs.back(), em));
+  ASSERT_EQ(em.outputs.size(), 2u);
+  EXPECT_EQ(em.outputs[1]->text()->text, "b:a:x");
+  for (auto& n : nodes) n->close();
+  EXPECT_EQ(containers_owned_by_me(), 0u);
+}
+
+TEST_F(DockerNodeTest, allocating_past_memory_mb_ends_with_the_oom_message) {
+  auto c = with_node_file(config(128), "hog.py", R"PY(
+from remotemedia.nodes import MultiprocessNode, RuntimeData
+class Hog(MultiprocessNode):
+    async def process(self, data):
+        blocks = []
+        for _ in range(64):
+            blocks.append(bytearray(16 * 1024 * 1024))  # 1 GiB in total, touched
+        yield RuntimeData(data_type="text", text="unreachable", timestamp=0)
+)PY");
+  DockerNode node(DockerNodeOptions::from_env("hog", "Hog", unique("s"), {}, c));
+  auto st = node.initialize();
+  ASSERT_TRUE(st) << st.error().message;
+  CollectingEmitter em;
+  auto r = node.process(RuntimeData::make_text("go", 1), em);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("node hog: container killed, memory limit 128 MB exceeded"),
+            std::string::npos)
+      << r.error().message;
+  node.close();
+  EXPECT_EQ(containers_owned_by_me(), 0u);
+}
+
+TEST_F(DockerNodeTest, consecutive_sessions_leave_zero_containers_and_zero_ipc_files) {
+  const int n = std::atoi(std::getenv("RM_DOCKER_NODE_SESSIONS") ? std::getenv("RM_DOCKER_NODE_SESSIONS") : "100");
+  PipelineExecutor exec(example());
+  for (int i = 0; i < n; ++i) {
+    auto got = run_example(exec, 1, 0.5f);
+    ASSERT_EQ(got, std::vector<std::string>{expected(0.5f)}) << "session " << i;
+  }
+  EXPECT_EQ(containers_owned_by_me(), 0u);
+  EXPECT_EQ(files_under(root_), 0u);
+}
+
+TEST_F(DockerNodeTest, concurrent_sessions_get_their_own_outputs) {
+  PipelineExecutor exec(example());
+  constexpr int kSessions = 4;
+  std::vector<std::vector<std::string>> got(kSessions);
+  std::vector<std::thread> threads;
+  for (int s = 0; s < kSessions; ++s)
+    threads.emplace_back([&, s] { got[s] = run_example(exec, 6, 0.1f * static_cast<float>(s + 1)); });
+  for (auto& t : threads) t.join();
+  for (int s = 0; s < kSessions; ++s) {
+    std::vector<std::string> want;
+    for (int i = 0; i < 6; ++i) want.push_back(expected(0.1f * static_cast<float>(s + 1) + 0.1f * static_cast<float>(i)));
+    EXPECT_EQ(got[s], want) << "session " << s;
+  }
+  EXPECT_EQ(containers_owned_by_me(), 0u);
+  EXPECT_EQ(files_under(root_), 0u);
+}
+
+TEST_F(DockerNodeTest, shared_containers_are_reused_warm_and_each_session_has_its_own_runner) {
+  ::setenv("RM_DOCKER_SHARE", "1", 1);
+  auto c = with_node_file(config(), "echo_sid.py", R"PY(
+from remotemedia.nodes import MultiprocessNode, RuntimeData
+class Mark(MultiprocessNode):
+    async def process(self, data):
+        yield RuntimeData(data_type="text", text=data.text + "!", timestamp=data.timestamp)
+)PY");
+  std::string first_id;
+  for (int i = 0; i < 3; ++i) {
+    DockerNode node(DockerNodeOptions::from_env("mark", "Mark", unique("s"), {}, c));
+    auto st = node.initialize();
+    ASSERT_TRUE(st) << st.error().message;
+    if (i == 0) first_id = node.container_id();
+    else {
+      EXPECT_TRUE(node.reused_container());
+      EXPECT_EQ(node.container_id(), first_id);
+    }
+    CollectingEmitter em;
+    ASSERT_TRUE(node.process(RuntimeData::make_text(std::to_string(i), 1), em));
+    ASSERT_EQ(em.outputs.size(), 1u);
+    EXPECT_EQ(em.outputs[0]->text()->text, std::to_string(i) + "!");
+    node.close();
+  }
+  rm::docker::shutdown_shared_containers();
+  EXPECT_EQ(containers_owned_by_me(), 0u);
+  EXPECT_EQ(files_under(root_), 0u);
+}
+
+TEST_F(DockerNodeTest, unreachable_daemon_is_an_error_or_a_host_process_by_policy) {
+  ::setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock", 1);
+  auto c = config();
+  c.volumes.push_back({(fs::path(RM_SOURCE_DIR) / "examples/python/nodes/my_custom_node.py").string(),
+                       "/app/nodes/my_custom_node.py", true});
+  {
+    DockerNode node(DockerNodeOptions::from_env("n", "MyCustomNode", unique("s"), {}, c));
+    auto st = node.initialize();
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message.find("Docker daemon not accessible at /nonexistent/docker.sock"),
+              std::string::npos)
+        << st.error().message;
+  }
+  ::setenv("RM_DOCKER_FALLBACK", "process", 1);
+  DockerNode node(DockerNodeOptions::from_env("n", "MyCustomNode", unique("s"), {}, c));
+  auto st = node.initialize();
+  ASSERT_TRUE(st) << st.error().message;
+  EXPECT_TRUE(node.fell_back_to_process());
+  CollectingEmitter em;
+  ASSERT_TRUE(node.process(chunk(0.5f, 0), em));
+  ASSERT_EQ(em.outputs.size(), 1u);
+  node.close();
+}
+
+TEST_F(DockerNodeTest, kill_9_of_the_host_then_a_sweep_leaves_nothing_behind) {
+  auto c = with_node_file(config(), "idle.py", R"PY(
+from remotemedia.nodes import MultiprocessNode, RuntimeData
+class Idle(MultiprocessNode):
+    async def process(self, data):
+        yield data
+)PY");
+  const std::string sid = unique("killed");
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    DockerNode node(DockerNodeOptions::from_env("idle", "Idle", sid, {}, c));
+    char ok = node.initialize() ? 'y' : 'n';
+    [[maybe_unused]] auto w = ::write(ready[1], &ok, 1);
+    for (;;) ::pause();
+  }
+  ::close(ready[1]);
+  char ok = 0;
+  ASSERT_EQ(::read(ready[0], &ok, 1), 1);
+  ::close(ready[0]);
+  EXPECT_EQ(ok, 'y');
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  auto left = client_->container_list({{std::string(rm::docker::kLabelSession), sid}}, true);
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->size(), 1u);  // the dead host's container is still there ...
+  EXPECT_TRUE(fs::exists(root_ / sid));
+  // ... until the next start sweeps (what the docker provider and `remotemedia cleanup` run).
+  auto swept = rm::docker::sweep_orphans(*client_);
+  ASSERT_TRUE(swept) << swept.error().message;
+  rm::process::sweep_stale_sessions(root_);
+  left = client_->container_list({{std::string(rm::docker::kLabelSession), sid}}, true);
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->size(), 0u);
+  EXPECT_EQ(files_under(root_), 0u);
+}
