@@ -57,7 +57,7 @@ if ! skip fuzz && [ -f fuzz/CMakeLists.txt ]; then
   stage "fuzzing (bounded) $(elapsed)"
   CC=clang CXX=clang++ bash scripts/build.sh build-fuzz -DRM_BUILD_FUZZ=ON -DRM_BUILD_TESTS=OFF \
     -DRM_BUILD_BENCH=OFF --target rm_fuzzers
-  bash scripts/run-fuzzers.sh build-fuzz "${FUZZ_SECONDS:-20}"
+  bash scripts/run-fuzzers.sh build-fuzz "${FUZZ_SECONDS:-15}"
 fi
 
 stage "all tests passed $(elapsed)"
