@@ -18,6 +18,7 @@ std::mutex g_mutex;
 std::condition_variable g_cv;
 std::vector<std::function<void()>> g_callbacks;
 std::atomic<bool> g_requested{false};
+std::atomic<bool> g_callbacks_done{false};  // waiters wake only after every callback ran
 std::atomic<int> g_signal{0};
 std::once_flag g_installed;
 
@@ -29,8 +30,12 @@ void trigger(int sig) {
     g_signal = sig;
     callbacks = g_callbacks;
   }
-  g_cv.notify_all();
   for (auto& cb : callbacks) cb();
+  {
+    std::lock_guard lock(g_mutex);
+    g_callbacks_done = true;
+  }
+  g_cv.notify_all();
 }
 
 }  // namespace
@@ -70,12 +75,12 @@ int Shutdown::signal_number() { return g_signal.load(); }
 
 void Shutdown::wait() {
   std::unique_lock lock(g_mutex);
-  g_cv.wait(lock, [] { return g_requested.load(); });
+  g_cv.wait(lock, [] { return g_callbacks_done.load(); });
 }
 
 bool Shutdown::wait_for(std::chrono::milliseconds timeout) {
   std::unique_lock lock(g_mutex);
-  return g_cv.wait_for(lock, timeout, [] { return g_requested.load(); });
+  return g_cv.wait_for(lock, timeout, [] { return g_callbacks_done.load(); });
 }
 
 }  // namespace rm::core

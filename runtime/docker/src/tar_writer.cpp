@@ -45,7 +45,7 @@ Status TarWriter::add_file(std::string_view name, std::string_view content, unsi
   h[156] = '0';                                      // regular file
   std::memcpy(h.data() + 257, "ustar", 6);           // magic + NUL
   std::memcpy(h.data() + 263, "00", 2);              // version
-  std::memcpy(h.data() + 345, prefix.data(), prefix.size());
+  if (!prefix.empty()) std::memcpy(h.data() + 345, prefix.data(), prefix.size());
   unsigned sum = 0;
   for (char c : h) sum += static_cast<unsigned char>(c);
   std::snprintf(h.data() + 148, 8, "%06o", sum);     // 6 digits, NUL, then the space stays
