@@ -21,6 +21,7 @@
 #include <random>
 #include <thread>
 
+#include "support/free_port.hpp"
 #include "docker/client.hpp"
 #include "docker/container_manager.hpp"
 #include "docker/container_pool.hpp"
@@ -61,17 +62,7 @@ struct TempDir {
   }
 };
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+int free_port() { return rm::test::free_port(); }
 
 bool port_open(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

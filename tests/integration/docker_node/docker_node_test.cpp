@@ -19,6 +19,7 @@
 #include <random>
 #include <thread>
 
+#include "support/free_port.hpp"
 #include "docker/client.hpp"
 #include "docker/container_manager.hpp"
 #include "docker/docker_node.hpp"
@@ -48,17 +49,7 @@ std::string unique(const std::string& prefix) {
          std::to_string(rd() % 100000);
 }
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+int free_port() { return rm::test::free_port(); }
 
 // examples/docker-node/serve-index.sh on a free port: the `rmdemo` wheel over 127.0.0.1.
 class LocalIndex {

@@ -17,6 +17,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "support/free_port.hpp"
 #include "core/http.hpp"
 #include "core/http_client.hpp"
 
@@ -30,12 +31,7 @@ namespace {
 const fs::path kBin = RM_BINARY_DIR "/apps";
 const fs::path kCsv = RM_SOURCE_DIR "/tests/data/dcgm_metrics_20250718_134233.csv";
 
-std::uint16_t free_port() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a(
-      ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
+using rm::test::free_port;
 
 // A child process with its own environment; output goes to <dir>/<name>.log.
 class Process {
