@@ -107,7 +107,8 @@ class OutputWriter {
         rec["audio"].as_object()["file"] = file.string();
       }
     }
-    out_ << json::serialize(rec) << '\n';
+    // One line per output, flushed at once: a reader on a pipe sees each result as it happens.
+    out_ << json::serialize(rec) << '\n' << std::flush;
     ++count_;
   }
   std::size_t count() const { return count_; }

@@ -38,11 +38,11 @@ class SegmentStats(MultiprocessNode):
             data_type="json",
             json={
                 "segment": self.count,
-                "start_s": round(start_s, 3),
-                "end_s": round(start_s + duration_s, 3),
-                "duration_s": round(duration_s, 3),
-                "rms_dbfs": round(20 * math.log10(rms), 1) if rms > 0 else None,
-                "peak": round(peak, 3),
+                "start_ms": round(start_s * 1000),
+                "end_ms": round((start_s + duration_s) * 1000),
+                "duration_ms": round(duration_s * 1000),
+                "rms_dbfs": round(20 * math.log10(rms)) if rms > 0 else None,
+                "peak_percent": round(peak * 100),
             },
             timestamp=data.timestamp,
         )
