@@ -21,6 +21,7 @@
 #include <random>
 #include <thread>
 
+#include "support/docker_test.hpp"
 #include "support/free_port.hpp"
 #include "docker/client.hpp"
 #include "docker/container_manager.hpp"
@@ -39,17 +40,8 @@ using rm::runtime::DockerConfig;
 
 namespace {
 
-bool require_docker() {
-  const char* v = std::getenv("RM_REQUIRE_DOCKER");
-  return v != nullptr && std::string(v) == "1";
-}
-
-std::string unique(const std::string& prefix) {
-  static std::atomic<int> n{0};
-  std::random_device rd;
-  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + "-" +
-         std::to_string(rd() % 100000);
-}
+using rm::test::require_docker;
+using rm::test::unique;
 
 struct TempDir {
   fs::path path;

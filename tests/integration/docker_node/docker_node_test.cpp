@@ -19,6 +19,7 @@
 #include <random>
 #include <thread>
 
+#include "support/docker_test.hpp"
 #include "support/free_port.hpp"
 #include "docker/client.hpp"
 #include "docker/container_manager.hpp"
@@ -37,17 +38,8 @@ using rm::docker::DockerNodeOptions;
 
 namespace {
 
-bool require_docker() {
-  const char* v = std::getenv("RM_REQUIRE_DOCKER");
-  return v != nullptr && std::string(v) == "1";
-}
-
-std::string unique(const std::string& prefix) {
-  static std::atomic<int> n{0};
-  std::random_device rd;
-  return prefix + std::to_string(::getpid()) + "x" + std::to_string(n++) + "x" +
-         std::to_string(rd() % 100000);
-}
+using rm::test::require_docker;
+using rm::test::unique;
 
 int free_port() { return rm::test::free_port(); }
 
