@@ -2,6 +2,9 @@
 
     python -m remotemedia.runner --node-type T --node-id N --session-id S
         [--ipc-dir D] [--params-json J | --params-file F] [--open-timeout-ms MS]
+    python -m remotemedia.runner --serve DIR [--preload T]...
+        resident runner server of a shared container: forks one such runner per session
+        from a warm interpreter (remotemedia/server.py describes its socket protocol)
 
 Protocol with the host (runtime/process, docs/python-nodes.md). The host creates the three
 channels of the node in the session's IPC directory before starting the runner:
@@ -335,18 +338,27 @@ def load_params(args):
     return p
 
 
+def run_session(args, params) -> int:
+    """Runs one node for one session to its end; returns the exit code."""
+    try:
+        return asyncio.run(run(args, params))
+    except IpcError as e:
+        log(args.node_id, f"shared-memory channels unavailable: {e}")
+        return 2
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(a == "--serve" or a.startswith("--serve=") for a in argv):
+        from . import server
+        return server.main(argv)
     args = parse_args(argv)
     try:
         params = load_params(args)
     except SystemExit as e:
         print(e, file=sys.stderr)
         return 2
-    try:
-        return asyncio.run(run(args, params))
-    except IpcError as e:
-        log(args.node_id, f"shared-memory channels unavailable: {e}")
-        return 2
+    return run_session(args, params)
 
 
 if __name__ == "__main__":
