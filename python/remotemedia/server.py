@@ -53,6 +53,11 @@ STOP_WAIT_S = 1.0
 
 
 def log(msg):
+    # The container's log; the host logs stdout lines at info, stderr lines as warnings.
+    print(f"[runner-server] {msg}", flush=True)
+
+
+def warn(msg):
     print(f"[runner-server] {msg}", file=sys.stderr, flush=True)
 
 
@@ -86,7 +91,7 @@ class Server:
         try:
             load_ipc_library()
         except IpcError as e:
-            log(f"{e} (each session will report it)")
+            warn(f"{e} (each session will report it)")
         for t in self.preload:
             self.load_class(t)
         log(f"warm in {1000 * (time.monotonic() - t0):.0f} ms "
@@ -100,17 +105,22 @@ class Server:
         except NodeNotFound:
             pass  # the child searches again and reports it to its host as usual
         except Exception as e:  # noqa: BLE001 -- a broken node module must not stop the server
-            log(f"importing node type {node_type} failed: {type(e).__name__}: {e}")
+            warn(f"importing node type {node_type} failed: {type(e).__name__}: {e}")
 
     def listen(self):
-        # The directory's path may be longer than a socket address allows: bind relative to it.
+        # The directory's path may be longer than a socket address allows: bind relative to it
+        # (and go back, so runners start in the container's working directory).
+        cwd = os.getcwd()
         os.chdir(self.dir)
         try:
-            os.unlink(SOCKET_NAME)
-        except FileNotFoundError:
-            pass
-        self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.lsock.bind(SOCKET_NAME)
+            try:
+                os.unlink(SOCKET_NAME)
+            except FileNotFoundError:
+                pass
+            self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.lsock.bind(SOCKET_NAME)
+        finally:
+            os.chdir(cwd)
         self.lsock.listen(64)
         self.lsock.setblocking(False)
         self.sel.register(self.lsock, selectors.EVENT_READ, ("accept", None))
@@ -224,7 +234,7 @@ class Server:
             self.refuse(s, f"request longer than {MAX_REQUEST} bytes")
 
     def refuse(self, s, message):
-        log(f"refused a request: {message}")
+        warn(f"refused a request: {message}")
         self.send(s, {"ev": "error", "message": message})
         if not s.done:
             self.close_conn(s)

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <filesystem>
 #include <deque>
 #include <fstream>
 #include <mutex>
@@ -305,6 +306,13 @@ Status NodeContainer::stop() {
   if (s.log_thread.joinable()) s.log_thread.join();
   auto rm = s.client.container_remove(s.id, true, true);
   if (!rm && rm.error().code != DockerErrorCode::not_found && result) result = rm;
+  if (!s.spec.owned_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(s.spec.owned_dir, ec);
+    if (ec)
+      core::logger("docker")->warn("node {}: cannot remove {}: {}", s.spec.node_id,
+                                   s.spec.owned_dir, ec.message());
+  }
   {
     std::lock_guard lock(s.mu);
     s.removed = true;

@@ -1,10 +1,12 @@
 #include "docker/docker_node.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -18,10 +20,11 @@
 #include "docker/container_manager.hpp"
 #include "docker/container_pool.hpp"
 #include "docker/image_builder.hpp"
-#include "docker/stream_decoders.hpp"
+#include "docker/runner_server.hpp"
 #include "ipc/channel_names.hpp"
 #include "process/process_node.hpp"
 #include "process/runner_link.hpp"
+#include "process/session_dir.hpp"
 
 namespace rm::docker {
 namespace fs = std::filesystem;
@@ -91,12 +94,10 @@ struct DockerNode::Impl {
   std::unique_ptr<NodeContainer> container;
   // Shared mode.
   ContainerPool::Lease lease;
-  std::string exec_id;
-  std::thread exec_thread;
-  CancelToken exec_cancel;
-  long exec_host_pid = 0;
+  std::string shared_name;  // the shared container's name, for messages
+  std::unique_ptr<RunnerServerSession> server;
 
-  // The runner's end, from the exit watcher (dedicated) or the exec stream (shared).
+  // The runner's end, from the exit watcher (dedicated) or the runner server (shared).
   std::atomic<bool> exited{false};
   std::atomic<bool> stopping{false};
   std::mutex mu;
@@ -143,7 +144,12 @@ struct DockerNode::Impl {
     };
   }
 
-  NodeContainerSpec container_spec(bool shared) const {
+  // Shared containers are interchangeable when image and config are: the node type is not part
+  // of the key (the runner server imports each node class once, on first use).
+  std::string shared_key() const { return image + "|" + config_hash(opts.config); }
+
+  // control_dir: shared only, the runner server's control directory.
+  NodeContainerSpec container_spec(bool shared, const std::string& control_dir = {}) const {
     NodeContainerSpec s;
     s.session_id = shared ? "shared" : opts.session_id;
     s.node_id = opts.node_id;
@@ -159,14 +165,18 @@ struct DockerNode::Impl {
                               true});
     s.extra_env = runner_env();
     s.stop_grace = opts.stop_grace;
-    s.command = shared ? std::vector<std::string>{"sleep", "infinity"}
+    s.command = shared ? std::vector<std::string>{"python3", "-m", "remotemedia.runner", "--serve",
+                                                  control_dir, "--preload", opts.node_type}
                        : runner_command(link->dir().string());
+    s.owned_dir = control_dir;
     return s;
   }
 
   NodeStatus start_dedicated();
   NodeStatus start_shared();
-  void forward_exec_output();
+  Result<std::unique_ptr<NodeContainer>> start_server_container();
+  void on_runner_log(int fd, std::string_view line);
+  void on_runner_end(const RunnerServerSession::End& end);
   void stop_runner();
 };
 
@@ -180,69 +190,92 @@ NodeStatus DockerNode::Impl::start_dedicated() {
   return {};
 }
 
+// The factory of a shared container: its command is the runner server, which listens on
+// <control dir>/runner.sock once it has imported the SDK and the first node's class. The
+// container is handed out only after that, so a later failure to connect means the server died.
+Result<std::unique_ptr<NodeContainer>> DockerNode::Impl::start_server_container() {
+  static std::atomic<unsigned> counter{0};
+  // Inside the IPC root, which the container mounts at the same path. The owner file lets
+  // sweep_stale_sessions() remove it when this process dies without stopping the container.
+  const fs::path dir = opts.ipc_root / fmt::format("rms-{}-{}", ::getpid(), counter++);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (!ec) {
+    std::ofstream owner(dir / "owner", std::ios::trunc);
+    owner << process::owner_record() << '\n';
+    if (!owner) ec = std::make_error_code(std::errc::io_error);
+  }
+  if (ec) {
+    fs::remove_all(dir, ec);
+    return docker_error(DockerErrorCode::io,
+                        fmt::format("{}: cannot create the runner server directory {}", prefix(),
+                                    dir.string()));
+  }
+  auto c = NodeContainer::start(*client, container_spec(true, dir.string()));
+  if (!c) {
+    fs::remove_all(dir, ec);
+    return c;
+  }
+  auto& container = **c;
+  auto up = wait_for_runner_server(dir / kRunnerSocketName, opts.init_timeout,
+                                   [&] { return !container.exit_report(); });
+  if (!up) {
+    std::string why = up.error().message;
+    if (auto r = container.exit_report(); r && !r->message.empty()) {
+      why += "; " + r->message;
+    } else if (auto last = container.last_log_lines(); !last.empty()) {
+      why += "; last log lines:";
+      for (const auto& l : last) why += "\n  " + l;
+    }
+    const std::string name = container.name();
+    (void)container.stop();  // also removes dir
+    return docker_error(DockerErrorCode::container_failed,
+                        fmt::format("{}: shared container {}: {}", prefix(), name, why));
+  }
+  return c;
+}
+
 NodeStatus DockerNode::Impl::start_shared() {
-  const std::string key = image + "|" + config_hash(opts.config);
-  auto l = shared_pool().acquire(key, [this]() { return NodeContainer::start(*client, container_spec(true)); });
+  auto l = shared_pool().acquire(shared_key(), [this]() { return start_server_container(); });
   if (!l) return node_error(NodeErrorCode::init_failed, l.error().message);
   lease = std::move(*l);
-  // One runner per session, started inside the running container.
-  boost::json::object create;
-  create["AttachStdout"] = true;
-  create["AttachStderr"] = true;
-  boost::json::array cmd, env;
-  for (const auto& a : runner_command(link->dir().string())) cmd.emplace_back(a);
-  for (const auto& [k, v] : opts.config.env) env.emplace_back(k + "=" + v);
-  for (const auto& [k, v] : runner_env()) env.emplace_back(k + "=" + v);
-  create["Cmd"] = std::move(cmd);
-  create["Env"] = std::move(env);
-  auto r = client->request("POST", "/containers/" + lease->id() + "/exec",
-                           boost::json::serialize(create));
-  if (!r) return node_error(NodeErrorCode::init_failed, prefix() + ": exec: " + r.error().message);
-  if (r->status != 201)
+  shared_name = lease->name();
+  // One runner per session, forked by the server in the running container.
+  RunnerRequest req{opts.session_id, opts.node_id, opts.node_type, link->dir().string(), opts.params};
+  RunnerServerSession::Callbacks cb;
+  cb.on_log = [this](int fd, std::string_view line) { on_runner_log(fd, line); };
+  cb.on_end = [this](const RunnerServerSession::End& e) { on_runner_end(e); };
+  auto s = RunnerServerSession::start(fs::path(lease->spec().owned_dir) / kRunnerSocketName, req,
+                                      std::move(cb));
+  if (!s) {
+    lease.discard();
+    lease.release();
     return node_error(NodeErrorCode::init_failed,
-                      fmt::format("{}: exec in container {} failed ({}): {}", prefix(),
-                                  lease->name(), r->status, r->body));
-  boost::system::error_code ec;
-  auto v = boost::json::parse(r->body, ec);
-  if (ec || !v.is_object() || !v.as_object().contains("Id"))
-    return node_error(NodeErrorCode::init_failed, prefix() + ": exec: unexpected answer " + r->body);
-  exec_id = std::string(v.as_object().at("Id").as_string());
-  exec_thread = std::thread([this] { forward_exec_output(); });
+                      fmt::format("{}: the runner server in shared container {} is not answering "
+                                  "({}); that container will not be used for new sessions",
+                                  prefix(), shared_name, s.error().message));
+  }
+  server = std::move(*s);
   log->info("{}: runner started in {} container {}", prefix(), lease.reused() ? "warm" : "new",
-            lease->name());
+            shared_name);
   return {};
 }
 
-// Runs for the exec'd runner's life: its output is the node's log, the end of the stream is
-// its exit.
-void DockerNode::Impl::forward_exec_output() {
-  LogDemuxer demux([this](int stream, std::string_view line) {
-    if (stream == 2) {
-      log->warn("[{}] {}", opts.node_id, line);
-    } else {
-      log->info("[{}] {}", opts.node_id, line);
-    }
-    std::lock_guard lock(mu);
-    tail.emplace_back(line);
-    if (tail.size() > kTailLines) tail.pop_front();
-  });
-  auto st = client->request_stream(
-      "POST", "/exec/" + exec_id + "/start", R"({"Detach":false,"Tty":false})", "application/json",
-      [&](std::string_view piece) {
-        demux.feed(piece);
-        return true;
-      },
-      std::chrono::hours(24 * 365), &exec_cancel);
-  demux.flush();
-  int code = -1;
-  if (auto r = client->request("GET", "/exec/" + exec_id + "/json"); r && r->status == 200) {
-    boost::system::error_code ec;
-    auto v = boost::json::parse(r->body, ec);
-    if (!ec && v.is_object())
-      if (auto* c = v.as_object().if_contains("ExitCode"); c && c->is_int64())
-        code = static_cast<int>(c->as_int64());
+// The runner's output is the node's log, tagged with the node id.
+void DockerNode::Impl::on_runner_log(int fd, std::string_view line) {
+  if (fd == 2) {
+    log->warn("[{}] {}", opts.node_id, line);
+  } else {
+    log->info("[{}] {}", opts.node_id, line);
   }
-  if (stopping) {
+  std::lock_guard lock(mu);
+  tail.emplace_back(line);
+  if (tail.size() > kTailLines) tail.pop_front();
+}
+
+// Runs once, on the session's reader thread, when the runner has ended or the server is gone.
+void DockerNode::Impl::on_runner_end(const RunnerServerSession::End& end) {
+  if (stopping && end.how == RunnerServerSession::End::How::exited) {
     on_exit(prefix() + ": runner stopped");
     return;
   }
@@ -251,8 +284,30 @@ void DockerNode::Impl::forward_exec_output() {
     std::lock_guard lock(mu);
     last.assign(tail.begin(), tail.end());
   }
-  auto msg = classify_exit(opts.node_id, code, false, opts.config.resource_limits.memory_mb, last);
-  if (!st) msg += " (runner output stream: " + st.error().message + ")";
+  std::string msg;
+  switch (end.how) {
+    case RunnerServerSession::End::How::exited:
+      msg = runner_exit_message(opts.node_id, shared_name, end.code, end.signal,
+                                opts.config.resource_limits.memory_mb, last);
+      break;
+    case RunnerServerSession::End::How::refused:
+      msg = fmt::format("{}: the runner server in shared container {} refused the session: {}",
+                        prefix(), shared_name, end.message);
+      break;
+    case RunnerServerSession::End::How::server_gone:
+      // The container will not be handed out again; sessions running in it see the same.
+      lease.discard();
+      msg = fmt::format("{}: the runner server in shared container {} went away ({}); that "
+                        "container will not be used for new sessions",
+                        prefix(), shared_name, end.message);
+      if (auto r = lease->wait_exit(std::chrono::milliseconds(500)); r && !r->message.empty())
+        msg += "; " + r->message;
+      break;
+  }
+  if (stopping) {
+    on_exit(msg);
+    return;
+  }
   log->error("{}", msg);
   on_exit(std::move(msg));
 }
@@ -265,27 +320,21 @@ void DockerNode::Impl::stop_runner() {
     if (auto s = container->stop(); !s) log->warn("{}: {}", prefix(), s.error().message);
     container.reset();
   }
-  if (link && exec_thread.joinable()) link->request_stop();
-  if (exec_thread.joinable()) {
+  if (server) {
+    // rm.stop first (the runner cleans up and exits), then signals through the server.
+    if (link) link->request_stop();
     auto wait = [&](std::chrono::milliseconds d) {
       std::unique_lock lock(mu);
       return cv.wait_for(lock, d, [&] { return exited.load(); });
     };
     if (!wait(opts.stop_grace)) {
-      // The exec API cannot signal a process; its pid as the host sees it can.
-      if (auto r = client->request("GET", "/exec/" + exec_id + "/json"); r && r->status == 200) {
-        boost::system::error_code ec;
-        auto v = boost::json::parse(r->body, ec);
-        if (!ec && v.is_object())
-          if (auto* p = v.as_object().if_contains("Pid"); p && p->is_int64())
-            exec_host_pid = static_cast<long>(p->as_int64());
+      log->warn("{}: runner did not stop within {} s; SIGTERM", prefix(), opts.stop_grace.count());
+      if (server->signal(SIGTERM) && !wait(opts.stop_grace)) {
+        log->warn("{}: runner ignored SIGTERM; SIGKILL", prefix());
+        if (server->signal(SIGKILL)) (void)wait(opts.stop_grace);
       }
-      if (exec_host_pid > 0) ::kill(static_cast<pid_t>(exec_host_pid), SIGTERM);
-      if (!wait(opts.stop_grace) && exec_host_pid > 0)
-        ::kill(static_cast<pid_t>(exec_host_pid), SIGKILL);
-      if (!wait(opts.stop_grace)) exec_cancel.cancel();
     }
-    exec_thread.join();
+    server.reset();  // closes the connection (a runner still there gets SIGTERM) and joins
   }
   lease.release();
 }
@@ -323,14 +372,17 @@ NodeStatus DockerNode::initialize() {
   }
   m.client.emplace(std::move(*c));
 
-  ImageBuilder builder(*m.client, BuildSettings::from_env());
-  auto img = builder.ensure_image(m.opts.config, m.opts.node_id, [&m](std::string_view line) {
-    m.log->info("[{}] build: {}", m.opts.node_id, line);
-  });
-  if (!img) return node_error(NodeErrorCode::init_failed, m.prefix() + ": " + img.error().message);
-  m.image = img->tag;
-  if (img->built)
-    m.log->info("{}: built image {} in {} ms", m.prefix(), img->tag, img->took.count());
+  if (const auto tag = image_tag(m.opts.config);
+      m.opts.share && shared_pool().has_live(tag + "|" + config_hash(m.opts.config))) {
+    m.image = tag;  // a warm container runs it: the image exists and the config was checked
+  } else {
+    ImageBuilder builder(*m.client, BuildSettings::from_env());
+    auto img = builder.ensure_image(m.opts.config, m.opts.node_id, [&m](std::string_view line) {
+      m.log->info("[{}] build: {}", m.opts.node_id, line);
+    });
+    if (!img) return node_error(NodeErrorCode::init_failed, m.prefix() + ": " + img.error().message);
+    m.image = img->tag;  // the builder logged whether it built or reused it
+  }
 
   process::RunnerLinkOptions lo;
   lo.node_id = m.opts.node_id;

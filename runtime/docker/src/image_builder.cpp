@@ -183,7 +183,7 @@ Result<EnsuredImage> ImageBuilder::ensure_image(const runtime::DockerConfig& con
   if (*existing) {
     out.image_id = (*existing)->id;
     out.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
-    log->debug("node {}: image {} cached", node_id, out.tag);
+    log->info("node {}: reusing image {} (built before for this exact docker config)", node_id, out.tag);
     return out;
   }
 

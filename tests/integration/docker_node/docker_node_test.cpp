@@ -19,6 +19,9 @@
 #include <random>
 #include <thread>
 
+#include <boost/json/parse.hpp>
+#include <fmt/format.h>
+
 #include "support/docker_test.hpp"
 #include "support/free_port.hpp"
 #include "docker/client.hpp"
@@ -386,5 +389,199 @@ class Idle(MultiprocessNode):
   left = client_->container_list({{std::string(rm::docker::kLabelSession), sid}}, true);
   ASSERT_TRUE(left);
   EXPECT_EQ(left->size(), 0u);
+  EXPECT_EQ(files_under(root_), 0u);
+}
+
+namespace {
+
+// A node whose input text decides what it does: echo, raise, or end its process.
+constexpr const char* kCrashyNode = R"PY(
+import os, sys
+from remotemedia.nodes import MultiprocessNode, RuntimeData
+class Crashy(MultiprocessNode):
+    async def process(self, data):
+        if data.text == "boom":
+            raise ValueError("boom requested")
+        if data.text == "exit":
+            print("about to exit with 3", flush=True)
+            print("last words on stderr", file=sys.stderr, flush=True)
+            os._exit(3)
+        yield RuntimeData(data_type="text", text=data.text + "!", timestamp=data.timestamp)
+)PY";
+
+std::string processed(DockerNode& node, const std::string& text) {
+  CollectingEmitter em;
+  auto st = node.process(RuntimeData::make_text(text, 1), em);
+  if (!st) return "error: " + st.error().message;
+  if (em.outputs.size() != 1 || !em.outputs[0]->text()) return "unexpected outputs";
+  return em.outputs[0]->text()->text;
+}
+
+}  // namespace
+
+// Shared mode with the resident runner server: sessions are forked in the warm container, never
+// exec'd; a crashing runner is reported and leaves the other session and the server alone.
+class DockerSharedServerTest : public DockerNodeTest {
+ protected:
+  void SetUp() override {
+    DockerNodeTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    rm::docker::shutdown_shared_containers();  // a fresh pool that reads the settings below
+    ::setenv("RM_DOCKER_SHARE", "1", 1);
+    ::setenv("RM_DOCKER_WARM_IDLE_MS", "500", 1);
+  }
+  void TearDown() override {
+    rm::docker::shutdown_shared_containers();
+    ::unsetenv("RM_DOCKER_WARM_IDLE_MS");
+    ::unsetenv("RM_DOCKER_SHARE");
+    DockerNodeTest::TearDown();
+  }
+
+  // ExecIDs of GET /containers/{id}/json: how many execs the daemon knows for the container.
+  std::size_t exec_ids(const std::string& id) {
+    auto r = client_->request("GET", "/containers/" + id + "/json");
+    EXPECT_TRUE(r && r->status == 200) << (r ? r->body : r.error().message);
+    if (!r || r->status != 200) return 999;
+    auto v = boost::json::parse(r->body);
+    const auto* ids = v.as_object().if_contains("ExecIDs");
+    return ids == nullptr || ids->is_null() ? 0 : ids->as_array().size();
+  }
+
+  std::string container_name(const std::string& id) {
+    auto info = client_->container_inspect(id);
+    EXPECT_TRUE(info) << (info ? "" : info.error().message);
+    return info ? info->name : std::string();
+  }
+
+  // Waits (bounded) until the pool's reaper has removed every container of this process.
+  bool no_containers_left_within(std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (containers_owned_by_me() == 0) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+
+  // The runner server's control directories (rms-*) under the IPC root.
+  std::vector<fs::path> control_dirs() {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::directory_iterator(root_))
+      if (e.path().filename().string().rfind("rms-", 0) == 0) out.push_back(e.path());
+    return out;
+  }
+};
+
+TEST_F(DockerSharedServerTest, warm_sessions_start_without_exec_and_a_crashing_runner_spares_the_other_session) {
+  auto c = with_node_file(config(), "crashy.py", kCrashyNode);
+  std::string id;
+  for (int i = 0; i < 2; ++i) {
+    DockerNode node(DockerNodeOptions::from_env("crashy", "Crashy", unique("s"), {}, c));
+    auto st = node.initialize();
+    ASSERT_TRUE(st) << st.error().message;
+    if (i == 0) {
+      id = node.container_id();
+      EXPECT_FALSE(node.reused_container());
+    } else {
+      EXPECT_TRUE(node.reused_container());
+      EXPECT_EQ(node.container_id(), id);
+    }
+    EXPECT_EQ(processed(node, "x" + std::to_string(i)), "x" + std::to_string(i) + "!");
+    EXPECT_EQ(exec_ids(id), 0u);
+    node.close();
+  }
+  EXPECT_EQ(containers_owned_by_me(), 1u);  // one container, warm between the sessions
+
+  DockerNode steady(DockerNodeOptions::from_env("steady", "Crashy", unique("s"), {}, c));
+  DockerNode crashing(DockerNodeOptions::from_env("crashing", "Crashy", unique("s"), {}, c));
+  for (auto* n : {&steady, &crashing}) {
+    auto st = n->initialize();
+    ASSERT_TRUE(st) << st.error().message;
+    EXPECT_EQ(n->container_id(), id);
+  }
+  EXPECT_EQ(processed(steady, "a"), "a!");
+  // An exception in process() is the node's error; the runner goes on.
+  auto boom = processed(crashing, "boom");
+  EXPECT_NE(boom.find("node crashing: process failed: ValueError: boom requested"), std::string::npos)
+      << boom;
+  EXPECT_EQ(processed(crashing, "fine"), "fine!");
+  EXPECT_EQ(processed(steady, "b"), "b!");
+  // os._exit(3): the runner is gone; its exit code and last lines are in the error.
+  auto gone = processed(crashing, "exit");
+  EXPECT_NE(gone.find("node crashing: runner in shared container " + container_name(id) +
+                      " exited with code 3; last log lines:"),
+            std::string::npos)
+      << gone;
+  EXPECT_NE(gone.find("about to exit with 3"), std::string::npos) << gone;
+  EXPECT_NE(gone.find("last words on stderr"), std::string::npos) << gone;
+  EXPECT_EQ(processed(steady, "c"), "c!");
+  crashing.close();
+  EXPECT_EQ(processed(steady, "d"), "d!");
+  steady.close();
+  EXPECT_EQ(exec_ids(id), 0u);
+
+  // After the last session and the idle time nothing is left.
+  EXPECT_TRUE(no_containers_left_within(60s));
+  EXPECT_EQ(files_under(root_), 0u);
+}
+
+TEST_F(DockerSharedServerTest, a_container_whose_runner_server_is_gone_is_never_handed_out_again) {
+  auto c = with_node_file(config(), "crashy.py", kCrashyNode);
+  std::string first;
+  {
+    DockerNode node(DockerNodeOptions::from_env("crashy", "Crashy", unique("s"), {}, c));
+    auto st = node.initialize();
+    ASSERT_TRUE(st) << st.error().message;
+    first = node.container_id();
+    node.close();
+  }
+  // The socket is missing: the session fails naming node and container (which is then stopped
+  // at once: nobody else holds it).
+  const std::string first_name = container_name(first);
+  auto dirs = control_dirs();
+  ASSERT_EQ(dirs.size(), 1u);
+  fs::remove(dirs[0] / "runner.sock");
+  {
+    DockerNode node(DockerNodeOptions::from_env("lost", "Crashy", unique("s"), {}, c));
+    auto st = node.initialize();
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message.find("node lost: the runner server in shared container " +
+                                      first_name + " is not answering"),
+              std::string::npos)
+        << st.error().message;
+    node.close();
+  }
+  // The next session gets a new container.
+  DockerNode node(DockerNodeOptions::from_env("crashy", "Crashy", unique("s"), {}, c));
+  auto st = node.initialize();
+  ASSERT_TRUE(st) << st.error().message;
+  const std::string second = node.container_id();
+  EXPECT_NE(second, first);
+  EXPECT_EQ(processed(node, "y"), "y!");
+
+  // The server dies (SIGKILL from the host: the child of the container's init): the running
+  // session fails naming the container, and the container is not handed out again.
+  auto info = client_->container_inspect(second);
+  ASSERT_TRUE(info) << info.error().message;
+  std::ifstream children(fmt::format("/proc/{}/task/{}/children", info->pid, info->pid));
+  long server_pid = 0;
+  ASSERT_TRUE(children >> server_pid) << "no child under the container's init";
+  const std::string second_name = container_name(second);
+  ASSERT_EQ(::kill(static_cast<pid_t>(server_pid), SIGKILL), 0);
+  // The container ends with its init's child; wait for that (bounded) before the next input.
+  auto code = client_->container_wait(second, 60s);
+  ASSERT_TRUE(code) << code.error().message;
+  auto failed = processed(node, "z");
+  EXPECT_NE(failed.find("error: node crashy: "), std::string::npos) << failed;
+  EXPECT_NE(failed.find(second_name), std::string::npos) << failed;
+  node.close();
+  DockerNode third(DockerNodeOptions::from_env("crashy", "Crashy", unique("s"), {}, c));
+  st = third.initialize();
+  ASSERT_TRUE(st) << st.error().message;
+  EXPECT_NE(third.container_id(), second);
+  EXPECT_EQ(processed(third, "w"), "w!");
+  third.close();
+  rm::docker::shutdown_shared_containers();
+  EXPECT_EQ(containers_owned_by_me(), 0u);
   EXPECT_EQ(files_under(root_), 0u);
 }

@@ -11,7 +11,8 @@
 //   /containers/{id}/wait, no polling interval), classified (OOM / exit code / signal) into an
 //   ExitReport and handed to on_exit on the watcher thread. on_exit must not call stop().
 // - stop() (and the destructor) sends SIGTERM, waits up to the grace period, then SIGKILL, and
-//   removes the container. Idempotent. After stop() returns no callback runs any more.
+//   removes the container and its owned_dir. Idempotent. After stop() returns no callback runs
+//   any more.
 // - Labels: remotemedia.session, remotemedia.node, remotemedia.owner (host pid),
 //   remotemedia.owner_start (its start time in clock ticks since boot), remotemedia.boot (kernel
 //   boot id), remotemedia.config_hash, remotemedia.managed=1. A
@@ -55,6 +56,10 @@ struct NodeContainerSpec {
   std::vector<std::string> command;  // e.g. {"python3", "-m", "remotemedia.runner", ...}
   std::map<std::string, std::string> extra_env;  // added to config.env (wins on conflicts)
   std::string working_dir;
+
+  // A host directory that belongs to this container (shared containers: the runner server's
+  // control directory); stop() removes it after the container. Empty: none.
+  std::string owned_dir;
 
   std::size_t log_tail_lines = 50;  // kept for error messages
   std::chrono::seconds stop_grace{5};

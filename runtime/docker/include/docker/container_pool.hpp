@@ -6,7 +6,9 @@
 // shared container over its own channels (that routing is the node's business, not the pool's).
 //
 // Thread-safety: all members may be called from any thread. A Lease must not outlive its pool.
-// A container that has exited is never handed out again; the next acquire() creates a new one.
+// A container that has exited, or that a lease holder discarded (its runner server stopped
+// answering), is never handed out again: the next acquire() creates a new one, and the old one
+// is stopped as soon as its last lease is released.
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -15,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "docker/container_manager.hpp"
 
@@ -41,11 +44,15 @@ class ContainerPool {
     explicit operator bool() const { return container_ != nullptr; }
     bool reused() const { return reused_; }  // true: an existing container was shared or warm
     void release();
+    // This container is broken: never hand it out again (other leases keep it until they are
+    // released; then it is stopped). Does not release this lease.
+    void discard();
 
    private:
     friend class ContainerPool;
+    struct Entry;
     ContainerPool* pool_ = nullptr;
-    std::string key_;
+    std::shared_ptr<Entry> entry_;
     NodeContainer* container_ = nullptr;
     bool reused_ = false;
   };
@@ -54,23 +61,24 @@ class ContainerPool {
   // missing key at a time; concurrent acquirers of the same key wait for it).
   Result<Lease> acquire(const std::string& key, const Factory& create);
 
-  std::size_t containers() const;  // held: in use or warm
+  // True when acquire(key) would hand out a running container now (takes no lease: for a
+  // caller deciding whether it has to prepare one, e.g. make sure the image exists).
+  bool has_live(const std::string& key) const;
+
+  std::size_t containers() const;  // held: in use, warm or discarded but still leased
   std::size_t leases(const std::string& key) const;
 
  private:
-  struct Entry {
-    std::unique_ptr<NodeContainer> container;
-    std::size_t refs = 0;
-    std::chrono::steady_clock::time_point idle_since;
-    bool creating = false;
-  };
-  void release(const std::string& key);
+  using Entry = Lease::Entry;
+  void release(const std::shared_ptr<Entry>& entry);
+  void discard(const std::shared_ptr<Entry>& entry);
   void reap_loop();
 
   std::chrono::milliseconds idle_time_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, Entry> entries_;
+  std::map<std::string, std::shared_ptr<Entry>> entries_;  // the one live entry per key
+  std::vector<std::shared_ptr<Entry>> retired_;  // exited or discarded, still leased
   bool stopping_ = false;
   std::thread reaper_;
 };

@@ -17,17 +17,22 @@
 //   the exit watcher reports it (OOM / code + last log lines) within one poll slice.
 // - shared (RM_DOCKER_SHARE=1 or DockerNodeOptions::share): nodes with the same image and
 //   config hash share one container held by a process-wide ContainerPool (reference counted,
-//   warm for RM_DOCKER_WARM_IDLE_MS after the last session). The container's command only
-//   keeps it alive; every session starts its own runner in it with the exec API
-//   (POST /containers/{id}/exec, then /exec/{id}/start, whose multiplexed output stream is
-//   forwarded as the node's log and whose end is the runner's exit). Mounts are fixed at
-//   create time, so a shared container mounts the whole IPC root instead of one session's
-//   directory; each session still has its own channels in its own directory.
+//   warm for RM_DOCKER_WARM_IDLE_MS after the last session). The container's command is the
+//   resident runner server (`python3 -m remotemedia.runner --serve <ipc root>/rms-<pid>-<n>
+//   --preload <node type>`, runner_server.hpp): it imports the SDK and the node class once and
+//   listens on a unix socket in that directory. Each session connects, asks for a runner and
+//   gets a child forked from the warm interpreter -- no exec, no new interpreter; the
+//   connection carries the runner's output (logged as the node's) and then its exit status.
+//   Mounts are fixed at create time, so a shared container mounts the whole IPC root instead
+//   of one session's directory; each session still has its own channels in its own directory.
+//   A server that does not answer (socket gone, server dead) fails the session with a message
+//   naming the node and the container, and the pool never hands that container out again.
 //
 // Liveness: the host cannot see pids inside the container's pid namespace; the channels'
 // heartbeats (ipc/) detect a runner that is gone, the exit watcher says why.
 // close(): rm.stop, then stop the container (SIGTERM, grace, SIGKILL, remove) or, shared, the
-// exec'd runner (SIGTERM via its host pid) and release the pool lease; unlinks the channels.
+// session's runner (SIGTERM, then SIGKILL, sent by the runner server) and release the pool
+// lease; unlinks the channels.
 // Threading: like every Node, methods are called from one thread at a time.
 #include <chrono>
 #include <cstdint>
