@@ -25,3 +25,6 @@ if want docker && curl -sf --unix-socket /var/run/docker.sock http://localhost/_
   run docker-start "$B/bench/docker/docker_container_start_bench" 20
   run docker-node "$B/bench/docker_node/bench_docker_node" 5000 10
 fi
+if want transcription && curl -sf --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1; then
+  run transcription bash bench/transcription/transcription_bench.sh "$B" 3
+fi

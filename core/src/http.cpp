@@ -1,5 +1,6 @@
 // Router and request/response helpers: everything of the HTTP layer that needs no socket.
 #include "core/http.hpp"
+#include "core/json.hpp"
 
 #include <algorithm>
 #include <exception>
@@ -174,7 +175,7 @@ Response json_response(int status, const boost::json::value& body) {
   Response r;
   r.status = status;
   r.content_type = "application/json";
-  r.body = boost::json::serialize(body);
+  r.body = to_json(body);
   return r;
 }
 

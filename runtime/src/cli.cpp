@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -18,6 +19,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/json.hpp"
 #include "core/log.hpp"
 #include "core/shutdown.hpp"
 #include "runtime/audio_file.hpp"
@@ -41,7 +43,7 @@ std::string type_list(const std::vector<DataType>& types) {
 std::string default_text(const ParamSpec& p) {
   if (p.required()) return "required";
   if (p.default_value.is_double()) return fmt::format("{}", p.default_value.get_double());
-  return json::serialize(p.default_value);
+  return core::to_json(p.default_value);
 }
 
 std::string range_text(const ParamSpec& p) {
@@ -92,10 +94,19 @@ struct InputFile {
 // Writes JSON lines (and WAV files) for outputs; called serialised by the session.
 class OutputWriter {
  public:
-  OutputWriter(std::ostream& out, std::optional<std::filesystem::path> dir) : out_(out), dir_(std::move(dir)) {}
+  OutputWriter(std::ostream& out, std::optional<std::filesystem::path> dir, bool timing)
+      : out_(out), dir_(std::move(dir)), timing_(timing) {}
+
+  // With timing on, each line carries wall_ms: wall-clock ms since streaming started (the first
+  // chunk pushed). Against the media time of an output this gives its latency in --realtime runs.
+  void streaming_started() { t0_ns_.store(now_ns(), std::memory_order_release); }
 
   void write(const std::string& node_id, const DataPtr& d) {
     auto rec = output_record(node_id, *d);
+    if (timing_) {
+      const std::int64_t t0 = t0_ns_.load(std::memory_order_acquire);
+      rec["wall_ms"] = t0 == 0 ? 0.0 : std::round(double(now_ns() - t0) / 1e5) / 10.0;
+    }
     if (dir_ && d->audio()) {
       auto n = ++audio_count_[node_id];
       auto file = *dir_ / fmt::format("{}_{:04}.wav", node_id, n);
@@ -108,22 +119,43 @@ class OutputWriter {
       }
     }
     // One line per output, flushed at once: a reader on a pipe sees each result as it happens.
-    out_ << json::serialize(rec) << '\n' << std::flush;
+    out_ << core::to_json(rec) << '\n' << std::flush;
     ++count_;
   }
   std::size_t count() const { return count_; }
   const std::optional<std::string>& write_error() const { return write_error_; }
 
  private:
+  static std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
   std::ostream& out_;
   std::optional<std::filesystem::path> dir_;
+  bool timing_;
+  std::atomic<std::int64_t> t0_ns_{0};
   std::map<std::string, int> audio_count_;
   std::size_t count_ = 0;
   std::optional<std::string> write_error_;
 };
 
-int cmd_run(const std::string& manifest_path, const std::vector<std::string>& input_args, bool realtime,
-            const std::string& output_path, const std::string& output_dir) {
+struct RunOptions {
+  std::string manifest_path;
+  std::vector<std::string> inputs;
+  bool realtime = false;
+  bool timing = false;
+  std::string output_path;
+  std::string output_dir;
+};
+
+int cmd_run(const RunOptions& ro) {
+  const std::string& manifest_path = ro.manifest_path;
+  const auto& input_args = ro.inputs;
+  const bool realtime = ro.realtime;
+  const std::string& output_path = ro.output_path;
+  const std::string& output_dir = ro.output_dir;
   auto m = Manifest::from_file(manifest_path);
   if (!m) {
     print_issues(m.error());
@@ -196,8 +228,9 @@ int cmd_run(const std::string& manifest_path, const std::vector<std::string>& in
     }
   }
   std::ostream& out = output_path.empty() ? std::cout : file_out;
-  OutputWriter writer(out, dir);
+  OutputWriter writer(out, dir, ro.timing);
 
+  const auto start_t0 = std::chrono::steady_clock::now();
   PipelineExecutor executor(std::move(*m));
   SessionOptions opts;
   opts.on_output = [&writer](const std::string& id, const DataPtr& d) { writer.write(id, d); };
@@ -207,6 +240,19 @@ int cmd_run(const std::string& manifest_path, const std::vector<std::string>& in
     return 1;
   }
   std::shared_ptr<Session> session(std::move(*started));
+  // Real-time pacing starts once every node is up (a first run may build an image for minutes).
+  if (auto ready = session->wait_ready(); !ready) {
+    auto result = session->wait();
+    std::cerr << "error: " << (result ? ready.error().message : result.error().message) << '\n';
+    return 1;
+  }
+  // Worth a line when it is noticeable (Docker and Python nodes); instant native starts stay quiet.
+  const auto ready_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_t0).count();
+  core::logger("cli")->log(ready_ms >= 100 ? spdlog::level::info : spdlog::level::debug,
+                           "session ready in {} ms (every node initialized: images built or reused, "
+                           "containers and processes up, models loaded)",
+                           ready_ms);
   std::weak_ptr<Session> weak = session;
   core::Shutdown::on_shutdown([weak] {
     if (auto s = weak.lock()) s->cancel();
@@ -217,6 +263,7 @@ int cmd_run(const std::string& manifest_path, const std::vector<std::string>& in
   for (const auto& in : inputs) total_s = std::max(total_s, in.audio.duration_s());
   auto t0 = std::chrono::steady_clock::now();
   auto last_progress = t0;
+  writer.streaming_started();
   // 20 ms chunks, inputs interleaved in media-time order.
   bool failed = false;
   for (;;) {
@@ -344,7 +391,7 @@ std::string describe_nodes(std::string_view format) {
       o["params"] = std::move(params);
       arr.push_back(std::move(o));
     }
-    return json::serialize(arr) + "\n";
+    return core::to_json(arr) + "\n";
   }
   if (format == "markdown") {
     out += "# Native nodes\n\n";
@@ -411,14 +458,14 @@ int run_cli(int argc, char** argv) {
   validate->add_option("manifest", validate_path, "Manifest file (.yaml, .yml or .json)")->required();
 
   auto* run = app.add_subcommand("run", "Stream audio files through a pipeline, writing outputs as JSON lines");
-  std::string run_path, output_path, output_dir;
-  std::vector<std::string> inputs;
-  bool realtime = false;
-  run->add_option("manifest", run_path, "Manifest file")->required();
-  run->add_option("-i,--input", inputs, "NAME=FILE: feed a WAV/FLAC file to the named pipeline input")->required();
-  run->add_flag("--realtime", realtime, "Push 20 ms chunks at the pace of the audio instead of as fast as possible");
-  run->add_option("-o,--output", output_path, "Write JSON lines here instead of stdout");
-  run->add_option("--output-dir", output_dir, "Also write each audio output as <node>_<n>.wav into this directory");
+  RunOptions ro;
+  run->add_option("manifest", ro.manifest_path, "Manifest file")->required();
+  run->add_option("-i,--input", ro.inputs, "NAME=FILE: feed a WAV/FLAC file to the named pipeline input")->required();
+  run->add_flag("--realtime", ro.realtime, "Push 20 ms chunks at the pace of the audio instead of as fast as possible");
+  run->add_flag("--timing", ro.timing,
+                "Add wall_ms to each output line: wall-clock ms since the first chunk was pushed");
+  run->add_option("-o,--output", ro.output_path, "Write JSON lines here instead of stdout");
+  run->add_option("--output-dir", ro.output_dir, "Also write each audio output as <node>_<n>.wav into this directory");
 
   auto* nodes = app.add_subcommand("nodes", "List native node types and their params");
   std::string format = "text";
@@ -451,7 +498,7 @@ int run_cli(int argc, char** argv) {
   }
   if (run->parsed()) {
     core::Shutdown::install();
-    return cmd_run(run_path, inputs, realtime, output_path, output_dir);
+    return cmd_run(ro);
   }
   return 2;
 }

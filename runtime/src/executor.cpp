@@ -96,6 +96,7 @@ struct Session::State : std::enable_shared_from_this<Session::State> {
   std::condition_variable changed;
   std::map<std::string, bool, std::less<>> input_closed;
   std::size_t outputs_open = 0;
+  std::size_t initialized = 0;  // nodes whose initialize() has returned successfully
   bool finished = false;   // every output saw end-of-stream
   bool cancelled = false;  // failed or cancelled
   std::optional<SessionError> error;
@@ -175,6 +176,11 @@ struct Session::State : std::enable_shared_from_this<Session::State> {
   Status run_steps(Actor& a) {
     try {
       if (auto st = a.node->initialize(); !st) return st;
+      {
+        std::lock_guard lock(mutex);
+        ++initialized;
+      }
+      changed.notify_all();
       std::vector<DataPtr> batch;
       batch.reserve(kBatch);
       if (a.open_inputs == 0) {
@@ -306,6 +312,15 @@ std::optional<Output> Session::next_output() {
   std::vector<Output> one;
   if (s.output_queue->pop_batch(one, 1) == 0) return std::nullopt;
   return std::move(one.front());
+}
+
+SessionStatus Session::wait_ready() {
+  auto& s = *state_;
+  std::unique_lock lock(s.mutex);
+  s.changed.wait(lock, [&] { return s.initialized == s.actors.size() || s.ended_locked(); });
+  if (s.error) return tl::unexpected(*s.error);
+  if (s.cancelled) return tl::unexpected(SessionError{"", NodeErrorCode::cancelled, "the session was cancelled"});
+  return {};
 }
 
 SessionStatus Session::wait() {

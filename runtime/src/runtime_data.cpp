@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/json.hpp"
+
 namespace rm::runtime {
 
 std::string_view to_string(DataType t) {
@@ -107,10 +109,10 @@ std::string summarize(const RuntimeData& d) {
                        a->duration_s());
   }
   if (auto* t = d.text()) return fmt::format("text \"{}\"", t->text);
-  if (auto* j = d.json()) return fmt::format("json {}", boost::json::serialize(j->value));
+  if (auto* j = d.json()) return fmt::format("json {}", core::to_json(j->value));
   if (auto* b = d.binary()) return fmt::format("binary {} bytes", b->bytes.size());
   if (auto* t = d.tensor()) return fmt::format("{} {} [{}]", to_string(d.type), t->dtype, fmt::join(t->shape, ","));
-  if (auto* c = d.control()) return fmt::format("control {} {}", c->kind, boost::json::serialize(c->payload));
+  if (auto* c = d.control()) return fmt::format("control {} {}", c->kind, core::to_json(c->payload));
   return "end_of_stream";
 }
 

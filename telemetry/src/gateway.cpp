@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "core/http_client.hpp"
+#include "core/json.hpp"
 #include "telemetry/gateway_time.hpp"
 
 namespace rm::telemetry {
@@ -48,49 +49,9 @@ json::object gpu_json(const GpuSummary& s, bool with_labels) {
 // The telemetry page is the hot path (up to 10000 points per response): it is written straight
 // into the body instead of through a JSON DOM, with the date part of the timestamp reused
 // while consecutive points fall in the same second.
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  bool plain = std::all_of(s.begin(), s.end(), [](char c) {
-    return c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20;
-  });
-  if (plain) {
-    out += s;
-    out += '"';
-    return;
-  }
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
-
-void append_number(std::string& out, double v) {
-  if (!std::isfinite(v)) {
-    out += "null";  // JSON has no NaN/Inf
-    return;
-  }
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
-
-void append_int(std::string& out, std::int64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
+using core::append_json_string;
+void append_number(std::string& out, double v) { core::append_json_number(out, v); }
+void append_int(std::string& out, std::int64_t v) { core::append_json_number(out, v); }
 
 class PointWriter {
  public:

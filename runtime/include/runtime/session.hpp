@@ -81,6 +81,11 @@ class Session {
   // end-of-stream, or it failed/was cancelled) and the queue is drained.
   std::optional<Output> next_output();
 
+  // Blocks until every node's initialize() has returned (images built, containers and
+  // processes up, models loaded), or the session failed or was cancelled (its error).
+  // Pushing before that is allowed (inputs queue up, then backpressure applies); callers that
+  // pace input in real time wait here first.
+  SessionStatus wait_ready();
   // Blocks until the session ends, joins every node thread, returns the first error.
   SessionStatus wait();
   // Stops the session: queues are cancelled, threads finish and close their nodes.

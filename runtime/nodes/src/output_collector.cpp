@@ -8,9 +8,10 @@
 // max_items entries are held; one more is an error rather than unbounded growth.
 #include <string>
 
-#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 #include <fmt/format.h>
 
+#include "core/json.hpp"
 #include "runtime/node_registry.hpp"
 
 namespace rm::nodes {
@@ -78,7 +79,7 @@ class OutputCollector final : public Node {
     } else {
       std::string lines;
       for (const auto& e : items_) {
-        lines += boost::json::serialize(e);
+        lines += core::to_json(e);
         lines += '\n';
       }
       result = RuntimeData::make_text(std::move(lines), last_ts_, std::move(md));

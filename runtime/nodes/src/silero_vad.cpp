@@ -103,6 +103,11 @@ runtime::NodeContract silero_vad_contract() {
                         .type = ParamType::boolean,
                         .default_value = true,
                         .description = "Emit speech_start / speech_end control events"},
+              ParamSpec{.name = "stream_audio",
+                        .type = ParamType::boolean,
+                        .default_value = false,
+                        .description = "Send each segment's audio in pieces while the speech goes on "
+                                       "(metadata stream/final) instead of once at its end"},
           },
   };
 }
@@ -123,6 +128,7 @@ SileroVadNode::SileroVadNode(const runtime::NodeInit& init) : node_id_(init.node
   seg_config_.padding_ms = runtime::param_int(p, "speech_pad_ms");
   seg_config_.emit_audio = runtime::param_bool(p, "emit_audio");
   seg_config_.emit_events = runtime::param_bool(p, "emit_events");
+  seg_config_.stream_audio = runtime::param_bool(p, "stream_audio");
   seg_config_.metadata["detector"] = "silero";
   seg_config_.metadata["node"] = node_id_;
 }

@@ -39,6 +39,7 @@ void SpeechSegmenter::reset() {
   seg_start_ = 0;
   silence_start_ = -1;
   last_seg_end_ = 0;
+  streamed_to_ = 0;
 }
 
 std::int64_t SpeechSegmenter::to_us(std::int64_t sample) const {
@@ -47,10 +48,32 @@ std::int64_t SpeechSegmenter::to_us(std::int64_t sample) const {
 
 Status SpeechSegmenter::announce(runtime::Emitter& out) {
   announced_ = true;
+  streamed_to_ = seg_start_;
   if (!config_.emit_events) return {};
   boost::json::object payload;
   payload["start_us"] = to_us(seg_start_);
   return out.emit(RuntimeData::make_control("speech_start", std::move(payload), to_us(seg_start_)));
+}
+
+Status SpeechSegmenter::stream_piece(std::int64_t upto, bool final, runtime::Emitter& out) {
+  upto = std::min(upto, pos_);
+  if (upto < streamed_to_) upto = streamed_to_;
+  if (upto == streamed_to_ && !final) return {};
+  std::vector<float> samples(buf_.begin() + (streamed_to_ - buf_start_), buf_.begin() + (upto - buf_start_));
+  boost::json::object md = config_.metadata;
+  md["segment_index"] = segments_.size();  // index the segment will have once it ends
+  md["segment_start_us"] = to_us(seg_start_);
+  md["stream"] = true;
+  md["final"] = final;
+  const std::int64_t ts = to_us(streamed_to_);
+  streamed_to_ = upto;
+  // Sent samples are not needed again (the next segment's padding never reaches back into
+  // this one), so a long phrase does not pile up in memory.
+  if (streamed_to_ > buf_start_) {
+    buf_.erase(buf_.begin(), buf_.begin() + (streamed_to_ - buf_start_));
+    buf_start_ = streamed_to_;
+  }
+  return out.emit(RuntimeData::make_audio(std::move(samples), config_.sample_rate, 1, ts, std::move(md)));
 }
 
 Status SpeechSegmenter::close_segment(std::int64_t speech_end, runtime::Emitter& out) {
@@ -69,9 +92,12 @@ Status SpeechSegmenter::close_segment(std::int64_t speech_end, runtime::Emitter&
   const std::int64_t end = std::min(speech_end + pad_, pos_);
   const std::int64_t start = seg_start_;
   const SpeechSegment seg{to_us(start), to_us(end)};
+  if (config_.emit_audio && config_.stream_audio) {
+    if (auto st = stream_piece(end, true, out); !st) return st;
+  }
   segments_.push_back(seg);
   last_seg_end_ = end;
-  if (config_.emit_audio) {
+  if (config_.emit_audio && !config_.stream_audio) {
     std::vector<float> samples(buf_.begin() + (start - buf_start_), buf_.begin() + (end - buf_start_));
     boost::json::object md = config_.metadata;
     md["start_us"] = seg.start_us;
@@ -127,7 +153,14 @@ Status SpeechSegmenter::push(std::span<const float> frame, float probability, st
     if (silence_start_ < 0) silence_start_ = frame_start;
     if (pos_ - silence_start_ >= min_silence_) return close_segment(silence_start_, out);
   }
-  if (!announced_ && silence_start_ < 0 && pos_ - speech_start_ >= min_speech_) return announce(out);
+  if (!announced_ && silence_start_ < 0 && pos_ - speech_start_ >= min_speech_) {
+    if (auto st = announce(out); !st) return st;
+  }
+  if (announced_ && config_.emit_audio && config_.stream_audio) {
+    // During a silence candidate only up to its padded start surely belongs to the segment.
+    const std::int64_t upto = silence_start_ >= 0 ? silence_start_ + pad_ : pos_;
+    return stream_piece(upto, false, out);
+  }
   return {};
 }
 

@@ -37,6 +37,7 @@ SpeechSegmenterConfig segmenter_config(const NodeInit& init) {
   c.padding_ms = param_int(init.params, "padding_ms");
   c.emit_audio = param_bool(init.params, "emit_audio");
   c.emit_events = param_bool(init.params, "emit_events");
+  c.stream_audio = param_bool(init.params, "stream_audio");
   c.metadata["detector"] = "webrtc";
   c.metadata["node_id"] = init.node_id;
   return c;
@@ -180,6 +181,9 @@ NodeContract webrtc_vad_contract() {
                     .description = "Whether each segment's audio is emitted."},
           ParamSpec{.name = "emit_events", .type = ParamType::boolean, .default_value = true,
                     .description = "Whether speech_start and speech_end control events are emitted."},
+          ParamSpec{.name = "stream_audio", .type = ParamType::boolean, .default_value = false,
+                    .description = "Send each segment's audio in pieces while the speech goes on "
+                                   "(metadata stream/final) instead of once at its end."},
       },
   };
 }

@@ -181,6 +181,83 @@ TEST(SpeechSegmenter, audio_or_events_can_be_switched_off) {
   EXPECT_TRUE(d2.out.of_type(DataType::audio).empty());
 }
 
+// Streaming sends, per segment, pieces whose concatenation is exactly the audio the
+// whole-segment mode sends, between speech_start and speech_end, with contiguous timestamps.
+TEST(SpeechSegmenter, streamed_pieces_add_up_to_the_whole_segment_audio) {
+  // Two phrases; the first has a pause shorter than min_silence (a cancelled silence
+  // candidate), the second runs to the end of the stream.
+  const auto probs = cat({frames(5, 0), frames(30, 1), frames(4, 0), frames(20, 1), frames(15, 0),
+                          frames(25, 1), frames(3, 0)});
+  auto whole_cfg = cfg(100, 80, 30);
+  Driver whole(whole_cfg);
+  whole.feed(probs);
+  whole.finish();
+  auto stream_cfg = whole_cfg;
+  stream_cfg.stream_audio = true;
+  Driver streamed(stream_cfg);
+  streamed.feed(probs);
+  streamed.finish();
+
+  auto segments = whole.out.of_type(DataType::audio);
+  ASSERT_EQ(segments.size(), 2u);
+  ASSERT_EQ(streamed.seg.segments().size(), 2u);
+  std::vector<std::vector<float>> joined(2);
+  std::vector<int> pieces(2, 0), finals(2, 0);
+  int open_segment = -1, starts = 0;
+  std::int64_t next_ts = -1;
+  for (const auto& item : streamed.out.items) {
+    if (item->type == DataType::control) {
+      const auto& kind = item->control()->kind;
+      if (kind == "speech_start") {
+        EXPECT_EQ(open_segment, -1);
+        open_segment = starts++;
+        next_ts = i64(item->control()->payload.at("start_us"));
+      } else {
+        EXPECT_EQ(kind, "speech_end");
+        ASSERT_GE(open_segment, 0);
+        EXPECT_EQ(finals[std::size_t(open_segment)], 1) << "final piece before speech_end";
+        EXPECT_EQ(i64(item->control()->payload.at("end_us")), next_ts);
+        open_segment = -1;
+      }
+      continue;
+    }
+    ASSERT_EQ(item->type, DataType::audio);
+    ASSERT_GE(open_segment, 0) << "audio piece outside speech_start/speech_end";
+    const auto& md = item->metadata;
+    EXPECT_EQ(i64(md.at("segment_index")), open_segment);
+    EXPECT_TRUE(md.at("stream").as_bool());
+    EXPECT_EQ(item->timestamp_us, next_ts) << "pieces are contiguous";
+    const auto view = item->audio()->view();
+    next_ts += std::int64_t(view.size()) * 1'000'000 / kRate;
+    joined[std::size_t(open_segment)].insert(joined[std::size_t(open_segment)].end(), view.begin(), view.end());
+    ++pieces[std::size_t(open_segment)];
+    if (md.at("final").as_bool()) ++finals[std::size_t(open_segment)];
+  }
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto want = segments[i]->audio()->view();
+    EXPECT_EQ(joined[i], std::vector<float>(want.begin(), want.end())) << "segment " << i;
+    EXPECT_GT(pieces[i], 3) << "segment " << i << " was not streamed in pieces";
+    EXPECT_EQ(finals[i], 1);
+    EXPECT_EQ(streamed.seg.segments()[i].start_us, whole.seg.segments()[i].start_us);
+    EXPECT_EQ(streamed.seg.segments()[i].end_us, whole.seg.segments()[i].end_us);
+  }
+}
+
+TEST(SpeechSegmenter, streaming_sends_the_first_piece_as_soon_as_speech_is_confirmed) {
+  auto c = cfg(100, 80, 0);
+  c.stream_audio = true;
+  Driver d(c);
+  d.feed(cat({frames(5, 0), frames(10, 1)}));  // 100 ms of speech: confirmed, still going
+  ASSERT_EQ(d.out.items.size(), 2u);
+  EXPECT_EQ(d.out.items[0]->control()->kind, "speech_start");
+  ASSERT_EQ(d.out.items[1]->type, DataType::audio);
+  EXPECT_EQ(d.out.items[1]->audio()->view().size(), 10 * kFrame);
+  EXPECT_FALSE(d.out.items[1]->metadata.at("final").as_bool());
+  d.feed(frames(1, 1));
+  ASSERT_EQ(d.out.items.size(), 3u);
+  EXPECT_EQ(d.out.items[2]->audio()->view().size(), kFrame);
+}
+
 TEST(SpeechSegmenter, reset_starts_a_new_time_base) {
   Driver d(cfg(50, 50, 0), 1'000'000);
   d.feed(cat({frames(10, 1), frames(10, 0)}));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
@@ -185,6 +186,45 @@ connections: [{from: in, to: first}, {from: first, to: breaker}, {from: breaker,
   EXPECT_NE(st.error().message.find("node breaker: injected failure"), std::string::npos) << st.error().message;
   EXPECT_FALSE(last_push);
   EXPECT_EQ(testing::closed_count(id), 3);
+}
+
+TEST_F(Executor, wait_ready_returns_once_every_node_has_initialized) {
+  auto ex = make(R"(version: v1
+nodes:
+  - {id: quick, node_type: TestRelay}
+  - {id: slow_start, node_type: TestSlow, params: {init_ms: 300, delay_ms: 0}}
+connections: [{from: in, to: quick}, {from: quick, to: slow_start}]
+)");
+  std::atomic<int> outputs{0};
+  auto s = ex.start_session({.on_output = [&](const std::string&, const DataPtr&) { ++outputs; }});
+  ASSERT_TRUE(s);
+  const auto t0 = std::chrono::steady_clock::now();
+  // Pushed before the slow node is up: queued, not lost.
+  ASSERT_TRUE((*s)->push("in", RuntimeData::make_text("early", 0)));
+  auto ready = (*s)->wait_ready();
+  ASSERT_TRUE(ready) << ready.error().message;
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(300));
+  ASSERT_TRUE((*s)->push("in", RuntimeData::make_text("late", 1)));
+  (*s)->close_all_inputs();
+  ASSERT_TRUE((*s)->wait());
+  EXPECT_EQ(outputs.load(), 2);
+  EXPECT_TRUE((*s)->wait_ready());  // still true after the end
+}
+
+TEST_F(Executor, wait_ready_reports_a_node_that_fails_to_start) {
+  auto ex = make(R"(version: v1
+nodes:
+  - {id: quick, node_type: TestRelay}
+  - {id: broken, node_type: TestFail, params: {fail_at: 0}}
+connections: [{from: in, to: quick}, {from: quick, to: broken}]
+)");
+  auto s = ex.start_session({.on_output = [](const std::string&, const DataPtr&) {}});
+  ASSERT_TRUE(s);
+  auto ready = (*s)->wait_ready();
+  ASSERT_FALSE(ready);
+  EXPECT_EQ(ready.error().node_id, "broken");
+  EXPECT_NE(ready.error().message.find("injected start failure"), std::string::npos) << ready.error().message;
+  EXPECT_FALSE((*s)->wait());
 }
 
 TEST_F(Executor, concurrent_sessions_of_one_manifest_do_not_see_each_others_data) {

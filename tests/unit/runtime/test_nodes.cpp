@@ -44,10 +44,16 @@ class TestRelay : public Node {
   std::string tag_;
 };
 
-// Sleeps `delay_ms` per input, then forwards it (a slow consumer).
+// Sleeps `init_ms` in initialize() (a slow start, like an image build), `delay_ms` per input,
+// then forwards it (a slow consumer).
 class TestSlow : public Node {
  public:
-  explicit TestSlow(const NodeInit& init) : session_(init.session_id), delay_(param_int(init.params, "delay_ms")) {}
+  explicit TestSlow(const NodeInit& init)
+      : session_(init.session_id), delay_(param_int(init.params, "delay_ms")), init_(param_int(init.params, "init_ms")) {}
+  Status initialize() override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(init_));
+    return {};
+  }
   Status process(const DataPtr& in, Emitter& out) override {
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_));
     return out.emit(in);
@@ -57,13 +63,18 @@ class TestSlow : public Node {
  private:
   std::string session_;
   std::int64_t delay_;
+  std::int64_t init_;
 };
 
-// Fails on the N-th input (1-based).
+// Fails on the N-th input (1-based); fail_at 0 fails initialize().
 class TestFail : public Node {
  public:
   explicit TestFail(const NodeInit& init)
       : session_(init.session_id), id_(init.node_id), fail_at_(param_int(init.params, "fail_at")) {}
+  Status initialize() override {
+    if (fail_at_ == 0) return node_error(NodeErrorCode::init_failed, "node " + id_ + ": injected start failure");
+    return {};
+  }
   Status process(const DataPtr& in, Emitter& out) override {
     if (++seen_ == fail_at_) return node_error(NodeErrorCode::process_failed, "node " + id_ + ": injected failure");
     return out.emit(in);
@@ -121,8 +132,9 @@ void register_test_nodes() {
     r.add(contract("TestRelay", {param("tag", ParamType::string, ""),
                                  param("gain", ParamType::number, 1.0, 0.0, 10.0)}),
           make(std::type_identity<TestRelay>{}));
-    r.add(contract("TestSlow", {param("delay_ms", ParamType::integer, 1, 0, 1000)}), make(std::type_identity<TestSlow>{}));
-    r.add(contract("TestFail", {param("fail_at", ParamType::integer, 1, 1)}), make(std::type_identity<TestFail>{}));
+    r.add(contract("TestSlow", {param("delay_ms", ParamType::integer, 1, 0, 1000),
+                                param("init_ms", ParamType::integer, 0, 0, 10000)}), make(std::type_identity<TestSlow>{}));
+    r.add(contract("TestFail", {param("fail_at", ParamType::integer, 1, 0)}), make(std::type_identity<TestFail>{}));
     r.add(contract("TestCounter", {}), make(std::type_identity<TestCounter>{}));
   });
 }

@@ -30,6 +30,16 @@
 //    Skipped when config.emit_audio is false.
 // 3. control "speech_end", payload {"start_us", "end_us"}, timestamp end_us.
 // Events are skipped when config.emit_events is false.
+//
+// Streaming (config.stream_audio): instead of one audio value at the end, the segment's audio
+// goes out in pieces while the speech goes on, so a consumer (an ASR) can work during the
+// phrase and finish moments after it ends. The first piece, right after speech_start, holds
+// everything from the padded start; then each push() sends what it added. While a silence
+// candidate runs, audio past silence_start + padding is held back (it belongs to the segment
+// only if the speech resumes), so the pieces of a segment are exactly the samples the
+// whole-segment audio would have, in order and contiguous. Each piece has metadata
+// {"segment_index", "segment_start_us", "stream": true, "final"}; the last piece of a segment
+// (possibly empty) has "final": true and comes right before speech_end.
 // start_us/end_us are the padded bounds (the audio's first sample and one past its last),
 // computed as base + sample_index * 1e6 / sample_rate where base is the timestamp of the
 // first frame pushed after construction or reset(): input is assumed contiguous.
@@ -59,6 +69,7 @@ struct SpeechSegmenterConfig {
   std::int64_t padding_ms = 30;
   bool emit_audio = true;
   bool emit_events = true;
+  bool stream_audio = false;  // see "Streaming" above
   boost::json::object metadata;  // merged into every segment's audio metadata (e.g. detector)
 };
 
@@ -101,6 +112,8 @@ class SpeechSegmenter {
   std::int64_t to_us(std::int64_t sample) const;
   runtime::Status announce(runtime::Emitter& out);
   runtime::Status close_segment(std::int64_t speech_end, runtime::Emitter& out);
+  // Streaming: sends samples [streamed_to_, upto) of the current segment as one piece.
+  runtime::Status stream_piece(std::int64_t upto, bool final, runtime::Emitter& out);
   void trim_idle();
 
   SpeechSegmenterConfig config_;
@@ -121,6 +134,7 @@ class SpeechSegmenter {
   std::int64_t seg_start_ = 0;      // padded start
   std::int64_t silence_start_ = -1; // silence candidate start, -1 = none
   std::int64_t last_seg_end_ = 0;   // padded end of the previous segment
+  std::int64_t streamed_to_ = 0;    // streaming: samples of the current segment already sent
   std::vector<SpeechSegment> segments_;
 };
 

@@ -1,0 +1,23 @@
+#pragma once
+// JSON text for people and tools: numbers as the shortest text that reads back to the same
+// double (0.188, 6.916, 1e-07), never Boost.JSON's exponent form (1.88E-1). One writer for every
+// JSON the project prints (CLI output lines, the gateway's responses).
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace rm::core {
+
+// `s` as a quoted JSON string ("\"", "\\", control characters escaped; other bytes as they are).
+void append_json_string(std::string& out, std::string_view s);
+// Shortest round-trip form; NaN and infinities (not JSON) become null.
+void append_json_number(std::string& out, double v);
+void append_json_number(std::string& out, std::int64_t v);
+void append_json_number(std::string& out, std::uint64_t v);
+// The whole value, compact (no spaces), object members in their stored order.
+void append_json(std::string& out, const boost::json::value& v);
+std::string to_json(const boost::json::value& v);
+
+}  // namespace rm::core

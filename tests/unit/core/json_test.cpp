@@ -1,0 +1,36 @@
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <cmath>
+#include <limits>
+
+#include "core/json.hpp"
+
+using rm::core::to_json;
+namespace json = boost::json;
+
+TEST(CoreJson, doubles_are_the_shortest_text_that_reads_back_the_same) {
+  EXPECT_EQ(to_json(json::value(0.188)), "0.188");
+  EXPECT_EQ(to_json(json::value(6.916)), "6.916");
+  EXPECT_EQ(to_json(json::value(1647.0)), "1647");
+  EXPECT_EQ(to_json(json::value(-2.5)), "-2.5");
+  EXPECT_EQ(to_json(json::value(1e-7)), "1e-07");
+  for (double v : {0.1, 1.0 / 3.0, 123456.789, 6.02214076e23, -0.0})
+    EXPECT_EQ(json::parse(to_json(json::value(v))).to_number<double>(), v) << v;
+}
+
+TEST(CoreJson, nan_and_infinity_become_null) {
+  EXPECT_EQ(to_json(json::value(std::nan(""))), "null");
+  EXPECT_EQ(to_json(json::value(std::numeric_limits<double>::infinity())), "null");
+}
+
+TEST(CoreJson, integers_strings_and_nesting_match_the_parser) {
+  json::value v = json::parse(
+      R"({"a":1,"b":-9223372036854775808,"c":18446744073709551615,"d":"q\"b\\s\n\t\u0001é",)"
+      R"("e":[true,false,null,[],{}],"f":{"g":0.5}})");
+  const std::string text = to_json(v);
+  EXPECT_EQ(json::parse(text), v);
+  EXPECT_EQ(text,
+            R"({"a":1,"b":-9223372036854775808,"c":18446744073709551615,"d":"q\"b\\s\n\t\u0001é",)"
+            R"("e":[true,false,null,[],{}],"f":{"g":0.5}})");
+}
