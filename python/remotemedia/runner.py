@@ -338,10 +338,28 @@ def load_params(args):
     return p
 
 
-def run_session(args, params) -> int:
-    """Runs one node for one session to its end; returns the exit code."""
+def session_args(node_type, node_id, session_id, ipc_dir, open_timeout_ms=5000):
+    """The arguments parse_args() would give for one session (without parsing anything)."""
+    return argparse.Namespace(node_type=node_type, node_id=node_id, session_id=session_id,
+                              ipc_dir=ipc_dir, params_json=None, params_file=None,
+                              open_timeout_ms=open_timeout_ms)
+
+
+def run_session(args, params, loop=None) -> int:
+    """Runs one node for one session to its end; returns the exit code. `loop`: an event loop
+    made in advance (the runner server's spare process), used and closed here."""
     try:
-        return asyncio.run(run(args, params))
+        if loop is None:
+            return asyncio.run(run(args, params))
+        asyncio.set_event_loop(loop)
+        try:
+            return loop.run_until_complete(run(args, params))
+        finally:
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
     except IpcError as e:
         log(args.node_id, f"shared-memory channels unavailable: {e}")
         return 2

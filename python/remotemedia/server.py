@@ -5,6 +5,10 @@ starting a new interpreter per session. The server imports the SDK, loads librem
 and imports the preloaded node classes once, then forks one child per session: the child is an
 ordinary runner (runner.run_session: attach channels, initialize(), READY, process loop,
 cleanup()) that starts from an already warm interpreter, so a session starts in milliseconds.
+One child is always forked ahead ("the spare": descriptors set up, event loop made) and waits
+on a pipe for its session; a request hands it over and the next spare is forked after that, so
+neither fork nor set-up is on the session's path. A request for a node type the server has not
+imported yet imports it in the server first and forks a fresh child (later ones inherit it).
 
 Control channel: the unix socket DIR/runner.sock. DIR is a host directory bind-mounted at the
 same path in the container (inside the IPC root), so host and container name it alike. One
@@ -31,8 +35,10 @@ SIGKILL to the rest, then the socket is removed.
 """
 from __future__ import annotations
 
+import asyncio
 import atexit
 import errno
+import gc
 import json
 import os
 import selectors
@@ -75,6 +81,16 @@ class Session:
         self.done = False
 
 
+class Spare:
+    """A forked child waiting for its session request on `req_w`."""
+
+    def __init__(self, pid, req_w, out_r, err_r):
+        self.pid = pid
+        self.req_w = req_w
+        self.out_r = out_r
+        self.err_r = err_r
+
+
 class Server:
     def __init__(self, control_dir, preload=()):
         self.dir = control_dir
@@ -84,6 +100,8 @@ class Server:
         self.stopping = False
         self.preload = list(preload)
         self.classes = {}  # node_type -> class, imported here so every child inherits it
+        self.tried = set()  # node types looked up here (found or not)
+        self.spare = None
 
     # ---- set-up ------------------------------------------------------------------------
     def warm(self):
@@ -98,8 +116,9 @@ class Server:
             f"(preloaded: {', '.join(self.preload) or 'nothing'})")
 
     def load_class(self, node_type):
-        if node_type in self.classes:
+        if node_type in self.tried:
             return
+        self.tried.add(node_type)
         try:
             self.classes[node_type] = find_node_class(node_type)
         except NodeNotFound:
@@ -156,6 +175,8 @@ class Server:
                     elif what == "pipe":
                         self.on_pipe(s, key.fd)
                 self.reap()
+                if self.spare is None and not self.stopping:
+                    self.spare = self.fork_runner()
             self.shutdown()
         finally:
             try:
@@ -281,27 +302,54 @@ class Server:
             return
         s.started = True
         s.node_id = fields["node_id"]
-        self.load_class(fields["node_type"])
+        if fields["node_type"] not in self.tried:
+            self.load_class(fields["node_type"])
+            self.retire_spare()  # forked before this import: a fresh child inherits it
+        child = self.spare or self.fork_runner()
+        self.spare = None
+        s.pid = child.pid
+        self.children[child.pid] = s
+        for fd, stream in ((child.out_r, 1), (child.err_r, 2)):
+            os.set_blocking(fd, False)
+            s.pipes[fd] = [stream, b""]
+            self.sel.register(fd, selectors.EVENT_READ, ("pipe", s))
+        data = json.dumps({"fields": fields, "params": params}).encode()
+        try:
+            while data:
+                data = data[os.write(child.req_w, data):]
+        except OSError as e:
+            warn(f"handing the session of node {s.node_id} to pid {child.pid} failed: {e}")
+        os.close(child.req_w)
+        self.send(s, {"ev": "started", "pid": child.pid})
+
+    def retire_spare(self):
+        if self.spare is None:
+            return
+        os.close(self.spare.req_w)  # end of file: it exits with 0 and is reaped as a stranger
+        os.close(self.spare.out_r)
+        os.close(self.spare.err_r)
+        self.spare = None
+
+    def fork_runner(self):
+        """Forks a child that sets itself up and then waits for its session on a pipe."""
+        req_r, req_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        gc.freeze()  # the child's collections then leave the inherited objects (and pages) alone
         pid = os.fork()
         if pid == 0:
+            os.close(req_w)
             os.close(out_r)
             os.close(err_r)
-            self.child(fields, params, out_w, err_w)  # never returns
+            self.child(req_r, out_w, err_w)  # never returns
+        os.close(req_r)
         os.close(out_w)
         os.close(err_w)
-        s.pid = pid
-        self.children[pid] = s
-        for fd, stream in ((out_r, 1), (err_r, 2)):
-            os.set_blocking(fd, False)
-            s.pipes[fd] = [stream, b""]
-            self.sel.register(fd, selectors.EVENT_READ, ("pipe", s))
-        self.send(s, {"ev": "started", "pid": pid})
+        return Spare(pid, req_w, out_r, err_r)
 
-    def child(self, fields, params, out_w, err_w):
+    def child(self, req_r, out_w, err_w):
         code = 1
         try:
             try:
@@ -319,16 +367,31 @@ class Server:
                     other.conn.close()
                     for fd in other.pipes:
                         os.close(fd)
+                if self.spare is not None:
+                    for fd in (self.spare.req_w, self.spare.out_r, self.spare.err_r):
+                        os.close(fd)
                 os.dup2(out_w, 1)
                 os.dup2(err_w, 2)
                 os.close(out_w)
                 os.close(err_w)
+                loop = asyncio.new_event_loop()
+                data = b""
+                while True:
+                    chunk = os.read(req_r, 1 << 16)
+                    if not chunk:
+                        break
+                    data += chunk
+                os.close(req_r)
+                if not data:  # retired before it got a session
+                    loop.close()
+                    code = 0
+                    return
+                req = json.loads(data)
+                fields, params = req["fields"], req["params"]
                 os.environ["RM_NODE_PARAMS"] = json.dumps(params)
-                args = runner.parse_args(["--node-type", fields["node_type"],
-                                          "--node-id", fields["node_id"],
-                                          "--session-id", fields["session_id"],
-                                          "--ipc-dir", fields["ipc_dir"]])
-                code = runner.run_session(args, params)
+                args = runner.session_args(fields["node_type"], fields["node_id"],
+                                           fields["session_id"], fields["ipc_dir"])
+                code = runner.run_session(args, params, loop)
             except SystemExit as e:
                 code = e.code if isinstance(e.code, int) else 2
             except BaseException:  # noqa: BLE001 -- the child must never return into the loop
@@ -395,6 +458,10 @@ class Server:
                 return
             s = self.children.pop(pid, None)
             if s is None:
+                if self.spare is not None and pid == self.spare.pid:
+                    warn(f"the spare runner (pid {pid}) ended before its session: "
+                         f"status {os.waitstatus_to_exitcode(status)}")
+                    self.retire_spare()
                 continue
             # Everything the child wrote is in its pipes now; a grandchild that still holds
             # them must not delay the exit message.
@@ -416,6 +483,7 @@ class Server:
 
     def shutdown(self):
         log(f"stopping; {len(self.children)} runner(s) still running")
+        self.retire_spare()
         for s in list(self.children.values()):
             self.kill(s, signal.SIGTERM)
         deadline = time.monotonic() + STOP_WAIT_S

@@ -251,3 +251,19 @@ def test_sigterm_stops_the_server_its_runners_and_removes_the_socket(server):
     assert s.events_until_end()[-1]["ev"] == "exit"
     assert not os.path.exists(sock)
     s.close()
+
+
+def test_a_node_type_that_was_not_preloaded_is_imported_on_first_use(server):
+    _, sock, root = server
+    s = Session(sock, root, "AudioGain", {"gain": 3.0})
+    s.wait_ready()
+    s.send(RuntimeData.audio_of(__import__("numpy").ones(4, dtype="float32"), 16000, timestamp=5))
+    out = s.recv()
+    assert out.data_type == "audio" and list(out.audio.samples) == [3.0, 3.0, 3.0, 3.0]
+    # The preloaded type still starts from the (new) spare.
+    t = Session(sock, root, "Crashy")
+    t.wait_ready()
+    t.send(RuntimeData("text", text="t"))
+    assert t.recv().text == "t!"
+    s.close()
+    t.close()

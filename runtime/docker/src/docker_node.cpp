@@ -53,6 +53,26 @@ ContainerPool& shared_pool() {
   return *g_pool;
 }
 
+// The last client that connected (ping and API version negotiated). A session on a warm shared
+// container reuses it instead of connecting again: that container proves the daemon answered.
+std::mutex g_client_mu;
+std::optional<DockerClient> g_client;
+
+Result<DockerClient> connect_client(bool warm) {
+  if (warm) {
+    if (auto ep = endpoint_from_env()) {
+      std::lock_guard lock(g_client_mu);
+      if (g_client && g_client->endpoint().socket_path == ep->socket_path) return *g_client;
+    }
+  }
+  auto c = DockerClient::connect_from_env();
+  if (c) {
+    std::lock_guard lock(g_client_mu);
+    g_client = *c;
+  }
+  return c;
+}
+
 }  // namespace
 
 DockerNodeOptions DockerNodeOptions::from_env(std::string node_id, std::string node_type,
@@ -347,7 +367,14 @@ DockerNode::~DockerNode() { close(); }
 
 NodeStatus DockerNode::initialize() {
   auto& m = *impl_;
-  auto c = DockerClient::connect_from_env();
+  // A warm shared container for this config means the daemon answered and the image exists:
+  // the session goes straight to that container's runner server.
+  std::string warm_image;
+  if (m.opts.share) {
+    auto tag = image_tag(m.opts.config);
+    if (shared_pool().has_live(tag + "|" + config_hash(m.opts.config))) warm_image = std::move(tag);
+  }
+  auto c = connect_client(!warm_image.empty());
   if (!c) {
     if (m.opts.fallback == DockerFallback::process) {
       m.log->warn("{}: {}; RM_DOCKER_FALLBACK=process: running {} as a host process instead "
@@ -372,9 +399,8 @@ NodeStatus DockerNode::initialize() {
   }
   m.client.emplace(std::move(*c));
 
-  if (const auto tag = image_tag(m.opts.config);
-      m.opts.share && shared_pool().has_live(tag + "|" + config_hash(m.opts.config))) {
-    m.image = tag;  // a warm container runs it: the image exists and the config was checked
+  if (!warm_image.empty()) {
+    m.image = warm_image;  // the config was checked when that container was made
   } else {
     ImageBuilder builder(*m.client, BuildSettings::from_env());
     auto img = builder.ensure_image(m.opts.config, m.opts.node_id, [&m](std::string_view line) {

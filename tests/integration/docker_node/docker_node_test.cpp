@@ -421,7 +421,7 @@ std::string processed(DockerNode& node, const std::string& text) {
 
 // Shared mode with the resident runner server: sessions are forked in the warm container, never
 // exec'd; a crashing runner is reported and leaves the other session and the server alone.
-class DockerSharedServerTest : public DockerNodeTest {
+class DockerNodeSharedServerTest : public DockerNodeTest {
  protected:
   void SetUp() override {
     DockerNodeTest::SetUp();
@@ -472,7 +472,7 @@ class DockerSharedServerTest : public DockerNodeTest {
   }
 };
 
-TEST_F(DockerSharedServerTest, warm_sessions_start_without_exec_and_a_crashing_runner_spares_the_other_session) {
+TEST_F(DockerNodeSharedServerTest, warm_sessions_start_without_exec_and_a_crashing_runner_spares_the_other_session) {
   auto c = with_node_file(config(), "crashy.py", kCrashyNode);
   std::string id;
   for (int i = 0; i < 2; ++i) {
@@ -525,7 +525,7 @@ TEST_F(DockerSharedServerTest, warm_sessions_start_without_exec_and_a_crashing_r
   EXPECT_EQ(files_under(root_), 0u);
 }
 
-TEST_F(DockerSharedServerTest, a_container_whose_runner_server_is_gone_is_never_handed_out_again) {
+TEST_F(DockerNodeSharedServerTest, a_container_whose_runner_server_is_gone_is_never_handed_out_again) {
   auto c = with_node_file(config(), "crashy.py", kCrashyNode);
   std::string first;
   {
