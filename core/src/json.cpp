@@ -45,6 +45,9 @@ void append_json_number(std::string& out, double v) {
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, end);
+  // A double stays a double for the reader: 50.0, not 50 (which JSON parsers in Python, or
+  // Boost.JSON, read back as an integer).
+  if (std::find_if(buf, end, [](char c) { return c == '.' || c == 'e'; }) == end) out += ".0";
 }
 
 void append_json_number(std::string& out, std::int64_t v) {

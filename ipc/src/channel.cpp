@@ -82,43 +82,41 @@ bool pid_dead(std::int32_t pid) {
 
 // Process-wide heartbeat keeper: one background thread stamps the heartbeat of every attached
 // endpoint, so a living process never looks stale to its peers however long it computes or
-// idles. Fork-safe: the child starts with an empty registry (the parent's endpoints are not
-// the child's to keep alive).
+// idles. Fork-safe: the child gets a brand-new keeper (empty registry, fresh mutex and condition
+// variable; the parent's endpoints are not the child's to keep alive). The parent's keeper is
+// abandoned in the child rather than reused: its condition variable may have had the parent's
+// keeper thread waiting on it, and using such a copy is undefined (it can block the child's
+// keeper forever, and its heartbeats with it).
 struct Keeper {
   std::mutex mu;
   std::condition_variable cv;
   std::vector<std::atomic<std::uint64_t>*> slots;
   bool running = false;
-  std::uint64_t generation = 0;
 };
 
+std::atomic<Keeper*> g_keeper{nullptr};
+
 Keeper& keeper() {
-  static Keeper* k = [] {
-    auto* created = new Keeper();  // never destroyed: the detached thread may outlive statics
-    ::pthread_atfork([] { keeper().mu.lock(); }, [] { keeper().mu.unlock(); },
-                     [] {
-                       Keeper& kk = keeper();
-                       kk.slots.clear();
-                       kk.running = false;
-                       ++kk.generation;
-                       kk.mu.unlock();
-                     });
-    return created;
+  static const bool installed = [] {
+    g_keeper.store(new Keeper(), std::memory_order_release);  // never destroyed: detached thread
+    ::pthread_atfork([] { g_keeper.load()->mu.lock(); }, [] { g_keeper.load()->mu.unlock(); },
+                     [] { g_keeper.store(new Keeper(), std::memory_order_release); });
+    return true;
   }();
-  return *k;
+  (void)installed;
+  return *g_keeper.load(std::memory_order_acquire);
 }
 
 constexpr nanoseconds kHeartbeatPeriod = std::chrono::milliseconds(200);
 
-void keeper_loop(std::uint64_t generation) {
-  Keeper& k = keeper();
-  std::unique_lock lock(k.mu);
-  while (k.generation == generation && !k.slots.empty()) {
+void keeper_loop(Keeper* k) {
+  std::unique_lock lock(k->mu);
+  while (!k->slots.empty()) {
     std::uint64_t now = monotonic_ns();
-    for (auto* s : k.slots) s->store(now, std::memory_order_relaxed);
-    k.cv.wait_for(lock, kHeartbeatPeriod);
+    for (auto* s : k->slots) s->store(now, std::memory_order_relaxed);
+    k->cv.wait_for(lock, kHeartbeatPeriod);
   }
-  if (k.generation == generation) k.running = false;
+  k->running = false;
 }
 
 void keeper_register(std::atomic<std::uint64_t>* slot) {
@@ -127,7 +125,7 @@ void keeper_register(std::atomic<std::uint64_t>* slot) {
   k.slots.push_back(slot);
   if (!k.running) {
     k.running = true;
-    std::thread(keeper_loop, k.generation).detach();
+    std::thread(keeper_loop, &k).detach();
   }
 }
 

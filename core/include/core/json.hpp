@@ -12,7 +12,8 @@ namespace rm::core {
 
 // `s` as a quoted JSON string ("\"", "\\", control characters escaped; other bytes as they are).
 void append_json_string(std::string& out, std::string_view s);
-// Shortest round-trip form; NaN and infinities (not JSON) become null.
+// Shortest round-trip form, always with a fraction or exponent (50.0, 0.188, 1e-07) so it
+// reads back as a double; NaN and infinities (not JSON) become null.
 void append_json_number(std::string& out, double v);
 void append_json_number(std::string& out, std::int64_t v);
 void append_json_number(std::string& out, std::uint64_t v);
