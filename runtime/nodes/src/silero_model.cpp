@@ -246,6 +246,105 @@ void conv_relu(const detail::SileroConv& conv, const float* in, float* cols, flo
 
 float sigmoid(float x) { return 1.0F / (1.0F + std::exp(-x)); }
 
+constexpr std::size_t kFrames = 4;  // STFT frames per window, at both rates
+
+// Sets up the real-FFT STFT if the basis rows are w[n] * cos(2*pi*k*n/N) (first bins rows) and
+// -w[n] * sin(2*pi*k*n/N) (next bins rows) with w the periodic Hann window, to float rounding.
+void setup_stft_fft(detail::SileroBranch& br, const float* basis) {
+  const std::size_t n = br.n_fft;
+  const std::size_t bins = br.bins;
+  constexpr double kPi = 3.14159265358979323846;
+  std::vector<double> win(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    win[i] = 0.5 - 0.5 * std::cos(2.0 * kPi * static_cast<double>(i) / static_cast<double>(n));
+  }
+  double err = 0.0;
+  for (std::size_t k = 0; k < bins; ++k) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const double a = 2.0 * kPi * static_cast<double>((k * i) % n) / static_cast<double>(n);
+      err = std::max(err, std::abs(basis[k * n + i] - win[i] * std::cos(a)));
+      err = std::max(err, std::abs(basis[(bins + k) * n + i] + win[i] * std::sin(a)));
+    }
+  }
+  if (err > 1e-6) return;  // some other basis: keep the matrix
+  br.stft_fft = true;
+  br.fft_window.assign(win.begin(), win.end());
+  br.fft_cos.resize(bins);
+  br.fft_msin.resize(bins);
+  for (std::size_t k = 0; k < bins; ++k) {
+    const double a = 2.0 * kPi * static_cast<double>(k) / static_cast<double>(n);
+    br.fft_cos[k] = static_cast<float>(std::cos(a));
+    br.fft_msin[k] = static_cast<float>(-std::sin(a));
+  }
+  const std::size_t m = n / 2;
+  std::size_t bits = 0;
+  while ((std::size_t{1} << bits) < m) ++bits;
+  br.fft_bitrev.resize(m);
+  for (std::size_t i = 0; i < m; ++i) {
+    std::size_t r = 0;
+    for (std::size_t b = 0; b < bits; ++b) r |= ((i >> b) & 1U) << (bits - 1 - b);
+    br.fft_bitrev[i] = static_cast<std::uint16_t>(r);
+  }
+  br.stft = detail::SileroMatrix{};
+}
+
+// |STFT| of the kFrames frames x[f * hop + i], i < n_fft, into mag[k * kFrames + f], via one
+// complex FFT of n_fft/2 points per frame (even samples as real, odd as imaginary part) and the
+// usual split into the spectrum of a real signal. The four frames are processed side by side
+// (inner loops of length kFrames, which the compiler vectorises). zr, zi: n_fft/2 * kFrames.
+void stft_fft_mag(const detail::SileroBranch& br, const float* x, float* zr, float* zi,
+                  float* mag) {
+  const std::size_t m = br.n_fft / 2;
+  const float* w = br.fft_window.data();
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::size_t d = br.fft_bitrev[i] * kFrames;
+    for (std::size_t f = 0; f < kFrames; ++f) {
+      zr[d + f] = x[f * br.hop + 2 * i] * w[2 * i];
+      zi[d + f] = x[f * br.hop + 2 * i + 1] * w[2 * i + 1];
+    }
+  }
+  // Radix-2 decimation in time; the twiddle exp(-2*pi*i*j/len) is entry j * (n_fft/len) of
+  // the n_fft table.
+  for (std::size_t len = 2; len <= m; len *= 2) {
+    const std::size_t half = len / 2;
+    const std::size_t step = br.n_fft / len;
+    for (std::size_t base = 0; base < m; base += len) {
+      for (std::size_t j = 0; j < half; ++j) {
+        const float wr = br.fft_cos[j * step];
+        const float wi = br.fft_msin[j * step];
+        float* ar = zr + (base + j) * kFrames;
+        float* ai = zi + (base + j) * kFrames;
+        float* cr = zr + (base + j + half) * kFrames;
+        float* ci = zi + (base + j + half) * kFrames;
+        for (std::size_t f = 0; f < kFrames; ++f) {
+          const float tr = cr[f] * wr - ci[f] * wi;
+          const float ti = cr[f] * wi + ci[f] * wr;
+          cr[f] = ar[f] - tr;
+          ci[f] = ai[f] - ti;
+          ar[f] += tr;
+          ai[f] += ti;
+        }
+      }
+    }
+  }
+  // X[k] = E[k] + W^k O[k], E = (Z[k] + conj Z[m-k]) / 2, O = (Z[k] - conj Z[m-k]) / (2i).
+  for (std::size_t k = 0; k <= m; ++k) {
+    const std::size_t a = (k % m) * kFrames;
+    const std::size_t b = ((m - k) % m) * kFrames;
+    const float wr = br.fft_cos[k];
+    const float wi = br.fft_msin[k];
+    for (std::size_t f = 0; f < kFrames; ++f) {
+      const float er = 0.5F * (zr[a + f] + zr[b + f]);
+      const float ei = 0.5F * (zi[a + f] - zi[b + f]);
+      const float or_ = 0.5F * (zi[a + f] + zi[b + f]);
+      const float oi = -0.5F * (zr[a + f] - zr[b + f]);
+      const float re = er + wr * or_ - wi * oi;
+      const float im = ei + wr * oi + wi * or_;
+      mag[k * kFrames + f] = std::sqrt(re * re + im * im);
+    }
+  }
+}
+
 }  // namespace
 
 // ---- loading --------------------------------------------------------------------------------
@@ -304,6 +403,7 @@ struct SileroModelBuilder {
       br.hop = n_fft / 2;
       br.bins = bins;
       br.stft = make_matrix(2 * bins, n_fft, basis.data.data(), nullptr);
+      setup_stft_fft(br, basis.data.data());
       const Tensor* ws[4] = {&w0, &w1, &w2, &w3};
       const Tensor* bs[4] = {&b0, &b1, &b2, &b3};
       const std::size_t strides[4] = {1, 2, 2, 1};
@@ -486,13 +586,17 @@ float SileroStream::process_window(std::span<const float> window) {
   for (std::size_t i = 0; i < br.context; ++i) padded_[n + i] = padded_[n - 2 - i];
   std::copy_n(window.data() + br.window - br.context, br.context, context_.data());
 
-  constexpr std::size_t frames = 4;
-  gemm<frames>(br.stft, padded_.data(), br.hop, spec_.data());
-  for (std::size_t k = 0; k < br.bins; ++k) {
-    for (std::size_t f = 0; f < frames; ++f) {
-      const float re = spec_[k * frames + f];
-      const float im = spec_[(br.bins + k) * frames + f];
-      mag_[k * frames + f] = std::sqrt(re * re + im * im);
+  constexpr std::size_t frames = kFrames;
+  if (br.stft_fft) {
+    stft_fft_mag(br, padded_.data(), spec_.data(), spec_.data() + 128 * frames, mag_.data());
+  } else {
+    gemm<frames>(br.stft, padded_.data(), br.hop, spec_.data());
+    for (std::size_t k = 0; k < br.bins; ++k) {
+      for (std::size_t f = 0; f < frames; ++f) {
+        const float re = spec_[k * frames + f];
+        const float im = spec_[(br.bins + k) * frames + f];
+        mag_[k * frames + f] = std::sqrt(re * re + im * im);
+      }
     }
   }
   conv_relu(br.encoder[0], mag_.data(), cols_.data(), act_a_.data());

@@ -3,6 +3,7 @@
 // 16 kHz and 8 kHz. References come from tests/fixtures/silero/oracle.mjs via the fixture.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <ostream>
 #include <string>
 
@@ -47,7 +48,9 @@ TEST_P(SileroAccuracy, probabilities_match_onnxruntime_within_1e_4) {
     }
   }
   EXPECT_LE(worst, 1e-4) << c.name << ": worst window " << worst_at << " of " << ref.size();
-  RecordProperty("max_abs_diff", std::to_string(worst));
+  char worst_text[32];
+  std::snprintf(worst_text, sizeof worst_text, "%.2e", worst);
+  RecordProperty("max_abs_diff", worst_text);
   // The signals are what they claim to be, so the comparison covers both regimes.
   const float top = *std::max_element(ref.begin(), ref.end());
   if (std::string(c.name).starts_with("speech")) {

@@ -77,7 +77,15 @@ struct SileroBranch {
   std::size_t n_fft = 0;    // 256 / 128 (STFT kernel)
   std::size_t hop = 0;      // 128 / 64
   std::size_t bins = 0;     // 129 / 65
-  SileroMatrix stft;        // [2*bins x n_fft], no bias
+  SileroMatrix stft;        // [2*bins x n_fft], no bias; empty when stft_fft
+  // When the basis is a periodic-Hann-windowed DFT (it is in the released model; checked at
+  // load time), the STFT runs as a real FFT: the window and the twiddles
+  // exp(-2*pi*i*k/n_fft), k < n_fft/2 + 1 (cos in fft_cos, -sin in fft_msin).
+  bool stft_fft = false;
+  std::vector<float> fft_window;
+  std::vector<float> fft_cos;
+  std::vector<float> fft_msin;
+  std::vector<std::uint16_t> fft_bitrev;  // n_fft/2 entries
   std::array<SileroConv, 4> encoder;
   SileroMatrix lstm;        // [512 x 256]: [W_ih | W_hh], bias b_ih + b_hh; gates i, f, g, o
   std::vector<float> head_w;  // 128
