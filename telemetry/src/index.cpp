@@ -17,16 +17,22 @@ class Index::Gpu {
   std::int64_t first_seen_ns = std::numeric_limits<std::int64_t>::max();
   std::int64_t last_seen_ns = std::numeric_limits<std::int64_t>::min();
   std::uint64_t appended = 0;
-  std::vector<Entry> ring;  // grows to max_entries, then `head` is the oldest entry
-  std::size_t head = 0;
+  // Retained entries, oldest first, start at `front` in chunks.front(). Every slot is written
+  // once; shared chunks are therefore only ever appended to beyond what a SharedGpu covers.
+  std::deque<std::shared_ptr<Chunk>> chunks;
+  std::size_t front = 0;
+  std::size_t count = 0;
   std::vector<Latest> latest;
 
   void push(const Entry& e, std::size_t cap) {
-    if (ring.size() < cap) {
-      ring.push_back(e);
-    } else {
-      ring[head] = e;
-      head = (head + 1) % cap;
+    const std::size_t end = front + count;
+    if (end == chunks.size() * kChunkEntries) chunks.push_back(std::make_shared<Chunk>());
+    chunks[end / kChunkEntries]->entries[end % kChunkEntries] = e;
+    if (count < cap) {
+      ++count;
+    } else if (++front == kChunkEntries) {
+      chunks.pop_front();
+      front = 0;
     }
     ++appended;
     first_seen_ns = std::min(first_seen_ns, e.timestamp_ns);
@@ -39,8 +45,17 @@ class Index::Gpu {
     }
     latest.push_back({e.metric, e.timestamp_ns, e.value});
   }
+  void clear() {
+    chunks.clear();
+    front = 0;
+    count = 0;
+  }
+  std::size_t size() const { return count; }
   // i-th retained entry, oldest first.
-  const Entry& at(std::size_t i) const { return ring[(head + i) % ring.size()]; }
+  const Entry& at(std::size_t i) const {
+    const std::size_t p = front + i;
+    return chunks[p / kChunkEntries]->entries[p % kChunkEntries];
+  }
 };
 
 Index::Index(std::size_t max_entries) : max_entries_(std::max<std::size_t>(1, max_entries)) {}
@@ -99,23 +114,24 @@ void Index::append_many(Gpu* gpu, const Entry* entries, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) gpu->push(entries[i], max_entries_);
 }
 
-std::vector<Index::GpuState> Index::snapshot() const {
+std::vector<Index::SharedGpu> Index::share() const {
   std::vector<Gpu*> all;
   {
     std::shared_lock lk(gpus_mu_);
     for (auto& [id, g] : gpus_) all.push_back(g.get());
   }
-  std::vector<GpuState> out;
+  std::vector<SharedGpu> out;
   out.reserve(all.size());
   for (Gpu* g : all) {
-    GpuState s;
+    SharedGpu s;
     std::lock_guard lk(g->mu);
     s.info = g->info;
     s.first_seen_ns = g->first_seen_ns;
     s.appended = g->appended;
-    s.entries.reserve(g->ring.size());
-    for (std::size_t i = 0; i < g->ring.size(); ++i) s.entries.push_back(g->at(i));
     s.latest = g->latest;
+    s.chunks.assign(g->chunks.begin(), g->chunks.end());
+    s.front = g->front;
+    s.count = g->count;
     out.push_back(std::move(s));
   }
   return out;
@@ -126,8 +142,7 @@ void Index::restore(const GpuState& s) {
   const auto& entries = s.entries;
   const auto& latest = s.latest;
   std::lock_guard lk(g->mu);
-  g->ring.clear();
-  g->head = 0;
+  g->clear();
   g->latest.clear();
   for (const auto& e : entries) g->push(e, max_entries_);
   g->appended = std::max<std::uint64_t>(s.appended, entries.size());
@@ -154,7 +169,7 @@ std::uint64_t Index::sample_count() const {
   std::uint64_t n = 0;
   for (auto& [id, g] : gpus_) {
     std::lock_guard glk(g->mu);
-    n += g->ring.size();
+    n += g->size();
   }
   return n;
 }
@@ -163,7 +178,7 @@ GpuSummary Index::summary(const Gpu& g) const {
   std::lock_guard lk(g.mu);
   GpuSummary s;
   s.info = g.info;
-  s.samples = g.ring.size();
+  s.samples = g.size();
   if (g.appended > 0) {
     s.first_seen_ns = g.first_seen_ns;
     s.last_seen_ns = g.last_seen_ns;
@@ -255,8 +270,8 @@ tl::expected<TelemetryPage, QueryError> Index::query(const TelemetryQuery& q) co
   const std::int64_t hi = q.end_ns.value_or(std::numeric_limits<std::int64_t>::max());
   {
     std::lock_guard lk(g->mu);
-    const std::uint64_t base = g->appended - g->ring.size();
-    for (std::size_t i = 0; i < g->ring.size(); ++i) {
+    const std::uint64_t base = g->appended - g->size();
+    for (std::size_t i = 0; i < g->size(); ++i) {
       const Entry& e = g->at(i);
       if (e.timestamp_ns < lo || e.timestamp_ns > hi) continue;
       if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), e.metric) == wanted.end()) {

@@ -2,11 +2,15 @@
 // In-memory telemetry index: per GPU a ring of the last MAX_ENTRIES samples, its metadata and
 // the newest value of every metric it ever reported. Implements TelemetryView.
 //
-// Memory is bounded: each GPU's ring grows to max_entries and then overwrites its oldest
-// entry. Thread-safety: the GPU table is behind a shared mutex and every GPU has its own mutex,
+// Memory is bounded: each GPU keeps its newest max_entries samples. They live in fixed-size
+// chunks that are written once and never modified afterwards (the oldest chunk is dropped once
+// all of its entries fell out of the window), so share() can hand out references to them
+// instead of copying: a checkpoint grabs a GPU's chunk pointers under its lock and encodes them
+// later on another thread while ingest keeps appending. Thread-safety: the GPU table is behind a shared mutex and every GPU has its own mutex,
 // so ingest of one GPU never waits for readers of another, and readers copy out under the lock
 // (a query holds a GPU's lock only while scanning its ring).
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -33,6 +37,27 @@ class Index final : public TelemetryView {
   };
   class Gpu;  // stable for the index's lifetime
 
+  static constexpr std::size_t kChunkEntries = 1024;
+  struct Chunk {
+    Entry entries[kChunkEntries];
+  };
+  // A GPU's state at one instant, sharing the index's chunks (the entries it covers are never
+  // written again, so it can be read without any lock while ingest continues).
+  struct SharedGpu {
+    GpuInfo info;
+    std::int64_t first_seen_ns = 0;
+    std::uint64_t appended = 0;
+    std::vector<Latest> latest;
+    std::vector<std::shared_ptr<const Chunk>> chunks;
+    std::size_t front = 0;  // position of the oldest entry in chunks[0]
+    std::size_t count = 0;  // retained entries
+    // i-th retained entry, oldest first.
+    const Entry& at(std::size_t i) const {
+      const std::size_t p = front + i;
+      return chunks[p / kChunkEntries]->entries[p % kChunkEntries];
+    }
+  };
+
   // Everything a checkpoint needs to rebuild one GPU (metric ids are this index's ids).
   struct GpuState {
     GpuInfo info;
@@ -55,7 +80,8 @@ class Index final : public TelemetryView {
   // Appends many samples of one GPU under one lock.
   void append_many(Gpu* gpu, const Entry* entries, std::size_t n);
 
-  std::vector<GpuState> snapshot() const;
+  // Every GPU's state, cheap: copies metadata and chunk pointers, not entries.
+  std::vector<SharedGpu> share() const;
   void restore(const GpuState& state);
 
   std::size_t gpu_count() const;

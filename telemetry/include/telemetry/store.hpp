@@ -128,12 +128,14 @@ class Store {
   tl::expected<void, StoreError> open_segment(std::uint64_t n);
   tl::expected<void, StoreError> flush_and_sync();
   tl::expected<void, StoreError> rotate();
-  // Snapshots the index on the writer thread; with `sync` false the file is written, synced,
-  // renamed and old segments retired on a background thread so ingest is not stalled by it.
+  // Captures the checkpoint's content on the writer thread: the WAL's ref tables and the
+  // index's chunk pointers (Index::share), no sample is copied. With `sync` false the file is
+  // encoded, written, synced, renamed and old segments retired on a background thread, so
+  // ingest is stalled by neither the encoding nor the I/O.
   tl::expected<void, StoreError> write_checkpoint_locked(bool sync);
   void join_checkpoint_thread();
-  tl::expected<void, StoreError> persist_checkpoint(std::string out, std::uint64_t covered,
-                                                    std::size_t count);
+  struct CheckpointInput;
+  tl::expected<void, StoreError> persist_checkpoint(const CheckpointInput& in);
   void run();
   void process(std::deque<Pending>& work);
 

@@ -118,3 +118,29 @@ TEST(Index, hosts_group_gpus_by_hostname) {
   ASSERT_EQ(gpus.size(), 3u);
   EXPECT_EQ(gpus[2].info.id, "GPU-3");
 }
+
+TEST(Index, shared_state_keeps_its_entries_while_appends_continue) {
+  // 1500 is not a multiple of the chunk size, so the window starts mid-chunk and old chunks
+  // are dropped while the shared state still holds them.
+  Index idx(1500);
+  auto* g = idx.upsert_gpu(*gpu("GPU-1"));
+  const auto m = idx.metric_id("util");
+  for (int i = 0; i < 2000; ++i) idx.append(g, m, i, i);
+  const auto shared = idx.share();
+  ASSERT_EQ(shared.size(), 1u);
+  const auto& s = shared[0];
+  EXPECT_EQ(s.appended, 2000u);
+  ASSERT_EQ(s.count, 1500u);
+  for (int i = 2000; i < 6000; ++i) idx.append(g, m, i, i);
+  for (std::size_t i = 0; i < s.count; ++i) {
+    ASSERT_EQ(s.at(i).timestamp_ns, static_cast<std::int64_t>(500 + i)) << i;
+    ASSERT_EQ(s.at(i).value, static_cast<double>(500 + i)) << i;
+  }
+  auto page = idx.query({.gpu_id = "GPU-1", .limit = 10000});
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->points.size(), 1500u);
+  for (std::size_t i = 0; i < page->points.size(); ++i) {
+    ASSERT_EQ(page->points[i].timestamp_ns, static_cast<std::int64_t>(4500 + i)) << i;
+  }
+  EXPECT_EQ(idx.share()[0].appended, 6000u);
+}

@@ -1,4 +1,8 @@
+#include <atomic>
 #include <fstream>
+#include <map>
+#include <set>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -135,4 +139,110 @@ TEST(Store, gpu_metadata_and_labels_survive_a_restart) {
   EXPECT_EQ(g->info.labels.at("DCGM_FI_DRIVER_VERSION"), "535.129.03");
   EXPECT_EQ(g->first_seen_ns, 100);
   EXPECT_EQ(g->last_seen_ns, 101);
+}
+
+namespace {
+// Checks that `index` holds, for every producer p in `seqs`, exactly the newest samples of its
+// batches 1..seqs[p] on GPU-<p> (make_batch with base seq*100), capped at max_entries.
+void expect_exactly_batches(const Index& index, const std::map<std::string, std::uint64_t>& seqs,
+                            std::size_t per_batch, std::size_t max_entries) {
+  for (const auto& [p, seq] : seqs) {
+    SCOPED_TRACE(p);
+    if (seq == 0) {
+      EXPECT_FALSE(index.gpu("GPU-" + p).has_value());
+      continue;
+    }
+    auto page = index.query({.gpu_id = "GPU-" + p, .limit = 100000});
+    ASSERT_TRUE(page);
+    std::vector<std::int64_t> want;
+    for (std::uint64_t b = 1; b <= seq; ++b) {
+      for (std::size_t k = 0; k < per_batch; ++k) want.push_back(static_cast<std::int64_t>(b * 100 + k));
+    }
+    if (want.size() > max_entries) want.erase(want.begin(), want.end() - static_cast<std::ptrdiff_t>(max_entries));
+    ASSERT_EQ(page->points.size(), want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      ASSERT_EQ(page->points[i].timestamp_ns, want[i]) << i;
+      ASSERT_EQ(page->points[i].value, static_cast<double>(want[i])) << i;
+    }
+  }
+}
+}  // namespace
+
+TEST(Store, background_checkpoints_taken_while_batches_arrive_are_consistent_and_recover_exactly) {
+  TempDir dir, copies, crashed;
+  constexpr std::size_t kMax = 1500, kPerBatch = 20;
+  constexpr std::uint64_t kBatches = 150;
+  StoreOptions o;
+  o.dir = dir.path();
+  o.checkpoints = true;
+  o.segment_bytes = 16 << 10;  // a rotation (and a background checkpoint) every ~30 batches
+  o.max_entries = kMax;
+  o.checkpoint_interval = std::chrono::hours(1);
+  auto opened = Store::open(o);
+  ASSERT_TRUE(opened) << opened.error().message;
+  auto& s = **opened;
+  const std::vector<std::string> producers = {"a", "b"};
+  std::atomic<int> running{2};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (const auto& p : producers) {
+    threads.emplace_back([&, p] {
+      for (std::uint64_t seq = 1; seq <= kBatches; ++seq) {
+        auto r = submit_sync(s, make_batch(p, seq, "GPU-" + p, kPerBatch, static_cast<std::int64_t>(seq * 100)));
+        if (!r || r->duplicate) failures++;
+      }
+      running--;
+    });
+  }
+  // Keep a copy of every checkpoint that appears while ingest goes on (a newer one may retire
+  // it before it is copied; those are skipped).
+  std::set<std::uint64_t> seen;
+  while (running > 0) {
+    for (std::uint64_t c : list_checkpoints(dir.path())) {
+      if (seen.count(c)) continue;
+      const auto name = fmt::format("checkpoint.{}", segment_name(c));
+      std::error_code ec;
+      if (fs::copy_file(dir.path() / name, copies.path() / name, ec)) seen.insert(c);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  EXPECT_GT(s.stats().checkpoints.load(), 0u);
+  EXPECT_FALSE(seen.empty());  // checkpoints are written every ~30 batches of the 300
+  // Every checkpoint written while both producers kept appending holds, per producer, exactly
+  // the batches up to the sequence it records: the index and the WAL position agree.
+  for (std::uint64_t c : seen) {
+    SCOPED_TRACE(c);
+    Index idx(kMax);
+    ReplayState st(idx);
+    auto r = load_checkpoint(copies.path() / fmt::format("checkpoint.{}", segment_name(c)), st);
+    ASSERT_TRUE(r) << r.error();
+    EXPECT_EQ(st.checkpoint_segment, c);
+    std::map<std::string, std::uint64_t> seqs;
+    for (const auto& p : producers) seqs[p] = st.producers.count(p) ? st.producers.at(p) : 0;
+    expect_exactly_batches(idx, seqs, kPerBatch, kMax);
+  }
+  // Crash in the middle of the next checkpoint: a half-written .tmp next to the last one.
+  s.close();
+  copy_dir(dir.path(), crashed.path() / "c");
+  const auto cps = list_checkpoints(crashed.path() / "c");
+  ASSERT_FALSE(cps.empty());
+  const auto last = crashed.path() / "c" / fmt::format("checkpoint.{}", segment_name(cps.front()));
+  {
+    std::ifstream in(last, std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(crashed.path() / "c" / fmt::format("checkpoint.{}.tmp", segment_name(cps.front() + 1)),
+                  std::ios::binary)
+        << data.substr(0, data.size() / 2);
+  }
+  o.dir = crashed.path() / "c";
+  auto again = Store::open(o);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ((*again)->recovery().checkpoint, cps.front());
+  EXPECT_FALSE(has_tmp(crashed.path() / "c"));
+  expect_exactly_batches((*again)->index(), {{"a", kBatches}, {"b", kBatches}}, kPerBatch, kMax);
+  auto dup = submit_sync(**again, make_batch("a", kBatches, "GPU-a", kPerBatch, kBatches * 100));
+  ASSERT_TRUE(dup);
+  EXPECT_TRUE(dup->duplicate);
 }
