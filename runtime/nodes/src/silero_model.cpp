@@ -92,6 +92,11 @@ std::string shape_string(const std::vector<std::uint32_t>& s) {
 
 std::size_t round_up8(std::size_t n) { return (n + 7) / 8 * 8; }
 
+#ifdef RM_SILERO_X86
+bool have_avx2_fma();
+constexpr std::size_t kPackRows = 64;  // packed rows % kPackRows == 0 suits every T
+#endif
+
 detail::SileroMatrix make_matrix(std::size_t rows, std::size_t k, const float* w,
                                  const float* b) {
   detail::SileroMatrix m;
@@ -102,6 +107,16 @@ detail::SileroMatrix make_matrix(std::size_t rows, std::size_t k, const float* w
   for (std::size_t r = 0; r < rows; ++r) std::copy_n(w + r * k, k, m.w.data() + r * m.k_padded);
   m.b.assign(rows, 0.0F);
   if (b != nullptr) std::copy_n(b, rows, m.b.data());
+#ifdef RM_SILERO_X86
+  if (have_avx2_fma() && rows % kPackRows == 0) {
+    m.packed.resize(rows * k);
+    for (std::size_t r = 0; r < rows; ++r) {
+      for (std::size_t c = 0; c < k; ++c) m.packed[((r / 8) * k + c) * 8 + r % 8] = w[r * k + c];
+    }
+    m.w.clear();
+    m.w.shrink_to_fit();
+  }
+#endif
   return m;
 }
 
@@ -179,6 +194,54 @@ __attribute__((target("avx2,fma"))) void gemm_avx2_rt(const detail::SileroMatrix
   }
 }
 
+// Packed weights: the 8 lanes of an accumulator are 8 output rows, so a broadcast input value
+// feeds RB row blocks and each weight vector feeds T columns; RB * T = 8 accumulators in
+// registers, no horizontal sums. Needs rows % (8 * RB) == 0 (checked at pack time).
+template <std::size_t RB, std::size_t T>
+__attribute__((target("avx2,fma"))) void gemm_packed_rt(const detail::SileroMatrix& m,
+                                                       const float* x, std::size_t x_stride,
+                                                       float* out) {
+  const std::size_t k_len = m.k;
+  for (std::size_t r0 = 0; r0 < m.rows; r0 += 8 * RB) {
+    const float* w = m.packed.data() + r0 * k_len;
+    __m256 acc[RB * T];
+#pragma GCC unroll 8
+    for (std::size_t i = 0; i < RB * T; ++i) acc[i] = _mm256_setzero_ps();
+    for (std::size_t k = 0; k < k_len; ++k) {
+      __m256 vx[T];
+#pragma GCC unroll 8
+      for (std::size_t t = 0; t < T; ++t) vx[t] = _mm256_broadcast_ss(x + t * x_stride + k);
+#pragma GCC unroll 8
+      for (std::size_t b = 0; b < RB; ++b) {
+        const __m256 vw = _mm256_loadu_ps(w + (b * k_len + k) * 8);
+#pragma GCC unroll 8
+        for (std::size_t t = 0; t < T; ++t) acc[b * T + t] = _mm256_fmadd_ps(vw, vx[t], acc[b * T + t]);
+      }
+    }
+#pragma GCC unroll 8
+    for (std::size_t b = 0; b < RB; ++b) {
+      const __m256 bias = _mm256_loadu_ps(m.b.data() + r0 + 8 * b);
+#pragma GCC unroll 8
+      for (std::size_t t = 0; t < T; ++t) {
+        const __m256 v = _mm256_add_ps(acc[b * T + t], bias);
+        if constexpr (T == 1) {
+          _mm256_storeu_ps(out + r0 + 8 * b, v);
+        } else {
+          alignas(32) float tmp[8];
+          _mm256_store_ps(tmp, v);
+          for (std::size_t j = 0; j < 8; ++j) out[(r0 + 8 * b + j) * T + t] = tmp[j];
+        }
+      }
+    }
+  }
+}
+
+template <std::size_t T>
+void gemm_packed_t(const detail::SileroMatrix& m, const float* x, std::size_t x_stride,
+                   float* out) {
+  gemm_packed_rt<8 / T, T>(m, x, x_stride, out);
+}
+
 template <std::size_t T>
 void gemm_avx2_t(const detail::SileroMatrix& m, const float* x, std::size_t x_stride, float* out) {
   if constexpr (T == 1) {
@@ -201,6 +264,10 @@ bool have_avx2_fma() {
 template <std::size_t T>
 void gemm(const detail::SileroMatrix& m, const float* x, std::size_t x_stride, float* out) {
 #ifdef RM_SILERO_X86
+  if (!m.packed.empty()) {
+    gemm_packed_t<T>(m, x, x_stride, out);
+    return;
+  }
   if (have_avx2_fma()) {
     gemm_avx2_t<T>(m, x, x_stride, out);
     return;

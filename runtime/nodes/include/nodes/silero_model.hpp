@@ -52,8 +52,11 @@ constexpr std::size_t silero_context_samples(SileroRate r) {
 namespace detail {
 // A dense layer as a row-major matrix [rows x k_padded] (each row zero-padded to a multiple of
 // 8 floats so the inner loop has no tail) plus a bias per row.
+// With AVX2+FMA and rows a multiple of 64, the weights are instead kept packed in blocks of 8
+// rows, each block [k][8 rows] (the order the kernel reads them), and w is empty.
 struct SileroMatrix {
   std::vector<float> w;
+  std::vector<float> packed;
   std::vector<float> b;
   std::size_t rows = 0;
   std::size_t k = 0;
