@@ -251,6 +251,58 @@ void gemm_avx2_t(const detail::SileroMatrix& m, const float* x, std::size_t x_st
   }
 }
 
+// exp(x) for 8 floats: range reduction by ln 2 (split constant) and the Cephes degree-6
+// polynomial; relative error ~2 ulp over the clamped range [-88.37, 88.37].
+__attribute__((target("avx2,fma"))) inline __m256 exp256(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949F)),
+                    _mm256_set1_ps(88.3762626647949F));
+  const __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341F)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375F), x);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4F), x);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4F);
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.3981999507e-3F));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(8.3334519073e-3F));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(4.1665795894e-2F));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.6666665459e-1F));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(5.0000001201e-1F));
+  const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(x, x), x), _mm256_set1_ps(1.0F));
+  const __m256i e = _mm256_slli_epi32(
+      _mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+__attribute__((target("avx2,fma"))) inline __m256 sigmoid256(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0F);
+  return _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
+// tanh(x) = 2 / (1 + exp(-2x)) - 1 (absolute error ~1e-7, which is what the model needs).
+__attribute__((target("avx2,fma"))) inline __m256 tanh256(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0F);
+  const __m256 e = exp256(_mm256_mul_ps(x, _mm256_set1_ps(-2.0F)));
+  return _mm256_sub_ps(_mm256_div_ps(_mm256_set1_ps(2.0F), _mm256_add_ps(one, e)), one);
+}
+
+// The LSTM cell update from the gate pre-activations (i, f, g, o) and the head's dot product
+// with ReLU(h); returns the logit.
+__attribute__((target("avx2,fma"))) float lstm_cell_avx2(const float* gates, float* h, float* c,
+                                                         const float* head_w, float head_b) {
+  __m256 acc = _mm256_setzero_ps();
+  for (std::size_t j = 0; j < kHidden; j += 8) {
+    const __m256 ig = sigmoid256(_mm256_loadu_ps(gates + j));
+    const __m256 fg = sigmoid256(_mm256_loadu_ps(gates + kHidden + j));
+    const __m256 gg = tanh256(_mm256_loadu_ps(gates + 2 * kHidden + j));
+    const __m256 og = sigmoid256(_mm256_loadu_ps(gates + 3 * kHidden + j));
+    const __m256 cn = _mm256_fmadd_ps(fg, _mm256_loadu_ps(c + j), _mm256_mul_ps(ig, gg));
+    const __m256 hn = _mm256_mul_ps(og, tanh256(cn));
+    _mm256_storeu_ps(c + j, cn);
+    _mm256_storeu_ps(h + j, hn);
+    acc = _mm256_fmadd_ps(_mm256_loadu_ps(head_w + j), _mm256_max_ps(hn, _mm256_setzero_ps()), acc);
+  }
+  return head_b + hsum256(acc);
+}
+
 bool have_avx2_fma() {
   static const bool yes = [] {
     if (const char* e = std::getenv("RM_SILERO_NO_SIMD"); e != nullptr && *e == '1') return false;
@@ -678,6 +730,9 @@ float SileroStream::process_window(std::span<const float> window) {
   gemm<1>(br.lstm, x, br.lstm.k_padded, gates_.data());
   float* h = state_.data();
   float* c = state_.data() + kHidden;
+#ifdef RM_SILERO_X86
+  if (have_avx2_fma()) return sigmoid(lstm_cell_avx2(gates_.data(), h, c, br.head_w.data(), br.head_b));
+#endif
   float logit = br.head_b;
   for (std::size_t j = 0; j < kHidden; ++j) {
     const float ig = sigmoid(gates_[j]);
