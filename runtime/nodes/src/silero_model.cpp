@@ -121,26 +121,31 @@ detail::SileroMatrix make_matrix(std::size_t rows, std::size_t k, const float* w
 }
 
 // ---- kernels ------------------------------------------------------------------------------
-// out[r * T + t] = b[r] + sum_k W[r][k] * X[t * x_stride + k], k over the padded row length.
-// X rows must be readable for k_padded floats (callers zero the padding).
+// For r < rows, t < T: y = b[r] + sum_{k < m.k} W[r][k] * X[t * x_stride + k], written to
+// out.p[r * out.rs + t * out.ts] (after ReLU if out.relu). Only the first m.k floats of each X
+// column are read.
+struct GemmOut {
+  float* p;
+  std::size_t rs;
+  std::size_t ts;
+  bool relu;
+};
 
 template <std::size_t T>
 inline __attribute__((always_inline)) void gemm_generic_t(const detail::SileroMatrix& m,
                                                           const float* x, std::size_t x_stride,
-                                                          float* out) {
+                                                          const GemmOut& out) {
   for (std::size_t r = 0; r < m.rows; ++r) {
     const float* w = m.w.data() + r * m.k_padded;
     float acc[T][8] = {};
-    for (std::size_t k = 0; k < m.k_padded; k += 8) {
-      for (std::size_t t = 0; t < T; ++t) {
-        const float* xt = x + t * x_stride + k;
-        for (std::size_t j = 0; j < 8; ++j) acc[t][j] += w[k + j] * xt[j];
-      }
+    for (std::size_t k = 0; k < m.k; ++k) {
+      for (std::size_t t = 0; t < T; ++t) acc[t][k & 7U] += w[k] * x[t * x_stride + k];
     }
     for (std::size_t t = 0; t < T; ++t) {
       float s = 0.0F;
       for (std::size_t j = 0; j < 8; ++j) s += acc[t][j];
-      out[r * T + t] = m.b[r] + s;
+      const float y = m.b[r] + s;
+      out.p[r * out.rs + t * out.ts] = out.relu ? std::max(y, 0.0F) : y;
     }
   }
 }
@@ -162,7 +167,7 @@ __attribute__((target("avx2,fma"))) inline float hsum256(__m256 v) {
 template <std::size_t R, std::size_t T>
 __attribute__((target("avx2,fma"))) void gemm_avx2_rt(const detail::SileroMatrix& m,
                                                       const float* x, std::size_t x_stride,
-                                                      float* out) {
+                                                      const GemmOut& out) {
   std::size_t r = 0;
   for (; r + R <= m.rows; r += R) {
     const float* w = m.w.data() + r * m.k_padded;
@@ -179,7 +184,10 @@ __attribute__((target("avx2,fma"))) void gemm_avx2_rt(const detail::SileroMatrix
       }
     }
     for (std::size_t i = 0; i < R; ++i) {
-      for (std::size_t t = 0; t < T; ++t) out[(r + i) * T + t] = m.b[r + i] + hsum256(acc[i][t]);
+      for (std::size_t t = 0; t < T; ++t) {
+        const float y = m.b[r + i] + hsum256(acc[i][t]);
+        out.p[(r + i) * out.rs + t * out.ts] = out.relu ? std::max(y, 0.0F) : y;
+      }
     }
   }
   for (; r < m.rows; ++r) {
@@ -189,7 +197,8 @@ __attribute__((target("avx2,fma"))) void gemm_avx2_rt(const detail::SileroMatrix
       for (std::size_t k = 0; k < m.k_padded; k += 8) {
         a = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k), _mm256_loadu_ps(x + t * x_stride + k), a);
       }
-      out[r * T + t] = m.b[r] + hsum256(a);
+      const float y = m.b[r] + hsum256(a);
+      out.p[r * out.rs + t * out.ts] = out.relu ? std::max(y, 0.0F) : y;
     }
   }
 }
@@ -200,7 +209,7 @@ __attribute__((target("avx2,fma"))) void gemm_avx2_rt(const detail::SileroMatrix
 template <std::size_t RB, std::size_t T>
 __attribute__((target("avx2,fma"))) void gemm_packed_rt(const detail::SileroMatrix& m,
                                                        const float* x, std::size_t x_stride,
-                                                       float* out) {
+                                                       const GemmOut& out) {
   const std::size_t k_len = m.k;
   for (std::size_t r0 = 0; r0 < m.rows; r0 += 8 * RB) {
     const float* w = m.packed.data() + r0 * k_len;
@@ -223,13 +232,15 @@ __attribute__((target("avx2,fma"))) void gemm_packed_rt(const detail::SileroMatr
       const __m256 bias = _mm256_loadu_ps(m.b.data() + r0 + 8 * b);
 #pragma GCC unroll 8
       for (std::size_t t = 0; t < T; ++t) {
-        const __m256 v = _mm256_add_ps(acc[b * T + t], bias);
-        if constexpr (T == 1) {
-          _mm256_storeu_ps(out + r0 + 8 * b, v);
+        __m256 v = _mm256_add_ps(acc[b * T + t], bias);
+        if (out.relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
+        float* dst = out.p + (r0 + 8 * b) * out.rs + t * out.ts;
+        if (out.rs == 1) {
+          _mm256_storeu_ps(dst, v);
         } else {
           alignas(32) float tmp[8];
           _mm256_store_ps(tmp, v);
-          for (std::size_t j = 0; j < 8; ++j) out[(r0 + 8 * b + j) * T + t] = tmp[j];
+          for (std::size_t j = 0; j < 8; ++j) dst[j * out.rs] = tmp[j];
         }
       }
     }
@@ -238,12 +249,13 @@ __attribute__((target("avx2,fma"))) void gemm_packed_rt(const detail::SileroMatr
 
 template <std::size_t T>
 void gemm_packed_t(const detail::SileroMatrix& m, const float* x, std::size_t x_stride,
-                   float* out) {
+                   const GemmOut& out) {
   gemm_packed_rt<8 / T, T>(m, x, x_stride, out);
 }
 
 template <std::size_t T>
-void gemm_avx2_t(const detail::SileroMatrix& m, const float* x, std::size_t x_stride, float* out) {
+void gemm_avx2_t(const detail::SileroMatrix& m, const float* x, std::size_t x_stride,
+                 const GemmOut& out) {
   if constexpr (T == 1) {
     gemm_avx2_rt<4, 1>(m, x, x_stride, out);
   } else {
@@ -314,13 +326,13 @@ bool have_avx2_fma() {
 #endif
 
 template <std::size_t T>
-void gemm(const detail::SileroMatrix& m, const float* x, std::size_t x_stride, float* out) {
+void gemm(const detail::SileroMatrix& m, const float* x, std::size_t x_stride, const GemmOut& out) {
 #ifdef RM_SILERO_X86
   if (!m.packed.empty()) {
     gemm_packed_t<T>(m, x, x_stride, out);
     return;
   }
-  if (have_avx2_fma()) {
+  if (have_avx2_fma() && m.k == m.k_padded) {  // this kernel reads whole padded rows
     gemm_avx2_t<T>(m, x, x_stride, out);
     return;
   }
@@ -329,38 +341,29 @@ void gemm(const detail::SileroMatrix& m, const float* x, std::size_t x_stride, f
 }
 
 void gemm_any(std::size_t t_count, const detail::SileroMatrix& m, const float* x,
-              std::size_t x_stride, float* out) {
+              std::size_t x_stride, const GemmOut& out) {
   switch (t_count) {
     case 1: gemm<1>(m, x, x_stride, out); break;
     case 2: gemm<2>(m, x, x_stride, out); break;
     case 4: gemm<4>(m, x, x_stride, out); break;
     default:
       for (std::size_t t = 0; t < t_count; ++t) {
-        std::vector<float> tmp(m.rows);
-        gemm<1>(m, x + t * x_stride, x_stride, tmp.data());
-        for (std::size_t r = 0; r < m.rows; ++r) out[r * t_count + t] = tmp[r];
+        gemm<1>(m, x + t * x_stride, x_stride, GemmOut{out.p + t * out.ts, out.rs, 0, out.relu});
       }
   }
 }
 
-// Conv1d (kernel 3, padding 1) + ReLU over in[c * t_in + t] -> out[o * t_out + t].
-void conv_relu(const detail::SileroConv& conv, const float* in, float* cols, float* out) {
-  const std::size_t kp = conv.m.k_padded;
-  const std::size_t nt = conv.taps.size();
-  for (std::size_t t = 0; t < conv.t_out; ++t) {
-    float* col = cols + t * kp;
-    for (std::size_t c = 0; c < conv.in_channels; ++c) {
-      for (std::size_t i = 0; i < nt; ++i) {
-        const std::ptrdiff_t src = static_cast<std::ptrdiff_t>(t * conv.stride + conv.taps[i]) - 1;
-        col[c * nt + i] = (src < 0 || src >= static_cast<std::ptrdiff_t>(conv.t_in))
-                              ? 0.0F
-                              : in[c * conv.t_in + static_cast<std::size_t>(src)];
-      }
-    }
-    std::fill(col + conv.m.k, col + kp, 0.0F);
-  }
-  gemm_any(conv.t_out, conv.m, cols, kp, out);
-  for (std::size_t i = 0; i < conv.m.rows * conv.t_out; ++i) out[i] = std::max(out[i], 0.0F);
+// Conv1d (kernel 3, padding 1) + ReLU. Activations are time-major with one zero frame on each
+// side: in[(t + 1) * C + c], t < t_in (frames 0 and t_in + 1 are zeroed here). The matrix
+// columns are [used tap][channel] and the used taps are consecutive, so the input of output
+// step t is the contiguous run starting at padded frame t * stride + taps[0]: no copy.
+void conv_relu(const detail::SileroConv& conv, float* in, float* out) {
+  const std::size_t c_in = conv.in_channels;
+  std::fill_n(in, c_in, 0.0F);
+  std::fill_n(in + (conv.t_in + 1) * c_in, c_in, 0.0F);
+  const std::size_t c_out = conv.m.rows;
+  gemm_any(conv.t_out, conv.m, in + conv.taps.front() * c_in, conv.stride * c_in,
+           GemmOut{out + c_out, 1, c_out, true});
 }
 
 float sigmoid(float x) { return 1.0F / (1.0F + std::exp(-x)); }
@@ -407,7 +410,7 @@ void setup_stft_fft(detail::SileroBranch& br, const float* basis) {
   br.stft = detail::SileroMatrix{};
 }
 
-// |STFT| of the kFrames frames x[f * hop + i], i < n_fft, into mag[k * kFrames + f], via one
+// |STFT| of the kFrames frames x[f * hop + i], i < n_fft, into mag[(f + 1) * bins + k], via one
 // complex FFT of n_fft/2 points per frame (even samples as real, odd as imaginary part) and the
 // usual split into the spectrum of a real signal. The four frames are processed side by side
 // (inner loops of length kFrames, which the compiler vectorises). zr, zi: n_fft/2 * kFrames.
@@ -459,7 +462,7 @@ void stft_fft_mag(const detail::SileroBranch& br, const float* x, float* zr, flo
       const float oi = -0.5F * (zr[a + f] - zr[b + f]);
       const float re = er + wr * or_ - wi * oi;
       const float im = ei + wr * oi + wi * or_;
-      mag[k * kFrames + f] = std::sqrt(re * re + im * im);
+      mag[(f + 1) * br.bins + k] = std::sqrt(re * re + im * im);
     }
   }
 }
@@ -548,7 +551,7 @@ struct SileroModelBuilder {
         for (std::size_t o = 0; o < out_ch; ++o) {
           for (std::size_t c = 0; c < conv.in_channels; ++c) {
             for (std::size_t j = 0; j < nt; ++j) {
-              w[(o * conv.in_channels + c) * nt + j] =
+              w[(o * nt + j) * conv.in_channels + c] =
                   ws[i]->data[(o * conv.in_channels + c) * 3 + conv.taps[j]];
             }
           }
@@ -709,25 +712,26 @@ float SileroStream::process_window(std::span<const float> window) {
   if (br.stft_fft) {
     stft_fft_mag(br, padded_.data(), spec_.data(), spec_.data() + 128 * frames, mag_.data());
   } else {
-    gemm<frames>(br.stft, padded_.data(), br.hop, spec_.data());
+    gemm<frames>(br.stft, padded_.data(), br.hop, GemmOut{spec_.data(), frames, 1, false});
     for (std::size_t k = 0; k < br.bins; ++k) {
       for (std::size_t f = 0; f < frames; ++f) {
         const float re = spec_[k * frames + f];
         const float im = spec_[(br.bins + k) * frames + f];
-        mag_[k * frames + f] = std::sqrt(re * re + im * im);
+        mag_[(f + 1) * br.bins + k] = std::sqrt(re * re + im * im);
       }
     }
   }
-  conv_relu(br.encoder[0], mag_.data(), cols_.data(), act_a_.data());
-  conv_relu(br.encoder[1], act_a_.data(), cols_.data(), act_b_.data());
-  conv_relu(br.encoder[2], act_b_.data(), cols_.data(), act_a_.data());
-  conv_relu(br.encoder[3], act_a_.data(), cols_.data(), act_b_.data());
-  // The last layer has one output step: act_b_ holds the 128 encoder features.
+  conv_relu(br.encoder[0], mag_.data(), act_a_.data());
+  conv_relu(br.encoder[1], act_a_.data(), act_b_.data());
+  conv_relu(br.encoder[2], act_b_.data(), act_a_.data());
+  conv_relu(br.encoder[3], act_a_.data(), act_b_.data());
+  // The last layer has one output step: act_b_ holds the 128 encoder features after the
+  // leading zero frame.
 
-  float* x = cols_.data();
-  std::copy_n(act_b_.data(), kHidden, x);
+  float* x = lstm_in_.data();
+  std::copy_n(act_b_.data() + kHidden, kHidden, x);
   std::copy_n(state_.data(), kHidden, x + kHidden);  // h
-  gemm<1>(br.lstm, x, br.lstm.k_padded, gates_.data());
+  gemm<1>(br.lstm, x, br.lstm.k, GemmOut{gates_.data(), 1, 0, false});
   float* h = state_.data();
   float* c = state_.data() + kHidden;
 #ifdef RM_SILERO_X86

@@ -64,7 +64,8 @@ struct SileroMatrix {
 };
 
 // Conv1d, kernel 3, padding 1, over a fixed input length. Taps that only ever see the zero
-// padding at that length are dropped from the matrix (row layout [channel][used tap]).
+// padding at that length are dropped from the matrix (row layout [used tap][channel]; the used
+// taps are always consecutive, since the middle one is).
 struct SileroConv {
   SileroMatrix m;
   std::size_t in_channels = 0;
@@ -145,10 +146,11 @@ class SileroStream {
   // Scratch, sized for the 16 kHz branch (the larger one).
   std::array<float, 640> padded_{};
   std::array<float, 258 * 4> spec_{};
-  std::array<float, 129 * 4> mag_{};
-  std::array<float, 4 * 392> cols_{};
-  std::array<float, 128 * 4> act_a_{};
-  std::array<float, 128 * 4> act_b_{};
+  // Activations time-major, [zero frame | 4 frames | zero frame] x channels.
+  std::array<float, 129 * 6> mag_{};
+  std::array<float, 128 * 6> act_a_{};
+  std::array<float, 128 * 6> act_b_{};
+  std::array<float, 2 * 128> lstm_in_{};
   std::array<float, 512> gates_{};
 };
 
