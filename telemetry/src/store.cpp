@@ -673,9 +673,9 @@ void Store::run() {
     {
       std::lock_guard wl(writer_mu_);
       if (!work.empty()) process(work);
-      const bool due = rotated_since_checkpoint_ ||
-                       (dirty_since_checkpoint_ &&
-                        std::chrono::steady_clock::now() - last_checkpoint_ >= opts_.checkpoint_interval);
+      const auto since = std::chrono::steady_clock::now() - last_checkpoint_;
+      const bool due = (rotated_since_checkpoint_ && since >= opts_.min_checkpoint_spacing) ||
+                       (dirty_since_checkpoint_ && since >= opts_.checkpoint_interval);
       if (opts_.checkpoints && due && !failed_) (void)write_checkpoint_locked(false);
     }
     lk.lock();

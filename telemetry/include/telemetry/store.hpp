@@ -40,6 +40,11 @@ struct StoreOptions {
   // A checkpoint is taken after a segment fills up, or this long after the last one when new
   // data arrived, and at close().
   std::chrono::milliseconds checkpoint_interval{60000};
+  // A filled segment triggers a checkpoint only this long after the previous one was taken: at
+  // high ingest rates (a 64 MB segment a second) checkpoints would otherwise write ~50 MB a
+  // second next to the WAL and make followers rebuild each time. The WAL then holds up to this
+  // much more data; segments are still deleted only once a durable checkpoint covers them.
+  std::chrono::milliseconds min_checkpoint_spacing{3000};
   // Called on the writer thread with every fdatasync's duration in seconds (metrics).
   std::function<void(double)> fsync_observer;
 };

@@ -178,6 +178,7 @@ TEST(Store, background_checkpoints_taken_while_batches_arrive_are_consistent_and
   o.segment_bytes = 16 << 10;  // a rotation (and a background checkpoint) every ~30 batches
   o.max_entries = kMax;
   o.checkpoint_interval = std::chrono::hours(1);
+  o.min_checkpoint_spacing = std::chrono::milliseconds(0);
   auto opened = Store::open(o);
   ASSERT_TRUE(opened) << opened.error().message;
   auto& s = **opened;
@@ -245,4 +246,32 @@ TEST(Store, background_checkpoints_taken_while_batches_arrive_are_consistent_and
   auto dup = submit_sync(**again, make_batch("a", kBatches, "GPU-a", kPerBatch, kBatches * 100));
   ASSERT_TRUE(dup);
   EXPECT_TRUE(dup->duplicate);
+}
+
+TEST(Store, full_segments_wait_for_the_checkpoint_spacing_and_stay_until_a_checkpoint_covers_them) {
+  TempDir dir;
+  StoreOptions o;
+  o.dir = dir.path();
+  o.checkpoints = true;
+  o.segment_bytes = 4096;
+  o.max_entries = 100000;
+  o.checkpoint_interval = std::chrono::hours(1);
+  o.min_checkpoint_spacing = std::chrono::hours(1);
+  {
+    auto s = Store::open(o);
+    ASSERT_TRUE(s) << s.error().message;
+    for (int i = 1; i <= 60; ++i) ASSERT_TRUE(submit_sync(**s, make_batch("p", i, "GPU-1", 10, i * 100)));
+    EXPECT_EQ((*s)->stats().checkpoints.load(), 0u);
+    EXPECT_TRUE(list_checkpoints(dir.path()).empty());
+    // ~15 KB of records in 4 KB segments: several filled up, none retired without a checkpoint.
+    const auto segs = list_segments(dir.path() / "wal");
+    ASSERT_GE(segs.size(), 4u);
+    EXPECT_EQ(segs.front(), 1u);
+    (*s)->close();  // the final checkpoint covers them all
+  }
+  const auto cps = list_checkpoints(dir.path());
+  ASSERT_EQ(cps.size(), 1u);
+  for (auto n : list_segments(dir.path() / "wal")) EXPECT_GT(n, cps[0]);
+  auto s = open_store(dir.path(), true, 4096);
+  EXPECT_EQ(s->index().sample_count(), 600u);
 }
