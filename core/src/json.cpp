@@ -50,17 +50,17 @@ void append_json_number(std::string& out, double v) {
   if (std::find_if(buf, end, [](char c) { return c == '.' || c == 'e'; }) == end) out += ".0";
 }
 
-void append_json_number(std::string& out, std::int64_t v) {
+namespace {
+template <typename Int>
+void append_integer(std::string& out, Int v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, end);
 }
+}  // namespace
 
-void append_json_number(std::string& out, std::uint64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
+void append_json_number(std::string& out, std::int64_t v) { append_integer(out, v); }
+void append_json_number(std::string& out, std::uint64_t v) { append_integer(out, v); }
 
 void append_json(std::string& out, const boost::json::value& v) {
   switch (v.kind()) {

@@ -6,31 +6,17 @@ import sys
 import time
 
 import numpy as np
-import pytest
 
-from remotemedia import envelope, ipc
 from remotemedia.data import RuntimeData
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from host_channels import REPO, HostChannels, requires_ipc_lib
 
-try:
-    ipc.load()
-    HAVE_LIB = True
-except ipc.IpcError:
-    HAVE_LIB = False
-
-pytestmark = pytest.mark.skipif(not HAVE_LIB, reason="libremotemedia_ipc.so not built "
-                                                      "(set RM_IPC_LIBRARY)")
+pytestmark = requires_ipc_lib
 
 
-class Host:
+class Host(HostChannels):
     def __init__(self, tmp_path, node_type, params="{}"):
-        self.session = f"py{os.getpid()}{int(time.time() * 1e6) % 100000}"
-        self.dir = str(tmp_path / self.session)
-        names = ipc.channel_names(self.session, "n")
-        self.inp = ipc.Channel.create(self.dir, names[0], 1 << 20, ipc.ROLE_PRODUCER)
-        self.out = ipc.Channel.create(self.dir, names[1], 1 << 20, ipc.ROLE_CONSUMER)
-        self.ctl = ipc.Channel.create(self.dir, names[2], 1 << 16, ipc.ROLE_PRODUCER)
+        super().__init__(tmp_path, f"py{os.getpid()}{int(time.time() * 1e6) % 100000}")
         env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"),
                    REMOTEMEDIA_NODE_PATH=os.path.join(REPO, "examples", "python", "nodes"),
                    RM_NODE_PARAMS=params)
@@ -39,27 +25,12 @@ class Host:
              "--node-id", "n", "--session-id", self.session, "--ipc-dir", self.dir],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def recv(self, timeout_s=30):
-        deadline = time.time() + timeout_s
-        while time.time() < deadline:
-            rec = self.out.receive(50)
-            if rec is not None:
-                try:
-                    return envelope.decode(rec, copy=True)[1]
-                finally:
-                    self.out.release()
-        raise AssertionError("no record from the runner")
-
-    def send(self, d):
-        assert self.inp.send_copy(envelope.encode(self.session, d), 5000)
-
     def close(self):
         self.proc.terminate()
         try:
             code = self.proc.wait(10)
         finally:
-            for ch in (self.inp, self.out, self.ctl):
-                ch.close()
+            self.close_channels()
         return code
 
 

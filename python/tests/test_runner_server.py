@@ -11,19 +11,11 @@ import time
 
 import pytest
 
-from remotemedia import envelope, ipc
 from remotemedia.data import RuntimeData
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from host_channels import REPO, HostChannels, requires_ipc_lib
 
-try:
-    ipc.load()
-    HAVE_LIB = True
-except ipc.IpcError:
-    HAVE_LIB = False
-
-pytestmark = pytest.mark.skipif(not HAVE_LIB, reason="libremotemedia_ipc.so not built "
-                                                      "(set RM_IPC_LIBRARY)")
+pytestmark = requires_ipc_lib
 
 CRASHY = '''
 import os, sys
@@ -64,19 +56,14 @@ def server(tmp_path):
     assert not sock.exists(), "the server left its socket behind"
 
 
-class Session:
+class Session(HostChannels):
     """One session's host side: channels plus a connection to the server."""
 
     counter = 0
 
     def __init__(self, sock_path, root, node_type, params=None):
         Session.counter += 1
-        self.session = f"srv{os.getpid()}x{Session.counter}"
-        self.dir = str(root / self.session)
-        names = ipc.channel_names(self.session, "n")
-        self.inp = ipc.Channel.create(self.dir, names[0], 1 << 20, ipc.ROLE_PRODUCER)
-        self.out = ipc.Channel.create(self.dir, names[1], 1 << 20, ipc.ROLE_CONSUMER)
-        self.ctl = ipc.Channel.create(self.dir, names[2], 1 << 16, ipc.ROLE_PRODUCER)
+        super().__init__(root, f"srv{os.getpid()}x{Session.counter}")
         self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.conn.connect(sock_path)
         self.conn.settimeout(30)
@@ -104,17 +91,6 @@ class Session:
                 return got
             got.append(e)
 
-    def recv(self, timeout_s=30):
-        deadline = time.time() + timeout_s
-        while time.time() < deadline:
-            rec = self.out.receive(50)
-            if rec is not None:
-                try:
-                    return envelope.decode(rec, copy=True)[1]
-                finally:
-                    self.out.release()
-        raise AssertionError("no record from the runner")
-
     def wait_ready(self):
         while True:
             d = self.recv()
@@ -122,12 +98,8 @@ class Session:
                 return d
             assert d.control["kind"] != "rm.error", d.control
 
-    def send(self, d):
-        assert self.inp.send_copy(envelope.encode(self.session, d), 5000)
-
     def close(self):
-        for ch in (self.inp, self.out, self.ctl):
-            ch.close()
+        self.close_channels()
         self.conn.close()
 
 

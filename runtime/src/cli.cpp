@@ -151,12 +151,7 @@ struct RunOptions {
 };
 
 int cmd_run(const RunOptions& ro) {
-  const std::string& manifest_path = ro.manifest_path;
-  const auto& input_args = ro.inputs;
-  const bool realtime = ro.realtime;
-  const std::string& output_path = ro.output_path;
-  const std::string& output_dir = ro.output_dir;
-  auto m = Manifest::from_file(manifest_path);
+  auto m = Manifest::from_file(ro.manifest_path);
   if (!m) {
     print_issues(m.error());
     return 1;
@@ -165,11 +160,11 @@ int cmd_run(const RunOptions& ro) {
   auto names = m->inputs();
   if (names.empty()) {
     std::cerr << fmt::format("error: {} has no pipeline inputs (a connection `from` that names no node)\n",
-                             manifest_path);
+                             ro.manifest_path);
     return 1;
   }
   std::vector<InputFile> inputs;
-  for (const auto& arg : input_args) {
+  for (const auto& arg : ro.inputs) {
     std::string name, file;
     auto eq = arg.find('=');
     if (eq == std::string::npos) {
@@ -210,24 +205,24 @@ int cmd_run(const RunOptions& ro) {
     }
   }
   std::optional<std::filesystem::path> dir;
-  if (!output_dir.empty()) {
+  if (!ro.output_dir.empty()) {
     std::error_code ec;
-    std::filesystem::create_directories(output_dir, ec);
+    std::filesystem::create_directories(ro.output_dir, ec);
     if (ec) {
-      std::cerr << fmt::format("error: cannot create output directory {}: {}\n", output_dir, ec.message());
+      std::cerr << fmt::format("error: cannot create output directory {}: {}\n", ro.output_dir, ec.message());
       return 1;
     }
-    dir = output_dir;
+    dir = ro.output_dir;
   }
   std::ofstream file_out;
-  if (!output_path.empty()) {
-    file_out.open(output_path, std::ios::trunc);
+  if (!ro.output_path.empty()) {
+    file_out.open(ro.output_path, std::ios::trunc);
     if (!file_out) {
-      std::cerr << fmt::format("error: cannot create output file {}\n", output_path);
+      std::cerr << fmt::format("error: cannot create output file {}\n", ro.output_path);
       return 1;
     }
   }
-  std::ostream& out = output_path.empty() ? std::cout : file_out;
+  std::ostream& out = ro.output_path.empty() ? std::cout : file_out;
   OutputWriter writer(out, dir, ro.timing);
 
   const auto start_t0 = std::chrono::steady_clock::now();
@@ -285,7 +280,7 @@ int cmd_run(const RunOptions& ro) {
                                a.samples.begin() + static_cast<std::ptrdiff_t>((next->pos + n) * a.channels));
     // Exact media time of the chunk's first frame (integer maths: no drift over long files).
     auto ts = static_cast<std::int64_t>(next->pos * 1'000'000ULL / a.sample_rate);
-    if (realtime) std::this_thread::sleep_until(t0 + std::chrono::microseconds(ts));
+    if (ro.realtime) std::this_thread::sleep_until(t0 + std::chrono::microseconds(ts));
     auto st = session->push(next->name, RuntimeData::make_audio(std::move(samples), a.sample_rate, a.channels, ts));
     next->pos += n;
     if (!st) {

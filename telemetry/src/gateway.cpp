@@ -49,9 +49,8 @@ json::object gpu_json(const GpuSummary& s, bool with_labels) {
 // The telemetry page is the hot path (up to 10000 points per response): it is written straight
 // into the body instead of through a JSON DOM, with the date part of the timestamp reused
 // while consecutive points fall in the same second.
+using core::append_json_number;
 using core::append_json_string;
-void append_number(std::string& out, double v) { core::append_json_number(out, v); }
-void append_int(std::string& out, std::int64_t v) { core::append_json_number(out, v); }
 
 class PointWriter {
  public:
@@ -81,11 +80,11 @@ class PointWriter {
       out.append(buf, n);
     }
     out += "Z\",\"timestamp_ns\":";
-    append_int(out, p.timestamp_ns);
+    append_json_number(out, p.timestamp_ns);
     out += ",\"metric\":";
     append_json_string(out, p.metric);
     out += ",\"value\":";
-    append_number(out, p.value);
+    append_json_number(out, p.value);
     out += '}';
   }
 
@@ -293,7 +292,7 @@ void Gateway::build_routes() {
         out += "{\"gpu_id\":";
         append_json_string(out, q.gpu_id);
         out += ",\"count\":";
-        append_int(out, static_cast<std::int64_t>(page->points.size()));
+        append_json_number(out, static_cast<std::int64_t>(page->points.size()));
         out += ",\"points\":[";
         PointWriter writer;
         for (std::size_t i = 0; i < page->points.size(); ++i) {

@@ -69,10 +69,7 @@ Status SpeechSegmenter::stream_piece(std::int64_t upto, bool final, runtime::Emi
   streamed_to_ = upto;
   // Sent samples are not needed again (the next segment's padding never reaches back into
   // this one), so a long phrase does not pile up in memory.
-  if (streamed_to_ > buf_start_) {
-    buf_.erase(buf_.begin(), buf_.begin() + (streamed_to_ - buf_start_));
-    buf_start_ = streamed_to_;
-  }
+  drop_before(streamed_to_);
   return out.emit(RuntimeData::make_audio(std::move(samples), config_.sample_rate, 1, ts, std::move(md)));
 }
 
@@ -118,11 +115,12 @@ Status SpeechSegmenter::close_segment(std::int64_t speech_end, runtime::Emitter&
 }
 
 // While idle, only the samples a future segment's leading padding could reach are kept.
-void SpeechSegmenter::trim_idle() {
-  const std::int64_t keep_from = std::max({pos_ - pad_, last_seg_end_, buf_start_});
-  if (keep_from > buf_start_) {
-    buf_.erase(buf_.begin(), buf_.begin() + (keep_from - buf_start_));
-    buf_start_ = keep_from;
+void SpeechSegmenter::trim_idle() { drop_before(std::max(pos_ - pad_, last_seg_end_)); }
+
+void SpeechSegmenter::drop_before(std::int64_t sample) {
+  if (sample > buf_start_) {
+    buf_.erase(buf_.begin(), buf_.begin() + (sample - buf_start_));
+    buf_start_ = sample;
   }
 }
 

@@ -115,6 +115,7 @@ class SpeechSegmenter {
   // Streaming: sends samples [streamed_to_, upto) of the current segment as one piece.
   runtime::Status stream_piece(std::int64_t upto, bool final, runtime::Emitter& out);
   void trim_idle();
+  void drop_before(std::int64_t sample);  // forgets buffered samples before `sample`
 
   SpeechSegmenterConfig config_;
   float neg_threshold_ = 0.35f;
