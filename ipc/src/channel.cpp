@@ -84,9 +84,12 @@ bool pid_dead(std::int32_t pid) {
 // endpoint, so a living process never looks stale to its peers however long it computes or
 // idles. Fork-safe: the child gets a brand-new keeper (empty registry, fresh mutex and condition
 // variable; the parent's endpoints are not the child's to keep alive). The parent's keeper is
-// abandoned in the child rather than reused: its condition variable may have had the parent's
-// keeper thread waiting on it, and using such a copy is undefined (it can block the child's
-// keeper forever, and its heartbeats with it).
+// not reused in the child: its condition variable may have had the parent's keeper thread
+// waiting on it, and using such a copy is undefined (it can block the child's keeper forever,
+// and its heartbeats with it). The fresh keeper is constructed in place, in static storage:
+// the atfork child handler runs before a spawner's exec, where allocating can deadlock (another
+// thread may have held the allocator's lock at fork time). The parent's registry buffer is
+// simply abandoned in the child.
 struct Keeper {
   std::mutex mu;
   std::condition_variable cv;
@@ -94,17 +97,16 @@ struct Keeper {
   bool running = false;
 };
 
-std::atomic<Keeper*> g_keeper{nullptr};
+alignas(Keeper) unsigned char g_keeper_storage[sizeof(Keeper)];
 
 Keeper& keeper() {
-  static const bool installed = [] {
-    g_keeper.store(new Keeper(), std::memory_order_release);  // never destroyed: detached thread
-    ::pthread_atfork([] { g_keeper.load()->mu.lock(); }, [] { g_keeper.load()->mu.unlock(); },
-                     [] { g_keeper.store(new Keeper(), std::memory_order_release); });
-    return true;
+  static Keeper* const k = [] {
+    auto* created = new (g_keeper_storage) Keeper();  // never destroyed: detached thread
+    ::pthread_atfork([] { keeper().mu.lock(); }, [] { keeper().mu.unlock(); },
+                     [] { new (g_keeper_storage) Keeper(); });  // no allocation: see above
+    return created;
   }();
-  (void)installed;
-  return *g_keeper.load(std::memory_order_acquire);
+  return *k;
 }
 
 constexpr nanoseconds kHeartbeatPeriod = std::chrono::milliseconds(200);
