@@ -20,7 +20,6 @@
 namespace rm::telemetry {
 
 namespace fs = std::filesystem;
-using detail::Reader;
 using detail::Writer;
 
 namespace {
@@ -82,141 +81,6 @@ void fsync_dir(const fs::path& dir) {
 }
 
 }  // namespace
-
-// ---------------------------------------------------------------- ReplayState
-
-bool ReplayState::apply(RecordType type, std::string_view payload) {
-  Reader r(payload);
-  switch (type) {
-    case RecordType::gpu_def: {
-      std::uint32_t ref = 0;
-      auto info = std::make_shared<GpuInfo>();
-      if (!r.u32(ref) || ref > gpu_infos.size()) return false;
-      std::string_view rest = payload.substr(4);
-      if (!decode_gpu(rest, *info) || !rest.empty()) return false;
-      Index::Gpu* slot = index_.upsert_gpu(*info);
-      if (ref == gpu_infos.size()) {
-        gpu_infos.push_back(std::move(info));
-        gpus_.push_back(slot);
-      } else {
-        gpu_infos[ref] = std::move(info);
-        gpus_[ref] = slot;
-      }
-      return true;
-    }
-    case RecordType::metric_def: {
-      std::uint32_t ref = 0;
-      std::string name;
-      if (!r.u32(ref) || ref > metric_names.size() || !r.str(name, 4096) || !r.done()) return false;
-      const std::uint32_t id = index_.metric_id(name);
-      if (ref == metric_names.size()) {
-        metric_names.push_back(std::move(name));
-        metrics_.push_back(id);
-      } else {
-        metric_names[ref] = std::move(name);
-        metrics_[ref] = id;
-      }
-      return true;
-    }
-    case RecordType::batch: {
-      std::string producer;
-      std::uint64_t seq = 0;
-      std::uint32_t n = 0;
-      if (!r.str(producer, 256) || !r.u64(seq) || !r.u32(n) || r.remaining() != std::size_t{n} * 24) {
-        return false;
-      }
-      auto& hi = producers[producer];
-      if (seq <= hi) return true;  // already applied (defensive; the writer never logs dups)
-      hi = seq;
-      ++batches;
-      Index::Gpu* run_gpu = nullptr;
-      scratch_.clear();
-      for (std::uint32_t i = 0; i < n; ++i) {
-        std::uint32_t g = 0, m = 0;
-        Index::Entry e;
-        r.u32(g);
-        r.u32(m);
-        r.i64(e.timestamp_ns);
-        r.f64(e.value);
-        if (g >= gpus_.size() || m >= metrics_.size()) return false;
-        e.metric = metrics_[m];
-        if (gpus_[g] != run_gpu) {
-          if (run_gpu) index_.append_many(run_gpu, scratch_.data(), scratch_.size());
-          scratch_.clear();
-          run_gpu = gpus_[g];
-        }
-        scratch_.push_back(e);
-      }
-      if (run_gpu) index_.append_many(run_gpu, scratch_.data(), scratch_.size());
-      return true;
-    }
-    case RecordType::ckpt_header: {
-      std::uint64_t seg = 0;
-      if (!r.u64(seg) || !r.done()) return false;
-      checkpoint_segment = seg;
-      return true;
-    }
-    case RecordType::producer: {
-      std::string producer;
-      std::uint64_t seq = 0;
-      if (!r.str(producer, 256) || !r.u64(seq) || !r.done()) return false;
-      producers[producer] = std::max(producers[producer], seq);
-      return true;
-    }
-    case RecordType::gpu_state: {
-      std::uint32_t ref = 0, nl = 0, ne = 0;
-      Index::GpuState s;
-      if (!r.u32(ref) || ref >= gpu_infos.size() || !r.i64(s.first_seen_ns) || !r.u64(s.appended) ||
-          !r.u32(nl) || nl > metric_names.size()) {
-        return false;
-      }
-      s.info = *gpu_infos[ref];
-      auto entry = [&](std::uint32_t& id, std::int64_t& ts, double& v) {
-        std::uint32_t m = 0;
-        if (!r.u32(m) || m >= metrics_.size() || !r.i64(ts) || !r.f64(v)) return false;
-        id = metrics_[m];
-        return true;
-      };
-      for (std::uint32_t i = 0; i < nl; ++i) {
-        Index::Latest l;
-        if (!entry(l.metric, l.timestamp_ns, l.value)) return false;
-        s.latest.push_back(l);
-      }
-      if (!r.u32(ne) || r.remaining() != std::size_t{ne} * 20) return false;
-      s.entries.reserve(ne);
-      for (std::uint32_t i = 0; i < ne; ++i) {
-        Index::Entry e;
-        if (!entry(e.metric, e.timestamp_ns, e.value)) return false;
-        s.entries.push_back(e);
-      }
-      index_.restore(s);
-      return true;
-    }
-    case RecordType::ckpt_end:
-      checkpoint_complete = true;
-      return true;
-  }
-  return false;
-}
-
-tl::expected<void, std::string> load_checkpoint(const fs::path& path, ReplayState& state) {
-  auto data = read_file(path);
-  if (!data) return tl::unexpected(data.error());
-  std::size_t after_end = 0;
-  auto res = scan_records(*data, kCheckpointMagic, 0, [&](RecordType t, std::string_view p) {
-    if (state.checkpoint_complete) ++after_end;
-    return state.apply(t, p);
-  });
-  if (res.stop != ScanStop::clean) {
-    return tl::unexpected(fmt::format("checkpoint '{}' is invalid at offset {}: {}", path.string(),
-                                      res.valid_end, to_string(res.stop)));
-  }
-  if (!state.checkpoint_complete || after_end != 0 || !state.checkpoint_segment) {
-    return tl::unexpected(
-        fmt::format("checkpoint '{}' is incomplete (no end record)", path.string()));
-  }
-  return {};
-}
 
 // ---------------------------------------------------------------- Store
 
@@ -294,7 +158,7 @@ tl::expected<void, StoreError> Store::recover() {
   for (std::uint64_t c : list_checkpoints(opts_.dir)) {
     auto fresh = std::make_shared<Index>(opts_.max_entries);
     auto st = std::make_unique<ReplayState>(*fresh);
-    auto r = load_checkpoint(opts_.dir / fmt::format("checkpoint.{}", segment_name(c)), *st);
+    auto r = load_checkpoint(checkpoint_path(opts_.dir, c), *st);
     if (r) {
       index_ = fresh;
       state = std::move(st);
@@ -317,12 +181,12 @@ tl::expected<void, StoreError> Store::recover() {
     }
     auto data = read_file(p);
     if (!data) return tl::unexpected(StoreError{StoreErrorCode::io, data.error()});
-    auto res = scan_records(*data, kSegmentMagic, 0,
-                            [&](RecordType t, std::string_view pl) { return state->apply(t, pl); });
+    const bool is_last = i + 1 == segs.size();
+    const auto replayed = replay_segment(*data, 0, is_last, *state);
+    const ScanResult& res = replayed.scan;
     ++recovery_.segments_replayed;
     recovery_.records_replayed += res.records;
     if (res.stop == ScanStop::clean) continue;
-    const bool is_last = i + 1 == segs.size();
     const std::size_t cut = data->size() - res.valid_end;
     recovery_.truncated_bytes += cut;
     auto msg = fmt::format("segment '{}': {} at offset {}; truncating {} bytes ({} valid records kept)",
@@ -332,7 +196,7 @@ tl::expected<void, StoreError> Store::recover() {
     } else if (::truncate(p.c_str(), static_cast<off_t>(res.valid_end)) != 0) {
       return tl::unexpected(io_error(fmt::format("cannot truncate '{}'", p.string())));
     }
-    if (is_last) {
+    if (!replayed.log_ends_here) {
       log()->warn("{}", msg);
       recovery_.warnings.push_back(msg);
     } else {
@@ -771,7 +635,7 @@ tl::expected<void, StoreError> Store::persist_checkpoint(const CheckpointInput& 
   const std::uint64_t covered = in.covered;
   std::size_t count = 0;
   const std::string out = encode_checkpoint(in, count);
-  const fs::path final_path = opts_.dir / fmt::format("checkpoint.{}", segment_name(covered));
+  const fs::path final_path = checkpoint_path(opts_.dir, covered);
   const fs::path tmp = final_path.string() + ".tmp";
   auto fail = [&](std::string what) {
     auto e = io_error(what);
@@ -799,11 +663,11 @@ tl::expected<void, StoreError> Store::persist_checkpoint(const CheckpointInput& 
     if (n <= covered) fs::remove(wal_dir_ / segment_name(n), ec);
   }
   for (std::uint64_t c : list_checkpoints(opts_.dir)) {
-    if (c < covered) fs::remove(opts_.dir / fmt::format("checkpoint.{}", segment_name(c)), ec);
+    if (c < covered) fs::remove(checkpoint_path(opts_.dir, c), ec);
   }
   fsync_dir(wal_dir_);
   stats_.checkpoints++;
-  log()->info("checkpoint.{} written ({} bytes, {} records)", segment_name(covered), out.size(), count);
+  log()->info("{} written ({} bytes, {} records)", final_path.filename().string(), out.size(), count);
   return {};
 }
 

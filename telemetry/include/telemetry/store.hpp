@@ -28,6 +28,7 @@
 
 #include "telemetry/index.hpp"
 #include "telemetry/protocol.hpp"
+#include "telemetry/replay.hpp"
 #include "telemetry/wal.hpp"
 
 namespace rm::core::metrics {
@@ -83,31 +84,6 @@ struct StoreStats {
   std::atomic<std::uint64_t> rejected{0};      // batches refused while unavailable
   std::atomic<std::uint64_t> resumed{0};       // times it became available again
 };
-
-// Applies log and checkpoint records of one collector directory to an Index. Shared by the
-// store's recovery and the read-only follower.
-class ReplayState {
- public:
-  explicit ReplayState(Index& index) : index_(index) {}
-  // Returns false when the payload is malformed.
-  bool apply(RecordType type, std::string_view payload);
-  std::unordered_map<std::string, std::uint64_t> producers;
-  std::vector<std::shared_ptr<const GpuInfo>> gpu_infos;  // by WAL ref
-  std::vector<std::string> metric_names;                  // by WAL ref
-  std::optional<std::uint64_t> checkpoint_segment;        // from a checkpoint header
-  bool checkpoint_complete = false;
-  std::size_t batches = 0;
-
- private:
-  Index& index_;
-  std::vector<Index::Gpu*> gpus_;
-  std::vector<std::uint32_t> metrics_;
-  std::vector<Index::Entry> scratch_;
-};
-
-// Loads checkpoint file `path` into `state`. Fails on any bad record or a missing end marker.
-[[nodiscard]] tl::expected<void, std::string> load_checkpoint(const std::filesystem::path& path,
-                                                ReplayState& state);
 
 class Store {
  public:
