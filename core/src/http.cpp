@@ -241,7 +241,11 @@ Response Router::handle(const Request& request) const {
     routed.params = std::move(params);
     try {
       Response resp = route.handler(routed);
-      if (request.method == "HEAD") resp.body.clear();
+      if (request.method == "HEAD") {
+        // The GET's length, without its body (the server keeps an explicit Content-Length).
+        resp.headers.emplace_back("Content-Length", std::to_string(resp.body.size()));
+        resp.body.clear();
+      }
       return resp;
     } catch (const std::exception& e) {
       logger("http")->error("handler for {} {} threw: {}", route.method, route.pattern, e.what());

@@ -41,6 +41,7 @@ tl::expected<ClientResponse, std::string> fetch(const std::string& host, std::ui
   req.prepare_payload();
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(64 * 1024 * 1024);
+  if (method == "HEAD") parser.skip(true);  // a HEAD answer has a Content-Length but no body
   beast::error_code result;
   std::string stage = "resolve";
 

@@ -81,6 +81,10 @@ struct Server::Impl {
     msg.body() = std::move(resp.body);
     msg.keep_alive(keep_alive);
     msg.prepare_payload();
+    for (auto& [k, v] : resp.headers) {
+      // A HEAD answer carries the GET's length (set by the router) without the body.
+      if (beast::iequals(k, "Content-Length") && msg.body().empty()) msg.set(bhttp::field::content_length, v);
+    }
     return msg;
   }
 

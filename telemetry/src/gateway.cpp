@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <chrono>
 #include <map>
 #include <set>
@@ -126,13 +127,30 @@ std::string metric_name_for_prometheus(std::string_view name) {
 Gateway::Gateway(std::shared_ptr<const TelemetryView> view, GatewayOptions options,
                  core::metrics::Registry* metrics)
     : view_(std::move(view)), options_(std::move(options)), metrics_(metrics) {
+  if (options_.probe_collector) {
+    probe_ = std::make_shared<CollectorProbe>(options_.collector_host, options_.collector_port,
+                                              options_.collector_timeout,
+                                              options_.collector_probe_interval);
+    probe_->start();
+  }
   build_routes();
 }
 
 std::string Gateway::prometheus_exposition() const {
-  // metric name -> lines; families must be contiguous in the text format.
-  std::map<std::string, std::string> families;
-  for (const auto& gpu : view_->gpus()) {
+  const auto gpus = view_->gpus();
+  std::int64_t newest = std::numeric_limits<std::int64_t>::min();
+  for (const auto& g : gpus) newest = std::max(newest, g.last_seen_ns);
+  const std::int64_t stale_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.stale_after).count();
+  struct Series {
+    std::string raw;  // the metric's own name
+    std::vector<std::pair<std::string, std::string>> labels;
+    double value;
+  };
+  // Sanitised name -> series; families must be contiguous in the text format.
+  std::map<std::string, std::vector<Series>> families;
+  for (const auto& gpu : gpus) {
+    if (stale_ns > 0 && newest - gpu.last_seen_ns > stale_ns) continue;  // gone
     std::vector<std::pair<std::string, std::string>> labels;
     auto add = [&](const char* k, const std::string& v) {
       if (!v.empty()) labels.emplace_back(k, v);
@@ -143,19 +161,24 @@ std::string Gateway::prometheus_exposition() const {
     add("modelName", gpu.info.model);
     add("Hostname", gpu.info.hostname);
     if (gpu.info.uuid.empty() && !gpu.info.gpu_index.empty()) add("gpu_id", gpu.info.id);
-    const std::string rendered = core::metrics::format_labels(labels);
     for (const auto& p : view_->latest(gpu.info.id)) {
-      auto& lines = families[metric_name_for_prometheus(p.metric)];
-      lines += fmt::format("{}{} {}\n", metric_name_for_prometheus(p.metric), rendered,
-                           core::metrics::format_value(p.value));
+      families[metric_name_for_prometheus(p.metric)].push_back(Series{p.metric, labels, p.value});
     }
   }
   std::string out;
-  for (const auto& [name, lines] : families) {
+  for (auto& [name, series] : families) {
+    // Names that differ only in characters Prometheus does not allow ("a.b", "a_b") share a
+    // family; a `metric` label with the original name keeps their series distinct.
+    bool collides = false;
+    for (const auto& x : series) collides = collides || x.raw != series.front().raw;
     out += fmt::format("# HELP {} Newest value of {} per GPU, from the telemetry pipeline.\n",
-                       name, name);
+                       name, collides ? name + " (several source metrics)" : series.front().raw);
     out += fmt::format("# TYPE {} gauge\n", name);
-    out += lines;
+    for (auto& x : series) {
+      if (collides) x.labels.emplace_back("metric", x.raw);
+      out += fmt::format("{}{} {}\n", name, core::metrics::format_labels(x.labels),
+                         core::metrics::format_value(x.value));
+    }
   }
   return out;
 }
@@ -163,8 +186,8 @@ std::string Gateway::prometheus_exposition() const {
 void Gateway::build_routes() {
   const auto& view = view_;
   const auto options = options_;
-  ResponseDoc bad_request{400, "Malformed parameter (time, limit, cursor)", "application/json",
-                          "Error"};
+  ResponseDoc bad_request{400, "Malformed parameter (time, limit, cursor) or an unknown query parameter",
+                          "application/json", "Error"};
   ResponseDoc not_found{404, "Unknown GPU", "application/json", "Error"};
   ParamDoc gpu_id{"id", "path", "string", "", true, false,
                   "GPU id: the UUID where the source has one (DCGM), else the gpu_id column",
@@ -172,24 +195,21 @@ void Gateway::build_routes() {
 
   routes_.push_back(GatewayRoute{
       "GET", "/health", "getHealth",
-      "Gateway health and the collector's health (fetched from COLLECTOR_HOST:COLLECTOR_PORT)",
+      "Gateway health and the collector's health (probed in the background at "
+      "COLLECTOR_HOST:COLLECTOR_PORT)",
       {},
       {{200, "The gateway works; `collector` says whether the collector answered", "application/json",
         "Health"}},
-      [view, options](const Request&) {
+      [view, probe = probe_](const Request&) {
         json::object o;
         o["status"] = "ok";
         o["gateway"] = "ok";
-        auto r = core::http::get(options.collector_host, options.collector_port, "/health",
-                                 options.collector_timeout);
-        if (!r) {
-          o["collector"] = "unreachable";
-          o["collector_error"] = r.error();
-        } else if (r->status != 200) {
-          o["collector"] = "unhealthy";
-          o["collector_error"] = fmt::format("collector /health answered {}", r->status);
-        } else {
-          o["collector"] = "ok";
+        const auto c = probe ? probe->last() : CollectorProbe::Result{};
+        o["collector"] = c.state;
+        if (!c.error.empty()) o["collector_error"] = c.error;
+        if (c.probes > 0) {
+          o["collector_checked_at"] = format_rfc3339(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(c.checked_at.time_since_epoch()).count());
         }
         o["gpus"] = view->gpus().size();
         o["time"] = format_rfc3339(
@@ -197,6 +217,19 @@ void Gateway::build_routes() {
                 std::chrono::system_clock::now().time_since_epoch())
                 .count());
         return json_response(200, o);
+      }});
+
+  routes_.push_back(GatewayRoute{
+      "GET", "/ready", "getReady",
+      "Readiness: 503 until a collector's store exists in DATA_DIR",
+      {},
+      {{200, "Ready to answer queries", "application/json", ""},
+       {503, "Not ready; `message` says why (e.g. no store yet)", "application/json", "Error"}},
+      [options](const Request&) {
+        if (options.not_ready) {
+          if (auto why = options.not_ready()) return error_response(503, *why, "not_ready");
+        }
+        return json_response(200, {{"status", "ready"}});
       }});
 
   routes_.push_back(GatewayRoute{
@@ -390,11 +423,45 @@ void Gateway::build_routes() {
       "GET", "/openapi.json", "getOpenApi", "This API's OpenAPI 3 document", {},
       {{200, "OpenAPI 3.0.3 document", "application/json", ""}},
       [this](const Request&) { return json_response(200, openapi()); }});
+
+  // Every route rejects query parameters it does not take (router()), so each documents it.
+  for (auto& r : routes_) {
+    const bool has_400 = std::any_of(r.responses.begin(), r.responses.end(),
+                                     [](const ResponseDoc& d) { return d.status == 400; });
+    if (!has_400) r.responses.push_back({400, "Unknown query parameter", "application/json", "Error"});
+  }
 }
+
+namespace {
+
+// Wraps a handler so a query parameter the route does not document is a 400 naming it.
+std::function<Response(const Request&)> reject_unknown_params(const GatewayRoute& route) {
+  std::vector<std::string> known;
+  for (const auto& p : route.params) {
+    if (p.in == "query") known.push_back(p.name);
+  }
+  return [handler = route.handler, known](const Request& req) {
+    for (const auto& [name, value] : req.query.items()) {
+      if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+      std::string accepted;
+      for (const auto& k : known) accepted += (accepted.empty() ? "" : ", ") + k;
+      return error_response(
+          400,
+          fmt::format("unknown query parameter '{}'; this route takes {}", name,
+                      accepted.empty() ? std::string("no query parameters") : accepted),
+          "unknown_parameter");
+    }
+    return handler(req);
+  };
+}
+
+}  // namespace
 
 core::http::Router Gateway::router() const {
   core::http::Router router;
-  for (const auto& route : routes_) {
+  for (const auto& declared : routes_) {
+    GatewayRoute route = declared;
+    route.handler = reject_unknown_params(declared);
     if (!metrics_) {
       router.add(route.method, route.path, route.handler);
       continue;

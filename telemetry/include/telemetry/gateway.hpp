@@ -5,8 +5,10 @@
 // code (tests/unit/gateway checks every route is documented and answers as documented).
 //
 // Threading: handlers only read the view (thread-safe by contract) and the options, so they
-// run concurrently on every io thread. /health makes one blocking request to the collector
-// with `collector_timeout`; everything else answers from memory.
+// run concurrently on every io thread. Everything answers from memory: /health reports the
+// collector's health as last seen by a background probe (CollectorProbe).
+//
+// Query parameters a route does not document are rejected with 400 naming the parameter.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -19,6 +21,7 @@
 
 #include "core/http.hpp"
 #include "core/metrics.hpp"
+#include "telemetry/collector_probe.hpp"
 #include "telemetry/query.hpp"
 
 namespace rm::telemetry {
@@ -27,6 +30,13 @@ struct GatewayOptions {
   std::string collector_host = "localhost";
   std::uint16_t collector_port = 8080;
   std::chrono::milliseconds collector_timeout{300};
+  std::chrono::milliseconds collector_probe_interval{1000};
+  bool probe_collector = true;  // false: /health reports the collector as "unknown"
+  // /metrics/gpus leaves out GPUs whose newest sample is this much older than the newest
+  // sample of any GPU (as dcgm-exporter drops GPUs that are gone); 0 = keep all.
+  std::chrono::seconds stale_after{300};
+  // Why the gateway is not ready (for /ready), or nullopt when it is; unset = always ready.
+  std::function<std::optional<std::string>()> not_ready;
   std::size_t default_limit = 1000;
   std::size_t max_limit = 10000;
   std::string version = "0.1.0";
@@ -88,6 +98,7 @@ class Gateway {
   GatewayOptions options_;
   core::metrics::Registry* metrics_;
   std::vector<GatewayRoute> routes_;
+  std::shared_ptr<CollectorProbe> probe_;
 };
 
 }  // namespace rm::telemetry

@@ -71,6 +71,10 @@ TEST(HttpRouter, head_is_answered_by_the_get_route_without_a_body) {
   auto resp = r.handle(make_request("HEAD", "/health"));
   EXPECT_EQ(resp.status, 200);
   EXPECT_TRUE(resp.body.empty());
+  const auto get = r.handle(make_request("GET", "/health"));
+  ASSERT_FALSE(resp.headers.empty());
+  EXPECT_EQ(resp.headers.back().first, "Content-Length");
+  EXPECT_EQ(resp.headers.back().second, std::to_string(get.body.size())) << "HEAD gives the GET's length";
 }
 
 TEST(HttpRouter, malformed_percent_escape_in_path_or_query_is_400) {

@@ -1,0 +1,38 @@
+#pragma once
+// api-gateway: the REST API over a collector's DATA_DIR (opened read-only), plus its own
+// Prometheus metrics. Configuration (flag > environment > default):
+//   PORT (8081), DATA_DIR (/data), COLLECTOR_HOST (localhost), COLLECTOR_PORT (8080),
+//   METRICS_PORT (9092), HOST (0.0.0.0), THREADS (2), MAX_ENTRIES (10000),
+//   STALE_AFTER_SECONDS (300): /metrics/gpus leaves out GPUs silent this long (0 = keep all).
+//
+// A DATA_DIR that does not exist or cannot be read is a startup error naming it; an empty one
+// is served, with /ready answering 503 "no store yet" until a collector's store appears.
+#include <cstdint>
+#include <string>
+
+#include <tl/expected.hpp>
+
+#include "telemetry/collector.hpp"
+
+namespace rm::telemetry {
+
+struct GatewayConfig {
+  std::uint16_t port = 8081;
+  std::uint16_t metrics_port = 9092;
+  std::uint16_t collector_port = 8080;
+  int threads = 2;
+  std::size_t max_entries = 10000;
+  long long stale_after_seconds = 300;
+  std::string host = "0.0.0.0";
+  std::string data_dir = "/data";
+  std::string collector_host = "localhost";
+  bool print_openapi = false;
+};
+
+[[nodiscard]] tl::expected<GatewayConfig, CliResult> parse_gateway_config(int argc, char** argv);
+
+// Serves until SIGTERM/SIGINT; returns 0 after a clean stop, 1 when startup fails (the log
+// names the cause), 70 when a thread failed.
+int run_gateway(const GatewayConfig& cfg);
+
+}  // namespace rm::telemetry
