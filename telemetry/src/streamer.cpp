@@ -6,13 +6,16 @@
 #include <cmath>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include "core/config.hpp"
+#include "core/http.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/shutdown.hpp"
 #include "telemetry/client.hpp"
 #include "telemetry/csv.hpp"
@@ -58,6 +61,13 @@ tl::expected<StreamerConfig, CliResult> parse_streamer_config(int argc, char** a
   c.batch_size = static_cast<std::size_t>(*bs);
   c.loops = *loops;
   c.producer_prefix = core::env_string("PRODUCER_ID", "");
+  c.broker_token = core::env_string("BROKER_TOKEN", "");
+  auto mport = core::env_int("METRICS_PORT", -1, -1, 65535);
+  if (!mport) return fail(mport.error());
+  c.metrics_port = static_cast<int>(*mport);
+  auto interval = core::env_int("STATS_INTERVAL_SECONDS", 30, 0, 1LL << 31);
+  if (!interval) return fail(interval.error());
+  c.stats_interval_seconds = *interval;
 
   CLI::App app{"telemetry-streamer: streams a telemetry CSV to the collector's broker"};
   app.add_option("--csv-file", c.csv_file, "CSV file (CSV_FILE)");
@@ -71,6 +81,9 @@ tl::expected<StreamerConfig, CliResult> parse_streamer_config(int argc, char** a
   app.add_option("--batch-size", c.batch_size, "samples per batch (BATCH_SIZE)")->check(CLI::Range(1, 1 << 20));
   app.add_option("--loops", c.loops, "passes over the file, 0 = forever (LOOPS)")->check(CLI::NonNegativeNumber);
   app.add_option("--producer-id", c.producer_prefix, "producer id prefix (PRODUCER_ID)");
+  app.add_option("--metrics-port", c.metrics_port, "Prometheus port, -1 = off (METRICS_PORT)")->check(CLI::Range(-1, 65535));
+  app.add_option("--stats-interval-seconds", c.stats_interval_seconds, "log totals this often, 0 = at exit only (STATS_INTERVAL_SECONDS)")
+      ->check(CLI::NonNegativeNumber);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -112,6 +125,36 @@ int run_streamer(const StreamerConfig& cfg) {
               cfg.rate > 0 ? fmt::format("{} rows/s each", cfg.rate) : std::string("full speed"),
               cfg.broker_host, cfg.broker_port);
 
+  // Live counters for /metrics and the periodic log line (the workers' own stats are merged
+  // into `totals` at the end).
+  core::metrics::Registry registry;
+  core::metrics::register_process_metrics(registry);
+  std::atomic<std::uint64_t> live_rows{0}, live_sent{0}, live_acked{0}, live_acked_samples{0};
+  std::atomic<int> live_connected{0};
+  auto& ack_latency = registry.histogram("telemetry_streamer_ack_latency_seconds",
+                                         "Time from handing a batch to the publisher to its ACK.", {},
+                                         {0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5})
+                          .labels({});
+  auto counter = [&](const char* name, const char* help, const std::atomic<std::uint64_t>& v) {
+    registry.counter_callback(name, help, [&v] { return static_cast<double>(v.load()); });
+  };
+  counter("telemetry_streamer_rows_read_total", "CSV rows turned into samples.", live_rows);
+  counter("telemetry_streamer_batches_sent_total", "Batches handed to the publisher.", live_sent);
+  counter("telemetry_streamer_batches_acked_total", "Batches acknowledged by the collector.", live_acked);
+  counter("telemetry_streamer_samples_acked_total", "Samples acknowledged by the collector.", live_acked_samples);
+  registry.gauge_callback("telemetry_streamer_workers_connected", "Workers connected to the broker now.",
+                          [&] { return static_cast<double>(live_connected.load()); });
+  std::unique_ptr<core::http::Server> metrics_server;
+  if (cfg.metrics_port >= 0) {
+    auto m = core::metrics::serve(registry, "0.0.0.0", static_cast<std::uint16_t>(cfg.metrics_port));
+    if (!m) {
+      log()->error("metrics server: {}; set METRICS_PORT to a free port", m.error());
+      return 1;
+    }
+    metrics_server = std::move(*m);
+    log()->info("metrics on :{}", metrics_server->port());
+  }
+
   std::atomic<bool> stop_producing{false};
   std::atomic<bool> abort{false};
   core::Shutdown::on_shutdown([&] { stop_producing = true; });
@@ -132,8 +175,23 @@ int run_streamer(const StreamerConfig& cfg) {
       po.host = cfg.broker_host;
       po.port = cfg.broker_port;
       po.producer_id = fmt::format("{}-w{}", cfg.producer_prefix, w);
+      po.token = cfg.broker_token;
       po.cancel = &abort;
-      ReliablePublisher pub(po);
+      std::unordered_map<std::uint64_t, Clock::time_point> sent_at;
+      ReliablePublisher pub(po, [&](std::uint64_t seq, const std::vector<OutSample>& s, bool) {
+        live_acked++;
+        live_acked_samples += s.size();
+        if (auto it = sent_at.find(seq); it != sent_at.end()) {
+          ack_latency.observe(std::chrono::duration<double>(Clock::now() - it->second).count());
+          sent_at.erase(it);
+        }
+      });
+      bool was_connected = false;
+      auto track_connection = [&] {
+        const bool now = pub.connected();
+        if (now != was_connected) live_connected += now ? 1 : -1;
+        was_connected = now;
+      };
       std::vector<OutSample> batch;
       std::uint64_t my_rows = 0, my_samples = 0;
       const auto start = Clock::now();
@@ -142,7 +200,11 @@ int run_streamer(const StreamerConfig& cfg) {
       auto send = [&] {
         if (batch.empty()) return;
         my_samples += batch.size();
-        if (auto r = pub.publish(std::move(batch)); !r) {
+        sent_at[pub.stats().batches + 1] = Clock::now();  // the seq publish() assigns
+        live_sent++;
+        auto r = pub.publish(std::move(batch));
+        track_connection();
+        if (!r) {
           log()->error("worker {}: {}", w, r.error().message);
           ok = false;
         }
@@ -164,6 +226,7 @@ int run_streamer(const StreamerConfig& cfg) {
           const std::int64_t ts = now_ns();
           for (const auto& [metric, value] : r->metrics) batch.push_back(OutSample{&r->gpu, metric, ts, value});
           ++my_rows;
+          live_rows++;
           if (batch.size() >= cfg.batch_size) send();
         }
       }
@@ -175,6 +238,7 @@ int run_streamer(const StreamerConfig& cfg) {
         }
       }
       if (!ok) failures++;
+      if (was_connected) live_connected--;
       std::lock_guard lk(totals_mu);
       const auto& s = pub.stats();
       totals.batches += s.batches;
@@ -189,7 +253,15 @@ int run_streamer(const StreamerConfig& cfg) {
     });
   }
   // After a shutdown request, give the workers 10 s to flush, then abort waits.
+  auto last_stats = Clock::now();
   while (finished.load() < cfg.workers) {
+    if (cfg.stats_interval_seconds > 0 &&
+        Clock::now() - last_stats >= std::chrono::seconds(cfg.stats_interval_seconds)) {
+      last_stats = Clock::now();
+      log()->info("totals: {} rows read, {} batches sent, {} acked ({} samples), {} worker(s) connected",
+                  live_rows.load(), live_sent.load(), live_acked.load(), live_acked_samples.load(),
+                  live_connected.load());
+    }
     if (core::Shutdown::wait_for(std::chrono::milliseconds(100))) {
       const auto deadline = Clock::now() + std::chrono::seconds(10);
       while (finished.load() < cfg.workers && Clock::now() < deadline) {

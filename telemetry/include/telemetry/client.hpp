@@ -88,6 +88,7 @@ class ReliablePublisher {
   // Waits until every batch is acknowledged or `timeout` passes.
   [[nodiscard]] tl::expected<void, ClientError> flush(std::chrono::milliseconds timeout);
   std::size_t unacked() const { return window_.size(); }
+  bool connected() const { return client_.connected(); }
   const PublisherStats& stats() const { return stats_; }
   void close() { client_.close(); }
 

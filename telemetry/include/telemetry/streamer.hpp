@@ -12,6 +12,11 @@
 //   HOST_FILTER ("")                --host-filter  only rows whose Hostname equals it (opt-in)
 //   BATCH_SIZE (500)                --batch-size   samples per PUBLISH
 //   LOOPS (0 = forever)             --loops
+//   BROKER_TOKEN ("")                              shared token sent in HELLO
+//   METRICS_PORT (unset = no metrics endpoint)     --metrics-port  Prometheus /metrics: rows
+//                                               read, batches sent/acked/resent, ack latency,
+//                                               workers connected, process_*
+//   STATS_INTERVAL_SECONDS (30)     --stats-interval-seconds  totals logged this often (0 = only at exit)
 //
 // Row i of the file (bad rows skipped) belongs to instance i % INSTANCE_COUNT; an instance's
 // j-th row goes to worker j % WORKERS, so no two workers or instances send the same row.
@@ -38,9 +43,12 @@ struct StreamerConfig {
   std::size_t batch_size = 500;
   long long loops = 0;
   std::string producer_prefix;  // default "<hostname>-<pid>-<start time>"
+  std::string broker_token;
+  int metrics_port = -1;  // -1 = off, 0 = any free port
+  long long stats_interval_seconds = 30;
 };
 
-tl::expected<StreamerConfig, CliResult> parse_streamer_config(int argc, char** argv);
+[[nodiscard]] tl::expected<StreamerConfig, CliResult> parse_streamer_config(int argc, char** argv);
 
 // Streams until the loops are done or SIGTERM/SIGINT, then flushes (waits for every ack, up to
 // 10 s). Prints a JSON summary line to stdout. Returns 0 when everything sent was acknowledged.
