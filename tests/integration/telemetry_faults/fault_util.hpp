@@ -81,6 +81,7 @@ class SmallDisk {
     if (error_.empty()) ::umount2(path_.c_str(), MNT_DETACH);
   }
   const std::string& error() const { return error_; }
+  bool not_permitted() const { return error_.find(std::strerror(EPERM)) != std::string::npos; }
   const fs::path& path() const { return path_; }
   // Writes a filler file until the file system is full; returns the bytes written.
   std::size_t fill(const fs::path& file) {
