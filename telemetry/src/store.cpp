@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "bytes.hpp"
+#include "store_io.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "thread_boundary.hpp"
@@ -21,65 +22,12 @@ namespace rm::telemetry {
 
 namespace fs = std::filesystem;
 using detail::Writer;
+using detail::fsync_dir;
+using detail::io_error;
+using detail::write_all;
 
 namespace {
-
 auto log() { return core::logger("telemetry.store"); }
-
-StoreError io_error(std::string what) {
-  return StoreError{StoreErrorCode::io, fmt::format("{}: {}", what, std::strerror(errno))};
-}
-
-// Writes all of `data`, retrying short writes; `fault` simulates a short write + EIO.
-bool write_all(int fd, std::string_view data, std::string_view fault) {
-  if (fault_hit(fault)) {
-    if (::write(fd, data.data(), data.size() / 2) < 0) return false;
-    errno = EIO;
-    return false;
-  }
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
-// Writes a checkpoint file in pieces, starting writeback of each piece right away and waiting
-// for the one before it, so at most two pieces (8 MB) are dirty at any time instead of the
-// whole file landing at once on the disk the WAL's fdatasync is waiting for.
-bool write_paced(int fd, std::string_view data) {
-  constexpr std::size_t kPiece = 4U << 20;
-  off_t off = 0, prev_off = 0;
-  std::size_t prev_len = 0;
-  while (!data.empty()) {
-    const std::size_t n = std::min(kPiece, data.size());
-    if (!write_all(fd, data.substr(0, n), "checkpoint.short_write")) return false;
-    (void)::sync_file_range(fd, off, static_cast<off_t>(n), SYNC_FILE_RANGE_WRITE);
-    if (prev_len > 0) {
-      (void)::sync_file_range(fd, prev_off, static_cast<off_t>(prev_len),
-                              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                                  SYNC_FILE_RANGE_WAIT_AFTER);
-    }
-    prev_off = off;
-    prev_len = n;
-    off += static_cast<off_t>(n);
-    data.remove_prefix(n);
-  }
-  return true;
-}
-
-void fsync_dir(const fs::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- Store
@@ -384,6 +332,93 @@ void Store::try_resume() {
   log()->info("store is writable again: continuing in segment {}", segment_name(segment_no_));
 }
 
+// Appends one record to the group commit's buffer, rotating to a new segment first when the
+// record would not fit.
+tl::expected<void, StoreError> Store::add_record(RecordType t, const std::string& payload) {
+  const std::size_t need = payload.size() + kRecordHeader;
+  if (segment_size_ + buf_.size() + need > opts_.segment_bytes &&
+      segment_size_ + buf_.size() > kSegmentMagic.size()) {
+    if (auto r = rotate(); !r) return r;
+  }
+  append_record(buf_, t, payload);
+  return {};
+}
+
+// Encodes one new batch (its GPU and metric defs where they are new or changed, then the
+// batch record) into the buffer, noting every ref-table change in `undo`.
+tl::expected<void, StoreError> Store::encode_batch(const Batch& b, Undo& undo, Applied& a) {
+  std::string payload;
+  for (const auto& g : b.gpus) {
+    auto it = gpus_.find(g->id);
+    if (it == gpus_.end()) {
+      const auto ref = static_cast<std::uint32_t>(gpu_by_ref_.size());
+      gpu_by_ref_.push_back(g);
+      it = gpus_.emplace(g->id, WalGpu{ref, g, nullptr}).first;
+    } else if (it->second.info == g || *it->second.info == *g) {
+      a.gpus.push_back(&it->second);
+      continue;
+    } else {
+      undo.changed_gpus.emplace_back(g->id, it->second);
+      it->second.info = g;
+      it->second.slot = nullptr;  // metadata changed: re-upsert on apply
+      gpu_by_ref_[it->second.ref] = g;
+    }
+    payload.clear();
+    Writer w(payload);
+    w.u32(it->second.ref);
+    encode_gpu(payload, *g);
+    if (auto r = add_record(RecordType::gpu_def, payload); !r) return r;
+    a.gpus.push_back(&it->second);
+  }
+  for (const auto& m : b.metrics) {
+    auto it = metrics_.find(m);
+    if (it == metrics_.end()) {
+      const auto ref = static_cast<std::uint32_t>(metric_by_ref_.size());
+      metric_by_ref_.push_back(m);
+      it = metrics_.emplace(m, WalMetric{ref, index_->metric_id(m)}).first;
+      payload.clear();
+      Writer w(payload);
+      w.u32(ref);
+      w.str(m);
+      if (auto r = add_record(RecordType::metric_def, payload); !r) return r;
+    }
+    a.metrics.push_back(&it->second);
+  }
+  payload.clear();
+  Writer w(payload);
+  w.str(b.producer);
+  w.u64(b.seq);
+  w.u32(static_cast<std::uint32_t>(b.samples.size()));
+  for (const auto& s : b.samples) {
+    w.u32(a.gpus[s.gpu]->ref);
+    w.u32(a.metrics[s.metric]->ref);
+    w.i64(s.timestamp_ns);
+    w.f64(s.value);
+  }
+  return add_record(RecordType::batch, payload);
+}
+
+// Applies a durable batch to the index, in runs of consecutive samples of one GPU.
+void Store::apply_batch(const Batch& b, Applied& a) {
+  for (WalGpu* g : a.gpus) {
+    if (!g->slot) g->slot = index_->upsert_gpu(*g->info);
+  }
+  std::uint32_t cur = UINT32_MAX;
+  std::vector<Index::Entry>& run = run_scratch_;
+  run.clear();
+  for (const auto& s : b.samples) {
+    if (s.gpu != cur) {
+      if (!run.empty()) index_->append_many(a.gpus[cur]->slot, run.data(), run.size());
+      run.clear();
+      cur = s.gpu;
+    }
+    run.push_back({s.timestamp_ns, s.value, a.metrics[s.metric]->index_id});
+  }
+  if (!run.empty()) index_->append_many(a.gpus[cur]->slot, run.data(), run.size());
+}
+
+// One group commit: encode every new batch, write and sync once, then apply and acknowledge.
+// A failure rolls the ref tables back and turns the store read-only; nothing is acknowledged.
 void Store::process(std::deque<Pending>& work) {
   if (unavailable_) {
     const auto reason = unavailable_reason().value_or("storage unavailable");
@@ -396,79 +431,17 @@ void Store::process(std::deque<Pending>& work) {
   Undo undo;
   undo.gpu_refs = gpu_by_ref_.size();
   undo.metric_refs = metric_by_ref_.size();
-  struct Applied {
-    std::vector<WalGpu*> gpus;
-    std::vector<std::uint32_t> metrics;
-  };
   std::vector<std::optional<Applied>> applied(work.size());
-  std::string payload;
-  auto add = [&](RecordType t, const std::string& pl) -> tl::expected<void, StoreError> {
-    const std::size_t need = pl.size() + kRecordHeader;
-    if (segment_size_ + buf_.size() + need > opts_.segment_bytes &&
-        segment_size_ + buf_.size() > kSegmentMagic.size()) {
-      if (auto r = rotate(); !r) return r;
-    }
-    append_record(buf_, t, pl);
-    return {};
-  };
   tl::expected<void, StoreError> status;
   for (std::size_t i = 0; i < work.size() && status; ++i) {
-    Batch& b = work[i].batch;
+    const Batch& b = work[i].batch;
     auto& hi = producers_[b.producer];
     if (b.seq <= hi) continue;  // duplicate: acknowledged below, not stored
     undo.producers.emplace_back(b.producer, hi);
     hi = b.seq;
     Applied a;
-    for (const auto& g : b.gpus) {
-      auto it = gpus_.find(g->id);
-      if (it == gpus_.end()) {
-        const auto ref = static_cast<std::uint32_t>(gpu_by_ref_.size());
-        gpu_by_ref_.push_back(g);
-        it = gpus_.emplace(g->id, WalGpu{ref, g, nullptr}).first;
-      } else if (it->second.info == g || *it->second.info == *g) {
-        a.gpus.push_back(&it->second);
-        continue;
-      } else {
-        undo.changed_gpus.emplace_back(g->id, it->second);
-        it->second.info = g;
-        it->second.slot = nullptr;  // metadata changed: re-upsert on apply
-        gpu_by_ref_[it->second.ref] = g;
-      }
-      payload.clear();
-      Writer w(payload);
-      w.u32(it->second.ref);
-      encode_gpu(payload, *g);
-      if (status = add(RecordType::gpu_def, payload); !status) break;
-      a.gpus.push_back(&it->second);
-    }
-    for (const auto& m : b.metrics) {
-      auto it = metrics_.find(m);
-      if (it == metrics_.end()) {
-        const auto ref = static_cast<std::uint32_t>(metric_by_ref_.size());
-        metric_by_ref_.push_back(m);
-        it = metrics_.emplace(m, WalMetric{ref, index_->metric_id(m)}).first;
-        payload.clear();
-        Writer w(payload);
-        w.u32(ref);
-        w.str(m);
-        if (status = add(RecordType::metric_def, payload); !status) break;
-      }
-      a.metrics.push_back(it->second.index_id);
-    }
-    if (!status) break;
-    payload.clear();
-    Writer w(payload);
-    w.str(b.producer);
-    w.u64(b.seq);
-    w.u32(static_cast<std::uint32_t>(b.samples.size()));
-    for (const auto& s : b.samples) {
-      w.u32(a.gpus[s.gpu]->ref);
-      w.u32(metrics_[b.metrics[s.metric]].ref);
-      w.i64(s.timestamp_ns);
-      w.f64(s.value);
-    }
-    if (status = add(RecordType::batch, payload); !status) break;
-    applied[i] = std::move(a);
+    status = encode_batch(b, undo, a);
+    if (status) applied[i] = std::move(a);
   }
   if (status) status = flush_and_sync();
   if (!status) {
@@ -478,203 +451,19 @@ void Store::process(std::deque<Pending>& work) {
     for (auto& p : work) p.cb(tl::unexpected(StoreError{StoreErrorCode::unavailable, reason}));
     return;
   }
-  std::vector<Index::Entry> run;
   for (std::size_t i = 0; i < work.size(); ++i) {
-    Batch& b = work[i].batch;
+    const Batch& b = work[i].batch;
     if (!applied[i]) {
       stats_.duplicates++;
       work[i].cb(Ack{b.seq, true});
       continue;
     }
-    auto& a = *applied[i];
-    for (WalGpu* g : a.gpus) {
-      if (!g->slot) g->slot = index_->upsert_gpu(*g->info);
-    }
-    std::uint32_t cur = UINT32_MAX;
-    run.clear();
-    for (const auto& s : b.samples) {
-      if (s.gpu != cur) {
-        if (!run.empty()) index_->append_many(a.gpus[cur]->slot, run.data(), run.size());
-        run.clear();
-        cur = s.gpu;
-      }
-      run.push_back({s.timestamp_ns, s.value, a.metrics[s.metric]});
-    }
-    if (!run.empty()) index_->append_many(a.gpus[cur]->slot, run.data(), run.size());
+    apply_batch(b, *applied[i]);
     stats_.batches++;
     stats_.samples += b.samples.size();
     dirty_since_checkpoint_ = true;
     work[i].cb(Ack{b.seq, false});
   }
-}
-
-void Store::join_checkpoint_thread() {
-  if (ckpt_thread_.joinable()) ckpt_thread_.join();
-}
-
-// Everything one checkpoint file holds, captured on the writer thread at a group-commit
-// boundary: the index state equals the replay of every segment <= covered.
-struct Store::CheckpointInput {
-  std::uint64_t covered = 0;
-  std::vector<std::shared_ptr<const GpuInfo>> gpu_by_ref;
-  std::vector<std::string> metric_by_ref;
-  std::vector<std::pair<std::string, std::uint64_t>> producers;
-  std::vector<std::uint32_t> to_ref;  // index metric id -> WAL metric ref
-  std::vector<std::pair<std::uint32_t, Index::SharedGpu>> gpus;  // WAL GPU ref, state
-};
-
-namespace {
-
-// Encodes a checkpoint file (see docs/storage-format.md); `count` receives the record count.
-std::string encode_checkpoint(const auto& in, std::size_t& count) {
-  std::size_t entries = 0;
-  for (const auto& [ref, s] : in.gpus) entries += s.count;
-  std::string out(kCheckpointMagic);
-  out.reserve(out.size() + entries * 20 + in.gpus.size() * 256 + 4096);
-  std::string pl;
-  count = 0;
-  auto rec = [&](RecordType t) {
-    append_record(out, t, pl);
-    pl.clear();
-    ++count;
-  };
-  Writer w(pl);
-  w.u64(in.covered);
-  rec(RecordType::ckpt_header);
-  for (std::uint32_t ref = 0; ref < in.gpu_by_ref.size(); ++ref) {
-    w.u32(ref);
-    encode_gpu(pl, *in.gpu_by_ref[ref]);
-    rec(RecordType::gpu_def);
-  }
-  for (std::uint32_t ref = 0; ref < in.metric_by_ref.size(); ++ref) {
-    w.u32(ref);
-    w.str(in.metric_by_ref[ref]);
-    rec(RecordType::metric_def);
-  }
-  for (const auto& [p, seq] : in.producers) {
-    w.str(p);
-    w.u64(seq);
-    rec(RecordType::producer);
-  }
-  for (const auto& [ref, s] : in.gpus) {
-    w.u32(ref);
-    w.i64(s.first_seen_ns);
-    w.u64(s.appended);
-    w.u32(static_cast<std::uint32_t>(s.latest.size()));
-    for (const auto& l : s.latest) {
-      w.u32(in.to_ref[l.metric]);
-      w.i64(l.timestamp_ns);
-      w.f64(l.value);
-    }
-    w.u32(static_cast<std::uint32_t>(s.count));
-    for (std::size_t i = 0; i < s.count; ++i) {
-      const auto& e = s.at(i);
-      w.u32(in.to_ref[e.metric]);
-      w.i64(e.timestamp_ns);
-      w.f64(e.value);
-    }
-    rec(RecordType::gpu_state);
-  }
-  w.u64(count);
-  rec(RecordType::ckpt_end);
-  return out;
-}
-
-}  // namespace
-
-tl::expected<void, StoreError> Store::write_checkpoint_locked(bool sync) {
-  if (unavailable_ || fd_ < 0) {
-    return tl::unexpected(StoreError{StoreErrorCode::unavailable,
-                                     unavailable_reason().value_or("no open segment")});
-  }
-  if (sync) {
-    join_checkpoint_thread();
-  } else if (ckpt_busy_) {
-    return {};  // the previous checkpoint is still being written; try again later
-  } else {
-    join_checkpoint_thread();
-  }
-  if (auto r = flush_and_sync(); !r) {
-    become_unavailable(r.error());
-    return r;
-  }
-  const std::uint64_t covered = segment_no_;
-  if (auto r = open_segment(covered + 1); !r) {
-    become_unavailable(r.error());
-    return r;
-  }
-  auto in = std::make_unique<CheckpointInput>();
-  in->covered = covered;
-  in->gpu_by_ref = gpu_by_ref_;
-  in->metric_by_ref = metric_by_ref_;
-  in->producers.assign(producers_.begin(), producers_.end());
-  in->to_ref.assign(metric_by_ref_.size() + index_->metric_names().size(), 0);
-  for (const auto& [name, m] : metrics_) {
-    if (m.index_id < in->to_ref.size()) in->to_ref[m.index_id] = m.ref;
-  }
-  for (auto& s : index_->share()) {
-    auto g = gpus_.find(s.info.id);
-    if (g == gpus_.end()) continue;
-    in->gpus.emplace_back(g->second.ref, std::move(s));
-  }
-  last_checkpoint_ = std::chrono::steady_clock::now();
-  dirty_since_checkpoint_ = false;
-  rotated_since_checkpoint_ = false;
-  if (sync) return persist_checkpoint(*in);
-  ckpt_busy_ = true;
-  ckpt_thread_ = std::thread([this, in = std::move(in)] {
-    // Below the writer and broker threads: on a busy machine ingest gets the CPU first.
-    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
-    detail::guard_thread("checkpoint writer", [&] { (void)persist_checkpoint(*in); });
-    ckpt_busy_ = false;
-  });
-  return {};
-}
-
-tl::expected<void, StoreError> Store::persist_checkpoint(const CheckpointInput& in) {
-  const std::uint64_t covered = in.covered;
-  std::size_t count = 0;
-  const std::string out = encode_checkpoint(in, count);
-  const fs::path final_path = checkpoint_path(opts_.dir, covered);
-  const fs::path tmp = final_path.string() + ".tmp";
-  auto fail = [&](std::string what) {
-    auto e = io_error(what);
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    stats_.checkpoint_failures++;
-    log()->error("checkpoint failed: {}", e.message);
-    return tl::unexpected(e);
-  };
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return fail(fmt::format("cannot create '{}'", tmp.string()));
-  const bool ok = write_paced(fd, out) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) return fail(fmt::format("cannot write '{}'", tmp.string()));
-  if (fault_hit("checkpoint.rename")) {
-    errno = EIO;
-    return fail(fmt::format("cannot rename '{}'", tmp.string()));
-  }
-  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    return fail(fmt::format("cannot rename '{}'", tmp.string()));
-  }
-  fsync_dir(opts_.dir);
-  std::error_code ec;
-  for (std::uint64_t n : list_segments(wal_dir_)) {
-    if (n <= covered) fs::remove(wal_dir_ / segment_name(n), ec);
-  }
-  for (std::uint64_t c : list_checkpoints(opts_.dir)) {
-    if (c < covered) fs::remove(checkpoint_path(opts_.dir, c), ec);
-  }
-  fsync_dir(wal_dir_);
-  stats_.checkpoints++;
-  log()->info("{} written ({} bytes, {} records)", final_path.filename().string(), out.size(), count);
-  return {};
-}
-
-tl::expected<void, StoreError> Store::checkpoint_now() {
-  std::lock_guard wl(writer_mu_);
-  if (fd_ < 0 && !unavailable_) return tl::unexpected(StoreError{StoreErrorCode::closed, "store is closed"});
-  return write_checkpoint_locked(true);
 }
 
 void Store::run() {

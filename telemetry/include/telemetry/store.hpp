@@ -139,6 +139,16 @@ class Store {
   // Writer-thread state changes of the WAL's ref tables made while encoding one group commit,
   // undone when the commit fails so a retried batch is encoded (and stored) again.
   struct Undo;
+  struct WalGpu;
+  struct WalMetric;
+  // The WAL refs of one batch's GPUs and metrics, by the batch's own refs.
+  struct Applied {
+    std::vector<WalGpu*> gpus;
+    std::vector<WalMetric*> metrics;
+  };
+  [[nodiscard]] tl::expected<void, StoreError> add_record(RecordType t, const std::string& payload);
+  [[nodiscard]] tl::expected<void, StoreError> encode_batch(const Batch& b, Undo& undo, Applied& a);
+  void apply_batch(const Batch& b, Applied& a);
   void rollback(const Undo& undo);
   void become_unavailable(const StoreError& e);
   void try_resume();
@@ -169,6 +179,7 @@ class Store {
   };
   std::unordered_map<std::string, WalMetric> metrics_;
   std::vector<std::string> metric_by_ref_;
+  std::vector<Index::Entry> run_scratch_;
   std::atomic<bool> unavailable_{false};
   std::string unavailable_reason_;  // guarded by reason_mu_
   mutable std::mutex reason_mu_;
