@@ -63,22 +63,19 @@ class PointWriter {
       frac += 1'000'000'000;
       --secs;
     }
-    if (secs != cached_secs_ || cached_.empty()) {
-      cached_secs_ = secs;
-      cached_ = format_rfc3339(secs * 1'000'000'000);
-      cached_.pop_back();  // 'Z'
-    }
-    out += cached_;
-    if (frac != 0) {
-      char buf[9];
-      for (int i = 8; i >= 0; --i) {
-        buf[i] = static_cast<char>('0' + frac % 10);
-        frac /= 10;
+    if (secs <= std::numeric_limits<std::int64_t>::min() / 1'000'000'000) {
+      // secs * 1e9 would overflow (before 1677; the broker rejects such samples now).
+      std::string full = format_rfc3339(p.timestamp_ns);
+      full.pop_back();  // 'Z'
+      out += full;
+    } else {
+      if (secs != cached_secs_ || cached_.empty()) {
+        cached_secs_ = secs;
+        cached_ = format_rfc3339(secs * 1'000'000'000);
+        cached_.pop_back();  // 'Z'
       }
-      std::size_t n = 9;
-      while (buf[n - 1] == '0') --n;
-      out += '.';
-      out.append(buf, n);
+      out += cached_;
+      append_fraction(out, frac);
     }
     out += "Z\",\"timestamp_ns\":";
     append_json_number(out, p.timestamp_ns);
@@ -90,6 +87,18 @@ class PointWriter {
   }
 
  private:
+  static void append_fraction(std::string& out, std::int64_t frac) {
+    if (frac == 0) return;
+    char buf[9];
+    for (int i = 8; i >= 0; --i) {
+      buf[i] = static_cast<char>('0' + frac % 10);
+      frac /= 10;
+    }
+    std::size_t n = 9;
+    while (buf[n - 1] == '0') --n;
+    out += '.';
+    out.append(buf, n);
+  }
   std::int64_t cached_secs_ = 0;
   std::string cached_;
 };

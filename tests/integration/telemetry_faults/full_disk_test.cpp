@@ -134,5 +134,30 @@ TEST(TelemetryFaults, a_full_disk_makes_the_store_read_only_and_it_resumes_by_it
   }
 }
 
+TEST(TelemetryFaults, a_collector_stopped_while_its_store_is_read_only_exits_non_zero_and_says_why) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting the small tmpfs needs root";
+  ScratchDir scratch("read-only-stop");
+  SmallDisk disk(scratch.path() / "disk", 4U << 20);
+  if (disk.not_permitted()) GTEST_SKIP() << disk.error() << " (no CAP_SYS_ADMIN in this container)";
+  ASSERT_TRUE(disk.error().empty()) << disk.error();
+  CollectorPorts ports;
+  const auto log_path = (scratch.path() / "collector.log").string();
+  auto collector = start_collector(disk.path(), ports, {{"CHECKPOINT_ENABLED", "false"}}, log_path);
+  ASSERT_TRUE(collector) << slurp(log_path);
+  disk.fill(disk.path() / "filler");
+  KnownPublisher known("GPU-ro", 2000);
+  BrokerClient c;
+  ASSERT_TRUE(c.connect("127.0.0.1", ports.broker, "read-only-stop", 5s));
+  ASSERT_TRUE(c.publish(1, known.batch(0)));
+  auto r = c.read_ack(10s);
+  ASSERT_FALSE(r) << "a batch is not acknowledged on a full disk";
+  EXPECT_EQ(r.error().code, std::optional<ErrorCode>(ErrorCode::storage_unavailable)) << r.error().message;
+  collector->signal(SIGTERM);
+  EXPECT_EQ(collector->wait(30s), std::optional<int>(1));
+  const auto log = slurp(log_path);
+  EXPECT_NE(log.find("collector stopped with its store read-only"), std::string::npos) << log;
+  EXPECT_EQ(log.find("collector stopped cleanly"), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace rm::telemetry::faults
