@@ -15,6 +15,7 @@
 #include "core/metrics.hpp"
 #include "core/shutdown.hpp"
 #include "telemetry/broker.hpp"
+#include "telemetry/gateway_time.hpp"
 #include "telemetry/store.hpp"
 #include "thread_boundary.hpp"
 
@@ -59,6 +60,9 @@ tl::expected<CollectorConfig, CliResult> parse_collector_config(int argc, char**
   c.idle_timeout_ms = *idle_to;
   c.max_connections = static_cast<std::size_t>(*max_conn);
   c.broker_token = core::env_string("BROKER_TOKEN", "");
+  auto retention = parse_duration_ns("RETENTION", core::env_string("RETENTION", "0"));
+  if (!retention) return tl::unexpected(CliResult{retention.error()});
+  c.retention_ns = *retention;
   auto ckpt = core::env_bool("CHECKPOINT_ENABLED", true);
   if (!ckpt) return fail(ckpt.error());
   c.workers = static_cast<int>(*workers);
@@ -213,6 +217,7 @@ int serve_collector(const CollectorConfig& cfg) {
   so.dir = std::filesystem::path(cfg.data_dir) / cfg.collector_id;
   so.segment_bytes = cfg.segment_bytes;
   so.max_entries = cfg.max_entries;
+  so.retention = std::chrono::nanoseconds(cfg.retention_ns);
   so.checkpoints = cfg.checkpoint_enabled;
   so.checkpoint_interval = std::chrono::milliseconds(cfg.checkpoint_interval_ms);
   so.fsync_observer = [&](double s) { fsync_hist.observe(s); };

@@ -50,7 +50,7 @@ struct DataDirFollower::State {
 DataDirFollower::DataDirFollower(FollowerOptions opts)
     : opts_(std::move(opts)),
       state_(std::make_unique<State>()),
-      index_(std::make_shared<Index>(opts_.max_entries)) {}
+      index_(std::make_shared<Index>(opts_.max_entries, opts_.retention.count())) {}
 
 DataDirFollower::~DataDirFollower() { stop(); }
 
@@ -142,7 +142,7 @@ void DataDirFollower::poll_once() {
   // GPU vanish or a count go down while checkpoints retire segments.
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto fresh_state = std::make_unique<State>();
-    auto fresh = std::make_shared<Index>(opts_.max_entries);
+    auto fresh = std::make_shared<Index>(opts_.max_entries, opts_.retention.count());
     if (!follow_all(*fresh_state, *fresh)) continue;
     state_ = std::move(fresh_state);
     {

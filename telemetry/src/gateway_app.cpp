@@ -19,6 +19,7 @@
 #include "core/shutdown.hpp"
 #include "telemetry/follower.hpp"
 #include "telemetry/gateway.hpp"
+#include "telemetry/gateway_time.hpp"
 #include "telemetry/index.hpp"
 #include "thread_boundary.hpp"
 
@@ -58,6 +59,7 @@ int serve_gateway(const GatewayConfig& cfg) {
   FollowerOptions fopts;
   fopts.data_dir = cfg.data_dir;
   fopts.max_entries = cfg.max_entries;
+  fopts.retention = std::chrono::nanoseconds(cfg.retention_ns);
   auto follower = std::make_shared<DataDirFollower>(fopts);
   follower->start();
   log()->info("following {} read-only: {} collector dir(s), {} GPU(s)", cfg.data_dir,
@@ -138,6 +140,9 @@ tl::expected<GatewayConfig, CliResult> parse_gateway_config(int argc, char** arg
   c.threads = static_cast<int>(*threads);
   c.max_entries = static_cast<std::size_t>(*max_entries);
   c.stale_after_seconds = *stale;
+  auto retention = parse_duration_ns("RETENTION", core::env_string("RETENTION", "0"));
+  if (!retention) return tl::unexpected(CliResult{retention.error()});
+  c.retention_ns = *retention;
   c.host = core::env_string("HOST", "0.0.0.0");
   c.data_dir = core::env_string("DATA_DIR", "/data");
   c.collector_host = core::env_string("COLLECTOR_HOST", "localhost");

@@ -1,5 +1,6 @@
 #include "telemetry/gateway_time.hpp"
 
+#include <charconv>
 #include <limits>
 
 #include <fmt/format.h>
@@ -139,6 +140,26 @@ tl::expected<std::int64_t, std::string> parse_rfc3339(std::string_view text) {
     return fail(0, "time outside the supported range 1677-09-22..2262-04-11");
   }
   return secs * 1'000'000'000 + frac_ns;
+}
+
+tl::expected<std::int64_t, std::string> parse_duration_ns(std::string_view what, std::string_view text) {
+  auto bad = [&] {
+    return tl::unexpected(fmt::format("{}='{}' must be a duration like 24h, 90m, 3600s or 7d (0 = off)", what, text));
+  };
+  if (text == "0" || text.empty()) return 0;
+  std::int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size() - 1, n);
+  if (ec != std::errc{} || end != text.data() + text.size() - 1 || n <= 0) return bad();
+  std::int64_t unit = 0;
+  switch (text.back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    default: return bad();
+  }
+  if (n > std::numeric_limits<std::int64_t>::max() / 1'000'000'000 / unit) return bad();
+  return n * unit * 1'000'000'000;
 }
 
 std::string format_rfc3339(std::int64_t unix_ns) {

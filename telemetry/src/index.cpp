@@ -45,6 +45,18 @@ class Index::Gpu {
     }
     latest.push_back({e.metric, e.timestamp_ns, e.value});
   }
+  // Drops retained entries older than `retention_ns` before the newest sample.
+  void expire(std::int64_t retention_ns) {
+    if (retention_ns <= 0 || last_seen_ns < std::numeric_limits<std::int64_t>::min() + retention_ns) return;
+    const std::int64_t oldest = last_seen_ns - retention_ns;
+    while (count > 0 && at(0).timestamp_ns < oldest) {
+      --count;
+      if (++front == kChunkEntries) {
+        chunks.pop_front();
+        front = 0;
+      }
+    }
+  }
   void clear() {
     chunks.clear();
     front = 0;
@@ -58,7 +70,8 @@ class Index::Gpu {
   }
 };
 
-Index::Index(std::size_t max_entries) : max_entries_(std::max<std::size_t>(1, max_entries)) {}
+Index::Index(std::size_t max_entries, std::int64_t retention_ns)
+    : max_entries_(std::max<std::size_t>(1, max_entries)), retention_ns_(retention_ns) {}
 Index::~Index() = default;
 
 Index::Gpu* Index::upsert_gpu(const GpuInfo& info) {
@@ -107,11 +120,13 @@ std::vector<std::string> Index::metric_names() const {
 void Index::append(Gpu* gpu, std::uint32_t metric, std::int64_t ts, double value) {
   std::lock_guard lk(gpu->mu);
   gpu->push({ts, value, metric}, max_entries_);
+  gpu->expire(retention_ns_);
 }
 
 void Index::append_many(Gpu* gpu, const Entry* entries, std::size_t n) {
   std::lock_guard lk(gpu->mu);
   for (std::size_t i = 0; i < n; ++i) gpu->push(entries[i], max_entries_);
+  gpu->expire(retention_ns_);
 }
 
 std::vector<Index::SharedGpu> Index::share() const {
@@ -147,6 +162,7 @@ void Index::restore(const GpuState& s) {
   for (const auto& e : entries) g->push(e, max_entries_);
   g->appended = std::max<std::uint64_t>(s.appended, entries.size());
   g->first_seen_ns = std::min(g->first_seen_ns, s.first_seen_ns);
+  g->expire(retention_ns_);
   for (const auto& l : latest) {
     bool found = false;
     for (auto& cur : g->latest) {

@@ -35,7 +35,7 @@ auto log() { return core::logger("telemetry.store"); }
 Store::Store(StoreOptions opts)
     : opts_(std::move(opts)),
       wal_dir_(opts_.dir / "wal"),
-      index_(std::make_shared<Index>(opts_.max_entries)) {}
+      index_(std::make_shared<Index>(opts_.max_entries, opts_.retention.count())) {}
 
 Store::~Store() {
   close();
@@ -104,7 +104,7 @@ tl::expected<void, StoreError> Store::recover() {
   }
   auto state = std::make_unique<ReplayState>(*index_);
   for (std::uint64_t c : list_checkpoints(opts_.dir)) {
-    auto fresh = std::make_shared<Index>(opts_.max_entries);
+    auto fresh = std::make_shared<Index>(opts_.max_entries, opts_.retention.count());
     auto st = std::make_unique<ReplayState>(*fresh);
     auto r = load_checkpoint(checkpoint_path(opts_.dir, c), *st);
     if (r) {

@@ -11,6 +11,7 @@
 //   METRICS_PORT (9091)    Prometheus /metrics         --metrics-port
 //   COLLECTOR_ID (hostname, else collector-0): the subdirectory of DATA_DIR it owns
 //   SEGMENT_BYTES (64 MiB), CHECKPOINT_INTERVAL_MS (60000), BROKER_CREDITS (16), BIND (0.0.0.0)
+//   RETENTION (0 = off; e.g. 24h): also drop samples that much older than a GPU's newest
 //   BROKER_TOKEN ("" = none): shared token a publisher must send in HELLO
 //   BROKER_HELLO_TIMEOUT_MS (5000), BROKER_FRAME_TIMEOUT_MS (10000), BROKER_IDLE_TIMEOUT_MS
 //   (30000), BROKER_MAX_CONNECTIONS (0 = open-file limit - 128)
@@ -43,6 +44,7 @@ struct CollectorConfig {
   long long frame_timeout_ms = 10000;
   long long idle_timeout_ms = 30000;
   std::size_t max_connections = 0;
+  std::int64_t retention_ns = 0;
 };
 
 // Parses environment and flags. On --help returns an error whose message is the help text and

@@ -23,6 +23,7 @@ namespace rm::telemetry {
 struct FollowerOptions {
   std::filesystem::path data_dir;
   std::size_t max_entries = 10000;
+  std::chrono::nanoseconds retention{0};  // as StoreOptions::retention
   std::chrono::milliseconds poll_interval{100};
 };
 

@@ -4,6 +4,7 @@
 //   PORT (8081), DATA_DIR (/data), COLLECTOR_HOST (localhost), COLLECTOR_PORT (8080),
 //   METRICS_PORT (9092), HOST (0.0.0.0), THREADS (2), MAX_ENTRIES (10000),
 //   STALE_AFTER_SECONDS (300): /metrics/gpus leaves out GPUs silent this long (0 = keep all).
+//   RETENTION (0 = off; e.g. 24h): as the collector's, so both hold the same samples.
 //
 // A DATA_DIR that does not exist or cannot be read is a startup error naming it; an empty one
 // is served, with /ready answering 503 "no store yet" until a collector's store appears.
@@ -23,6 +24,7 @@ struct GatewayConfig {
   int threads = 2;
   std::size_t max_entries = 10000;
   long long stale_after_seconds = 300;
+  std::int64_t retention_ns = 0;
   std::string host = "0.0.0.0";
   std::string data_dir = "/data";
   std::string collector_host = "localhost";

@@ -22,4 +22,8 @@ tl::expected<std::int64_t, std::string> parse_rfc3339(std::string_view text);
 // fraction when whole seconds).
 std::string format_rfc3339(std::int64_t unix_ns);
 
+// A duration like "24h", "90m", "3600s", "7d" or "0" (= off) for RETENTION; errors name
+// `what` and the text.
+tl::expected<std::int64_t, std::string> parse_duration_ns(std::string_view what, std::string_view text);
+
 }  // namespace rm::telemetry

@@ -67,7 +67,9 @@ class Index final : public TelemetryView {
     std::vector<Latest> latest;
   };
 
-  explicit Index(std::size_t max_entries);
+  // `retention_ns` > 0 also drops, per GPU, samples older than that before the GPU's newest
+  // sample (data time, so every replay of the same log keeps the same samples).
+  explicit Index(std::size_t max_entries, std::int64_t retention_ns = 0);
   ~Index() override;
 
   std::size_t max_entries() const { return max_entries_; }
@@ -98,6 +100,7 @@ class Index final : public TelemetryView {
   GpuSummary summary(const Gpu& g) const;
 
   std::size_t max_entries_;
+  std::int64_t retention_ns_ = 0;
   mutable std::shared_mutex gpus_mu_;
   std::unordered_map<std::string, std::unique_ptr<Gpu>> gpus_;
   mutable std::shared_mutex metrics_mu_;

@@ -41,6 +41,7 @@ struct StoreOptions {
   std::filesystem::path dir;  // DATA_DIR/<collector-id>
   std::size_t segment_bytes = 64U << 20;
   std::size_t max_entries = 10000;
+  std::chrono::nanoseconds retention{0};  // RETENTION: also drop samples this much older than a GPU's newest (0 = off)
   bool checkpoints = true;
   // A checkpoint is taken after a segment fills up, or this long after the last one when new
   // data arrived, and at close().

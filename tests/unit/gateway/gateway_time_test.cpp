@@ -107,3 +107,16 @@ TEST(Rfc3339, parse_succeeds_or_fails_cleanly_on_every_prefix) {
   }
   EXPECT_TRUE(parse_rfc3339(full));
 }
+
+TEST(GatewayTime, retention_durations_parse_with_units_and_refuse_anything_else) {
+  using rm::telemetry::parse_duration_ns;
+  EXPECT_EQ(parse_duration_ns("RETENTION", "24h").value(), 24LL * 3600 * 1'000'000'000);
+  EXPECT_EQ(parse_duration_ns("RETENTION", "90m").value(), 90LL * 60 * 1'000'000'000);
+  EXPECT_EQ(parse_duration_ns("RETENTION", "7d").value(), 7LL * 86400 * 1'000'000'000);
+  EXPECT_EQ(parse_duration_ns("RETENTION", "0").value(), 0);
+  for (const char* bad : {"24", "h", "-5m", "1.5h", "10w", "99999999999999d"}) {
+    auto r = parse_duration_ns("RETENTION", bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().find("RETENTION"), std::string::npos) << r.error();
+  }
+}

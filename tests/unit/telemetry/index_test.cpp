@@ -144,3 +144,23 @@ TEST(Index, shared_state_keeps_its_entries_while_appends_continue) {
   }
   EXPECT_EQ(idx.share()[0].appended, 6000u);
 }
+
+TEST(Index, retention_by_time_drops_samples_older_than_the_window_before_the_newest) {
+  constexpr std::int64_t kS = 1'000'000'000;
+  rm::telemetry::Index idx(100000, 10 * kS);
+  rm::telemetry::GpuInfo info;
+  info.id = "GPU-r";
+  auto* g = idx.upsert_gpu(info);
+  const auto m = idx.metric_id("DCGM_FI_DEV_GPU_UTIL");
+  for (int i = 0; i <= 30; ++i) idx.append(g, m, 1'000 * kS + i * kS, i);
+  ASSERT_TRUE(idx.gpu("GPU-r"));
+  EXPECT_EQ(idx.gpu("GPU-r")->samples, 11u) << "seconds 20..30 stay";
+  rm::telemetry::TelemetryQuery q;
+  q.gpu_id = "GPU-r";
+  q.limit = 100;
+  auto page = idx.query(q);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->points.size(), 11u);
+  EXPECT_EQ(page->points.front().timestamp_ns, 1'020 * kS);
+  EXPECT_EQ(page->points.back().timestamp_ns, 1'030 * kS);
+}
