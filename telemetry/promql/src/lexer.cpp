@@ -132,7 +132,7 @@ class Lexer {
       }
       duration = true;
     }
-    if (duration && (j >= q_.size() || !is_ident_char(q_[j]))) {
+    if (duration && (j >= q_.size() || !(is_alpha(q_[j]) || is_digit(q_[j])))) {
       i_ = j;
       return Token{Tok::duration, std::string(q_.substr(start, j - start)), start};
     }
