@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "core/http.hpp"
-#include "dcgm_index.hpp"
+#include "support/dcgm_index.hpp"
 #include "promql/http_api.hpp"
 #include "telemetry/gateway.hpp"
 

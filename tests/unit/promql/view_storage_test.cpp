@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "dcgm_index.hpp"
+#include "support/dcgm_index.hpp"
 #include "promql/engine.hpp"
 #include "promql/view_storage.hpp"
 
