@@ -335,15 +335,25 @@ std::vector<std::vector<SeriesSample>> Index::samples(const std::string& gpu_id,
     }
     i = lo;
   }
-  for (; i < g->size(); ++i) {
-    const Entry& e = g->at(i);
-    if (e.timestamp_ns > end_ns) {
-      if (g->ordered) break;
-      continue;
-    }
-    if (e.timestamp_ns < start_ns) continue;
-    for (std::size_t m = 0; m < ids.size(); ++m) {
-      if (ids[m] == e.metric) out[m].push_back({e.timestamp_ns, e.value});
+  // Chunk by chunk: one deque lookup per chunk rather than per entry.
+  const std::size_t last = g->front + g->size();
+  bool done = false;
+  for (std::size_t p = g->front + i; p < last && !done;) {
+    const Entry* chunk = g->chunks[p / kChunkEntries]->entries;
+    const std::size_t stop = std::min(last, (p / kChunkEntries + 1) * kChunkEntries);
+    for (; p < stop; ++p) {
+      const Entry& e = chunk[p % kChunkEntries];
+      if (e.timestamp_ns > end_ns) {
+        if (g->ordered) {
+          done = true;
+          break;
+        }
+        continue;
+      }
+      if (e.timestamp_ns < start_ns) continue;
+      for (std::size_t m = 0; m < ids.size(); ++m) {
+        if (ids[m] == e.metric) out[m].push_back({e.timestamp_ns, e.value});
+      }
     }
   }
   if (!g->ordered) {

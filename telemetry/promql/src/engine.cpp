@@ -1,7 +1,6 @@
 // Evaluator core: loading selectors, stepping, selectors, function calls, query results.
 #include <algorithm>
 #include <cmath>
-#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -67,13 +66,14 @@ LabelsRef Evaluator::drop_name(LabelsRef l) {
 
 void Evaluator::check_unique(const Vector& v, const Expr& e) const {
   if (v.size() < 2) return;
-  std::unordered_set<LabelsRef> seen;
-  seen.reserve(v.size());
-  for (const auto& s : v) {
-    if (!seen.insert(s.labels).second) {
-      fail(fmt::format("vector cannot contain metrics with the same labelset (at offset {}: {})",
-                       e.pos, format_labels(*s.labels)));
-    }
+  // Label sets are interned: equal sets are the same pointer.
+  scratch_.clear();
+  for (const auto& s : v) scratch_.push_back(s.labels);
+  std::sort(scratch_.begin(), scratch_.end(), std::less<>());
+  auto dup = std::adjacent_find(scratch_.begin(), scratch_.end());
+  if (dup != scratch_.end()) {
+    fail(fmt::format("vector cannot contain metrics with the same labelset (at offset {}: {})",
+                     e.pos, format_labels(**dup)));
   }
 }
 

@@ -73,6 +73,7 @@ class Evaluator {
   EngineOptions opts_;
   std::int64_t start_, end_;
   std::size_t samples_ = 0;
+  mutable std::vector<LabelsRef> scratch_;  // check_unique's buffer, reused across steps
   std::unordered_map<std::string, std::unique_ptr<Labels>> interned_;
   std::unordered_map<LabelsRef, LabelsRef> dropped_;
   std::unordered_map<const Expr*, std::vector<Loaded>> loaded_;

@@ -149,7 +149,8 @@ void append_time(std::string& out, std::int64_t ms) {
     frac += 1000;
     --secs;
   }
-  out += std::to_string(secs);
+  char digits[24];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, secs).ptr);
   if (frac != 0) {
     char buf[4] = {static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
                    static_cast<char>('0' + frac % 10), 0};
