@@ -117,7 +117,13 @@ struct Session::State : std::enable_shared_from_this<Session::State> {
     }
     core::logger("runtime")->error("session {}: {}", id, error->message);
     cancel_queues();
+    abort_nodes(AbortReason::node_failed);
     changed.notify_all();
+  }
+
+  // Makes nodes still in initialize() (or another long step) return; see Node::abort().
+  void abort_nodes(AbortReason why) {
+    for (auto& a : actors) a->node->abort(why);
   }
 
   void cancel_queues() {
@@ -344,6 +350,7 @@ void Session::cancel() {
     s.cancelled = true;
   }
   s.cancel_queues();
+  s.abort_nodes(AbortReason::cancelled);
   s.changed.notify_all();
 }
 
