@@ -278,7 +278,7 @@ std::vector<std::string> NodeContainer::last_log_lines() const {
   return {state_->tail.begin(), state_->tail.end()};
 }
 
-Status NodeContainer::stop(bool remove) {
+Status NodeContainer::stop(bool remove, std::optional<std::chrono::seconds> grace) {
   State& s = *state_;
   {
     std::lock_guard lock(s.mu);
@@ -292,7 +292,7 @@ Status NodeContainer::stop(bool remove) {
     exited = s.report.has_value();
   }
   if (!exited) {
-    auto st = s.client.container_stop(s.id, s.spec.stop_grace);
+    auto st = s.client.container_stop(s.id, grace.value_or(s.spec.stop_grace));
     if (!st && st.error().code != DockerErrorCode::not_found) result = st;
   }
   // The watchers end on their own once the container has stopped; cancel covers a daemon that

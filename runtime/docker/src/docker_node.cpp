@@ -130,6 +130,7 @@ struct DockerNode::Impl {
   std::atomic<bool> stopping{false};
   // abort() from another thread: every wait of initialize() watches this token.
   CancelToken cancel;
+  std::atomic<bool> ready{false};           // READY arrived: the runner may have state to clean up
   std::atomic<bool> failed{false};          // this node's own step failed or its runner died
   std::atomic<bool> session_failed{false};  // abort(node_failed): another node failed
   std::mutex fallback_mu;                   // guards `fallback` against abort()
@@ -355,7 +356,10 @@ void DockerNode::Impl::stop_runner() {
     const bool keep = opts.keep == KeepContainers::always ||
                       (opts.keep == KeepContainers::on_failure && (failed || session_failed));
     const std::string name = container->name();
-    if (auto s = container->stop(!keep); !s) log->warn("{}: {}", prefix(), s.error().message);
+    // Aborted before READY (Ctrl-C, a sibling failed): nothing to clean up gracefully, and an
+    // initialize() that never returns must not hold the session for the grace period.
+    const auto grace = cancel.cancelled() && !ready ? std::optional(std::chrono::seconds(0)) : std::nullopt;
+    if (auto s = container->stop(!keep, grace); !s) log->warn("{}: {}", prefix(), s.error().message);
     if (keep) {
       log->info("{}: container {} kept (stopped, RM_DOCKER_KEEP): `docker logs {}`, `docker "
                 "inspect {}`; `remotemedia cleanup` removes it",
@@ -475,8 +479,10 @@ NodeStatus DockerNode::initialize_steps() {
   if (auto s = m.link->open(); !s) return s;
   if (auto s = m.opts.share ? m.start_shared() : m.start_dedicated(); !s) return s;
   if (m.cancel.cancelled()) return node_error(NodeErrorCode::cancelled, m.prefix() + ": cancelled");
-  return m.link->wait_ready(m.opts.init_timeout,
-                            "raise RM_DOCKER_INIT_TIMEOUT_MS if it needs longer to load");
+  auto st = m.link->wait_ready(m.opts.init_timeout,
+                               "raise RM_DOCKER_INIT_TIMEOUT_MS if it needs longer to load");
+  if (st) m.ready = true;
+  return st;
 }
 
 NodeStatus DockerNode::process(const runtime::DataPtr& input, runtime::Emitter& out) {

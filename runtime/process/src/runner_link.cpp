@@ -135,10 +135,11 @@ Status RunnerLink::Impl::collect(runtime::Emitter& out, bool until_eos) {
           auto* v = c->payload.if_contains(k);
           return v && v->is_string() ? std::string(v->as_string()) : std::string();
         };
+        // Not logged here: the runner printed the traceback on its stderr, which is already the
+        // node's log; the error returned with the batch carries it to the caller.
         last_remote_error = str("message");
         auto tb = str("traceback");
         if (!tb.empty()) last_remote_error += "\n" + tb;
-        log->error("{}", last_remote_error);
       }
       continue;  // rm.progress and unknown protocol messages are not data
     }

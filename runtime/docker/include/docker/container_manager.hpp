@@ -109,9 +109,9 @@ class NodeContainer {
   std::optional<ExitReport> wait_exit(std::chrono::milliseconds timeout) const;
   std::vector<std::string> last_log_lines() const;
 
-  // SIGTERM, grace, SIGKILL, remove (unless !remove: the stopped container stays for docker
-  // logs / inspect). Idempotent.
-  Status stop(bool remove = true);
+  // SIGTERM, grace (spec.stop_grace unless given), SIGKILL, remove (unless !remove: the
+  // stopped container stays for docker logs / inspect). Idempotent.
+  Status stop(bool remove = true, std::optional<std::chrono::seconds> grace = std::nullopt);
 
   struct State;
 
