@@ -1,21 +1,18 @@
 // `remotemedia cleanup | doctor | images ls|prune`: the docker module's CLI subcommands, wired
 // into runtime's CLI through its command registry (runtime/cli.hpp). Each prints what it did and
 // returns 0 on success, 1 on failure (message on stderr), 2 on a usage error.
-#include <chrono>
 #include <iostream>
 
 #include <fmt/format.h>
 
 #include "docker/container_manager.hpp"
 #include "docker/doctor.hpp"
-#include "docker/human_units.hpp"
 #include "docker/image_builder.hpp"
 #include "ipc/channel_names.hpp"
 #include "process/session_dir.hpp"
 #include "runtime/cli.hpp"
 
 namespace rm::docker {
-
 namespace {
 
 int cmd_cleanup(const std::vector<std::string>& args) {
@@ -25,8 +22,7 @@ int cmd_cleanup(const std::vector<std::string>& args) {
       all = true;
     } else {
       std::cerr << "usage: remotemedia cleanup [--all]\n"
-                   "  removes node containers and IPC directories whose owner process is dead,\n"
-                   "  and containers kept after their session (RM_DOCKER_KEEP, --keep-containers)\n"
+                   "  removes node containers and IPC directories whose owner process is dead\n"
                    "  (--all: also containers of other live remotemedia processes)\n";
       return 2;
     }
@@ -40,7 +36,7 @@ int cmd_cleanup(const std::vector<std::string>& args) {
     std::cerr << c.error().message << "\n";
     return 1;
   }
-  auto r = sweep_orphans(*c, all, true);
+  auto r = sweep_orphans(*c, all);
   if (!r) {
     std::cerr << r.error().message << "\n";
     return 1;
@@ -80,12 +76,11 @@ int cmd_images(const std::vector<std::string>& args) {
       std::cerr << l.error().message << "\n";
       return 1;
     }
-    std::cout << fmt::format("{:<36} {:<20} {:>9}  {}\n", "TAG", "ID", "SIZE", "CREATED");
-    const auto now = std::chrono::system_clock::now();
+    std::cout << fmt::format("{:<36} {:<20} {:>10}  {}\n", "TAG", "ID", "SIZE MB", "CREATED");
     for (const auto& i : *l)
-      std::cout << fmt::format("{:<36} {:<20} {:>9}  {}\n",
+      std::cout << fmt::format("{:<36} {:<20} {:>10.1f}  {}\n",
                                i.tags.empty() ? "<none>" : i.tags.front(), i.id.substr(0, 19),
-                               human_size(i.size), human_age(i.created, now));
+                               static_cast<double>(i.size) / 1e6, i.created);
     return 0;
   }
   auto p = prune_node_images(*c);
