@@ -470,7 +470,7 @@ NodeStatus DockerNode::initialize_steps() {
     if (!img) {
       if (img.error().code == DockerErrorCode::cancelled)
         return node_error(NodeErrorCode::cancelled, m.prefix() + ": cancelled while preparing its image");
-      return node_error(NodeErrorCode::init_failed, m.prefix() + ": " + img.error().message);
+      return node_error(NodeErrorCode::init_failed, img.error().message);  // names the node already
     }
     if (m.cancel.cancelled()) return node_error(NodeErrorCode::cancelled, m.prefix() + ": cancelled");
     m.image = img->tag;  // the builder logged whether it built or reused it
