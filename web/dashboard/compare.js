@@ -42,7 +42,9 @@ export async function mount(root, { params, exposed }) {
     const q = search.value.trim().toLowerCase();
     const chosen = new Set(ids);
     const shown = fleet.gpus.filter((g) => chosen.has(g.id) ||
-      (q && `${g.hostname} ${g.uuid} gpu ${g.gpu_index}`.toLowerCase().includes(q))).slice(0, 60);
+      (q && `${g.hostname} ${g.uuid} gpu ${g.gpu_index}`.toLowerCase().includes(q)))
+      .sort((a, b) => a.hostname.localeCompare(b.hostname, 'en', { numeric: true }) || Number(a.gpu_index) - Number(b.gpu_index))
+      .slice(0, 60);
     picker.replaceChildren(...shown.map((g) => {
       const box = el('input', { type: 'checkbox', value: g.id, checked: chosen.has(g.id) });
       box.addEventListener('change', () => go((p) => {

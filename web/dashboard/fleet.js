@@ -52,12 +52,17 @@ function heatmap(list) {
     byHost.get(r.host).push(r);
   }
   const hosts = [...byHost.keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  // The part every hostname shares (up to a '-'), hidden on narrow screens.
+  let prefix = hosts.length > 1 ? hosts[0] : '';
+  for (const h of hosts) while (!h.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  prefix = prefix.slice(0, prefix.lastIndexOf('-') + 1);
   const grid = el('div', { class: 'heatmap', role: 'list' });
   for (const h of hosts) {
     const gpus = byHost.get(h).sort((a, b) => a.index - b.index);
     const mean = gpus.reduce((s, r) => s + (r.util || 0), 0) / gpus.length;
     grid.append(el('div', { class: 'hm-row', role: 'listitem' },
-      el('span', { class: 'hm-host', title: `${h}: mean ${Math.round(mean)} %` }, h),
+      el('span', { class: 'hm-host', title: `${h}: mean ${Math.round(mean)} %` },
+        el('span', { class: 'hm-prefix' }, h.slice(0, prefix.length)), h.slice(prefix.length)),
       el('span', { class: 'hm-cells' }, gpus.map((r) => el('a', {
         class: 'hm-cell', href: gpuLink(r), style: `background:${heat(r.util)};color:${heatText(r.util)}`,
         title: `${r.host} GPU ${r.index}: ${format(UTIL, r.util)}, ${format('DCGM_FI_DEV_GPU_TEMP', r.temp)}`,
@@ -66,7 +71,8 @@ function heatmap(list) {
   const legend = el('div', { class: 'hm-legend' }, 'Utilisation',
     el('span', { class: 'hm-scale' }, heatStops.map((s) => el('span', { style: `background:${heat(s)};color:${heatText(s)}` }, `${s}`))),
     '%');
-  return el('section', { class: 'card' }, el('h2', {}, 'Utilisation across the fleet'), grid, legend);
+  return el('section', { class: 'card' }, el('h2', {}, 'Utilisation across the fleet',
+    prefix ? el('small', { class: 'narrow-only' }, `hosts ${prefix}…`) : null), grid, legend);
 }
 
 function summary(list, hosts) {

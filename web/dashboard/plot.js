@@ -10,7 +10,8 @@ const axisFont = '12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif'
 
 // `metric` decides the unit and formatting; `labels` names one series per data column after
 // the first (time). Returns a handle with update(data) and the uPlot instance.
-export function timePlot(container, { metric, labels, data, height = 220, title = null, sync = null }) {
+// `span` (seconds) pins the time axis to the last `span` seconds of the data (a rolling view).
+export function timePlot(container, { metric, labels, data, height = 220, title = null, sync = null, span = null }) {
   const m = meta(metric);
   const width = Math.max(280, container.clientWidth || 600);
   const opts = {
@@ -22,7 +23,7 @@ export function timePlot(container, { metric, labels, data, height = 220, title 
       sync: sync ? { key: sync } : undefined,
       points: { size: 7 },
     },
-    scales: { x: { time: true }, y: m.max === 100 ? { range: [0, 100] } : { auto: true } },
+    scales: { x: span ? { time: true, range: (u, min, max) => (max === null ? [min, max] : [max - span, max]) } : { time: true }, y: m.max === 100 ? { range: [0, 100] } : { auto: true } },
     legend: { live: true },
     series: [
       { label: 'Time', value: '{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}' },
