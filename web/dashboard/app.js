@@ -25,11 +25,16 @@ function parse() {
   return { parts, params: new URLSearchParams(query) };
 }
 
+// Resolves after the next frame has been painted.
+const painted = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+
 async function route() {
   const mine = ++generation;
+  const routeStart = performance.now();
   if (unmount) { unmount(); unmount = null; }
   delete document.body.dataset.ready;
   delete document.body.dataset.ticks;
+  delete document.body.dataset.painted;
   const box = el('div', { class: 'view' });
   root.replaceChildren(box);
   status.textContent = '';
@@ -50,6 +55,10 @@ async function route() {
     const stop = await view.mount(box, args);
     if (mine !== generation) { stop(); return; }
     unmount = stop;
+    // Timings for the benchmarks: ms since navigation start, and since this view was asked for.
+    await painted();
+    exposed.timing = { paintedAt: performance.now(), renderMs: performance.now() - routeStart };
+    document.body.dataset.painted = String(generation);
   } catch (err) {
     if (mine !== generation) return;
     box.replaceChildren(el('section', { class: 'card error-card' }, el('h2', {}, 'Could not load this view'),

@@ -200,7 +200,7 @@ try {
   check(cmp.gpus.length === hostGpus.count && cmp.data.length === hostGpus.count + 1, `compare plots the ${hostGpus.count} GPUs of ${host}`);
   for (let i = 0; i < cmp.gpus.length; i++) {
     const want = (await pagedTelemetry(stack.url, cmp.gpus[i], { start: cmp.start, metric: UTIL }))[UTIL];
-    const got = cmp.data[i + 1].filter((v) => v !== null);
+    const got = cmp.data[i + 1].filter((v) => v !== null && v !== undefined);
     check(got.length === want.v.length && got.every((v, k) => v === want.v[k]), `compare: ${cmp.gpus[i]} has its ${want.v.length} API points (got ${got.length})`);
   }
   await page.screenshot({ path: path.join(shots, 'dashboard-compare.png') });
