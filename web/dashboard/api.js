@@ -1,10 +1,10 @@
 // Calls to the API gateway. Every failure becomes an Error naming the URL and the gateway's
 // message, so views can show it instead of an empty page.
 
-async function getJSON(url) {
+async function getJSON(url, pending = null) {
   let res;
   try {
-    res = await fetch(url, { headers: { accept: 'application/json' } });
+    res = await (pending || fetch(url, { headers: { accept: 'application/json' } }));
   } catch (err) {
     throw new Error(`${url}: gateway unreachable (${err.message})`);
   }
@@ -29,7 +29,12 @@ function query(params) {
   return s ? `?${s}` : '';
 }
 
-export const fleet = () => getJSON('/api/v1/fleet');
+// The first call may use the request index.html started while the modules loaded.
+export function fleet() {
+  const pending = window.fleetPrefetch;
+  window.fleetPrefetch = null;
+  return getJSON('/api/v1/fleet', pending);
+}
 export const gpu = (id) => getJSON(`/api/v1/gpus/${encodeURIComponent(id)}`);
 export const pipeline = () => getJSON('/api/v1/pipeline');
 

@@ -6,16 +6,18 @@ import { heat, heatText, heatStops, format, gib, ago } from './units.js';
 import { el, refreshSeconds } from './dom.js';
 
 const UTIL = 'DCGM_FI_DEV_GPU_UTIL';
+// Widths (relative) let the table use a fixed layout: the browser does not measure every
+// cell of 247 rows to size the columns.
 const COLUMNS = [
-  { key: 'host', label: 'Host', type: 'text' },
-  { key: 'index', label: 'GPU', type: 'num' },
-  { key: 'model', label: 'Model', type: 'text', cls: 'wide-only' },
-  { key: 'uuid', label: 'UUID', type: 'text', cls: 'wide-only' },
-  { key: 'util', label: 'Util %', type: 'num' },
-  { key: 'temp', label: 'Temp °C', type: 'num' },
-  { key: 'power', label: 'Power W', type: 'num' },
-  { key: 'mem', label: 'Memory used', type: 'num' },
-  { key: 'seen', label: 'Last sample', type: 'num', cls: 'wide-only' },
+  { key: 'host', label: 'Host', type: 'text', width: 15 },
+  { key: 'index', label: 'GPU', type: 'num', width: 4 },
+  { key: 'model', label: 'Model', type: 'text', cls: 'wide-only', width: 16 },
+  { key: 'uuid', label: 'UUID', type: 'text', cls: 'wide-only', width: 26 },
+  { key: 'util', label: 'Util %', type: 'num', width: 6 },
+  { key: 'temp', label: 'Temp °C', type: 'num', width: 7 },
+  { key: 'power', label: 'Power W', type: 'num', width: 7 },
+  { key: 'mem', label: 'Memory used', type: 'num', width: 11 },
+  { key: 'seen', label: 'Last sample', type: 'num', cls: 'wide-only', width: 9 },
 ];
 
 function rows(fleet) {
@@ -147,15 +149,18 @@ export async function mount(root, { params, exposed }) {
           el('td', { class: 'wide-only num', title: r.seenISO }, ago(r.seenISO))));
       }
     }
-    table.replaceChildren(el('thead', {}, head), body);
+    const cols = el('colgroup', {}, COLUMNS.map((c) => el('col', { class: c.cls, style: `width:${c.width}%` })));
+    table.replaceChildren(cols, el('thead', {}, head), body);
   };
 
   const load = async () => {
     const fleet = await api.fleet();
+    const t0 = performance.now();
     data = rows(fleet);
     const hosts = new Set(data.map((r) => r.host)).size;
     top.replaceChildren(summary(data, hosts), heatmap(data));
     renderTable();
+    exposed.buildMs = performance.now() - t0;
     Object.assign(exposed, { view: 'fleet', gpus: data.length, hosts });
   };
   filter.addEventListener('input', () => { state.filter = filter.value; renderTable(); });

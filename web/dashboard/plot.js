@@ -1,7 +1,7 @@
 // Time-series plots on uPlot (loaded as the global `uPlot` from /vendor): a time axis in local
 // time, a value axis labelled with the unit, values on hover in the legend, zoom by dragging
 // across the plot (double-click resets), width following the container.
-import { format, meta } from './units.js';
+import { format, meta, number } from './units.js';
 
 export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b',
   '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#393b79', '#ad494a'];
@@ -47,7 +47,7 @@ export function timePlot(container, { metric, labels, data, height = 220, title 
         size: 56,
         grid: { stroke: '#eee' },
         ticks: { stroke: '#ddd' },
-        values: (u, vals) => vals.map((v) => v.toLocaleString('en-US', { maximumFractionDigits: 2 })),
+        values: (u, vals) => vals.map((v) => number(v, 2)),
       },
     ],
     hooks: {

@@ -29,10 +29,18 @@ export function sortMetrics(names) {
   return [...names].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
+// Intl formatters are costly to create; one per number of digits.
+const formatters = new Map();
+export function number(value, digits) {
+  let f = formatters.get(digits);
+  if (!f) formatters.set(digits, (f = new Intl.NumberFormat('en-US', { maximumFractionDigits: digits })));
+  return f.format(value);
+}
+
 export function format(metric, value) {
   if (value === null || value === undefined || Number.isNaN(value)) return '–';
   const m = meta(metric);
-  const text = value.toLocaleString('en-US', { maximumFractionDigits: m.digits, minimumFractionDigits: 0 });
+  const text = number(value, m.digits);
   return m.unit ? `${text} ${m.unit}` : text;
 }
 
