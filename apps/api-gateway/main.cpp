@@ -3,7 +3,7 @@
 //   PORT (8081), DATA_DIR (/data), COLLECTOR_HOST (localhost), COLLECTOR_PORT (8080),
 //   METRICS_PORT (9092), HOST (0.0.0.0), THREADS (2), MAX_ENTRIES (10000).
 // The dashboard (/), Swagger UI (/docs) and their libraries (/vendor) are served from
-// share/remotemedia/web next to the executable, or WEB_DIR.
+// share/remotemedia/web next to the executable, or RM_WEB_ROOT.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -106,13 +106,13 @@ int main(int argc, char** argv) {
 
   telemetry::Gateway gateway(follower, gopts, &registry);
   auto router = gateway.router();
-  if (auto web = core::paths::find_share("web", "WEB_DIR"); web && std::filesystem::is_directory(*web)) {
+  if (auto web = core::paths::find_share("web", "RM_WEB_ROOT"); web && std::filesystem::is_directory(*web)) {
     core::http::add_static(router, "/docs", *web / "docs");
     core::http::add_static(router, "/vendor", *web / "vendor");
     core::http::add_static(router, "/", *web / "dashboard");
     log->info("dashboard and /docs from {}", web->string());
   } else {
-    log->warn("no web pages found (share/remotemedia/web, or WEB_DIR): / and /docs are not served");
+    log->warn("no web pages found (share/remotemedia/web, or RM_WEB_ROOT): / and /docs are not served");
   }
   core::http::ServerOptions sopts;
   sopts.host = host;

@@ -33,7 +33,7 @@ export async function mount(root, { params, exposed }) {
       el('p', { class: 'sub' }, 'streamer → collector (broker, durable store) → API gateway'))),
     cards,
     el('article', { class: 'card plot-card' },
-      el('h2', {}, 'Ingest rate ', el('small', {}, '(samples stored per second, last 5 min)'), rateNow),
+      el('h2', {}, 'Ingest rate ', el('small', {}, '(samples stored per second, last 2 min)'), rateNow),
       plotBox));
   const history = { t: [], ingest: [], requests: [] };
   let prev = null;
@@ -83,7 +83,7 @@ export async function mount(root, { params, exposed }) {
         ['Uptime', duration(gm.api_gateway_uptime_seconds)],
       ]));
     const data = [history.t, history.ingest];
-    if (!plot) plot = timePlot(plotBox, { metric: 'ingest', labels: ['samples/s'], data, height: 240, span: 300 });
+    if (!plot) plot = timePlot(plotBox, { metric: 'ingest', labels: ['samples/s'], data, height: 240, span: 120 });
     else plot.update(data);
     Object.assign(exposed, { view: 'health', pipeline: p, history });
   };

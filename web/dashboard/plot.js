@@ -23,7 +23,8 @@ export function timePlot(container, { metric, labels, data, height = 220, title 
       sync: sync ? { key: sync } : undefined,
       points: { size: 7 },
     },
-    scales: { x: span ? { time: true, range: (u, min, max) => (max === null ? [min, max] : [max - span, max]) } : { time: true }, y: m.max === 100 ? { range: [0, 100] } : { auto: true } },
+    scales: { x: span ? { time: true, range: (u, min, max) => (max === null ? [min, max] : [max - span, max]) } : { time: true }, y: m.max === 100 ? { range: [0, 100] }
+      : m.zero ? { range: (u, min, max) => [0, max > 0 ? max * 1.15 : 1] } : { auto: true } },
     legend: { live: true },
     series: [
       { label: 'Time', value: '{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}' },

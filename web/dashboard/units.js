@@ -12,7 +12,7 @@ const KNOWN = {
   DCGM_FI_DEV_FB_FREE: { label: 'Framebuffer free', unit: 'MiB', digits: 0 },
   DCGM_FI_DEV_SM_CLOCK: { label: 'SM clock', unit: 'MHz', digits: 0 },
   DCGM_FI_DEV_MEM_CLOCK: { label: 'Memory clock', unit: 'MHz', digits: 0 },
-  ingest: { label: 'Ingest rate', unit: 'samples/s', digits: 1 },
+  ingest: { label: 'Ingest rate', unit: 'samples/s', digits: 1, zero: true },
 };
 
 // Plot order on the GPU view: the fleet columns first, then the rest by name.

@@ -134,7 +134,7 @@ try {
   await health.waitForSelector('body[data-ready="health"]');
   await until('an ingest rate', async () => health.evaluate(() => {
     const h = window.dashboard.history;
-    return h && h.ingest.length >= 3 && h.ingest[h.ingest.length - 1] > 0;
+    return h && h.ingest.length >= 6 && h.ingest[h.ingest.length - 1] > 0;
   }), 20000, 250);
   const states = await health.$$eval('.health-card', (cs) => cs.map((c) => `${c.dataset.part}=${c.querySelector('.pill').textContent}`));
   check(JSON.stringify(states) === JSON.stringify(['streamers=streaming', 'collector=ok', 'gateway=ok']),
