@@ -14,6 +14,7 @@
 
 #include "core/http_client.hpp"
 #include "core/json.hpp"
+#include "telemetry/gateway_dashboard.hpp"
 #include "telemetry/gateway_time.hpp"
 #include "telemetry/prometheus_names.hpp"
 
@@ -364,6 +365,8 @@ void Gateway::build_routes() {
         return http::text_response(200, prometheus_exposition(),
                                    std::string(core::metrics::kContentType));
       }});
+
+  add_dashboard_routes(routes_, view_, options_, metrics_);
 
   routes_.push_back(GatewayRoute{
       "GET", "/openapi.json", "getOpenApi", "This API's OpenAPI 3 document", {},

@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include "telemetry/gateway.hpp"
+#include "telemetry/gateway_dashboard.hpp"
 
 namespace rm::telemetry {
 
@@ -107,6 +108,7 @@ json::object schemas() {
                                    {"gpus", json::object{{"type", "array"},
                                                          {"items", json::object{{"type", "string"}}}}},
                                    {"last_seen", string_prop("Newest sample", "date-time")}}}}}}}}}};
+  for (auto& [name, schema] : dashboard_schemas()) s[name] = schema;
   return s;
 }
 

@@ -7,7 +7,8 @@
 // mount. New data is picked up by polling (default every 100 ms), so a durable row is
 // queryable within about one poll interval. If a collector retired segments the follower had
 // not read yet (it fell behind a checkpoint), the follower rebuilds its index from the newest
-// checkpoints and swaps it in atomically.
+// checkpoints and swaps it in atomically once the rebuild is complete (until then the previous
+// index is served). Replay is the store's own (telemetry/replay.hpp).
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -39,6 +40,7 @@ class DataDirFollower final : public TelemetryView {
   void poll_once();
   std::size_t collectors() const;
   std::uint64_t records_read() const;
+  std::uint64_t rebuilds() const;  // times the index was rebuilt after falling behind
 
   std::vector<GpuSummary> gpus() const override;
   std::optional<GpuSummary> gpu(const std::string& id) const override;
@@ -53,11 +55,13 @@ class DataDirFollower final : public TelemetryView {
  private:
   struct State;
   std::shared_ptr<Index> current() const;
+  bool follow_all(State& state, Index& index);
   FollowerOptions opts_;
   std::unique_ptr<State> state_;
   mutable std::mutex poll_mu_;
   mutable std::mutex view_mu_;
   std::shared_ptr<Index> index_;
+  std::uint64_t rebuilds_ = 0;  // guarded by poll_mu_
   std::thread thread_;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
