@@ -27,22 +27,28 @@ class Index::Gpu {
   // are stamped as they are processed), so time windows can be found by binary search.
   bool ordered = true;
   // The retained samples again, one column per metric (oldest first), so reading one metric
-  // of a window touches only that metric's samples instead of every entry of the ring.
-  // A column is a contiguous ring (not a deque): a window is then one or two sequential runs
-  // of memory, which the hardware prefetcher follows.
+  // of a window touches only that metric's samples instead of every entry of the ring. Built
+  // by the query path (sync_columns, under mu) from the entries appended since its last call,
+  // so ingest does not pay for them. A column is a contiguous ring (not a deque): a window is
+  // then one or two sequential runs of memory, which the hardware prefetcher follows.
+  struct Slot {
+    std::int64_t timestamp_ns;
+    double value;
+    std::uint64_t position;  // appends before this one: says when it leaves the retained ring
+  };
   struct Column {
     std::uint32_t metric = 0;
-    std::vector<SeriesSample> buf;
+    std::vector<Slot> buf;
     std::size_t head = 0, size = 0;
 
-    const SeriesSample& at(std::size_t i) const {
+    const Slot& at(std::size_t i) const {
       std::size_t j = head + i;
       if (j >= buf.size()) j -= buf.size();
       return buf[j];
     }
-    void push_back(const SeriesSample& x) {
+    void push_back(const Slot& x) {
       if (size == buf.size()) {
-        std::vector<SeriesSample> grown(std::max<std::size_t>(16, 2 * size));
+        std::vector<Slot> grown(std::max<std::size_t>(16, 2 * size));
         for (std::size_t i = 0; i < size; ++i) grown[i] = at(i);
         buf.swap(grown);
         head = 0;
@@ -53,25 +59,36 @@ class Index::Gpu {
       ++size;
     }
     void pop_front() {
-      if (size == 0) return;
       if (++head == buf.size()) head = 0;
       --size;
     }
   };
-  std::vector<Column> columns;
+  mutable std::vector<Column> columns;
+  mutable std::uint64_t columns_through = 0;  // the columns hold the appends before this one
 
-  Column& column(std::uint32_t metric) {
-    for (auto& c : columns) {
-      if (c.metric == metric) return c;
+  void sync_columns() const {
+    const std::uint64_t base = appended - count;
+    if (columns_through < base) {  // never built, or everything it held fell out
+      columns.clear();
+      columns_through = base;
     }
-    columns.push_back(Column{metric, {}});
-    return columns.back();
+    for (auto& c : columns) {
+      while (c.size > 0 && c.at(0).position < base) c.pop_front();
+    }
+    for (std::uint64_t p = columns_through; p < appended; ++p) {
+      const Entry& e = at(static_cast<std::size_t>(p - base));
+      Column* col = nullptr;
+      for (auto& c : columns) {
+        if (c.metric == e.metric) col = &c;
+      }
+      if (col == nullptr) col = &columns.emplace_back(Column{e.metric, {}, 0, 0});
+      col->push_back({e.timestamp_ns, e.value, p});
+    }
+    columns_through = appended;
   }
 
   void push(const Entry& e, std::size_t cap) {
     if (count > 0 && e.timestamp_ns < at(count - 1).timestamp_ns) ordered = false;
-    if (count >= cap) column(at(0).metric).pop_front();  // the entry about to drop out
-    column(e.metric).push_back({e.timestamp_ns, e.value});
     const std::size_t end = front + count;
     if (end == chunks.size() * kChunkEntries) chunks.push_back(std::make_shared<Chunk>());
     chunks[end / kChunkEntries]->entries[end % kChunkEntries] = e;
@@ -98,6 +115,7 @@ class Index::Gpu {
     count = 0;
     ordered = true;
     columns.clear();
+    columns_through = 0;
   }
   std::size_t size() const { return count; }
   // i-th retained entry, oldest first.
@@ -366,6 +384,7 @@ std::vector<std::vector<SeriesSample>> Index::samples(const std::string& gpu_id,
     }
   }
   std::lock_guard lk(g->mu);
+  g->sync_columns();
   for (std::size_t m = 0; m < ids.size(); ++m) {
     const Gpu::Column* col = nullptr;
     for (const auto& c : g->columns) {
@@ -386,12 +405,12 @@ std::vector<std::vector<SeriesSample>> Index::samples(const std::string& gpu_id,
     }
     auto& dst = out[m];
     for (; i < col->size; ++i) {
-      const SeriesSample& x = col->at(i);
+      const Gpu::Slot& x = col->at(i);
       if (x.timestamp_ns > end_ns) {
         if (g->ordered) break;
         continue;
       }
-      if (x.timestamp_ns >= start_ns) dst.push_back(x);
+      if (x.timestamp_ns >= start_ns) dst.push_back({x.timestamp_ns, x.value});
     }
     if (!g->ordered) {
       std::stable_sort(dst.begin(), dst.end(), [](const SeriesSample& a, const SeriesSample& b) {
