@@ -58,3 +58,20 @@ TEST(IndexSamples, out_of_order_rows_come_back_sorted_by_time) {
   EXPECT_EQ(times(index.samples("GPU-a", {"util"}, 15, 45)[0]),
             (std::vector<std::int64_t>{20, 30, 40}));
 }
+
+TEST(IndexSamples, queries_between_appends_see_exactly_what_is_retained_at_each_time) {
+  Index index(5);
+  auto* g = index.upsert_gpu(gpu("GPU-a"));
+  const auto util = index.metric_id("util"), temp = index.metric_id("temp");
+  for (int i = 0; i < 3; ++i) index.append(g, util, i, i);
+  EXPECT_EQ(times(index.samples("GPU-a", {"util"}, 0, 100)[0]), (std::vector<std::int64_t>{0, 1, 2}));
+  for (int i = 3; i < 7; ++i) index.append(g, i == 5 ? temp : util, i, i);
+  // Retained: 2..6 -> util 2, 3, 4, 6; temp 5.
+  auto r = index.samples("GPU-a", {"util", "temp"}, 0, 100);
+  EXPECT_EQ(times(r[0]), (std::vector<std::int64_t>{2, 3, 4, 6}));
+  EXPECT_EQ(times(r[1]), (std::vector<std::int64_t>{5}));
+  for (int i = 7; i < 30; ++i) index.append(g, util, i, i);  // everything queried before is gone
+  EXPECT_EQ(times(index.samples("GPU-a", {"util", "temp"}, 0, 100)[0]),
+            (std::vector<std::int64_t>{25, 26, 27, 28, 29}));
+  EXPECT_TRUE(index.samples("GPU-a", {"temp"}, 0, 100)[0].empty());
+}
