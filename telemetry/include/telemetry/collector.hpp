@@ -11,10 +11,14 @@
 //   METRICS_PORT (9091)    Prometheus /metrics         --metrics-port
 //   COLLECTOR_ID (hostname, else collector-0): the subdirectory of DATA_DIR it owns
 //   SEGMENT_BYTES (64 MiB), CHECKPOINT_INTERVAL_MS (60000), BROKER_CREDITS (16), BIND (0.0.0.0)
+//   NATS_URL (unset): cluster mode, a stateless worker of the JetStream work queue (nats.hpp,
+//   docs/cluster.md); no broker port, no DATA_DIR
 #include <cstdint>
 #include <string>
 
 #include <tl/expected.hpp>
+
+#include "telemetry/nats.hpp"
 
 namespace rm::telemetry {
 
@@ -31,6 +35,7 @@ struct CollectorConfig {
   std::size_t segment_bytes = 64U << 20;
   long long checkpoint_interval_ms = 60000;
   std::uint32_t credits = 16;
+  std::optional<NatsConfig> nats;  // set from NATS_URL: cluster mode
 };
 
 // Parses environment and flags. On --help returns an error whose message is the help text and
