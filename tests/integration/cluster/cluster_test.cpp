@@ -87,14 +87,17 @@ TEST(ClusterMode, a_nats_node_killed_while_four_streamers_publish_loses_no_acked
 
   // The restarted node is back as a current replica of both streams.
   bool rejoined = false;
+  const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 300 && !rejoined; ++i) {
     rejoined = replicas_current(c1.port);
     if (!rejoined) std::this_thread::sleep_for(200ms);
   }
+  std::printf("replicas current %.1f s after the settle\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   EXPECT_TRUE(rejoined) << boost::json::serialize(get_json(c1.port, "/stats"));
 }
 
-TEST(ClusterMode, a_collector_killed_under_load_has_its_batches_redelivered_and_a_new_one_takes_a_share) {
+TEST(ClusterMode, a_collector_killed_under_load_loses_nothing_and_a_new_one_takes_a_share) {
   TempDir dir;
   NatsCluster nats(dir.path());
   ASSERT_TRUE(nats.wait_ready(30s));
@@ -119,13 +122,59 @@ TEST(ClusterMode, a_collector_killed_under_load_has_its_batches_redelivered_and_
   const auto sc = get_json(c.port, "/stats");
   EXPECT_GT(json_u64(sc.at("batches")), 0u) << "the new collector took no share";
   const auto sb = get_json(b.port, "/stats");
-  // Batches the killed collector had in hand came back (redelivered, answered as duplicates
-  // when it had already published them); printed, as it depends on where the kill landed.
+  // Whether the killed collector had batches in hand depends on where the kill landed, so
+  // this is printed; the redelivery itself is checked deterministically below.
   std::printf("redelivered to b: %llu, to c: %llu; duplicates b: %llu, c: %llu\n",
               static_cast<unsigned long long>(json_u64(sb.at("redelivered"))),
               static_cast<unsigned long long>(json_u64(sc.at("redelivered"))),
               static_cast<unsigned long long>(json_u64(sb.at("duplicate_batches"))),
               static_cast<unsigned long long>(json_u64(sc.at("duplicate_batches"))));
+}
+
+TEST(ClusterMode, a_batch_fetched_by_a_collector_that_died_before_acking_is_redelivered_after_ack_wait) {
+  TempDir dir;
+  NatsCluster nats(dir.path());
+  ASSERT_TRUE(nats.wait_ready(30s));
+  {
+    auto first = start_nats_collector(nats.url(), "first");  // creates the streams and the consumer
+    ASSERT_TRUE(first.proc);
+    first.proc->signal(SIGTERM);
+    EXPECT_EQ(first.proc->wait(20s), 0);
+  }
+  std::vector<Service> streamers;
+  streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, 0, 1, 1, 0));
+  const std::uint64_t acked = wait_streamers(streamers);
+  ASSERT_EQ(acked, kRows);
+
+  // A "collector" that fetches one batch from the shared consumer and dies without acking.
+  natsConnection* nc = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&nc, nats.url(1).c_str()), NATS_OK);
+  jsCtx* js = nullptr;
+  ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = "TELEMETRY_IN";
+  so.Consumer = "collectors";
+  natsSubscription* sub = nullptr;
+  ASSERT_EQ(js_PullSubscribe(&sub, js, "telemetry.in", "collectors", nullptr, &so, nullptr), NATS_OK);
+  natsMsgList list{nullptr, 0};
+  ASSERT_EQ(natsSubscription_Fetch(&list, sub, 1, 5000, nullptr), NATS_OK);
+  ASSERT_EQ(list.Count, 1);
+  natsMsgList_Destroy(&list);
+  natsSubscription_Destroy(sub);
+  jsCtx_Destroy(js);
+  natsConnection_Close(nc);
+  natsConnection_Destroy(nc);
+
+  auto c = start_nats_collector(nats.url(), "second");
+  ASSERT_TRUE(c.proc);
+  auto gw = start_nats_gateway(nats.url());
+  ASSERT_TRUE(gw.proc);
+  EXPECT_EQ(settled_total(gw.port, c.port, acked), acked);
+  expect_per_gpu(gw.port, 10);
+  const auto st = get_json(c.port, "/stats");
+  EXPECT_EQ(json_u64(st.at("redelivered")), 1u);
+  EXPECT_EQ(json_u64(st.at("samples")), kRows);
 }
 
 TEST(ClusterMode, collectors_scaled_1_10_3_and_streamers_1_10_2_while_streaming_give_the_exact_count_and_two_gateways_agree) {

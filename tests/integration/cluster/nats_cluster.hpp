@@ -195,6 +195,12 @@ inline std::uint64_t settled_total(std::uint16_t gateway_port, std::uint16_t col
     if (work_queue_messages(collector_port) == 0 && api_total(gateway_port) >= expected) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+  if (std::chrono::steady_clock::now() >= deadline) {
+    std::printf("not settled: work queue %llu, gateway %llu of %llu; collector: %s\n",
+                static_cast<unsigned long long>(work_queue_messages(collector_port)),
+                static_cast<unsigned long long>(api_total(gateway_port)), static_cast<unsigned long long>(expected),
+                boost::json::serialize(get_json(collector_port, "/stats")).c_str());
+  }
   std::this_thread::sleep_for(std::chrono::seconds(1));
   return api_total(gateway_port);
 }
