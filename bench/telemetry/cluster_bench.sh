@@ -6,7 +6,7 @@
 #   1. JetStream R3: durable samples/s, ack p50/p99, row -> queryable
 #   2. JetStream R1: the same
 #   3. the embedded broker + store (telemetry_ingest_bench) with the same producers and batch
-#   4. R3 with the work-queue stream leader killed (SIGKILL) after 5 s: stall until ingest resumes
+#   4. R3 with the work-queue stream leader killed (SIGKILL) after 5 s of 15: stall until ingest resumes
 set -euo pipefail
 B=${1:-build}
 SECONDS_RUN=${2:-10}
@@ -34,23 +34,28 @@ sleep 3
 port=$((base + 100))
 collectors() {  # collectors() <stream> <replicas>
   for c in 0 1; do
-    NATS_STREAM=$1 NATS_REPLICAS=$2 COLLECTOR_ID="$1-c$c" HEALTH_PORT=$port METRICS_PORT=$((port + 1)) BIND=127.0.0.1 \
+    NATS_STREAM=$1 NATS_SUBJECT="bench.$1" NATS_REPLICAS=$2 COLLECTOR_ID="$1-c$c" HEALTH_PORT=$port METRICS_PORT=$((port + 1)) BIND=127.0.0.1 \
       "$B/apps/telemetry-collector/telemetry-collector" 2>>"$work/collectors.log" &
     pids+=($!)
     port=$((port + 2))
   done
 }
-run() {  # run <stream> <replicas> [bench args]
-  local stream=$1 reps=$2; shift 2
+run() {  # run <stream> <replicas> <seconds> [bench args]
+  local stream=$1 reps=$2 secs=$3; shift 3
   collectors "$stream" "$reps"
-  NATS_STREAM=$stream NATS_REPLICAS=$reps "$B/bench/telemetry/telemetry_cluster_bench" \
-    --seconds "$SECONDS_RUN" --producers "$PRODUCERS" --batch "$BATCH" "$@"
+  NATS_STREAM=$stream NATS_SUBJECT="bench.$stream" NATS_REPLICAS=$reps "$B/bench/telemetry/telemetry_cluster_bench" \
+    --seconds "$secs" --producers "$PRODUCERS" --batch "$BATCH" "$@"
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait "${pids[@]}" 2>/dev/null || true
+  pids=()
 }
 echo "== JetStream R3"
-run BENCHR3 3
+run BENCHR3 3 "$SECONDS_RUN"
+echo "== JetStream R3, probe only (no load): read-your-acks latency"
+PRODUCERS=0 run BENCHIDLE 3 "$SECONDS_RUN"
 echo "== JetStream R1"
-run BENCHR1 1
+run BENCHR1 1 "$SECONDS_RUN"
 echo "== embedded broker + store"
 "$B/bench/telemetry/telemetry_ingest_bench" --seconds "$SECONDS_RUN" --producers "$PRODUCERS" --batch "$BATCH" --dir "$work"
 echo "== JetStream R3, stream leader killed after 5 s"
-run BENCHKILL 3 --kill-after 5 --pids "$(IFS=,; echo "${nats_pids[*]}")"
+run BENCHKILL 3 15 --kill-after 5 --pids "$(IFS=,; echo "${nats_pids[*]}")"

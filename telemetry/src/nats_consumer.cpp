@@ -158,7 +158,7 @@ class Applier {
     }
     jsPubOptions wait_opts;
     jsPubOptions_Init(&wait_opts);
-    wait_opts.MaxWait = 5000;
+    wait_opts.MaxWait = cfg.publish_timeout_ms;
     natsStatus done = valid.empty() ? NATS_OK : js_PublishAsyncComplete(js_.get(), &wait_opts);
     if (done != NATS_OK) {
       natsMsgList left{nullptr, 0};

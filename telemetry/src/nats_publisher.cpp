@@ -42,7 +42,7 @@ class NatsPublisher final : public BatchPublisher {
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MsgId = id.c_str();
-    po.MaxWait = 5000;
+    po.MaxWait = client_->config().publish_timeout_ms;
     auto backoff = std::chrono::milliseconds(50);
     for (int attempt = 0;; ++attempt) {
       jsPubAck* pa = nullptr;

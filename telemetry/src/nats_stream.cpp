@@ -65,7 +65,8 @@ tl::expected<std::optional<NatsConfig>, std::string> nats_config_from_env() {
   auto dup = num("NATS_DUPLICATE_WINDOW_S", 120, 1, 86400);
   auto ack = num("NATS_ACK_WAIT_MS", 3000, 100, 3600000);
   auto fetch = num("NATS_FETCH", 64, 1, 4096);
-  for (const auto* r : {&rep, &mb, &age, &dup, &ack, &fetch}) {
+  auto pub_timeout = num("NATS_PUBLISH_TIMEOUT_MS", 2000, 50, 600000);
+  for (const auto* r : {&rep, &mb, &age, &dup, &ack, &fetch, &pub_timeout}) {
     if (!*r) return tl::unexpected(r->error());
   }
   c.replicas = static_cast<int>(*rep);
@@ -74,6 +75,7 @@ tl::expected<std::optional<NatsConfig>, std::string> nats_config_from_env() {
   c.duplicate_window_s = *dup;
   c.ack_wait_ms = *ack;
   c.fetch = static_cast<int>(*fetch);
+  c.publish_timeout_ms = *pub_timeout;
   return std::optional<NatsConfig>{std::move(c)};
 }
 

@@ -24,6 +24,7 @@
 //   NATS_ACK_WAIT_MS (3000)   a collector's unacknowledged batches are redelivered after this
 //   NATS_CONSUMER (collectors)     durable consumer name shared by all collectors
 //   NATS_FETCH (64)           batches a collector pulls per request
+//   NATS_PUBLISH_TIMEOUT_MS (2000)  a publish not acknowledged within this is retried (same id)
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,6 +45,7 @@ struct NatsConfig {
   std::int64_t ack_wait_ms = 3000;
   std::string consumer = "collectors";
   int fetch = 64;
+  std::int64_t publish_timeout_ms = 2000;
 
   std::string in_stream() const { return stream + "_IN"; }
   std::string in_subject() const { return subject + ".in"; }
