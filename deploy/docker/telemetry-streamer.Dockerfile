@@ -5,8 +5,9 @@
 # and the runtime packages are installed once. tests/integration/deploy checks the identity.
 #
 # Base: Debian bookworm slim, not Alpine: the apps are built against Debian's packaged Boost
-# 1.81, spdlog, fmt and CLI11 with glibc; the runtime stage installs exactly the shared
-# libraries the binaries need (libspdlog, libfmt, libboost-json) from the same archive.
+# 1.81, spdlog, fmt, CLI11 and the NATS C client with glibc; the runtime stage installs exactly
+# the shared libraries the binaries need (libspdlog, libfmt, libboost-json, libnats) from the
+# same archive.
 ARG BASE_IMAGE=debian:bookworm-slim
 
 FROM ${BASE_IMAGE} AS builder
@@ -18,6 +19,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends g++ cmake ninja-build pkg-config \
       libboost1.81-dev libboost-json1.81-dev libspdlog-dev libfmt-dev libcli11-dev \
       libexpected-dev libyaml-cpp-dev libsndfile1-dev libsoxr-dev libwebrtc-audio-processing-dev \
+      libnats-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only the modules the telemetry apps use: a change elsewhere does not invalidate this cache.
@@ -44,7 +46,7 @@ ENV DEBIAN_FRONTEND=noninteractive
 # Runtime shared libraries only (no compiler, no headers, no curl); uid/gid 1000 owns /data so
 # a fresh named volume mounted there inherits that ownership.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libspdlog1.10 libfmt9 libboost-json1.81.0 \
+ && apt-get install -y --no-install-recommends libspdlog1.10 libfmt9 libboost-json1.81.0 libnats3.4 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
  && groupadd --gid 1000 nonroot \
  && useradd --uid 1000 --gid 1000 --no-create-home --home-dir /nonexistent \
