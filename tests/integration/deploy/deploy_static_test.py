@@ -197,8 +197,44 @@ def check_compose():
           "deploy/docker/.env does not name the project telemetry-pipeline")
 
 
+def check_compose_cluster():
+    """docker-compose.cluster.yml: 3 NATS servers routed to each other (image built from
+    nats-server.Dockerfile), 3 collectors, 2 streamers splitting the rows, 2 gateways, every app with
+    NATS_URL naming the three servers, no volume shared by apps; `docker-compose config` accepts it."""
+    path = os.path.join(D, "docker-compose.cluster.yml")
+    c = yaml.safe_load(read(path))
+    svcs = c.get("services", {})
+    kinds = {}
+    for name, s in svcs.items():
+        kinds.setdefault(name.rsplit("-", 1)[0], []).append(name)
+    check({k: len(v) for k, v in kinds.items()} == {"nats": 3, "collector": 3, "streamer": 2, "gateway": 2},
+          f"cluster compose services {sorted(svcs)}")
+    for name in kinds.get("nats", []):
+        s = svcs[name]
+        check(s["build"]["dockerfile"] == "deploy/docker/nats-server.Dockerfile", f"{name}: not built from nats-server.Dockerfile")
+        cmd = s.get("command", [])
+        check("-js" in cmd and "--routes" in cmd and cmd[cmd.index("--routes") + 1].count("nats://") == 3, f"{name}: {cmd}")
+    split = set()
+    for kind in ("collector", "streamer", "gateway"):
+        for name in kinds.get(kind, []):
+            env = svcs[name].get("environment", {})
+            check(str(env.get("NATS_URL", "")).count("nats://") == 3, f"{name}: NATS_URL {env.get('NATS_URL')}")
+            for v in svcs[name].get("volumes", []):
+                check(str(v).endswith(":ro") and "telemetry.csv" in str(v), f"{name}: volume {v}")
+            if kind == "streamer":
+                split.add((env.get("INSTANCE_INDEX"), env.get("INSTANCE_COUNT")))
+    check(split == {("0", "2"), ("1", "2")}, f"streamers do not split the rows: {split}")
+    nd = read(os.path.join(D, "nats-server.Dockerfile"))
+    check(re.search(r"^USER 1000:1000$", nd, re.M) and "apt-get install -y --no-install-recommends nats-server" in nd,
+          "nats-server.Dockerfile: Debian's nats-server as 1000:1000")
+    if shutil.which("docker-compose"):
+        p = subprocess.run(["docker-compose", "-f", path, "config", "-q"], capture_output=True, text=True, cwd=D)
+        check(p.returncode == 0, f"docker-compose config (cluster): {p.stderr}")
+
+
 def check_yamllint():
     files = [os.path.join(D, "docker-compose.yml"), os.path.join(D, "docker-compose.limits.yml"),
+             os.path.join(D, "docker-compose.cluster.yml"),
              os.path.join(CHART, "Chart.yaml"), os.path.join(CHART, "values.yaml")]
     if check(shutil.which("yamllint") is not None, "yamllint missing (apt-get install yamllint)"):
         p = subprocess.run(["yamllint", "-s", "-c", YAMLLINT_CFG, *files], capture_output=True, text=True)
@@ -371,7 +407,8 @@ def check_helm_nats_mode(helm):
 
 
 def main():
-    for step in (check_scripts, check_dockerfiles, check_entrypoints, check_compose, check_yamllint, check_helm):
+    for step in (check_scripts, check_dockerfiles, check_entrypoints, check_compose, check_compose_cluster,
+                 check_yamllint, check_helm):
         before = len(failures)
         step()
         print(f"{step.__name__}: {'ok' if len(failures) == before else 'FAILED'}", flush=True)
