@@ -97,6 +97,33 @@ TEST(ClusterMode, a_nats_node_killed_while_four_streamers_publish_loses_no_acked
   EXPECT_TRUE(rejoined) << boost::json::serialize(get_json(c1.port, "/stats"));
 }
 
+TEST(ClusterMode, a_stream_leader_that_goes_silent_under_load_loses_no_acked_sample_and_writes_nothing_twice) {
+  TempDir dir;
+  NatsCluster nats(dir.path());
+  ASSERT_TRUE(nats.wait_ready(30s));
+  auto c1 = start_nats_collector(nats.url(), "c1");
+  auto c2 = start_nats_collector(nats.url(), "c2");
+  ASSERT_TRUE(c1.proc && c2.proc);
+  auto gw = start_nats_gateway(nats.url());
+  ASSERT_TRUE(gw.proc);
+  std::vector<Service> streamers;
+  for (int i = 0; i < 2; ++i) streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 2, 3, 300));
+  std::this_thread::sleep_for(2s);
+  const auto stats = get_json(c1.port, "/stats");
+  const int victim = nats.index_of(std::string(stats.at("streams").at("TELEMETRY_IN").at("leader").as_string()));
+  ASSERT_GE(victim, 0);
+  // Silent for 8 s: longer than the Raft election and the clients' ping timeout, so the other
+  // two elect a new leader while the old one still believes it leads; when it wakes up it
+  // must step down rather than keep what it had not replicated.
+  nats.freeze(victim);
+  std::this_thread::sleep_for(8s);
+  nats.thaw(victim);
+  const std::uint64_t acked = wait_streamers(streamers);
+  EXPECT_EQ(acked, 3 * kRows);
+  EXPECT_EQ(settled_total(gw.port, c1.port, acked), acked);
+  expect_per_gpu(gw.port, 30);
+}
+
 TEST(ClusterMode, a_collector_killed_under_load_loses_nothing_and_a_new_one_takes_a_share) {
   TempDir dir;
   NatsCluster nats(dir.path());

@@ -49,6 +49,10 @@ class NatsCluster {
     (void)n.proc->wait(std::chrono::seconds(10));
     n.proc.reset();
   }
+  // SIGSTOP/SIGCONT: the node stays connected but goes silent, as when its network is cut
+  // (peers and clients see no reset, only missing answers and heartbeats).
+  void freeze(int i) { nodes_[static_cast<std::size_t>(i)].proc->signal(SIGSTOP); }
+  void thaw(int i) { nodes_[static_cast<std::size_t>(i)].proc->signal(SIGCONT); }
   std::string url() const {
     std::string s;
     for (const auto& n : nodes_) s += fmt::format("{}nats://127.0.0.1:{}", s.empty() ? "" : ",", n.client);
