@@ -114,7 +114,7 @@ int run_streamer(const StreamerConfig& cfg) {
               cfg.csv_file, rows->size(), csv_stats.rows_bad, mine.size(), cfg.instance_index,
               cfg.instance_count, cfg.workers,
               cfg.rate > 0 ? fmt::format("{} rows/s each", cfg.rate) : std::string("full speed"),
-              cfg.broker_host, cfg.broker_port);
+              cfg.nats ? "NATS " + cfg.nats->urls() : cfg.broker_host, cfg.nats ? std::string("JetStream") : std::to_string(cfg.broker_port));
 
   auto make_publisher = make_publisher_factory(cfg);
   if (!make_publisher) {
