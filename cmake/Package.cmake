@@ -122,6 +122,15 @@ install(TARGETS ${_rm_export_targets} EXPORT remotemedia-targets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime
   INCLUDES DESTINATION ${RM_INCLUDE_DIR})
+# `cmake --install --strip` and CPack strip programs and shared libraries; the static archives
+# lose their debug sections too (a third of the package otherwise, and they name the build paths).
+install(CODE "
+  if(CMAKE_INSTALL_DO_STRIP)
+    file(GLOB _rm_archives \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/libremotemedia_*.a\")
+    foreach(_a IN LISTS _rm_archives)
+      execute_process(COMMAND ${CMAKE_STRIP} --strip-debug \${_a})
+    endforeach()
+  endif()" COMPONENT dev)
 get_property(_hdirs GLOBAL PROPERTY RM_HEADER_DIRS)
 list(REMOVE_DUPLICATES _hdirs)
 foreach(d IN LISTS _hdirs)

@@ -36,21 +36,21 @@ SANITIZER_ENV = ["-e", "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1", "-e", "UB
 
 def runtime_packages(prefix):
     """Debian packages owning the shared libraries of the installed programs, plus python3."""
-    pkgs = {"python3"}
+    libs = set()
     for exe in glob.glob(os.path.join(prefix, "bin/*")) + [os.path.join(prefix, "lib/libremotemedia_ipc.so")]:
-        out = run(["ldd", exe]).stdout
-        for line in out.splitlines():
+        for line in run(["ldd", exe]).stdout.splitlines():
             parts = line.split("=>")
-            if len(parts) != 2 or not parts[1].strip().startswith("/"):
-                continue
-            lib = os.path.realpath(parts[1].split()[0])
-            if lib.startswith(prefix):
-                fail(f"{exe} loads {lib} from the prefix itself")
-            owner = subprocess.run(["dpkg", "-S", lib], capture_output=True, text=True)
-            if owner.returncode != 0:  # /lib -> /usr/lib merged paths are registered under /lib
-                owner = subprocess.run(["dpkg", "-S", lib.replace("/usr/lib/", "/lib/", 1)], capture_output=True, text=True)
-            check(owner.returncode == 0, f"no Debian package owns {lib} (needed by {exe})")
-            pkgs.add(owner.stdout.split(":")[0].strip())
+            if len(parts) == 2 and parts[1].strip().startswith("/"):
+                lib = os.path.realpath(parts[1].split()[0])
+                check(not lib.startswith(prefix), f"{exe} loads {lib} from the prefix itself")
+                libs.add(lib)
+    pkgs = {"python3"}
+    for lib in sorted(libs):
+        # Merged /usr: dpkg may have registered the file under /lib.
+        owners = subprocess.run(["dpkg", "-S", lib, lib.replace("/usr/lib/", "/lib/", 1)], capture_output=True, text=True)
+        names = {line.split(":")[0].strip() for line in owners.stdout.splitlines() if ":" in line}
+        check(names, f"no Debian package owns {lib}")
+        pkgs |= names
     return sorted(pkgs)
 
 

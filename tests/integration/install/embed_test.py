@@ -2,8 +2,8 @@
 """The installed prefix on this machine (CTest label "integration", no Docker):
 
   - `cmake --install` into a temporary prefix, then the prefix is moved elsewhere;
-  - no text file in it (CMake package, pkg-config file, Python, headers, docs) and no installed
-    program or shared library names the source or build directory;
+  - no file in it (CMake package, pkg-config file, Python, headers, docs, programs, libraries:
+    installed with --strip) names the source or build directory;
   - the moved `remotemedia`, run from an unrelated directory with an empty environment (no
     RM_* variables), runs native + Python host-process nodes: outputs checked sample by sample;
   - examples/embed, configured with find_package(remotemedia) against the moved prefix, builds
@@ -28,8 +28,8 @@ def scan_for_tree_paths(prefix):
     for d, _, files in os.walk(prefix):
         for f in files:
             p = os.path.join(d, f)
-            if os.path.islink(p) or p.endswith(".a"):
-                continue  # static archives keep debug info naming their sources (not used at run time)
+            if os.path.islink(p):
+                continue
             data = open(p, "rb").read()
             if any(n in data for n in needles):
                 bad.append(os.path.relpath(p, prefix))
