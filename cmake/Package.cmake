@@ -144,7 +144,7 @@ foreach(app IN ITEMS remotemedia telemetry-collector telemetry-streamer api-gate
   endif()
 endforeach()
 
-# Python SDK + runner, examples, web pages (when rm_web built them), docs and the man page.
+# Python SDK + runner, examples, docs and the man page (web/ installs the web pages).
 if(TARGET rm_process)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/python/remotemedia DESTINATION ${CMAKE_INSTALL_DATADIR}/remotemedia/python
     COMPONENT runtime PATTERN __pycache__ EXCLUDE)
@@ -158,8 +158,6 @@ if(TARGET remotemedia)
     ${PROJECT_SOURCE_DIR}/docs/embedding.md
     DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
 endif()
-install(DIRECTORY ${PROJECT_BINARY_DIR}/share/remotemedia/web DESTINATION ${CMAKE_INSTALL_DATADIR}/remotemedia
-  COMPONENT runtime OPTIONAL)
 
 # CMake package: dependencies of the components that were built, found with find_dependency.
 set(RM_CONFIG_DEPENDENCIES "")

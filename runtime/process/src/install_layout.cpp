@@ -3,13 +3,12 @@
 #include <unistd.h>
 
 #include <array>
-#include <climits>
 #include <system_error>
-#include <vector>
 
 #include <fmt/format.h>
 
 #include "core/config.hpp"
+#include "core/paths.hpp"
 
 #ifndef RM_INSTALL_LIBDIR
 #define RM_INSTALL_LIBDIR "lib"
@@ -22,22 +21,23 @@ namespace {
 
 constexpr const char* kSdkRel = "share/remotemedia/python";
 constexpr const char* kIpcName = "libremotemedia_ipc.so";
+const std::array<fs::path, 2> kSystemPrefixes = {"/usr/local", "/usr"};
 
-fs::path self_exe() {
-  std::array<char, PATH_MAX> buf{};
-  const auto n = ::readlink("/proc/self/exe", buf.data(), buf.size() - 1);
-  if (n <= 0) return {};
-  return fs::path(std::string(buf.data(), static_cast<std::size_t>(n)));
+bool present(const fs::path& p) {
+  std::error_code ec;
+  return fs::exists(p, ec);
 }
 
-// The prefix (root holding share/remotemedia/python) the SDK was found under, if any.
-tl::expected<fs::path, std::string> sdk_root() {
-  auto sdk = find_under_prefixes(self_exe(), kSdkRel);
-  if (!sdk) return tl::unexpected(sdk.error());
+// The prefix whose share/remotemedia/python is next to the executable, if any.
+std::optional<fs::path> exe_prefix() {
+  auto sdk = core::paths::find_share("python");
+  if (!sdk) return std::nullopt;
   return sdk->parent_path().parent_path().parent_path();
 }
 
 }  // namespace
+
+std::string install_libdir() { return RM_INSTALL_LIBDIR; }
 
 std::string find_program(const std::string& prog) {
   if (prog.find('/') != std::string::npos) return ::access(prog.c_str(), X_OK) == 0 ? prog : "";
@@ -53,52 +53,35 @@ std::string find_program(const std::string& prog) {
   return "";
 }
 
-std::string install_libdir() { return RM_INSTALL_LIBDIR; }
-
-tl::expected<fs::path, std::string> find_under_prefixes(const fs::path& exe, const fs::path& rel) {
-  std::vector<fs::path> roots;
-  if (!exe.empty()) {
-    for (auto d = exe.parent_path(); !d.empty(); d = d.parent_path()) {
-      roots.push_back(d);
-      if (d == d.root_path()) break;
-    }
-  }
-  roots.emplace_back("/usr/local");
-  roots.emplace_back("/usr");
-  std::string looked;
-  for (const auto& r : roots) {
-    std::error_code ec;
-    const auto cand = r / rel;
-    if (fs::exists(cand, ec)) return cand;
-    looked += (looked.empty() ? "" : ", ") + cand.string();
-  }
-  return tl::unexpected(fmt::format("{} not found (looked in {})", rel.string(), looked));
-}
-
 tl::expected<fs::path, std::string> find_python_sdk() {
   if (auto e = core::env("RM_PYTHON_SDK_DIR"); e && !e->empty()) return fs::path(*e);
-  auto sdk = find_under_prefixes(self_exe(), kSdkRel);
-  if (!sdk) {
-    return tl::unexpected("the Python SDK was not found: " + sdk.error() +
-                          "; install the runtime (cmake --install) or set RM_PYTHON_SDK_DIR");
+  if (auto p = exe_prefix()) return *p / kSdkRel;
+  std::string looked;
+  for (const auto& p : kSystemPrefixes) {
+    if (present(p / kSdkRel)) return p / kSdkRel;
+    looked += ", " + (p / kSdkRel).string();
   }
-  return *sdk;
+  return tl::unexpected(fmt::format(
+      "the Python SDK was not found (looked for {} above {}{}); install the runtime "
+      "(cmake --install) or set RM_PYTHON_SDK_DIR",
+      kSdkRel, core::paths::self_exe().parent_path().string(), looked));
 }
 
 tl::expected<fs::path, std::string> find_ipc_library() {
   if (auto e = core::env("RM_IPC_LIBRARY"); e && !e->empty()) return fs::path(*e);
   const auto rel = fs::path(install_libdir()) / kIpcName;
-  // Next to the SDK that was found first, so the two always come from the same prefix.
-  if (auto root = sdk_root()) {
-    std::error_code ec;
-    if (fs::exists(*root / rel, ec)) return *root / rel;
+  // Next to the SDK found for this executable, so the two come from the same prefix.
+  if (auto p = exe_prefix(); p && present(*p / rel)) return *p / rel;
+  if (auto up = core::paths::find_upward(rel)) return *up;
+  std::string looked;
+  for (const auto& p : kSystemPrefixes) {
+    if (present(p / rel)) return p / rel;
+    looked += ", " + (p / rel).string();
   }
-  auto lib = find_under_prefixes(self_exe(), rel);
-  if (!lib) {
-    return tl::unexpected(fmt::format("{} was not found: {}; install the runtime (cmake --install) "
-                                      "or set RM_IPC_LIBRARY", kIpcName, lib.error()));
-  }
-  return *lib;
+  return tl::unexpected(fmt::format(
+      "{} was not found (looked for {} above {}{}); install the runtime (cmake --install) or "
+      "set RM_IPC_LIBRARY",
+      kIpcName, rel.string(), core::paths::self_exe().parent_path().string(), looked));
 }
 
 }  // namespace rm::process
