@@ -16,7 +16,8 @@ SDK = os.path.dirname(HERE)
                     reason="python3-setuptools / python3-pip / python3-venv missing (scripts/setup.sh)")
 def test_pip_install_offline_gives_an_importable_sdk_with_its_runner(tmp_path):
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    # No pip inside the venv (ensurepip is the slow part): the system pip installs into it.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)], check=True)
     py = str(venv / "bin" / "python")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
@@ -24,7 +25,8 @@ def test_pip_install_offline_gives_an_importable_sdk_with_its_runner(tmp_path):
     src = tmp_path / "src"
     subprocess.run(["cp", "-r", SDK, str(src)], check=True)
     subprocess.run(["rm", "-rf", str(src / "tests")], check=True)
-    p = subprocess.run([py, "-m", "pip", "install", "--no-build-isolation", "--no-deps", str(src)],
+    p = subprocess.run([sys.executable, "-m", "pip", "--python", py, "install", "--no-index",
+                        "--no-build-isolation", "--no-deps", str(src)],
                        env=env, capture_output=True, text=True, cwd=tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
     probe = ("import remotemedia, remotemedia.runner, remotemedia.ipc as ipc, sys;"
