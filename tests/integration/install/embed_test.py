@@ -21,15 +21,27 @@ from install_common import (BUILD, FRAMES, NODES_REL, PIPELINE_REL, ROOT, check,
                             fail, install, log, run, write_sine)
 
 
+def sanitized_build():
+    cache = open(os.path.join(BUILD, "CMakeCache.txt")).read()
+    return any(f"RM_SANITIZE:STRING={v}" in cache for v in ("address", "thread"))
+
+
 def scan_for_tree_paths(prefix):
-    """Files under prefix that contain the source or build directory path."""
+    """Files under prefix that contain the source or build directory path. In a sanitizer build
+    the programs and libraries carry source locations for the sanitizer reports (UBSan/ASan
+    data), so only non-ELF files are checked there."""
     needles = [ROOT.encode(), BUILD.encode()]
+    skip_elf = sanitized_build()
     bad = []
     for d, _, files in os.walk(prefix):
         for f in files:
             p = os.path.join(d, f)
             if os.path.islink(p):
                 continue
+            if skip_elf:
+                with open(p, "rb") as fh:
+                    if fh.read(4) == b"\x7fELF" or f.endswith(".a"):
+                        continue
             data = open(p, "rb").read()
             if any(n in data for n in needles):
                 bad.append(os.path.relpath(p, prefix))
