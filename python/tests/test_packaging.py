@@ -1,6 +1,7 @@
 """`pip install ./python` offline (no build isolation, Debian's setuptools) into a fresh venv:
 the package imports from the venv, not from this checkout, has the runner and its console
-script, and its IPC lookup honours RM_IPC_LIBRARY."""
+script, and its IPC lookup honours RM_IPC_LIBRARY and searches the prefix of the `remotemedia`
+on PATH (an installed runtime)."""
 import os
 import subprocess
 import sys
@@ -37,6 +38,15 @@ def test_pip_install_offline_gives_an_importable_sdk_with_its_runner(tmp_path):
     assert out[0].startswith(str(venv)), f"imported from {out[0]}, not the venv"
     assert out[1] == "0.1.0"
     assert out[2] == "/x/libremotemedia_ipc.so"
+    # Next to an installed runtime: the prefix of the `remotemedia` on PATH is searched.
+    fake = tmp_path / "prefix"
+    (fake / "bin").mkdir(parents=True)
+    (fake / "bin" / "remotemedia").write_text("#!/bin/sh\n")
+    (fake / "bin" / "remotemedia").chmod(0o755)
+    probe = "import remotemedia.ipc as ipc; print('\\n'.join(ipc.library_candidates()))"
+    cands = subprocess.run([py, "-c", probe], env=dict(env, PATH=f"{fake}/bin:/usr/bin:/bin"),
+                           capture_output=True, text=True, cwd=tmp_path, check=True).stdout.split()
+    assert str(fake / "lib" / "libremotemedia_ipc.so") in cands, cands
     runner = venv / "bin" / "remotemedia-runner"
     assert runner.exists()
     h = subprocess.run([str(runner), "--help"], env=env, capture_output=True, text=True, cwd=tmp_path)
