@@ -1,6 +1,6 @@
 # All dependencies come from Debian bookworm packages (scripts/setup.sh installs them).
 # Found here: what core (always built) and the test/bench tools need. A module's own libraries
-# are found in its CMakeLists.txt (runtime: yaml-cpp, sndfile; runtime/nodes: soxr, webrtc).
+# are found in its CMakeLists.txt (runtime: yaml-cpp; media: sndfile; runtime/nodes: soxr, webrtc).
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 find_package(Threads REQUIRED)
 find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS json)

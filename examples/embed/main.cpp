@@ -13,32 +13,12 @@
 #include <mutex>
 #include <string>
 
-#include <runtime/audio_file.hpp>
+#include <media/audio_file.hpp>
 #include <runtime/executor.hpp>
+#include <runtime/input_stream.hpp>
 #include <runtime/manifest.hpp>
 
 namespace rt = rm::runtime;
-
-// The audio of one file as 20 ms chunks with exact media timestamps.
-class FileStream final : public rt::InputStream {
- public:
-  FileStream(rt::AudioBuffer audio, std::string input) : a_(std::move(audio)), input_(std::move(input)) {}
-
-  std::optional<rt::InputItem> next() override {
-    if (pos_ >= a_.frames()) return std::nullopt;
-    const std::size_t n = std::min<std::size_t>(std::max<std::uint32_t>(1, a_.sample_rate / 50), a_.frames() - pos_);
-    std::vector<float> chunk(a_.samples.begin() + static_cast<std::ptrdiff_t>(pos_ * a_.channels),
-                             a_.samples.begin() + static_cast<std::ptrdiff_t>((pos_ + n) * a_.channels));
-    const auto ts = static_cast<std::int64_t>(pos_ * 1'000'000ULL / a_.sample_rate);
-    pos_ += n;
-    return rt::InputItem{input_, rt::RuntimeData::make_audio(std::move(chunk), a_.sample_rate, a_.channels, ts)};
-  }
-
- private:
-  rt::AudioBuffer a_;
-  std::string input_;
-  std::size_t pos_ = 0;
-};
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -50,13 +30,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", manifest.error().to_string().c_str());
     return 1;
   }
-  auto audio = rt::read_audio_file(argv[2]);
+  auto audio = rm::media::read_audio_file(argv[2]);
   if (!audio) {
     std::fprintf(stderr, "%s\n", audio.error().message.c_str());
     return 1;
   }
   const double seconds = audio->duration_s();
-  FileStream stream(std::move(*audio), argc > 3 ? argv[3] : "");
+  rt::AudioInputStream stream;  // 20 ms chunks with exact media timestamps
+  stream.add(argc > 3 ? argv[3] : "", std::move(*audio));
 
   rt::PipelineExecutor executor(std::move(*manifest));
   std::mutex mu;
