@@ -44,13 +44,16 @@ def runtime_packages(prefix):
                 lib = os.path.realpath(parts[1].split()[0])
                 check(not lib.startswith(prefix), f"{exe} loads {lib} from the prefix itself")
                 libs.add(lib)
-    pkgs = {"python3"}
-    for lib in sorted(libs):
-        # Merged /usr: dpkg may have registered the file under /lib.
-        owners = subprocess.run(["dpkg", "-S", lib, lib.replace("/usr/lib/", "/lib/", 1)], capture_output=True, text=True)
-        names = {line.split(":")[0].strip() for line in owners.stdout.splitlines() if ":" in line}
-        check(names, f"no Debian package owns {lib}")
-        pkgs |= names
+    # One dpkg -S for all of them; merged /usr: dpkg may have registered a file under /lib.
+    alias = {lib.replace("/usr/lib/", "/lib/", 1): lib for lib in libs}
+    owners = subprocess.run(["dpkg", "-S", *sorted(libs), *sorted(set(alias) - libs)], capture_output=True, text=True)
+    pkgs, owned = {"python3"}, set()
+    for line in owners.stdout.splitlines():
+        pkg, _, path = line.partition(": ")
+        if path.strip() in libs or path.strip() in alias:
+            owned.add(alias.get(path.strip(), path.strip()))
+            pkgs.add(pkg.split(":")[0].strip())
+    check(owned == libs, f"no Debian package owns {sorted(libs - owned)}")
     return sorted(pkgs)
 
 
