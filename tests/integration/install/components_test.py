@@ -5,9 +5,12 @@
     soxr or webrtc-audio-processing (none of them appears in the cache), defines the telemetry
     apps and not the runtime;
   - an unknown component is a configure error naming it;
-  - a listed module folder without CMakeLists.txt is a configure error naming the folder.
+  - a listed module folder without CMakeLists.txt is a configure error naming the folder;
+  - exactly the files the telemetry Dockerfiles copy into their builder stage configure with the
+    Dockerfile's own cmake options.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,6 +52,26 @@ def main():
         rc, out = configure(src, os.path.join(tmp, "missing"), "-DRM_COMPONENTS=telemetry")
         check(rc != 0 and "module telemetry has no CMakeLists.txt" in out,
               f"a module without CMakeLists.txt was not an error (rc {rc}):\n{out[-1500:]}")
+
+        # The telemetry images' builder stage: its COPY lines, then its cmake -S line's options.
+        df = open(os.path.join(ROOT, "deploy/docker/telemetry-collector.Dockerfile")).read()
+        builder = df.split("FROM ${BASE_IMAGE} AS runtime-base")[0]
+        sub = os.path.join(tmp, "docker-src")
+        for m in re.finditer(r"^COPY (.+) (\S+)$", builder, re.M):
+            dst = os.path.join(sub, m.group(2))
+            for src in m.group(1).split():
+                if src.endswith("/"):  # a directory: its contents become dst
+                    shutil.copytree(os.path.join(ROOT, src), dst, dirs_exist_ok=True)
+                else:  # a file into the directory dst
+                    os.makedirs(dst, exist_ok=True)
+                    shutil.copy(os.path.join(ROOT, src), dst)
+        opts = re.search(r"cmake -S \. -B /build (.*?)\\\n\s+(.*?) \\?\n", builder)
+        check(opts is not None, "no `cmake -S . -B /build` line in the Dockerfile's builder stage")
+        flags = [f for f in (opts.group(1) + " " + opts.group(2)).replace("&&", " ").split() if f.startswith("-D")]
+        check("-DRM_COMPONENTS=telemetry" in flags, f"the Dockerfile does not configure -DRM_COMPONENTS=telemetry: {flags}")
+        rc, out = configure(sub, os.path.join(tmp, "docker-build"), *flags)
+        check(rc == 0, f"the Dockerfile's source subset does not configure with {flags}:\n{out[-3000:]}")
+        log(f"the telemetry Dockerfiles' builder subset configures with {' '.join(flags)}")
         log("PASS")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
