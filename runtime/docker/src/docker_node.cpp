@@ -395,7 +395,8 @@ DockerNode::DockerNode(DockerNodeOptions options) : impl_(std::make_unique<Impl>
   lo.node_type = m.opts.node_type;
   lo.session_id = m.opts.session_id;
   lo.ipc_root = m.opts.ipc_root;
-  lo.data_capacity = m.opts.data_capacity;
+  lo.data_capacity = m.opts.input_capacity ? m.opts.input_capacity : m.opts.data_capacity;
+  lo.output_capacity = m.opts.output_capacity;
   lo.runner_name = "container";
   m.link = std::make_unique<process::RunnerLink>(std::move(lo));
   m.link->set_peer({[&m] { return m.exited.load(); },
