@@ -22,7 +22,7 @@
 #include "docker/container_manager.hpp"
 #include "docker/docker_node.hpp"
 #include "docker/image_builder.hpp"
-#include "runtime/audio_file.hpp"
+#include "media/audio_file.hpp"
 #include "runtime/executor.hpp"
 #include "runtime/manifest.hpp"
 #include "support/docker_test.hpp"
@@ -279,7 +279,7 @@ nodes:
 )",
                                                         node, docker_block(), node));
   const std::vector<float> samples(1600, 0.25f);
-  ASSERT_TRUE(write_wav(work_ / "in.wav", samples, 16000, 1));
+  ASSERT_TRUE(rm::media::write_wav(work_ / "in.wav", samples, 16000, 1));
   const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
   auto [code, out] = run(fmt::format("RM_DOCKER_KEEP=on-failure {} run {} --input {}", cli, path.string(),
                                      (work_ / "in.wav").string()));
