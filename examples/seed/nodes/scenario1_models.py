@@ -1,6 +1,7 @@
 """The two nodes of examples/seed/scenario1-here.yaml. Each reports where it runs: its
 interpreter and the version of the pip package installed into its image."""
 import platform
+from importlib import metadata
 
 import rmdemo
 
@@ -8,7 +9,7 @@ from remotemedia.nodes import MultiprocessNode, RuntimeData
 
 
 def _where():
-    return {"python": platform.python_version(), "rmdemo": rmdemo.__version__,
+    return {"python": platform.python_version(), "rmdemo": metadata.version("rmdemo"),
             "greeting": rmdemo.GREETING}
 
 

@@ -308,3 +308,36 @@ nodes:
   EXPECT_NE(cout_.find(kept[0].name), std::string::npos) << cout_;
   EXPECT_TRUE(containers_of_node(node).empty());
 }
+
+TEST_F(DockerSeedTest, shell_starts_the_nodes_container_as_a_session_would_and_removes_it_after) {
+  write_node("echo.py", R"PY(
+from remotemedia.nodes import MultiprocessNode
+class Echo(MultiprocessNode):
+    async def process(self, data):
+        yield data
+)PY");
+  const std::string node = unique("shelled");
+  auto path = write_manifest("shell.yaml", fmt::format(R"(version: v1
+nodes:
+  - id: {}
+    node_type: Echo
+{}connections:
+  - {{from: audio_source, to: {}}}
+)",
+                                                       node, docker_block(), node));
+  const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
+  auto [code, out] = run(fmt::format(
+      "printf 'python3 -c \"import rmdemo, remotemedia; print(rmdemo.GREETING)\"\\nls /app/nodes\\n"
+      "test -r $RM_IPC_LIBRARY && echo lib-ok\\nexit 7\\n' | {} shell {} {}",
+      cli, path.string(), node));
+  EXPECT_EQ(code, 7) << out;
+  EXPECT_NE(out.find("hello from rmdemo"), std::string::npos) << out;  // the image's pip package
+  EXPECT_NE(out.find("echo.py"), std::string::npos) << out;     // the manifest's volume
+  EXPECT_NE(out.find("lib-ok"), std::string::npos) << out;      // the IPC library, as for the runner
+  EXPECT_NE(out.find("a session would run: python3 -m remotemedia.runner --node-type Echo"), std::string::npos)
+      << out;
+  EXPECT_TRUE(containers_of_node(node).empty());
+  auto [bad, bad_out] = run(fmt::format("{} shell {} nosuchnode", cli, path.string()));
+  EXPECT_EQ(bad, 1);
+  EXPECT_NE(bad_out.find("has no docker node 'nosuchnode' (docker nodes: " + node + ")"), std::string::npos) << bad_out;
+}
