@@ -341,3 +341,57 @@ nodes:
   EXPECT_EQ(bad, 1);
   EXPECT_NE(bad_out.find("has no docker node 'nosuchnode' (docker nodes: " + node + ")"), std::string::npos) << bad_out;
 }
+
+TEST_F(DockerSeedTest, ctrl_c_of_remotemedia_run_while_a_node_initializes_ends_the_run_and_its_container) {
+  write_node("stuck.py", R"PY(
+import time
+from remotemedia.nodes import MultiprocessNode
+class Stuck(MultiprocessNode):
+    async def initialize(self):
+        time.sleep(100000)
+    async def process(self, data):
+        yield data
+)PY");
+  const std::string node = unique("stuckcli");
+  auto path = write_manifest("stuck.yaml", fmt::format(R"(version: v1
+nodes:
+  - id: {}
+    node_type: Stuck
+{}connections:
+  - {{from: audio_source, to: {}}}
+)",
+                                                       node, docker_block(), node));
+  const std::vector<float> samples(1600, 0.25f);
+  ASSERT_TRUE(rm::media::write_wav(work_ / "in.wav", samples, 16000, 1));
+  const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
+  const std::string log = (work_ / "run.log").string();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("RM_DOCKER_INIT_TIMEOUT_MS", "300000", 1);
+    std::freopen(log.c_str(), "w", stderr);
+    std::freopen("/dev/null", "w", stdout);
+    ::execl(cli.c_str(), cli.c_str(), "run", path.c_str(), "--input", (work_ / "in.wav").c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  bool running = false;
+  for (int i = 0; i < 1200 && !running; ++i) {
+    for (const auto& c : containers_of_node(node)) running = running || c.state == "running";
+    if (!running) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(running) << "the node's container never ran";
+  std::this_thread::sleep_for(1s);
+  const auto t0 = std::chrono::steady_clock::now();
+  ::kill(pid, SIGINT);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  std::printf("SIGINT -> remotemedia run exited in %lld ms\n", static_cast<long long>(took.count()));
+  std::ifstream in(log);
+  const std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_TRUE(WIFEXITED(st)) << out;
+  EXPECT_EQ(WEXITSTATUS(st), 1) << out;
+  EXPECT_NE(out.find("cancelled"), std::string::npos) << out;
+  EXPECT_LT(took, 1500ms) << out;  // not the 300 s init timeout, not the stop grace
+  EXPECT_TRUE(containers_of_node(node).empty());
+}
