@@ -351,7 +351,8 @@ ProcessNode::ProcessNode(ProcessNodeOptions options) : impl_(std::make_unique<Im
   lo.node_type = m.opts.node_type;
   lo.session_id = m.opts.session_id;
   lo.ipc_root = m.opts.ipc_root;
-  lo.data_capacity = m.opts.data_capacity;
+  lo.data_capacity = m.opts.input_capacity ? m.opts.input_capacity : m.opts.data_capacity;
+  lo.output_capacity = m.opts.output_capacity;
   lo.control_capacity = m.opts.control_capacity;
   m.link = std::make_unique<RunnerLink>(std::move(lo));
   m.link->set_peer({[&m] { return m.exited.load(); },

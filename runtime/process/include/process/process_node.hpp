@@ -58,6 +58,9 @@ struct ProcessNodeOptions {
   // How long close() waits after the stop request and after SIGTERM.
   std::chrono::milliseconds stop_grace{2000};
   std::uint64_t data_capacity = 4u << 20;  // bytes per data ring ($RM_PROCESS_CHANNEL_BYTES)
+  // Per node (the manifest's ipc: block): input ring (host -> node) and output ring; 0 = data_capacity.
+  std::uint64_t input_capacity = 0;
+  std::uint64_t output_capacity = 0;
   std::uint64_t control_capacity = 64u << 10;
 
   // Fills every unset field from the environment and built-in defaults.
