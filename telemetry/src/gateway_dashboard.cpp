@@ -13,6 +13,7 @@
 #include "core/http_client.hpp"
 #include "core/json.hpp"
 #include "telemetry/gateway_time.hpp"
+#include "gateway_window.hpp"
 
 namespace rm::telemetry {
 
@@ -33,15 +34,9 @@ std::int64_t now_ns() {
       .count();
 }
 
-// Inclusive time window and metric filter, as /telemetry takes them.
-struct Window {
-  std::optional<std::int64_t> start_ns;
-  std::optional<std::int64_t> end_ns;
-  std::vector<std::string> metrics;
-};
-
-tl::expected<Window, Response> parse_window(const Request& req) {
-  Window w;
+// /series takes the window parameters and nothing else (a `limit` or `cursor` would hint at
+// paging that does not happen).
+tl::expected<TimeWindow, Response> parse_series_params(const Request& req) {
   for (const auto& [name, value] : req.query.items()) {
     if (name != "start_time" && name != "end_time" && name != "metric") {
       return tl::unexpected(error_response(
@@ -52,55 +47,15 @@ tl::expected<Window, Response> parse_window(const Request& req) {
           "bad_parameter"));
     }
   }
-  for (const char* name : {"start_time", "end_time"}) {
-    auto raw = req.query.get(name);
-    if (!raw) continue;
-    auto t = parse_rfc3339(*raw);
-    if (!t) {
-      return tl::unexpected(error_response(400, fmt::format("{}: {}", name, t.error()), "bad_time"));
-    }
-    (std::string_view(name) == "start_time" ? w.start_ns : w.end_ns) = *t;
-  }
-  if (w.start_ns && w.end_ns && *w.start_ns > *w.end_ns) {
-    return tl::unexpected(error_response(
-        400,
-        fmt::format("inverted time range: start_time {} is after end_time {}",
-                    *req.query.get("start_time"), *req.query.get("end_time")),
-        "bad_time_range"));
-  }
-  std::set<std::string> seen;
-  for (const auto& raw : req.query.all("metric")) {
-    std::size_t i = 0;
-    while (i <= raw.size()) {
-      auto j = std::min(raw.find(',', i), raw.size());
-      std::string m = raw.substr(i, j - i);
-      if (!m.empty() && seen.insert(m).second) w.metrics.push_back(m);
-      i = j + 1;
-    }
-  }
-  return w;
+  return parse_time_window(req);
 }
 
 // Unix seconds with up to nine decimals ("1752871354.25"): exact enough for a JavaScript
 // double to keep microseconds, and what uPlot's time axis takes.
 void append_unix_seconds(std::string& out, std::int64_t ns) {
-  std::int64_t secs = ns / 1'000'000'000;
-  std::int64_t frac = ns % 1'000'000'000;
-  if (frac < 0) {
-    frac += 1'000'000'000;
-    --secs;
-  }
-  out += fmt::format("{}", secs);
-  if (frac == 0) return;
-  char buf[9];
-  for (int i = 8; i >= 0; --i) {
-    buf[i] = static_cast<char>('0' + frac % 10);
-    frac /= 10;
-  }
-  std::size_t n = 9;
-  while (buf[n - 1] == '0') --n;
-  out += '.';
-  out.append(buf, n);
+  const auto [secs, frac] = split_unix_ns(ns);
+  append_json_number(out, secs);
+  append_fraction(out, frac);
 }
 
 Response fleet(const TelemetryView& view) {
@@ -159,7 +114,7 @@ Response fleet(const TelemetryView& view) {
 
 Response series(const TelemetryView& view, const Request& req, std::size_t max_points) {
   std::string id(req.param("id"));
-  auto window = parse_window(req);
+  auto window = parse_series_params(req);
   if (!window) return window.error();
   TelemetryQuery q;
   q.gpu_id = id;
@@ -337,12 +292,6 @@ Response pipeline(const TelemetryView& view, const GatewayOptions& options,
   return json_response(200, o);
 }
 
-json::object string_prop(const char* description, const char* format = nullptr) {
-  json::object o{{"type", "string"}, {"description", description}};
-  if (format) o["format"] = format;
-  return o;
-}
-
 json::object number_array(const char* description) {
   return json::object{{"type", "array"},
                       {"description", description},
@@ -424,7 +373,7 @@ json::object dashboard_schemas() {
            {"count", json::object{{"type", "integer"}}},
            {"metrics", json::object{{"type", "array"}, {"items", json::object{{"type", "string"}}}}},
            {"gpus", json::object{{"type", "array"},
-                                 {"items", json::object{{"$ref", "#/components/schemas/FleetGpu"}}}}}}}};
+                                 {"items", schema_ref("FleetGpu")}}}}}};
   s["Series"] = json::object{
       {"type", "object"},
       {"required", json::array{"gpu_id", "count", "series"}},
