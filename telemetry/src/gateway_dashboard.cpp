@@ -63,20 +63,17 @@ Response fleet(const TelemetryView& view) {
   std::string gpus;
   std::size_t count = 0;
   for (const auto& g : view.gpus()) {
-    if (count++) gpus += ',';
-    gpus += "{\"id\":";
-    append_json_string(gpus, g.info.id);
-    gpus += ",\"uuid\":";
-    append_json_string(gpus, g.info.uuid);
-    gpus += ",\"gpu_index\":";
-    append_json_string(gpus, g.info.gpu_index);
-    gpus += ",\"device\":";
-    append_json_string(gpus, g.info.device);
-    gpus += ",\"model\":";
-    append_json_string(gpus, g.info.model);
-    gpus += ",\"hostname\":";
-    append_json_string(gpus, g.info.hostname);
-    gpus += ",\"last_seen\":";
+    gpus += count++ ? ",{" : "{";
+    for (const auto& [key, value] :
+         {std::pair<const char*, const std::string&>{"id", g.info.id}, {"uuid", g.info.uuid},
+          {"gpu_index", g.info.gpu_index}, {"device", g.info.device}, {"model", g.info.model},
+          {"hostname", g.info.hostname}}) {
+      append_json_string(gpus, key);
+      gpus += ':';
+      append_json_string(gpus, value);
+      gpus += ',';
+    }
+    gpus += "\"last_seen\":";
     append_json_string(gpus, format_rfc3339(g.last_seen_ns));
     gpus += ",\"samples\":";
     append_json_number(gpus, static_cast<std::uint64_t>(g.samples));
