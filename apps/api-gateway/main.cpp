@@ -20,6 +20,7 @@
 #include "core/paths.hpp"
 #include "core/static_files.hpp"
 #include "core/shutdown.hpp"
+#include "promql/http_api.hpp"
 #include "telemetry/follower.hpp"
 #include "telemetry/gateway.hpp"
 #include "telemetry/index.hpp"
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
   telemetry::GatewayOptions gopts;
   gopts.collector_host = collector_host;
   gopts.collector_port = static_cast<std::uint16_t>(collector_port);
+  gopts.route_groups.push_back(promql::add_routes);
 
   if (print_openapi) {
     // The document depends only on the route table, not on any data.

@@ -115,9 +115,18 @@ struct Session::State : std::enable_shared_from_this<Session::State> {
       cancelled = true;
       error = SessionError{node_id, err.code, std::move(err.message)};
     }
-    core::logger("runtime")->error("session {}: {}", id, error->message);
+    // A Python node's error carries its traceback, which the node's own log (the runner's
+    // stderr) has already shown: the session line is the first line only.
+    const auto& msg = error->message;
+    core::logger("runtime")->error("session {}: {}", id, std::string_view(msg).substr(0, msg.find('\n')));
     cancel_queues();
+    abort_nodes(AbortReason::node_failed);
     changed.notify_all();
+  }
+
+  // Makes nodes still in initialize() (or another long step) return; see Node::abort().
+  void abort_nodes(AbortReason why) {
+    for (auto& a : actors) a->node->abort(why);
   }
 
   void cancel_queues() {
@@ -306,6 +315,28 @@ void Session::close_all_inputs() {
   for (const auto& [name, _] : state_->inputs) (void)close_input(name);
 }
 
+SessionStatus Session::feed(InputStream& input) {
+  auto& s = *state_;
+  while (auto item = input.next()) {
+    std::string_view name = item->input;
+    if (name.empty()) {
+      if (s.inputs.size() != 1) {
+        cancel();
+        return tl::unexpected(SessionError{"", NodeErrorCode::invalid_input,
+                                           fmt::format("an input item names no input, and the pipeline has {} inputs",
+                                                       s.inputs.size())});
+      }
+      name = s.inputs.begin()->first;
+    }
+    if (auto st = push(name, std::move(item->data)); !st) {
+      cancel();
+      return st;
+    }
+  }
+  close_all_inputs();
+  return {};
+}
+
 std::optional<Output> Session::next_output() {
   auto& s = *state_;
   if (!s.output_queue) return std::nullopt;
@@ -344,6 +375,7 @@ void Session::cancel() {
     s.cancelled = true;
   }
   s.cancel_queues();
+  s.abort_nodes(AbortReason::cancelled);
   s.changed.notify_all();
 }
 
@@ -441,27 +473,12 @@ SessionStatus PipelineExecutor::execute_streaming(InputStream& input, OutputCall
   auto session = start_session(std::move(options));
   if (!session) return tl::unexpected(session.error());
   auto& s = **session;
-  auto names = manifest_.inputs();
-  while (auto item = input.next()) {
-    std::string name = item->input;
-    if (name.empty()) {
-      if (names.size() != 1) {
-        s.cancel();
-        (void)s.wait();
-        return tl::unexpected(SessionError{"", NodeErrorCode::invalid_input,
-                                           fmt::format("an input item names no input, and the pipeline has {} inputs",
-                                                       names.size())});
-      }
-      name = names.front();
-    }
-    if (auto st = s.push(name, std::move(item->data)); !st) {
-      if (!s.done()) s.cancel();
-      auto w = s.wait();
-      return tl::unexpected(w ? st.error() : w.error());
-    }
-  }
-  s.close_all_inputs();
-  return s.wait();
+  auto fed = s.feed(input);
+  auto w = s.wait();
+  // A node's error explains a failed push better than the push itself; a plain cancellation
+  // (the feed cancelled the session) does not.
+  if (!fed) return tl::unexpected(w || w.error().code == NodeErrorCode::cancelled ? fed.error() : w.error());
+  return w;
 }
 
 }  // namespace rm::runtime

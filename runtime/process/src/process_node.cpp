@@ -349,13 +349,9 @@ void ProcessNode::Impl::stop_child() {
 }
 
 ProcessNode::ProcessNode(ProcessNodeOptions options) : impl_(std::make_unique<Impl>()) {
-  impl_->opts = std::move(options);
-}
-
-ProcessNode::~ProcessNode() { close(); }
-
-Status ProcessNode::initialize() {
   auto& m = *impl_;
+  m.opts = std::move(options);
+  // Made here, not in initialize(): abort() may reach it from another thread at any time.
   RunnerLinkOptions lo;
   lo.node_id = m.opts.node_id;
   lo.node_type = m.opts.node_type;
@@ -366,6 +362,14 @@ Status ProcessNode::initialize() {
   m.link = std::make_unique<RunnerLink>(std::move(lo));
   m.link->set_peer({[&m] { return m.exited.load(); },
                     [&m](std::string_view during) { return m.child_gone(during); }});
+}
+
+ProcessNode::~ProcessNode() { close(); }
+
+void ProcessNode::abort(runtime::AbortReason) { impl_->link->cancel(); }
+
+Status ProcessNode::initialize() {
+  auto& m = *impl_;
   if (auto s = m.link->open(); !s) return s;
   if (auto s = m.spawn(); !s) return s;
   return m.link->wait_ready(m.opts.init_timeout,

@@ -73,6 +73,9 @@ class ProcessNode final : public runtime::Node {
   runtime::Status process(const runtime::DataPtr& input, runtime::Emitter& out) override;
   runtime::Status flush(runtime::Emitter& out) override;
   void close() override;
+  // Thread-safe: a blocked initialize() (READY never comes), process() or flush() returns
+  // NodeErrorCode::cancelled within 20 ms; close() then stops the child as usual.
+  void abort(runtime::AbortReason why) override;
 
   // The contract the runner announced with READY (null if none), for checks and `nodes`.
   const boost::json::value& announced_contract() const;
