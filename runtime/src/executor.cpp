@@ -83,6 +83,8 @@ struct Session::State : std::enable_shared_from_this<Session::State> {
     std::vector<Actor*> successors;
     std::size_t open_inputs = 0;  // incoming connections that have not yet sent end-of-stream
     bool is_output = false;
+    NodeKind kind = NodeKind::native;
+    std::optional<DataContract> declared;  // known at validation (NodeSpec::contract)
     ActorEmitter emitter;
     std::thread thread;
   };
@@ -102,6 +104,13 @@ struct Session::State : std::enable_shared_from_this<Session::State> {
   std::optional<SessionError> error;
   bool joined = false;
   std::mutex join_mutex;
+
+  // Contracts only known once nodes have started (Python and Docker nodes report theirs with
+  // READY) are checked once, before the first input is taken.
+  std::vector<std::pair<Actor*, Actor*>> edges;  // node -> node connections
+  bool contracts_pending = false;
+  std::atomic<bool> contracts_checked{false};
+  std::mutex contracts_mutex;
 
   std::mutex callback_mutex;  // serialises on_output
   std::unique_ptr<detail::BoundedQueue<Output>> output_queue;
@@ -212,6 +221,59 @@ struct Session::State : std::enable_shared_from_this<Session::State> {
     }
   }
 
+  // The contract to check an actor's edges with: what the node reported at start-up, else
+  // what was declared at validation; nullopt = unknown. An invalid report fails the session.
+  std::optional<DataContract> effective_contract(Actor& a) {
+    if (a.kind == NodeKind::native) return a.declared;
+    auto reported = a.node->reported_contract();
+    if (reported.is_null()) return a.declared;
+    auto c = contract_from_json(reported);
+    if (!c) {
+      fail(a.id, NodeError{NodeErrorCode::invalid_input,
+                           fmt::format("node {}: the contract it reported at start-up is invalid: {}", a.id, c.error())});
+      return std::nullopt;
+    }
+    return std::move(*c);
+  }
+
+  // Waits until every node has started, then checks each connection that touches a Python or
+  // Docker node against the contracts now known; a mismatch fails the session naming both
+  // nodes and types. Returns the session's error if it has failed.
+  SessionStatus check_contracts() {
+    if (contracts_pending && !contracts_checked.load(std::memory_order_acquire)) {
+      std::lock_guard cl(contracts_mutex);
+      if (!contracts_checked.load(std::memory_order_relaxed)) {
+        bool all_started = false;
+        {
+          std::unique_lock lock(mutex);
+          changed.wait(lock, [&] { return initialized == actors.size() || ended_locked(); });
+          all_started = initialized == actors.size() && !cancelled;
+        }
+        if (all_started) {
+          std::map<Actor*, std::optional<DataContract>> known;
+          for (auto& a : actors) known[a.get()] = effective_contract(*a);
+          for (auto [from, to] : edges) {
+            if (from->kind == NodeKind::native && to->kind == NodeKind::native) continue;  // checked at validation
+            const auto& fc = known[from];
+            const auto& tc = known[to];
+            if (!fc || !tc) continue;
+            if (auto why = edge_mismatch(from->id, *fc, to->id, *tc)) {
+              fail(to->id, NodeError{NodeErrorCode::invalid_input,
+                                     *why + " (contracts reported by the nodes at start-up)"});
+              break;
+            }
+          }
+        }
+        contracts_checked.store(true, std::memory_order_release);
+      }
+    }
+    std::lock_guard lock(mutex);
+    if (cancelled) {
+      return tl::unexpected(error ? *error : SessionError{"", NodeErrorCode::cancelled, "the session was cancelled"});
+    }
+    return {};
+  }
+
   bool is_cancelled() {
     std::lock_guard lock(mutex);
     return cancelled;
@@ -263,6 +325,7 @@ SessionStatus Session::push(std::string_view input, DataPtr data) {
                                                    names.empty() ? "none" : names)});
   }
   if (!data || data->is_end_of_stream()) return close_input(input);
+  if (auto st = s.check_contracts(); !st) return st;
   {
     std::lock_guard lock(s.mutex);
     if (s.cancelled) {
@@ -432,6 +495,9 @@ tl::expected<std::unique_ptr<Session>, SessionError> PipelineExecutor::start_ses
     a->node = std::move(*node);
     a->queue = std::make_unique<Queue>(opt.queue_capacity, opt.spin);
     a->is_output = std::find(outputs.begin(), outputs.end(), spec.id) != outputs.end();
+    a->kind = spec.kind;
+    a->declared = spec.contract;
+    if (spec.kind != NodeKind::native) state->contracts_pending = true;
     a->emitter.state = state.get();
     a->emitter.actor = a.get();
     by_id[spec.id] = a.get();
@@ -442,6 +508,7 @@ tl::expected<std::unique_ptr<Session>, SessionError> PipelineExecutor::start_ses
     ++to->open_inputs;
     if (auto it = by_id.find(c.from); it != by_id.end()) {
       it->second->successors.push_back(to);
+      state->edges.emplace_back(it->second, to);
     } else {
       state->inputs[c.from].push_back(to);
       state->input_closed[c.from] = false;

@@ -452,6 +452,11 @@ void DockerNode::close() {
   if (m.link) m.link->close();
 }
 
+boost::json::value DockerNode::reported_contract() const {
+  if (impl_->fallback) return impl_->fallback->reported_contract();
+  return impl_->link ? impl_->link->contract() : boost::json::value();
+}
+
 const DockerNodeOptions& DockerNode::options() const { return impl_->opts; }
 bool DockerNode::fell_back_to_process() const { return impl_->fallback != nullptr; }
 std::string DockerNode::container_id() const {

@@ -146,6 +146,37 @@ TEST(Validate, unknown_top_level_key_is_a_warning_and_still_ok) {
   EXPECT_NE(r.out.find("unknown top-level key 'extras'"), std::string::npos) << r.out;
 }
 
+TEST(Validate, explain_prints_each_node_with_its_kind_and_contract_and_each_connection_type) {
+  auto r = run("validate --explain " + quote((kSource / "examples/transcription/pipeline.yaml").string()));
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out,
+            "OK: transcription-pipeline (4 nodes)\n"
+            "nodes:\n"
+            "  resample    native   AudioResample      accepts audio; emits audio\n"
+            "  vad         native   SileroVAD          accepts audio, control; emits audio, control\n"
+            "  transcribe  docker   PocketSphinxASR    contract reported when it starts\n"
+            "  cleanup     process  SimpleTextCleanup  contract reported when it starts\n"
+            "connections:\n"
+            "  audio_source -> resample: pipeline input, resample accepts audio\n"
+            "  resample -> vad: audio\n"
+            "  vad -> transcribe: checked when transcribe starts\n"
+            "  transcribe -> cleanup: checked when transcribe and cleanup start\n");
+}
+
+TEST(Validate, a_connection_between_mismatched_contracts_is_an_error_naming_both_nodes_and_types) {
+  TempDir dir("types");
+  std::ofstream(dir.path() / "p.yaml")
+      << "version: v1\nnodes:\n  - {id: clean, node_type: TextCleanup}\n"
+         "  - {id: chunk, node_type: AudioChunker}\n"
+         "connections: [{from: src, to: clean}, {from: clean, to: chunk}]\n";
+  auto r = run("validate " + quote((dir.path() / "p.yaml").string()));
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("error: connection clean -> chunk: clean emits only text, json, chunk accepts only audio "
+                       "[node chunk]"),
+            std::string::npos)
+      << r.out;
+}
+
 // ------------------------------------------------------------------------------------------
 // nodes
 

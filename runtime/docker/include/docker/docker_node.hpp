@@ -94,6 +94,8 @@ class DockerNode final : public runtime::Node {
   runtime::Status process(const runtime::DataPtr& input, runtime::Emitter& out) override;
   runtime::Status flush(runtime::Emitter& out) override;
   void close() override;
+  // The contract the runner announced with READY (null if none).
+  boost::json::value reported_contract() const override;
 
   const DockerNodeOptions& options() const;
   bool fell_back_to_process() const;  // the daemon was unreachable and the policy said process

@@ -73,6 +73,7 @@ class ProcessNode final : public runtime::Node {
   runtime::Status process(const runtime::DataPtr& input, runtime::Emitter& out) override;
   runtime::Status flush(runtime::Emitter& out) override;
   void close() override;
+  boost::json::value reported_contract() const override { return announced_contract(); }
 
   // The contract the runner announced with READY (null if none), for checks and `nodes`.
   const boost::json::value& announced_contract() const;
