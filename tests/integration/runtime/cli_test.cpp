@@ -13,6 +13,7 @@
 #include <boost/json/parse.hpp>
 
 #include "media/audio_file.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -45,19 +46,7 @@ Result run(const std::string& args) {
   return r;
 }
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() / ("rm_cli_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using rm::test::TempDir;
 
 bool node_type_linked(const std::string& type) {
   auto r = run("nodes --format json");
@@ -138,7 +127,7 @@ TEST(Validate, missing_manifest_file_is_reported) {
 }
 
 TEST(Validate, unknown_top_level_key_is_a_warning_and_still_ok) {
-  TempDir dir("warn");
+  TempDir dir("rm-cli-warn");
   std::ofstream(dir.path() / "p.yaml") << "version: v1\nextras: 1\nnodes: [{id: a, node_type: PassThrough}]\n";
   auto r = run("validate " + quote((dir.path() / "p.yaml").string()));
   EXPECT_EQ(r.exit_code, 0) << r.out;
@@ -164,7 +153,7 @@ TEST(Validate, explain_prints_each_node_with_its_kind_and_contract_and_each_conn
 }
 
 TEST(Validate, a_connection_between_mismatched_contracts_is_an_error_naming_both_nodes_and_types) {
-  TempDir dir("types");
+  TempDir dir("rm-cli-types");
   std::ofstream(dir.path() / "p.yaml")
       << "version: v1\nnodes:\n  - {id: clean, node_type: TextCleanup}\n"
          "  - {id: chunk, node_type: AudioChunker}\n"
@@ -199,7 +188,7 @@ TEST(Nodes, unknown_format_is_a_usage_error) {
 class RunSpeech : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir("speech");
+    dir_ = new TempDir("rm-cli-speech");
     auto cmd = "bash " + quote((kSource / "tests/fixtures/make_speech.sh").string()) + " " +
                quote(dir_->path().string()) + " >/dev/null 2>&1";
     generated_ = std::system(cmd.c_str()) == 0;
@@ -264,7 +253,7 @@ class RunSpeech : public ::testing::Test {
   }
 
   void expect_segments_match_words(const std::string& manifest, const std::string& input) {
-    TempDir out("run_" + manifest.substr(0, manifest.find('.')));
+    TempDir out("rm-cli-run-" + manifest.substr(0, manifest.find('.')));
     auto jsonl = out.path() / "out.jsonl";
     auto r = run("run " + quote((kSource / "examples/native" / manifest).string()) + " --input audio_source=" +
                  quote((dir_->path() / input).string()) + " --output " + quote(jsonl.string()) + " --output-dir " +
@@ -339,7 +328,7 @@ TEST_F(RunSpeech, unknown_input_name_is_reported_with_the_real_names) {
 }
 
 TEST_F(RunSpeech, pass_through_pipeline_writes_one_json_line_per_20ms_chunk) {
-  TempDir out("pass");
+  TempDir out("rm-cli-pass");
   std::ofstream(out.path() / "p.yaml") << "version: v1\nnodes: [{id: pass, node_type: PassThrough}]\n"
                                           "connections: [{from: audio_source, to: pass}]\n";
   auto r = run("run " + quote((out.path() / "p.yaml").string()) + " --input " +
