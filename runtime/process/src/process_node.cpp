@@ -26,6 +26,7 @@
 #include "core/log.hpp"
 #include "ipc/channel_names.hpp"
 #include "process/runner_link.hpp"
+#include "process/stop_escalation.hpp"
 #include "runtime/thread_boundary.hpp"
 
 extern char** environ;
@@ -367,16 +368,13 @@ void ProcessNode::Impl::stop_child() {
     std::unique_lock lock(mu);
     return cv.wait_for(lock, d, [&] { return exited.load(); });
   };
-  if (!exited && link) link->request_stop();
-  if (!wait_exit(opts.stop_grace)) {
-    if (int p = pid.load(); p > 0) ::kill(p, SIGTERM);
-    if (!wait_exit(opts.stop_grace)) {
-      if (int p = pid.load(); p > 0) {
-        log->warn("{}: python process {} ignored SIGTERM; killing it", prefix(), p);
-        ::kill(p, SIGKILL);
-      }
-    }
-  }
+  (void)escalate_stop({.request_stop = [&] { if (!exited && link) link->request_stop(); },
+                       .signal = [&](int sig) {
+                         const int p = pid.load();
+                         return p > 0 && ::kill(p, sig) == 0;
+                       },
+                       .wait_exit = wait_exit},
+                      opts.stop_grace, prefix());
   supervisor.join();
 }
 
