@@ -2,8 +2,11 @@
 // Prometheus metrics. Flags take their defaults from the environment (flag > env > default):
 //   PORT (8081), DATA_DIR (/data), COLLECTOR_HOST (localhost), COLLECTOR_PORT (8080),
 //   METRICS_PORT (9092), HOST (0.0.0.0), THREADS (2), MAX_ENTRIES (10000).
+// The dashboard (/), Swagger UI (/docs) and their libraries (/vendor) are served from
+// share/remotemedia/web next to the executable, or RM_WEB_ROOT.
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -14,7 +17,10 @@
 #include "core/http.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/paths.hpp"
+#include "core/static_files.hpp"
 #include "core/shutdown.hpp"
+#include "promql/http_api.hpp"
 #include "telemetry/follower.hpp"
 #include "telemetry/gateway.hpp"
 #include "telemetry/index.hpp"
@@ -69,6 +75,7 @@ int main(int argc, char** argv) {
   telemetry::GatewayOptions gopts;
   gopts.collector_host = collector_host;
   gopts.collector_port = static_cast<std::uint16_t>(collector_port);
+  gopts.route_groups.push_back(promql::add_routes);
 
   if (print_openapi) {
     // The document depends only on the route table, not on any data.
@@ -100,12 +107,21 @@ int main(int argc, char** argv) {
                           });
 
   telemetry::Gateway gateway(follower, gopts, &registry);
+  auto router = gateway.router();
+  if (auto web = core::paths::find_share("web", "RM_WEB_ROOT"); web && std::filesystem::is_directory(*web)) {
+    core::http::add_static(router, "/docs", *web / "docs");
+    core::http::add_static(router, "/vendor", *web / "vendor");
+    core::http::add_static(router, "/", *web / "dashboard");
+    log->info("dashboard and /docs from {}", web->string());
+  } else {
+    log->warn("no web pages found (share/remotemedia/web, or RM_WEB_ROOT): / and /docs are not served");
+  }
   core::http::ServerOptions sopts;
   sopts.host = host;
   sopts.port = static_cast<std::uint16_t>(port);
   sopts.threads = static_cast<int>(threads);
   sopts.server_name = "api-gateway";
-  core::http::Server server(gateway.router(), sopts);
+  core::http::Server server(std::move(router), sopts);
   if (auto ok = server.start(); !ok) {
     log->error("{}", ok.error());
     return 1;

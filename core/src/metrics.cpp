@@ -1,6 +1,13 @@
 #include "core/metrics.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <cmath>
 #include <variant>
 
@@ -202,6 +209,73 @@ void Registry::gauge_callback(const std::string& name, const std::string& help,
     throw std::invalid_argument("metric " + name + " is already registered");
   }
   e.family = std::move(read);
+}
+
+void Registry::counter_callback(const std::string& name, const std::string& help,
+                                std::function<double()> read) {
+  std::lock_guard lock(mutex_);
+  auto& e = entry(name, help, "counter", {});
+  if (!std::holds_alternative<std::monostate>(e.family)) {
+    throw std::invalid_argument("metric " + name + " is already registered");
+  }
+  e.family = std::move(read);
+}
+
+namespace {
+
+// Fields of /proc/self/stat after the command name: index 0 is field 3 (state).
+std::vector<std::string> proc_stat_fields() {
+  std::ifstream in("/proc/self/stat");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> out;
+  const auto close = all.rfind(')');
+  if (close == std::string::npos) return out;
+  std::istringstream rest(all.substr(close + 1));
+  for (std::string f; rest >> f;) out.push_back(f);
+  return out;
+}
+
+double proc_stat_field(std::size_t field) {  // field numbers as in proc(5)
+  const auto f = proc_stat_fields();
+  return field >= 3 && field - 3 < f.size() ? std::strtod(f[field - 3].c_str(), nullptr) : 0.0;
+}
+
+}  // namespace
+
+void register_process_metrics(Registry& registry) {
+  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+  registry.counter_callback("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                            [ticks] { return (proc_stat_field(14) + proc_stat_field(15)) / ticks; });
+  registry.gauge_callback("process_resident_memory_bytes", "Resident memory size in bytes.",
+                          [page] { return proc_stat_field(24) * page; });
+  registry.gauge_callback("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                          [] { return proc_stat_field(23); });
+  registry.gauge_callback("process_open_fds", "Number of open file descriptors.", [] {
+    std::error_code ec;
+    double n = 0;
+    for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      ++n;
+    }
+    return n;
+  });
+  registry.gauge_callback("process_max_fds", "Maximum number of open file descriptors.", [] {
+    rlimit rl{};
+    return ::getrlimit(RLIMIT_NOFILE, &rl) == 0 ? static_cast<double>(rl.rlim_cur) : 0.0;
+  });
+  // Boot time + start ticks, computed once.
+  double boot = 0;
+  {
+    std::ifstream in("/proc/stat");
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("btime ", 0) == 0) boot = std::strtod(line.c_str() + 6, nullptr);
+    }
+  }
+  const double start = boot + proc_stat_field(22) / ticks;
+  registry.gauge_callback("process_start_time_seconds",
+                          "Start time of the process since unix epoch in seconds.",
+                          [start] { return start; });
 }
 
 namespace {

@@ -83,6 +83,27 @@ constexpr std::uint64_t kMinMemoryMb = 128;
 
 }  // namespace
 
+// python:<v>-slim comes from a registry or from a local recipe (kBuildablePythonVersions). With
+// no registry (RM_DOCKER_REGISTRY unset) a version no recipe builds cannot run: say so now, with
+// the ways out, instead of when the session starts.
+void ManifestParser::check_buildable(const YAML::Node& pv, const std::string& path, const std::string& nid,
+                                     const std::string& version) {
+  std::string minor = version;
+  if (std::count(version.begin(), version.end(), '.') == 2) minor = version.substr(0, version.rfind('.'));
+  const bool supported = std::find(std::begin(kSupportedPython), std::end(kSupportedPython), minor) !=
+                         std::end(kSupportedPython);
+  const bool buildable = std::find(std::begin(kBuildablePythonVersions), std::end(kBuildablePythonVersions),
+                                   minor) != std::end(kBuildablePythonVersions);
+  const char* registry = std::getenv("RM_DOCKER_REGISTRY");
+  if (!supported || buildable || (registry != nullptr && std::string_view(registry) == "1")) return;
+  add_at(pv, ManifestErrorCode::invalid_value, path + ".python_version", nid,
+         fmt::format("{}.python_version \"{}\": python:{}-slim is not on this machine's list of base "
+                     "images it can build (Python {}: one per Debian release); either set "
+                     "{}.base_image to an image that has Python {}, or, when the Docker daemon can pull "
+                     "from a registry, set RM_DOCKER_REGISTRY=1 so python:{}-slim is pulled",
+                     path, version, minor, fmt::join(kBuildablePythonVersions, ", "), path, minor, minor));
+}
+
 DockerConfig ManifestParser::parse_docker(const YAML::Node& d, const std::string& path,
                                           const std::string& nid) {
   DockerConfig c;
@@ -138,8 +159,10 @@ DockerConfig ManifestParser::parse_docker(const YAML::Node& d, const std::string
              fmt::format("{}.base_image must not be empty (leave it out for python:<version>-slim)", path));
     c.base_image = *img;
   }
-  if (c.base_image.empty() && !c.python_version.empty())
+  if (c.base_image.empty() && !c.python_version.empty()) {
+    check_buildable(pv, path, nid, c.python_version);
     c.base_image = fmt::format("python:{}-slim", c.python_version);
+  }
 
   std::string used;
   YAML::Node sd = either(d, "system_dependencies", "system_packages", path, nid, &used);

@@ -147,6 +147,7 @@ void Session::cancel() {
     s.cancelled = true;
   }
   s.cancel_queues();
+  s.abort_nodes(AbortReason::cancelled);
   s.changed.notify_all();
 }
 

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <random>
 #include <thread>
 
 #include <fmt/format.h>
@@ -34,7 +35,8 @@ void BrokerClient::close() {
 
 tl::expected<void, ClientError> BrokerClient::connect(const std::string& host, std::uint16_t port,
                                                       const std::string& producer_id,
-                                                      std::chrono::milliseconds timeout) {
+                                                      std::chrono::milliseconds timeout,
+                                                      const std::string& token) {
   close();
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -63,7 +65,7 @@ tl::expected<void, ClientError> BrokerClient::connect(const std::string& host, s
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   std::string hello;
-  encode_hello(hello, Hello{kProtocolVersion, producer_id});
+  encode_hello(hello, Hello{kProtocolVersion, producer_id, token});
   if (auto r = send_raw(hello); !r) return r;
   auto f = read_frame(timeout);
   if (!f) return tl::unexpected(f.error());
@@ -77,7 +79,7 @@ tl::expected<void, ClientError> BrokerClient::connect(const std::string& host, s
     return tl::unexpected(ClientError{
         e ? fmt::format("broker refused HELLO: {} {}", to_string(e->code), e->message)
           : "broker refused HELLO",
-        e && e->code == ErrorCode::unsupported_version});
+        e && (e->code == ErrorCode::unsupported_version || e->code == ErrorCode::unauthorized)});
   }
   if ((*f)->type != FrameType::credit) {
     close();
@@ -171,7 +173,9 @@ tl::expected<std::optional<Ack>, ClientError> BrokerClient::read_ack(std::chrono
         close();
         return tl::unexpected(ClientError{
             e ? fmt::format("broker error {}: {}", to_string(e->code), e->message) : "broker error",
-            e && (e->code == ErrorCode::bad_batch || e->code == ErrorCode::unsupported_version)});
+            e && (e->code == ErrorCode::bad_batch || e->code == ErrorCode::unsupported_version ||
+                  e->code == ErrorCode::unauthorized || e->code == ErrorCode::bad_timestamp),
+            e ? std::optional<ErrorCode>(e->code) : std::nullopt});
       }
       default:
         close();
@@ -189,25 +193,38 @@ void ReliablePublisher::drop_connection(const std::string& why) {
   log()->warn("producer {}: {}; {} batch(es) unacknowledged, reconnecting", opts_.producer_id, why,
               window_.size());
   client_.close();
+  dropped_ = true;
   for (auto& b : window_) b.sent = false;
 }
 
+void ReliablePublisher::back_off(const std::string& why) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const auto half = backoff_.count() / 2;
+  const auto wait = std::chrono::milliseconds(
+      half + std::uniform_int_distribution<std::int64_t>(0, std::max<std::int64_t>(0, backoff_.count() - half))(rng));
+  log()->info("producer {}: {}; retrying in {} ms", opts_.producer_id, why, wait.count());
+  ++stats_.backoffs;
+  const auto until = Clock::now() + wait;
+  while (Clock::now() < until && !cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  backoff_ = std::min(opts_.backoff_max, backoff_ * 2);
+}
+
 tl::expected<void, ClientError> ReliablePublisher::ensure_connected() {
+  if (!client_.connected() && dropped_) {
+    dropped_ = false;
+    back_off("connection lost");
+  }
   while (!client_.connected()) {
     if (cancelled()) return tl::unexpected(ClientError{"cancelled"});
-    auto r = client_.connect(opts_.host, opts_.port, opts_.producer_id, opts_.io_timeout);
+    auto r = client_.connect(opts_.host, opts_.port, opts_.producer_id, opts_.io_timeout, opts_.token);
     if (r) {
       if (ever_connected_) ++stats_.reconnects;
       ever_connected_ = true;
-      backoff_ = opts_.backoff_min;
-      break;
+      ++stats_.connects;
+      break;  // the backoff is reset by the next ACK, not by the connect
     }
     if (r.error().fatal) return r;
-    log()->info("producer {}: {}; retrying in {} ms", opts_.producer_id, r.error().message,
-                backoff_.count());
-    const auto until = Clock::now() + backoff_;
-    while (Clock::now() < until && !cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    backoff_ = std::min(opts_.backoff_max, backoff_ * 2);
+    back_off(r.error().message);
   }
   return {};
 }
@@ -229,10 +246,12 @@ tl::expected<void, ClientError> ReliablePublisher::pump(std::chrono::millisecond
   auto a = client_.read_ack(wait);
   if (!a) {
     if (a.error().fatal) return tl::unexpected(a.error());
+    if (a.error().code == ErrorCode::storage_unavailable) ++stats_.storage_unavailable;
     drop_connection(a.error().message);
     return {};
   }
   if (!*a) return {};
+  backoff_ = opts_.backoff_min;
   // Acks arrive in send order; anything before the acked seq was acked too.
   while (!window_.empty() && window_.front().seq <= (*a)->seq) {
     auto& b = window_.front();

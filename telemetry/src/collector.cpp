@@ -16,6 +16,7 @@
 #include "core/shutdown.hpp"
 #include "telemetry/broker.hpp"
 #include "telemetry/store.hpp"
+#include "thread_boundary.hpp"
 
 namespace rm::telemetry {
 
@@ -48,7 +49,16 @@ tl::expected<CollectorConfig, CliResult> parse_collector_config(int argc, char**
   RM_TRY(seg, i("SEGMENT_BYTES", 64LL << 20, 4096, 1LL << 34));
   RM_TRY(interval, i("CHECKPOINT_INTERVAL_MS", 60000, 10, 1LL << 40));
   RM_TRY(credits, i("BROKER_CREDITS", 16, 1, 4096));
+  RM_TRY(hello_to, i("BROKER_HELLO_TIMEOUT_MS", 5000, 10, 3600000));
+  RM_TRY(frame_to, i("BROKER_FRAME_TIMEOUT_MS", 10000, 10, 3600000));
+  RM_TRY(idle_to, i("BROKER_IDLE_TIMEOUT_MS", 30000, 10, 3600000));
+  RM_TRY(max_conn, i("BROKER_MAX_CONNECTIONS", 0, 0, 1000000));
 #undef RM_TRY
+  c.hello_timeout_ms = *hello_to;
+  c.frame_timeout_ms = *frame_to;
+  c.idle_timeout_ms = *idle_to;
+  c.max_connections = static_cast<std::size_t>(*max_conn);
+  c.broker_token = core::env_string("BROKER_TOKEN", "");
   auto ckpt = core::env_bool("CHECKPOINT_ENABLED", true);
   if (!ckpt) return fail(ckpt.error());
   c.workers = static_cast<int>(*workers);
@@ -97,7 +107,9 @@ tl::expected<CollectorConfig, CliResult> parse_collector_config(int argc, char**
   return c;
 }
 
-int run_collector(const CollectorConfig& cfg) {
+namespace {
+
+int serve_collector(const CollectorConfig& cfg) {
   namespace http = core::http;
   namespace metrics = core::metrics;
   std::atomic<bool> ready{false};
@@ -106,6 +118,7 @@ int run_collector(const CollectorConfig& cfg) {
   const auto started = std::chrono::steady_clock::now();
 
   metrics::Registry registry;
+  metrics::register_process_metrics(registry);
   auto& fsync_hist = registry.histogram("telemetry_collector_fsync_seconds",
                                         "Duration of WAL fdatasync calls (group commits).", {},
                                         {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})
@@ -114,34 +127,29 @@ int run_collector(const CollectorConfig& cfg) {
                                       "Time from receiving a PUBLISH to queueing its ACK.", {},
                                       {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})
                        .labels({});
-  auto& c_batches = registry.counter("telemetry_collector_batches_total", "Batches stored.").labels({});
-  auto& c_samples = registry.counter("telemetry_collector_samples_total", "Samples stored (ingest rate = rate of this).").labels({});
-  auto& c_dups = registry.counter("telemetry_collector_duplicate_batches_total", "Retried batches acknowledged without storing them again.").labels({});
-  auto& c_acks = registry.counter("telemetry_collector_acks_total", "ACK frames sent.").labels({});
-  auto& c_bad = registry.counter("telemetry_collector_bad_frames_total", "Malformed frames received.").labels({});
-  auto& c_conn = registry.counter("telemetry_collector_connections_total", "Producer connections accepted.").labels({});
-  auto& c_ckpt = registry.counter("telemetry_collector_checkpoints_total", "Checkpoints written.").labels({});
-  auto& c_bytes = registry.counter("telemetry_collector_wal_bytes_total", "Bytes appended to the WAL.").labels({});
-  registry.gauge_callback("telemetry_collector_index_gpus", "GPUs in the in-memory index.", [&] {
+  registry.gauge_callback("telemetry_collector_ready", "1 once recovery finished and the store is writable.", [&] {
     auto* s = store_ptr.load();
-    return s ? static_cast<double>(s->index().gpu_count()) : 0.0;
+    return ready && s && !s->unavailable_reason() ? 1.0 : 0.0;
   });
-  registry.gauge_callback("telemetry_collector_index_samples", "Samples retained in the index.", [&] {
-    auto* s = store_ptr.load();
-    return s ? static_cast<double>(s->index().sample_count()) : 0.0;
-  });
-  registry.gauge_callback("telemetry_collector_wal_segment", "Current WAL segment number.", [&] {
-    auto* s = store_ptr.load();
-    return s ? static_cast<double>(s->current_segment()) : 0.0;
-  });
-  registry.gauge_callback("telemetry_collector_ready", "1 once recovery finished.", [&] { return ready ? 1.0 : 0.0; });
 
   http::Router router;
   router.get("/health", [&](const http::Request&) {
-    return http::json_response(200, {{"status", "ok"}, {"collector_id", cfg.collector_id}, {"ready", ready.load()}});
+    boost::json::object o{{"status", "ok"}, {"collector_id", cfg.collector_id}, {"ready", ready.load()}};
+    if (auto* s = store_ptr.load()) {
+      auto reason = s->unavailable_reason();
+      o["store"] = reason ? "read-only" : "writable";
+      if (reason) o["store_error"] = *reason;
+    }
+    return http::json_response(200, o);
   });
   router.get("/ready", [&](const http::Request&) {
     if (!ready) return http::error_response(503, "recovering the store; not accepting data yet", "not ready");
+    if (auto* s = store_ptr.load()) {
+      if (auto reason = s->unavailable_reason()) {
+        return http::error_response(503, fmt::format("{}; the store retries by itself", *reason),
+                                    "storage_unavailable");
+      }
+    }
     return http::json_response(200, {{"status", "ready"}});
   });
   router.get("/stats", [&](const http::Request&) {
@@ -158,6 +166,7 @@ int run_collector(const CollectorConfig& cfg) {
       o["wal_bytes"] = st.bytes.load();
       o["checkpoints"] = st.checkpoints.load();
       o["checkpoint_failures"] = st.checkpoint_failures.load();
+      o["write_errors"] = st.write_errors.load();
       o["wal_segment"] = s->current_segment();
       o["gpus"] = s->index().gpu_count();
       o["index_samples"] = s->index().sample_count();
@@ -173,6 +182,7 @@ int run_collector(const CollectorConfig& cfg) {
       const auto& bs = b->stats();
       o["connections"] = bs.connections.load();
       o["connections_open"] = bs.connections_open.load();
+      o["connections_refused"] = bs.refused.load();
       o["bad_frames"] = bs.bad_frames.load();
       o["acks"] = bs.acks.load();
       o["in_flight"] = bs.in_flight.load();
@@ -189,6 +199,15 @@ int run_collector(const CollectorConfig& cfg) {
     log()->error("metrics server: {}; set METRICS_PORT to a free port", metrics_server.error());
     return 1;
   }
+  // Stops the HTTP servers before the store and broker they read go away, on every path.
+  struct StopServers {
+    http::Server& health;
+    http::Server& metrics;
+    ~StopServers() {
+      health.stop();
+      metrics.stop();
+    }
+  };
 
   StoreOptions so;
   so.dir = std::filesystem::path(cfg.data_dir) / cfg.collector_id;
@@ -202,12 +221,19 @@ int run_collector(const CollectorConfig& cfg) {
     log()->error("cannot open the store in '{}': {}", so.dir.string(), store.error().message);
     return 1;
   }
+  StopServers stop_servers{health, **metrics_server};
+  (*store)->register_metrics(registry);
   store_ptr = store->get();
   BrokerOptions bo;
   bo.bind_address = cfg.bind;
   bo.port = cfg.broker_port;
   bo.threads = cfg.workers;
   bo.credits = cfg.credits;
+  bo.token = cfg.broker_token;
+  bo.hello_timeout = std::chrono::milliseconds(cfg.hello_timeout_ms);
+  bo.frame_timeout = std::chrono::milliseconds(cfg.frame_timeout_ms);
+  bo.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
+  bo.max_connections = cfg.max_connections;
   bo.ack_observer = [&](double s) { ack_hist.observe(s); };
   BrokerServer broker(**store, bo);
   if (auto p = broker.start(); !p) {
@@ -215,37 +241,35 @@ int run_collector(const CollectorConfig& cfg) {
     (*store)->close();
     return 1;
   }
+  broker.register_metrics(registry);
   broker_ptr = &broker;
   ready = true;
-  log()->info("collector '{}' ready: broker :{}, health :{}, metrics :{}, data '{}'", cfg.collector_id,
-              cfg.broker_port, health.port(), cfg.metrics_port, so.dir.string());
+  log()->info("collector '{}' ready: broker :{}, health :{}, metrics :{}, data '{}'{}", cfg.collector_id,
+              cfg.broker_port, health.port(), cfg.metrics_port, so.dir.string(),
+              cfg.broker_token.empty() ? "" : ", publishers need BROKER_TOKEN");
 
-  // Mirror the store/broker counters into the registry's counters twice a second.
-  std::uint64_t last[8] = {};
-  auto sync = [&] {
-    const auto& st = (*store)->stats();
-    const auto& bs = broker.stats();
-    const std::uint64_t now[8] = {st.batches, st.samples, st.duplicates, bs.acks, bs.bad_frames,
-                                  bs.connections, st.checkpoints, st.bytes};
-    metrics::Counter* cs[8] = {&c_batches, &c_samples, &c_dups, &c_acks, &c_bad, &c_conn, &c_ckpt, &c_bytes};
-    for (int k = 0; k < 8; ++k) {
-      if (now[k] > last[k]) cs[k]->inc(static_cast<double>(now[k] - last[k]));
-      last[k] = now[k];
-    }
-  };
-  while (!core::Shutdown::wait_for(std::chrono::milliseconds(500))) sync();
+  core::Shutdown::wait();
 
   log()->info("shutting down: finishing in-flight batches");
   ready = false;
   broker.stop(std::chrono::milliseconds(10000));
+  const auto reason = (*store)->unavailable_reason();
   (*store)->close();  // drains the queue and writes the final checkpoint
-  sync();
-  broker_ptr = nullptr;
-  health.stop();
-  (*metrics_server)->stop();
-  store_ptr = nullptr;
+  if (reason) {
+    log()->error("collector stopped with its store read-only ({}); batches refused meanwhile were not "
+                 "acknowledged, so their producers still hold them", *reason);
+    return 1;
+  }
   log()->info("collector stopped cleanly");
   return 0;
+}
+
+}  // namespace
+
+int run_collector(const CollectorConfig& cfg) {
+  int rc = 70;
+  detail::guard_thread("collector main", [&] { rc = serve_collector(cfg); });
+  return rc;
 }
 
 }  // namespace rm::telemetry

@@ -14,7 +14,9 @@
 
 #include "core/http_client.hpp"
 #include "core/json.hpp"
+#include "telemetry/gateway_dashboard.hpp"
 #include "telemetry/gateway_time.hpp"
+#include "telemetry/prometheus_names.hpp"
 
 namespace rm::telemetry {
 
@@ -108,19 +110,6 @@ Response unknown_gpu(std::string_view id) {
                         "gpu_not_found");
 }
 
-// Replaces characters Prometheus does not allow in metric names.
-std::string metric_name_for_prometheus(std::string_view name) {
-  std::string out(name);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    char c = out[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
-              (i > 0 && c >= '0' && c <= '9');
-    if (!ok) out[i] = '_';
-  }
-  if (out.empty()) out = "_";
-  return out;
-}
-
 }  // namespace
 
 Gateway::Gateway(std::shared_ptr<const TelemetryView> view, GatewayOptions options,
@@ -133,20 +122,11 @@ std::string Gateway::prometheus_exposition() const {
   // metric name -> lines; families must be contiguous in the text format.
   std::map<std::string, std::string> families;
   for (const auto& gpu : view_->gpus()) {
-    std::vector<std::pair<std::string, std::string>> labels;
-    auto add = [&](const char* k, const std::string& v) {
-      if (!v.empty()) labels.emplace_back(k, v);
-    };
-    add("gpu", gpu.info.gpu_index.empty() ? gpu.info.id : gpu.info.gpu_index);
-    add("UUID", gpu.info.uuid);
-    add("device", gpu.info.device);
-    add("modelName", gpu.info.model);
-    add("Hostname", gpu.info.hostname);
-    if (gpu.info.uuid.empty() && !gpu.info.gpu_index.empty()) add("gpu_id", gpu.info.id);
+    const auto labels = prometheus_labels(gpu.info, false);
     const std::string rendered = core::metrics::format_labels(labels);
     for (const auto& p : view_->latest(gpu.info.id)) {
-      auto& lines = families[metric_name_for_prometheus(p.metric)];
-      lines += fmt::format("{}{} {}\n", metric_name_for_prometheus(p.metric), rendered,
+      auto& lines = families[prometheus_metric_name(p.metric)];
+      lines += fmt::format("{}{} {}\n", prometheus_metric_name(p.metric), rendered,
                            core::metrics::format_value(p.value));
     }
   }
@@ -386,10 +366,13 @@ void Gateway::build_routes() {
                                    std::string(core::metrics::kContentType));
       }});
 
+  add_dashboard_routes(routes_, view_, options_, metrics_);
+
   routes_.push_back(GatewayRoute{
       "GET", "/openapi.json", "getOpenApi", "This API's OpenAPI 3 document", {},
       {{200, "OpenAPI 3.0.3 document", "application/json", ""}},
       [this](const Request&) { return json_response(200, openapi()); }});
+  for (const auto& add_group : options_.route_groups) add_group(routes_, view_);
 }
 
 core::http::Router Gateway::router() const {

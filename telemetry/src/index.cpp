@@ -23,8 +23,12 @@ class Index::Gpu {
   std::size_t front = 0;
   std::size_t count = 0;
   std::vector<Latest> latest;
+  // True while every retained entry is at or after the one before it (the usual case: rows
+  // are stamped as they are processed), so time windows can be found by binary search.
+  bool ordered = true;
 
   void push(const Entry& e, std::size_t cap) {
+    if (count > 0 && e.timestamp_ns < at(count - 1).timestamp_ns) ordered = false;
     const std::size_t end = front + count;
     if (end == chunks.size() * kChunkEntries) chunks.push_back(std::make_shared<Chunk>());
     chunks[end / kChunkEntries]->entries[end % kChunkEntries] = e;
@@ -49,6 +53,7 @@ class Index::Gpu {
     chunks.clear();
     front = 0;
     count = 0;
+    ordered = true;
   }
   std::size_t size() const { return count; }
   // i-th retained entry, oldest first.
@@ -293,6 +298,72 @@ tl::expected<TelemetryPage, QueryError> Index::query(const TelemetryQuery& q) co
   for (std::size_t i = 0; i < n; ++i) page.points.push_back({hits[i].ts, names[hits[i].metric], hits[i].value});
   if (hits.size() > n && n > 0) page.next_cursor = make_cursor(hits[n - 1].ts, hits[n - 1].pos);
   return page;
+}
+
+std::vector<std::vector<SeriesSample>> Index::samples(const std::string& gpu_id,
+                                                      const std::vector<std::string>& metrics,
+                                                      std::int64_t start_ns,
+                                                      std::int64_t end_ns) const {
+  std::vector<std::vector<SeriesSample>> out(metrics.size());
+  const Gpu* g = nullptr;
+  {
+    std::shared_lock lk(gpus_mu_);
+    auto it = gpus_.find(gpu_id);
+    if (it == gpus_.end()) return out;
+    g = it->second.get();
+  }
+  constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+  std::vector<std::uint32_t> ids(metrics.size(), kNone);
+  {
+    std::shared_lock lk(metrics_mu_);
+    for (std::size_t m = 0; m < metrics.size(); ++m) {
+      auto it = metric_ids_.find(metrics[m]);
+      if (it != metric_ids_.end()) ids[m] = it->second;
+    }
+  }
+  std::lock_guard lk(g->mu);
+  std::size_t i = 0;
+  if (g->ordered) {  // first entry at or after start_ns
+    std::size_t lo = 0, hi = g->size();
+    while (lo < hi) {
+      const std::size_t mid = lo + (hi - lo) / 2;
+      if (g->at(mid).timestamp_ns < start_ns) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    i = lo;
+  }
+  // Chunk by chunk: one deque lookup per chunk rather than per entry.
+  const std::size_t last = g->front + g->size();
+  bool done = false;
+  for (std::size_t p = g->front + i; p < last && !done;) {
+    const Entry* chunk = g->chunks[p / kChunkEntries]->entries;
+    const std::size_t stop = std::min(last, (p / kChunkEntries + 1) * kChunkEntries);
+    for (; p < stop; ++p) {
+      const Entry& e = chunk[p % kChunkEntries];
+      if (e.timestamp_ns > end_ns) {
+        if (g->ordered) {
+          done = true;
+          break;
+        }
+        continue;
+      }
+      if (e.timestamp_ns < start_ns) continue;
+      for (std::size_t m = 0; m < ids.size(); ++m) {
+        if (ids[m] == e.metric) out[m].push_back({e.timestamp_ns, e.value});
+      }
+    }
+  }
+  if (!g->ordered) {
+    for (auto& v : out) {
+      std::stable_sort(v.begin(), v.end(), [](const SeriesSample& a, const SeriesSample& b) {
+        return a.timestamp_ns < b.timestamp_ns;
+      });
+    }
+  }
+  return out;
 }
 
 std::vector<Point> Index::latest(const std::string& gpu_id) const {

@@ -21,6 +21,10 @@ const char* to_string(ErrorCode c) {
     case ErrorCode::storage_failure: return "storage_failure";
     case ErrorCode::shutting_down: return "shutting_down";
     case ErrorCode::bad_batch: return "bad_batch";
+    case ErrorCode::storage_unavailable: return "storage_unavailable";
+    case ErrorCode::unauthorized: return "unauthorized";
+    case ErrorCode::bad_timestamp: return "bad_timestamp";
+    case ErrorCode::too_many_connections: return "too_many_connections";
   }
   return "unknown";
 }
@@ -121,6 +125,7 @@ void encode_hello(std::string& out, const Hello& h) {
   framed(out, FrameType::hello, [&](Writer w) {
     w.u32(h.version);
     w.str(h.producer_id);
+    if (!h.token.empty()) w.str(h.token);
   });
 }
 void encode_ack(std::string& out, const Ack& a) {
@@ -143,7 +148,8 @@ void encode_error(std::string& out, const ErrorFrame& e) {
 tl::expected<Hello, ProtocolError> decode_hello(std::string_view p) {
   Reader r(p);
   Hello h;
-  if (!r.u32(h.version) || !r.str(h.producer_id, 256) || !r.done()) {
+  if (!r.u32(h.version) || !r.str(h.producer_id, 256) || (!r.done() && !r.str(h.token, 1024)) ||
+      !r.done()) {
     return tl::unexpected(perr(ErrorCode::bad_frame, "malformed HELLO payload"));
   }
   if (h.producer_id.empty()) {

@@ -1,7 +1,9 @@
 #include "telemetry/store.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,11 +14,12 @@
 
 #include "bytes.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "thread_boundary.hpp"
 
 namespace rm::telemetry {
 
 namespace fs = std::filesystem;
-using detail::Reader;
 using detail::Writer;
 
 namespace {
@@ -79,141 +82,6 @@ void fsync_dir(const fs::path& dir) {
 
 }  // namespace
 
-// ---------------------------------------------------------------- ReplayState
-
-bool ReplayState::apply(RecordType type, std::string_view payload) {
-  Reader r(payload);
-  switch (type) {
-    case RecordType::gpu_def: {
-      std::uint32_t ref = 0;
-      auto info = std::make_shared<GpuInfo>();
-      if (!r.u32(ref) || ref > gpu_infos.size()) return false;
-      std::string_view rest = payload.substr(4);
-      if (!decode_gpu(rest, *info) || !rest.empty()) return false;
-      Index::Gpu* slot = index_.upsert_gpu(*info);
-      if (ref == gpu_infos.size()) {
-        gpu_infos.push_back(std::move(info));
-        gpus_.push_back(slot);
-      } else {
-        gpu_infos[ref] = std::move(info);
-        gpus_[ref] = slot;
-      }
-      return true;
-    }
-    case RecordType::metric_def: {
-      std::uint32_t ref = 0;
-      std::string name;
-      if (!r.u32(ref) || ref > metric_names.size() || !r.str(name, 4096) || !r.done()) return false;
-      const std::uint32_t id = index_.metric_id(name);
-      if (ref == metric_names.size()) {
-        metric_names.push_back(std::move(name));
-        metrics_.push_back(id);
-      } else {
-        metric_names[ref] = std::move(name);
-        metrics_[ref] = id;
-      }
-      return true;
-    }
-    case RecordType::batch: {
-      std::string producer;
-      std::uint64_t seq = 0;
-      std::uint32_t n = 0;
-      if (!r.str(producer, 256) || !r.u64(seq) || !r.u32(n) || r.remaining() != std::size_t{n} * 24) {
-        return false;
-      }
-      auto& hi = producers[producer];
-      if (seq <= hi) return true;  // already applied (defensive; the writer never logs dups)
-      hi = seq;
-      ++batches;
-      Index::Gpu* run_gpu = nullptr;
-      scratch_.clear();
-      for (std::uint32_t i = 0; i < n; ++i) {
-        std::uint32_t g = 0, m = 0;
-        Index::Entry e;
-        r.u32(g);
-        r.u32(m);
-        r.i64(e.timestamp_ns);
-        r.f64(e.value);
-        if (g >= gpus_.size() || m >= metrics_.size()) return false;
-        e.metric = metrics_[m];
-        if (gpus_[g] != run_gpu) {
-          if (run_gpu) index_.append_many(run_gpu, scratch_.data(), scratch_.size());
-          scratch_.clear();
-          run_gpu = gpus_[g];
-        }
-        scratch_.push_back(e);
-      }
-      if (run_gpu) index_.append_many(run_gpu, scratch_.data(), scratch_.size());
-      return true;
-    }
-    case RecordType::ckpt_header: {
-      std::uint64_t seg = 0;
-      if (!r.u64(seg) || !r.done()) return false;
-      checkpoint_segment = seg;
-      return true;
-    }
-    case RecordType::producer: {
-      std::string producer;
-      std::uint64_t seq = 0;
-      if (!r.str(producer, 256) || !r.u64(seq) || !r.done()) return false;
-      producers[producer] = std::max(producers[producer], seq);
-      return true;
-    }
-    case RecordType::gpu_state: {
-      std::uint32_t ref = 0, nl = 0, ne = 0;
-      Index::GpuState s;
-      if (!r.u32(ref) || ref >= gpu_infos.size() || !r.i64(s.first_seen_ns) || !r.u64(s.appended) ||
-          !r.u32(nl) || nl > metric_names.size()) {
-        return false;
-      }
-      s.info = *gpu_infos[ref];
-      auto entry = [&](std::uint32_t& id, std::int64_t& ts, double& v) {
-        std::uint32_t m = 0;
-        if (!r.u32(m) || m >= metrics_.size() || !r.i64(ts) || !r.f64(v)) return false;
-        id = metrics_[m];
-        return true;
-      };
-      for (std::uint32_t i = 0; i < nl; ++i) {
-        Index::Latest l;
-        if (!entry(l.metric, l.timestamp_ns, l.value)) return false;
-        s.latest.push_back(l);
-      }
-      if (!r.u32(ne) || r.remaining() != std::size_t{ne} * 20) return false;
-      s.entries.reserve(ne);
-      for (std::uint32_t i = 0; i < ne; ++i) {
-        Index::Entry e;
-        if (!entry(e.metric, e.timestamp_ns, e.value)) return false;
-        s.entries.push_back(e);
-      }
-      index_.restore(s);
-      return true;
-    }
-    case RecordType::ckpt_end:
-      checkpoint_complete = true;
-      return true;
-  }
-  return false;
-}
-
-tl::expected<void, std::string> load_checkpoint(const fs::path& path, ReplayState& state) {
-  auto data = read_file(path);
-  if (!data) return tl::unexpected(data.error());
-  std::size_t after_end = 0;
-  auto res = scan_records(*data, kCheckpointMagic, 0, [&](RecordType t, std::string_view p) {
-    if (state.checkpoint_complete) ++after_end;
-    return state.apply(t, p);
-  });
-  if (res.stop != ScanStop::clean) {
-    return tl::unexpected(fmt::format("checkpoint '{}' is invalid at offset {}: {}", path.string(),
-                                      res.valid_end, to_string(res.stop)));
-  }
-  if (!state.checkpoint_complete || after_end != 0 || !state.checkpoint_segment) {
-    return tl::unexpected(
-        fmt::format("checkpoint '{}' is incomplete (no end record)", path.string()));
-  }
-  return {};
-}
-
 // ---------------------------------------------------------------- Store
 
 Store::Store(StoreOptions opts)
@@ -221,14 +89,55 @@ Store::Store(StoreOptions opts)
       wal_dir_(opts_.dir / "wal"),
       index_(std::make_shared<Index>(opts_.max_entries)) {}
 
-Store::~Store() { close(); }
+Store::~Store() {
+  close();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // open() failed before the writer started
+}
 
 tl::expected<std::unique_ptr<Store>, StoreError> Store::open(StoreOptions opts) {
   std::unique_ptr<Store> s(new Store(std::move(opts)));
+  if (auto r = s->lock_dir(); !r) return tl::unexpected(r.error());
   if (auto r = s->recover(); !r) return tl::unexpected(r.error());
   s->last_checkpoint_ = std::chrono::steady_clock::now();
-  s->writer_ = std::thread([p = s.get()] { p->run(); });
+  s->writer_ = std::thread([p = s.get()] { detail::guard_thread("store writer", [p] { p->run(); }); });
   return s;
+}
+
+// One writer per directory: an exclusive flock on <dir>/LOCK, held for the store's lifetime
+// (released by the kernel when the process dies, so kill -9 leaves no stale lock). The file
+// holds the owner's pid so a second writer can name it.
+tl::expected<void, StoreError> Store::lock_dir() {
+  std::error_code ec;
+  fs::create_directories(opts_.dir, ec);
+  const fs::path p = opts_.dir / "LOCK";
+  lock_fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) {
+    return tl::unexpected(io_error(fmt::format("cannot open the lock file '{}'", p.string())));
+  }
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char buf[32] = {};
+    const ssize_t n = ::pread(lock_fd_, buf, sizeof buf - 1, 0);
+    std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("unknown");
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    if (err != EWOULDBLOCK) {
+      errno = err;
+      return tl::unexpected(io_error(fmt::format("cannot lock '{}'", p.string())));
+    }
+    return tl::unexpected(StoreError{
+        StoreErrorCode::locked,
+        fmt::format("the store directory '{}' is in use by another collector (pid {}); two "
+                    "writers would overwrite each other's data: give each collector its own "
+                    "COLLECTOR_ID or DATA_DIR",
+                    opts_.dir.string(), pid)});
+  }
+  const std::string pid = fmt::format("{}\n", ::getpid());
+  if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) {
+    log()->warn("cannot write the pid into '{}': {}", p.string(), std::strerror(errno));
+  }
+  return {};
 }
 
 tl::expected<void, StoreError> Store::recover() {
@@ -249,7 +158,7 @@ tl::expected<void, StoreError> Store::recover() {
   for (std::uint64_t c : list_checkpoints(opts_.dir)) {
     auto fresh = std::make_shared<Index>(opts_.max_entries);
     auto st = std::make_unique<ReplayState>(*fresh);
-    auto r = load_checkpoint(opts_.dir / fmt::format("checkpoint.{}", segment_name(c)), *st);
+    auto r = load_checkpoint(checkpoint_path(opts_.dir, c), *st);
     if (r) {
       index_ = fresh;
       state = std::move(st);
@@ -272,12 +181,12 @@ tl::expected<void, StoreError> Store::recover() {
     }
     auto data = read_file(p);
     if (!data) return tl::unexpected(StoreError{StoreErrorCode::io, data.error()});
-    auto res = scan_records(*data, kSegmentMagic, 0,
-                            [&](RecordType t, std::string_view pl) { return state->apply(t, pl); });
+    const bool is_last = i + 1 == segs.size();
+    const auto replayed = replay_segment(*data, 0, is_last, *state);
+    const ScanResult& res = replayed.scan;
     ++recovery_.segments_replayed;
     recovery_.records_replayed += res.records;
     if (res.stop == ScanStop::clean) continue;
-    const bool is_last = i + 1 == segs.size();
     const std::size_t cut = data->size() - res.valid_end;
     recovery_.truncated_bytes += cut;
     auto msg = fmt::format("segment '{}': {} at offset {}; truncating {} bytes ({} valid records kept)",
@@ -287,7 +196,7 @@ tl::expected<void, StoreError> Store::recover() {
     } else if (::truncate(p.c_str(), static_cast<off_t>(res.valid_end)) != 0) {
       return tl::unexpected(io_error(fmt::format("cannot truncate '{}'", p.string())));
     }
-    if (is_last) {
+    if (!replayed.log_ends_here) {
       log()->warn("{}", msg);
       recovery_.warnings.push_back(msg);
     } else {
@@ -327,7 +236,11 @@ tl::expected<void, StoreError> Store::open_segment(std::uint64_t n) {
   fd_ = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) return tl::unexpected(io_error(fmt::format("cannot create segment '{}'", p.string())));
   if (!write_all(fd_, kSegmentMagic, "wal.short_write") || ::fdatasync(fd_) != 0) {
-    return tl::unexpected(io_error(fmt::format("cannot write segment header '{}'", p.string())));
+    auto e = io_error(fmt::format("cannot write segment header '{}'", p.string()));
+    ::close(fd_);
+    fd_ = -1;
+    ::unlink(p.c_str());  // a headerless segment would read as corrupt in the middle of the log
+    return tl::unexpected(e);
   }
   fsync_dir(wal_dir_);
   segment_no_ = n;
@@ -351,11 +264,7 @@ tl::expected<void, StoreError> Store::flush_and_sync() {
   }
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                       std::chrono::steady_clock::now() - t0).count();
-  std::size_t b = 0;
-  while (b < std::size(kFsyncBuckets) && static_cast<double>(ns) / 1e9 > kFsyncBuckets[b]) ++b;
-  stats_.fsync_bucket[b]++;
   if (opts_.fsync_observer) opts_.fsync_observer(static_cast<double>(ns) / 1e9);
-  stats_.fsync_sum_ns += static_cast<std::uint64_t>(ns);
   stats_.fsyncs++;
   stats_.bytes += buf_.size();
   segment_size_ += buf_.size();
@@ -382,11 +291,111 @@ void Store::submit(Batch batch, Callback cb) {
   cb(tl::unexpected(StoreError{StoreErrorCode::closed, "store is shutting down"}));
 }
 
-void Store::process(std::deque<Pending>& work) {
-  if (failed_) {
-    for (auto& p : work) p.cb(tl::unexpected(StoreError{StoreErrorCode::io, failure_}));
+struct Store::Undo {
+  std::size_t gpu_refs = 0, metric_refs = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> producers;  // previous highest seq
+  std::vector<std::pair<std::string, WalGpu>> changed_gpus;      // previous metadata
+};
+
+void Store::rollback(const Undo& u) {
+  for (auto it = u.producers.rbegin(); it != u.producers.rend(); ++it) producers_[it->first] = it->second;
+  for (std::size_t ref = u.gpu_refs; ref < gpu_by_ref_.size(); ++ref) gpus_.erase(gpu_by_ref_[ref]->id);
+  gpu_by_ref_.resize(u.gpu_refs);
+  for (auto it = u.changed_gpus.rbegin(); it != u.changed_gpus.rend(); ++it) {
+    gpus_[it->first] = it->second;
+    gpu_by_ref_[it->second.ref] = it->second.info;
+  }
+  for (std::size_t ref = u.metric_refs; ref < metric_by_ref_.size(); ++ref) metrics_.erase(metric_by_ref_[ref]);
+  metric_by_ref_.resize(u.metric_refs);
+  buf_.clear();
+}
+
+std::optional<std::string> Store::unavailable_reason() const {
+  if (!unavailable_) return std::nullopt;
+  std::lock_guard lk(reason_mu_);
+  return unavailable_reason_;
+}
+
+void Store::register_metrics(core::metrics::Registry& r) const {
+  auto counter = [&](const char* name, const char* help, const std::atomic<std::uint64_t>& v) {
+    r.counter_callback(name, help, [&v] { return static_cast<double>(v.load()); });
+  };
+  counter("telemetry_collector_batches_total", "Batches stored.", stats_.batches);
+  counter("telemetry_collector_samples_total", "Samples stored (ingest rate = rate of this).", stats_.samples);
+  counter("telemetry_collector_duplicate_batches_total",
+          "Retried batches acknowledged without storing them again.", stats_.duplicates);
+  counter("telemetry_collector_checkpoints_total", "Checkpoints written.", stats_.checkpoints);
+  counter("telemetry_collector_checkpoint_failures_total", "Checkpoints that failed.", stats_.checkpoint_failures);
+  counter("telemetry_collector_wal_bytes_total", "Bytes appended to the WAL.", stats_.bytes);
+  counter("telemetry_collector_store_write_errors_total",
+          "WAL writes or syncs that failed (ENOSPC, EIO); each makes the store read-only until it recovers.",
+          stats_.write_errors);
+  counter("telemetry_collector_store_rejected_batches_total",
+          "Batches refused because the store was read-only.", stats_.rejected);
+  r.gauge_callback("telemetry_collector_store_writable",
+                   "1 while the store accepts batches, 0 while it is read-only after a write error.",
+                   [this] { return unavailable_ ? 0.0 : 1.0; });
+  r.gauge_callback("telemetry_collector_disk_free_bytes", "Free bytes of the file system holding the store.",
+                   [this] { return static_cast<double>(disk_free_bytes().value_or(0)); });
+  r.gauge_callback("telemetry_collector_index_gpus", "GPUs in the in-memory index.",
+                   [this] { return static_cast<double>(index_->gpu_count()); });
+  r.gauge_callback("telemetry_collector_index_samples", "Samples retained in the index.",
+                   [this] { return static_cast<double>(index_->sample_count()); });
+  r.gauge_callback("telemetry_collector_wal_segment", "Current WAL segment number.",
+                   [this] { return static_cast<double>(segment_no_.load()); });
+}
+
+std::optional<std::uint64_t> Store::disk_free_bytes() const {
+  struct statvfs sv {};
+  if (::statvfs(opts_.dir.c_str(), &sv) != 0) return std::nullopt;
+  return std::uint64_t{sv.f_bavail} * sv.f_frsize;
+}
+
+// The current segment is cut back to what was last synced (so no torn record stays in the
+// middle of the log) and the store refuses batches until try_resume() succeeds.
+void Store::become_unavailable(const StoreError& e) {
+  stats_.write_errors++;
+  if (fd_ >= 0 && (::ftruncate(fd_, static_cast<off_t>(segment_size_)) != 0 ||
+                   ::lseek(fd_, static_cast<off_t>(segment_size_), SEEK_SET) < 0)) {
+    log()->error("cannot cut segment {} back to {} bytes: {}", segment_name(segment_no_),
+                 segment_size_, std::strerror(errno));
+  }
+  {
+    std::lock_guard lk(reason_mu_);
+    unavailable_reason_ = fmt::format("storage unavailable: {}", e.message);
+  }
+  if (!unavailable_.exchange(true)) {
+    log()->error("store is read-only: {}; refusing batches and retrying every {} ms",
+                 e.message, opts_.retry_interval.count());
+  }
+  last_retry_ = std::chrono::steady_clock::now();
+}
+
+void Store::try_resume() {
+  last_retry_ = std::chrono::steady_clock::now();
+  if (auto free = disk_free_bytes(); free && *free < opts_.resume_free_bytes) return;
+  if (fd_ >= 0 && (::ftruncate(fd_, static_cast<off_t>(segment_size_)) != 0 || ::fdatasync(fd_) != 0)) {
     return;
   }
+  if (auto r = open_segment(segment_no_ + 1); !r) return;
+  rotated_since_checkpoint_ = true;
+  unavailable_ = false;
+  stats_.resumed++;
+  log()->info("store is writable again: continuing in segment {}", segment_name(segment_no_));
+}
+
+void Store::process(std::deque<Pending>& work) {
+  if (unavailable_) {
+    const auto reason = unavailable_reason().value_or("storage unavailable");
+    for (auto& p : work) {
+      stats_.rejected++;
+      p.cb(tl::unexpected(StoreError{StoreErrorCode::unavailable, reason}));
+    }
+    return;
+  }
+  Undo undo;
+  undo.gpu_refs = gpu_by_ref_.size();
+  undo.metric_refs = metric_by_ref_.size();
   struct Applied {
     std::vector<WalGpu*> gpus;
     std::vector<std::uint32_t> metrics;
@@ -407,6 +416,7 @@ void Store::process(std::deque<Pending>& work) {
     Batch& b = work[i].batch;
     auto& hi = producers_[b.producer];
     if (b.seq <= hi) continue;  // duplicate: acknowledged below, not stored
+    undo.producers.emplace_back(b.producer, hi);
     hi = b.seq;
     Applied a;
     for (const auto& g : b.gpus) {
@@ -419,6 +429,7 @@ void Store::process(std::deque<Pending>& work) {
         a.gpus.push_back(&it->second);
         continue;
       } else {
+        undo.changed_gpus.emplace_back(g->id, it->second);
         it->second.info = g;
         it->second.slot = nullptr;  // metadata changed: re-upsert on apply
         gpu_by_ref_[it->second.ref] = g;
@@ -461,10 +472,10 @@ void Store::process(std::deque<Pending>& work) {
   }
   if (status) status = flush_and_sync();
   if (!status) {
-    failed_ = true;
-    failure_ = status.error().message + "; the collector must be restarted to recover the log";
-    log()->error("store failed: {}", failure_);
-    for (auto& p : work) p.cb(tl::unexpected(StoreError{StoreErrorCode::io, failure_}));
+    rollback(undo);
+    become_unavailable(status.error());
+    const auto reason = unavailable_reason().value_or(status.error().message);
+    for (auto& p : work) p.cb(tl::unexpected(StoreError{StoreErrorCode::unavailable, reason}));
     return;
   }
   std::vector<Index::Entry> run;
@@ -572,7 +583,10 @@ std::string encode_checkpoint(const auto& in, std::size_t& count) {
 }  // namespace
 
 tl::expected<void, StoreError> Store::write_checkpoint_locked(bool sync) {
-  if (failed_) return tl::unexpected(StoreError{StoreErrorCode::io, failure_});
+  if (unavailable_ || fd_ < 0) {
+    return tl::unexpected(StoreError{StoreErrorCode::unavailable,
+                                     unavailable_reason().value_or("no open segment")});
+  }
   if (sync) {
     join_checkpoint_thread();
   } else if (ckpt_busy_) {
@@ -580,11 +594,13 @@ tl::expected<void, StoreError> Store::write_checkpoint_locked(bool sync) {
   } else {
     join_checkpoint_thread();
   }
-  if (auto r = flush_and_sync(); !r) return r;
+  if (auto r = flush_and_sync(); !r) {
+    become_unavailable(r.error());
+    return r;
+  }
   const std::uint64_t covered = segment_no_;
   if (auto r = open_segment(covered + 1); !r) {
-    failed_ = true;
-    failure_ = r.error().message;
+    become_unavailable(r.error());
     return r;
   }
   auto in = std::make_unique<CheckpointInput>();
@@ -609,7 +625,7 @@ tl::expected<void, StoreError> Store::write_checkpoint_locked(bool sync) {
   ckpt_thread_ = std::thread([this, in = std::move(in)] {
     // Below the writer and broker threads: on a busy machine ingest gets the CPU first.
     (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
-    (void)persist_checkpoint(*in);
+    detail::guard_thread("checkpoint writer", [&] { (void)persist_checkpoint(*in); });
     ckpt_busy_ = false;
   });
   return {};
@@ -619,7 +635,7 @@ tl::expected<void, StoreError> Store::persist_checkpoint(const CheckpointInput& 
   const std::uint64_t covered = in.covered;
   std::size_t count = 0;
   const std::string out = encode_checkpoint(in, count);
-  const fs::path final_path = opts_.dir / fmt::format("checkpoint.{}", segment_name(covered));
+  const fs::path final_path = checkpoint_path(opts_.dir, covered);
   const fs::path tmp = final_path.string() + ".tmp";
   auto fail = [&](std::string what) {
     auto e = io_error(what);
@@ -647,17 +663,17 @@ tl::expected<void, StoreError> Store::persist_checkpoint(const CheckpointInput& 
     if (n <= covered) fs::remove(wal_dir_ / segment_name(n), ec);
   }
   for (std::uint64_t c : list_checkpoints(opts_.dir)) {
-    if (c < covered) fs::remove(opts_.dir / fmt::format("checkpoint.{}", segment_name(c)), ec);
+    if (c < covered) fs::remove(checkpoint_path(opts_.dir, c), ec);
   }
   fsync_dir(wal_dir_);
   stats_.checkpoints++;
-  log()->info("checkpoint.{} written ({} bytes, {} records)", segment_name(covered), out.size(), count);
+  log()->info("{} written ({} bytes, {} records)", final_path.filename().string(), out.size(), count);
   return {};
 }
 
 tl::expected<void, StoreError> Store::checkpoint_now() {
   std::lock_guard wl(writer_mu_);
-  if (fd_ < 0) return tl::unexpected(StoreError{StoreErrorCode::closed, "store is closed"});
+  if (fd_ < 0 && !unavailable_) return tl::unexpected(StoreError{StoreErrorCode::closed, "store is closed"});
   return write_checkpoint_locked(true);
 }
 
@@ -672,11 +688,14 @@ void Store::run() {
     lk.unlock();
     {
       std::lock_guard wl(writer_mu_);
+      if (unavailable_ && std::chrono::steady_clock::now() - last_retry_ >= opts_.retry_interval) {
+        try_resume();
+      }
       if (!work.empty()) process(work);
       const auto since = std::chrono::steady_clock::now() - last_checkpoint_;
       const bool due = (rotated_since_checkpoint_ && since >= opts_.min_checkpoint_spacing) ||
                        (dirty_since_checkpoint_ && since >= opts_.checkpoint_interval);
-      if (opts_.checkpoints && due && !failed_) (void)write_checkpoint_locked(false);
+      if (opts_.checkpoints && due && !unavailable_) (void)write_checkpoint_locked(false);
     }
     lk.lock();
   }
@@ -692,12 +711,14 @@ void Store::close() {
   }
   if (writer_.joinable()) writer_.join();
   std::lock_guard wl(writer_mu_);
-  if (opts_.checkpoints && !failed_ && fd_ >= 0 && (dirty_since_checkpoint_ || rotated_since_checkpoint_)) {
+  if (opts_.checkpoints && !unavailable_ && fd_ >= 0 && (dirty_since_checkpoint_ || rotated_since_checkpoint_)) {
     (void)write_checkpoint_locked(true);
   }
   join_checkpoint_thread();
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // nothing writes any more: another store may open it
+  lock_fd_ = -1;
 }
 
 }  // namespace rm::telemetry

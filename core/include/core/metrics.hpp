@@ -119,6 +119,9 @@ class Registry {
   // The callback must be thread-safe and cheap.
   void gauge_callback(const std::string& name, const std::string& help,
                       std::function<double()> read);
+  // A counter read by a callback (a module's own monotonic atomic), exposed as TYPE counter.
+  void counter_callback(const std::string& name, const std::string& help,
+                        std::function<double()> read);
 
   // The whole registry in text exposition format 0.0.4, families sorted by name.
   std::string expose() const;
@@ -139,6 +142,11 @@ bool valid_metric_name(std::string_view name);           // [a-zA-Z_:][a-zA-Z0-9
 bool valid_label_name(std::string_view name);            // [a-zA-Z_][a-zA-Z0-9_]*, not "__*"
 // Renders `{a="x",b="y"}` (empty string for no labels).
 std::string format_labels(const std::vector<std::pair<std::string, std::string>>& labels);
+
+// The standard process_* metrics read from /proc/self at exposition time:
+// process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,
+// process_open_fds, process_max_fds, process_start_time_seconds.
+void register_process_metrics(Registry& registry);
 
 inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; charset=utf-8";
 

@@ -132,6 +132,7 @@ ContainerSpec node_container_spec(const NodeContainerSpec& s) {
       {std::string(kLabelBoot), owner.boot_id},
       {std::string(kLabelConfigHash), config_hash(s.config)},
   };
+  if (s.keep) c.labels[std::string(kLabelKeep)] = "1";
   return c;
 }
 
@@ -303,7 +304,7 @@ std::vector<std::string> NodeContainer::last_log_lines() const {
   return {state_->tail.begin(), state_->tail.end()};
 }
 
-Status NodeContainer::stop() {
+Status NodeContainer::stop(bool remove, std::optional<std::chrono::seconds> grace) {
   State& s = *state_;
   {
     std::lock_guard lock(s.mu);
@@ -317,7 +318,7 @@ Status NodeContainer::stop() {
     exited = s.report.has_value();
   }
   if (!exited) {
-    auto st = s.client.container_stop(s.id, s.spec.stop_grace);
+    auto st = s.client.container_stop(s.id, grace.value_or(s.spec.stop_grace));
     if (!st && st.error().code != DockerErrorCode::not_found) result = st;
   }
   // The watchers end on their own once the container has stopped; cancel covers a daemon that
@@ -330,8 +331,10 @@ Status NodeContainer::stop() {
   s.log_cancel.cancel();
   if (s.wait_thread.joinable()) s.wait_thread.join();
   if (s.log_thread.joinable()) s.log_thread.join();
-  auto rm = s.client.container_remove(s.id, true, true);
-  if (!rm && rm.error().code != DockerErrorCode::not_found && result) result = rm;
+  if (remove) {
+    auto rm = s.client.container_remove(s.id, true, true);
+    if (!rm && rm.error().code != DockerErrorCode::not_found && result) result = rm;
+  }
   if (!s.spec.owned_dir.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(s.spec.owned_dir, ec);
@@ -346,7 +349,7 @@ Status NodeContainer::stop() {
   return result;
 }
 
-Result<SweepReport> sweep_orphans(const DockerClient& client, bool include_live) {
+Result<SweepReport> sweep_orphans(const DockerClient& client, bool include_live, bool include_kept) {
   auto list = client.container_list({{std::string(kLabelOwner), ""}}, true);
   if (!list) return tl::unexpected(list.error());
   SweepReport report;
@@ -355,7 +358,8 @@ Result<SweepReport> sweep_orphans(const DockerClient& client, bool include_live)
     const OwnerId owner = OwnerId::from_labels(c.labels);
     const bool mine = owner == me;
     const bool live = owner.alive();
-    if (mine || (live && !include_live)) {
+    const bool kept = c.labels.count(std::string(kLabelKeep)) > 0 && c.state != "running";
+    if (mine || (live && !include_live) || (kept && !include_kept)) {
       report.kept.push_back(c.name);
       continue;
     }

@@ -13,6 +13,10 @@
 //   buffered. The executor forwards end-of-stream itself afterwards; nodes do not emit it.
 // - close() always runs, also after an error, and must release every resource.
 // An error returned from any step ends the session with that error (the message names the node).
+// - abort() is the one call that comes from another thread, at any time (also while
+//   initialize() blocks): the session was cancelled or another node failed. A node whose steps
+//   can block for long (image builds, pulls, container start, waiting for READY) makes them
+//   return within a second; the executor then runs close() as usual. Must be thread-safe.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -70,9 +74,13 @@ class Emitter {
   virtual Status emit(DataPtr data) = 0;
 };
 
+// Why a session aborts its nodes.
+enum class AbortReason { cancelled, node_failed };
+
 class Node {
  public:
   virtual ~Node() = default;
+  virtual void abort(AbortReason) {}
   virtual Status initialize() { return {}; }
   virtual Status process(const DataPtr& input, Emitter& out) = 0;
   virtual Status flush(Emitter&) { return {}; }

@@ -38,6 +38,8 @@ class ManifestParser : private detail::YamlReader {
 
   // docker_config.cpp
   DockerConfig parse_docker(const YAML::Node& d, const std::string& path, const std::string& nid);
+  void check_buildable(const YAML::Node& pv, const std::string& path, const std::string& nid,
+                       const std::string& version);
   void parse_limits(const YAML::Node& d, const std::string& path, const std::string& nid,
                     ResourceLimits& out);
   void parse_volumes(const YAML::Node& v, const std::string& path, const std::string& nid,

@@ -86,9 +86,18 @@ struct Session::State : std::enable_shared_from_this<Session::State> {
       cancelled = true;
       error = SessionError{node_id, err.code, std::move(err.message)};
     }
-    core::logger("runtime")->error("session {}: {}", id, error->message);
+    // A Python node's error carries its traceback, which the node's own log (the runner's
+    // stderr) has already shown: the session line is the first line only.
+    const auto& msg = error->message;
+    core::logger("runtime")->error("session {}: {}", id, std::string_view(msg).substr(0, msg.find('\n')));
     cancel_queues();
+    abort_nodes(AbortReason::node_failed);
     changed.notify_all();
+  }
+
+  // Makes nodes still in initialize() (or another long step) return; see Node::abort().
+  void abort_nodes(AbortReason why) {
+    for (auto& a : actors) a->node->abort(why);
   }
 
   void cancel_queues() {

@@ -4,7 +4,15 @@
 // An ACK is written only from the store's durability callback, so an acknowledged batch is
 // always durable. Flow control: after HELLO the broker grants `credits` batches in flight;
 // every ACK returns one credit. A client exceeding its credit gets ERROR credit_exceeded.
+//
+// Hostile or broken clients cannot hold resources: a connection must send HELLO within
+// `hello_timeout` (frames before it are limited to `hello_max_frame` bytes), a frame once
+// started must be complete within `frame_timeout`, and a connection with nothing in flight is
+// closed after `idle_timeout` without traffic. Above `max_connections` a new connection gets
+// ERROR too_many_connections and is closed. Accept errors (EMFILE ...) are retried with a
+// growing pause and logged at most once a second.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,6 +30,17 @@ struct BrokerOptions {
   int threads = 4;
   std::uint32_t credits = 16;
   std::size_t max_frame = kDefaultMaxFrame;
+  std::size_t hello_max_frame = 4096;
+  std::chrono::milliseconds hello_timeout{5000};
+  std::chrono::milliseconds frame_timeout{10000};
+  std::chrono::milliseconds idle_timeout{30000};
+  // 0 = derived from RLIMIT_NOFILE, keeping 128 descriptors for the store, health and metrics.
+  std::size_t max_connections = 0;
+  // When set, HELLO must carry this token (BROKER_TOKEN) or is refused with unauthorized.
+  std::string token;
+  // Accepted sample timestamps: from `min_timestamp_ns` to now + `max_future`.
+  std::int64_t min_timestamp_ns = 0;
+  std::chrono::nanoseconds max_future = std::chrono::hours(24);
   // Called with the time from receiving a PUBLISH to queueing its ACK, in seconds.
   std::function<void(double)> ack_observer;
 };
@@ -29,6 +48,8 @@ struct BrokerOptions {
 struct BrokerStats {
   std::atomic<std::uint64_t> connections{0}, connections_open{0}, frames{0}, bad_frames{0},
       batches{0}, acks{0}, duplicates{0}, errors_sent{0}, samples{0}, in_flight{0};
+  std::atomic<std::uint64_t> refused{0}, timeouts{0}, accept_errors{0}, bad_timestamps{0},
+      unauthorized{0}, storage_unavailable{0};
 };
 
 class BrokerServer {
@@ -38,11 +59,13 @@ class BrokerServer {
   BrokerServer(const BrokerServer&) = delete;
   BrokerServer& operator=(const BrokerServer&) = delete;
   // Binds and starts the I/O threads; returns the bound port.
-  tl::expected<std::uint16_t, std::string> start();
+  [[nodiscard]] tl::expected<std::uint16_t, std::string> start();
   // Graceful stop: close the listener, stop reading new frames, wait (up to the timeout) for
   // every submitted batch to be acknowledged, then close connections and join the threads.
   void stop(std::chrono::milliseconds drain_timeout = std::chrono::milliseconds(10000));
   const BrokerStats& stats() const;
+  // Registers the broker's counters and gauges (telemetry_collector_*) on `r`.
+  void register_metrics(core::metrics::Registry& r) const;
 
  private:
   struct Impl;

@@ -3,8 +3,9 @@
 //
 // BrokerClient is one blocking TCP connection (HELLO, PUBLISH, reading ACK/CREDIT/ERROR).
 // ReliablePublisher adds what a producer needs to lose nothing: sequence numbers, a window of
-// unacknowledged batches bounded by the broker's credit, reconnects with exponential backoff,
-// and resending every unacknowledged batch with its original (producer id, seq) on a new
+// unacknowledged batches bounded by the broker's credit, reconnects with exponential backoff
+// and jitter (reset only once a batch is acknowledged, so a broker that accepts connections
+// and then refuses batches -- storage unavailable -- is not hammered), and resending every unacknowledged batch with its original (producer id, seq) on a new
 // connection so the broker can drop the ones it already stored.
 #include <atomic>
 #include <chrono>
@@ -24,6 +25,7 @@ namespace rm::telemetry {
 struct ClientError {
   std::string message;
   bool fatal = false;  // the broker rejected us for a reason a retry will not fix
+  std::optional<ErrorCode> code;  // the broker's ERROR code, when it sent one
 };
 
 class BrokerClient {
@@ -34,14 +36,16 @@ class BrokerClient {
   BrokerClient& operator=(const BrokerClient&) = delete;
 
   // Connects, sends HELLO and waits for the initial CREDIT.
-  tl::expected<void, ClientError> connect(const std::string& host, std::uint16_t port,
-                                          const std::string& producer_id,
-                                          std::chrono::milliseconds timeout);
-  tl::expected<void, ClientError> publish(std::uint64_t seq, const std::vector<OutSample>& samples);
+  [[nodiscard]] tl::expected<void, ClientError> connect(const std::string& host, std::uint16_t port,
+                                                        const std::string& producer_id,
+                                                        std::chrono::milliseconds timeout,
+                                                        const std::string& token = {});
+  [[nodiscard]] tl::expected<void, ClientError> publish(std::uint64_t seq,
+                                                        const std::vector<OutSample>& samples);
   // Sends raw bytes (tests use it to send malformed frames).
-  tl::expected<void, ClientError> send_raw(std::string_view bytes);
+  [[nodiscard]] tl::expected<void, ClientError> send_raw(std::string_view bytes);
   // Waits up to `timeout` for the next ACK (CREDIT frames are absorbed); nullopt on timeout.
-  tl::expected<std::optional<Ack>, ClientError> read_ack(std::chrono::milliseconds timeout);
+  [[nodiscard]] tl::expected<std::optional<Ack>, ClientError> read_ack(std::chrono::milliseconds timeout);
   std::uint32_t credits() const { return credits_; }
   bool connected() const { return fd_ >= 0; }
   void close();
@@ -62,12 +66,13 @@ struct PublisherOptions {
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{5000};
   std::chrono::milliseconds io_timeout{10000};
+  std::string token;  // BROKER_TOKEN, sent in HELLO when set
   const std::atomic<bool>* cancel = nullptr;  // set to abort waits (shutdown)
 };
 
 struct PublisherStats {
   std::uint64_t batches = 0, acked = 0, duplicates = 0, samples_acked = 0, reconnects = 0,
-                resent = 0;
+                resent = 0, connects = 0, backoffs = 0, storage_unavailable = 0;
 };
 
 class ReliablePublisher {
@@ -79,9 +84,9 @@ class ReliablePublisher {
   // Queues a batch under the next sequence number and sends it when the window allows;
   // blocks (reading acks, reconnecting) while the window is full. Fails only when cancelled
   // or on a fatal broker error.
-  tl::expected<std::uint64_t, ClientError> publish(std::vector<OutSample> samples);
+  [[nodiscard]] tl::expected<std::uint64_t, ClientError> publish(std::vector<OutSample> samples);
   // Waits until every batch is acknowledged or `timeout` passes.
-  tl::expected<void, ClientError> flush(std::chrono::milliseconds timeout);
+  [[nodiscard]] tl::expected<void, ClientError> flush(std::chrono::milliseconds timeout);
   std::size_t unacked() const { return window_.size(); }
   const PublisherStats& stats() const { return stats_; }
   void close() { client_.close(); }
@@ -97,6 +102,8 @@ class ReliablePublisher {
   tl::expected<void, ClientError> ensure_connected();
   tl::expected<void, ClientError> pump(std::chrono::milliseconds wait);
   void drop_connection(const std::string& why);
+  // Sleeps the current backoff with jitter (uniform in [backoff/2, backoff]) and doubles it.
+  void back_off(const std::string& why);
 
   PublisherOptions opts_;
   OnAck on_ack_;
@@ -105,6 +112,7 @@ class ReliablePublisher {
   std::uint64_t next_seq_ = 1;
   std::chrono::milliseconds backoff_;
   bool ever_connected_ = false;
+  bool dropped_ = false;  // the last connection ended in an error: back off before the next
   PublisherStats stats_;
 };
 

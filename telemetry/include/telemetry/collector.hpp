@@ -11,6 +11,13 @@
 //   METRICS_PORT (9091)    Prometheus /metrics         --metrics-port
 //   COLLECTOR_ID (hostname, else collector-0): the subdirectory of DATA_DIR it owns
 //   SEGMENT_BYTES (64 MiB), CHECKPOINT_INTERVAL_MS (60000), BROKER_CREDITS (16), BIND (0.0.0.0)
+//   BROKER_TOKEN ("" = none): shared token a publisher must send in HELLO
+//   BROKER_HELLO_TIMEOUT_MS (5000), BROKER_FRAME_TIMEOUT_MS (10000), BROKER_IDLE_TIMEOUT_MS
+//   (30000), BROKER_MAX_CONNECTIONS (0 = open-file limit - 128)
+//
+// The collector holds an exclusive lock on DATA_DIR/COLLECTOR_ID (a second one refuses to
+// start). /health is liveness (200 while the process serves); /ready is 503 while recovering
+// or while the store is read-only after a write error, with the reason.
 #include <cstdint>
 #include <string>
 
@@ -31,6 +38,11 @@ struct CollectorConfig {
   std::size_t segment_bytes = 64U << 20;
   long long checkpoint_interval_ms = 60000;
   std::uint32_t credits = 16;
+  std::string broker_token;
+  long long hello_timeout_ms = 5000;
+  long long frame_timeout_ms = 10000;
+  long long idle_timeout_ms = 30000;
+  std::size_t max_connections = 0;
 };
 
 // Parses environment and flags. On --help returns an error whose message is the help text and
@@ -39,7 +51,7 @@ struct CliResult {
   std::string message;
   bool help = false;
 };
-tl::expected<CollectorConfig, CliResult> parse_collector_config(int argc, char** argv);
+[[nodiscard]] tl::expected<CollectorConfig, CliResult> parse_collector_config(int argc, char** argv);
 
 // Runs until SIGTERM/SIGINT (core::Shutdown), then stops accepting, finishes in-flight batches,
 // writes a final checkpoint and returns 0; returns 1 when startup fails.

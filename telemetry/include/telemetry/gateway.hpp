@@ -23,6 +23,8 @@
 
 namespace rm::telemetry {
 
+struct GatewayRoute;
+
 struct GatewayOptions {
   std::string collector_host = "localhost";
   std::uint16_t collector_port = 8080;
@@ -30,12 +32,16 @@ struct GatewayOptions {
   std::size_t default_limit = 1000;
   std::size_t max_limit = 10000;
   std::string version = "0.1.0";
+  // Route groups that live in their own modules (the Prometheus query API in telemetry/promql)
+  // append their routes to the table; they are documented and measured like every other route.
+  std::vector<std::function<void(std::vector<GatewayRoute>&, std::shared_ptr<const TelemetryView>)>>
+      route_groups;
 };
 
 // Documentation of one parameter, rendered into the OpenAPI document.
 struct ParamDoc {
   std::string name;
-  std::string in;       // "path" or "query"
+  std::string in;       // "path", "query" or "form" (an application/x-www-form-urlencoded body)
   std::string type;     // "string" or "integer"
   std::string format;   // "date-time", "int32", ... (may be empty)
   bool required = false;

@@ -3,7 +3,7 @@
 //
 //   frame = u32 length (LE, bytes that follow) | u8 type | payload
 //
-// HELLO (client -> broker)  u32 version, str producer_id
+// HELLO (client -> broker)  u32 version, str producer_id [, str token (BROKER_TOKEN)]
 // PUBLISH (client)          u64 seq, gpu defs, metric defs, samples (refs interned per connection)
 // ACK (broker)              u64 seq, u8 status (0 stored, 1 duplicate) -- sent once durable
 // CREDIT (broker)           u32 grant: more batches the client may have in flight
@@ -40,6 +40,10 @@ enum class ErrorCode : std::uint16_t {
   storage_failure = 6,
   shutting_down = 7,
   bad_batch = 8,
+  storage_unavailable = 9,   // the store is read-only (disk full, I/O error); retry later
+  unauthorized = 10,         // HELLO without the broker's shared token
+  bad_timestamp = 11,        // a sample's timestamp is outside the accepted range
+  too_many_connections = 12, // the broker is at its connection cap; retry later
 };
 const char* to_string(ErrorCode c);
 
@@ -61,6 +65,7 @@ class FrameDecoder {
   // stream is unusable).
   tl::expected<std::optional<Frame>, ProtocolError> next();
   std::size_t buffered() const { return buf_.size() - pos_; }
+  void set_max_frame(std::size_t max_frame) { max_frame_ = max_frame; }
 
  private:
   std::size_t max_frame_;
@@ -73,6 +78,7 @@ void encode_frame(std::string& out, FrameType type, std::string_view payload);
 struct Hello {
   std::uint32_t version = kProtocolVersion;
   std::string producer_id;
+  std::string token;  // sent only when non-empty
 };
 struct Ack {
   std::uint64_t seq = 0;

@@ -28,7 +28,12 @@
 
 #include "telemetry/index.hpp"
 #include "telemetry/protocol.hpp"
+#include "telemetry/replay.hpp"
 #include "telemetry/wal.hpp"
+
+namespace rm::core::metrics {
+class Registry;
+}
 
 namespace rm::telemetry {
 
@@ -47,9 +52,16 @@ struct StoreOptions {
   std::chrono::milliseconds min_checkpoint_spacing{3000};
   // Called on the writer thread with every fdatasync's duration in seconds (metrics).
   std::function<void(double)> fsync_observer;
+  // After a write error (ENOSPC, EIO) the store is unavailable: it refuses batches and retries
+  // this often, resuming once the file system has `resume_free_bytes` free and a fresh segment
+  // can be created and synced.
+  std::chrono::milliseconds retry_interval{500};
+  std::uint64_t resume_free_bytes = 1U << 20;
 };
 
-enum class StoreErrorCode { io, corrupt, closed };
+// io: a write or sync failed; unavailable: the store refuses batches until its disk recovers
+// (retried by itself); locked: another process owns the directory.
+enum class StoreErrorCode { io, corrupt, closed, unavailable, locked };
 struct StoreError {
   StoreErrorCode code;
   std::string message;
@@ -65,46 +77,20 @@ struct RecoveryReport {
   std::vector<std::string> warnings;
 };
 
-// fsync latency histogram buckets (seconds), cumulative counts like Prometheus.
-inline constexpr double kFsyncBuckets[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
 struct StoreStats {
   std::atomic<std::uint64_t> batches{0}, samples{0}, duplicates{0}, fsyncs{0}, bytes{0},
       checkpoints{0}, checkpoint_failures{0}, segments_created{0}, queue{0};
-  std::atomic<std::uint64_t> fsync_bucket[std::size(kFsyncBuckets) + 1] = {};
-  std::atomic<std::uint64_t> fsync_sum_ns{0};
+  std::atomic<std::uint64_t> write_errors{0};  // failed WAL writes/syncs (each makes it unavailable)
+  std::atomic<std::uint64_t> rejected{0};      // batches refused while unavailable
+  std::atomic<std::uint64_t> resumed{0};       // times it became available again
 };
-
-// Applies log and checkpoint records of one collector directory to an Index. Shared by the
-// store's recovery and the read-only follower.
-class ReplayState {
- public:
-  explicit ReplayState(Index& index) : index_(index) {}
-  // Returns false when the payload is malformed.
-  bool apply(RecordType type, std::string_view payload);
-  std::unordered_map<std::string, std::uint64_t> producers;
-  std::vector<std::shared_ptr<const GpuInfo>> gpu_infos;  // by WAL ref
-  std::vector<std::string> metric_names;                  // by WAL ref
-  std::optional<std::uint64_t> checkpoint_segment;        // from a checkpoint header
-  bool checkpoint_complete = false;
-  std::size_t batches = 0;
-
- private:
-  Index& index_;
-  std::vector<Index::Gpu*> gpus_;
-  std::vector<std::uint32_t> metrics_;
-  std::vector<Index::Entry> scratch_;
-};
-
-// Loads checkpoint file `path` into `state`. Fails on any bad record or a missing end marker.
-tl::expected<void, std::string> load_checkpoint(const std::filesystem::path& path,
-                                                ReplayState& state);
 
 class Store {
  public:
   using Callback = std::function<void(tl::expected<Ack, StoreError>)>;
 
   // Recovers <dir> (creating it when missing) and starts the writer thread.
-  static tl::expected<std::unique_ptr<Store>, StoreError> open(StoreOptions opts);
+  [[nodiscard]] static tl::expected<std::unique_ptr<Store>, StoreError> open(StoreOptions opts);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -112,7 +98,7 @@ class Store {
   // Thread-safe. `cb` runs on the writer thread once the batch is durable (or failed).
   void submit(Batch batch, Callback cb);
   // Writes a checkpoint of everything durable so far and retires the covered segments.
-  tl::expected<void, StoreError> checkpoint_now();
+  [[nodiscard]] tl::expected<void, StoreError> checkpoint_now();
   // Finishes queued batches, takes a final checkpoint (if enabled) and stops the writer.
   void close();
 
@@ -122,6 +108,13 @@ class Store {
   const RecoveryReport& recovery() const { return recovery_; }
   std::uint64_t current_segment() const { return segment_no_.load(); }
   const StoreOptions& options() const { return opts_; }
+  // Why the store refuses batches right now (a write error it is retrying), or nullopt.
+  std::optional<std::string> unavailable_reason() const;
+  // Free bytes of the file system holding the store (statvfs), or nullopt.
+  std::optional<std::uint64_t> disk_free_bytes() const;
+  // Registers the store's counters and gauges (telemetry_collector_*); the store must outlive
+  // every exposition of `r`.
+  void register_metrics(core::metrics::Registry& r) const;
 
  private:
   explicit Store(StoreOptions opts);
@@ -143,6 +136,13 @@ class Store {
   tl::expected<void, StoreError> persist_checkpoint(const CheckpointInput& in);
   void run();
   void process(std::deque<Pending>& work);
+  // Writer-thread state changes of the WAL's ref tables made while encoding one group commit,
+  // undone when the commit fails so a retried batch is encoded (and stored) again.
+  struct Undo;
+  void rollback(const Undo& undo);
+  void become_unavailable(const StoreError& e);
+  void try_resume();
+  tl::expected<void, StoreError> lock_dir();
 
   StoreOptions opts_;
   std::filesystem::path wal_dir_;
@@ -169,8 +169,11 @@ class Store {
   };
   std::unordered_map<std::string, WalMetric> metrics_;
   std::vector<std::string> metric_by_ref_;
-  bool failed_ = false;
-  std::string failure_;
+  std::atomic<bool> unavailable_{false};
+  std::string unavailable_reason_;  // guarded by reason_mu_
+  mutable std::mutex reason_mu_;
+  std::chrono::steady_clock::time_point last_retry_;
+  int lock_fd_ = -1;
   std::chrono::steady_clock::time_point last_checkpoint_;
   bool dirty_since_checkpoint_ = false;
   bool rotated_since_checkpoint_ = false;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,15 +29,25 @@ using rm::test::free_port;
 
 class Process {
  public:
-  // stdout goes to `stdout_path` when given (else inherited); stderr is inherited.
+  // stdout goes to `stdout_path` when given (else inherited), stderr to `stderr_path`;
+  // `max_fds` > 0 sets the child's RLIMIT_NOFILE.
   Process(const std::string& exe, std::vector<std::string> args,
-          std::vector<std::pair<std::string, std::string>> env, const std::string& stdout_path = {}) {
+          std::vector<std::pair<std::string, std::string>> env, const std::string& stdout_path = {},
+          const std::string& stderr_path = {}, rlim_t max_fds = 0) {
     pid_ = ::fork();
     if (pid_ == 0) {
       for (auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
       if (!stdout_path.empty()) {
         const int fd = ::open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         ::dup2(fd, 1);
+      }
+      if (!stderr_path.empty()) {
+        const int fd = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ::dup2(fd, 2);
+      }
+      if (max_fds > 0) {
+        rlimit rl{max_fds, max_fds};
+        ::setrlimit(RLIMIT_NOFILE, &rl);
       }
       std::vector<char*> argv;
       argv.push_back(const_cast<char*>(exe.c_str()));
@@ -56,6 +67,7 @@ class Process {
   Process& operator=(const Process&) = delete;
 
   void signal(int sig) { ::kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
   // Exit status (128+signal when killed), or nullopt on timeout.
   std::optional<int> wait(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -87,14 +99,16 @@ struct CollectorPorts {
 };
 
 inline std::unique_ptr<Process> start_collector(const std::filesystem::path& data_dir, const CollectorPorts& p,
-                                                std::vector<std::pair<std::string, std::string>> extra = {}) {
+                                                std::vector<std::pair<std::string, std::string>> extra = {},
+                                                const std::string& stderr_path = {}, rlim_t max_fds = 0) {
   std::vector<std::pair<std::string, std::string>> env = {
       {"DATA_DIR", data_dir.string()},          {"BROKER_PORT", std::to_string(p.broker)},
       {"HEALTH_PORT", std::to_string(p.health)}, {"METRICS_PORT", std::to_string(p.metrics)},
       {"COLLECTOR_ID", "collector-test"},        {"BIND", "127.0.0.1"},
       {"WORKERS", "2"}};
   for (auto& e : extra) env.push_back(e);
-  auto proc = std::make_unique<Process>(bin("telemetry-collector"), std::vector<std::string>{}, env);
+  auto proc = std::make_unique<Process>(bin("telemetry-collector"), std::vector<std::string>{}, env,
+                                       std::string{}, stderr_path, max_fds);
   // Ready once /ready answers 200 (recovery finished, broker listening).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {

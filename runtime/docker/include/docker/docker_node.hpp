@@ -30,7 +30,8 @@
 //
 // Liveness: the host cannot see pids inside the container's pid namespace; the channels'
 // heartbeats (ipc/) detect a runner that is gone, the exit watcher says why.
-// close(): rm.stop, then stop the container (SIGTERM, grace, SIGKILL, remove) or, shared, the
+// abort() (another thread: Ctrl-C, a sibling failed) cancels whatever initialize() waits on.
+// close(): rm.stop, then stop the container (SIGTERM, grace, SIGKILL, remove unless kept) or, shared, the
 // session's runner (SIGTERM, then SIGKILL, sent by the runner server) and release the pool
 // lease; unlinks the channels.
 // Threading: like every Node, methods are called from one thread at a time.
@@ -50,6 +51,16 @@
 
 namespace rm::docker {
 
+// What happens to a node's container when its session ends (RM_DOCKER_KEEP, `run
+// --keep-containers`). Kept containers are stopped, not removed, so `docker logs`, `docker
+// inspect` and `docker ps -a` show them; automatic sweeps leave them alone and `remotemedia
+// cleanup` removes them. Dedicated containers only (a shared container outlives sessions).
+enum class KeepContainers {
+  never,       // default: removed
+  on_failure,  // kept when the session failed (this node or another one)
+  always,
+};
+
 // What to do when the daemon is unreachable.
 enum class DockerFallback {
   error,    // default: the session fails with the daemon error
@@ -65,9 +76,11 @@ struct DockerNodeOptions {
   std::filesystem::path manifest_dir;  // for the process fallback's node discovery
 
   // Host side of the read-only mounts: the SDK directory and libremotemedia_ipc.so
-  // (RM_PYTHON_SDK_DIR / RM_IPC_LIBRARY, else those of this build).
+  // (RM_PYTHON_SDK_DIR / RM_IPC_LIBRARY, else found next to the executable:
+  // process/install_layout.hpp).
   std::filesystem::path sdk_dir;
   std::filesystem::path ipc_library;
+  std::string not_found;  // why sdk_dir or ipc_library is empty
   std::filesystem::path ipc_root;  // ipc::ipc_root()
   std::string sdk_container_dir = "/opt/remotemedia/python";
   std::string lib_container_dir = "/opt/remotemedia/lib";
@@ -77,6 +90,7 @@ struct DockerNodeOptions {
   std::uint64_t data_capacity = 4u << 20;         // RM_PROCESS_CHANNEL_BYTES
   DockerFallback fallback = DockerFallback::error;  // RM_DOCKER_FALLBACK=process|error
   bool share = false;                               // RM_DOCKER_SHARE=1
+  KeepContainers keep = KeepContainers::never;      // RM_DOCKER_KEEP=never|on-failure|always
 
   static DockerNodeOptions from_env(std::string node_id, std::string node_type,
                                     std::string session_id, boost::json::object params,
@@ -96,6 +110,9 @@ class DockerNode final : public runtime::Node {
   void close() override;
   // The contract the runner announced with READY (null if none).
   boost::json::value reported_contract() const override;
+  // Thread-safe: an image pull or build, a base-image recipe, the container start and the wait
+  // for READY return NodeErrorCode::cancelled within a second; close() cleans up as usual.
+  void abort(runtime::AbortReason why) override;
 
   const DockerNodeOptions& options() const;
   bool fell_back_to_process() const;  // the daemon was unreachable and the policy said process
@@ -104,6 +121,7 @@ class DockerNode final : public runtime::Node {
   bool reused_container() const;      // shared mode: an existing (warm) container was used
 
  private:
+  runtime::Status initialize_steps();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

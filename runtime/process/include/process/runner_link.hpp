@@ -10,6 +10,8 @@
 //   process()     one input envelope into the input ring, outputs collected until rm.batch_end;
 //   flush()       end-of-stream in, outputs collected until the runner's end-of-stream;
 //   request_stop()  rm.stop on the control channel (best effort);
+//   cancel()      from any thread: a waiting wait_ready()/process()/flush() returns
+//                 NodeErrorCode::cancelled within one slice (20 ms), and so does every later call;
 //   close()       closes and unlinks the channels and releases the lease (idempotent).
 //
 // Liveness is the owner's business: it hands in a Peer telling whether the runner is known to
@@ -17,6 +19,7 @@
 // peer_gone when the runner closed them or its heartbeat stopped -- the heartbeat is what works
 // across pid namespaces, where the host cannot see the runner's pid.
 // Threading: like a Node, used from one thread at a time; Peer callbacks may be called from it.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -66,6 +69,7 @@ class RunnerLink {
   runtime::Status process(const runtime::DataPtr& input, runtime::Emitter& out);
   runtime::Status flush(runtime::Emitter& out);
   void request_stop();
+  void cancel();  // thread-safe
   void close();
 
   bool is_open() const;

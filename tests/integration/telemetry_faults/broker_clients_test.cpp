@@ -1,0 +1,190 @@
+// Hostile or broken clients on the broker port: deadlines, limits, a connection cap, a token,
+// timestamps out of range; and a collector whose descriptors run out keeps answering health
+// and metrics.
+#include <signal.h>
+
+#include "fault_util.hpp"
+#include "integration/ingest/process.hpp"
+#include "telemetry/broker.hpp"
+
+namespace rm::telemetry::faults {
+namespace {
+
+class BrokerFaults : public ::testing::Test {
+ protected:
+  void start(BrokerOptions bo) {
+    StoreOptions so;
+    so.dir = dir_.path() / "store";
+    so.checkpoints = false;
+    auto s = Store::open(so);
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+    bo.bind_address = "127.0.0.1";
+    bo.port = 0;
+    bo.threads = 2;
+    broker_ = std::make_unique<BrokerServer>(*store_, bo);
+    auto p = broker_->start();
+    ASSERT_TRUE(p) << p.error();
+    port_ = *p;
+  }
+  void TearDown() override {
+    if (broker_) broker_->stop(2s);
+    if (store_) store_->close();
+  }
+  const BrokerStats& stats() const { return broker_->stats(); }
+  ScratchDir dir_{"broker"};
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<BrokerServer> broker_;
+  std::uint16_t port_ = 0;
+};
+
+TEST_F(BrokerFaults, sockets_that_never_send_hello_are_closed_at_the_hello_deadline) {
+  BrokerOptions bo;
+  bo.hello_timeout = 300ms;
+  start(bo);
+  std::vector<RawSocket> socks;
+  for (int i = 0; i < 200; ++i) socks.emplace_back(port_);
+  for (auto& s : socks) ASSERT_TRUE(s.ok());
+  for (auto& s : socks) EXPECT_TRUE(s.closed_by_peer(10s));
+  ASSERT_TRUE(wait_until([&] { return stats().connections_open.load() == 0; }, 10s));
+  EXPECT_EQ(stats().timeouts.load(), 200u);
+}
+
+TEST_F(BrokerFaults, a_frame_left_unfinished_is_dropped_at_the_frame_deadline) {
+  BrokerOptions bo;
+  bo.frame_timeout = 300ms;
+  start(bo);
+  RawSocket s(port_);
+  ASSERT_TRUE(s.send(hello_frame("half-sender")));
+  // A PUBLISH header announcing 1 MiB, then only a few bytes of it.
+  std::string partial;
+  const std::uint32_t len = 1U << 20;
+  partial.append(reinterpret_cast<const char*>(&len), 4);
+  partial.push_back(static_cast<char>(FrameType::publish));
+  partial.append(100, '\0');
+  ASSERT_TRUE(s.send(partial));
+  EXPECT_TRUE(s.closed_by_peer(10s));
+  EXPECT_EQ(stats().timeouts.load(), 1u);
+  EXPECT_EQ(stats().batches.load(), 0u);
+}
+
+TEST_F(BrokerFaults, a_producer_with_nothing_in_flight_is_closed_after_the_idle_timeout) {
+  BrokerOptions bo;
+  bo.idle_timeout = 300ms;
+  start(bo);
+  BrokerClient c;
+  ASSERT_TRUE(c.connect("127.0.0.1", port_, "idle-producer", 5s));
+  auto r = c.read_ack(10s);
+  ASSERT_FALSE(r) << "the broker closes an idle connection";
+  EXPECT_EQ(stats().timeouts.load(), 1u);
+}
+
+TEST_F(BrokerFaults, a_large_frame_before_hello_is_refused_without_buffering_it) {
+  start(BrokerOptions{});
+  RawSocket s(port_);
+  std::string header;
+  const std::uint32_t len = 16U << 20;
+  header.append(reinterpret_cast<const char*>(&len), 4);
+  header.push_back(static_cast<char>(FrameType::hello));
+  ASSERT_TRUE(s.send(header));
+  std::string got;
+  EXPECT_TRUE(s.closed_by_peer(10s, &got));
+  auto e = first_error(got);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->code, ErrorCode::frame_too_large);
+  EXPECT_NE(e->message.find("4096"), std::string::npos) << e->message;
+}
+
+TEST_F(BrokerFaults, connections_above_the_cap_are_refused_with_a_clear_error) {
+  BrokerOptions bo;
+  bo.max_connections = 5;
+  start(bo);
+  std::vector<BrokerClient> held(5);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(held[static_cast<std::size_t>(i)].connect("127.0.0.1", port_, fmt::format("p{}", i), 5s));
+  }
+  RawSocket extra(port_);
+  std::string got;
+  EXPECT_TRUE(extra.closed_by_peer(10s, &got));
+  auto e = first_error(got);
+  ASSERT_TRUE(e) << "refused with an ERROR frame";
+  EXPECT_EQ(e->code, ErrorCode::too_many_connections);
+  EXPECT_NE(e->message.find("cap of 5 connections"), std::string::npos) << e->message;
+  EXPECT_EQ(stats().refused.load(), 1u);
+  // Closing one makes room again.
+  held[0].close();
+  ASSERT_TRUE(wait_until([&] { return stats().connections_open.load() == 4; }, 10s));
+  BrokerClient again;
+  EXPECT_TRUE(again.connect("127.0.0.1", port_, "p-again", 5s));
+}
+
+TEST_F(BrokerFaults, a_publisher_without_the_shared_token_is_refused) {
+  BrokerOptions bo;
+  bo.token = "s3cret";
+  start(bo);
+  BrokerClient none, wrong, right;
+  auto r1 = none.connect("127.0.0.1", port_, "no-token", 5s);
+  ASSERT_FALSE(r1);
+  EXPECT_TRUE(r1.error().fatal);
+  EXPECT_NE(r1.error().message.find("unauthorized"), std::string::npos) << r1.error().message;
+  auto r2 = wrong.connect("127.0.0.1", port_, "wrong-token", 5s, "guess");
+  ASSERT_FALSE(r2);
+  EXPECT_NE(r2.error().message.find("wrong token"), std::string::npos) << r2.error().message;
+  EXPECT_TRUE(right.connect("127.0.0.1", port_, "right-token", 5s, "s3cret"));
+  EXPECT_EQ(stats().unauthorized.load(), 2u);
+}
+
+TEST_F(BrokerFaults, samples_with_timestamps_out_of_range_are_rejected_and_counted) {
+  start(BrokerOptions{});
+  GpuInfo g;
+  g.id = "GPU-ts";
+  const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  for (std::int64_t bad : {std::numeric_limits<std::int64_t>::min(), std::int64_t{-1},
+                           now + std::int64_t{48} * 3600 * 1'000'000'000}) {
+    BrokerClient c;
+    ASSERT_TRUE(c.connect("127.0.0.1", port_, fmt::format("ts-{}", bad), 5s));
+    ASSERT_TRUE(c.publish(1, {OutSample{&g, "DCGM_FI_DEV_GPU_UTIL", now, 1.0},
+                              OutSample{&g, "DCGM_FI_DEV_GPU_UTIL", bad, 2.0}}));
+    auto r = c.read_ack(10s);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, std::optional<ErrorCode>(ErrorCode::bad_timestamp)) << r.error().message;
+    EXPECT_TRUE(r.error().fatal);
+  }
+  BrokerClient ok;
+  ASSERT_TRUE(ok.connect("127.0.0.1", port_, "ts-ok", 5s));
+  ASSERT_TRUE(ok.publish(1, {OutSample{&g, "DCGM_FI_DEV_GPU_UTIL", now, 3.0}}));
+  auto a = ok.read_ack(10s);
+  ASSERT_TRUE(a && *a);
+  EXPECT_EQ(stats().bad_timestamps.load(), 3u);
+  EXPECT_EQ(store_->index().sample_count(), 1u) << "nothing of a rejected batch is stored";
+}
+
+TEST(TelemetryFaults, health_and_metrics_keep_answering_when_idle_sockets_reach_the_descriptor_limit) {
+  ScratchDir scratch("fd-limit");
+  test::CollectorPorts ports;
+  const auto log_path = (scratch.path() / "collector.log").string();
+  auto collector = test::start_collector(scratch.path(), ports, {{"BROKER_HELLO_TIMEOUT_MS", "60000"}},
+                                         log_path, /*max_fds=*/256);
+  ASSERT_TRUE(collector) << slurp(log_path);
+  std::vector<RawSocket> socks;
+  for (int i = 0; i < 400; ++i) socks.emplace_back(ports.broker);
+  // The cap (256 - 128) is reached; the rest are refused with an ERROR frame.
+  auto m = core::http::get("127.0.0.1", ports.metrics, "/metrics", 5s);
+  ASSERT_TRUE(wait_until([&] {
+    m = core::http::get("127.0.0.1", ports.metrics, "/metrics", 5s);
+    return m && metric_value(m->body, "telemetry_collector_connections_refused_total") >= 272;
+  }, 20s)) << (m ? m->body : m.error());
+  EXPECT_EQ(metric_value(m->body, "telemetry_collector_connections_open"), 128.0);
+  EXPECT_EQ(metric_value(m->body, "process_max_fds"), 256.0);
+  auto h = core::http::get("127.0.0.1", ports.health, "/health", 5s);
+  ASSERT_TRUE(h) << h.error();
+  EXPECT_EQ(h->status, 200);
+  socks.clear();
+  collector->signal(SIGTERM);
+  EXPECT_EQ(collector->wait(20s), std::optional<int>(0));
+  EXPECT_LT(fs::file_size(log_path), 64U * 1024) << "refusals are logged at most once a second";
+}
+
+}  // namespace
+}  // namespace rm::telemetry::faults
