@@ -18,7 +18,8 @@ class TempDir {
   explicit TempDir(const std::string& prefix = "rm-test",
                    const std::filesystem::path& parent = std::filesystem::temp_directory_path()) {
     std::string tmpl = (parent / (prefix + "-XXXXXX")).string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("cannot create a temporary directory " + tmpl);
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      throw std::runtime_error("cannot create a temporary directory " + tmpl);
     path_ = tmpl;
   }
   ~TempDir() {
