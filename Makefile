@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 export JOBS
 
-.PHONY: help setup build test unit demo bench openapi format clean docker-build docker-deploy docker-down install deb
+.PHONY: help setup build test unit demo bench openapi nodes-doc format format-check clean docker-build docker-deploy docker-down install deb
 
 help: ## List the targets (docker-*: the telemetry stack, see docs/deploy.md)
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -36,8 +36,14 @@ bench: build ## Run the benchmarks (numbers go in docs/benchmarks.md)
 openapi: build ## Write docs/openapi.json from the API gateway's route table
 	$(BUILD)/apps/api-gateway/api-gateway --print-openapi > docs/openapi.json
 
+nodes-doc: build ## Write docs/nodes.md from the native node registry
+	$(BUILD)/apps/remotemedia/remotemedia nodes --format markdown > docs/nodes.md
+
 format: ## clang-format every C++ file
 	git ls-files '*.cpp' '*.hpp' '*.h' | xargs clang-format -i
+
+format-check: ## Fail listing every C++ file that is not clang-formatted (scripts/format-check.sh)
+	bash scripts/format-check.sh
 
 clean: ## Remove build directories
 	rm -rf build build-*

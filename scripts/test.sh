@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need on a fresh Debian 12 machine and runs all of them:
-#   packages -> one build with ASan+UBSan and warnings as errors -> unit + integration tests ->
+#   packages -> [format check, with RM_FORMAT_CHECK=1] -> one build with ASan+UBSan and warnings as errors -> unit + integration tests ->
 #   Python SDK tests -> Docker tests (starts dockerd, builds local base images) ->
 #   browser tests (headless chromium) -> TSan tests (ring buffer, broker) -> bounded libFuzzer runs.
 # Stages can be skipped for local iteration: RM_SKIP="tsan fuzz docker browser".
@@ -18,6 +18,12 @@ t0=$SECONDS
 elapsed() { echo "(+$((SECONDS - t0)) s)"; }
 
 stage "setup" && bash scripts/setup.sh && bash scripts/web-setup.sh
+
+# Off until the tree has been formatted once (`make format`); then RM_FORMAT_CHECK=1 turns it on.
+if [ "${RM_FORMAT_CHECK:-0}" = "1" ]; then
+  stage "format check $(elapsed)"
+  bash scripts/format-check.sh
+fi
 
 # One build serves every test stage: everything is compiled once with ASan+UBSan and warnings
 # as errors, and unit, integration and Docker tests all run on it. The only extra piece is the

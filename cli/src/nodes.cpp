@@ -18,13 +18,6 @@ namespace {
 namespace json = boost::json;
 using namespace runtime;
 
-std::string type_list(const std::vector<DataType>& types) {
-  if (types.empty()) return "any";
-  std::vector<std::string> names;
-  for (auto t : types) names.emplace_back(to_string(t));
-  return fmt::format("{}", fmt::join(names, ", "));
-}
-
 std::string default_text(const ParamSpec& p) {
   if (p.required()) return "required";
   if (p.default_value.is_double()) return fmt::format("{}", p.default_value.get_double());

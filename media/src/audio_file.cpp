@@ -19,7 +19,8 @@ tl::expected<AudioBuffer, AudioFileError> read_audio_file(const std::filesystem:
   SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
   if (!f) {
     int err = sf_error(nullptr);
-    auto code = err == SF_ERR_UNRECOGNISED_FORMAT || err == SF_ERR_MALFORMED_FILE || err == SF_ERR_UNSUPPORTED_ENCODING
+    auto code = err == SF_ERR_UNRECOGNISED_FORMAT || err == SF_ERR_MALFORMED_FILE ||
+                        err == SF_ERR_UNSUPPORTED_ENCODING
                     ? AudioFileErrorCode::unsupported_format
                     : AudioFileErrorCode::read_failed;
     return tl::unexpected(AudioFileError{
@@ -47,12 +48,13 @@ tl::expected<AudioBuffer, AudioFileError> read_audio_file(const std::filesystem:
   return out;
 }
 
-tl::expected<void, AudioFileError> write_wav(const std::filesystem::path& path, std::span<const float> samples,
-                                             std::uint32_t sample_rate, std::uint16_t channels, WavEncoding encoding) {
+tl::expected<void, AudioFileError> write_wav(const std::filesystem::path& path,
+                                             std::span<const float> samples, std::uint32_t sample_rate,
+                                             std::uint16_t channels, WavEncoding encoding) {
   if (channels == 0 || sample_rate == 0) {
-    return tl::unexpected(AudioFileError{AudioFileErrorCode::write_failed,
-                                         fmt::format("cannot write {}: sample rate and channels must be > 0",
-                                                     path.string())});
+    return tl::unexpected(
+        AudioFileError{AudioFileErrorCode::write_failed,
+                       fmt::format("cannot write {}: sample rate and channels must be > 0", path.string())});
   }
   SF_INFO info{};
   info.samplerate = static_cast<int>(sample_rate);
@@ -60,8 +62,9 @@ tl::expected<void, AudioFileError> write_wav(const std::filesystem::path& path, 
   info.format = SF_FORMAT_WAV | (encoding == WavEncoding::pcm16 ? SF_FORMAT_PCM_16 : SF_FORMAT_FLOAT);
   SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
   if (!f) {
-    return tl::unexpected(AudioFileError{AudioFileErrorCode::write_failed,
-                                         fmt::format("cannot create {}: {}", path.string(), sf_strerror(nullptr))});
+    return tl::unexpected(
+        AudioFileError{AudioFileErrorCode::write_failed,
+                       fmt::format("cannot create {}: {}", path.string(), sf_strerror(nullptr))});
   }
   sf_command(f, SFC_SET_CLIPPING, nullptr, SF_TRUE);
   auto frames = static_cast<sf_count_t>(samples.size() / channels);

@@ -1,4 +1,4 @@
-// The graph a manifest declares: cycles, named inputs, outputs, topological order.
+// The graph a manifest declares: cycles, connection types, named inputs, outputs, topological order.
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -47,6 +47,14 @@ void ManifestParser::check_graph() {
   if (auto cycle = detail::find_cycle(m_)) {
     add(ManifestErrorCode::cycle, "connections", cycle->front(),
         fmt::format("connections form a cycle: {}; a pipeline must be acyclic", fmt::join(*cycle, " -> ")));
+  }
+  for (const auto& c : m_.connections_) {
+    const auto* from = m_.find_node(c.from);
+    const auto* to = m_.find_node(c.to);
+    if (!from || !to || !from->contract || !to->contract) continue;
+    if (auto why = edge_mismatch(from->id, *from->contract, to->id, *to->contract)) {
+      add(ManifestErrorCode::type_mismatch, "connections", to->id, *why);
+    }
   }
 }
 

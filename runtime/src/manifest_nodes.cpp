@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
+#include <boost/json/object.hpp>
 
 #include "detail/manifest_parser.hpp"
 #include "runtime/node_registry.hpp"
@@ -78,8 +79,9 @@ std::optional<NodeSpec> ManifestParser::parse_node(const YAML::Node& n, const st
   if (auto b = get_bool(n, "is_streaming", path + ".is_streaming", nid)) spec.is_streaming = *b;
   if (auto b = get_bool(n, "is_output_node", path + ".is_output_node", nid)) spec.is_output_node = *b;
   if (auto h = get_string(n, "runtime_hint", path + ".runtime_hint", nid, false, n)) spec.runtime_hint = *h;
-  static const std::set<std::string> known = {"id",           "node_type",      "params", "is_streaming",
-                                              "runtime_hint", "is_output_node", "docker", "ipc"};
+  static const std::set<std::string> known = {"id",           "node_type",    "params", "is_streaming",
+                                              "runtime_hint", "is_output_node", "docker", "ipc",
+                                              "accepts",      "emits"};
   for (const auto& kv : n) {
     if (!known.count(kv.first.Scalar())) {
       m_.warnings_.push_back(fmt::format("{}: {} (node {}): unknown key '{}' is ignored", m_.source_, path,
@@ -126,6 +128,7 @@ std::optional<NodeSpec> ManifestParser::parse_node(const YAML::Node& n, const st
       }
     }
   }
+  parse_contract(n, path, spec);
   return spec;
 }
 
@@ -163,6 +166,35 @@ void ManifestParser::parse_ipc(const YAML::Node& v, const std::string& path, con
       *out = *b;
     }
   }
+}
+
+void ManifestParser::parse_contract(const YAML::Node& n, const std::string& path, NodeSpec& spec) {
+  const bool given = (n["accepts"].IsDefined() && !scalar_is_null(n["accepts"])) ||
+                     (n["emits"].IsDefined() && !scalar_is_null(n["emits"]));
+  if (spec.kind == NodeKind::native) {
+    if (const auto* reg = NodeRegistry::instance().find(spec.node_type)) {
+      spec.contract = DataContract{reg->contract.accepts, reg->contract.emits};
+    }
+    if (given) {
+      m_.warnings_.push_back(
+          fmt::format("{}: {} (node {}): accepts/emits are ignored on a native node; its "
+                      "registered contract applies (`remotemedia nodes`)",
+                      m_.source_, path, spec.id));
+    }
+    return;
+  }
+  if (!given) return;
+  boost::json::object o;
+  o["accepts"] = to_json(n["accepts"]);
+  o["emits"] = to_json(n["emits"]);
+  auto c = contract_from_json(o);
+  if (!c) {
+    const std::string key = c.error().rfind("accepts", 0) == 0 ? "accepts" : "emits";
+    add_at(n[key].IsDefined() ? n[key] : n, ManifestErrorCode::invalid_value, path + "." + key, spec.id,
+           fmt::format("{}.{}", path, c.error()));
+    return;
+  }
+  spec.contract = std::move(*c);
 }
 
 }  // namespace rm::runtime

@@ -32,8 +32,9 @@ struct AudioFileError {
 tl::expected<AudioBuffer, AudioFileError> read_audio_file(const std::filesystem::path& path);
 
 enum class WavEncoding { pcm16, float32 };
-tl::expected<void, AudioFileError> write_wav(const std::filesystem::path& path, std::span<const float> samples,
-                                             std::uint32_t sample_rate, std::uint16_t channels,
+tl::expected<void, AudioFileError> write_wav(const std::filesystem::path& path,
+                                             std::span<const float> samples, std::uint32_t sample_rate,
+                                             std::uint16_t channels,
                                              WavEncoding encoding = WavEncoding::pcm16);
 
 }  // namespace rm::media

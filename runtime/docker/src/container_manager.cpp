@@ -15,6 +15,7 @@
 
 #include "core/log.hpp"
 #include "docker/image_builder.hpp"
+#include "runtime/thread_boundary.hpp"
 
 namespace rm::docker {
 
@@ -216,6 +217,25 @@ struct NodeContainer::State {
     }
     if (!r.requested && cb.on_exit) cb.on_exit(r);
   }
+
+  // A watcher thread threw (guard_thread): the node can no longer see its container's logs or
+  // exit, so it is reported like an unrequested exit naming the node, and the session fails.
+  void thread_failed(runtime::NodeError err, bool log_thread) {
+    ExitReport r;
+    r.node_id = spec.node_id;
+    r.container_id = id;
+    r.exit_code = -1;
+    r.message = std::move(err.message);
+    {
+      std::lock_guard lock(mu);
+      if (log_thread) logs_done = true;
+      r.requested = stopping;
+      r.last_lines.assign(tail.begin(), tail.end());
+      if (!report) report = r;
+      cv.notify_all();
+    }
+    if (!r.requested && cb.on_exit) cb.on_exit(r);
+  }
 };
 
 NodeContainer::NodeContainer(std::shared_ptr<State> state) : state_(std::move(state)) {}
@@ -249,8 +269,14 @@ Result<std::unique_ptr<NodeContainer>> NodeContainer::start(const DockerClient& 
   core::logger("docker")->debug("node {}: started container {} ({})", state->spec.node_id,
                                 state->name, state->id.substr(0, 12));
   State* raw = state.get();
-  state->log_thread = std::thread([raw] { raw->follow_logs(); });
-  state->wait_thread = std::thread([raw] { raw->watch_exit(); });
+  state->log_thread = std::thread([raw] {
+    runtime::guard_thread(raw->spec.node_id, "container log follower", [raw] { raw->follow_logs(); },
+                          [raw](runtime::NodeError e) { raw->thread_failed(std::move(e), true); });
+  });
+  state->wait_thread = std::thread([raw] {
+    runtime::guard_thread(raw->spec.node_id, "container exit watcher", [raw] { raw->watch_exit(); },
+                          [raw](runtime::NodeError e) { raw->thread_failed(std::move(e), false); });
+  });
   return std::unique_ptr<NodeContainer>(new NodeContainer(std::move(state)));
 }
 

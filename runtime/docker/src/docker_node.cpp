@@ -24,6 +24,7 @@
 #include "ipc/channel_names.hpp"
 #include "process/process_node.hpp"
 #include "process/runner_link.hpp"
+#include "process/stop_escalation.hpp"
 #include "process/session_dir.hpp"
 
 namespace rm::docker {
@@ -379,18 +380,14 @@ void DockerNode::Impl::stop_runner() {
   }
   if (server) {
     // rm.stop first (the runner cleans up and exits), then signals through the server.
-    if (link) link->request_stop();
     auto wait = [&](std::chrono::milliseconds d) {
       std::unique_lock lock(mu);
       return cv.wait_for(lock, d, [&] { return exited.load(); });
     };
-    if (!wait(opts.stop_grace)) {
-      log->warn("{}: runner did not stop within {} s; SIGTERM", prefix(), opts.stop_grace.count());
-      if (server->signal(SIGTERM) && !wait(opts.stop_grace)) {
-        log->warn("{}: runner ignored SIGTERM; SIGKILL", prefix());
-        if (server->signal(SIGKILL)) (void)wait(opts.stop_grace);
-      }
-    }
+    (void)process::escalate_stop({.request_stop = [&] { if (link) link->request_stop(); },
+                                  .signal = [&](int sig) { return server->signal(sig).has_value(); },
+                                  .wait_exit = wait},
+                                 opts.stop_grace, prefix());
     server.reset();  // closes the connection (a runner still there gets SIGTERM) and joins
   }
   lease.release();
@@ -525,6 +522,11 @@ void DockerNode::close() {
   }
   if (m.client) m.stop_runner();
   if (m.link) m.link->close();
+}
+
+boost::json::value DockerNode::reported_contract() const {
+  if (impl_->fallback) return impl_->fallback->reported_contract();
+  return impl_->link ? impl_->link->contract() : boost::json::value();
 }
 
 const DockerNodeOptions& DockerNode::options() const { return impl_->opts; }

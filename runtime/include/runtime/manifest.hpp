@@ -8,7 +8,8 @@
 //
 // Loading validates everything that can be checked before a node starts: structure and types,
 // ids, connections, cycles, node types (native ones against their registered contract, so
-// their params come out completed with defaults), docker blocks. A `from` that names no node
+// their params come out completed with defaults), docker blocks, and every connection against
+// the data types its two nodes declare (contract.hpp). A `from` that names no node
 // is a named pipeline input; outputs are nodes with no outgoing edge or `is_output_node`.
 // Python class names (process and docker nodes) are checked when the node starts.
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include <boost/json/value.hpp>
 #include <tl/expected.hpp>
 
+#include "runtime/contract.hpp"
 #include "runtime/docker_config.hpp"
 #include "runtime/manifest_error.hpp"
 
@@ -55,6 +57,10 @@ struct NodeSpec {
   std::optional<DockerConfig> docker;
   IpcSizes ipc;
   NodeKind kind = NodeKind::native;
+  // The data types the node takes and gives, when known at validation: native nodes from the
+  // registry; Python and Docker nodes from `accepts` / `emits` in the manifest, else nullopt
+  // (then checked when the node reports its contract at start-up).
+  std::optional<DataContract> contract;
   int line = 0;  // source line of the node entry, 0 if unknown
 };
 

@@ -27,6 +27,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include "runtime/contract.hpp"
 #include "runtime/node_error.hpp"
 #include "runtime/runtime_data.hpp"
 
@@ -84,6 +85,10 @@ class Node {
   virtual Status process(const DataPtr& input, Emitter& out) = 0;
   virtual Status flush(Emitter&) { return {}; }
   virtual void close() {}
+  // The contract the node reported once initialize() returned ({"accepts": [...], "emits":
+  // [...]}, the READY handshake of Python nodes), null if it reported none. The session checks
+  // it against the node's connections before it takes its first input (contract.hpp).
+  virtual boost::json::value reported_contract() const { return nullptr; }
 };
 
 // Typed access to validated params (they are complete and of the declared type).

@@ -27,6 +27,8 @@
 #include "ipc/channel_names.hpp"
 #include "process/install_layout.hpp"
 #include "process/runner_link.hpp"
+#include "process/stop_escalation.hpp"
+#include "runtime/thread_boundary.hpp"
 
 extern char** environ;
 
@@ -99,6 +101,7 @@ struct ProcessNode::Impl {
   std::condition_variable cv;
   int exit_status = 0;
   std::deque<std::string> stderr_tail;
+  std::optional<runtime::NodeError> thread_error;  // the supervisor thread failed (guard_thread)
 
   std::string prefix() const { return "node " + opts.node_id; }
 
@@ -113,6 +116,7 @@ struct ProcessNode::Impl {
   runtime::NodeError child_gone(std::string_view during) {
     std::unique_lock lock(mu);
     cv.wait_for(lock, 500ms, [&] { return exited.load(); });
+    if (thread_error) return *thread_error;
     std::string what = exited ? describe_status(exit_status) : "closed its channels";
     lock.unlock();
     return runtime::NodeError{NodeErrorCode::remote_failed,
@@ -122,7 +126,8 @@ struct ProcessNode::Impl {
 
   Status spawn();
   void supervise(std::vector<std::string> argv, std::vector<std::string> envv,
-                 std::promise<std::string> started);
+                 std::promise<std::string>& started);
+  void supervisor_failed(runtime::NodeError err, std::promise<std::string>& started);
   void stop_child();
 };
 
@@ -163,17 +168,45 @@ Status ProcessNode::Impl::spawn() {
                                                                  : prepend(node_path, user_path)));
   std::promise<std::string> started;
   auto fut = started.get_future();
-  supervisor = std::thread(&Impl::supervise, this, std::move(argv), std::move(envv),
-                           std::move(started));
+  supervisor = std::thread([this, argv = std::move(argv), envv = std::move(envv),
+                            started = std::move(started)]() mutable {
+    runtime::guard_thread(
+        opts.node_id, "process supervisor", [&] { supervise(std::move(argv), std::move(envv), started); },
+        [&](runtime::NodeError e) { supervisor_failed(std::move(e), started); });
+  });
   auto err = fut.get();
-  if (!err.empty()) return node_error(NodeErrorCode::init_failed, prefix() + ": " + err);
+  if (!err.empty())
+    return node_error(NodeErrorCode::init_failed, err.rfind(prefix(), 0) == 0 ? err : prefix() + ": " + err);
   return {};
+}
+
+// The supervisor thread threw: the child is killed and reaped here (nobody else will), and the
+// error is what the node reports from then on.
+void ProcessNode::Impl::supervisor_failed(runtime::NodeError err, std::promise<std::string>& started) {
+  try {
+    started.set_value(err.message);  // spawn() is still waiting
+  } catch (const std::future_error&) {
+  }
+  const int child = pid.load();
+  if (child > 0 && !exited) {
+    ::kill(child, SIGKILL);
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  {
+    std::lock_guard lock(mu);
+    thread_error = std::move(err);
+    exited = true;
+    pid = 0;
+  }
+  cv.notify_all();
 }
 
 // Runs for the child's whole life: the child's PDEATHSIG is tied to the thread that forked it,
 // so fork happens here and this thread ends only after the child was reaped.
 void ProcessNode::Impl::supervise(std::vector<std::string> argv, std::vector<std::string> envv,
-                                  std::promise<std::string> started) {
+                                  std::promise<std::string>& started) {
   std::vector<char*> av, ev;
   for (auto& a : argv) av.push_back(a.data());
   av.push_back(nullptr);
@@ -329,16 +362,13 @@ void ProcessNode::Impl::stop_child() {
     std::unique_lock lock(mu);
     return cv.wait_for(lock, d, [&] { return exited.load(); });
   };
-  if (!exited && link) link->request_stop();
-  if (!wait_exit(opts.stop_grace)) {
-    if (int p = pid.load(); p > 0) ::kill(p, SIGTERM);
-    if (!wait_exit(opts.stop_grace)) {
-      if (int p = pid.load(); p > 0) {
-        log->warn("{}: python process {} ignored SIGTERM; killing it", prefix(), p);
-        ::kill(p, SIGKILL);
-      }
-    }
-  }
+  (void)escalate_stop({.request_stop = [&] { if (!exited && link) link->request_stop(); },
+                       .signal = [&](int sig) {
+                         const int p = pid.load();
+                         return p > 0 && ::kill(p, sig) == 0;
+                       },
+                       .wait_exit = wait_exit},
+                      opts.stop_grace, prefix());
   supervisor.join();
 }
 

@@ -34,6 +34,7 @@ class ManifestParser : private detail::YamlReader {
   // manifest_nodes.cpp
   void parse_nodes(const YAML::Node& root);
   std::optional<NodeSpec> parse_node(const YAML::Node& n, const std::string& path);
+  void parse_contract(const YAML::Node& n, const std::string& path, NodeSpec& spec);
 
   void parse_ipc(const YAML::Node& v, const std::string& path, const std::string& nid, NodeSpec& spec);
   // docker_config.cpp
@@ -46,7 +47,7 @@ class ManifestParser : private detail::YamlReader {
                      std::vector<VolumeMount>& out);
   void parse_gpus(const YAML::Node& g, const std::string& path, const std::string& nid, GpuRequest& out);
 
-  // graph.cpp
+  // graph.cpp: cycles, then every connection against its nodes' contracts
   void check_graph();
 };
 

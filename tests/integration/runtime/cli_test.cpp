@@ -13,6 +13,7 @@
 #include <boost/json/parse.hpp>
 
 #include "media/audio_file.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -45,19 +46,7 @@ Result run(const std::string& args) {
   return r;
 }
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() / ("rm_cli_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using rm::test::TempDir;
 
 bool node_type_linked(const std::string& type) {
   auto r = run("nodes --format json");
@@ -157,7 +146,7 @@ TEST(Validate, missing_manifest_file_is_reported) {
 }
 
 TEST(Validate, unknown_top_level_key_is_a_warning_and_still_ok) {
-  TempDir dir("warn");
+  TempDir dir("rm-cli-warn");
   std::ofstream(dir.path() / "p.yaml")
       << "version: v1\nextras: 1\nnodes: [{id: a, node_type: PassThrough}]\nconnections: [{from: in, to: a}]\n";
   auto r = run("validate " + quote((dir.path() / "p.yaml").string()));
@@ -167,7 +156,7 @@ TEST(Validate, unknown_top_level_key_is_a_warning_and_still_ok) {
 }
 
 TEST(Validate, a_manifest_run_would_refuse_for_want_of_inputs_is_already_an_error_in_validate) {
-  TempDir dir("noinputs");
+  TempDir dir("rm-cli-noinputs");
   const auto p = dir.path() / "p.yaml";
   std::ofstream(p) << "version: v1\nnodes: [{id: a, node_type: PassThrough}]\n";
   auto v = run("validate " + quote(p.string()));
@@ -176,6 +165,37 @@ TEST(Validate, a_manifest_run_would_refuse_for_want_of_inputs_is_already_an_erro
   auto r = run("run " + quote(p.string()) + " --input x.wav");
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("has no pipeline inputs"), std::string::npos) << r.out;
+}
+
+TEST(Validate, explain_prints_each_node_with_its_kind_and_contract_and_each_connection_type) {
+  auto r = run("validate --explain " + quote((kSource / "examples/transcription/pipeline.yaml").string()));
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out,
+            "OK: transcription-pipeline (4 nodes)\n"
+            "nodes:\n"
+            "  resample    native   AudioResample      accepts audio; emits audio\n"
+            "  vad         native   SileroVAD          accepts audio, control; emits audio, control\n"
+            "  transcribe  docker   PocketSphinxASR    contract reported when it starts\n"
+            "  cleanup     process  SimpleTextCleanup  contract reported when it starts\n"
+            "connections:\n"
+            "  audio_source -> resample: pipeline input, resample accepts audio\n"
+            "  resample -> vad: audio\n"
+            "  vad -> transcribe: checked when transcribe starts\n"
+            "  transcribe -> cleanup: checked when transcribe and cleanup start\n");
+}
+
+TEST(Validate, a_connection_between_mismatched_contracts_is_an_error_naming_both_nodes_and_types) {
+  TempDir dir("rm-cli-types");
+  std::ofstream(dir.path() / "p.yaml")
+      << "version: v1\nnodes:\n  - {id: clean, node_type: TextCleanup}\n"
+         "  - {id: chunk, node_type: AudioChunker}\n"
+         "connections: [{from: src, to: clean}, {from: clean, to: chunk}]\n";
+  auto r = run("validate " + quote((dir.path() / "p.yaml").string()));
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("error: connection clean -> chunk: clean emits only text, json, chunk accepts only audio "
+                       "[node chunk]"),
+            std::string::npos)
+      << r.out;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -200,7 +220,7 @@ TEST(Nodes, unknown_format_is_a_usage_error) {
 class RunSpeech : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir("speech");
+    dir_ = new TempDir("rm-cli-speech");
     auto cmd = "bash " + quote((kSource / "tests/fixtures/make_speech.sh").string()) + " " +
                quote(dir_->path().string()) + " >/dev/null 2>&1";
     generated_ = std::system(cmd.c_str()) == 0;
@@ -265,7 +285,7 @@ class RunSpeech : public ::testing::Test {
   }
 
   void expect_segments_match_words(const std::string& manifest, const std::string& input) {
-    TempDir out("run_" + manifest.substr(0, manifest.find('.')));
+    TempDir out("rm-cli-run-" + manifest.substr(0, manifest.find('.')));
     auto jsonl = out.path() / "out.jsonl";
     auto r = run("run " + quote((kSource / "examples/native" / manifest).string()) + " --input audio_source=" +
                  quote((dir_->path() / input).string()) + " --output " + quote(jsonl.string()) + " --output-dir " +
@@ -340,7 +360,7 @@ TEST_F(RunSpeech, unknown_input_name_is_reported_with_the_real_names) {
 }
 
 TEST_F(RunSpeech, pass_through_pipeline_writes_one_json_line_per_20ms_chunk) {
-  TempDir out("pass");
+  TempDir out("rm-cli-pass");
   std::ofstream(out.path() / "p.yaml") << "version: v1\nnodes: [{id: pass, node_type: PassThrough}]\n"
                                           "connections: [{from: audio_source, to: pass}]\n";
   auto r = run("run " + quote((out.path() / "p.yaml").string()) + " --input " +

@@ -409,3 +409,99 @@ TEST(IpcSizes, a_python_nodes_channel_sizes_are_read_and_a_native_node_or_a_bad_
 
 }  // namespace
 }  // namespace rm::runtime
+
+namespace rm::runtime {
+namespace {
+
+constexpr const char* kTextIntoAudio = R"(
+version: v1
+nodes:
+  - {id: words, node_type: TestTextOnly}
+  - {id: speech, node_type: TestAudioOnly}
+connections:
+  - {from: source, to: words}
+  - {from: words, to: speech}
+)";
+
+TEST_F(ManifestTest, an_edge_from_a_text_only_node_into_an_audio_only_node_names_both_nodes_and_types) {
+  auto m = Manifest::from_string(kTextIntoAudio);
+  ASSERT_FALSE(m);
+  ASSERT_EQ(m.error().issues.size(), 1u) << m.error().to_string();
+  const auto& i = m.error().issues[0];
+  EXPECT_EQ(i.code, ManifestErrorCode::type_mismatch);
+  EXPECT_EQ(i.node_id, "speech");
+  EXPECT_EQ(i.message, "connection words -> speech: words emits only text, speech accepts only audio");
+}
+
+TEST_F(ManifestTest, nodes_with_overlapping_or_open_contracts_connect) {
+  auto m = Manifest::from_string(R"(
+version: v1
+nodes:
+  - {id: a, node_type: TestAudioOnly}
+  - {id: any, node_type: TestRelay}
+  - {id: b, node_type: TestAudioOnly}
+connections: [{from: mic, to: a}, {from: a, to: any}, {from: any, to: b}]
+)");
+  ASSERT_TRUE(m) << m.error().to_string();
+  ASSERT_TRUE(m->find_node("a")->contract);
+  EXPECT_EQ(m->find_node("a")->contract->accepts, std::vector<DataType>{DataType::audio});
+  EXPECT_TRUE(m->find_node("any")->contract->emits.empty());
+}
+
+TEST_F(ManifestTest, a_python_node_contract_declared_in_the_manifest_is_checked_at_validation) {
+  auto m = Manifest::from_string(R"(
+version: v1
+nodes:
+  - {id: asr, node_type: Whisper, runtime_hint: cpython, accepts: [audio], emits: [text]}
+  - {id: speech, node_type: TestAudioOnly}
+connections: [{from: mic, to: asr}, {from: asr, to: speech}]
+)");
+  ASSERT_FALSE(m);
+  ASSERT_EQ(m.error().issues.size(), 1u) << m.error().to_string();
+  EXPECT_EQ(m.error().issues[0].code, ManifestErrorCode::type_mismatch);
+  EXPECT_EQ(m.error().issues[0].message,
+            "connection asr -> speech: asr emits only text, speech accepts only audio");
+}
+
+TEST_F(ManifestTest, a_python_node_without_a_declared_contract_is_left_for_start_up) {
+  auto m = Manifest::from_string(R"(
+version: v1
+nodes:
+  - {id: asr, node_type: Whisper, runtime_hint: cpython}
+  - {id: speech, node_type: TestAudioOnly}
+connections: [{from: mic, to: asr}, {from: asr, to: speech}]
+)");
+  ASSERT_TRUE(m) << m.error().to_string();
+  EXPECT_FALSE(m->find_node("asr")->contract);
+}
+
+TEST_F(ManifestTest, an_unknown_data_type_in_a_declared_contract_names_the_entry) {
+  auto m = Manifest::from_string(R"(
+version: v1
+nodes:
+  - {id: asr, node_type: Whisper, runtime_hint: cpython, accepts: [audio, sound]}
+connections: [{from: mic, to: asr}]
+)");
+  ASSERT_FALSE(m);
+  ASSERT_EQ(m.error().issues.size(), 1u) << m.error().to_string();
+  EXPECT_EQ(m.error().issues[0].code, ManifestErrorCode::invalid_value);
+  EXPECT_EQ(m.error().issues[0].path, "nodes[0].accepts");
+  EXPECT_NE(m.error().issues[0].message.find("nodes[0].accepts[1] \"sound\" is not a data type"),
+            std::string::npos)
+      << m.error().issues[0].message;
+}
+
+TEST_F(ManifestTest, accepts_on_a_native_node_is_a_warning_because_its_registered_contract_applies) {
+  auto m = Manifest::from_string(R"(
+version: v1
+nodes: [{id: a, node_type: TestAudioOnly, accepts: [text]}]
+connections: [{from: mic, to: a}]
+)");
+  ASSERT_TRUE(m) << m.error().to_string();
+  ASSERT_EQ(m->warnings().size(), 1u);
+  EXPECT_NE(m->warnings()[0].find("registered contract applies"), std::string::npos);
+  EXPECT_EQ(m->find_node("a")->contract->accepts, std::vector<DataType>{DataType::audio});
+}
+
+}  // namespace
+}  // namespace rm::runtime

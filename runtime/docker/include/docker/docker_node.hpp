@@ -112,6 +112,8 @@ class DockerNode final : public runtime::Node {
   runtime::Status process(const runtime::DataPtr& input, runtime::Emitter& out) override;
   runtime::Status flush(runtime::Emitter& out) override;
   void close() override;
+  // The contract the runner announced with READY (null if none).
+  boost::json::value reported_contract() const override;
   // Thread-safe: an image pull or build, a base-image recipe, the container start and the wait
   // for READY return NodeErrorCode::cancelled within a second; close() cleans up as usual.
   void abort(runtime::AbortReason why) override;

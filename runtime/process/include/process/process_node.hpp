@@ -79,6 +79,7 @@ class ProcessNode final : public runtime::Node {
   runtime::Status process(const runtime::DataPtr& input, runtime::Emitter& out) override;
   runtime::Status flush(runtime::Emitter& out) override;
   void close() override;
+  boost::json::value reported_contract() const override { return announced_contract(); }
   // Thread-safe: a blocked initialize() (READY never comes), process() or flush() returns
   // NodeErrorCode::cancelled within 20 ms; close() then stops the child as usual.
   void abort(runtime::AbortReason why) override;

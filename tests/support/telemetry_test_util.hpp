@@ -1,5 +1,6 @@
 #pragma once
-// Helpers shared by the telemetry tests: temp directories and batches with known contents.
+// Helpers shared by the telemetry unit and integration tests: temp directories and batches with
+// known contents.
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -8,26 +9,11 @@
 #include <fmt/format.h>
 
 #include "telemetry/protocol.hpp"
+#include "support/temp_dir.hpp"
 
 namespace rm::telemetry::test {
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            fmt::format("rm-telemetry-{}-{:x}", ::getpid(), (std::uint64_t{rd()} << 32) | rd());
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using rm::test::TempDir;
 
 inline std::shared_ptr<const GpuInfo> gpu(const std::string& id, const std::string& host = "host-a") {
   auto g = std::make_shared<GpuInfo>();
