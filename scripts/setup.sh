@@ -15,6 +15,7 @@ PACKAGES=(
   prometheus wrk curl
   docker.io debootstrap docker-compose docker-registry python3-yaml
   shellcheck yamllint
+  gcovr
 )
 
 missing=()
