@@ -1,5 +1,5 @@
 // `remotemedia cleanup [--all]`: removes node containers and IPC directories whose owner
-// process is dead. 0 on success, 1 on failure (message on stderr), 2 on a usage error.
+// process is dead, and containers kept on purpose after their session (RM_DOCKER_KEEP). 0 on success, 1 on failure (message on stderr), 2 on a usage error.
 #include <iostream>
 
 #include <fmt/format.h>
@@ -21,7 +21,8 @@ int cmd_cleanup(const std::vector<std::string>& args) {
       all = true;
     } else {
       std::cerr << "usage: remotemedia cleanup [--all]\n"
-                   "  removes node containers and IPC directories whose owner process is dead\n"
+                   "  removes node containers and IPC directories whose owner process is dead,\n"
+                   "  and containers kept after their session (RM_DOCKER_KEEP, run --keep-containers)\n"
                    "  (--all: also containers of other live remotemedia processes)\n";
       return 2;
     }
@@ -35,7 +36,7 @@ int cmd_cleanup(const std::vector<std::string>& args) {
     std::cerr << c.error().message << "\n";
     return 1;
   }
-  auto r = sweep_orphans(*c, all);
+  auto r = sweep_orphans(*c, all, true);
   if (!r) {
     std::cerr << r.error().message << "\n";
     return 1;

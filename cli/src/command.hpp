@@ -31,7 +31,8 @@ Command raw_args_command(std::string name, std::string description,
   X(nodes)                 \
   X(doctor)                \
   X(cleanup)               \
-  X(images)
+  X(images)                \
+  X(shell)
 
 #define RM_CLI_DECLARE_COMMAND(cmd) Command cmd##_command();
 RM_CLI_COMMANDS(RM_CLI_DECLARE_COMMAND)

@@ -1,11 +1,13 @@
 // `remotemedia images ls|prune`: lists node images, or removes those no container uses.
 // 0 on success, 1 on failure (message on stderr), 2 on a usage error.
+#include <chrono>
 #include <iostream>
 
 #include <fmt/format.h>
 
 #include "command.hpp"
 #include "docker/container_manager.hpp"
+#include "docker/human_units.hpp"
 #include "docker/image_builder.hpp"
 
 namespace rm::cli {
@@ -29,10 +31,11 @@ int cmd_images(const std::vector<std::string>& args) {
       std::cerr << l.error().message << "\n";
       return 1;
     }
-    std::cout << fmt::format("{:<36} {:<20} {:>10}  {}\n", "TAG", "ID", "SIZE MB", "CREATED");
+    std::cout << fmt::format("{:<36} {:<20} {:>9}  {}\n", "TAG", "ID", "SIZE", "CREATED");
+    const auto now = std::chrono::system_clock::now();
     for (const auto& i : *l)
-      std::cout << fmt::format("{:<36} {:<20} {:>10.1f}  {}\n", i.tags.empty() ? "<none>" : i.tags.front(),
-                               i.id.substr(0, 19), static_cast<double>(i.size) / 1e6, i.created);
+      std::cout << fmt::format("{:<36} {:<20} {:>9}  {}\n", i.tags.empty() ? "<none>" : i.tags.front(),
+                               i.id.substr(0, 19), human_size(i.size), human_age(i.created, now));
     return 0;
   }
   auto p = prune_node_images(*c);

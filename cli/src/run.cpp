@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -34,6 +35,7 @@ struct RunOptions {
   bool timing = false;
   std::string output_path;
   std::string output_dir;
+  bool keep_containers = false;
 };
 
 // Reads every --input NAME=FILE into the stream; prints the problem and returns false on the first bad one.
@@ -114,12 +116,12 @@ int cmd_run(const RunOptions& ro) {
     return 1;
   }
   print_warnings(*m);
-  auto names = m->inputs();
-  if (names.empty()) {
-    std::cerr << fmt::format("error: {} has no pipeline inputs (a connection `from` that names no node)\n",
-                             ro.manifest_path);
+  if (auto p = runnable_problem(*m, ro.manifest_path); !p.empty()) {
+    std::cerr << "error: " << p << '\n';
     return 1;
   }
+  auto names = m->inputs();
+  if (ro.keep_containers && std::getenv("RM_DOCKER_KEEP") == nullptr) ::setenv("RM_DOCKER_KEEP", "on-failure", 1);
   AudioInputStream audio({.realtime = ro.realtime});
   if (!add_inputs(ro, names, audio)) return 1;
   std::optional<std::filesystem::path> dir;
@@ -153,10 +155,16 @@ int cmd_run(const RunOptions& ro) {
     return 1;
   }
   std::shared_ptr<Session> session(std::move(*started));
+  // Ctrl-C / SIGTERM cancel the session from here on, also while nodes start (image builds,
+  // pulls, containers, initialize()): the nodes are aborted and the session ends within a second.
+  std::weak_ptr<Session> weak = session;
+  core::Shutdown::on_shutdown([weak] {
+    if (auto s = weak.lock()) s->cancel();
+  });
   // Real-time pacing starts once every node is up (a first run may build an image for minutes).
   if (auto ready = session->wait_ready(); !ready) {
     auto result = session->wait();
-    std::cerr << "error: " << (result ? ready.error().message : result.error().message) << '\n';
+    print_error(result ? ready.error().message : result.error().message);
     return 1;
   }
   // Worth a line when it is noticeable (Docker and Python nodes); instant native starts stay quiet.
@@ -167,10 +175,6 @@ int cmd_run(const RunOptions& ro) {
                            "session ready in {} ms (every node initialized: images built or reused, "
                            "containers and processes up, models loaded)",
                            ready_ms);
-  std::weak_ptr<Session> weak = session;
-  core::Shutdown::on_shutdown([weak] {
-    if (auto s = weak.lock()) s->cancel();
-  });
 
   writer.streaming_started();
   SessionStatus fed;
@@ -183,7 +187,7 @@ int cmd_run(const RunOptions& ro) {
   auto result = session->wait();
   out.flush();
   if (!result) {
-    std::cerr << "error: " << result.error().message << '\n';
+    print_error(result.error().message);
     return 1;
   }
   if (!fed) {
@@ -212,6 +216,9 @@ Command run_command() {
             sub.add_flag("--timing", ro->timing,
                          "Add wall_ms to each output line: wall-clock ms since the first chunk was pushed");
             sub.add_option("-o,--output", ro->output_path, "Write JSON lines here instead of stdout");
+            sub.add_flag("--keep-containers", ro->keep_containers,
+                         "When the session fails, leave its node containers stopped (not removed) for "
+                         "docker logs / inspect; `remotemedia cleanup` removes them (RM_DOCKER_KEEP=on-failure)");
             sub.add_option("--output-dir", ro->output_dir,
                            "Also write each audio output as <node>_<n>.wav into this directory");
             return [ro] {

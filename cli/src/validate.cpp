@@ -23,6 +23,10 @@ int cmd_validate(const ValidateOptions& o) {
     return 1;
   }
   print_warnings(*m);
+  if (auto p = runnable_problem(*m, o.path); !p.empty()) {
+    std::cerr << "error: " << p << '\n';
+    return 1;
+  }
   std::string name =
       m->metadata().name.empty() ? std::filesystem::path(o.path).stem().string() : m->metadata().name;
   std::cout << fmt::format("OK: {} ({} node{})\n", name, m->nodes().size(),

@@ -121,6 +121,7 @@ class Runtime:
             raise RuntimeError(f"node {self.node_id}: loan_audio called while a loaned buffer "
                                "is still outstanding; yield it first")
         total, off, meta = envelope.audio_layout(self.session_id, int(n_samples), metadata)
+        self._check_fits(total, "audio")
         buf = self.out.loan(total, -1)
         d = RuntimeData("audio", audio=AudioData(float_view(buf[off:off + 4 * int(n_samples)]),
                                                  sample_rate, channels),
@@ -128,6 +129,13 @@ class Runtime:
         d._loan = (buf, total, meta, int(n_samples))
         self._loan = d
         return d
+
+    def _check_fits(self, size, what):
+        if size > self.out.max_record:
+            raise ValueError(f"an output of {size} bytes ({what}) does not fit the node's output "
+                             f"channel (largest value {self.out.max_record} bytes); raise "
+                             f"ipc.output_bytes of node {self.node_id} in the manifest (or "
+                             "RM_PROCESS_CHANNEL_BYTES for every node)")
 
     def send(self, d: RuntimeData):
         if not isinstance(d, RuntimeData):
@@ -145,6 +153,7 @@ class Runtime:
             raise RuntimeError(f"node {self.node_id}: yielded another value while a loaned "
                                "buffer is outstanding; yield the loaned value first")
         size = envelope.encoded_size(self.session_id, d)
+        self._check_fits(size, d.data_type)
         buf = self.out.loan(size, -1)
         n = envelope.encode_into(buf, self.session_id, d)
         self.out.send(n)

@@ -79,7 +79,7 @@ std::optional<NodeSpec> ManifestParser::parse_node(const YAML::Node& n, const st
   if (auto b = get_bool(n, "is_output_node", path + ".is_output_node", nid)) spec.is_output_node = *b;
   if (auto h = get_string(n, "runtime_hint", path + ".runtime_hint", nid, false, n)) spec.runtime_hint = *h;
   static const std::set<std::string> known = {"id",           "node_type",      "params", "is_streaming",
-                                              "runtime_hint", "is_output_node", "docker"};
+                                              "runtime_hint", "is_output_node", "docker", "ipc"};
   for (const auto& kv : n) {
     if (!known.count(kv.first.Scalar())) {
       m_.warnings_.push_back(fmt::format("{}: {} (node {}): unknown key '{}' is ignored", m_.source_, path,
@@ -95,6 +95,7 @@ std::optional<NodeSpec> ManifestParser::parse_node(const YAML::Node& n, const st
   } else {
     spec.kind = NodeKind::native;
   }
+  parse_ipc(n["ipc"], path + ".ipc", nid, spec);
   if (!spec.params.is_null() && !spec.params.is_object() && spec.kind != NodeKind::native) {
     add_at(n["params"], ManifestErrorCode::wrong_type, path + ".params", nid,
            fmt::format("{}.params must be a mapping, got {}", path, describe(n["params"])));
@@ -126,6 +127,42 @@ std::optional<NodeSpec> ManifestParser::parse_node(const YAML::Node& n, const st
     }
   }
   return spec;
+}
+
+void ManifestParser::parse_ipc(const YAML::Node& v, const std::string& path, const std::string& nid,
+                               NodeSpec& spec) {
+  if (!v.IsDefined() || scalar_is_null(v)) return;
+  if (spec.kind == NodeKind::native) {
+    add_at(v, ManifestErrorCode::invalid_value, path, nid,
+           fmt::format("{} sets channel sizes, which only Python nodes (docker block or runtime_hint: cpython) "
+                       "have",
+                       path));
+    return;
+  }
+  if (!v.IsMap()) {
+    add_at(v, ManifestErrorCode::wrong_type, path, nid,
+           fmt::format("{} must be a mapping with input_bytes and/or output_bytes, got {}", path, describe(v)));
+    return;
+  }
+  constexpr std::uint64_t kMin = 4096, kMax = 1ULL << 32;
+  for (const auto& kv : v) {
+    const std::string key = kv.first.Scalar();
+    std::uint64_t* out = key == "input_bytes" ? &spec.ipc.input_bytes
+                         : key == "output_bytes" ? &spec.ipc.output_bytes
+                                                 : nullptr;
+    if (out == nullptr) {
+      add_at(kv.first, ManifestErrorCode::invalid_value, path + "." + key, nid,
+             fmt::format("{}: unknown key '{}' (use input_bytes, output_bytes)", path, key));
+      continue;
+    }
+    if (auto b = get_uint(kv.second, path + "." + key, nid)) {
+      if (*b < kMin || *b > kMax) {
+        add_at(kv.second, ManifestErrorCode::invalid_value, path + "." + key, nid,
+               fmt::format("{}.{} = {} is outside {} .. {} bytes", path, key, *b, kMin, kMax));
+      }
+      *out = *b;
+    }
+  }
 }
 
 }  // namespace rm::runtime

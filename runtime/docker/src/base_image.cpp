@@ -128,7 +128,11 @@ Result<int> run_program(const std::vector<std::string>& argv,
   posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
   posix_spawnattr_init(&attr);
   // Its own process group, so a cancel reaches debootstrap and everything else it started.
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  // The CLI blocks SIGINT/SIGTERM in its threads (core::Shutdown); the program gets them back.
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
   posix_spawnattr_setpgroup(&attr, 0);
   Child child;
   const int rc = ::posix_spawnp(&child.pid, av[0], &actions, &attr, av.data(), ev.data());

@@ -114,6 +114,8 @@ ContainerSpec node_container_spec(const NodeContainerSpec& s) {
   c.init = true;
   c.network_mode = "none";
   c.gpus = s.config.gpus;
+  c.interactive = s.interactive;
+  c.tty = s.tty;
   if (!s.ipc_host_dir.empty()) {
     c.mounts.push_back({s.ipc_host_dir,
                         s.ipc_container_dir.empty() ? s.ipc_host_dir : s.ipc_container_dir, false});

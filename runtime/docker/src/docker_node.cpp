@@ -75,6 +75,37 @@ Result<DockerClient> connect_client(bool warm) {
 
 }  // namespace
 
+std::map<std::string, std::string> runner_env(const DockerNodeOptions& opts) {
+  return {
+      {"PYTHONPATH", opts.sdk_container_dir},
+      {"RM_IPC_LIBRARY", opts.lib_container_dir + "/" + opts.ipc_library.filename().string()},
+      {"RM_IPC_ROOT", opts.ipc_root.string()},
+      {"RM_IPC_DIR", opts.ipc_root.string()},
+      {"RM_NODE_PARAMS", boost::json::serialize(opts.params)},
+      {"REMOTEMEDIA_NODE_PATH", "/app/nodes"},
+      {"PYTHONUNBUFFERED", "1"},
+  };
+}
+
+NodeContainerSpec node_container_spec_for(const DockerNodeOptions& opts, const std::string& image,
+                                          const std::string& ipc_dir) {
+  NodeContainerSpec s;
+  s.session_id = opts.session_id;
+  s.node_id = opts.node_id;
+  s.image = image;
+  s.config = opts.config;
+  // Same path on both sides, so channel paths mean the same in the container.
+  s.ipc_host_dir = ipc_dir;
+  s.ipc_container_dir = ipc_dir;
+  s.sdk_host_dir = opts.sdk_dir.string();
+  s.sdk_container_dir = opts.sdk_container_dir;
+  s.extra_mounts.push_back({opts.ipc_library.string(),
+                            opts.lib_container_dir + "/" + opts.ipc_library.filename().string(), true});
+  s.extra_env = runner_env(opts);
+  s.stop_grace = opts.stop_grace;
+  return s;
+}
+
 DockerNodeOptions DockerNodeOptions::from_env(std::string node_id, std::string node_type,
                                               std::string session_id, boost::json::object params,
                                               runtime::DockerConfig config) {
@@ -86,8 +117,9 @@ DockerNodeOptions DockerNodeOptions::from_env(std::string node_id, std::string n
   o.session_id = std::move(session_id);
   o.params = std::move(params);
   o.config = std::move(config);
-  o.sdk_dir = fs::absolute(p.sdk_dir);
-  o.ipc_library = fs::absolute(p.ipc_library);
+  if (!p.sdk_dir.empty()) o.sdk_dir = fs::absolute(p.sdk_dir);
+  if (!p.ipc_library.empty()) o.ipc_library = fs::absolute(p.ipc_library);
+  o.not_found = p.not_found;
   o.ipc_root = p.ipc_root;
   o.data_capacity = p.data_capacity;
   o.init_timeout = env_ms("RM_DOCKER_INIT_TIMEOUT_MS", 60000);
@@ -167,17 +199,7 @@ struct DockerNode::Impl {
             opts.node_id, "--session-id", opts.session_id, "--ipc-dir", ipc_dir};
   }
 
-  std::map<std::string, std::string> runner_env() const {
-    return {
-        {"PYTHONPATH", opts.sdk_container_dir},
-        {"RM_IPC_LIBRARY", opts.lib_container_dir + "/" + opts.ipc_library.filename().string()},
-        {"RM_IPC_ROOT", opts.ipc_root.string()},
-        {"RM_IPC_DIR", opts.ipc_root.string()},
-        {"RM_NODE_PARAMS", boost::json::serialize(opts.params)},
-        {"REMOTEMEDIA_NODE_PATH", "/app/nodes"},
-        {"PYTHONUNBUFFERED", "1"},
-    };
-  }
+  std::map<std::string, std::string> runner_env() const { return docker::runner_env(opts); }
 
   // Shared containers are interchangeable when image and config are: the node type is not part
   // of the key (the runner server imports each node class once, on first use).
@@ -185,21 +207,9 @@ struct DockerNode::Impl {
 
   // control_dir: shared only, the runner server's control directory.
   NodeContainerSpec container_spec(bool shared, const std::string& control_dir = {}) const {
-    NodeContainerSpec s;
-    s.session_id = shared ? "shared" : opts.session_id;
-    s.node_id = opts.node_id;
-    s.image = image;
-    s.config = opts.config;
-    // Same path on both sides, so channel paths mean the same in the container.
-    s.ipc_host_dir = shared ? opts.ipc_root.string() : link->dir().string();
-    s.ipc_container_dir = s.ipc_host_dir;
-    s.sdk_host_dir = opts.sdk_dir.string();
-    s.sdk_container_dir = opts.sdk_container_dir;
-    s.extra_mounts.push_back({opts.ipc_library.string(),
-                              opts.lib_container_dir + "/" + opts.ipc_library.filename().string(),
-                              true});
-    s.extra_env = runner_env();
-    s.stop_grace = opts.stop_grace;
+    NodeContainerSpec s =
+        node_container_spec_for(opts, image, shared ? opts.ipc_root.string() : link->dir().string());
+    if (shared) s.session_id = "shared";
     s.keep = !shared && opts.keep != KeepContainers::never;
     s.command = shared ? std::vector<std::string>{"python3", "-m", "remotemedia.runner", "--serve",
                                                   control_dir, "--preload", opts.node_type}
@@ -395,7 +405,8 @@ DockerNode::DockerNode(DockerNodeOptions options) : impl_(std::make_unique<Impl>
   lo.node_type = m.opts.node_type;
   lo.session_id = m.opts.session_id;
   lo.ipc_root = m.opts.ipc_root;
-  lo.data_capacity = m.opts.data_capacity;
+  lo.data_capacity = m.opts.input_capacity ? m.opts.input_capacity : m.opts.data_capacity;
+  lo.output_capacity = m.opts.output_capacity;
   lo.runner_name = "container";
   m.link = std::make_unique<process::RunnerLink>(std::move(lo));
   m.link->set_peer({[&m] { return m.exited.load(); },
@@ -423,6 +434,11 @@ NodeStatus DockerNode::initialize() { return noted(impl_->failed, initialize_ste
 
 NodeStatus DockerNode::initialize_steps() {
   auto& m = *impl_;
+  if (m.opts.sdk_dir.empty() || m.opts.ipc_library.empty()) {
+    return node_error(NodeErrorCode::init_failed,
+                      fmt::format("node {}: cannot mount the Python runtime into the container: {}",
+                                  m.opts.node_id, m.opts.not_found));
+  }
   // A warm shared container for this config means the daemon answered and the image exists:
   // the session goes straight to that container's runner server.
   std::string warm_image;

@@ -124,17 +124,22 @@ std::vector<std::string> pip_requirements(const runtime::DockerConfig& c) {
   return out;
 }
 
-void check_python_version(const runtime::DockerConfig& c, const ImageInfo& base,
-                          std::string_view node_id) {
-  if (c.python_version.empty()) return;
+std::string python_version_mismatch(const runtime::DockerConfig& c, const ImageInfo& base,
+                                    std::string_view node_id) {
+  if (c.python_version.empty()) return {};
   const std::string has = image_python_version(base);
   std::string want = c.python_version;
   if (std::count(want.begin(), want.end(), '.') >= 2) want.resize(want.find('.', want.find('.') + 1));
-  if (has.empty() || has == want) return;
-  core::logger("docker")->warn(
+  if (has.empty() || has == want) return {};
+  return fmt::format(
       "node {}: docker.python_version is {} but base image {} has Python {}; the node runs on "
       "Python {} (set python_version: \"{}\" to match, or pick a base image with Python {})",
       node_id, c.python_version, base_image_for(c), has, has, has, want);
+}
+
+void check_python_version(const runtime::DockerConfig& c, const ImageInfo& base,
+                          std::string_view node_id) {
+  if (auto w = python_version_mismatch(c, base, node_id); !w.empty()) core::logger("docker")->warn("{}", w);
 }
 
 std::string generate_dockerfile(const runtime::DockerConfig& c) {

@@ -34,6 +34,14 @@ std::string_view to_string(NodeKind k);
 
 enum class ManifestFormat { yaml, json, detect };
 
+// Shared-memory channel sizes of a Python node (process or docker), from the node's
+// `ipc: {input_bytes, output_bytes}`; 0 = the default (RM_PROCESS_CHANNEL_BYTES, 4 MiB). The
+// largest value that fits is a little less than the size (record header and alignment).
+struct IpcSizes {
+  std::uint64_t input_bytes = 0;   // host -> node
+  std::uint64_t output_bytes = 0;  // node -> host
+};
+
 struct NodeSpec {
   std::string id;
   std::string node_type;
@@ -45,6 +53,7 @@ struct NodeSpec {
   std::string runtime_hint;  // as written, may be empty
   bool is_output_node = false;
   std::optional<DockerConfig> docker;
+  IpcSizes ipc;
   NodeKind kind = NodeKind::native;
   int line = 0;  // source line of the node entry, 0 if unknown
 };

@@ -82,9 +82,11 @@ Status RunnerLink::Impl::send(const runtime::RuntimeData& d, std::string_view du
   auto size = encoded_size(opts.session_id, d);
   if (size > input->max_record())
     return node_error(NodeErrorCode::invalid_input,
-                      fmt::format("{}: input of {} bytes exceeds the channel's largest record ({} "
-                                  "bytes); raise RM_PROCESS_CHANNEL_BYTES",
-                                  prefix(), size, input->max_record()));
+                      fmt::format("{}: an input of {} bytes ({}) does not fit the node's input "
+                                  "channel (largest value {} bytes); raise ipc.input_bytes of node {} "
+                                  "in the manifest (or RM_PROCESS_CHANNEL_BYTES for every node)",
+                                  prefix(), size, runtime::summarize(d), input->max_record(),
+                                  opts.node_id));
   for (;;) {
     auto loan = input->loan(size, kSlice);
     if (!loan) {
@@ -173,7 +175,8 @@ Status RunnerLink::open() {
   auto in = ipc::Publisher::create(dir, m.names.input, m.opts.data_capacity);
   if (!in) return fail(in.error());
   m.input.emplace(std::move(*in));
-  auto out = ipc::Subscriber::create(dir, m.names.output, m.opts.data_capacity);
+  auto out = ipc::Subscriber::create(
+      dir, m.names.output, m.opts.output_capacity ? m.opts.output_capacity : m.opts.data_capacity);
   if (!out) return fail(out.error());
   m.output.emplace(std::move(*out));
   auto ctl = ipc::Publisher::create(dir, m.names.control, m.opts.control_capacity);

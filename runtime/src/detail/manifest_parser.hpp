@@ -35,6 +35,7 @@ class ManifestParser : private detail::YamlReader {
   void parse_nodes(const YAML::Node& root);
   std::optional<NodeSpec> parse_node(const YAML::Node& n, const std::string& path);
 
+  void parse_ipc(const YAML::Node& v, const std::string& path, const std::string& nid, NodeSpec& spec);
   // docker_config.cpp
   DockerConfig parse_docker(const YAML::Node& d, const std::string& path, const std::string& nid);
   void check_buildable(const YAML::Node& pv, const std::string& path, const std::string& nid,

@@ -22,7 +22,7 @@
 #include "docker/container_manager.hpp"
 #include "docker/docker_node.hpp"
 #include "docker/image_builder.hpp"
-#include "runtime/audio_file.hpp"
+#include "media/audio_file.hpp"
 #include "runtime/executor.hpp"
 #include "runtime/manifest.hpp"
 #include "support/docker_test.hpp"
@@ -154,11 +154,10 @@ TEST_F(DockerSeedTest, scenario_1_runs_a_python_3_9_node_and_a_python_3_11_node_
     const auto& b = reports[std::size_t(i)].at("node_b").as_object();
     EXPECT_TRUE(str(a, "python").starts_with("3.9.")) << str(a, "python");
     EXPECT_TRUE(str(b, "python").starts_with("3.11.")) << str(b, "python");
-    // Each node has its own release's numpy: bullseye 1.19, bookworm 1.24.
-    EXPECT_TRUE(str(a, "numpy").starts_with("1.19.")) << str(a, "numpy");
-    EXPECT_TRUE(str(b, "numpy").starts_with("1.24.")) << str(b, "numpy");
-    EXPECT_EQ(str(a, "rmdemo"), "hello from rmdemo");
-    EXPECT_EQ(str(b, "rmdemo"), "hello from rmdemo");
+    // Each node has its own pin of the same package (the seed's torch 1.x / 2.x).
+    EXPECT_EQ(str(a, "rmdemo"), "1.0");
+    EXPECT_EQ(str(b, "rmdemo"), "2.0");
+    EXPECT_EQ(str(b, "greeting"), "hello from rmdemo 2");
     EXPECT_EQ(a.at("frames").as_int64(), 320);
     EXPECT_NEAR(a.at("peak").as_double(), 0.1 * (i + 1), 1e-6);
   }
@@ -280,7 +279,7 @@ nodes:
 )",
                                                         node, docker_block(), node));
   const std::vector<float> samples(1600, 0.25f);
-  ASSERT_TRUE(write_wav(work_ / "in.wav", samples, 16000, 1));
+  ASSERT_TRUE(rm::media::write_wav(work_ / "in.wav", samples, 16000, 1));
   const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
   auto [code, out] = run(fmt::format("RM_DOCKER_KEEP=on-failure {} run {} --input {}", cli, path.string(),
                                      (work_ / "in.wav").string()));
@@ -307,5 +306,92 @@ nodes:
   auto [ccode, cout_] = run(cli + " cleanup");
   EXPECT_EQ(ccode, 0) << cout_;
   EXPECT_NE(cout_.find(kept[0].name), std::string::npos) << cout_;
+  EXPECT_TRUE(containers_of_node(node).empty());
+}
+
+TEST_F(DockerSeedTest, shell_starts_the_nodes_container_as_a_session_would_and_removes_it_after) {
+  write_node("echo.py", R"PY(
+from remotemedia.nodes import MultiprocessNode
+class Echo(MultiprocessNode):
+    async def process(self, data):
+        yield data
+)PY");
+  const std::string node = unique("shelled");
+  auto path = write_manifest("shell.yaml", fmt::format(R"(version: v1
+nodes:
+  - id: {}
+    node_type: Echo
+{}connections:
+  - {{from: audio_source, to: {}}}
+)",
+                                                       node, docker_block(), node));
+  const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
+  auto [code, out] = run(fmt::format(
+      "printf 'python3 -c \"import rmdemo, remotemedia; print(rmdemo.GREETING)\"\\nls /app/nodes\\n"
+      "test -r $RM_IPC_LIBRARY && echo lib-ok\\nexit 7\\n' | {} shell {} {}",
+      cli, path.string(), node));
+  EXPECT_EQ(code, 7) << out;
+  EXPECT_NE(out.find("hello from rmdemo"), std::string::npos) << out;  // the image's pip package
+  EXPECT_NE(out.find("echo.py"), std::string::npos) << out;     // the manifest's volume
+  EXPECT_NE(out.find("lib-ok"), std::string::npos) << out;      // the IPC library, as for the runner
+  EXPECT_NE(out.find("a session would run: python3 -m remotemedia.runner --node-type Echo"), std::string::npos)
+      << out;
+  EXPECT_TRUE(containers_of_node(node).empty());
+  auto [bad, bad_out] = run(fmt::format("{} shell {} nosuchnode", cli, path.string()));
+  EXPECT_EQ(bad, 1);
+  EXPECT_NE(bad_out.find("has no docker node 'nosuchnode' (docker nodes: " + node + ")"), std::string::npos) << bad_out;
+}
+
+TEST_F(DockerSeedTest, ctrl_c_of_remotemedia_run_while_a_node_initializes_ends_the_run_and_its_container) {
+  write_node("stuck.py", R"PY(
+import time
+from remotemedia.nodes import MultiprocessNode
+class Stuck(MultiprocessNode):
+    async def initialize(self):
+        time.sleep(100000)
+    async def process(self, data):
+        yield data
+)PY");
+  const std::string node = unique("stuckcli");
+  auto path = write_manifest("stuck.yaml", fmt::format(R"(version: v1
+nodes:
+  - id: {}
+    node_type: Stuck
+{}connections:
+  - {{from: audio_source, to: {}}}
+)",
+                                                       node, docker_block(), node));
+  const std::vector<float> samples(1600, 0.25f);
+  ASSERT_TRUE(rm::media::write_wav(work_ / "in.wav", samples, 16000, 1));
+  const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
+  const std::string log = (work_ / "run.log").string();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("RM_DOCKER_INIT_TIMEOUT_MS", "300000", 1);
+    std::freopen(log.c_str(), "w", stderr);
+    std::freopen("/dev/null", "w", stdout);
+    ::execl(cli.c_str(), cli.c_str(), "run", path.c_str(), "--input", (work_ / "in.wav").c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  bool running = false;
+  for (int i = 0; i < 1200 && !running; ++i) {
+    for (const auto& c : containers_of_node(node)) running = running || c.state == "running";
+    if (!running) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(running) << "the node's container never ran";
+  std::this_thread::sleep_for(1s);
+  const auto t0 = std::chrono::steady_clock::now();
+  ::kill(pid, SIGINT);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  std::printf("SIGINT -> remotemedia run exited in %lld ms\n", static_cast<long long>(took.count()));
+  std::ifstream in(log);
+  const std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_TRUE(WIFEXITED(st)) << out;
+  EXPECT_EQ(WEXITSTATUS(st), 1) << out;
+  EXPECT_NE(out.find("cancelled"), std::string::npos) << out;
+  EXPECT_LT(took, 1500ms) << out;  // not the 300 s init timeout, not the stop grace
   EXPECT_TRUE(containers_of_node(node).empty());
 }

@@ -158,11 +158,24 @@ TEST(Validate, missing_manifest_file_is_reported) {
 
 TEST(Validate, unknown_top_level_key_is_a_warning_and_still_ok) {
   TempDir dir("warn");
-  std::ofstream(dir.path() / "p.yaml") << "version: v1\nextras: 1\nnodes: [{id: a, node_type: PassThrough}]\n";
+  std::ofstream(dir.path() / "p.yaml")
+      << "version: v1\nextras: 1\nnodes: [{id: a, node_type: PassThrough}]\nconnections: [{from: in, to: a}]\n";
   auto r = run("validate " + quote((dir.path() / "p.yaml").string()));
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("warning: "), std::string::npos);
   EXPECT_NE(r.out.find("unknown top-level key 'extras'"), std::string::npos) << r.out;
+}
+
+TEST(Validate, a_manifest_run_would_refuse_for_want_of_inputs_is_already_an_error_in_validate) {
+  TempDir dir("noinputs");
+  const auto p = dir.path() / "p.yaml";
+  std::ofstream(p) << "version: v1\nnodes: [{id: a, node_type: PassThrough}]\n";
+  auto v = run("validate " + quote(p.string()));
+  EXPECT_EQ(v.exit_code, 1) << v.out;
+  EXPECT_NE(v.out.find("has no pipeline inputs"), std::string::npos) << v.out;
+  auto r = run("run " + quote(p.string()) + " --input x.wav");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("has no pipeline inputs"), std::string::npos) << r.out;
 }
 
 // ------------------------------------------------------------------------------------------

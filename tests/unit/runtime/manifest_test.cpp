@@ -385,5 +385,27 @@ TEST_P(InvalidManifest, is_rejected_with_one_precise_error) {
 INSTANTIATE_TEST_SUITE_P(Table, InvalidManifest, ::testing::ValuesIn(kCases),
                          [](const auto& row) { return std::string(row.param.name); });
 
+TEST(IpcSizes, a_python_nodes_channel_sizes_are_read_and_a_native_node_or_a_bad_size_is_an_error) {
+  auto m = Manifest::from_string(
+      "version: v1\nnodes:\n  - id: py\n    node_type: Big\n    runtime_hint: cpython\n"
+      "    ipc: {input_bytes: 16777216, output_bytes: 8192}\nconnections: [{from: src, to: py}]\n");
+  ASSERT_TRUE(m) << m.error().to_string();
+  EXPECT_EQ(m->nodes()[0].ipc.input_bytes, 16777216u);
+  EXPECT_EQ(m->nodes()[0].ipc.output_bytes, 8192u);
+  auto small = Manifest::from_string(
+      "version: v1\nnodes:\n  - id: py\n    node_type: Big\n    runtime_hint: cpython\n"
+      "    ipc: {output_bytes: 100, inptu_bytes: 1}\nconnections: [{from: src, to: py}]\n");
+  ASSERT_FALSE(small);
+  EXPECT_NE(small.error().to_string().find("nodes[0].ipc.output_bytes = 100 is outside 4096"), std::string::npos)
+      << small.error().to_string();
+  EXPECT_NE(small.error().to_string().find("unknown key 'inptu_bytes'"), std::string::npos)
+      << small.error().to_string();
+  auto native = Manifest::from_string(
+      "version: v1\nnodes:\n  - id: a\n    node_type: TestRelay\n    ipc: {input_bytes: 8192}\n"
+      "connections: [{from: src, to: a}]\n");
+  ASSERT_FALSE(native);
+  EXPECT_NE(native.error().to_string().find("only Python nodes"), std::string::npos) << native.error().to_string();
+}
+
 }  // namespace
 }  // namespace rm::runtime

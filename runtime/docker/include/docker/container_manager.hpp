@@ -64,6 +64,7 @@ struct NodeContainerSpec {
   // control directory); stop() removes it after the container. Empty: none.
   std::string owned_dir;
 
+  bool interactive = false, tty = false;  // see ContainerSpec (`remotemedia shell`)
   std::size_t log_tail_lines = 50;  // kept for error messages
   std::chrono::seconds stop_grace{5};
   bool keep = false;  // labels the container kLabelKeep (it may outlive its session)

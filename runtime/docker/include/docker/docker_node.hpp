@@ -38,6 +38,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +46,7 @@
 #include <boost/json/object.hpp>
 #include <tl/expected.hpp>
 
+#include "docker/container_manager.hpp"
 #include "runtime/docker_config.hpp"
 #include "runtime/node.hpp"
 #include "runtime/node_provider.hpp"
@@ -76,9 +78,11 @@ struct DockerNodeOptions {
   std::filesystem::path manifest_dir;  // for the process fallback's node discovery
 
   // Host side of the read-only mounts: the SDK directory and libremotemedia_ipc.so
-  // (RM_PYTHON_SDK_DIR / RM_IPC_LIBRARY, else those of this build).
+  // (RM_PYTHON_SDK_DIR / RM_IPC_LIBRARY, else found next to the executable:
+  // process/install_layout.hpp).
   std::filesystem::path sdk_dir;
   std::filesystem::path ipc_library;
+  std::string not_found;  // why sdk_dir or ipc_library is empty
   std::filesystem::path ipc_root;  // ipc::ipc_root()
   std::string sdk_container_dir = "/opt/remotemedia/python";
   std::string lib_container_dir = "/opt/remotemedia/lib";
@@ -86,6 +90,8 @@ struct DockerNodeOptions {
   std::chrono::milliseconds init_timeout{60000};  // RM_DOCKER_INIT_TIMEOUT_MS
   std::chrono::seconds stop_grace{2};             // RM_DOCKER_STOP_GRACE_S
   std::uint64_t data_capacity = 4u << 20;         // RM_PROCESS_CHANNEL_BYTES
+  std::uint64_t input_capacity = 0;               // the manifest's ipc.input_bytes (0: data_capacity)
+  std::uint64_t output_capacity = 0;              // ipc.output_bytes
   DockerFallback fallback = DockerFallback::error;  // RM_DOCKER_FALLBACK=process|error
   bool share = false;                               // RM_DOCKER_SHARE=1
   KeepContainers keep = KeepContainers::never;      // RM_DOCKER_KEEP=never|on-failure|always
@@ -121,6 +127,14 @@ class DockerNode final : public runtime::Node {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// What a session's container for this node gets, image aside: limits, env (the node's and the
+// runner's), the SDK and IPC library mounts, volumes, labels, and `ipc_dir` mounted at the same
+// path. Used by DockerNode and by `remotemedia shell`, so the shell sees exactly a session's
+// container.
+NodeContainerSpec node_container_spec_for(const DockerNodeOptions& opts, const std::string& image,
+                                          const std::string& ipc_dir);
+std::map<std::string, std::string> runner_env(const DockerNodeOptions& opts);
 
 // The NodeProvider for NodeKind::docker (registered automatically when rm_docker_node is
 // linked). The first call sweeps orphaned containers (owner dead) and stale IPC directories.

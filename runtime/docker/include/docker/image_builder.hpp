@@ -54,8 +54,11 @@ bool provided_by_sdk(std::string_view requirement);
 // python_packages without the ones provided_by_sdk().
 std::vector<std::string> pip_requirements(const runtime::DockerConfig& config);
 
-// Logs a warning naming both when the base image's Python (ENV PYTHON_VERSION) is not
-// config.python_version.
+// The warning naming both when the base image's Python (ENV PYTHON_VERSION) is not
+// config.python_version; empty when they agree or the image declares none.
+std::string python_version_mismatch(const runtime::DockerConfig& config, const ImageInfo& base,
+                                    std::string_view node_id);
+// Logs python_version_mismatch() as a warning.
 void check_python_version(const runtime::DockerConfig& config, const ImageInfo& base,
                           std::string_view node_id);
 

@@ -39,7 +39,8 @@ struct RunnerLinkOptions {
   std::string node_type;
   std::string session_id;
   std::filesystem::path ipc_root;
-  std::uint64_t data_capacity = 4u << 20;
+  std::uint64_t data_capacity = 4u << 20;  // input ring (host -> node): the node's ipc.input_bytes
+  std::uint64_t output_capacity = 0;       // output ring (node -> host), 0 = data_capacity
   std::uint64_t control_capacity = 64u << 10;
   // What runs the node, for messages: "python process", "container", ...
   std::string runner_name = "python process";
