@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 export JOBS
 
-.PHONY: help setup build test unit demo bench openapi nodes-doc format format-check clean docker-build docker-deploy docker-down install deb
+.PHONY: help setup build test unit demo bench openapi nodes-doc format format-check clean docker-build docker-deploy docker-down install deb coverage
 
 help: ## List the targets (docker-*: the telemetry stack, see docs/deploy.md)
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ demo: ## Set up, build and run the main job (see README)
 
 bench: build ## Run the benchmarks (numbers go in docs/benchmarks.md)
 	bash scripts/bench.sh $(BUILD)
+
+coverage: setup ## Line and branch coverage of unit + integration tests per module, HTML in build-coverage/coverage/
+	bash scripts/coverage.sh
 
 openapi: build ## Write docs/openapi.json from the API gateway's route table
 	$(BUILD)/apps/api-gateway/api-gateway --print-openapi > docs/openapi.json

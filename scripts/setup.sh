@@ -17,6 +17,7 @@ PACKAGES=(
   docker.io debootstrap docker-compose docker-registry python3-yaml
   shellcheck yamllint
   nats-server libnats-dev
+  gcovr
 )
 
 missing=()
