@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 export JOBS
 
-.PHONY: help setup build test unit demo bench openapi format clean docker-build docker-deploy docker-down
+.PHONY: help setup build test unit demo bench openapi format clean docker-build docker-deploy docker-down install deb
 
 help: ## List the targets (docker-*: the telemetry stack, see docs/deploy.md)
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -14,6 +14,12 @@ setup: ## Install every Debian package the build, tests and demo need (idempoten
 
 build: setup ## Configure and build everything into ./build
 	bash scripts/build.sh $(BUILD)
+
+install: build ## Install into PREFIX (default /usr/local): cmake --install $(BUILD) --prefix $(PREFIX) --strip
+	cmake --install $(BUILD) --prefix $(or $(PREFIX),/usr/local) --strip
+
+deb: build ## Build the Debian package into $(BUILD)/pkg (cpack -G DEB; see README "Install")
+	cd $(BUILD) && cpack -G DEB -B pkg
 
 test: ## Set up and run all tests (what CI runs)
 	bash scripts/test.sh

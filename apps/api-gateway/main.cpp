@@ -2,6 +2,7 @@
 // Prometheus metrics. Flags take their defaults from the environment (flag > env > default):
 //   PORT (8081), DATA_DIR (/data), COLLECTOR_HOST (localhost), COLLECTOR_PORT (8080),
 //   METRICS_PORT (9092), HOST (0.0.0.0), THREADS (2), MAX_ENTRIES (10000).
+// With NATS_URL set it reads the JetStream applied stream instead of DATA_DIR (docs/cluster.md).
 // The dashboard (/), Swagger UI (/docs) and their libraries (/vendor) are served from
 // share/remotemedia/web next to the executable, or RM_WEB_ROOT.
 #include <chrono>
@@ -24,6 +25,7 @@
 #include "telemetry/follower.hpp"
 #include "telemetry/gateway.hpp"
 #include "telemetry/index.hpp"
+#include "telemetry/nats_feed.hpp"
 
 namespace {
 
@@ -84,21 +86,47 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  telemetry::FollowerOptions fopts;
-  fopts.data_dir = data_dir;
-  fopts.max_entries = static_cast<std::size_t>(max_entries);
-  auto follower = std::make_shared<telemetry::DataDirFollower>(fopts);
-  follower->start();
-  log->info("following {} read-only: {} collector dir(s), {} GPU(s)", data_dir,
-            follower->collectors(), follower->gpus().size());
-
+  auto nats = telemetry::nats_config_from_env();
+  if (!nats) {
+    std::fprintf(stderr, "api-gateway: %s\n", nats.error().c_str());
+    return 2;
+  }
   core::metrics::Registry registry;
   const auto started = std::chrono::steady_clock::now();
-  registry.gauge_callback("api_gateway_gpus", "GPUs with data visible to the gateway.",
-                          [follower] { return static_cast<double>(follower->gpus().size()); });
-  registry.gauge_callback("api_gateway_follower_records_read",
-                          "Log records read from DATA_DIR since start.",
-                          [follower] { return static_cast<double>(follower->records_read()); });
+  std::shared_ptr<const telemetry::TelemetryView> view;
+  std::shared_ptr<telemetry::DataDirFollower> follower;
+  std::shared_ptr<telemetry::NatsFeed> feed;
+  if (*nats) {
+    // Cluster mode: this gateway's own index, fed by the whole applied stream (docs/cluster.md).
+    auto f = telemetry::NatsFeed::start(**nats, static_cast<std::size_t>(max_entries), "api-gateway");
+    if (!f) {
+      log->error("{}", f.error());
+      return 1;
+    }
+    feed = *f;
+    view = feed;
+    registry.gauge_callback("api_gateway_gpus", "GPUs with data visible to the gateway.",
+                            [feed] { return static_cast<double>(feed->gpus().size()); });
+    registry.gauge_callback("api_gateway_stream_messages_applied", "Applied-stream messages in the index.",
+                            [feed] { return static_cast<double>(feed->stats().messages); });
+    registry.gauge_callback("api_gateway_stream_last_seq", "Sequence of the newest applied-stream message applied.",
+                            [feed] { return static_cast<double>(feed->stats().last_seq); });
+  } else {
+    telemetry::FollowerOptions fopts;
+    fopts.data_dir = data_dir;
+    fopts.max_entries = static_cast<std::size_t>(max_entries);
+    follower = std::make_shared<telemetry::DataDirFollower>(fopts);
+    follower->start();
+    log->info("following {} read-only: {} collector dir(s), {} GPU(s)", data_dir,
+              follower->collectors(), follower->gpus().size());
+
+    registry.gauge_callback("api_gateway_gpus", "GPUs with data visible to the gateway.",
+                            [follower] { return static_cast<double>(follower->gpus().size()); });
+    registry.gauge_callback("api_gateway_follower_records_read",
+                            "Log records read from DATA_DIR since start.",
+                            [follower] { return static_cast<double>(follower->records_read()); });
+    view = follower;
+  }
   registry.gauge_callback("api_gateway_uptime_seconds", "Seconds since the gateway started.",
                           [started] {
                             return std::chrono::duration<double>(std::chrono::steady_clock::now() -
@@ -106,7 +134,7 @@ int main(int argc, char** argv) {
                                 .count();
                           });
 
-  telemetry::Gateway gateway(follower, gopts, &registry);
+  telemetry::Gateway gateway(view, gopts, &registry);
   auto router = gateway.router();
   if (auto web = core::paths::find_share("web", "RM_WEB_ROOT"); web && std::filesystem::is_directory(*web)) {
     core::http::add_static(router, "/docs", *web / "docs");
@@ -141,6 +169,10 @@ int main(int argc, char** argv) {
   log->info("shutting down: finishing in-flight requests");
   server.stop();
   (*metrics_server)->stop();
-  follower->stop();
+  if (follower) follower->stop();
+  if (feed) {
+    feed->stop();
+    telemetry::nats_shutdown();
+  }
   return 0;
 }

@@ -182,6 +182,19 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  {  // One unmeasured request first: the PromQL path builds its per-metric columns lazily.
+    net::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.connect(net::ip::tcp::endpoint(net::ip::make_address(host),
+                                          static_cast<unsigned short>(port)));
+    bhttp::request<bhttp::empty_body> req{
+        bhttp::verb::get, promql ? promql_target(0, metric) : target_for(0, 0, metric), 11};
+    req.set(bhttp::field::host, host);
+    bhttp::write(stream, req);
+    beast::flat_buffer buf;
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(stream, buf, res);
+  }
   std::vector<std::vector<double>> lat(static_cast<std::size_t>(connections));
   std::atomic<long> errors{0}, bytes{0};
   const auto interval = std::chrono::duration<double>(connections / rate);

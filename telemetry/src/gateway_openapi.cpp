@@ -5,6 +5,7 @@
 
 #include "telemetry/gateway.hpp"
 #include "telemetry/gateway_dashboard.hpp"
+#include "gateway_window.hpp"
 
 namespace rm::telemetry {
 
@@ -12,15 +13,7 @@ namespace json = boost::json;
 
 namespace {
 
-json::object string_prop(const char* description, const char* format = nullptr) {
-  json::object o{{"type", "string"}, {"description", description}};
-  if (format) o["format"] = format;
-  return o;
-}
-
-json::object ref(const std::string& name) {
-  return json::object{{"$ref", "#/components/schemas/" + name}};
-}
+json::object ref(const std::string& name) { return schema_ref(name); }
 
 json::object schemas() {
   json::object s;

@@ -26,6 +26,66 @@ class Index::Gpu {
   // True while every retained entry is at or after the one before it (the usual case: rows
   // are stamped as they are processed), so time windows can be found by binary search.
   bool ordered = true;
+  // The retained samples again, one column per metric (oldest first), so reading one metric
+  // of a window touches only that metric's samples instead of every entry of the ring. Built
+  // by the query path (sync_columns, under mu) from the entries appended since its last call,
+  // so ingest does not pay for them. A column is a contiguous ring (not a deque): a window is
+  // then one or two sequential runs of memory, which the hardware prefetcher follows.
+  struct Slot {
+    std::int64_t timestamp_ns;
+    double value;
+    std::uint64_t position;  // appends before this one: says when it leaves the retained ring
+  };
+  struct Column {
+    std::uint32_t metric = 0;
+    std::vector<Slot> buf;
+    std::size_t head = 0, size = 0;
+
+    const Slot& at(std::size_t i) const {
+      std::size_t j = head + i;
+      if (j >= buf.size()) j -= buf.size();
+      return buf[j];
+    }
+    void push_back(const Slot& x) {
+      if (size == buf.size()) {
+        std::vector<Slot> grown(std::max<std::size_t>(16, 2 * size));
+        for (std::size_t i = 0; i < size; ++i) grown[i] = at(i);
+        buf.swap(grown);
+        head = 0;
+      }
+      std::size_t j = head + size;
+      if (j >= buf.size()) j -= buf.size();
+      buf[j] = x;
+      ++size;
+    }
+    void pop_front() {
+      if (++head == buf.size()) head = 0;
+      --size;
+    }
+  };
+  mutable std::vector<Column> columns;
+  mutable std::uint64_t columns_through = 0;  // the columns hold the appends before this one
+
+  void sync_columns() const {
+    const std::uint64_t base = appended - count;
+    if (columns_through < base) {  // never built, or everything it held fell out
+      columns.clear();
+      columns_through = base;
+    }
+    for (auto& c : columns) {
+      while (c.size > 0 && c.at(0).position < base) c.pop_front();
+    }
+    for (std::uint64_t p = columns_through; p < appended; ++p) {
+      const Entry& e = at(static_cast<std::size_t>(p - base));
+      Column* col = nullptr;
+      for (auto& c : columns) {
+        if (c.metric == e.metric) col = &c;
+      }
+      if (col == nullptr) col = &columns.emplace_back(Column{e.metric, {}, 0, 0});
+      col->push_back({e.timestamp_ns, e.value, p});
+    }
+    columns_through = appended;
+  }
 
   void push(const Entry& e, std::size_t cap) {
     if (count > 0 && e.timestamp_ns < at(count - 1).timestamp_ns) ordered = false;
@@ -54,6 +114,8 @@ class Index::Gpu {
     front = 0;
     count = 0;
     ordered = true;
+    columns.clear();
+    columns_through = 0;
   }
   std::size_t size() const { return count; }
   // i-th retained entry, oldest first.
@@ -322,43 +384,36 @@ std::vector<std::vector<SeriesSample>> Index::samples(const std::string& gpu_id,
     }
   }
   std::lock_guard lk(g->mu);
-  std::size_t i = 0;
-  if (g->ordered) {  // first entry at or after start_ns
-    std::size_t lo = 0, hi = g->size();
-    while (lo < hi) {
-      const std::size_t mid = lo + (hi - lo) / 2;
-      if (g->at(mid).timestamp_ns < start_ns) {
-        lo = mid + 1;
-      } else {
-        hi = mid;
+  g->sync_columns();
+  for (std::size_t m = 0; m < ids.size(); ++m) {
+    const Gpu::Column* col = nullptr;
+    for (const auto& c : g->columns) {
+      if (c.metric == ids[m]) col = &c;
+    }
+    if (col == nullptr) continue;
+    std::size_t i = 0;
+    if (g->ordered) {  // first sample at or after start_ns
+      std::size_t hi = col->size;
+      while (i < hi) {
+        const std::size_t mid = i + (hi - i) / 2;
+        if (col->at(mid).timestamp_ns < start_ns) {
+          i = mid + 1;
+        } else {
+          hi = mid;
+        }
       }
     }
-    i = lo;
-  }
-  // Chunk by chunk: one deque lookup per chunk rather than per entry.
-  const std::size_t last = g->front + g->size();
-  bool done = false;
-  for (std::size_t p = g->front + i; p < last && !done;) {
-    const Entry* chunk = g->chunks[p / kChunkEntries]->entries;
-    const std::size_t stop = std::min(last, (p / kChunkEntries + 1) * kChunkEntries);
-    for (; p < stop; ++p) {
-      const Entry& e = chunk[p % kChunkEntries];
-      if (e.timestamp_ns > end_ns) {
-        if (g->ordered) {
-          done = true;
-          break;
-        }
+    auto& dst = out[m];
+    for (; i < col->size; ++i) {
+      const Gpu::Slot& x = col->at(i);
+      if (x.timestamp_ns > end_ns) {
+        if (g->ordered) break;
         continue;
       }
-      if (e.timestamp_ns < start_ns) continue;
-      for (std::size_t m = 0; m < ids.size(); ++m) {
-        if (ids[m] == e.metric) out[m].push_back({e.timestamp_ns, e.value});
-      }
+      if (x.timestamp_ns >= start_ns) dst.push_back({x.timestamp_ns, x.value});
     }
-  }
-  if (!g->ordered) {
-    for (auto& v : out) {
-      std::stable_sort(v.begin(), v.end(), [](const SeriesSample& a, const SeriesSample& b) {
+    if (!g->ordered) {
+      std::stable_sort(dst.begin(), dst.end(), [](const SeriesSample& a, const SeriesSample& b) {
         return a.timestamp_ns < b.timestamp_ns;
       });
     }

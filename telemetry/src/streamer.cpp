@@ -16,6 +16,7 @@
 #include "core/shutdown.hpp"
 #include "telemetry/client.hpp"
 #include "telemetry/csv.hpp"
+#include "telemetry/publisher.hpp"
 
 namespace rm::telemetry {
 
@@ -58,6 +59,9 @@ tl::expected<StreamerConfig, CliResult> parse_streamer_config(int argc, char** a
   c.batch_size = static_cast<std::size_t>(*bs);
   c.loops = *loops;
   c.producer_prefix = core::env_string("PRODUCER_ID", "");
+  auto nats = nats_config_from_env();
+  if (!nats) return tl::unexpected(CliResult{nats.error(), false});
+  c.nats = *nats;
 
   CLI::App app{"telemetry-streamer: streams a telemetry CSV to the collector's broker"};
   app.add_option("--csv-file", c.csv_file, "CSV file (CSV_FILE)");
@@ -110,8 +114,13 @@ int run_streamer(const StreamerConfig& cfg) {
               cfg.csv_file, rows->size(), csv_stats.rows_bad, mine.size(), cfg.instance_index,
               cfg.instance_count, cfg.workers,
               cfg.rate > 0 ? fmt::format("{} rows/s each", cfg.rate) : std::string("full speed"),
-              cfg.broker_host, cfg.broker_port);
+              cfg.nats ? "NATS " + cfg.nats->urls() : cfg.broker_host, cfg.nats ? std::string("JetStream") : std::to_string(cfg.broker_port));
 
+  auto make_publisher = make_publisher_factory(cfg);
+  if (!make_publisher) {
+    log()->error("{}", make_publisher.error());
+    return 1;
+  }
   std::atomic<bool> stop_producing{false};
   std::atomic<bool> abort{false};
   core::Shutdown::on_shutdown([&] { stop_producing = true; });
@@ -128,12 +137,7 @@ int run_streamer(const StreamerConfig& cfg) {
       for (std::size_t j = static_cast<std::size_t>(w); j < mine.size(); j += static_cast<std::size_t>(cfg.workers)) {
         rs.push_back(mine[j]);
       }
-      PublisherOptions po;
-      po.host = cfg.broker_host;
-      po.port = cfg.broker_port;
-      po.producer_id = fmt::format("{}-w{}", cfg.producer_prefix, w);
-      po.cancel = &abort;
-      ReliablePublisher pub(po);
+      auto pub = (*make_publisher)(fmt::format("{}-w{}", cfg.producer_prefix, w), &abort);
       std::vector<OutSample> batch;
       std::uint64_t my_rows = 0, my_samples = 0;
       const auto start = Clock::now();
@@ -142,7 +146,7 @@ int run_streamer(const StreamerConfig& cfg) {
       auto send = [&] {
         if (batch.empty()) return;
         my_samples += batch.size();
-        if (auto r = pub.publish(std::move(batch)); !r) {
+        if (auto r = pub->publish(std::move(batch)); !r) {
           log()->error("worker {}: {}", w, r.error().message);
           ok = false;
         }
@@ -169,14 +173,14 @@ int run_streamer(const StreamerConfig& cfg) {
       }
       if (ok) send();
       if (ok) {
-        if (auto r = pub.flush(std::chrono::seconds(30)); !r) {
+        if (auto r = pub->flush(std::chrono::seconds(30)); !r) {
           log()->error("worker {}: flush: {}", w, r.error().message);
           ok = false;
         }
       }
       if (!ok) failures++;
       std::lock_guard lk(totals_mu);
-      const auto& s = pub.stats();
+      const auto s = pub->stats();
       totals.batches += s.batches;
       totals.acked += s.acked;
       totals.duplicates += s.duplicates;
@@ -200,6 +204,8 @@ int run_streamer(const StreamerConfig& cfg) {
     }
   }
   for (auto& t : threads) t.join();
+  make_publisher = tl::unexpected(std::string());  // the NATS connection, if any, closes here
+  if (cfg.nats) nats_shutdown();
   boost::json::object o{{"rows", rows_sent},
                         {"samples", samples_sent},
                         {"batches", totals.batches},

@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "promql/http_api.hpp"
 #include "telemetry/csv.hpp"
+#include "telemetry/gateway.hpp"
 #include "telemetry/index.hpp"
 
 namespace promql_test {
@@ -31,6 +33,15 @@ inline std::shared_ptr<rm::telemetry::Index> dcgm_index(int rounds) {
     }
   }
   return index;
+}
+
+// Gateway options with the Prometheus API routes and no reachable collector.
+inline rm::telemetry::GatewayOptions promql_gateway_options() {
+  rm::telemetry::GatewayOptions o;
+  o.collector_host = "127.0.0.1";
+  o.collector_port = 1;
+  o.route_groups.push_back(rm::promql::add_routes);
+  return o;
 }
 
 }  // namespace promql_test

@@ -117,8 +117,9 @@ DockerNodeOptions DockerNodeOptions::from_env(std::string node_id, std::string n
   o.session_id = std::move(session_id);
   o.params = std::move(params);
   o.config = std::move(config);
-  o.sdk_dir = fs::absolute(p.sdk_dir);
-  o.ipc_library = fs::absolute(p.ipc_library);
+  if (!p.sdk_dir.empty()) o.sdk_dir = fs::absolute(p.sdk_dir);
+  if (!p.ipc_library.empty()) o.ipc_library = fs::absolute(p.ipc_library);
+  o.not_found = p.not_found;
   o.ipc_root = p.ipc_root;
   o.data_capacity = p.data_capacity;
   o.init_timeout = env_ms("RM_DOCKER_INIT_TIMEOUT_MS", 60000);
@@ -433,6 +434,11 @@ NodeStatus DockerNode::initialize() { return noted(impl_->failed, initialize_ste
 
 NodeStatus DockerNode::initialize_steps() {
   auto& m = *impl_;
+  if (m.opts.sdk_dir.empty() || m.opts.ipc_library.empty()) {
+    return node_error(NodeErrorCode::init_failed,
+                      fmt::format("node {}: cannot mount the Python runtime into the container: {}",
+                                  m.opts.node_id, m.opts.not_found));
+  }
   // A warm shared container for this config means the daemon answered and the image exists:
   // the session goes straight to that container's runner server.
   std::string warm_image;

@@ -25,16 +25,10 @@
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "ipc/channel_names.hpp"
+#include "process/install_layout.hpp"
 #include "process/runner_link.hpp"
 
 extern char** environ;
-
-#ifndef RM_PROCESS_DEFAULT_SDK_DIR
-#define RM_PROCESS_DEFAULT_SDK_DIR "/opt/remotemedia/python"
-#endif
-#ifndef RM_PROCESS_DEFAULT_IPC_LIBRARY
-#define RM_PROCESS_DEFAULT_IPC_LIBRARY "/opt/remotemedia/lib/libremotemedia_ipc.so"
-#endif
 
 namespace rm::process {
 namespace fs = std::filesystem;
@@ -56,21 +50,6 @@ std::string describe_status(int status) {
   return fmt::format("ended with status {}", status);
 }
 
-// PATH lookup done before fork (execvp is not async-signal-safe).
-std::string resolve_program(const std::string& prog) {
-  if (prog.find('/') != std::string::npos) return prog;
-  auto path = core::env("PATH").value_or("/usr/local/bin:/usr/bin:/bin");
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    auto end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    auto cand = fs::path(path.substr(start, end - start)) / prog;
-    if (::access(cand.c_str(), X_OK) == 0) return cand.string();
-    start = end + 1;
-  }
-  return prog;
-}
-
 }  // namespace
 
 ProcessNodeOptions ProcessNodeOptions::from_env(std::string node_id, std::string node_type,
@@ -81,8 +60,16 @@ ProcessNodeOptions ProcessNodeOptions::from_env(std::string node_id, std::string
   o.session_id = std::move(session_id);
   o.params = std::move(params);
   o.python = core::env_string("REMOTEMEDIA_PYTHON", "python3");
-  o.sdk_dir = core::env_string("RM_PYTHON_SDK_DIR", RM_PROCESS_DEFAULT_SDK_DIR);
-  o.ipc_library = core::env_string("RM_IPC_LIBRARY", RM_PROCESS_DEFAULT_IPC_LIBRARY);
+  if (auto sdk = find_python_sdk()) {
+    o.sdk_dir = *sdk;
+  } else {
+    o.not_found = sdk.error();
+  }
+  if (auto lib = find_ipc_library()) {
+    o.ipc_library = *lib;
+  } else if (o.not_found.empty()) {
+    o.not_found = lib.error();
+  }
   o.ipc_root = ipc::ipc_root();
   if (auto t = core::env_int("RM_PROCESS_INIT_TIMEOUT_MS", 30000, 1, 24LL * 3600 * 1000)) {
     o.init_timeout = std::chrono::milliseconds(*t);
@@ -140,7 +127,14 @@ struct ProcessNode::Impl {
 };
 
 Status ProcessNode::Impl::spawn() {
-  std::vector<std::string> argv = {resolve_program(opts.python), "-m", "remotemedia.runner",
+  if (opts.sdk_dir.empty() || opts.ipc_library.empty()) {
+    return node_error(NodeErrorCode::init_failed,
+                      fmt::format("{}: cannot start python node {}: {}", prefix(), opts.node_type,
+                                  opts.not_found.empty() ? "no SDK directory / IPC library set"
+                                                         : opts.not_found));
+  }
+  const auto python = find_program(opts.python);
+  std::vector<std::string> argv = {python.empty() ? opts.python : python, "-m", "remotemedia.runner",
                                    "--node-type", opts.node_type, "--node-id", opts.node_id,
                                    "--session-id", opts.session_id, "--ipc-dir",
                                    link->dir().string()};

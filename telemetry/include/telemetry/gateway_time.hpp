@@ -22,4 +22,13 @@ tl::expected<std::int64_t, std::string> parse_rfc3339(std::string_view text);
 // fraction when whole seconds).
 std::string format_rfc3339(std::int64_t unix_ns);
 
+// Unix nanoseconds as whole seconds (rounded down, also before 1970) and 0..999999999 ns.
+struct UnixTime {
+  std::int64_t secs;
+  std::int64_t ns;
+};
+UnixTime split_unix_ns(std::int64_t unix_ns);
+// Appends ".<ns>" without trailing zeros (".5", ".000000001"); nothing when ns is 0.
+void append_fraction(std::string& out, std::int64_t ns);
+
 }  // namespace rm::telemetry

@@ -12,6 +12,7 @@
 //   HOST_FILTER ("")                --host-filter  only rows whose Hostname equals it (opt-in)
 //   BATCH_SIZE (500)                --batch-size   samples per PUBLISH
 //   LOOPS (0 = forever)             --loops
+//   NATS_URL (unset)                publish to JetStream instead of the broker (nats.hpp)
 //
 // Row i of the file (bad rows skipped) belongs to instance i % INSTANCE_COUNT; an instance's
 // j-th row goes to worker j % WORKERS, so no two workers or instances send the same row.
@@ -23,6 +24,7 @@
 #include <tl/expected.hpp>
 
 #include "telemetry/collector.hpp"
+#include "telemetry/nats.hpp"
 
 namespace rm::telemetry {
 
@@ -38,6 +40,7 @@ struct StreamerConfig {
   std::size_t batch_size = 500;
   long long loops = 0;
   std::string producer_prefix;  // default "<hostname>-<pid>-<start time>"
+  std::optional<NatsConfig> nats;  // set from NATS_URL: cluster mode
 };
 
 tl::expected<StreamerConfig, CliResult> parse_streamer_config(int argc, char** argv);

@@ -51,17 +51,10 @@ double quantile(double q, std::vector<VSample>& values) {
 }  // namespace
 
 LabelsRef Evaluator::group_labels(const Expr& e, LabelsRef l, const Aggregate& a) {
-  auto& memo = derived_[&e];
-  auto it = memo.find(l);
-  if (it != memo.end()) return it->second;
-  Labels out;
-  for (const auto& p : *l) {
-    const bool listed = std::find(a.grouping.begin(), a.grouping.end(), p.first) != a.grouping.end();
-    if (a.without ? (!listed && p.first != "__name__") : listed) out.push_back(p);
-  }
-  LabelsRef r = intern(std::move(out));
-  memo.emplace(l, r);
-  return r;
+  return derive(&e, l, [&](const std::string& name) {
+    const bool listed = std::find(a.grouping.begin(), a.grouping.end(), name) != a.grouping.end();
+    return a.without ? !listed && name != "__name__" : listed;
+  });
 }
 
 Value Evaluator::aggregate(const Aggregate& a, const Expr& e, std::int64_t t) {

@@ -16,17 +16,10 @@ bool drops_name(BinOp op) { return !is_comparison(op) && !is_set_op(op); }
 }  // namespace
 
 LabelsRef Evaluator::signature(const Expr& e, LabelsRef l, const VectorMatching& m) {
-  auto& memo = derived_[&e];
-  auto it = memo.find(l);
-  if (it != memo.end()) return it->second;
-  Labels out;
-  for (const auto& p : *l) {
-    const bool listed = std::find(m.labels.begin(), m.labels.end(), p.first) != m.labels.end();
-    if (m.on ? listed : (!listed && p.first != "__name__")) out.push_back(p);
-  }
-  LabelsRef r = intern(std::move(out));
-  memo.emplace(l, r);
-  return r;
+  return derive(&e, l, [&](const std::string& name) {
+    const bool listed = std::find(m.labels.begin(), m.labels.end(), name) != m.labels.end();
+    return m.on ? listed : !listed && name != "__name__";
+  });
 }
 
 Value Evaluator::binary(const Binary& b, const Expr& e, std::int64_t t) {
@@ -99,7 +92,6 @@ Vector Evaluator::vector_binary(const Binary& b, const Expr& e, const Vector& lh
     }
   }
   std::unordered_set<LabelsRef> matched;
-  auto& result_memo = derived_[&b];
   for (const auto& ls : lhs) {
     LabelsRef sig = signature(e, ls.labels, m);
     auto it = right.find(sig);
@@ -116,18 +108,17 @@ Vector Evaluator::vector_binary(const Binary& b, const Expr& e, const Vector& lh
                          "multiple matches for labels: many-to-one matching must be explicit "
                          "(group_left/group_right)"}};
     }
-    auto memo = result_memo.find(ls.labels);
-    if (memo == result_memo.end()) {
-      Labels res;
-      for (const auto& p : *ls.labels) {
-        if ((drops_name(b.op) || b.return_bool) && p.first == "__name__") continue;
-        const bool listed = std::find(m.labels.begin(), m.labels.end(), p.first) != m.labels.end();
-        if (m.on ? !listed : listed) continue;
-        res.push_back(p);
-      }
-      memo = result_memo.emplace(ls.labels, intern(std::move(res))).first;
-    }
-    out.push_back({memo->second, v});
+    // Prometheus' resultMetric: the left side's labels, name dropped for arithmetic and bool,
+    // reduced to the on(...) labels or without the ignoring(...) ones.
+    const bool drop = drops_name(b.op) || b.return_bool;
+    out.push_back({derive(&b, ls.labels,
+                          [&](const std::string& name) {
+                            if (drop && name == "__name__") return false;
+                            const bool listed = std::find(m.labels.begin(), m.labels.end(),
+                                                          name) != m.labels.end();
+                            return m.on ? listed : !listed;
+                          }),
+                   v});
   }
   return out;
 }

@@ -68,6 +68,20 @@ class Evaluator {
   Vector vector_binary(const Binary& b, const Expr& e, const Vector& lhs, const Vector& rhs);
   LabelsRef signature(const Expr& e, LabelsRef l, const VectorMatching& m);
   LabelsRef group_labels(const Expr& e, LabelsRef l, const Aggregate& a);
+  // The labels of `l` whose name `keep` accepts, interned and memoised per (node, l).
+  template <typename Keep>
+  LabelsRef derive(const void* node, LabelsRef l, Keep&& keep) {
+    auto& memo = derived_[node];
+    auto it = memo.find(l);
+    if (it != memo.end()) return it->second;
+    Labels out;
+    for (const auto& p : *l) {
+      if (keep(p.first)) out.push_back(p);
+    }
+    LabelsRef r = intern(std::move(out));
+    memo.emplace(l, r);
+    return r;
+  }
 
   const Storage& storage_;
   EngineOptions opts_;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <cstring>
 #include <set>
 
 #include <fmt/format.h>
@@ -143,45 +144,82 @@ tl::expected<std::int64_t, std::string> parse_step(const std::string& s) {
   return *d;
 }
 
-void append_time(std::string& out, std::int64_t ms) {
+// Writes at p (room for kMaxPoint chars) and returns the end: Unix seconds with up to three
+// fraction digits.
+char* write_time(char* p, std::int64_t ms) {
   std::int64_t secs = ms / 1000, frac = ms % 1000;
   if (frac < 0) {
     frac += 1000;
     --secs;
   }
-  char digits[24];
-  out.append(digits, std::to_chars(digits, digits + sizeof digits, secs).ptr);
+  p = std::to_chars(p, p + 24, secs).ptr;
   if (frac != 0) {
-    char buf[4] = {static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
-                   static_cast<char>('0' + frac % 10), 0};
-    std::size_t n = 3;
-    while (buf[n - 1] == '0') --n;
-    out += '.';
-    out.append(buf, n);
+    *p++ = '.';
+    *p++ = static_cast<char>('0' + frac / 100);
+    if (frac % 100 != 0) {
+      *p++ = static_cast<char>('0' + frac / 10 % 10);
+      if (frac % 10 != 0) *p++ = static_cast<char>('0' + frac % 10);
+    }
   }
+  return p;
 }
 
 // Go's strconv.FormatFloat(v, 'f', -1, 64), quoted, as Prometheus renders sample values.
-void append_value(std::string& out, double v) {
-  out += '"';
+char* write_value(char* p, double v) {
+  *p++ = '"';
   if (std::isnan(v)) {
-    out += "NaN";
+    std::memcpy(p, "NaN", 3);
+    p += 3;
   } else if (std::isinf(v)) {
-    out += v > 0 ? "+Inf" : "-Inf";
+    std::memcpy(p, v > 0 ? "+Inf" : "-Inf", 4);
+    p += 4;
   } else {
-    char buf[400];
-    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
-    out.append(buf, r.ptr);
+    p = std::to_chars(p, p + 340, v, std::chars_format::fixed).ptr;
   }
-  out += '"';
+  *p++ = '"';
+  return p;
 }
 
+constexpr std::size_t kMaxPoint = 400;  // "[" time "," value "]": a fixed double is <= 330 chars
+
 void append_point(std::string& out, const Sample& s) {
-  out += '[';
-  append_time(out, s.t);
-  out += ',';
-  append_value(out, s.v);
-  out += ']';
+  const std::size_t at = out.size();
+  out.resize(at + kMaxPoint);
+  char* p = out.data() + at;
+  *p++ = '[';
+  p = write_time(p, s.t);
+  *p++ = ',';
+  p = write_value(p, s.v);
+  *p++ = ']';
+  out.resize(static_cast<std::size_t>(p - out.data()));
+}
+
+void append_time(std::string& out, std::int64_t ms) {
+  char buf[32];
+  out.append(buf, write_time(buf, ms));
+}
+
+// Many points at once: one resize for the run instead of one per point.
+void append_points(std::string& out, const std::vector<Sample>& points) {
+  const std::size_t at = out.size();
+  // A typical point is ~20 chars; make room for the worst case of a few and grow when short.
+  std::size_t room = points.size() * 48 + kMaxPoint;
+  out.resize(at + room);
+  char* p = out.data() + at;
+  for (std::size_t j = 0; j < points.size(); ++j) {
+    if (static_cast<std::size_t>(out.data() + out.size() - p) < kMaxPoint + 1) {
+      const std::size_t used = static_cast<std::size_t>(p - out.data());
+      out.resize(out.size() * 2);
+      p = out.data() + used;
+    }
+    if (j) *p++ = ',';
+    *p++ = '[';
+    p = write_time(p, points[j].t);
+    *p++ = ',';
+    p = write_value(p, points[j].v);
+    *p++ = ']';
+  }
+  out.resize(static_cast<std::size_t>(p - out.data()));
 }
 
 void append_labels(std::string& out, const Labels& labels) {
@@ -226,10 +264,7 @@ std::string result_json(const QueryResult& r) {
           append_point(out, r.series[i].points.at(0));
         } else {
           out += ",\"values\":[";
-          for (std::size_t j = 0; j < r.series[i].points.size(); ++j) {
-            if (j) out += ',';
-            append_point(out, r.series[i].points[j]);
-          }
+          append_points(out, r.series[i].points);
           out += ']';
         }
         out += '}';

@@ -15,17 +15,10 @@ using namespace promql_test;
 namespace {
 
 struct Served {
-  Served() : gw(dcgm_index(9), options()), server(gw.router(), server_options()) {
+  Served() : gw(dcgm_index(9), promql_gateway_options()), server(gw.router(), server_options()) {
     auto ok = server.start();
     EXPECT_TRUE(ok) << (ok ? "" : ok.error());
     url = "http://127.0.0.1:" + std::to_string(server.port());
-  }
-  static rm::telemetry::GatewayOptions options() {
-    rm::telemetry::GatewayOptions o;
-    o.collector_host = "127.0.0.1";
-    o.collector_port = 1;
-    o.route_groups.push_back(rm::promql::add_routes);
-    return o;
   }
   static rm::core::http::ServerOptions server_options() {
     rm::core::http::ServerOptions so;

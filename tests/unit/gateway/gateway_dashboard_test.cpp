@@ -15,17 +15,9 @@ using namespace gateway_test;
 using rm::core::http::make_request;
 using rm::core::http::Response;
 using rm::telemetry::Gateway;
-using rm::telemetry::GatewayOptions;
 namespace json = boost::json;
 
 namespace {
-
-GatewayOptions no_collector() {
-  GatewayOptions o;
-  o.collector_host = "127.0.0.1";
-  o.collector_port = 1;  // nothing listens on port 1
-  return o;
-}
 
 struct Dashboard : ::testing::Test {
   std::shared_ptr<rm::telemetry::Index> index = sample_index();

@@ -15,14 +15,7 @@ namespace http = rm::core::http;
 namespace {
 
 struct Api {
-  Api() : gw(dcgm_index(5), options()), router(gw.router()) {}
-  static rm::telemetry::GatewayOptions options() {
-    rm::telemetry::GatewayOptions o;
-    o.collector_host = "127.0.0.1";
-    o.collector_port = 1;
-    o.route_groups.push_back(rm::promql::add_routes);
-    return o;
-  }
+  Api() : gw(dcgm_index(5), promql_gateway_options()), router(gw.router()) {}
   http::Response get(const std::string& target) { return router.handle(http::make_request("GET", target)); }
   http::Response post(const std::string& path, const std::string& body) {
     auto req = http::make_request("POST", path, body);

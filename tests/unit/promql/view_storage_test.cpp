@@ -102,3 +102,33 @@ TEST(ViewStorage, a_range_query_over_all_gpus_has_one_point_per_step_and_series)
   ASSERT_EQ(r->series.size(), 247u);
   for (const auto& s : r->series) ASSERT_EQ(s.points.size(), 241u);
 }
+
+// The classic dcgm-exporter Grafana dashboard (12239) sends these queries, with Grafana's
+// substitution of its $instance and $gpu variables; they work unchanged.
+TEST(ViewStorage, the_dcgm_grafana_dashboard_queries_work_unchanged) {
+  ViewStorage storage(dcgm_index(3));
+  const std::string sel = "{instance=~\"mtv5-dgx1-hgpu-031:9400\", gpu=~\"(0|1)\"}";
+  struct Case {
+    std::string query;
+    std::size_t series;
+  };
+  for (const auto& c : std::vector<Case>{{"DCGM_FI_DEV_GPU_TEMP" + sel, 2},
+                                         {"avg(DCGM_FI_DEV_GPU_TEMP" + sel + ")", 1},
+                                         {"DCGM_FI_DEV_POWER_USAGE" + sel, 2},
+                                         {"sum(DCGM_FI_DEV_POWER_USAGE" + sel + ")", 1},
+                                         {"DCGM_FI_DEV_SM_CLOCK" + sel + " * 1000000", 2},
+                                         {"DCGM_FI_DEV_MEM_CLOCK" + sel + " * 1000000", 2},
+                                         {"DCGM_FI_DEV_GPU_UTIL" + sel, 2},
+                                         {"DCGM_FI_DEV_MEM_COPY_UTIL" + sel, 2},
+                                         {"DCGM_FI_DEV_FB_USED" + sel, 2},
+                                         {"DCGM_FI_DEV_FB_FREE" + sel, 2},
+                                         {"DCGM_FI_DEV_GPU_TEMP{instance=~\".*\", gpu=~\".*\"}", 247}}) {
+    auto r = instant(storage, c.query, kBaseMs + 2 * kRoundMs);
+    EXPECT_EQ(r.series.size(), c.series) << c.query;
+  }
+  auto clocks = instant(storage, "DCGM_FI_DEV_SM_CLOCK" + sel + " * 1000000", kBaseMs);
+  for (const auto& s : clocks.series) {
+    EXPECT_EQ(label(s.labels, "__name__"), "");  // arithmetic drops the metric name
+    EXPECT_GT(s.points[0].v, 1e6);
+  }
+}

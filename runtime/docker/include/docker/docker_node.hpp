@@ -78,9 +78,11 @@ struct DockerNodeOptions {
   std::filesystem::path manifest_dir;  // for the process fallback's node discovery
 
   // Host side of the read-only mounts: the SDK directory and libremotemedia_ipc.so
-  // (RM_PYTHON_SDK_DIR / RM_IPC_LIBRARY, else those of this build).
+  // (RM_PYTHON_SDK_DIR / RM_IPC_LIBRARY, else found next to the executable:
+  // process/install_layout.hpp).
   std::filesystem::path sdk_dir;
   std::filesystem::path ipc_library;
+  std::string not_found;  // why sdk_dir or ipc_library is empty
   std::filesystem::path ipc_root;  // ipc::ipc_root()
   std::string sdk_container_dir = "/opt/remotemedia/python";
   std::string lib_container_dir = "/opt/remotemedia/lib";

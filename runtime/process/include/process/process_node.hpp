@@ -42,10 +42,13 @@ struct ProcessNodeOptions {
   boost::json::object params;
   // Interpreter: $REMOTEMEDIA_PYTHON, else "python3" (looked up on PATH).
   std::string python;
-  // Prepended to PYTHONPATH: $RM_PYTHON_SDK_DIR, else <source dir>/python.
+  // Prepended to PYTHONPATH: $RM_PYTHON_SDK_DIR, else the installed or build-tree SDK found
+  // relative to the executable (process/install_layout.hpp).
   std::filesystem::path sdk_dir;
-  // Passed as RM_IPC_LIBRARY: $RM_IPC_LIBRARY, else the libremotemedia_ipc.so of this build.
+  // Passed as RM_IPC_LIBRARY: $RM_IPC_LIBRARY, else found the same way.
   std::filesystem::path ipc_library;
+  // Why sdk_dir or ipc_library is empty (from_env); starting the node reports it.
+  std::string not_found;
   // Root of session directories: ipc::ipc_root() ($RM_IPC_DIR or /dev/shm/remotemedia).
   std::filesystem::path ipc_root;
   // Extra directories for node discovery, put in front of $REMOTEMEDIA_NODE_PATH.
