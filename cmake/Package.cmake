@@ -156,6 +156,9 @@ if(TARGET remotemedia)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/native ${PROJECT_SOURCE_DIR}/examples/python
     DESTINATION ${CMAKE_INSTALL_DATADIR}/remotemedia/examples COMPONENT runtime PATTERN __pycache__ EXCLUDE)
   install(FILES ${PROJECT_SOURCE_DIR}/docs/remotemedia.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT runtime)
+  # The base-image recipe docker nodes fall back to without a registry (docker/base_image.hpp).
+  install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/base-images.sh
+    DESTINATION ${CMAKE_INSTALL_DATADIR}/remotemedia/scripts COMPONENT runtime)
   install(FILES ${PROJECT_SOURCE_DIR}/docs/cli.md ${PROJECT_SOURCE_DIR}/docs/manifest.md
     ${PROJECT_SOURCE_DIR}/docs/nodes.md ${PROJECT_SOURCE_DIR}/docs/python-nodes.md
     ${PROJECT_SOURCE_DIR}/docs/embedding.md

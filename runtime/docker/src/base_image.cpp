@@ -198,7 +198,7 @@ Status run_recipe(const std::string& image, std::string_view node_id,
   auto known = recipe_images();
   if (!has_recipe(image)) {
     return docker_error(DockerErrorCode::not_found,
-                        fmt::format("no local recipe builds {} (recipes: {}); set docker.base_image "
+                        fmt::format("no local recipe (scripts/base-images.sh) builds {} (recipes: {}); set docker.base_image "
                                     "to an image present on this daemon, or make a registry "
                                     "reachable for the daemon",
                                     image, fmt::join(known, ", ")));
