@@ -256,7 +256,8 @@ class Parser {
         if (peek().kind == Tok::colon) unsupported(pos, "subquery");
         expect(Tok::rbracket, "range selector");
         if (range <= 0) fail_at(pos, "range selector must be positive");
-        e = make(MatrixSelector{std::move(e), range}, e->pos, ValueType::matrix);
+        const std::size_t selector_pos = e->pos;  // before e is moved from
+        e = make(MatrixSelector{std::move(e), range}, selector_pos, ValueType::matrix);
       } else if (peek_ident("offset")) {
         const std::size_t pos = take().pos;
         bool negative = false;
