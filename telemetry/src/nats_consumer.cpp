@@ -237,9 +237,10 @@ int run_nats_collector(const CollectorConfig& cfg) {
       {"telemetry_collector_nats_redelivered_batches", &c.redelivered},
       {"telemetry_collector_nats_nak_batches", &c.naked},
   };
-  for (const auto& [name, v] : counters) {
-    registry.gauge_callback(name, "Cluster mode counter (see docs/cluster.md).",
-                            [v] { return static_cast<double>(v->load()); });
+  for (const auto& counter : counters) {
+    auto* value = counter.second;  // a named copy: clang 14 cannot capture a structured binding
+    registry.gauge_callback(counter.first, "Cluster mode counter (see docs/cluster.md).",
+                            [value] { return static_cast<double>(value->load()); });
   }
   registry.gauge_callback("telemetry_collector_ready", "1 once bound to the durable consumer.",
                           [&] { return ready ? 1.0 : 0.0; });
