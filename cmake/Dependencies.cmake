@@ -1,16 +1,14 @@
 # All dependencies come from Debian bookworm packages (scripts/setup.sh installs them).
+# Found here: what core (always built) and the test/bench tools need. A module's own libraries
+# are found in its CMakeLists.txt (runtime: yaml-cpp; media: sndfile; runtime/nodes: soxr, webrtc).
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 find_package(Threads REQUIRED)
 find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS json)
 find_package(spdlog REQUIRED)
 find_package(fmt REQUIRED)
-find_package(yaml-cpp REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(tl-expected CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
-pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
-pkg_check_modules(SOXR REQUIRED IMPORTED_TARGET soxr)
-pkg_check_modules(WEBRTC_AP REQUIRED IMPORTED_TARGET webrtc-audio-processing)
 if(RM_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Builds the base images the docker nodes expect, locally (there is no image registry here):
 #   debian:bookworm-slim   debootstrap --variant=minbase bookworm
-#   python:3.11-slim       the same plus python3, python3-pip, python3-venv, ca-certificates,
-#                          `python`/`pip` in /usr/local/bin and no EXTERNALLY-MANAGED marker, so
-#                          `pip install` works as in the official image.
-# Only missing images are built. Root filesystems are cached as tarballs (and the downloaded
+#   python:3.11-slim       bookworm minbase plus python3, python3-pip, python3-venv,
+#                          ca-certificates, `python`/`pip` in /usr/local/bin and no
+#                          EXTERNALLY-MANAGED marker, so `pip install` works as in the official image.
+#   python:3.9-slim        the same from bullseye (Python 3.9)
+#   python:3.13-slim       the same from trixie (Python 3.13)
+# These are the Pythons Debian releases ship; `--list` prints the image names this script can
+# build (the runtime reads it to say which versions it can provide). Only missing images are
+# built. Root filesystems are cached as tarballs (and the downloaded
 # .debs in a package cache) under RM_BASE_CACHE, so rebuilding after `docker system prune` only
 # re-imports a tarball (seconds).
 #
@@ -12,16 +16,30 @@
 #   RM_BASE_CACHE        cache directory (default /var/cache/remotemedia)
 #   RM_DEBIAN_MIRROR     Debian mirror (default: the one /etc/apt/sources* uses)
 #   RM_DEBOOTSTRAP_TIMEOUT  seconds per debootstrap run (default 1200)
-#   RM_BASE_IMAGES       space-separated subset to build (default: both)
+#   RM_BASE_IMAGES       space-separated images to build (default: debian:bookworm-slim
+#                        python:3.11-slim; arguments, when given, take precedence)
 #   RM_FORCE_BASE_REBUILD=1  ignore cached tarballs and existing images
 set -euo pipefail
+
+# image -> "suite slug include-list"
+declare -A RECIPES=(
+  [debian:bookworm-slim]="bookworm debian-bookworm-slim -"
+  [python:3.9-slim]="bullseye python-3.9-slim ca-certificates,python3,python3-pip,python3-venv"
+  [python:3.11-slim]="bookworm python-3.11-slim ca-certificates,python3,python3-pip,python3-venv"
+  [python:3.13-slim]="trixie python-3.13-slim ca-certificates,python3,python3-pip,python3-venv"
+)
+if [ "${1:-}" = "--list" ]; then
+  printf '%s\n' "${!RECIPES[@]}" | sort -V
+  exit 0
+fi
 
 CACHE=${RM_BASE_CACHE:-/var/cache/remotemedia}
 SOCKET=${RM_DOCKER_SOCKET:-/var/run/docker.sock}
 export DOCKER_HOST=${DOCKER_HOST:-unix://$SOCKET}
 TIMEOUT=${RM_DEBOOTSTRAP_TIMEOUT:-1200}
 IMAGES=${RM_BASE_IMAGES:-"debian:bookworm-slim python:3.11-slim"}
-SUITE=bookworm
+if (($#)); then IMAGES="$*"; fi
+SUITE=bookworm  # set per image below
 
 say() { echo "base-images: $*"; }
 die() { echo "base-images: ERROR: $*" >&2; exit 1; }
@@ -86,8 +104,7 @@ rootfs_tarball() {  # $1 slug, $2 include list (comma separated, may be empty)
   mkdir -p "$CACHE/debs"
   local root
   root=$(mktemp -d /var/tmp/rm-rootfs.XXXXXX)
-  # shellcheck disable=SC2064
-  trap "rm -rf '$root'" RETURN
+  CLEANUP_ROOT=$root  # removed on exit, also when the runtime cancels us (SIGTERM)
   local args=(--variant=minbase --cache-dir="$CACHE/debs")
   [ -n "$include" ] && args+=(--include="$include")
   say "debootstrap $SUITE ($slug) from $MIRROR (timeout ${TIMEOUT}s)"
@@ -115,6 +132,8 @@ rootfs_tarball() {  # $1 slug, $2 include list (comma separated, may be empty)
   slim_down "$root"
   tar --numeric-owner --xattrs -C "$root" -cf "$tarball.tmp" .
   mv "$tarball.tmp" "$tarball"
+  rm -rf "$root"
+  CLEANUP_ROOT=
 }
 
 import_image() {  # $1 image ref, $2 slug
@@ -135,6 +154,10 @@ import_image() {  # $1 image ref, $2 slug
   say "imported $ref"
 }
 
+CLEANUP_ROOT=
+trap '[ -z "$CLEANUP_ROOT" ] || rm -rf "$CLEANUP_ROOT"' EXIT
+trap 'exit 143' TERM INT
+
 mkdir -p "$CACHE"
 start=$SECONDS
 for ref in $IMAGES; do
@@ -142,14 +165,22 @@ for ref in $IMAGES; do
     say "$ref present"
     continue
   fi
-  case "$ref" in
-    debian:bookworm-slim) slug=debian-bookworm-slim include="" ;;
-    python:3.11-slim) slug=python-3.11-slim include="ca-certificates,python3,python3-pip,python3-venv" ;;
-    *) die "no recipe for base image $ref (known: debian:bookworm-slim python:3.11-slim)" ;;
-  esac
+  recipe=${RECIPES[$ref]:-}
+  [ -n "$recipe" ] || die "no recipe for base image $ref (known: $(printf '%s ' "${!RECIPES[@]}"))"
+  read -r SUITE slug include <<<"$recipe"
+  [ "$include" = - ] && include=""
+  # One build per image at a time, also across processes (two sessions may ask at once).
+  exec 9>"$CACHE/$slug.lock"
+  flock 9
+  if image_present "$ref" && [ "${RM_FORCE_BASE_REBUILD:-0}" != 1 ]; then
+    say "$ref present (built meanwhile)"
+    exec 9>&-
+    continue
+  fi
   t=$SECONDS
   rootfs_tarball "$slug" "$include"
   import_image "$ref" "$slug"
   say "$ref ready in $((SECONDS - t)) s"
+  exec 9>&-
 done
 say "done in $((SECONDS - start)) s"

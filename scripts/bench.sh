@@ -20,6 +20,7 @@ if want silero; then
   run silero "$B/bench/silero/silero_bench" "$B/silero-ref" 20
 fi
 want ingest && run ingest "$B/bench/telemetry/telemetry_ingest_bench" --seconds 10 --producers 2 --batch 1000
+want dashboard && run dashboard env RM_BINARY_DIR="$PWD/$B" node bench/dashboard/dashboard_bench.mjs 10
 want gateway && run gateway "$B/bench/gateway/gateway_load" --rate 1000 --seconds 20 --metric DCGM_FI_DEV_GPU_UTIL
 if want docker && curl -sf --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1; then
   run docker-start "$B/bench/docker/docker_container_start_bench" 20

@@ -11,4 +11,6 @@ done
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 cmake -S . -B "$dir" -G Ninja -DPython3_EXECUTABLE=/usr/bin/python3 "${launcher[@]}" "${opts[@]}" >/dev/null
-cmake --build "$dir" -j "${JOBS:-$(nproc)}" ${target:+--target "${target[@]}"}
+targets=()
+((${#target[@]})) && targets=(--target "${target[@]}")
+cmake --build "$dir" -j "${JOBS:-$(nproc)}" "${targets[@]}"

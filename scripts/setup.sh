@@ -11,10 +11,13 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsndfile1-dev libsoxr-dev libwebrtc-audio-processing-dev
   python3 python3-numpy python3-pytest python3-onnx
+  python3-setuptools python3-pip python3-venv python3-wheel dpkg-dev
   espeak-ng sox pocketsphinx-testdata
   prometheus wrk curl
   docker.io debootstrap docker-compose docker-registry python3-yaml
   shellcheck yamllint
+  nats-server libnats-dev
+  gcovr
 )
 
 missing=()

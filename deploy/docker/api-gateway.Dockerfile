@@ -5,23 +5,25 @@
 # and the runtime packages are installed once. tests/integration/deploy checks the identity.
 #
 # Base: Debian bookworm slim, not Alpine: the apps are built against Debian's packaged Boost
-# 1.81, spdlog, fmt and CLI11 with glibc; the runtime stage installs exactly the shared
-# libraries the binaries need (libspdlog, libfmt, libboost-json) from the same archive.
+# 1.81, spdlog, fmt, CLI11 and the NATS C client with glibc; the runtime stage installs exactly
+# the shared libraries the binaries need (libspdlog, libfmt, libboost-json, libnats) from the
+# same archive.
 ARG BASE_IMAGE=debian:bookworm-slim
 
 FROM ${BASE_IMAGE} AS builder
 ARG BUILD_JOBS=2
 ENV DEBIAN_FRONTEND=noninteractive
-# The configure step checks every dependency of the project (cmake/Dependencies.cmake), so
-# the audio/yaml headers are needed to configure even though only the telemetry apps are built.
+# -DRM_COMPONENTS=telemetry configures only core, telemetry and the apps; each module finds its
+# own dependencies, so no audio or YAML library is needed.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends g++ cmake ninja-build pkg-config \
       libboost1.81-dev libboost-json1.81-dev libspdlog-dev libfmt-dev libcli11-dev \
-      libexpected-dev libyaml-cpp-dev libsndfile1-dev libsoxr-dev libwebrtc-audio-processing-dev \
+      libexpected-dev \
+      libnats-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only the modules the telemetry apps use: a change elsewhere does not invalidate this cache.
-# (Folders without a CMakeLists.txt are skipped by the top-level CMakeLists.txt.)
+# (Modules of other components are not configured, so their folders need not exist.)
 COPY CMakeLists.txt ./
 COPY cmake/ cmake/
 COPY core/ core/
@@ -30,7 +32,8 @@ COPY apps/CMakeLists.txt apps/
 COPY apps/telemetry-streamer/ apps/telemetry-streamer/
 COPY apps/telemetry-collector/ apps/telemetry-collector/
 COPY apps/api-gateway/ apps/api-gateway/
-RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+COPY web/CMakeLists.txt web/copy_web.cmake web/
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DRM_COMPONENTS=telemetry \
       -DRM_BUILD_TESTS=OFF -DRM_BUILD_BENCH=OFF -DRM_BUILD_FUZZ=OFF \
  && cmake --build /build -j "${BUILD_JOBS}" \
       --target telemetry-streamer telemetry-collector api-gateway \
@@ -44,7 +47,7 @@ ENV DEBIAN_FRONTEND=noninteractive
 # Runtime shared libraries only (no compiler, no headers, no curl); uid/gid 1000 owns /data so
 # a fresh named volume mounted there inherits that ownership.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libspdlog1.10 libfmt9 libboost-json1.81.0 \
+ && apt-get install -y --no-install-recommends libspdlog1.10 libfmt9 libboost-json1.81.0 libnats3.4 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
  && groupadd --gid 1000 nonroot \
  && useradd --uid 1000 --gid 1000 --no-create-home --home-dir /nonexistent \

@@ -1,7 +1,10 @@
 """ctypes binding over libremotemedia_ipc.so (ipc/include/ipc/c_api.h).
 
 The library is located by, in order: env RM_IPC_LIBRARY (a file path), a copy next to this
-package (remotemedia/libremotemedia_ipc.so), /opt/remotemedia/lib/libremotemedia_ipc.so.
+package (remotemedia/libremotemedia_ipc.so), the lib/ directory of the prefix this SDK is installed
+in (<prefix>/share/remotemedia/python/remotemedia -> <prefix>/lib), the prefix of the `remotemedia`
+program on PATH (a pip-installed SDK next to an installed runtime), /usr/local/lib, /usr/lib,
+/opt/remotemedia/lib.
 Loaned and received memory is exposed as writable/read-only memoryviews over the shared-memory
 record itself (no copy); they are valid until send()/release() or close().
 """
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 
 OK = 0
 EMPTY = 1
@@ -38,8 +42,17 @@ def library_candidates():
     env = os.environ.get("RM_IPC_LIBRARY")
     if env:
         out.append(env)
-    out.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "libremotemedia_ipc.so"))
-    out.append("/opt/remotemedia/lib/libremotemedia_ipc.so")
+    here = os.path.dirname(os.path.realpath(__file__))
+    out.append(os.path.join(here, "libremotemedia_ipc.so"))
+    prefixes = [os.path.normpath(os.path.join(here, "..", "..", "..", ".."))]
+    cli = shutil.which("remotemedia")
+    if cli:
+        prefixes.append(os.path.dirname(os.path.dirname(os.path.realpath(cli))))
+    prefixes += ["/usr/local", "/usr", "/opt/remotemedia"]
+    for p in prefixes:
+        cand = os.path.join(p, "lib", "libremotemedia_ipc.so")
+        if cand not in out:
+            out.append(cand)
     return out
 
 

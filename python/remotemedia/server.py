@@ -3,7 +3,7 @@
 A shared node container (runtime/docker, RM_DOCKER_SHARE=1) runs this as its command instead of
 starting a new interpreter per session. The server imports the SDK, loads libremotemedia_ipc.so
 and imports the preloaded node classes once, then forks one child per session: the child is an
-ordinary runner (runner.run_session: attach channels, initialize(), READY, process loop,
+ordinary runner (session.run_session: attach channels, initialize(), READY, process loop,
 cleanup()) that starts from an already warm interpreter, so a session starts in milliseconds.
 One child is always forked ahead ("the spare": descriptors set up, event loop made) and waits
 on a pipe for its session; a request hands it over and the next spare is forked after that, so
@@ -48,7 +48,7 @@ import sys
 import time
 import traceback
 
-from . import runner
+from . import session
 from .discovery import NodeNotFound, find_node_class
 from .ipc import IpcError
 from .ipc import load as load_ipc_library
@@ -389,9 +389,9 @@ class Server:
                 req = json.loads(data)
                 fields, params = req["fields"], req["params"]
                 os.environ["RM_NODE_PARAMS"] = json.dumps(params)
-                args = runner.session_args(fields["node_type"], fields["node_id"],
+                args = session.session_args(fields["node_type"], fields["node_id"],
                                            fields["session_id"], fields["ipc_dir"])
-                code = runner.run_session(args, params, loop)
+                code = session.run_session(args, params, loop)
             except SystemExit as e:
                 code = e.code if isinstance(e.code, int) else 2
             except BaseException:  # noqa: BLE001 -- the child must never return into the loop

@@ -8,7 +8,7 @@ import pytest
 
 from remotemedia.discovery import NodeNotFound, find_node_class
 from remotemedia.nodes import MultiprocessNode, RuntimeData
-from remotemedia.runner import build_node
+from remotemedia.session import build_node
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(REPO, "examples", "python", "nodes")

@@ -14,6 +14,7 @@
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/shutdown.hpp"
+#include "nats_collector.hpp"
 #include "telemetry/broker.hpp"
 #include "telemetry/gateway_time.hpp"
 #include "telemetry/store.hpp"
@@ -77,6 +78,9 @@ tl::expected<CollectorConfig, CliResult> parse_collector_config(int argc, char**
   c.data_dir = core::env_string("DATA_DIR", "/data");
   c.collector_id = core::env_string("COLLECTOR_ID", default_collector_id());
   c.bind = core::env_string("BIND", "0.0.0.0");
+  auto nats = nats_config_from_env();
+  if (!nats) return tl::unexpected(CliResult{nats.error(), false});
+  c.nats = *nats;
 
   CLI::App app{"telemetry-collector: broker, durable store, health and metrics"};
   std::string ckpt_flag;
@@ -114,6 +118,7 @@ tl::expected<CollectorConfig, CliResult> parse_collector_config(int argc, char**
 namespace {
 
 int serve_collector(const CollectorConfig& cfg) {
+  if (cfg.nats) return run_nats_collector(cfg);
   namespace http = core::http;
   namespace metrics = core::metrics;
   std::atomic<bool> ready{false};

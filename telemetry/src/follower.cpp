@@ -203,5 +203,10 @@ tl::expected<TelemetryPage, QueryError> DataDirFollower::query(const TelemetryQu
 std::vector<Point> DataDirFollower::latest(const std::string& gpu_id) const {
   return current()->latest(gpu_id);
 }
+std::vector<std::vector<SeriesSample>> DataDirFollower::samples(
+    const std::string& gpu_id, const std::vector<std::string>& metrics, std::int64_t start_ns,
+    std::int64_t end_ns) const {
+  return current()->samples(gpu_id, metrics, start_ns, end_ns);
+}
 
 }  // namespace rm::telemetry

@@ -15,7 +15,10 @@
 
 #include "core/http_client.hpp"
 #include "core/json.hpp"
+#include "telemetry/gateway_dashboard.hpp"
 #include "telemetry/gateway_time.hpp"
+#include "telemetry/prometheus_names.hpp"
+#include "gateway_window.hpp"
 
 namespace rm::telemetry {
 
@@ -57,12 +60,7 @@ class PointWriter {
  public:
   void append(std::string& out, const Point& p) {
     out += "{\"timestamp\":\"";
-    std::int64_t secs = p.timestamp_ns / 1'000'000'000;
-    std::int64_t frac = p.timestamp_ns % 1'000'000'000;
-    if (frac < 0) {
-      frac += 1'000'000'000;
-      --secs;
-    }
+    const auto [secs, frac] = split_unix_ns(p.timestamp_ns);
     if (secs <= std::numeric_limits<std::int64_t>::min() / 1'000'000'000) {
       // secs * 1e9 would overflow (before 1677; the broker rejects such samples now).
       std::string full = format_rfc3339(p.timestamp_ns);
@@ -87,18 +85,6 @@ class PointWriter {
   }
 
  private:
-  static void append_fraction(std::string& out, std::int64_t frac) {
-    if (frac == 0) return;
-    char buf[9];
-    for (int i = 8; i >= 0; --i) {
-      buf[i] = static_cast<char>('0' + frac % 10);
-      frac /= 10;
-    }
-    std::size_t n = 9;
-    while (buf[n - 1] == '0') --n;
-    out += '.';
-    out.append(buf, n);
-  }
   std::int64_t cached_secs_ = 0;
   std::string cached_;
 };
@@ -116,19 +102,6 @@ Response unknown_gpu(std::string_view id) {
   return error_response(404,
                         fmt::format("no GPU with id '{}'; GET /api/v1/gpus lists the known GPUs", id),
                         "gpu_not_found");
-}
-
-// Replaces characters Prometheus does not allow in metric names.
-std::string metric_name_for_prometheus(std::string_view name) {
-  std::string out(name);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    char c = out[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
-              (i > 0 && c >= '0' && c <= '9');
-    if (!ok) out[i] = '_';
-  }
-  if (out.empty()) out = "_";
-  return out;
 }
 
 }  // namespace
@@ -156,35 +129,28 @@ std::string Gateway::prometheus_exposition() const {
     std::vector<std::pair<std::string, std::string>> labels;
     double value;
   };
-  // Sanitised name -> series; families must be contiguous in the text format.
+  // Prometheus name -> series; families must be contiguous in the text format.
   std::map<std::string, std::vector<Series>> families;
   for (const auto& gpu : gpus) {
     if (stale_ns > 0 && newest - gpu.last_seen_ns > stale_ns) continue;  // gone
-    std::vector<std::pair<std::string, std::string>> labels;
-    auto add = [&](const char* k, const std::string& v) {
-      if (!v.empty()) labels.emplace_back(k, v);
-    };
-    add("gpu", gpu.info.gpu_index.empty() ? gpu.info.id : gpu.info.gpu_index);
-    add("UUID", gpu.info.uuid);
-    add("device", gpu.info.device);
-    add("modelName", gpu.info.model);
-    add("Hostname", gpu.info.hostname);
-    if (gpu.info.uuid.empty() && !gpu.info.gpu_index.empty()) add("gpu_id", gpu.info.id);
+    const auto labels = prometheus_labels(gpu.info, false);
     for (const auto& p : view_->latest(gpu.info.id)) {
-      families[metric_name_for_prometheus(p.metric)].push_back(Series{p.metric, labels, p.value});
+      families[prometheus_metric_name(p.metric)].push_back(Series{p.metric, labels, p.value});
     }
   }
+  std::vector<std::string> sources;
+  for (const auto& [name, series] : families) {
+    for (const auto& x : series) sources.push_back(x.raw);
+  }
+  const auto colliding = colliding_prometheus_names(sources);
   std::string out;
   for (auto& [name, series] : families) {
-    // Names that differ only in characters Prometheus does not allow ("a.b", "a_b") share a
-    // family; a `metric` label with the original name keeps their series distinct.
-    bool collides = false;
-    for (const auto& x : series) collides = collides || x.raw != series.front().raw;
+    const bool collides = colliding.count(name) > 0;
     out += fmt::format("# HELP {} Newest value of {} per GPU, from the telemetry pipeline.\n",
                        name, collides ? name + " (several source metrics)" : series.front().raw);
     out += fmt::format("# TYPE {} gauge\n", name);
     for (auto& x : series) {
-      if (collides) x.labels.emplace_back("metric", x.raw);
+      if (collides) x.labels.emplace_back(kSourceMetricLabel, x.raw);
       out += fmt::format("{}{} {}\n", name, core::metrics::format_labels(x.labels),
                          core::metrics::format_value(x.value));
     }
@@ -284,20 +250,11 @@ void Gateway::build_routes() {
       [view, options](const Request& req) {
         TelemetryQuery q;
         q.gpu_id = std::string(req.param("id"));
-        for (const char* name : {"start_time", "end_time"}) {
-          auto raw = req.query.get(name);
-          if (!raw) continue;
-          auto t = parse_rfc3339(*raw);
-          if (!t) return error_response(400, fmt::format("{}: {}", name, t.error()), "bad_time");
-          (std::string_view(name) == "start_time" ? q.start_ns : q.end_ns) = *t;
-        }
-        if (q.start_ns && q.end_ns && *q.start_ns > *q.end_ns) {
-          return error_response(
-              400,
-              fmt::format("inverted time range: start_time {} is after end_time {}",
-                          *req.query.get("start_time"), *req.query.get("end_time")),
-              "bad_time_range");
-        }
+        auto window = parse_time_window(req);
+        if (!window) return window.error();
+        q.start_ns = window->start_ns;
+        q.end_ns = window->end_ns;
+        q.metrics = std::move(window->metrics);
         q.limit = options.default_limit;
         if (auto raw = req.query.get("limit")) {
           long long v = 0;
@@ -310,17 +267,6 @@ void Gateway::build_routes() {
                                   "bad_limit");
           }
           q.limit = static_cast<std::size_t>(v);
-        }
-        std::set<std::string> seen;
-        for (const auto& raw : req.query.all("metric")) {
-          std::size_t i = 0;
-          while (i <= raw.size()) {
-            auto j = raw.find(',', i);
-            if (j == std::string::npos) j = raw.size();
-            std::string m = raw.substr(i, j - i);
-            if (!m.empty() && seen.insert(m).second) q.metrics.push_back(m);
-            i = j + 1;
-          }
         }
         if (auto c = req.query.get("cursor")) q.cursor = *c;
         auto page = view->query(q);
@@ -428,13 +374,17 @@ void Gateway::build_routes() {
                                    std::string(core::metrics::kContentType));
       }});
 
+  add_dashboard_routes(routes_, view_, options_, metrics_);
+
   routes_.push_back(GatewayRoute{
       "GET", "/openapi.json", "getOpenApi", "This API's OpenAPI 3 document", {},
       {{200, "OpenAPI 3.0.3 document", "application/json", ""}},
       [this](const Request&) { return json_response(200, openapi()); }});
+  for (const auto& add_group : options_.route_groups) add_group(routes_, view_);
 
   // Every route rejects query parameters it does not take (router()), so each documents it.
   for (auto& r : routes_) {
+    if (r.ignores_unknown_params) continue;
     const bool has_400 = std::any_of(r.responses.begin(), r.responses.end(),
                                      [](const ResponseDoc& d) { return d.status == 400; });
     if (!has_400) r.responses.push_back({400, "Unknown query parameter", "application/json", "Error"});
@@ -470,7 +420,7 @@ core::http::Router Gateway::router() const {
   core::http::Router router;
   for (const auto& declared : routes_) {
     GatewayRoute route = declared;
-    route.handler = reject_unknown_params(declared);
+    if (!declared.ignores_unknown_params) route.handler = reject_unknown_params(declared);
     if (!metrics_) {
       router.add(route.method, route.path, route.handler);
       continue;

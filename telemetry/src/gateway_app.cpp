@@ -16,11 +16,14 @@
 #include "core/http.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/paths.hpp"
 #include "core/shutdown.hpp"
+#include "core/static_files.hpp"
 #include "telemetry/follower.hpp"
 #include "telemetry/gateway.hpp"
 #include "telemetry/gateway_time.hpp"
 #include "telemetry/index.hpp"
+#include "telemetry/nats_feed.hpp"
 #include "thread_boundary.hpp"
 
 namespace rm::telemetry {
@@ -28,11 +31,12 @@ namespace rm::telemetry {
 namespace {
 auto log() { return core::logger("api-gateway"); }
 
-GatewayOptions gateway_options(const GatewayConfig& cfg) {
+GatewayOptions gateway_options(const GatewayConfig& cfg, const std::vector<GatewayRouteGroup>& route_groups) {
   GatewayOptions o;
   o.collector_host = cfg.collector_host;
   o.collector_port = cfg.collector_port;
   o.stale_after = std::chrono::seconds(cfg.stale_after_seconds);
+  o.route_groups = route_groups;
   return o;
 }
 
@@ -51,11 +55,17 @@ tl::expected<void, std::string> check_data_dir(const std::string& dir) {
   return {};
 }
 
-int serve_gateway(const GatewayConfig& cfg) {
-  if (auto ok = check_data_dir(cfg.data_dir); !ok) {
-    log()->error("{}", ok.error());
-    return 1;
-  }
+// Where the gateway's data comes from: the DATA_DIR follower, or in cluster mode (NATS_URL)
+// its own index fed by the JetStream applied stream (docs/cluster.md). Registers the source's
+// metrics.
+struct DataSource {
+  std::shared_ptr<const TelemetryView> view;
+  std::function<std::optional<std::string>()> not_ready;  // unset = always ready
+  std::function<void()> stop;
+};
+
+tl::expected<DataSource, std::string> open_data_dir(const GatewayConfig& cfg, core::metrics::Registry& registry) {
+  if (auto ok = check_data_dir(cfg.data_dir); !ok) return tl::unexpected(ok.error());
   FollowerOptions fopts;
   fopts.data_dir = cfg.data_dir;
   fopts.max_entries = cfg.max_entries;
@@ -64,9 +74,6 @@ int serve_gateway(const GatewayConfig& cfg) {
   follower->start();
   log()->info("following {} read-only: {} collector dir(s), {} GPU(s)", cfg.data_dir,
               follower->collectors(), follower->gpus().size());
-
-  core::metrics::Registry registry;
-  core::metrics::register_process_metrics(registry);
   registry.gauge_callback("api_gateway_gpus", "GPUs with data visible to the gateway.",
                           [follower] { return static_cast<double>(follower->gpus().size()); });
   registry.gauge_callback("api_gateway_follower_records_read", "Log records read from DATA_DIR since start.",
@@ -74,32 +81,83 @@ int serve_gateway(const GatewayConfig& cfg) {
   registry.counter_callback("api_gateway_follower_rebuilds_total",
                             "Index rebuilds after falling behind a checkpoint.",
                             [follower] { return static_cast<double>(follower->rebuilds()); });
-  const auto started = std::chrono::steady_clock::now();
-  registry.gauge_callback("api_gateway_uptime_seconds", "Seconds since the gateway started.", [started] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  });
-
-  GatewayOptions gopts = gateway_options(cfg);
-  gopts.not_ready = [follower, dir = cfg.data_dir]() -> std::optional<std::string> {
+  DataSource src;
+  src.view = follower;
+  src.not_ready = [follower, dir = cfg.data_dir]() -> std::optional<std::string> {
     if (follower->collectors() == 0) {
       return fmt::format("no store yet: DATA_DIR '{}' holds no collector directory (with a wal/ folder)", dir);
     }
     return std::nullopt;
   };
-  Gateway gateway(follower, gopts, &registry);
+  src.stop = [follower] { follower->stop(); };
+  return src;
+}
+
+tl::expected<DataSource, std::string> open_nats_feed(const GatewayConfig& cfg, core::metrics::Registry& registry) {
+  auto f = NatsFeed::start(*cfg.nats, cfg.max_entries, "api-gateway");
+  if (!f) return tl::unexpected(f.error());
+  std::shared_ptr<NatsFeed> feed = *f;
+  registry.gauge_callback("api_gateway_gpus", "GPUs with data visible to the gateway.",
+                          [feed] { return static_cast<double>(feed->gpus().size()); });
+  registry.gauge_callback("api_gateway_stream_messages_applied", "Applied-stream messages in the index.",
+                          [feed] { return static_cast<double>(feed->stats().messages); });
+  registry.gauge_callback("api_gateway_stream_last_seq", "Sequence of the newest applied-stream message applied.",
+                          [feed] { return static_cast<double>(feed->stats().last_seq); });
+  DataSource src;
+  src.view = feed;
+  src.stop = [feed] {
+    feed->stop();
+    nats_shutdown();
+  };
+  return src;
+}
+
+// The dashboard (/), Swagger UI (/docs) and their libraries (/vendor), after the API routes.
+void add_web_pages(core::http::Router& router) {
+  if (auto web = core::paths::find_share("web", "RM_WEB_ROOT"); web && std::filesystem::is_directory(*web)) {
+    core::http::add_static(router, "/docs", *web / "docs");
+    core::http::add_static(router, "/vendor", *web / "vendor");
+    core::http::add_static(router, "/", *web / "dashboard");
+    log()->info("dashboard and /docs from {}", web->string());
+  } else {
+    log()->warn("no web pages found (share/remotemedia/web, or RM_WEB_ROOT): / and /docs are not served");
+  }
+}
+
+int serve_gateway(const GatewayConfig& cfg, const std::vector<GatewayRouteGroup>& route_groups) {
+  core::metrics::Registry registry;
+  core::metrics::register_process_metrics(registry);
+  auto source = cfg.nats ? open_nats_feed(cfg, registry) : open_data_dir(cfg, registry);
+  if (!source) {
+    log()->error("{}", source.error());
+    return 1;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  registry.gauge_callback("api_gateway_uptime_seconds", "Seconds since the gateway started.", [started] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  });
+
+  GatewayOptions gopts = gateway_options(cfg, route_groups);
+  gopts.not_ready = source->not_ready;
+  Gateway gateway(source->view, gopts, &registry);
+  auto router = gateway.router();
+  add_web_pages(router);
   core::http::ServerOptions sopts;
   sopts.host = cfg.host;
   sopts.port = cfg.port;
   sopts.threads = cfg.threads;
   sopts.server_name = "api-gateway";
-  core::http::Server server(gateway.router(), sopts);
+  core::http::Server server(std::move(router), sopts);
   if (auto ok = server.start(); !ok) {
     log()->error("{}", ok.error());
+    source->stop();
     return 1;
   }
   auto metrics_server = core::metrics::serve(registry, cfg.host, cfg.metrics_port);
   if (!metrics_server) {
     log()->error("metrics: {}", metrics_server.error());
+    server.stop();
+    source->stop();
     return 1;
   }
   // Machine-readable lines so tests and scripts can find ports chosen with 0.
@@ -112,7 +170,7 @@ int serve_gateway(const GatewayConfig& cfg) {
   log()->info("shutting down: finishing in-flight requests");
   server.stop();
   (*metrics_server)->stop();
-  follower->stop();
+  source->stop();
   return 0;
 }
 
@@ -146,6 +204,9 @@ tl::expected<GatewayConfig, CliResult> parse_gateway_config(int argc, char** arg
   c.host = core::env_string("HOST", "0.0.0.0");
   c.data_dir = core::env_string("DATA_DIR", "/data");
   c.collector_host = core::env_string("COLLECTOR_HOST", "localhost");
+  auto nats = nats_config_from_env();
+  if (!nats) return tl::unexpected(CliResult{nats.error()});
+  c.nats = *nats;
 
   CLI::App app{"GPU telemetry API gateway: REST API over DATA_DIR (read-only)"};
   app.add_option("--port", c.port, "API port (env PORT)")->capture_default_str();
@@ -173,17 +234,17 @@ tl::expected<GatewayConfig, CliResult> parse_gateway_config(int argc, char** arg
   return c;
 }
 
-int run_gateway(const GatewayConfig& cfg) {
+int run_gateway(const GatewayConfig& cfg, const std::vector<GatewayRouteGroup>& route_groups) {
   if (cfg.print_openapi) {
     // The document depends only on the route table, not on any data.
-    GatewayOptions o = gateway_options(cfg);
+    GatewayOptions o = gateway_options(cfg, route_groups);
     o.probe_collector = false;
     Gateway doc(std::make_shared<Index>(1), o);
     std::cout << boost::json::serialize(doc.openapi()) << "\n";
     return 0;
   }
   int rc = 70;
-  detail::guard_thread("api-gateway main", [&] { rc = serve_gateway(cfg); });
+  detail::guard_thread("api-gateway main", [&] { rc = serve_gateway(cfg, route_groups); });
   return rc;
 }
 

@@ -4,6 +4,8 @@
 #include <boost/json.hpp>
 
 #include "telemetry/gateway.hpp"
+#include "telemetry/gateway_dashboard.hpp"
+#include "gateway_window.hpp"
 
 namespace rm::telemetry {
 
@@ -11,15 +13,7 @@ namespace json = boost::json;
 
 namespace {
 
-json::object string_prop(const char* description, const char* format = nullptr) {
-  json::object o{{"type", "string"}, {"description", description}};
-  if (format) o["format"] = format;
-  return o;
-}
-
-json::object ref(const std::string& name) {
-  return json::object{{"$ref", "#/components/schemas/" + name}};
-}
+json::object ref(const std::string& name) { return schema_ref(name); }
 
 json::object schemas() {
   json::object s;
@@ -107,6 +101,7 @@ json::object schemas() {
                                    {"gpus", json::object{{"type", "array"},
                                                          {"items", json::object{{"type", "string"}}}}},
                                    {"last_seen", string_prop("Newest sample", "date-time")}}}}}}}}}};
+  for (auto& [name, schema] : dashboard_schemas()) s[name] = schema;
   return s;
 }
 
@@ -119,8 +114,17 @@ json::value Gateway::openapi() const {
     op["operationId"] = route.operation_id;
     op["summary"] = route.summary;
     json::array params;
+    json::object form_props;
+    json::array form_required;
     for (const auto& p : route.params) {
       json::object schema{{"type", p.type}};
+      if (p.in == "form") {  // fields of an application/x-www-form-urlencoded body
+        schema["description"] = p.description;
+        form_props[p.name] = p.repeatable ? json::value(json::object{{"type", "array"}, {"items", schema}})
+                                          : json::value(schema);
+        if (p.required) form_required.push_back(json::string(p.name));
+        continue;
+      }
       if (!p.format.empty()) schema["format"] = p.format;
       if (p.minimum) schema["minimum"] = *p.minimum;
       if (p.maximum) schema["maximum"] = *p.maximum;
@@ -139,6 +143,14 @@ json::value Gateway::openapi() const {
       params.push_back(std::move(param));
     }
     if (!params.empty()) op["parameters"] = std::move(params);
+    if (!form_props.empty()) {
+      json::object form_schema{{"type", "object"}, {"properties", std::move(form_props)}};
+      if (!form_required.empty()) form_schema["required"] = std::move(form_required);
+      op["requestBody"] = json::object{
+          {"required", true},
+          {"content", json::object{{"application/x-www-form-urlencoded",
+                                    json::object{{"schema", std::move(form_schema)}}}}}};
+    }
     json::object responses;
     for (const auto& r : route.responses) {
       json::object media;

@@ -162,13 +162,30 @@ tl::expected<std::int64_t, std::string> parse_duration_ns(std::string_view what,
   return n * unit * 1'000'000'000;
 }
 
-std::string format_rfc3339(std::int64_t unix_ns) {
-  std::int64_t secs = unix_ns / 1'000'000'000;
-  std::int64_t ns = unix_ns % 1'000'000'000;
-  if (ns < 0) {
-    ns += 1'000'000'000;
-    secs -= 1;
+UnixTime split_unix_ns(std::int64_t unix_ns) {
+  UnixTime t{unix_ns / 1'000'000'000, unix_ns % 1'000'000'000};
+  if (t.ns < 0) {
+    t.ns += 1'000'000'000;
+    t.secs -= 1;
   }
+  return t;
+}
+
+void append_fraction(std::string& out, std::int64_t ns) {
+  if (ns == 0) return;
+  char buf[9];
+  for (int i = 8; i >= 0; --i) {
+    buf[i] = static_cast<char>('0' + ns % 10);
+    ns /= 10;
+  }
+  std::size_t n = 9;
+  while (buf[n - 1] == '0') --n;
+  out += '.';
+  out.append(buf, n);
+}
+
+std::string format_rfc3339(std::int64_t unix_ns) {
+  const auto [secs, ns] = split_unix_ns(unix_ns);
   std::int64_t days = secs / 86400;
   std::int64_t rem = secs % 86400;
   if (rem < 0) {
@@ -180,12 +197,7 @@ std::string format_rfc3339(std::int64_t unix_ns) {
   civil_from_days(days, y, m, d);
   std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", y, m, d, rem / 3600,
                                 (rem / 60) % 60, rem % 60);
-  if (ns != 0) {
-    std::string frac = fmt::format("{:09}", ns);
-    while (frac.back() == '0') frac.pop_back();
-    out += '.';
-    out += frac;
-  }
+  append_fraction(out, ns);
   out += 'Z';
   return out;
 }

@@ -23,8 +23,72 @@ class Index::Gpu {
   std::size_t front = 0;
   std::size_t count = 0;
   std::vector<Latest> latest;
+  // True while every retained entry is at or after the one before it (the usual case: rows
+  // are stamped as they are processed), so time windows can be found by binary search.
+  bool ordered = true;
+  // The retained samples again, one column per metric (oldest first), so reading one metric
+  // of a window touches only that metric's samples instead of every entry of the ring. Built
+  // by the query path (sync_columns, under mu) from the entries appended since its last call,
+  // so ingest does not pay for them. A column is a contiguous ring (not a deque): a window is
+  // then one or two sequential runs of memory, which the hardware prefetcher follows.
+  struct Slot {
+    std::int64_t timestamp_ns;
+    double value;
+    std::uint64_t position;  // appends before this one: says when it leaves the retained ring
+  };
+  struct Column {
+    std::uint32_t metric = 0;
+    std::vector<Slot> buf;
+    std::size_t head = 0, size = 0;
+
+    const Slot& at(std::size_t i) const {
+      std::size_t j = head + i;
+      if (j >= buf.size()) j -= buf.size();
+      return buf[j];
+    }
+    void push_back(const Slot& x) {
+      if (size == buf.size()) {
+        std::vector<Slot> grown(std::max<std::size_t>(16, 2 * size));
+        for (std::size_t i = 0; i < size; ++i) grown[i] = at(i);
+        buf.swap(grown);
+        head = 0;
+      }
+      std::size_t j = head + size;
+      if (j >= buf.size()) j -= buf.size();
+      buf[j] = x;
+      ++size;
+    }
+    void pop_front() {
+      if (++head == buf.size()) head = 0;
+      --size;
+    }
+  };
+  mutable std::vector<Column> columns;
+  mutable std::uint64_t columns_through = 0;  // the columns hold the appends before this one
+
+  void sync_columns() const {
+    const std::uint64_t base = appended - count;
+    if (columns_through < base) {  // never built, or everything it held fell out
+      columns.clear();
+      columns_through = base;
+    }
+    for (auto& c : columns) {
+      while (c.size > 0 && c.at(0).position < base) c.pop_front();
+    }
+    for (std::uint64_t p = columns_through; p < appended; ++p) {
+      const Entry& e = at(static_cast<std::size_t>(p - base));
+      Column* col = nullptr;
+      for (auto& c : columns) {
+        if (c.metric == e.metric) col = &c;
+      }
+      if (col == nullptr) col = &columns.emplace_back(Column{e.metric, {}, 0, 0});
+      col->push_back({e.timestamp_ns, e.value, p});
+    }
+    columns_through = appended;
+  }
 
   void push(const Entry& e, std::size_t cap) {
+    if (count > 0 && e.timestamp_ns < at(count - 1).timestamp_ns) ordered = false;
     const std::size_t end = front + count;
     if (end == chunks.size() * kChunkEntries) chunks.push_back(std::make_shared<Chunk>());
     chunks[end / kChunkEntries]->entries[end % kChunkEntries] = e;
@@ -61,6 +125,9 @@ class Index::Gpu {
     chunks.clear();
     front = 0;
     count = 0;
+    ordered = true;
+    columns.clear();
+    columns_through = 0;
   }
   std::size_t size() const { return count; }
   // i-th retained entry, oldest first.
@@ -309,6 +376,65 @@ tl::expected<TelemetryPage, QueryError> Index::query(const TelemetryQuery& q) co
   for (std::size_t i = 0; i < n; ++i) page.points.push_back({hits[i].ts, names[hits[i].metric], hits[i].value});
   if (hits.size() > n && n > 0) page.next_cursor = make_cursor(hits[n - 1].ts, hits[n - 1].pos);
   return page;
+}
+
+std::vector<std::vector<SeriesSample>> Index::samples(const std::string& gpu_id,
+                                                      const std::vector<std::string>& metrics,
+                                                      std::int64_t start_ns,
+                                                      std::int64_t end_ns) const {
+  std::vector<std::vector<SeriesSample>> out(metrics.size());
+  const Gpu* g = nullptr;
+  {
+    std::shared_lock lk(gpus_mu_);
+    auto it = gpus_.find(gpu_id);
+    if (it == gpus_.end()) return out;
+    g = it->second.get();
+  }
+  constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+  std::vector<std::uint32_t> ids(metrics.size(), kNone);
+  {
+    std::shared_lock lk(metrics_mu_);
+    for (std::size_t m = 0; m < metrics.size(); ++m) {
+      auto it = metric_ids_.find(metrics[m]);
+      if (it != metric_ids_.end()) ids[m] = it->second;
+    }
+  }
+  std::lock_guard lk(g->mu);
+  g->sync_columns();
+  for (std::size_t m = 0; m < ids.size(); ++m) {
+    const Gpu::Column* col = nullptr;
+    for (const auto& c : g->columns) {
+      if (c.metric == ids[m]) col = &c;
+    }
+    if (col == nullptr) continue;
+    std::size_t i = 0;
+    if (g->ordered) {  // first sample at or after start_ns
+      std::size_t hi = col->size;
+      while (i < hi) {
+        const std::size_t mid = i + (hi - i) / 2;
+        if (col->at(mid).timestamp_ns < start_ns) {
+          i = mid + 1;
+        } else {
+          hi = mid;
+        }
+      }
+    }
+    auto& dst = out[m];
+    for (; i < col->size; ++i) {
+      const Gpu::Slot& x = col->at(i);
+      if (x.timestamp_ns > end_ns) {
+        if (g->ordered) break;
+        continue;
+      }
+      if (x.timestamp_ns >= start_ns) dst.push_back({x.timestamp_ns, x.value});
+    }
+    if (!g->ordered) {
+      std::stable_sort(dst.begin(), dst.end(), [](const SeriesSample& a, const SeriesSample& b) {
+        return a.timestamp_ns < b.timestamp_ns;
+      });
+    }
+  }
+  return out;
 }
 
 std::vector<Point> Index::latest(const std::string& gpu_id) const {

@@ -19,6 +19,7 @@
 #include "core/shutdown.hpp"
 #include "telemetry/client.hpp"
 #include "telemetry/csv.hpp"
+#include "telemetry/publisher.hpp"
 
 namespace rm::telemetry {
 
@@ -68,6 +69,9 @@ tl::expected<StreamerConfig, CliResult> parse_streamer_config(int argc, char** a
   auto interval = core::env_int("STATS_INTERVAL_SECONDS", 30, 0, 1LL << 31);
   if (!interval) return fail(interval.error());
   c.stats_interval_seconds = *interval;
+  auto nats = nats_config_from_env();
+  if (!nats) return tl::unexpected(CliResult{nats.error(), false});
+  c.nats = *nats;
 
   CLI::App app{"telemetry-streamer: streams a telemetry CSV to the collector's broker"};
   app.add_option("--csv-file", c.csv_file, "CSV file (CSV_FILE)");
@@ -123,7 +127,7 @@ int run_streamer(const StreamerConfig& cfg) {
               cfg.csv_file, rows->size(), csv_stats.rows_bad, mine.size(), cfg.instance_index,
               cfg.instance_count, cfg.workers,
               cfg.rate > 0 ? fmt::format("{} rows/s each", cfg.rate) : std::string("full speed"),
-              cfg.broker_host, cfg.broker_port);
+              cfg.nats ? "NATS " + cfg.nats->urls() : cfg.broker_host, cfg.nats ? std::string("JetStream") : std::to_string(cfg.broker_port));
 
   // Live counters for /metrics and the periodic log line (the workers' own stats are merged
   // into `totals` at the end).
@@ -155,6 +159,11 @@ int run_streamer(const StreamerConfig& cfg) {
     log()->info("metrics on :{}", metrics_server->port());
   }
 
+  auto make_publisher = make_publisher_factory(cfg);
+  if (!make_publisher) {
+    log()->error("{}", make_publisher.error());
+    return 1;
+  }
   std::atomic<bool> stop_producing{false};
   std::atomic<bool> abort{false};
   core::Shutdown::on_shutdown([&] { stop_producing = true; });
@@ -171,24 +180,20 @@ int run_streamer(const StreamerConfig& cfg) {
       for (std::size_t j = static_cast<std::size_t>(w); j < mine.size(); j += static_cast<std::size_t>(cfg.workers)) {
         rs.push_back(mine[j]);
       }
-      PublisherOptions po;
-      po.host = cfg.broker_host;
-      po.port = cfg.broker_port;
-      po.producer_id = fmt::format("{}-w{}", cfg.producer_prefix, w);
-      po.token = cfg.broker_token;
-      po.cancel = &abort;
       std::unordered_map<std::uint64_t, Clock::time_point> sent_at;
-      ReliablePublisher pub(po, [&](std::uint64_t seq, const std::vector<OutSample>& s, bool) {
-        live_acked++;
-        live_acked_samples += s.size();
-        if (auto it = sent_at.find(seq); it != sent_at.end()) {
-          ack_latency.observe(std::chrono::duration<double>(Clock::now() - it->second).count());
-          sent_at.erase(it);
-        }
-      });
+      auto pub = (*make_publisher)(
+          fmt::format("{}-w{}", cfg.producer_prefix, w), &abort,
+          [&](std::uint64_t seq, const std::vector<OutSample>& s, bool) {
+            live_acked++;
+            live_acked_samples += s.size();
+            if (auto it = sent_at.find(seq); it != sent_at.end()) {
+              ack_latency.observe(std::chrono::duration<double>(Clock::now() - it->second).count());
+              sent_at.erase(it);
+            }
+          });
       bool was_connected = false;
       auto track_connection = [&] {
-        const bool now = pub.connected();
+        const bool now = pub->connected();
         if (now != was_connected) live_connected += now ? 1 : -1;
         was_connected = now;
       };
@@ -200,9 +205,9 @@ int run_streamer(const StreamerConfig& cfg) {
       auto send = [&] {
         if (batch.empty()) return;
         my_samples += batch.size();
-        sent_at[pub.stats().batches + 1] = Clock::now();  // the seq publish() assigns
+        sent_at[pub->stats().batches + 1] = Clock::now();  // the seq publish() assigns
         live_sent++;
-        auto r = pub.publish(std::move(batch));
+        auto r = pub->publish(std::move(batch));
         track_connection();
         if (!r) {
           log()->error("worker {}: {}", w, r.error().message);
@@ -232,7 +237,7 @@ int run_streamer(const StreamerConfig& cfg) {
       }
       if (ok) send();
       if (ok) {
-        if (auto r = pub.flush(std::chrono::seconds(30)); !r) {
+        if (auto r = pub->flush(std::chrono::seconds(30)); !r) {
           log()->error("worker {}: flush: {}", w, r.error().message);
           ok = false;
         }
@@ -240,7 +245,7 @@ int run_streamer(const StreamerConfig& cfg) {
       if (!ok) failures++;
       if (was_connected) live_connected--;
       std::lock_guard lk(totals_mu);
-      const auto& s = pub.stats();
+      const auto s = pub->stats();
       totals.batches += s.batches;
       totals.acked += s.acked;
       totals.duplicates += s.duplicates;
@@ -272,6 +277,8 @@ int run_streamer(const StreamerConfig& cfg) {
     }
   }
   for (auto& t : threads) t.join();
+  make_publisher = tl::unexpected(std::string());  // the NATS connection, if any, closes here
+  if (cfg.nats) nats_shutdown();
   boost::json::object o{{"rows", rows_sent},
                         {"samples", samples_sent},
                         {"batches", totals.batches},

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <deque>
 #include <exception>
+#include <set>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -345,6 +346,11 @@ ImageInfo image_from(const json::object& o) {
   i.labels = labels_of(obj(o, "Config"), "Labels");
   if (i.labels.empty()) i.labels = labels_of(o, "Labels");
   i.size = num(o, "Size");
+  if (auto* e = obj(o, "Config").if_contains("Env"); e && e->is_array()) {
+    for (const auto& kv : e->as_array()) {
+      if (kv.is_string()) i.env.emplace_back(kv.as_string());
+    }
+  }
   if (auto* c = o.if_contains("Created")) {
     i.created = c->is_string() ? std::string(c->as_string()) : std::to_string(num(o, "Created"));
   }
@@ -450,6 +456,53 @@ Result<BuildOutcome> DockerClient::image_build(const BuildRequest& req,
     if (img && *img) outcome.image_id = (*img)->id;
   }
   return outcome;
+}
+
+Status DockerClient::image_pull(std::string_view ref,
+                               const std::function<void(std::string_view)>& on_progress,
+                               std::chrono::milliseconds timeout, const CancelToken* cancel) const {
+  if (ref.empty()) return docker_error(DockerErrorCode::invalid_argument, "image name is empty");
+  // name[:tag]; a ':' before the last '/' belongs to a registry host:port.
+  std::string name(ref), tag = "latest";
+  if (auto colon = name.rfind(':'); colon != std::string::npos &&
+                                    (name.rfind('/') == std::string::npos || colon > name.rfind('/'))) {
+    tag = name.substr(colon + 1);
+    name.resize(colon);
+  }
+  std::string error_text, raw;
+  std::set<std::string> seen;  // "<id> <status>" already reported
+  LineSplitter json_lines([&](std::string_view line) {
+    boost::system::error_code ec;
+    auto v = json::parse(line, ec);
+    if (ec || !v.is_object()) return;
+    const auto& o = v.as_object();
+    if (auto e = str(o, "error"); !e.empty()) error_text = e;
+    auto status = str(o, "status");
+    if (status.empty()) return;
+    auto id = str(o, "id");
+    if (!seen.insert(id + " " + status).second) return;
+    if (on_progress) on_progress(id.empty() ? status : id + ": " + status);
+  });
+  auto st = request_stream(
+      "POST", fmt::format("/images/create?fromImage={}&tag={}", url_encode(name), url_encode(tag)),
+      {}, "application/json",
+      [&](std::string_view piece) {
+        if (raw.size() < 4096) raw.append(piece.substr(0, 4096));
+        json_lines.feed(piece);
+        return true;
+      },
+      timeout, cancel);
+  if (!st) return tl::unexpected(st.error());
+  json_lines.flush();
+  if (*st != 200) {
+    return docker_error(code_for_status(*st),
+                        fmt::format("pulling {} failed: {} (HTTP {})", ref, api_message(*st, raw), *st),
+                        *st);
+  }
+  if (!error_text.empty()) {
+    return docker_error(DockerErrorCode::api_error, fmt::format("pulling {} failed: {}", ref, error_text));
+  }
+  return {};
 }
 
 Result<std::vector<ImageInfo>> DockerClient::image_list(

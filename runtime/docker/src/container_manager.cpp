@@ -15,6 +15,7 @@
 
 #include "core/log.hpp"
 #include "docker/image_builder.hpp"
+#include "runtime/thread_boundary.hpp"
 
 namespace rm::docker {
 
@@ -114,6 +115,8 @@ ContainerSpec node_container_spec(const NodeContainerSpec& s) {
   c.init = true;
   c.network_mode = "none";
   c.gpus = s.config.gpus;
+  c.interactive = s.interactive;
+  c.tty = s.tty;
   if (!s.ipc_host_dir.empty()) {
     c.mounts.push_back({s.ipc_host_dir,
                         s.ipc_container_dir.empty() ? s.ipc_host_dir : s.ipc_container_dir, false});
@@ -131,6 +134,7 @@ ContainerSpec node_container_spec(const NodeContainerSpec& s) {
       {std::string(kLabelBoot), owner.boot_id},
       {std::string(kLabelConfigHash), config_hash(s.config)},
   };
+  if (s.keep) c.labels[std::string(kLabelKeep)] = "1";
   return c;
 }
 
@@ -213,6 +217,25 @@ struct NodeContainer::State {
     }
     if (!r.requested && cb.on_exit) cb.on_exit(r);
   }
+
+  // A watcher thread threw (guard_thread): the node can no longer see its container's logs or
+  // exit, so it is reported like an unrequested exit naming the node, and the session fails.
+  void thread_failed(runtime::NodeError err, bool log_thread) {
+    ExitReport r;
+    r.node_id = spec.node_id;
+    r.container_id = id;
+    r.exit_code = -1;
+    r.message = std::move(err.message);
+    {
+      std::lock_guard lock(mu);
+      if (log_thread) logs_done = true;
+      r.requested = stopping;
+      r.last_lines.assign(tail.begin(), tail.end());
+      if (!report) report = r;
+      cv.notify_all();
+    }
+    if (!r.requested && cb.on_exit) cb.on_exit(r);
+  }
 };
 
 NodeContainer::NodeContainer(std::shared_ptr<State> state) : state_(std::move(state)) {}
@@ -246,8 +269,14 @@ Result<std::unique_ptr<NodeContainer>> NodeContainer::start(const DockerClient& 
   core::logger("docker")->debug("node {}: started container {} ({})", state->spec.node_id,
                                 state->name, state->id.substr(0, 12));
   State* raw = state.get();
-  state->log_thread = std::thread([raw] { raw->follow_logs(); });
-  state->wait_thread = std::thread([raw] { raw->watch_exit(); });
+  state->log_thread = std::thread([raw] {
+    runtime::guard_thread(raw->spec.node_id, "container log follower", [raw] { raw->follow_logs(); },
+                          [raw](runtime::NodeError e) { raw->thread_failed(std::move(e), true); });
+  });
+  state->wait_thread = std::thread([raw] {
+    runtime::guard_thread(raw->spec.node_id, "container exit watcher", [raw] { raw->watch_exit(); },
+                          [raw](runtime::NodeError e) { raw->thread_failed(std::move(e), false); });
+  });
   return std::unique_ptr<NodeContainer>(new NodeContainer(std::move(state)));
 }
 
@@ -277,7 +306,7 @@ std::vector<std::string> NodeContainer::last_log_lines() const {
   return {state_->tail.begin(), state_->tail.end()};
 }
 
-Status NodeContainer::stop() {
+Status NodeContainer::stop(bool remove, std::optional<std::chrono::seconds> grace) {
   State& s = *state_;
   {
     std::lock_guard lock(s.mu);
@@ -291,7 +320,7 @@ Status NodeContainer::stop() {
     exited = s.report.has_value();
   }
   if (!exited) {
-    auto st = s.client.container_stop(s.id, s.spec.stop_grace);
+    auto st = s.client.container_stop(s.id, grace.value_or(s.spec.stop_grace));
     if (!st && st.error().code != DockerErrorCode::not_found) result = st;
   }
   // The watchers end on their own once the container has stopped; cancel covers a daemon that
@@ -304,8 +333,10 @@ Status NodeContainer::stop() {
   s.log_cancel.cancel();
   if (s.wait_thread.joinable()) s.wait_thread.join();
   if (s.log_thread.joinable()) s.log_thread.join();
-  auto rm = s.client.container_remove(s.id, true, true);
-  if (!rm && rm.error().code != DockerErrorCode::not_found && result) result = rm;
+  if (remove) {
+    auto rm = s.client.container_remove(s.id, true, true);
+    if (!rm && rm.error().code != DockerErrorCode::not_found && result) result = rm;
+  }
   if (!s.spec.owned_dir.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(s.spec.owned_dir, ec);
@@ -320,7 +351,7 @@ Status NodeContainer::stop() {
   return result;
 }
 
-Result<SweepReport> sweep_orphans(const DockerClient& client, bool include_live) {
+Result<SweepReport> sweep_orphans(const DockerClient& client, bool include_live, bool include_kept) {
   auto list = client.container_list({{std::string(kLabelOwner), ""}}, true);
   if (!list) return tl::unexpected(list.error());
   SweepReport report;
@@ -329,7 +360,8 @@ Result<SweepReport> sweep_orphans(const DockerClient& client, bool include_live)
     const OwnerId owner = OwnerId::from_labels(c.labels);
     const bool mine = owner == me;
     const bool live = owner.alive();
-    if (mine || (live && !include_live)) {
+    const bool kept = c.labels.count(std::string(kLabelKeep)) > 0 && c.state != "running";
+    if (mine || (live && !include_live) || (kept && !include_kept)) {
       report.kept.push_back(c.name);
       continue;
     }

@@ -57,11 +57,12 @@ std::string create_body_json(const ContainerSpec& spec) {
   body["Labels"] = std::move(labels);
   if (!spec.working_dir.empty()) body["WorkingDir"] = spec.working_dir;
   if (!spec.user.empty()) body["User"] = spec.user;
-  body["AttachStdin"] = false;
-  body["AttachStdout"] = false;
-  body["AttachStderr"] = false;
-  body["Tty"] = false;  // keeps stdout and stderr apart (multiplexed log stream)
-  body["OpenStdin"] = false;
+  body["AttachStdin"] = spec.interactive;
+  body["AttachStdout"] = spec.interactive;
+  body["AttachStderr"] = spec.interactive;
+  body["Tty"] = spec.tty;  // false keeps stdout and stderr apart (multiplexed log stream)
+  body["OpenStdin"] = spec.interactive;
+  body["StdinOnce"] = spec.interactive;
   if (spec.network_mode == "none") body["NetworkDisabled"] = true;
 
   json::object host;

@@ -24,6 +24,7 @@
 #include "ipc/channel_names.hpp"
 #include "process/process_node.hpp"
 #include "process/runner_link.hpp"
+#include "process/stop_escalation.hpp"
 #include "process/session_dir.hpp"
 
 namespace rm::docker {
@@ -75,6 +76,37 @@ Result<DockerClient> connect_client(bool warm) {
 
 }  // namespace
 
+std::map<std::string, std::string> runner_env(const DockerNodeOptions& opts) {
+  return {
+      {"PYTHONPATH", opts.sdk_container_dir},
+      {"RM_IPC_LIBRARY", opts.lib_container_dir + "/" + opts.ipc_library.filename().string()},
+      {"RM_IPC_ROOT", opts.ipc_root.string()},
+      {"RM_IPC_DIR", opts.ipc_root.string()},
+      {"RM_NODE_PARAMS", boost::json::serialize(opts.params)},
+      {"REMOTEMEDIA_NODE_PATH", "/app/nodes"},
+      {"PYTHONUNBUFFERED", "1"},
+  };
+}
+
+NodeContainerSpec node_container_spec_for(const DockerNodeOptions& opts, const std::string& image,
+                                          const std::string& ipc_dir) {
+  NodeContainerSpec s;
+  s.session_id = opts.session_id;
+  s.node_id = opts.node_id;
+  s.image = image;
+  s.config = opts.config;
+  // Same path on both sides, so channel paths mean the same in the container.
+  s.ipc_host_dir = ipc_dir;
+  s.ipc_container_dir = ipc_dir;
+  s.sdk_host_dir = opts.sdk_dir.string();
+  s.sdk_container_dir = opts.sdk_container_dir;
+  s.extra_mounts.push_back({opts.ipc_library.string(),
+                            opts.lib_container_dir + "/" + opts.ipc_library.filename().string(), true});
+  s.extra_env = runner_env(opts);
+  s.stop_grace = opts.stop_grace;
+  return s;
+}
+
 DockerNodeOptions DockerNodeOptions::from_env(std::string node_id, std::string node_type,
                                               std::string session_id, boost::json::object params,
                                               runtime::DockerConfig config) {
@@ -86,8 +118,9 @@ DockerNodeOptions DockerNodeOptions::from_env(std::string node_id, std::string n
   o.session_id = std::move(session_id);
   o.params = std::move(params);
   o.config = std::move(config);
-  o.sdk_dir = fs::absolute(p.sdk_dir);
-  o.ipc_library = fs::absolute(p.ipc_library);
+  if (!p.sdk_dir.empty()) o.sdk_dir = fs::absolute(p.sdk_dir);
+  if (!p.ipc_library.empty()) o.ipc_library = fs::absolute(p.ipc_library);
+  o.not_found = p.not_found;
   o.ipc_root = p.ipc_root;
   o.data_capacity = p.data_capacity;
   o.init_timeout = env_ms("RM_DOCKER_INIT_TIMEOUT_MS", 60000);
@@ -99,6 +132,14 @@ DockerNodeOptions DockerNodeOptions::from_env(std::string node_id, std::string n
     core::logger("docker")->warn("RM_DOCKER_FALLBACK={} is not 'process' or 'error'; using error", fb);
   }
   o.share = core::env_bool("RM_DOCKER_SHARE", false).value_or(false);
+  const auto keep = core::env_string("RM_DOCKER_KEEP", "never");
+  if (keep == "on-failure") {
+    o.keep = KeepContainers::on_failure;
+  } else if (keep == "always") {
+    o.keep = KeepContainers::always;
+  } else if (keep != "never" && !keep.empty()) {
+    core::logger("docker")->warn("RM_DOCKER_KEEP={} is not never, on-failure or always; using never", keep);
+  }
   return o;
 }
 
@@ -120,6 +161,12 @@ struct DockerNode::Impl {
   // The runner's end, from the exit watcher (dedicated) or the runner server (shared).
   std::atomic<bool> exited{false};
   std::atomic<bool> stopping{false};
+  // abort() from another thread: every wait of initialize() watches this token.
+  CancelToken cancel;
+  std::atomic<bool> ready{false};           // READY arrived: the runner may have state to clean up
+  std::atomic<bool> failed{false};          // this node's own step failed or its runner died
+  std::atomic<bool> session_failed{false};  // abort(node_failed): another node failed
+  std::mutex fallback_mu;                   // guards `fallback` against abort()
   std::mutex mu;
   std::condition_variable cv;
   std::optional<std::string> exit_message;
@@ -128,6 +175,7 @@ struct DockerNode::Impl {
   std::string prefix() const { return "node " + opts.node_id; }
 
   void on_exit(std::string message) {
+    if (!stopping) failed = true;
     {
       std::lock_guard lock(mu);
       if (!exit_message) exit_message = std::move(message);
@@ -152,17 +200,7 @@ struct DockerNode::Impl {
             opts.node_id, "--session-id", opts.session_id, "--ipc-dir", ipc_dir};
   }
 
-  std::map<std::string, std::string> runner_env() const {
-    return {
-        {"PYTHONPATH", opts.sdk_container_dir},
-        {"RM_IPC_LIBRARY", opts.lib_container_dir + "/" + opts.ipc_library.filename().string()},
-        {"RM_IPC_ROOT", opts.ipc_root.string()},
-        {"RM_IPC_DIR", opts.ipc_root.string()},
-        {"RM_NODE_PARAMS", boost::json::serialize(opts.params)},
-        {"REMOTEMEDIA_NODE_PATH", "/app/nodes"},
-        {"PYTHONUNBUFFERED", "1"},
-    };
-  }
+  std::map<std::string, std::string> runner_env() const { return docker::runner_env(opts); }
 
   // Shared containers are interchangeable when image and config are: the node type is not part
   // of the key (the runner server imports each node class once, on first use).
@@ -170,21 +208,10 @@ struct DockerNode::Impl {
 
   // control_dir: shared only, the runner server's control directory.
   NodeContainerSpec container_spec(bool shared, const std::string& control_dir = {}) const {
-    NodeContainerSpec s;
-    s.session_id = shared ? "shared" : opts.session_id;
-    s.node_id = opts.node_id;
-    s.image = image;
-    s.config = opts.config;
-    // Same path on both sides, so channel paths mean the same in the container.
-    s.ipc_host_dir = shared ? opts.ipc_root.string() : link->dir().string();
-    s.ipc_container_dir = s.ipc_host_dir;
-    s.sdk_host_dir = opts.sdk_dir.string();
-    s.sdk_container_dir = opts.sdk_container_dir;
-    s.extra_mounts.push_back({opts.ipc_library.string(),
-                              opts.lib_container_dir + "/" + opts.ipc_library.filename().string(),
-                              true});
-    s.extra_env = runner_env();
-    s.stop_grace = opts.stop_grace;
+    NodeContainerSpec s =
+        node_container_spec_for(opts, image, shared ? opts.ipc_root.string() : link->dir().string());
+    if (shared) s.session_id = "shared";
+    s.keep = !shared && opts.keep != KeepContainers::never;
     s.command = shared ? std::vector<std::string>{"python3", "-m", "remotemedia.runner", "--serve",
                                                   control_dir, "--preload", opts.node_type}
                        : runner_command(link->dir().string());
@@ -238,7 +265,7 @@ Result<std::unique_ptr<NodeContainer>> DockerNode::Impl::start_server_container(
   }
   auto& container = **c;
   auto up = wait_for_runner_server(dir / kRunnerSocketName, opts.init_timeout,
-                                   [&] { return !container.exit_report(); });
+                                   [&] { return !container.exit_report() && !cancel.cancelled(); });
   if (!up) {
     std::string why = up.error().message;
     if (auto r = container.exit_report(); r && !r->message.empty()) {
@@ -337,36 +364,78 @@ void DockerNode::Impl::stop_runner() {
   if (container) {
     // SIGTERM through the container's init reaches the runner, which runs cleanup() and exits;
     // stop() marks the exit as requested first, so it is not reported as a failure.
-    if (auto s = container->stop(); !s) log->warn("{}: {}", prefix(), s.error().message);
+    const bool keep = opts.keep == KeepContainers::always ||
+                      (opts.keep == KeepContainers::on_failure && (failed || session_failed));
+    const std::string name = container->name();
+    // Aborted before READY (Ctrl-C, a sibling failed): nothing to clean up gracefully, and an
+    // initialize() that never returns must not hold the session for the grace period.
+    const auto grace = cancel.cancelled() && !ready ? std::optional(std::chrono::seconds(0)) : std::nullopt;
+    if (auto s = container->stop(!keep, grace); !s) log->warn("{}: {}", prefix(), s.error().message);
+    if (keep) {
+      log->info("{}: container {} kept (stopped, RM_DOCKER_KEEP): `docker logs {}`, `docker "
+                "inspect {}`; `remotemedia cleanup` removes it",
+                prefix(), name, name, name);
+    }
     container.reset();
   }
   if (server) {
     // rm.stop first (the runner cleans up and exits), then signals through the server.
-    if (link) link->request_stop();
     auto wait = [&](std::chrono::milliseconds d) {
       std::unique_lock lock(mu);
       return cv.wait_for(lock, d, [&] { return exited.load(); });
     };
-    if (!wait(opts.stop_grace)) {
-      log->warn("{}: runner did not stop within {} s; SIGTERM", prefix(), opts.stop_grace.count());
-      if (server->signal(SIGTERM) && !wait(opts.stop_grace)) {
-        log->warn("{}: runner ignored SIGTERM; SIGKILL", prefix());
-        if (server->signal(SIGKILL)) (void)wait(opts.stop_grace);
-      }
-    }
+    (void)process::escalate_stop({.request_stop = [&] { if (link) link->request_stop(); },
+                                  .signal = [&](int sig) { return server->signal(sig).has_value(); },
+                                  .wait_exit = wait},
+                                 opts.stop_grace, prefix());
     server.reset();  // closes the connection (a runner still there gets SIGTERM) and joins
   }
   lease.release();
 }
 
 DockerNode::DockerNode(DockerNodeOptions options) : impl_(std::make_unique<Impl>()) {
-  impl_->opts = std::move(options);
+  auto& m = *impl_;
+  m.opts = std::move(options);
+  // Made here, not in initialize(): abort() may reach it from another thread at any time.
+  process::RunnerLinkOptions lo;
+  lo.node_id = m.opts.node_id;
+  lo.node_type = m.opts.node_type;
+  lo.session_id = m.opts.session_id;
+  lo.ipc_root = m.opts.ipc_root;
+  lo.data_capacity = m.opts.input_capacity ? m.opts.input_capacity : m.opts.data_capacity;
+  lo.output_capacity = m.opts.output_capacity;
+  lo.runner_name = "container";
+  m.link = std::make_unique<process::RunnerLink>(std::move(lo));
+  m.link->set_peer({[&m] { return m.exited.load(); },
+                    [&m](std::string_view during) { return m.gone(during); }});
 }
 
 DockerNode::~DockerNode() { close(); }
 
-NodeStatus DockerNode::initialize() {
+void DockerNode::abort(runtime::AbortReason why) {
   auto& m = *impl_;
+  if (why == runtime::AbortReason::node_failed) m.session_failed = true;
+  m.cancel.cancel();
+  m.link->cancel();
+  std::lock_guard lock(m.fallback_mu);
+  if (m.fallback) m.fallback->abort(why);
+}
+
+// Records a failure of this node's own steps (for RM_DOCKER_KEEP=on-failure).
+static NodeStatus noted(std::atomic<bool>& failed, NodeStatus st) {
+  if (!st && st.error().code != NodeErrorCode::cancelled) failed = true;
+  return st;
+}
+
+NodeStatus DockerNode::initialize() { return noted(impl_->failed, initialize_steps()); }
+
+NodeStatus DockerNode::initialize_steps() {
+  auto& m = *impl_;
+  if (m.opts.sdk_dir.empty() || m.opts.ipc_library.empty()) {
+    return node_error(NodeErrorCode::init_failed,
+                      fmt::format("node {}: cannot mount the Python runtime into the container: {}",
+                                  m.opts.node_id, m.opts.not_found));
+  }
   // A warm shared container for this config means the daemon answered and the image exists:
   // the session goes straight to that container's runner server.
   std::string warm_image;
@@ -389,7 +458,11 @@ NodeStatus DockerNode::initialize() {
           fs::path hp(v.host_path);
           po.node_path.push_back(fs::is_directory(hp) ? hp : hp.parent_path());
         }
-      m.fallback = std::make_unique<process::ProcessNode>(std::move(po));
+      {
+        std::lock_guard lock(m.fallback_mu);
+        m.fallback = std::make_unique<process::ProcessNode>(std::move(po));
+        if (m.cancel.cancelled()) m.fallback->abort(runtime::AbortReason::cancelled);
+      }
       return m.fallback->initialize();
     }
     return node_error(NodeErrorCode::init_failed,
@@ -403,27 +476,26 @@ NodeStatus DockerNode::initialize() {
     m.image = warm_image;  // the config was checked when that container was made
   } else {
     ImageBuilder builder(*m.client, BuildSettings::from_env());
-    auto img = builder.ensure_image(m.opts.config, m.opts.node_id, [&m](std::string_view line) {
-      m.log->info("[{}] build: {}", m.opts.node_id, line);
-    });
-    if (!img) return node_error(NodeErrorCode::init_failed, m.prefix() + ": " + img.error().message);
+    auto img = builder.ensure_image(
+        m.opts.config, m.opts.node_id,
+        [&m](std::string_view line) { m.log->info("[{}] build: {}", m.opts.node_id, line); },
+        &m.cancel);
+    if (!img) {
+      if (img.error().code == DockerErrorCode::cancelled)
+        return node_error(NodeErrorCode::cancelled, m.prefix() + ": cancelled while preparing its image");
+      return node_error(NodeErrorCode::init_failed, img.error().message);  // names the node already
+    }
+    if (m.cancel.cancelled()) return node_error(NodeErrorCode::cancelled, m.prefix() + ": cancelled");
     m.image = img->tag;  // the builder logged whether it built or reused it
   }
 
-  process::RunnerLinkOptions lo;
-  lo.node_id = m.opts.node_id;
-  lo.node_type = m.opts.node_type;
-  lo.session_id = m.opts.session_id;
-  lo.ipc_root = m.opts.ipc_root;
-  lo.data_capacity = m.opts.data_capacity;
-  lo.runner_name = "container";
-  m.link = std::make_unique<process::RunnerLink>(std::move(lo));
-  m.link->set_peer({[&m] { return m.exited.load(); },
-                    [&m](std::string_view during) { return m.gone(during); }});
   if (auto s = m.link->open(); !s) return s;
   if (auto s = m.opts.share ? m.start_shared() : m.start_dedicated(); !s) return s;
-  return m.link->wait_ready(m.opts.init_timeout,
-                            "raise RM_DOCKER_INIT_TIMEOUT_MS if it needs longer to load");
+  if (m.cancel.cancelled()) return node_error(NodeErrorCode::cancelled, m.prefix() + ": cancelled");
+  auto st = m.link->wait_ready(m.opts.init_timeout,
+                               "raise RM_DOCKER_INIT_TIMEOUT_MS if it needs longer to load");
+  if (st) m.ready = true;
+  return st;
 }
 
 NodeStatus DockerNode::process(const runtime::DataPtr& input, runtime::Emitter& out) {
@@ -431,14 +503,14 @@ NodeStatus DockerNode::process(const runtime::DataPtr& input, runtime::Emitter& 
   if (m.fallback) return m.fallback->process(input, out);
   if (!m.link || !m.link->is_open())
     return node_error(NodeErrorCode::process_failed, m.prefix() + ": not initialized");
-  return m.link->process(input, out);
+  return noted(m.failed, m.link->process(input, out));
 }
 
 NodeStatus DockerNode::flush(runtime::Emitter& out) {
   auto& m = *impl_;
   if (m.fallback) return m.fallback->flush(out);
   if (!m.link || !m.link->is_open()) return {};
-  return m.link->flush(out);
+  return noted(m.failed, m.link->flush(out));
 }
 
 void DockerNode::close() {
@@ -450,6 +522,11 @@ void DockerNode::close() {
   }
   if (m.client) m.stop_runner();
   if (m.link) m.link->close();
+}
+
+boost::json::value DockerNode::reported_contract() const {
+  if (impl_->fallback) return impl_->fallback->reported_contract();
+  return impl_->link ? impl_->link->contract() : boost::json::value();
 }
 
 const DockerNodeOptions& DockerNode::options() const { return impl_->opts; }

@@ -18,6 +18,8 @@ tl::expected<std::unique_ptr<runtime::Node>, runtime::NodeError> make_docker_nod
   auto opts = DockerNodeOptions::from_env(spec.id, spec.node_type, ctx.session_id,
                                           spec.resolved_params, *spec.docker);
   opts.manifest_dir = ctx.manifest_dir;
+  opts.input_capacity = spec.ipc.input_bytes;
+  opts.output_capacity = spec.ipc.output_bytes;
   static std::once_flag swept;
   std::call_once(swept, [&] {
     auto log = core::logger("docker");

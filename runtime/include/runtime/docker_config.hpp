@@ -9,9 +9,14 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace rm::runtime {
+
+// The Pythons a local recipe can build when no registry provides python:<v>-slim (one per
+// Debian release: bullseye 3.9, bookworm 3.11, trixie 3.13; scripts/base-images.sh --list).
+inline constexpr std::string_view kBuildablePythonVersions[] = {"3.9", "3.11", "3.13"};
 
 struct ResourceLimits {
   std::uint64_t memory_mb = 0;  // hard limit, no swap; >= 128

@@ -8,7 +8,8 @@
 //
 // Loading validates everything that can be checked before a node starts: structure and types,
 // ids, connections, cycles, node types (native ones against their registered contract, so
-// their params come out completed with defaults), docker blocks. A `from` that names no node
+// their params come out completed with defaults), docker blocks, and every connection against
+// the data types its two nodes declare (contract.hpp). A `from` that names no node
 // is a named pipeline input; outputs are nodes with no outgoing edge or `is_output_node`.
 // Python class names (process and docker nodes) are checked when the node starts.
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include <boost/json/value.hpp>
 #include <tl/expected.hpp>
 
+#include "runtime/contract.hpp"
 #include "runtime/docker_config.hpp"
 #include "runtime/manifest_error.hpp"
 
@@ -34,6 +36,14 @@ std::string_view to_string(NodeKind k);
 
 enum class ManifestFormat { yaml, json, detect };
 
+// Shared-memory channel sizes of a Python node (process or docker), from the node's
+// `ipc: {input_bytes, output_bytes}`; 0 = the default (RM_PROCESS_CHANNEL_BYTES, 4 MiB). The
+// largest value that fits is a little less than the size (record header and alignment).
+struct IpcSizes {
+  std::uint64_t input_bytes = 0;   // host -> node
+  std::uint64_t output_bytes = 0;  // node -> host
+};
+
 struct NodeSpec {
   std::string id;
   std::string node_type;
@@ -45,7 +55,12 @@ struct NodeSpec {
   std::string runtime_hint;  // as written, may be empty
   bool is_output_node = false;
   std::optional<DockerConfig> docker;
+  IpcSizes ipc;
   NodeKind kind = NodeKind::native;
+  // The data types the node takes and gives, when known at validation: native nodes from the
+  // registry; Python and Docker nodes from `accepts` / `emits` in the manifest, else nullopt
+  // (then checked when the node reports its contract at start-up).
+  std::optional<DataContract> contract;
   int line = 0;  // source line of the node entry, 0 if unknown
 };
 

@@ -22,6 +22,7 @@ enum class ManifestErrorCode {
   cycle,                // the connections form a cycle
   invalid_value,        // a value out of its allowed range or set
   missing_path,         // a volume host_path does not exist
+  type_mismatch,        // a connection's upstream emits nothing its downstream accepts
 };
 
 struct ManifestIssue {

@@ -13,6 +13,10 @@
 //   buffered. The executor forwards end-of-stream itself afterwards; nodes do not emit it.
 // - close() always runs, also after an error, and must release every resource.
 // An error returned from any step ends the session with that error (the message names the node).
+// - abort() is the one call that comes from another thread, at any time (also while
+//   initialize() blocks): the session was cancelled or another node failed. A node whose steps
+//   can block for long (image builds, pulls, container start, waiting for READY) makes them
+//   return within a second; the executor then runs close() as usual. Must be thread-safe.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -23,6 +27,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include "runtime/contract.hpp"
 #include "runtime/node_error.hpp"
 #include "runtime/runtime_data.hpp"
 
@@ -69,13 +74,21 @@ class Emitter {
   virtual Status emit(DataPtr data) = 0;
 };
 
+// Why a session aborts its nodes.
+enum class AbortReason { cancelled, node_failed };
+
 class Node {
  public:
   virtual ~Node() = default;
+  virtual void abort(AbortReason) {}
   virtual Status initialize() { return {}; }
   virtual Status process(const DataPtr& input, Emitter& out) = 0;
   virtual Status flush(Emitter&) { return {}; }
   virtual void close() {}
+  // The contract the node reported once initialize() returned ({"accepts": [...], "emits":
+  // [...]}, the READY handshake of Python nodes), null if it reported none. The session checks
+  // it against the node's connections before it takes its first input (contract.hpp).
+  virtual boost::json::value reported_contract() const { return nullptr; }
 };
 
 // Typed access to validated params (they are complete and of the declared type).

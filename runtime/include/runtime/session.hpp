@@ -15,6 +15,9 @@
 // - The first error from any node (or a failed push) fails the session: every queue is
 //   cancelled, blocked producers and consumers wake up, every thread is joined and close() runs
 //   on every node. wait() then returns that error naming the node id.
+// - Contracts: connections are checked against the nodes' data types at validation; those of
+//   Python and Docker nodes that only report theirs at start-up are checked before the first
+//   input is taken (see push()).
 // - push(), close_input(), next_output(), wait() and cancel() may be called from any thread;
 //   the destructor cancels a session that is still running and joins everything.
 // - Outputs go to SessionOptions::on_output if set (called on the output node's thread,
@@ -31,6 +34,7 @@
 
 #include <tl/expected.hpp>
 
+#include "runtime/input_stream.hpp"
 #include "runtime/node_error.hpp"
 #include "runtime/runtime_data.hpp"
 
@@ -72,10 +76,17 @@ class Session {
 
   // Feeds a named pipeline input. Blocks while the first node's queue is full. Fails if the
   // name is unknown, the input was closed, or the session has failed or was cancelled.
+  // With Python or Docker nodes in the pipeline, the first push waits until every node has
+  // started and checks the contracts they reported (contract.hpp); a mismatch fails the
+  // session, naming both nodes and types, before any input is taken.
   SessionStatus push(std::string_view input, DataPtr data);
   // Sends end-of-stream from a named input (idempotent).
   SessionStatus close_input(std::string_view input);
   void close_all_inputs();
+  // Pushes every item of `input` in order (an item naming no input goes to the pipeline's only
+  // input), then closes every input. At the first failed push the session is cancelled and that
+  // error returned; wait() then gives the error of the node that failed, if one did.
+  SessionStatus feed(InputStream& input);
 
   // Pull mode: the next output, or nullopt once the session has ended (all outputs saw
   // end-of-stream, or it failed/was cancelled) and the queue is drained.
@@ -83,7 +94,8 @@ class Session {
 
   // Blocks until every node's initialize() has returned (images built, containers and
   // processes up, models loaded), or the session failed or was cancelled (its error).
-  // Pushing before that is allowed (inputs queue up, then backpressure applies); callers that
+  // Pushing before that is allowed (inputs queue up, then backpressure applies; with Python or
+  // Docker nodes the first push waits for this, see push()); callers that
   // pace input in real time wait here first.
   SessionStatus wait_ready();
   // Blocks until the session ends, joins every node thread, returns the first error.

@@ -16,17 +16,13 @@
 #include <soxr.h>
 
 #include "detail/audio_util.hpp"
+#include "detail/soxr_stream.hpp"
 #include "runtime/node_registry.hpp"
 
 namespace rm::nodes {
 namespace {
 
 using namespace rm::runtime;
-
-struct SoxrDeleter {
-  void operator()(soxr_t s) const { soxr_delete(s); }
-};
-using SoxrPtr = std::unique_ptr<std::remove_pointer_t<soxr_t>, SoxrDeleter>;
 
 unsigned long quality_recipe(const std::string& q) {
   if (q == "quick") return SOXR_QQ;
@@ -72,42 +68,20 @@ class AudioResample final : public Node {
     channels_ = a.channels;
     base_ts_ = d.timestamp_us;
     out_frames_ = 0;
-    soxr_error_t err = nullptr;
-    const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
-    const soxr_quality_spec_t q = soxr_quality_spec(recipe_, 0);
-    soxr_.reset(soxr_create(double(rate_), double(target_), channels_, &err, &io, &q, nullptr));
-    if (err || !soxr_) {
-      soxr_.reset();
-      return node_error(NodeErrorCode::process_failed,
-                        fmt::format("node {}: cannot resample {} Hz x{} to {} Hz: {}", id_, rate_, channels_, target_,
-                                    soxr_strerror(err)));
-    }
+    auto stream = detail::SoxrStream::create(rate_, target_, channels_, recipe_);
+    if (!stream) return node_error(NodeErrorCode::process_failed, fmt::format("node {}: {}", id_, stream.error()));
+    soxr_ = std::move(*stream);
     return {};
   }
 
   // Feeds `frames` frames (nullptr = end of input, drains the tail) and emits what comes out.
   Status run(const float* in, std::size_t frames, Emitter& out) {
-    const double ratio = double(target_) / double(rate_);
-    std::vector<float> buf(std::size_t(std::ceil(double(frames) * ratio) + 256) * channels_);
-    std::size_t produced = 0, consumed = 0;
-    for (;;) {
-      std::size_t idone = 0, odone = 0;
-      const std::size_t room = buf.size() / channels_ - produced;
-      soxr_error_t err = soxr_process(soxr_.get(), in ? in + consumed * channels_ : nullptr,
-                                      in ? frames - consumed : 0, &idone, buf.data() + produced * channels_, room,
-                                      &odone);
-      if (err)
-        return node_error(NodeErrorCode::process_failed, fmt::format("node {}: resampling failed: {}", id_, err));
-      consumed += idone;
-      produced += odone;
-      const bool input_done = in ? consumed == frames : odone == 0;
-      if (!input_done && idone == 0 && odone == 0)
-        return node_error(NodeErrorCode::process_failed, fmt::format("node {}: resampler made no progress", id_));
-      if (input_done && odone < room) break;
-      if (produced * channels_ == buf.size()) buf.resize(buf.size() * 2);
-    }
+    std::vector<float> buf;
+    buf.reserve((std::size_t(std::ceil(double(frames) * double(target_) / double(rate_))) + 256) * channels_);
+    auto st = in ? soxr_->process(in, frames, buf) : soxr_->drain(buf);
+    if (!st) return node_error(NodeErrorCode::process_failed, fmt::format("node {}: {}", id_, st.error()));
+    const std::size_t produced = buf.size() / channels_;
     if (produced == 0) return {};
-    buf.resize(produced * channels_);
     const auto ts = detail::frame_time_us(base_ts_, out_frames_, target_);
     out_frames_ += std::int64_t(produced);
     return out.emit(RuntimeData::make_audio(std::move(buf), target_, channels_, ts, metadata_));
@@ -123,7 +97,7 @@ class AudioResample final : public Node {
   std::string id_;
   std::uint32_t target_;
   unsigned long recipe_;
-  SoxrPtr soxr_;
+  std::unique_ptr<detail::SoxrStream> soxr_;
   std::uint32_t rate_ = 0;
   std::uint16_t channels_ = 0;
   std::int64_t base_ts_ = 0;

@@ -5,6 +5,7 @@
 
 #include <soxr.h>
 
+#include "detail/soxr_stream.hpp"
 #include "runtime/node_registry.hpp"
 
 namespace rm::nodes {
@@ -16,41 +17,6 @@ using runtime::NodeErrorCode;
 using runtime::ParamSpec;
 using runtime::ParamType;
 using runtime::Status;
-
-// Streaming libsoxr resampler (float32 mono in and out, high quality).
-struct SileroVadNode::Resampler {
-  soxr_t handle = nullptr;
-  Resampler(std::uint32_t in_rate, std::uint32_t out_rate, const std::string& node_id) {
-    soxr_error_t err = nullptr;
-    handle = soxr_create(in_rate, out_rate, 1, &err, nullptr, nullptr, nullptr);
-    if (err != nullptr || handle == nullptr) {
-      throw std::runtime_error("node " + node_id + ": cannot resample " + std::to_string(in_rate) +
-                               " Hz to " + std::to_string(out_rate) +
-                               " Hz: " + (err ? err : "unknown error"));
-    }
-  }
-  ~Resampler() { soxr_delete(handle); }
-  Resampler(const Resampler&) = delete;
-  Resampler& operator=(const Resampler&) = delete;
-  // Appends the output for `n` input samples to `out` (n == 0 with in == nullptr drains).
-  bool process(const float* in, std::size_t n, std::vector<float>& out, double ratio) {
-    const std::size_t cap = static_cast<std::size_t>(static_cast<double>(n) * ratio) + 1024;
-    std::size_t done_in = 0;
-    for (;;) {
-      const std::size_t old = out.size();
-      out.resize(old + cap);
-      std::size_t idone = 0;
-      std::size_t odone = 0;
-      soxr_error_t err = soxr_process(handle, in ? in + done_in : nullptr, n - done_in, &idone,
-                                      out.data() + old, cap, &odone);
-      out.resize(old + odone);
-      if (err != nullptr) return false;
-      done_in += idone;
-      // Input fully consumed and the output buffer was not filled: nothing more to read now.
-      if (done_in >= n && odone < cap) return true;
-    }
-  }
-};
 
 runtime::NodeContract silero_vad_contract() {
   auto num = [](std::string name, double def, std::optional<double> lo, std::optional<double> hi,
@@ -152,7 +118,11 @@ Status SileroVadNode::start_stream(std::uint32_t rate, std::int64_t timestamp_us
   const auto run_hz = static_cast<std::uint32_t>(run_rate);
   try {
     resampler_.reset();
-    if (rate != run_hz) resampler_ = std::make_unique<Resampler>(rate, run_hz, node_id_);
+    if (rate != run_hz) {
+      auto r = detail::SoxrStream::create(rate, run_hz, 1, SOXR_HQ);
+      if (!r) return runtime::node_error(NodeErrorCode::invalid_input, "node " + node_id_ + ": " + r.error());
+      resampler_ = std::move(*r);
+    }
     SpeechSegmenterConfig cfg = seg_config_;
     cfg.sample_rate = run_hz;
     segmenter_.emplace(std::move(cfg));
@@ -211,11 +181,8 @@ Status SileroVadNode::process(const DataPtr& input, Emitter& out) {
   }
   if (resampler_) {
     resampled_.clear();
-    const double ratio = static_cast<double>(static_cast<std::uint32_t>(stream_->rate())) /
-                         static_cast<double>(input_rate_);
-    if (!resampler_->process(mono, frames, resampled_, ratio)) {
-      return runtime::node_error(NodeErrorCode::process_failed,
-                                 "node " + node_id_ + ": resampling failed");
+    if (auto r = resampler_->process(mono, frames, resampled_); !r) {
+      return runtime::node_error(NodeErrorCode::process_failed, "node " + node_id_ + ": " + r.error());
     }
     return feed(resampled_.data(), resampled_.size(), out);
   }
@@ -250,9 +217,9 @@ Status SileroVadNode::flush(Emitter& out) {
   if (!streaming_) return {};
   if (resampler_) {
     resampled_.clear();
-    if (!resampler_->process(nullptr, 0, resampled_, 1.0)) {
+    if (auto r = resampler_->drain(resampled_); !r) {
       return runtime::node_error(NodeErrorCode::process_failed,
-                                 "node " + node_id_ + ": resampling failed while draining");
+                                 "node " + node_id_ + ": " + r.error() + " (while draining)");
     }
     if (auto st = feed(resampled_.data(), resampled_.size(), out); !st) return st;
   }

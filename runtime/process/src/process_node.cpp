@@ -25,16 +25,12 @@
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "ipc/channel_names.hpp"
+#include "process/install_layout.hpp"
 #include "process/runner_link.hpp"
+#include "process/stop_escalation.hpp"
+#include "runtime/thread_boundary.hpp"
 
 extern char** environ;
-
-#ifndef RM_PROCESS_DEFAULT_SDK_DIR
-#define RM_PROCESS_DEFAULT_SDK_DIR "/opt/remotemedia/python"
-#endif
-#ifndef RM_PROCESS_DEFAULT_IPC_LIBRARY
-#define RM_PROCESS_DEFAULT_IPC_LIBRARY "/opt/remotemedia/lib/libremotemedia_ipc.so"
-#endif
 
 namespace rm::process {
 namespace fs = std::filesystem;
@@ -56,21 +52,6 @@ std::string describe_status(int status) {
   return fmt::format("ended with status {}", status);
 }
 
-// PATH lookup done before fork (execvp is not async-signal-safe).
-std::string resolve_program(const std::string& prog) {
-  if (prog.find('/') != std::string::npos) return prog;
-  auto path = core::env("PATH").value_or("/usr/local/bin:/usr/bin:/bin");
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    auto end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    auto cand = fs::path(path.substr(start, end - start)) / prog;
-    if (::access(cand.c_str(), X_OK) == 0) return cand.string();
-    start = end + 1;
-  }
-  return prog;
-}
-
 }  // namespace
 
 ProcessNodeOptions ProcessNodeOptions::from_env(std::string node_id, std::string node_type,
@@ -81,8 +62,16 @@ ProcessNodeOptions ProcessNodeOptions::from_env(std::string node_id, std::string
   o.session_id = std::move(session_id);
   o.params = std::move(params);
   o.python = core::env_string("REMOTEMEDIA_PYTHON", "python3");
-  o.sdk_dir = core::env_string("RM_PYTHON_SDK_DIR", RM_PROCESS_DEFAULT_SDK_DIR);
-  o.ipc_library = core::env_string("RM_IPC_LIBRARY", RM_PROCESS_DEFAULT_IPC_LIBRARY);
+  if (auto sdk = find_python_sdk()) {
+    o.sdk_dir = *sdk;
+  } else {
+    o.not_found = sdk.error();
+  }
+  if (auto lib = find_ipc_library()) {
+    o.ipc_library = *lib;
+  } else if (o.not_found.empty()) {
+    o.not_found = lib.error();
+  }
   o.ipc_root = ipc::ipc_root();
   if (auto t = core::env_int("RM_PROCESS_INIT_TIMEOUT_MS", 30000, 1, 24LL * 3600 * 1000)) {
     o.init_timeout = std::chrono::milliseconds(*t);
@@ -112,6 +101,7 @@ struct ProcessNode::Impl {
   std::condition_variable cv;
   int exit_status = 0;
   std::deque<std::string> stderr_tail;
+  std::optional<runtime::NodeError> thread_error;  // the supervisor thread failed (guard_thread)
 
   std::string prefix() const { return "node " + opts.node_id; }
 
@@ -126,6 +116,7 @@ struct ProcessNode::Impl {
   runtime::NodeError child_gone(std::string_view during) {
     std::unique_lock lock(mu);
     cv.wait_for(lock, 500ms, [&] { return exited.load(); });
+    if (thread_error) return *thread_error;
     std::string what = exited ? describe_status(exit_status) : "closed its channels";
     lock.unlock();
     return runtime::NodeError{NodeErrorCode::remote_failed,
@@ -135,12 +126,20 @@ struct ProcessNode::Impl {
 
   Status spawn();
   void supervise(std::vector<std::string> argv, std::vector<std::string> envv,
-                 std::promise<std::string> started);
+                 std::promise<std::string>& started);
+  void supervisor_failed(runtime::NodeError err, std::promise<std::string>& started);
   void stop_child();
 };
 
 Status ProcessNode::Impl::spawn() {
-  std::vector<std::string> argv = {resolve_program(opts.python), "-m", "remotemedia.runner",
+  if (opts.sdk_dir.empty() || opts.ipc_library.empty()) {
+    return node_error(NodeErrorCode::init_failed,
+                      fmt::format("{}: cannot start python node {}: {}", prefix(), opts.node_type,
+                                  opts.not_found.empty() ? "no SDK directory / IPC library set"
+                                                         : opts.not_found));
+  }
+  const auto python = find_program(opts.python);
+  std::vector<std::string> argv = {python.empty() ? opts.python : python, "-m", "remotemedia.runner",
                                    "--node-type", opts.node_type, "--node-id", opts.node_id,
                                    "--session-id", opts.session_id, "--ipc-dir",
                                    link->dir().string()};
@@ -169,17 +168,45 @@ Status ProcessNode::Impl::spawn() {
                                                                  : prepend(node_path, user_path)));
   std::promise<std::string> started;
   auto fut = started.get_future();
-  supervisor = std::thread(&Impl::supervise, this, std::move(argv), std::move(envv),
-                           std::move(started));
+  supervisor = std::thread([this, argv = std::move(argv), envv = std::move(envv),
+                            started = std::move(started)]() mutable {
+    runtime::guard_thread(
+        opts.node_id, "process supervisor", [&] { supervise(std::move(argv), std::move(envv), started); },
+        [&](runtime::NodeError e) { supervisor_failed(std::move(e), started); });
+  });
   auto err = fut.get();
-  if (!err.empty()) return node_error(NodeErrorCode::init_failed, prefix() + ": " + err);
+  if (!err.empty())
+    return node_error(NodeErrorCode::init_failed, err.rfind(prefix(), 0) == 0 ? err : prefix() + ": " + err);
   return {};
+}
+
+// The supervisor thread threw: the child is killed and reaped here (nobody else will), and the
+// error is what the node reports from then on.
+void ProcessNode::Impl::supervisor_failed(runtime::NodeError err, std::promise<std::string>& started) {
+  try {
+    started.set_value(err.message);  // spawn() is still waiting
+  } catch (const std::future_error&) {
+  }
+  const int child = pid.load();
+  if (child > 0 && !exited) {
+    ::kill(child, SIGKILL);
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  {
+    std::lock_guard lock(mu);
+    thread_error = std::move(err);
+    exited = true;
+    pid = 0;
+  }
+  cv.notify_all();
 }
 
 // Runs for the child's whole life: the child's PDEATHSIG is tied to the thread that forked it,
 // so fork happens here and this thread ends only after the child was reaped.
 void ProcessNode::Impl::supervise(std::vector<std::string> argv, std::vector<std::string> envv,
-                                  std::promise<std::string> started) {
+                                  std::promise<std::string>& started) {
   std::vector<char*> av, ev;
   for (auto& a : argv) av.push_back(a.data());
   av.push_back(nullptr);
@@ -335,37 +362,39 @@ void ProcessNode::Impl::stop_child() {
     std::unique_lock lock(mu);
     return cv.wait_for(lock, d, [&] { return exited.load(); });
   };
-  if (!exited && link) link->request_stop();
-  if (!wait_exit(opts.stop_grace)) {
-    if (int p = pid.load(); p > 0) ::kill(p, SIGTERM);
-    if (!wait_exit(opts.stop_grace)) {
-      if (int p = pid.load(); p > 0) {
-        log->warn("{}: python process {} ignored SIGTERM; killing it", prefix(), p);
-        ::kill(p, SIGKILL);
-      }
-    }
-  }
+  (void)escalate_stop({.request_stop = [&] { if (!exited && link) link->request_stop(); },
+                       .signal = [&](int sig) {
+                         const int p = pid.load();
+                         return p > 0 && ::kill(p, sig) == 0;
+                       },
+                       .wait_exit = wait_exit},
+                      opts.stop_grace, prefix());
   supervisor.join();
 }
 
 ProcessNode::ProcessNode(ProcessNodeOptions options) : impl_(std::make_unique<Impl>()) {
-  impl_->opts = std::move(options);
-}
-
-ProcessNode::~ProcessNode() { close(); }
-
-Status ProcessNode::initialize() {
   auto& m = *impl_;
+  m.opts = std::move(options);
+  // Made here, not in initialize(): abort() may reach it from another thread at any time.
   RunnerLinkOptions lo;
   lo.node_id = m.opts.node_id;
   lo.node_type = m.opts.node_type;
   lo.session_id = m.opts.session_id;
   lo.ipc_root = m.opts.ipc_root;
-  lo.data_capacity = m.opts.data_capacity;
+  lo.data_capacity = m.opts.input_capacity ? m.opts.input_capacity : m.opts.data_capacity;
+  lo.output_capacity = m.opts.output_capacity;
   lo.control_capacity = m.opts.control_capacity;
   m.link = std::make_unique<RunnerLink>(std::move(lo));
   m.link->set_peer({[&m] { return m.exited.load(); },
                     [&m](std::string_view during) { return m.child_gone(during); }});
+}
+
+ProcessNode::~ProcessNode() { close(); }
+
+void ProcessNode::abort(runtime::AbortReason) { impl_->link->cancel(); }
+
+Status ProcessNode::initialize() {
+  auto& m = *impl_;
   if (auto s = m.link->open(); !s) return s;
   if (auto s = m.spawn(); !s) return s;
   return m.link->wait_ready(m.opts.init_timeout,

@@ -14,6 +14,8 @@ tl::expected<std::unique_ptr<runtime::Node>, runtime::NodeError> make_process_no
                                            spec.resolved_params);
   // Node files beside the manifest are found without any configuration.
   if (!ctx.manifest_dir.empty()) opts.node_path.push_back(ctx.manifest_dir);
+  opts.input_capacity = spec.ipc.input_bytes;
+  opts.output_capacity = spec.ipc.output_bytes;
   static std::once_flag swept;
   std::call_once(swept, [&] {
     auto r = sweep_stale_sessions(opts.ipc_root);

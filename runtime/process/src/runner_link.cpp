@@ -33,8 +33,13 @@ struct RunnerLink::Impl {
   boost::json::value contract;
   std::string last_remote_error;  // from rm.error, reported with the failed batch
   Peer peer;
+  std::atomic<bool> cancelled{false};
 
   std::string prefix() const { return "node " + opts.node_id; }
+  runtime::NodeError cancelled_error(std::string_view during) const {
+    return runtime::NodeError{NodeErrorCode::cancelled,
+                              fmt::format("{}: cancelled {}", prefix(), during)};
+  }
   bool exited() const { return peer.exited && peer.exited(); }
   runtime::NodeError gone(std::string_view during) const {
     if (peer.gone) return peer.gone(during);
@@ -68,6 +73,7 @@ tl::expected<runtime::DataPtr, runtime::NodeError> RunnerLink::Impl::next_record
       return std::move(env->data);
     }
     if (exited()) return tl::unexpected(gone(during));
+    if (cancelled) return tl::unexpected(cancelled_error(during));
     if (deadline && std::chrono::steady_clock::now() >= *deadline) return runtime::DataPtr{};
   }
 }
@@ -76,9 +82,11 @@ Status RunnerLink::Impl::send(const runtime::RuntimeData& d, std::string_view du
   auto size = encoded_size(opts.session_id, d);
   if (size > input->max_record())
     return node_error(NodeErrorCode::invalid_input,
-                      fmt::format("{}: input of {} bytes exceeds the channel's largest record ({} "
-                                  "bytes); raise RM_PROCESS_CHANNEL_BYTES",
-                                  prefix(), size, input->max_record()));
+                      fmt::format("{}: an input of {} bytes ({}) does not fit the node's input "
+                                  "channel (largest value {} bytes); raise ipc.input_bytes of node {} "
+                                  "in the manifest (or RM_PROCESS_CHANNEL_BYTES for every node)",
+                                  prefix(), size, runtime::summarize(d), input->max_record(),
+                                  opts.node_id));
   for (;;) {
     auto loan = input->loan(size, kSlice);
     if (!loan) {
@@ -102,6 +110,7 @@ Status RunnerLink::Impl::send(const runtime::RuntimeData& d, std::string_view du
       return {};
     }
     if (exited()) return tl::unexpected(gone(during));
+    if (cancelled) return tl::unexpected(cancelled_error(during));
   }
 }
 
@@ -128,10 +137,11 @@ Status RunnerLink::Impl::collect(runtime::Emitter& out, bool until_eos) {
           auto* v = c->payload.if_contains(k);
           return v && v->is_string() ? std::string(v->as_string()) : std::string();
         };
+        // Not logged here: the runner printed the traceback on its stderr, which is already the
+        // node's log; the error returned with the batch carries it to the caller.
         last_remote_error = str("message");
         auto tb = str("traceback");
         if (!tb.empty()) last_remote_error += "\n" + tb;
-        log->error("{}", last_remote_error);
       }
       continue;  // rm.progress and unknown protocol messages are not data
     }
@@ -165,7 +175,8 @@ Status RunnerLink::open() {
   auto in = ipc::Publisher::create(dir, m.names.input, m.opts.data_capacity);
   if (!in) return fail(in.error());
   m.input.emplace(std::move(*in));
-  auto out = ipc::Subscriber::create(dir, m.names.output, m.opts.data_capacity);
+  auto out = ipc::Subscriber::create(
+      dir, m.names.output, m.opts.output_capacity ? m.opts.output_capacity : m.opts.data_capacity);
   if (!out) return fail(out.error());
   m.output.emplace(std::move(*out));
   auto ctl = ipc::Publisher::create(dir, m.names.control, m.opts.control_capacity);
@@ -189,6 +200,7 @@ Status RunnerLink::wait_ready(std::chrono::milliseconds timeout, std::string_vie
     auto rec = m.next_record("before it was ready", deadline);
     if (!rec) {
       auto e = rec.error();
+      if (e.code == NodeErrorCode::cancelled) return tl::unexpected(e);
       e.code = NodeErrorCode::init_failed;
       if (!m.last_remote_error.empty()) e.message = m.last_remote_error;
       return tl::unexpected(e);
@@ -246,6 +258,8 @@ void RunnerLink::request_stop() {
   auto bytes = encode(m.opts.session_id, *stop);
   (void)m.control->send_copy(bytes, 0ms);
 }
+
+void RunnerLink::cancel() { impl_->cancelled = true; }
 
 void RunnerLink::close() {
   if (!impl_) return;

@@ -12,6 +12,8 @@
 //   COLLECTOR_ID (hostname, else collector-0): the subdirectory of DATA_DIR it owns
 //   SEGMENT_BYTES (64 MiB), CHECKPOINT_INTERVAL_MS (60000), BROKER_CREDITS (16), BIND (0.0.0.0)
 //   RETENTION (0 = off; e.g. 24h): also drop samples that much older than a GPU's newest
+//   NATS_URL (unset): cluster mode, a stateless worker of the JetStream work queue (nats.hpp,
+//   docs/cluster.md); no broker port, no DATA_DIR
 //   BROKER_TOKEN ("" = none): shared token a publisher must send in HELLO
 //   BROKER_HELLO_TIMEOUT_MS (5000), BROKER_FRAME_TIMEOUT_MS (10000), BROKER_IDLE_TIMEOUT_MS
 //   (30000), BROKER_MAX_CONNECTIONS (0 = open-file limit - 128)
@@ -23,6 +25,8 @@
 #include <string>
 
 #include <tl/expected.hpp>
+
+#include "telemetry/nats.hpp"
 
 namespace rm::telemetry {
 
@@ -39,6 +43,7 @@ struct CollectorConfig {
   std::size_t segment_bytes = 64U << 20;
   long long checkpoint_interval_ms = 60000;
   std::uint32_t credits = 16;
+  std::optional<NatsConfig> nats;  // set from NATS_URL: cluster mode
   std::string broker_token;
   long long hello_timeout_ms = 5000;
   long long frame_timeout_ms = 10000;

@@ -48,6 +48,10 @@ class DataDirFollower final : public TelemetryView {
   std::vector<HostSummary> hosts() const override;
   tl::expected<TelemetryPage, QueryError> query(const TelemetryQuery& q) const override;
   std::vector<Point> latest(const std::string& gpu_id) const override;
+  std::vector<std::vector<SeriesSample>> samples(const std::string& gpu_id,
+                                                 const std::vector<std::string>& metrics,
+                                                 std::int64_t start_ns,
+                                                 std::int64_t end_ns) const override;
 
  private:
   struct State;

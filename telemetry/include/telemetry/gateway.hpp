@@ -8,7 +8,8 @@
 // run concurrently on every io thread. Everything answers from memory: /health reports the
 // collector's health as last seen by a background probe (CollectorProbe).
 //
-// Query parameters a route does not document are rejected with 400 naming the parameter.
+// Query parameters a route does not document are rejected with 400 naming the parameter,
+// except on routes marked ignores_unknown_params (the PromQL routes, as Prometheus does).
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -26,6 +27,11 @@
 
 namespace rm::telemetry {
 
+struct GatewayRoute;
+// Adds a module's routes (e.g. rm::promql::add_routes) to the gateway's table.
+using GatewayRouteGroup =
+    std::function<void(std::vector<GatewayRoute>&, std::shared_ptr<const TelemetryView>)>;
+
 struct GatewayOptions {
   std::string collector_host = "localhost";
   std::uint16_t collector_port = 8080;
@@ -40,12 +46,15 @@ struct GatewayOptions {
   std::size_t default_limit = 1000;
   std::size_t max_limit = 10000;
   std::string version = "0.1.0";
+  // Route groups that live in their own modules (the Prometheus query API in telemetry/promql)
+  // append their routes to the table; they are documented and measured like every other route.
+  std::vector<GatewayRouteGroup> route_groups;
 };
 
 // Documentation of one parameter, rendered into the OpenAPI document.
 struct ParamDoc {
   std::string name;
-  std::string in;       // "path" or "query"
+  std::string in;       // "path", "query" or "form" (an application/x-www-form-urlencoded body)
   std::string type;     // "string" or "integer"
   std::string format;   // "date-time", "int32", ... (may be empty)
   bool required = false;
@@ -71,6 +80,9 @@ struct GatewayRoute {
   std::vector<ParamDoc> params;
   std::vector<ResponseDoc> responses;
   std::function<core::http::Response(const core::http::Request&)> handler;
+  // Query parameters the route does not document are passed through instead of being a 400
+  // (the Prometheus query API ignores unknown parameters, and Grafana sends some).
+  bool ignores_unknown_params = false;
 };
 
 class Gateway {

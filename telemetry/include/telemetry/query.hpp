@@ -47,6 +47,12 @@ struct TelemetryPage {
   std::optional<std::string> next_cursor;  // set when more points match
 };
 
+// One sample of one metric of one GPU (the read path of the Prometheus query API).
+struct SeriesSample {
+  std::int64_t timestamp_ns = 0;
+  double value = 0;
+};
+
 enum class QueryErrorCode { unknown_gpu, bad_cursor };
 struct QueryError {
   QueryErrorCode code;
@@ -63,6 +69,14 @@ class TelemetryView {
   virtual tl::expected<TelemetryPage, QueryError> query(const TelemetryQuery& q) const = 0;
   // Newest value of every metric of a GPU (empty when unknown).
   virtual std::vector<Point> latest(const std::string& gpu_id) const = 0;
+  // The retained samples of each of `metrics` of one GPU with start_ns <= t <= end_ns, one
+  // vector per requested metric (empty when the GPU or metric is unknown), each ascending by
+  // time (ties in arrival order). The default pages through query(); the index overrides it
+  // with a scan that skips to start_ns and copies no metric names.
+  virtual std::vector<std::vector<SeriesSample>> samples(const std::string& gpu_id,
+                                                         const std::vector<std::string>& metrics,
+                                                         std::int64_t start_ns,
+                                                         std::int64_t end_ns) const;
 };
 
 }  // namespace rm::telemetry

@@ -17,6 +17,7 @@
 //                                               read, batches sent/acked/resent, ack latency,
 //                                               workers connected, process_*
 //   STATS_INTERVAL_SECONDS (30)     --stats-interval-seconds  totals logged this often (0 = only at exit)
+//   NATS_URL (unset)                publish to JetStream instead of the broker (nats.hpp)
 //
 // Row i of the file (bad rows skipped) belongs to instance i % INSTANCE_COUNT; an instance's
 // j-th row goes to worker j % WORKERS, so no two workers or instances send the same row.
@@ -28,6 +29,7 @@
 #include <tl/expected.hpp>
 
 #include "telemetry/collector.hpp"
+#include "telemetry/nats.hpp"
 
 namespace rm::telemetry {
 
@@ -46,6 +48,7 @@ struct StreamerConfig {
   std::string broker_token;
   int metrics_port = -1;  // -1 = off, 0 = any free port
   long long stats_interval_seconds = 30;
+  std::optional<NatsConfig> nats;  // set from NATS_URL: cluster mode
 };
 
 [[nodiscard]] tl::expected<StreamerConfig, CliResult> parse_streamer_config(int argc, char** argv);

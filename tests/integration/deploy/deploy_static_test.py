@@ -197,8 +197,44 @@ def check_compose():
           "deploy/docker/.env does not name the project telemetry-pipeline")
 
 
+def check_compose_cluster():
+    """docker-compose.cluster.yml: 3 NATS servers routed to each other (image built from
+    nats-server.Dockerfile), 3 collectors, 2 streamers splitting the rows, 2 gateways, every app with
+    NATS_URL naming the three servers, no volume shared by apps; `docker-compose config` accepts it."""
+    path = os.path.join(D, "docker-compose.cluster.yml")
+    c = yaml.safe_load(read(path))
+    svcs = c.get("services", {})
+    kinds = {}
+    for name, s in svcs.items():
+        kinds.setdefault(name.rsplit("-", 1)[0], []).append(name)
+    check({k: len(v) for k, v in kinds.items()} == {"nats": 3, "collector": 3, "streamer": 2, "gateway": 2},
+          f"cluster compose services {sorted(svcs)}")
+    for name in kinds.get("nats", []):
+        s = svcs[name]
+        check(s["build"]["dockerfile"] == "deploy/docker/nats-server.Dockerfile", f"{name}: not built from nats-server.Dockerfile")
+        cmd = s.get("command", [])
+        check("-js" in cmd and "--routes" in cmd and cmd[cmd.index("--routes") + 1].count("nats://") == 3, f"{name}: {cmd}")
+    split = set()
+    for kind in ("collector", "streamer", "gateway"):
+        for name in kinds.get(kind, []):
+            env = svcs[name].get("environment", {})
+            check(str(env.get("NATS_URL", "")).count("nats://") == 3, f"{name}: NATS_URL {env.get('NATS_URL')}")
+            for v in svcs[name].get("volumes", []):
+                check(str(v).endswith(":ro") and "telemetry.csv" in str(v), f"{name}: volume {v}")
+            if kind == "streamer":
+                split.add((env.get("INSTANCE_INDEX"), env.get("INSTANCE_COUNT")))
+    check(split == {("0", "2"), ("1", "2")}, f"streamers do not split the rows: {split}")
+    nd = read(os.path.join(D, "nats-server.Dockerfile"))
+    check(re.search(r"^USER 1000:1000$", nd, re.M) and "apt-get install -y --no-install-recommends nats-server" in nd,
+          "nats-server.Dockerfile: Debian's nats-server as 1000:1000")
+    if shutil.which("docker-compose"):
+        p = subprocess.run(["docker-compose", "-f", path, "config", "-q"], capture_output=True, text=True, cwd=D)
+        check(p.returncode == 0, f"docker-compose config (cluster): {p.stderr}")
+
+
 def check_yamllint():
     files = [os.path.join(D, "docker-compose.yml"), os.path.join(D, "docker-compose.limits.yml"),
+             os.path.join(D, "docker-compose.cluster.yml"),
              os.path.join(CHART, "Chart.yaml"), os.path.join(CHART, "values.yaml")]
     if check(shutil.which("yamllint") is not None, "yamllint missing (apt-get install yamllint)"):
         p = subprocess.run(["yamllint", "-s", "-c", YAMLLINT_CFG, *files], capture_output=True, text=True)
@@ -267,6 +303,8 @@ def check_helm():
                 lookup(values, path.rstrip("."))
             except KeyError:
                 check(False, f"templates/{f}: .Values.{path} is not in values.yaml")
+        if f.endswith(".yaml") and text.startswith('{{- if eq .Values.broker.mode "nats" }}'):
+            continue  # broker.mode=nats only: checked with helm below
         if f.endswith(".yaml"):
             try:
                 docs += [d for d in yaml.safe_load_all(render(text, values)) if d]
@@ -312,6 +350,9 @@ def check_helm():
         check(any(m.get("mountPath") == "/data" and m.get("readOnly") for m in mounts), "gateway: /data not read-only")
         check(any("persistentVolumeClaim" in v for v in pod.get("volumes", [])), "gateway: does not mount the collector's PVC")
     helm = shutil.which("helm")
+    local_helm = os.path.join(ROOT, "build-tools/helm/helm")  # scripts/helm-setup.sh
+    if not helm and os.access(local_helm, os.X_OK):
+        helm = local_helm
     if helm:
         p = subprocess.run([helm, "lint", CHART], capture_output=True, text=True)
         check(p.returncode == 0, f"helm lint:\n{p.stdout}{p.stderr}")
@@ -320,12 +361,54 @@ def check_helm():
         if p.returncode == 0:
             real = sorted(d["kind"] for d in yaml.safe_load_all(p.stdout) if d)
             check(real == kinds, f"helm template kinds {real} != {kinds}")
+        check_helm_nats_mode(helm)
     else:
         print("note: no helm binary; helm lint/template not run", flush=True)
 
 
+def check_helm_nats_mode(helm):
+    """broker.mode=nats rendered by helm: a 3-server JetStream StatefulSet with its own PVCs and
+    routes to every server, collectors as a scalable Deployment without volumes, gateways and
+    streamers with NATS_URL naming every server, gateways without a volume or collector affinity."""
+    p = subprocess.run([helm, "lint", CHART, "--set", "broker.mode=nats"], capture_output=True, text=True)
+    check(p.returncode == 0, f"helm lint (nats):\n{p.stdout}{p.stderr}")
+    p = subprocess.run([helm, "template", "t", CHART, "--set", "broker.mode=nats", "--set", "collector.replicas=5"],
+                       capture_output=True, text=True)
+    if not check(p.returncode == 0, f"helm template (nats):\n{p.stdout}{p.stderr}"):
+        return
+    docs = [d for d in yaml.safe_load_all(p.stdout) if d]
+    by = {(d["kind"], d["metadata"]["labels"]["app.kubernetes.io/name"]): d for d in docs}
+    check(sorted(d["kind"] for d in docs) == sorted(["StatefulSet", "Service", "Service", "ConfigMap", "Deployment",
+                                                     "Deployment", "Deployment", "Service", "HorizontalPodAutoscaler"]),
+          f"nats mode kinds {sorted(d['kind'] for d in docs)}")
+    nats = by.get(("StatefulSet", "nats"))
+    if check(nats is not None, "nats mode: no NATS StatefulSet"):
+        check(nats["spec"]["replicas"] == 3 and nats["spec"].get("volumeClaimTemplates"), "NATS StatefulSet: 3 replicas with PVCs")
+        args = nats["spec"]["template"]["spec"]["containers"][0]["args"]
+        check("-js" in args and "--routes" in args and args[args.index("--routes") + 1].count("nats://") == 3,
+              f"NATS args {args}")
+        check(nats["spec"]["template"]["spec"]["securityContext"].get("runAsUser") == 1000, "NATS runs as 1000")
+    check(("StatefulSet", "telemetry-collector") not in by, "nats mode still renders the collector StatefulSet")
+    coll = by.get(("Deployment", "telemetry-collector"))
+    if check(coll is not None, "nats mode: collectors are not a Deployment"):
+        check(coll["spec"]["replicas"] == 5, "collector.replicas not applied")
+        pod = coll["spec"]["template"]["spec"]
+        check(not pod.get("volumes") and not pod["containers"][0].get("volumeMounts"), "nats collectors mount a volume")
+    for app in ("api-gateway", "telemetry-streamer", "telemetry-collector"):
+        d = by.get(("Deployment", app))
+        if not check(d is not None, f"nats mode: no {app} Deployment"):
+            continue
+        env = {e["name"]: e.get("value") for e in d["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+        check((env.get("NATS_URL") or "").count("nats://") == 3, f"{app}: NATS_URL {env.get('NATS_URL')}")
+    gw = by.get(("Deployment", "api-gateway"))
+    if gw:
+        pod = gw["spec"]["template"]["spec"]
+        check("affinity" not in pod and not pod.get("volumes"), "nats mode gateway has collector affinity or a volume")
+
+
 def main():
-    for step in (check_scripts, check_dockerfiles, check_entrypoints, check_compose, check_yamllint, check_helm):
+    for step in (check_scripts, check_dockerfiles, check_entrypoints, check_compose, check_compose_cluster,
+                 check_yamllint, check_helm):
         before = len(failures)
         step()
         print(f"{step.__name__}: {'ok' if len(failures) == before else 'FAILED'}", flush=True)

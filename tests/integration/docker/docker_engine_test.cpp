@@ -23,6 +23,7 @@
 
 #include "support/docker_test.hpp"
 #include "support/free_port.hpp"
+#include "support/temp_dir.hpp"
 #include "docker/client.hpp"
 #include "docker/container_manager.hpp"
 #include "docker/container_pool.hpp"
@@ -43,15 +44,8 @@ namespace {
 using rm::test::require_docker;
 using rm::test::unique;
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) : path(fs::temp_directory_path() / unique("rm-dkr-" + tag)) {
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct TempDir : rm::test::TempDir {
+  explicit TempDir(const std::string& tag) : rm::test::TempDir("rm-dkr-" + tag) {}
 };
 
 int free_port() { return rm::test::free_port(); }
@@ -73,9 +67,9 @@ class LocalIndex {
  public:
   LocalIndex(const std::string& name, const std::string& version, const std::string& value)
       : dir_("index") {
-    fs::create_directories(dir_.path / "packages");
-    fs::create_directories(dir_.path / "simple" / name);
-    const fs::path script = dir_.path / "make_wheel.py";
+    fs::create_directories(dir_.path() / "packages");
+    fs::create_directories(dir_.path() / "simple" / name);
+    const fs::path script = dir_.path() / "make_wheel.py";
     std::ofstream(script) << R"PY(
 import base64, hashlib, os, sys, zipfile
 out, name, ver, value = sys.argv[1:5]
@@ -97,18 +91,18 @@ with zipfile.ZipFile(os.path.join(out, f"{name}-{ver}-py3-none-any.whl"), "w") a
         z.writestr(path, text)
 )PY";
     const std::string cmd = "/usr/bin/python3 '" + script.string() + "' '" +
-                            (dir_.path / "packages").string() + "' " + name + " " + version + " '" +
+                            (dir_.path() / "packages").string() + "' " + name + " " + version + " '" +
                             value + "'";
     ok_ = std::system(cmd.c_str()) == 0;
     const std::string wheel = name + "-" + version + "-py3-none-any.whl";
-    std::ofstream(dir_.path / "simple" / name / "index.html")
+    std::ofstream(dir_.path() / "simple" / name / "index.html")
         << "<!DOCTYPE html><html><body><a href=\"../../packages/" << wheel << "\">" << wheel
         << "</a></body></html>\n";
     port_ = free_port();
     pid_ = ::fork();
     if (pid_ == 0) {
       const std::string port = std::to_string(port_);
-      const std::string d = dir_.path.string();
+      const std::string d = dir_.path().string();
       ::execl("/usr/bin/python3", "python3", "-m", "http.server", port.c_str(), "--bind",
               "127.0.0.1", "--directory", d.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
@@ -316,10 +310,10 @@ TEST_F(DockerEngine, failing_builds_name_the_failing_step_and_show_the_last_line
 
 TEST_F(DockerEngine, limits_mounts_and_env_are_visible_inside_the_container) {
   TempDir ipc("ipc"), ro("ro");
-  std::ofstream(ro.path / "model.txt") << "weights";
+  std::ofstream(ro.path() / "model.txt") << "weights";
   DockerConfig cfg = python_config(200, 0.5);
   cfg.env = {{"NODE_GREETING", "hello from env"}};
-  cfg.volumes = {{ro.path.string(), "/models", true}};
+  cfg.volumes = {{ro.path().string(), "/models", true}};
   const std::string code = R"PY(
 import os
 def read(*paths):
@@ -353,8 +347,8 @@ print("shm=" + str(os.statvfs("/dev/shm").f_blocks * os.statvfs("/dev/shm").f_fr
   spec.node_id = "limits";
   spec.image = "python:3.11-slim";
   spec.config = cfg;
-  spec.ipc_host_dir = ipc.path.string();
-  spec.extra_env = {{"IPC_DIR", ipc.path.string()}};
+  spec.ipc_host_dir = ipc.path().string();
+  spec.extra_env = {{"IPC_DIR", ipc.path().string()}};
   spec.command = {"python3", "-c", code};
   NodeContainer::Callbacks cb;
   cb.on_log = [&](rm::docker::LogStream, std::string_view l) { logs.add(l); };
@@ -378,7 +372,7 @@ print("shm=" + str(os.statvfs("/dev/shm").f_blocks * os.statvfs("/dev/shm").f_fr
   EXPECT_TRUE(logs.contains("model=weights")) << logs.all();
   EXPECT_TRUE(logs.contains("ro=refused errno 30")) << logs.all();  // EROFS
   EXPECT_TRUE(logs.contains("shm=" + std::to_string(64LL << 20))) << logs.all();
-  std::ifstream f(ipc.path / "from-container");
+  std::ifstream f(ipc.path() / "from-container");
   std::string got;
   std::getline(f, got);
   EXPECT_EQ(got, "hi host");
@@ -535,7 +529,7 @@ TEST_F(DockerEngine, prune_removes_unused_node_images_and_keeps_those_a_containe
 TEST_F(DockerEngine, doctor_passes_with_the_daemon_base_image_shm_and_ipc_dir) {
   TempDir ipc("doctor");
   rm::docker::DoctorOptions o;
-  o.ipc_root = ipc.path.string();
+  o.ipc_root = ipc.path().string();
   o.min_shm_mb = 64;
   const auto r = rm::docker::run_doctor(o);
   EXPECT_TRUE(r.ok()) << r.text();

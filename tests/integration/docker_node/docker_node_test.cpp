@@ -24,6 +24,7 @@
 
 #include "support/docker_test.hpp"
 #include "support/free_port.hpp"
+#include "support/local_index.hpp"
 #include "docker/client.hpp"
 #include "docker/container_manager.hpp"
 #include "docker/docker_node.hpp"
@@ -43,47 +44,8 @@ namespace {
 
 using rm::test::require_docker;
 using rm::test::unique;
+using rm::test::LocalIndex;
 
-int free_port() { return rm::test::free_port(); }
-
-// examples/docker-node/serve-index.sh on a free port: the `rmdemo` wheel over 127.0.0.1.
-class LocalIndex {
- public:
-  LocalIndex() : port_(free_port()) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::setpgid(0, 0);
-      const std::string script = std::string(RM_SOURCE_DIR) + "/examples/docker-node/serve-index.sh";
-      const std::string port = std::to_string(port_);
-      int devnull = ::open("/dev/null", O_WRONLY);
-      ::dup2(devnull, 1);
-      ::execl("/bin/bash", "bash", script.c_str(), port.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    for (int i = 0; i < 200; ++i) {
-      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(static_cast<std::uint16_t>(port_));
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-      ::close(fd);
-      if (ok) return;
-      std::this_thread::sleep_for(50ms);
-    }
-  }
-  ~LocalIndex() {
-    if (pid_ > 0) {
-      ::kill(-pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/simple"; }
-
- private:
-  int port_;
-  pid_t pid_ = -1;
-};
 
 std::size_t files_under(const fs::path& root) {
   std::size_t n = 0;

@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "../../unit/telemetry/test_util.hpp"
+#include "support/telemetry_test_util.hpp"
 #include "process.hpp"
 #include "telemetry/client.hpp"
 #include "telemetry/follower.hpp"

@@ -5,7 +5,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
-#include "../../unit/telemetry/test_util.hpp"
+#include "support/telemetry_test_util.hpp"
 #include "process.hpp"
 #include "telemetry/follower.hpp"
 #include "telemetry/wal.hpp"

@@ -105,3 +105,63 @@ TEST_F(MixedPipeline, python_crash_ends_the_session_with_an_error_naming_the_nod
 }
 
 }  // namespace
+
+namespace {
+
+// SimpleTextCleanup (an SDK built-in) declares accepts/emits text and json in its class; the
+// runner reports that with READY. Validation cannot know it (nothing in the manifest), so the
+// session checks it against AudioResample (audio only) before taking the first input.
+TEST_F(MixedPipeline, a_python_node_whose_class_contract_conflicts_fails_the_session_before_the_first_input) {
+  auto m = Manifest::from_string(R"(
+version: v1
+nodes:
+  - {id: cleanup, node_type: SimpleTextCleanup, runtime_hint: cpython}
+  - {id: resample, node_type: AudioResample, params: {target_rate: 16000}}
+connections: [{from: text_source, to: cleanup}, {from: cleanup, to: resample}]
+)");
+  ASSERT_TRUE(m) << m.error().to_string();
+  EXPECT_FALSE(m->find_node("cleanup")->contract);
+  PipelineExecutor exec(std::move(*m));
+  std::size_t outputs = 0;
+  auto session = exec.start_session({.on_output = [&](const std::string&, const DataPtr&) { ++outputs; }});
+  ASSERT_TRUE(session) << session.error().message;
+  auto& s = **session;
+  auto pushed = s.push("text_source", RuntimeData::make_text("hello", 0));
+  ASSERT_FALSE(pushed);
+  const std::string want =
+      "connection cleanup -> resample: cleanup emits only text, json, resample accepts only audio (contracts "
+      "reported by the nodes at start-up)";
+  EXPECT_EQ(pushed.error().message, want);
+  EXPECT_EQ(pushed.error().node_id, "resample");
+  EXPECT_EQ(pushed.error().code, NodeErrorCode::invalid_input);
+  auto st = s.wait();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().message, want);
+  EXPECT_EQ(outputs, 0u);
+  session->reset();
+  EXPECT_EQ(files_in_root(), 0u);
+}
+
+TEST_F(MixedPipeline, a_python_node_whose_class_contract_fits_runs_as_before) {
+  auto m = Manifest::from_string(R"(
+version: v1
+nodes:
+  - {id: cleanup, node_type: SimpleTextCleanup, runtime_hint: cpython}
+  - {id: upper, node_type: TextCleanup, params: {rules: [uppercase]}}
+connections: [{from: text_source, to: cleanup}, {from: cleanup, to: upper}]
+)");
+  ASSERT_TRUE(m) << m.error().to_string();
+  PipelineExecutor exec(std::move(*m));
+  std::vector<std::string> got;
+  auto session = exec.start_session({.on_output = [&](const std::string&, const DataPtr& d) {
+    if (d->text()) got.push_back(d->text()->text);
+  }});
+  ASSERT_TRUE(session) << session.error().message;
+  ASSERT_TRUE((*session)->push("text_source", RuntimeData::make_text("  Hello ", 0)));
+  (*session)->close_all_inputs();
+  auto st = (*session)->wait();
+  ASSERT_TRUE(st) << st.error().message;
+  EXPECT_EQ(got, std::vector<std::string>{"HELLO"});
+}
+
+}  // namespace

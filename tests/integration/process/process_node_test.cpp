@@ -258,3 +258,51 @@ TEST_F(ProcessNodeTest, killed_host_leaves_a_stale_session_that_the_next_start_s
 }
 
 }  // namespace
+
+TEST_F(ProcessNodeTest, abort_from_another_thread_ends_an_initialize_that_never_becomes_ready) {
+  auto o = options("SlowInit", {{"seconds", 60}});
+  o.init_timeout = 60000ms;
+  ProcessNode node(o);
+  std::thread aborter([&] {
+    std::this_thread::sleep_for(1s);
+    node.abort(rm::runtime::AbortReason::cancelled);
+  });
+  auto s = node.initialize();
+  aborter.join();
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, NodeErrorCode::cancelled) << s.error().message;
+  node.close();
+  EXPECT_EQ(files_in_root(), 0u);
+  EXPECT_EQ(child_processes(), 0u);
+}
+
+TEST_F(ProcessNodeTest, an_input_larger_than_the_input_channel_names_the_node_the_size_and_ipc_input_bytes) {
+  auto o = options("TextUpper");
+  o.input_capacity = 8192;
+  ProcessNode node(o);
+  ASSERT_TRUE(node.initialize());
+  Collect out;
+  auto s = node.process(RuntimeData::make_text(std::string(20000, 'a'), 0), out);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, NodeErrorCode::invalid_input);
+  EXPECT_NE(s.error().message.find("node pynode: an input of "), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("raise ipc.input_bytes of node pynode"), std::string::npos) << s.error().message;
+  // Nothing accepted is lost: the node still works for inputs that fit.
+  ASSERT_TRUE(node.process(RuntimeData::make_text("ok", 1), out));
+  ASSERT_EQ(out.items.size(), 1u);
+  EXPECT_EQ(out.items[0]->text()->text, "OK");
+}
+
+TEST_F(ProcessNodeTest, an_output_larger_than_the_output_channel_names_the_node_the_size_and_ipc_output_bytes) {
+  auto o = options("TextUpper");
+  o.output_capacity = 8192;
+  ProcessNode node(o);
+  ASSERT_TRUE(node.initialize());
+  Collect out;
+  auto s = node.process(RuntimeData::make_text(std::string(20000, 'a'), 0), out);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, NodeErrorCode::process_failed);
+  EXPECT_NE(s.error().message.find("an output of "), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("raise ipc.output_bytes of node pynode"), std::string::npos) << s.error().message;
+  EXPECT_TRUE(out.items.empty());
+}

@@ -24,6 +24,14 @@ inline rm::telemetry::GpuInfo dcgm_gpu(const std::string& uuid, const std::strin
   return g;
 }
 
+// Gateway options whose collector never answers (nothing listens on port 1).
+inline rm::telemetry::GatewayOptions no_collector() {
+  rm::telemetry::GatewayOptions o;
+  o.collector_host = "127.0.0.1";
+  o.collector_port = 1;
+  return o;
+}
+
 // Three GPUs on two hosts. GPU-a: 100 samples, one per second, alternating two metrics
 // (even i: DCGM_FI_DEV_GPU_UTIL = i, odd i: DCGM_FI_DEV_GPU_TEMP = 40 + i).
 inline std::shared_ptr<rm::telemetry::Index> sample_index() {

@@ -17,13 +17,6 @@ namespace json = boost::json;
 
 namespace {
 
-GatewayOptions no_collector() {
-  GatewayOptions o;
-  o.collector_host = "127.0.0.1";
-  o.collector_port = 1;  // nothing listens on port 1
-  return o;
-}
-
 struct Fixture : ::testing::Test {
   std::shared_ptr<rm::telemetry::Index> index = sample_index();
   Gateway gateway{index, no_collector()};

@@ -16,18 +16,10 @@
 
 using namespace gateway_test;
 using rm::telemetry::Gateway;
-using rm::telemetry::GatewayOptions;
 namespace json = boost::json;
 namespace http = rm::core::http;
 
 namespace {
-
-GatewayOptions opts() {
-  GatewayOptions o;
-  o.collector_host = "127.0.0.1";
-  o.collector_port = 1;
-  return o;
-}
 
 int promtool_check(const std::string& text, std::string& out) {
   auto file = std::filesystem::temp_directory_path() /
@@ -44,7 +36,7 @@ int promtool_check(const std::string& text, std::string& out) {
 }  // namespace
 
 TEST(GatewayOpenApi, every_route_is_documented_with_its_parameters) {
-  Gateway gw(sample_index(), opts());
+  Gateway gw(sample_index(), no_collector());
   auto doc = gw.openapi().as_object();
   EXPECT_EQ(doc.at("openapi").as_string(), "3.0.3");
   auto& paths = doc.at("paths").as_object();
@@ -87,7 +79,7 @@ TEST(GatewayOpenApi, every_route_is_documented_with_its_parameters) {
 
 TEST(GatewayOpenApi, every_documented_path_answers_as_documented_on_a_running_gateway) {
   rm::core::metrics::Registry registry;
-  Gateway gw(sample_index(), opts(), &registry);
+  Gateway gw(sample_index(), no_collector(), &registry);
   http::ServerOptions so;
   so.host = "127.0.0.1";
   so.threads = 2;

@@ -1,5 +1,5 @@
 #pragma once
-// Helpers shared by the ipc tests: a private directory per test under /dev/shm.
+// Helpers shared by the ipc tests: a private directory per test under /dev/shm, checksums.
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -9,26 +9,13 @@
 #include <string>
 #include <system_error>
 
+#include "support/temp_dir.hpp"
+
 namespace rm::ipc::test {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/dev/shm/rm-ipc-test-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) {
-      tmpl = "/tmp/rm-ipc-test-XXXXXX";
-      ::mkdtemp(tmpl.data());
-    }
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
+// A private directory per test under /dev/shm (the system temp directory when there is none).
+struct TempDir : rm::test::TempDir {
+  TempDir() : rm::test::TempDir("rm-ipc-test", rm::test::TempDir::shm()) {}
 };
 
 // FNV-1a, to checksum payloads end to end.

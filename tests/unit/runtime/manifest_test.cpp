@@ -6,6 +6,8 @@
 #include <fstream>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "test_nodes.hpp"
 
 namespace rm::runtime {
@@ -32,7 +34,7 @@ nodes:
     node_type: OmniASRNode
     is_streaming: true
     docker:
-      python_version: "3.10"
+      python_version: "3.11"
       system_dependencies: ["ffmpeg"]
       python_packages: ["numpy==1.24.0"]
       resource_limits:
@@ -68,7 +70,7 @@ TEST_F(ManifestTest, valid_manifest_loads_with_kinds_inputs_outputs_and_defaults
   EXPECT_EQ(m->nodes()[0].resolved_params.at("tag").as_string(), "!");
   EXPECT_DOUBLE_EQ(m->nodes()[0].resolved_params.at("gain").to_number<double>(), 1.0);
   const auto& d = *m->nodes()[1].docker;
-  EXPECT_EQ(d.base_image, "python:3.10-slim");
+  EXPECT_EQ(d.base_image, "python:3.11-slim");
   EXPECT_EQ(d.shm_size_mb, 2048u);
   EXPECT_EQ(d.resource_limits.memory_mb, 256u);
   EXPECT_EQ(d.env.at("PYTHONUNBUFFERED"), "1");
@@ -146,7 +148,7 @@ TEST_F(ManifestTest, canonical_json_is_stable_and_changes_with_the_config) {
   ASSERT_TRUE(a && b);
   auto ja = a->nodes()[1].docker->canonical_json();
   EXPECT_EQ(ja, b->nodes()[1].docker->canonical_json());
-  EXPECT_NE(ja.find("\"python_version\":\"3.10\""), std::string::npos);
+  EXPECT_NE(ja.find("\"python_version\":\"3.11\""), std::string::npos);
   auto changed = std::string(kValid);
   changed.replace(changed.find("memory_mb: 256"), 14, "memory_mb: 512");
   auto c = Manifest::from_string(changed);
@@ -209,7 +211,7 @@ nodes:
   - id: n
     node_type: X
     docker:
-      python_version: "3.12"
+      python_version: "3.13"
       resource_limits: {memory_mb: 128, cpu_cores: 0.1}
       volumes:
         - {host_path: ./models, container_path: /models, read_only: true}
@@ -239,15 +241,33 @@ std::string docker_node(const std::string& docker_body) {
          "connections: [{from: src, to: dn}]\n";
 }
 
+TEST(PythonVersions, a_version_without_a_local_recipe_is_accepted_with_a_base_image_or_a_registry) {
+  const std::string limits = "      resource_limits: {memory_mb: 256, cpu_cores: 0.5}\n";
+  for (const char* v : {"3.10", "3.12"}) {
+    auto with_base = Manifest::from_string(docker_node(fmt::format("      python_version: \"{}\"\n", v) +
+                                                       "      base_image: myorg/py:1\n" + limits));
+    EXPECT_TRUE(with_base) << with_base.error().to_string();
+    ::setenv("RM_DOCKER_REGISTRY", "1", 1);
+    auto pulled = Manifest::from_string(docker_node(fmt::format("      python_version: \"{}\"\n", v) + limits));
+    ::unsetenv("RM_DOCKER_REGISTRY");
+    EXPECT_TRUE(pulled) << pulled.error().to_string();
+  }
+  for (const char* v : {"3.9", "3.11", "3.13"}) {
+    auto m = Manifest::from_string(docker_node(fmt::format("      python_version: \"{}\"\n", v) + limits));
+    EXPECT_TRUE(m) << m.error().to_string();
+  }
+}
+
 class InvalidManifest : public ManifestTest, public ::testing::WithParamInterface<InvalidCase> {};
 
 const std::string kLimits = "      resource_limits: {memory_mb: 256, cpu_cores: 0.5}\n";
-const std::string kPy = "      python_version: \"3.10\"\n";
+const std::string kPy = "      python_version: \"3.11\"\n";
 const std::string kTooManyCores =
     "      resource_limits: {memory_mb: 256, cpu_cores: " + std::to_string(std::thread::hardware_concurrency() + 1) + "}\n";
 
 const std::string s_missing_py = docker_node(kLimits);
 const std::string s_bad_py = docker_node("      python_version: \"3.8\"\n" + kLimits);
+const std::string s_py_no_recipe = docker_node("      python_version: \"3.10\"\n" + kLimits);
 const std::string s_low_mem = docker_node(kPy + "      resource_limits: {memory_mb: 64, cpu_cores: 0.5}\n");
 const std::string s_low_cpu = docker_node(kPy + "      resource_limits: {memory_mb: 256, cpu_cores: 0.05}\n");
 const std::string s_high_cpu = docker_node(kPy + kTooManyCores);
@@ -308,6 +328,12 @@ const InvalidCase kCases[] = {
      "nodes[0].docker.python_version", "dn", "nodes[0].docker.python_version is required"},
     {"python_version_unsupported", s_bad_py.c_str(), ManifestErrorCode::invalid_value,
      "nodes[0].docker.python_version", "dn", "nodes[0].docker.python_version \"3.8\" is not supported"},
+    {"python_version_no_local_recipe", s_py_no_recipe.c_str(), ManifestErrorCode::invalid_value,
+     "nodes[0].docker.python_version", "dn",
+     "nodes[0].docker.python_version \"3.10\": python:3.10-slim is not on this machine's list of base images it "
+     "can build (Python 3.9, 3.11, 3.13: one per Debian release); either set nodes[0].docker.base_image to an "
+     "image that has Python 3.10, or, when the Docker daemon can pull from a registry, set "
+     "RM_DOCKER_REGISTRY=1 so python:3.10-slim is pulled"},
     {"memory_below_minimum", s_low_mem.c_str(), ManifestErrorCode::invalid_value,
      "nodes[0].docker.resource_limits.memory_mb", "dn",
      "nodes[0].docker.resource_limits.memory_mb = 64 is below the minimum of 128"},
@@ -358,6 +384,124 @@ TEST_P(InvalidManifest, is_rejected_with_one_precise_error) {
 
 INSTANTIATE_TEST_SUITE_P(Table, InvalidManifest, ::testing::ValuesIn(kCases),
                          [](const auto& row) { return std::string(row.param.name); });
+
+TEST(IpcSizes, a_python_nodes_channel_sizes_are_read_and_a_native_node_or_a_bad_size_is_an_error) {
+  auto m = Manifest::from_string(
+      "version: v1\nnodes:\n  - id: py\n    node_type: Big\n    runtime_hint: cpython\n"
+      "    ipc: {input_bytes: 16777216, output_bytes: 8192}\nconnections: [{from: src, to: py}]\n");
+  ASSERT_TRUE(m) << m.error().to_string();
+  EXPECT_EQ(m->nodes()[0].ipc.input_bytes, 16777216u);
+  EXPECT_EQ(m->nodes()[0].ipc.output_bytes, 8192u);
+  auto small = Manifest::from_string(
+      "version: v1\nnodes:\n  - id: py\n    node_type: Big\n    runtime_hint: cpython\n"
+      "    ipc: {output_bytes: 100, inptu_bytes: 1}\nconnections: [{from: src, to: py}]\n");
+  ASSERT_FALSE(small);
+  EXPECT_NE(small.error().to_string().find("nodes[0].ipc.output_bytes = 100 is outside 4096"), std::string::npos)
+      << small.error().to_string();
+  EXPECT_NE(small.error().to_string().find("unknown key 'inptu_bytes'"), std::string::npos)
+      << small.error().to_string();
+  auto native = Manifest::from_string(
+      "version: v1\nnodes:\n  - id: a\n    node_type: TestRelay\n    ipc: {input_bytes: 8192}\n"
+      "connections: [{from: src, to: a}]\n");
+  ASSERT_FALSE(native);
+  EXPECT_NE(native.error().to_string().find("only Python nodes"), std::string::npos) << native.error().to_string();
+}
+
+}  // namespace
+}  // namespace rm::runtime
+
+namespace rm::runtime {
+namespace {
+
+constexpr const char* kTextIntoAudio = R"(
+version: v1
+nodes:
+  - {id: words, node_type: TestTextOnly}
+  - {id: speech, node_type: TestAudioOnly}
+connections:
+  - {from: source, to: words}
+  - {from: words, to: speech}
+)";
+
+TEST_F(ManifestTest, an_edge_from_a_text_only_node_into_an_audio_only_node_names_both_nodes_and_types) {
+  auto m = Manifest::from_string(kTextIntoAudio);
+  ASSERT_FALSE(m);
+  ASSERT_EQ(m.error().issues.size(), 1u) << m.error().to_string();
+  const auto& i = m.error().issues[0];
+  EXPECT_EQ(i.code, ManifestErrorCode::type_mismatch);
+  EXPECT_EQ(i.node_id, "speech");
+  EXPECT_EQ(i.message, "connection words -> speech: words emits only text, speech accepts only audio");
+}
+
+TEST_F(ManifestTest, nodes_with_overlapping_or_open_contracts_connect) {
+  auto m = Manifest::from_string(R"(
+version: v1
+nodes:
+  - {id: a, node_type: TestAudioOnly}
+  - {id: any, node_type: TestRelay}
+  - {id: b, node_type: TestAudioOnly}
+connections: [{from: mic, to: a}, {from: a, to: any}, {from: any, to: b}]
+)");
+  ASSERT_TRUE(m) << m.error().to_string();
+  ASSERT_TRUE(m->find_node("a")->contract);
+  EXPECT_EQ(m->find_node("a")->contract->accepts, std::vector<DataType>{DataType::audio});
+  EXPECT_TRUE(m->find_node("any")->contract->emits.empty());
+}
+
+TEST_F(ManifestTest, a_python_node_contract_declared_in_the_manifest_is_checked_at_validation) {
+  auto m = Manifest::from_string(R"(
+version: v1
+nodes:
+  - {id: asr, node_type: Whisper, runtime_hint: cpython, accepts: [audio], emits: [text]}
+  - {id: speech, node_type: TestAudioOnly}
+connections: [{from: mic, to: asr}, {from: asr, to: speech}]
+)");
+  ASSERT_FALSE(m);
+  ASSERT_EQ(m.error().issues.size(), 1u) << m.error().to_string();
+  EXPECT_EQ(m.error().issues[0].code, ManifestErrorCode::type_mismatch);
+  EXPECT_EQ(m.error().issues[0].message,
+            "connection asr -> speech: asr emits only text, speech accepts only audio");
+}
+
+TEST_F(ManifestTest, a_python_node_without_a_declared_contract_is_left_for_start_up) {
+  auto m = Manifest::from_string(R"(
+version: v1
+nodes:
+  - {id: asr, node_type: Whisper, runtime_hint: cpython}
+  - {id: speech, node_type: TestAudioOnly}
+connections: [{from: mic, to: asr}, {from: asr, to: speech}]
+)");
+  ASSERT_TRUE(m) << m.error().to_string();
+  EXPECT_FALSE(m->find_node("asr")->contract);
+}
+
+TEST_F(ManifestTest, an_unknown_data_type_in_a_declared_contract_names_the_entry) {
+  auto m = Manifest::from_string(R"(
+version: v1
+nodes:
+  - {id: asr, node_type: Whisper, runtime_hint: cpython, accepts: [audio, sound]}
+connections: [{from: mic, to: asr}]
+)");
+  ASSERT_FALSE(m);
+  ASSERT_EQ(m.error().issues.size(), 1u) << m.error().to_string();
+  EXPECT_EQ(m.error().issues[0].code, ManifestErrorCode::invalid_value);
+  EXPECT_EQ(m.error().issues[0].path, "nodes[0].accepts");
+  EXPECT_NE(m.error().issues[0].message.find("nodes[0].accepts[1] \"sound\" is not a data type"),
+            std::string::npos)
+      << m.error().issues[0].message;
+}
+
+TEST_F(ManifestTest, accepts_on_a_native_node_is_a_warning_because_its_registered_contract_applies) {
+  auto m = Manifest::from_string(R"(
+version: v1
+nodes: [{id: a, node_type: TestAudioOnly, accepts: [text]}]
+connections: [{from: mic, to: a}]
+)");
+  ASSERT_TRUE(m) << m.error().to_string();
+  ASSERT_EQ(m->warnings().size(), 1u);
+  EXPECT_NE(m->warnings()[0].find("registered contract applies"), std::string::npos);
+  EXPECT_EQ(m->find_node("a")->contract->accepts, std::vector<DataType>{DataType::audio});
+}
 
 }  // namespace
 }  // namespace rm::runtime

@@ -136,6 +136,16 @@ void register_test_nodes() {
                                 param("init_ms", ParamType::integer, 0, 0, 10000)}), make(std::type_identity<TestSlow>{}));
     r.add(contract("TestFail", {param("fail_at", ParamType::integer, 1, 0)}), make(std::type_identity<TestFail>{}));
     r.add(contract("TestCounter", {}), make(std::type_identity<TestCounter>{}));
+    // Relays with a declared data contract, for the connection type checks.
+    auto typed = [](std::string type, DataType t) {
+      auto c = contract(std::move(type),
+                        {param("tag", ParamType::string, ""), param("gain", ParamType::number, 1.0, 0.0, 10.0)});
+      c.accepts = {t};
+      c.emits = {t};
+      return c;
+    };
+    r.add(typed("TestTextOnly", DataType::text), make(std::type_identity<TestRelay>{}));
+    r.add(typed("TestAudioOnly", DataType::audio), make(std::type_identity<TestRelay>{}));
   });
 }
 

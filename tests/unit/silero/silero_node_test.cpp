@@ -99,7 +99,7 @@ nodes:
     node_type: OmniASRNode
     is_streaming: true
     docker:
-      python_version: "3.10"
+      python_version: "3.11"
       system_dependencies: ["ffmpeg", "libsndfile1"]
       python_packages: ["numpy==1.24.0", "omnilingual_asr==0.1.0", "iceoryx2"]
       resource_limits:

@@ -2,7 +2,7 @@
 #include <future>
 
 #include "telemetry/store.hpp"
-#include "test_util.hpp"
+#include "support/telemetry_test_util.hpp"
 
 namespace rm::telemetry::test {
 

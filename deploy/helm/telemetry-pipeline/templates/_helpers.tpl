@@ -23,3 +23,23 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- printf "%s:%s" .image.repository $tag -}}
 {{- end -}}
 {{- end -}}
+
+{{/* NATS client URLs of every server of the StatefulSet, comma-separated (NATS_URL). */}}
+{{- define "tp.natsUrl" -}}
+{{- $full := include "tp.fullname" . -}}
+{{- $urls := list -}}
+{{- range $i := until (int .Values.nats.replicas) -}}
+{{- $urls = append $urls (printf "nats://%s-nats-%d.%s-nats:%v" $full $i $full $.Values.nats.ports.client) -}}
+{{- end -}}
+{{- join "," $urls -}}
+{{- end -}}
+
+{{/* Cluster route URLs of every server (nats-server --routes). */}}
+{{- define "tp.natsRoutes" -}}
+{{- $full := include "tp.fullname" . -}}
+{{- $urls := list -}}
+{{- range $i := until (int .Values.nats.replicas) -}}
+{{- $urls = append $urls (printf "nats://%s-nats-%d.%s-nats:%v" $full $i $full $.Values.nats.ports.cluster) -}}
+{{- end -}}
+{{- join "," $urls -}}
+{{- end -}}

@@ -58,6 +58,7 @@ struct ImageInfo {
   std::map<std::string, std::string> labels;
   std::int64_t size = 0;
   std::string created;
+  std::vector<std::string> env;  // Config.Env ("NAME=value"), from inspect only
 };
 
 struct ContainerSummary {
@@ -137,6 +138,14 @@ class DockerClient {
   Result<BuildOutcome> image_build(const BuildRequest& request,
                                    std::chrono::milliseconds timeout = std::chrono::minutes(20),
                                    const CancelToken* cancel = nullptr) const;
+  // POST /images/create: pulls `ref` (name[:tag], tag default latest) from its registry. Each
+  // progress message ("Pulling from library/python", "<layer>: Download complete", ...) goes
+  // to on_progress once per layer and status (byte counts are not repeated). Fails with the
+  // daemon's reason (no registry, unknown image, ...).
+  Status image_pull(std::string_view ref,
+                    const std::function<void(std::string_view line)>& on_progress = {},
+                    std::chrono::milliseconds timeout = std::chrono::minutes(20),
+                    const CancelToken* cancel = nullptr) const;
   // Images with every given label (value "" matches any value).
   Result<std::vector<ImageInfo>> image_list(const std::map<std::string, std::string>& labels) const;
   Status image_remove(std::string_view ref, bool force = false) const;

@@ -37,6 +37,9 @@ inline constexpr std::string_view kLabelOwner = "remotemedia.owner";
 inline constexpr std::string_view kLabelOwnerStart = "remotemedia.owner_start";
 inline constexpr std::string_view kLabelBoot = "remotemedia.boot";
 inline constexpr std::string_view kLabelConfigHash = "remotemedia.config_hash";
+// Set on containers that may be kept after their session (RM_DOCKER_KEEP): automatic sweeps
+// leave them once stopped; `remotemedia cleanup` removes them.
+inline constexpr std::string_view kLabelKeep = "remotemedia.keep";
 
 struct NodeContainerSpec {
   std::string session_id;
@@ -61,8 +64,10 @@ struct NodeContainerSpec {
   // control directory); stop() removes it after the container. Empty: none.
   std::string owned_dir;
 
+  bool interactive = false, tty = false;  // see ContainerSpec (`remotemedia shell`)
   std::size_t log_tail_lines = 50;  // kept for error messages
   std::chrono::seconds stop_grace{5};
+  bool keep = false;  // labels the container kLabelKeep (it may outlive its session)
 };
 
 struct ExitReport {
@@ -105,8 +110,9 @@ class NodeContainer {
   std::optional<ExitReport> wait_exit(std::chrono::milliseconds timeout) const;
   std::vector<std::string> last_log_lines() const;
 
-  // SIGTERM, grace, SIGKILL, remove. Idempotent.
-  Status stop();
+  // SIGTERM, grace (spec.stop_grace unless given), SIGKILL, remove (unless !remove: the
+  // stopped container stays for docker logs / inspect). Idempotent.
+  Status stop(bool remove = true, std::optional<std::chrono::seconds> grace = std::nullopt);
 
   struct State;
 
@@ -135,8 +141,10 @@ struct SweepReport {
   std::vector<std::string> kept;     // owned by live processes
   std::vector<std::string> errors;
 };
-// Removes remotemedia containers whose owner process is dead. With include_live also those of
-// live owners other than this process (for `remotemedia cleanup --all`).
-Result<SweepReport> sweep_orphans(const DockerClient& client, bool include_live = false);
+// Removes remotemedia containers whose owner process is dead, except stopped containers that
+// were kept on purpose (kLabelKeep) unless include_kept. With include_live also those of live
+// owners other than this process (for `remotemedia cleanup --all`).
+Result<SweepReport> sweep_orphans(const DockerClient& client, bool include_live = false,
+                                  bool include_kept = false);
 
 }  // namespace rm::docker

@@ -38,6 +38,10 @@ struct ContainerSpec {
   bool init = true;  // tini as PID 1: reaps zombies and forwards SIGTERM to the runner
   std::string network_mode = "none";
   runtime::GpuRequest gpus;
+  // `remotemedia shell`: stdin kept open and attached (OpenStdin, StdinOnce, AttachStd*), and a
+  // terminal (Tty) when the caller has one.
+  bool interactive = false;
+  bool tty = false;
 };
 
 // The JSON body of POST /containers/create for `spec` (HostConfig with Memory, MemorySwap,

@@ -30,13 +30,15 @@
 //
 // Liveness: the host cannot see pids inside the container's pid namespace; the channels'
 // heartbeats (ipc/) detect a runner that is gone, the exit watcher says why.
-// close(): rm.stop, then stop the container (SIGTERM, grace, SIGKILL, remove) or, shared, the
+// abort() (another thread: Ctrl-C, a sibling failed) cancels whatever initialize() waits on.
+// close(): rm.stop, then stop the container (SIGTERM, grace, SIGKILL, remove unless kept) or, shared, the
 // session's runner (SIGTERM, then SIGKILL, sent by the runner server) and release the pool
 // lease; unlinks the channels.
 // Threading: like every Node, methods are called from one thread at a time.
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,11 +46,22 @@
 #include <boost/json/object.hpp>
 #include <tl/expected.hpp>
 
+#include "docker/container_manager.hpp"
 #include "runtime/docker_config.hpp"
 #include "runtime/node.hpp"
 #include "runtime/node_provider.hpp"
 
 namespace rm::docker {
+
+// What happens to a node's container when its session ends (RM_DOCKER_KEEP, `run
+// --keep-containers`). Kept containers are stopped, not removed, so `docker logs`, `docker
+// inspect` and `docker ps -a` show them; automatic sweeps leave them alone and `remotemedia
+// cleanup` removes them. Dedicated containers only (a shared container outlives sessions).
+enum class KeepContainers {
+  never,       // default: removed
+  on_failure,  // kept when the session failed (this node or another one)
+  always,
+};
 
 // What to do when the daemon is unreachable.
 enum class DockerFallback {
@@ -65,9 +78,11 @@ struct DockerNodeOptions {
   std::filesystem::path manifest_dir;  // for the process fallback's node discovery
 
   // Host side of the read-only mounts: the SDK directory and libremotemedia_ipc.so
-  // (RM_PYTHON_SDK_DIR / RM_IPC_LIBRARY, else those of this build).
+  // (RM_PYTHON_SDK_DIR / RM_IPC_LIBRARY, else found next to the executable:
+  // process/install_layout.hpp).
   std::filesystem::path sdk_dir;
   std::filesystem::path ipc_library;
+  std::string not_found;  // why sdk_dir or ipc_library is empty
   std::filesystem::path ipc_root;  // ipc::ipc_root()
   std::string sdk_container_dir = "/opt/remotemedia/python";
   std::string lib_container_dir = "/opt/remotemedia/lib";
@@ -75,8 +90,11 @@ struct DockerNodeOptions {
   std::chrono::milliseconds init_timeout{60000};  // RM_DOCKER_INIT_TIMEOUT_MS
   std::chrono::seconds stop_grace{2};             // RM_DOCKER_STOP_GRACE_S
   std::uint64_t data_capacity = 4u << 20;         // RM_PROCESS_CHANNEL_BYTES
+  std::uint64_t input_capacity = 0;               // the manifest's ipc.input_bytes (0: data_capacity)
+  std::uint64_t output_capacity = 0;              // ipc.output_bytes
   DockerFallback fallback = DockerFallback::error;  // RM_DOCKER_FALLBACK=process|error
   bool share = false;                               // RM_DOCKER_SHARE=1
+  KeepContainers keep = KeepContainers::never;      // RM_DOCKER_KEEP=never|on-failure|always
 
   static DockerNodeOptions from_env(std::string node_id, std::string node_type,
                                     std::string session_id, boost::json::object params,
@@ -94,6 +112,11 @@ class DockerNode final : public runtime::Node {
   runtime::Status process(const runtime::DataPtr& input, runtime::Emitter& out) override;
   runtime::Status flush(runtime::Emitter& out) override;
   void close() override;
+  // The contract the runner announced with READY (null if none).
+  boost::json::value reported_contract() const override;
+  // Thread-safe: an image pull or build, a base-image recipe, the container start and the wait
+  // for READY return NodeErrorCode::cancelled within a second; close() cleans up as usual.
+  void abort(runtime::AbortReason why) override;
 
   const DockerNodeOptions& options() const;
   bool fell_back_to_process() const;  // the daemon was unreachable and the policy said process
@@ -102,9 +125,18 @@ class DockerNode final : public runtime::Node {
   bool reused_container() const;      // shared mode: an existing (warm) container was used
 
  private:
+  runtime::Status initialize_steps();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// What a session's container for this node gets, image aside: limits, env (the node's and the
+// runner's), the SDK and IPC library mounts, volumes, labels, and `ipc_dir` mounted at the same
+// path. Used by DockerNode and by `remotemedia shell`, so the shell sees exactly a session's
+// container.
+NodeContainerSpec node_container_spec_for(const DockerNodeOptions& opts, const std::string& image,
+                                          const std::string& ipc_dir);
+std::map<std::string, std::string> runner_env(const DockerNodeOptions& opts);
 
 // The NodeProvider for NodeKind::docker (registered automatically when rm_docker_node is
 // linked). The first call sweeps orphaned containers (owner dead) and stale IPC directories.

@@ -47,6 +47,21 @@ std::string base_image_for(const runtime::DockerConfig& config);
 // generated file cannot be broken or injected into; the message names the field and value.
 Status validate_for_image(const runtime::DockerConfig& config);
 
+// True for requirements the SDK provides itself and that are never pip-installed: `iceoryx2`
+// (the seed lists it for IPC; the runtime's own shared-memory channels, mounted with the SDK,
+// do that job).
+bool provided_by_sdk(std::string_view requirement);
+// python_packages without the ones provided_by_sdk().
+std::vector<std::string> pip_requirements(const runtime::DockerConfig& config);
+
+// The warning naming both when the base image's Python (ENV PYTHON_VERSION) is not
+// config.python_version; empty when they agree or the image declares none.
+std::string python_version_mismatch(const runtime::DockerConfig& config, const ImageInfo& base,
+                                    std::string_view node_id);
+// Logs python_version_mismatch() as a warning.
+void check_python_version(const runtime::DockerConfig& config, const ImageInfo& base,
+                          std::string_view node_id);
+
 // The Dockerfile for a validated config. Deterministic.
 std::string generate_dockerfile(const runtime::DockerConfig& config);
 
@@ -72,10 +87,11 @@ class ImageBuilder {
   ImageBuilder(DockerClient client, BuildSettings settings)
       : client_(std::move(client)), settings_(std::move(settings)) {}
 
-  // Returns the image for `config`, building it when missing. Build progress lines go to the
-  // "docker" logger tagged with node_id (debug level) and to on_progress when given. Errors:
-  // not_found when the base image is missing (with how to get it), build_failed with the failing
-  // step and the last log lines, or the client's errors.
+  // Returns the image for `config`, building it when missing (and its base image first, see
+  // base_image.hpp). Build progress lines go to the "docker" logger tagged with node_id (debug
+  // level) and to on_progress when given. Errors: not_found when the base image can be neither
+  // pulled nor built here (with how to get it), build_failed with the failing step and the last
+  // log lines, cancelled, or the client's errors.
   Result<EnsuredImage> ensure_image(const runtime::DockerConfig& config, std::string_view node_id,
                                     const std::function<void(std::string_view)>& on_progress = {},
                                     const CancelToken* cancel = nullptr) const;

@@ -30,6 +30,10 @@
 
 namespace rm::nodes {
 
+namespace detail {
+class SoxrStream;
+}  // namespace detail
+
 runtime::NodeContract silero_vad_contract();
 
 class SileroVadNode final : public runtime::Node {
@@ -54,7 +58,6 @@ class SileroVadNode final : public runtime::Node {
   const std::vector<SpeechSegment>& segments() const;
 
  private:
-  struct Resampler;
   runtime::Status start_stream(std::uint32_t rate, std::int64_t timestamp_us);
   runtime::Status feed(const float* samples, std::size_t n, runtime::Emitter& out);
   runtime::Status run_window(std::size_t real_samples, runtime::Emitter& out);
@@ -68,7 +71,7 @@ class SileroVadNode final : public runtime::Node {
   std::shared_ptr<const SileroModel> model_;
   std::optional<SileroStream> stream_;
   std::optional<SpeechSegmenter> segmenter_;
-  std::unique_ptr<Resampler> resampler_;
+  std::unique_ptr<detail::SoxrStream> resampler_;
   bool streaming_ = false;
   std::uint32_t input_rate_ = 0;
   std::int64_t base_us_ = 0;

@@ -42,10 +42,13 @@ struct ProcessNodeOptions {
   boost::json::object params;
   // Interpreter: $REMOTEMEDIA_PYTHON, else "python3" (looked up on PATH).
   std::string python;
-  // Prepended to PYTHONPATH: $RM_PYTHON_SDK_DIR, else <source dir>/python.
+  // Prepended to PYTHONPATH: $RM_PYTHON_SDK_DIR, else the installed or build-tree SDK found
+  // relative to the executable (process/install_layout.hpp).
   std::filesystem::path sdk_dir;
-  // Passed as RM_IPC_LIBRARY: $RM_IPC_LIBRARY, else the libremotemedia_ipc.so of this build.
+  // Passed as RM_IPC_LIBRARY: $RM_IPC_LIBRARY, else found the same way.
   std::filesystem::path ipc_library;
+  // Why sdk_dir or ipc_library is empty (from_env); starting the node reports it.
+  std::string not_found;
   // Root of session directories: ipc::ipc_root() ($RM_IPC_DIR or /dev/shm/remotemedia).
   std::filesystem::path ipc_root;
   // Extra directories for node discovery, put in front of $REMOTEMEDIA_NODE_PATH.
@@ -55,6 +58,9 @@ struct ProcessNodeOptions {
   // How long close() waits after the stop request and after SIGTERM.
   std::chrono::milliseconds stop_grace{2000};
   std::uint64_t data_capacity = 4u << 20;  // bytes per data ring ($RM_PROCESS_CHANNEL_BYTES)
+  // Per node (the manifest's ipc: block): input ring (host -> node) and output ring; 0 = data_capacity.
+  std::uint64_t input_capacity = 0;
+  std::uint64_t output_capacity = 0;
   std::uint64_t control_capacity = 64u << 10;
 
   // Fills every unset field from the environment and built-in defaults.
@@ -73,6 +79,10 @@ class ProcessNode final : public runtime::Node {
   runtime::Status process(const runtime::DataPtr& input, runtime::Emitter& out) override;
   runtime::Status flush(runtime::Emitter& out) override;
   void close() override;
+  boost::json::value reported_contract() const override { return announced_contract(); }
+  // Thread-safe: a blocked initialize() (READY never comes), process() or flush() returns
+  // NodeErrorCode::cancelled within 20 ms; close() then stops the child as usual.
+  void abort(runtime::AbortReason why) override;
 
   // The contract the runner announced with READY (null if none), for checks and `nodes`.
   const boost::json::value& announced_contract() const;

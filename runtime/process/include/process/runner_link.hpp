@@ -10,6 +10,8 @@
 //   process()     one input envelope into the input ring, outputs collected until rm.batch_end;
 //   flush()       end-of-stream in, outputs collected until the runner's end-of-stream;
 //   request_stop()  rm.stop on the control channel (best effort);
+//   cancel()      from any thread: a waiting wait_ready()/process()/flush() returns
+//                 NodeErrorCode::cancelled within one slice (20 ms), and so does every later call;
 //   close()       closes and unlinks the channels and releases the lease (idempotent).
 //
 // Liveness is the owner's business: it hands in a Peer telling whether the runner is known to
@@ -17,6 +19,7 @@
 // peer_gone when the runner closed them or its heartbeat stopped -- the heartbeat is what works
 // across pid namespaces, where the host cannot see the runner's pid.
 // Threading: like a Node, used from one thread at a time; Peer callbacks may be called from it.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -36,7 +39,8 @@ struct RunnerLinkOptions {
   std::string node_type;
   std::string session_id;
   std::filesystem::path ipc_root;
-  std::uint64_t data_capacity = 4u << 20;
+  std::uint64_t data_capacity = 4u << 20;  // input ring (host -> node): the node's ipc.input_bytes
+  std::uint64_t output_capacity = 0;       // output ring (node -> host), 0 = data_capacity
   std::uint64_t control_capacity = 64u << 10;
   // What runs the node, for messages: "python process", "container", ...
   std::string runner_name = "python process";
@@ -66,6 +70,7 @@ class RunnerLink {
   runtime::Status process(const runtime::DataPtr& input, runtime::Emitter& out);
   runtime::Status flush(runtime::Emitter& out);
   void request_stop();
+  void cancel();  // thread-safe
   void close();
 
   bool is_open() const;

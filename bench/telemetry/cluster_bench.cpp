@@ -1,0 +1,181 @@
+// Cluster mode load tool (bench/telemetry/cluster_bench.sh starts the NATS servers and the
+// collectors): producers publish batches through the streamer's NATS publisher (one batch in
+// flight each, acknowledged once the stream's quorum stored it) while a gateway-side NatsFeed
+// follows the applied stream in-process.
+//
+//   NATS_URL=... [NATS_REPLICAS=3] telemetry_cluster_bench [--seconds 10] [--producers 4]
+//       [--batch 5000] [--gpus 247] [--kill-after 0 --pids p0,p1,p2]
+//
+// Prints durable samples/s, ack p50/p99/max, row -> queryable p50/p99 (a probe batch every
+// 50 ms, until the feed shows it) and, with --kill-after, kills the node leading the work
+// queue stream at that second and reports the longest stall between acknowledgements.
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "../../telemetry/src/nats_client.hpp"
+#include "core/log.hpp"
+#include "telemetry/nats_feed.hpp"
+#include "telemetry/publisher.hpp"
+
+using namespace rm::telemetry;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+double pct(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size())))];
+}
+std::int64_t wall_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  rm::core::init_logging("telemetry_cluster_bench");
+  int seconds = 10, producers = 4, batch = 5000, ngpus = 247;
+  double kill_after = 0;
+  std::string pids;
+  CLI::App app{"cluster mode ingest benchmark (NATS_URL required)"};
+  app.add_option("--seconds", seconds);
+  app.add_option("--producers", producers);
+  app.add_option("--batch", batch);
+  app.add_option("--gpus", ngpus);
+  app.add_option("--kill-after", kill_after, "kill the work-queue stream leader after this many seconds");
+  app.add_option("--pids", pids, "pids of nats-server n0,n1,n2");
+  CLI11_PARSE(app, argc, argv);
+  auto nc = nats_config_from_env();
+  if (!nc || !*nc) {
+    std::fprintf(stderr, "set NATS_URL (%s)\n", nc ? "unset" : nc.error().c_str());
+    return 2;
+  }
+  StreamerConfig sc;
+  sc.nats = *nc;
+  sc.producer_prefix = fmt::format("bench-{}", ::getpid());
+  auto factory = make_publisher_factory(sc);
+  if (!factory) {
+    std::fprintf(stderr, "%s\n", factory.error().c_str());
+    return 1;
+  }
+  auto feed = NatsFeed::start(**nc, 100000, "bench-feed");
+  if (!feed) {
+    std::fprintf(stderr, "%s\n", feed.error().c_str());
+    return 1;
+  }
+
+  std::vector<GpuInfo> gpus(static_cast<std::size_t>(ngpus));
+  for (int g = 0; g < ngpus; ++g) {
+    auto& i = gpus[static_cast<std::size_t>(g)];
+    i.id = fmt::format("GPU-bench-{}", g);
+    i.uuid = i.id;
+    i.gpu_index = std::to_string(g % 8);
+    i.device = fmt::format("nvidia{}", g % 8);
+    i.model = "NVIDIA H100 80GB HBM3";
+    i.hostname = fmt::format("host-{}", g / 8);
+  }
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<double> ack_ms;
+  std::vector<Clock::time_point> ack_times;
+  std::atomic<std::uint64_t> samples{0};
+  const auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int p = 0; p < producers; ++p) {
+    threads.emplace_back([&, p] {
+      auto pub = (*factory)(fmt::format("{}-p{}", sc.producer_prefix, p), &stop, {});
+      std::vector<double> mine;
+      std::vector<Clock::time_point> times;
+      std::size_t k = static_cast<std::size_t>(p);
+      while (!stop) {
+        std::vector<OutSample> b;
+        b.reserve(static_cast<std::size_t>(batch));
+        const std::int64_t ts = wall_ns();
+        for (int i = 0; i < batch; ++i) b.push_back({&gpus[k++ % gpus.size()], "DCGM_FI_DEV_GPU_UTIL", ts, double(i)});
+        const auto s = Clock::now();
+        if (!pub->publish(std::move(b))) break;
+        const auto e = Clock::now();
+        mine.push_back(std::chrono::duration<double, std::milli>(e - s).count());
+        times.push_back(e);
+        samples += static_cast<std::uint64_t>(batch);
+      }
+      std::lock_guard lk(mu);
+      ack_ms.insert(ack_ms.end(), mine.begin(), mine.end());
+      ack_times.insert(ack_times.end(), times.begin(), times.end());
+    });
+  }
+  // Row -> queryable probe.
+  std::vector<double> visible_ms;
+  std::thread probe([&] {
+    GpuInfo info;
+    info.id = "GPU-probe";
+    auto pub = (*factory)(sc.producer_prefix + "-probe", &stop, {});
+    for (std::int64_t i = 1; !stop; ++i) {
+      const auto s = Clock::now();
+      if (!pub->publish({{&info, "probe", i, double(i)}})) break;
+      while (!stop) {
+        auto l = (*feed)->latest("GPU-probe");
+        if (!l.empty() && l[0].timestamp_ns == i) {
+          visible_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(500));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  std::optional<Clock::time_point> killed_at;
+  std::string killed;
+  if (kill_after > 0) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(kill_after));
+    auto client = nats::Client::connect(**nc, "bench-admin", std::chrono::seconds(5));
+    auto st = client ? (*client)->stream_state((*nc)->in_stream()) : tl::unexpected(client.error());
+    std::vector<int> pid_list;
+    std::stringstream ss(pids);
+    for (std::string x; std::getline(ss, x, ',');) pid_list.push_back(std::stoi(x));
+    if (st && st->leader.size() == 2 && st->leader[1] - '0' < static_cast<int>(pid_list.size())) {
+      killed = st->leader;
+      killed_at = Clock::now();
+      ::kill(pid_list[static_cast<std::size_t>(st->leader[1] - '0')], SIGKILL);
+    } else {
+      std::fprintf(stderr, "cannot find the stream leader: %s\n", st ? st->leader.c_str() : st.error().c_str());
+    }
+  }
+  std::this_thread::sleep_until(t0 + std::chrono::seconds(seconds));
+  stop = true;
+  for (auto& t : threads) t.join();
+  probe.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("replicas %d, %d producers x batch %d: %.0f durable samples/s (%llu in %.1f s)\n", (*nc)->replicas,
+              producers, batch, static_cast<double>(samples.load()) / elapsed,
+              static_cast<unsigned long long>(samples.load()), elapsed);
+  std::printf("ack p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu batches)\n", pct(ack_ms, 50), pct(ack_ms, 99),
+              pct(ack_ms, 100), ack_ms.size());
+  std::printf("row -> queryable (applied stream -> in-process feed): p50 %.1f ms, p99 %.1f ms (%zu probes)\n",
+              pct(visible_ms, 50), pct(visible_ms, 99), visible_ms.size());
+  if (killed_at) {
+    std::sort(ack_times.begin(), ack_times.end());
+    auto first_after = std::upper_bound(ack_times.begin(), ack_times.end(), *killed_at);
+    double gap = 0;
+    for (auto it = ack_times.begin(); it + 1 != ack_times.end() && !ack_times.empty(); ++it) {
+      gap = std::max(gap, std::chrono::duration<double, std::milli>(*(it + 1) - *it).count());
+    }
+    std::printf("killed leader %s: first ack after the kill %.0f ms later; longest stall between acks %.0f ms\n",
+                killed.c_str(),
+                first_after == ack_times.end()
+                    ? -1.0
+                    : std::chrono::duration<double, std::milli>(*first_after - *killed_at).count(),
+                gap);
+  }
+  (*feed)->stop();
+  return 0;
+}

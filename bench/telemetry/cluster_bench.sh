@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Cluster mode benchmark, one run on this machine (docs/benchmarks.md):
+#   bench/telemetry/cluster_bench.sh [build-dir] [seconds]
+# Starts a 3-node JetStream cluster (nats-server -js --cluster --routes on 127.0.0.1) and two
+# collectors in NATS mode per stream, then measures
+#   1. JetStream R3: durable samples/s, ack p50/p99, row -> queryable
+#   2. JetStream R1: the same
+#   3. the embedded broker + store (telemetry_ingest_bench) with the same producers and batch
+#   4. R3 with the work-queue stream leader killed (SIGKILL) after 5 s of 15: stall until ingest resumes
+set -euo pipefail
+B=${1:-build}
+SECONDS_RUN=${2:-10}
+PRODUCERS=${PRODUCERS:-4}
+BATCH=${BATCH:-5000}
+work=$(mktemp -d /tmp/rm-cluster-bench.XXXXXX)
+base=$((20000 + RANDOM % 10000))
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for p in "${nats_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+routes="nats://127.0.0.1:$((base + 10)),nats://127.0.0.1:$((base + 11)),nats://127.0.0.1:$((base + 12))"
+nats_pids=()
+for i in 0 1 2; do
+  nats-server -js -sd "$work/n$i" -a 127.0.0.1 -p $((base + i)) -n "n$i" --cluster_name bench \
+    --cluster "nats://127.0.0.1:$((base + 10 + i))" --routes "$routes" -l "$work/n$i.log" &
+  nats_pids+=($!)
+done
+export NATS_URL="nats://127.0.0.1:$base,nats://127.0.0.1:$((base + 1)),nats://127.0.0.1:$((base + 2))"
+export RM_LOG_LEVEL=warn
+sleep 3
+port=$((base + 100))
+collectors() {  # collectors() <stream> <replicas>
+  for c in 0 1; do
+    NATS_STREAM=$1 NATS_SUBJECT="bench.$1" NATS_REPLICAS=$2 COLLECTOR_ID="$1-c$c" HEALTH_PORT=$port METRICS_PORT=$((port + 1)) BIND=127.0.0.1 \
+      "$B/apps/telemetry-collector/telemetry-collector" 2>>"$work/collectors.log" &
+    pids+=($!)
+    port=$((port + 2))
+  done
+}
+run() {  # run <stream> <replicas> <seconds> [bench args]
+  local stream=$1 reps=$2 secs=$3; shift 3
+  collectors "$stream" "$reps"
+  NATS_STREAM=$stream NATS_SUBJECT="bench.$stream" NATS_REPLICAS=$reps "$B/bench/telemetry/telemetry_cluster_bench" \
+    --seconds "$secs" --producers "$PRODUCERS" --batch "$BATCH" "$@"
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait "${pids[@]}" 2>/dev/null || true
+  pids=()
+}
+echo "== JetStream R3"
+run BENCHR3 3 "$SECONDS_RUN"
+echo "== JetStream R3, probe only (no load): read-your-acks latency"
+PRODUCERS=0 run BENCHIDLE 3 "$SECONDS_RUN"
+echo "== JetStream R1"
+run BENCHR1 1 "$SECONDS_RUN"
+echo "== embedded broker + store"
+"$B/bench/telemetry/telemetry_ingest_bench" --seconds "$SECONDS_RUN" --producers "$PRODUCERS" --batch "$BATCH" --dir "$work"
+echo "== JetStream R3, stream leader killed after 5 s"
+run BENCHKILL 3 15 --kill-after 5 --pids "$(IFS=,; echo "${nats_pids[*]}")"

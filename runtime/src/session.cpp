@@ -1,0 +1,159 @@
+#include "runtime/session.hpp"
+
+#include "detail/session_state.hpp"
+
+namespace rm::runtime {
+
+Status Session::State::ActorEmitter::emit(DataPtr data) {
+  if (!data)
+    return node_error(NodeErrorCode::process_failed, fmt::format("node {}: emitted a null value", actor->id));
+  // End-of-stream belongs to the executor; a node emitting it is ignored rather than allowed to
+  // end its successors early.
+  if (data->is_end_of_stream()) return {};
+  for (auto* s : actor->successors) {
+    if (!s->queue->push(data))
+      return node_error(NodeErrorCode::cancelled, fmt::format("node {}: session cancelled", actor->id));
+  }
+  if (actor->is_output) state->deliver(*actor, data);
+  return {};
+}
+
+Session::Session(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+Session::~Session() {
+  if (!state_) return;
+  cancel();
+  state_->join_all();
+}
+
+const std::string& Session::id() const {
+  return state_->id;
+}
+
+SessionStatus Session::push(std::string_view input, DataPtr data) {
+  auto& s = *state_;
+  auto it = s.inputs.find(input);
+  if (it == s.inputs.end()) {
+    std::string names;
+    for (const auto& [n, _] : s.inputs) names += (names.empty() ? "" : ", ") + n;
+    return tl::unexpected(SessionError{
+        "", NodeErrorCode::invalid_input,
+        fmt::format("unknown pipeline input '{}' (inputs: {})", input, names.empty() ? "none" : names)});
+  }
+  if (!data || data->is_end_of_stream()) return close_input(input);
+  if (auto st = s.check_contracts(); !st) return st;
+  {
+    std::lock_guard lock(s.mutex);
+    if (s.cancelled) {
+      return tl::unexpected(
+          s.error ? *s.error : SessionError{"", NodeErrorCode::cancelled, "the session was cancelled"});
+    }
+    if (s.input_closed[std::string(input)]) {
+      return tl::unexpected(SessionError{"", NodeErrorCode::invalid_input,
+                                         fmt::format("pipeline input '{}' is already closed", input)});
+    }
+  }
+  for (auto* a : it->second) {
+    if (!a->queue->push(data)) {
+      std::lock_guard lock(s.mutex);
+      return tl::unexpected(
+          s.error ? *s.error : SessionError{"", NodeErrorCode::cancelled, "the session was cancelled"});
+    }
+  }
+  return {};
+}
+
+SessionStatus Session::close_input(std::string_view input) {
+  auto& s = *state_;
+  auto it = s.inputs.find(input);
+  if (it == s.inputs.end()) {
+    return tl::unexpected(
+        SessionError{"", NodeErrorCode::invalid_input, fmt::format("unknown pipeline input '{}'", input)});
+  }
+  {
+    std::lock_guard lock(s.mutex);
+    auto& closed = s.input_closed[std::string(input)];
+    if (closed) return {};
+    closed = true;
+  }
+  auto eos = RuntimeData::make_end_of_stream();
+  for (auto* a : it->second) a->queue->push(eos);
+  return {};
+}
+
+void Session::close_all_inputs() {
+  for (const auto& [name, _] : state_->inputs) (void)close_input(name);
+}
+
+SessionStatus Session::feed(InputStream& input) {
+  auto& s = *state_;
+  while (auto item = input.next()) {
+    std::string_view name = item->input;
+    if (name.empty()) {
+      if (s.inputs.size() != 1) {
+        cancel();
+        return tl::unexpected(SessionError{
+            "", NodeErrorCode::invalid_input,
+            fmt::format("an input item names no input, and the pipeline has {} inputs", s.inputs.size())});
+      }
+      name = s.inputs.begin()->first;
+    }
+    if (auto st = push(name, std::move(item->data)); !st) {
+      cancel();
+      return st;
+    }
+  }
+  close_all_inputs();
+  return {};
+}
+
+std::optional<Output> Session::next_output() {
+  auto& s = *state_;
+  if (!s.output_queue) return std::nullopt;
+  std::vector<Output> one;
+  if (s.output_queue->pop_batch(one, 1) == 0) return std::nullopt;
+  return std::move(one.front());
+}
+
+SessionStatus Session::wait_ready() {
+  auto& s = *state_;
+  std::unique_lock lock(s.mutex);
+  s.changed.wait(lock, [&] { return s.initialized == s.actors.size() || s.ended_locked(); });
+  if (s.error) return tl::unexpected(*s.error);
+  if (s.cancelled)
+    return tl::unexpected(SessionError{"", NodeErrorCode::cancelled, "the session was cancelled"});
+  return {};
+}
+
+SessionStatus Session::wait() {
+  auto& s = *state_;
+  {
+    std::unique_lock lock(s.mutex);
+    s.changed.wait(lock, [&] { return s.ended_locked(); });
+  }
+  s.join_all();
+  std::lock_guard lock(s.mutex);
+  if (s.error) return tl::unexpected(*s.error);
+  if (s.cancelled)
+    return tl::unexpected(SessionError{"", NodeErrorCode::cancelled, "the session was cancelled"});
+  return {};
+}
+
+void Session::cancel() {
+  auto& s = *state_;
+  {
+    std::lock_guard lock(s.mutex);
+    if (s.ended_locked()) return;
+    s.cancelled = true;
+  }
+  s.cancel_queues();
+  s.abort_nodes(AbortReason::cancelled);
+  s.changed.notify_all();
+}
+
+bool Session::done() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->ended_locked();
+}
+
+}  // namespace rm::runtime

@@ -1,0 +1,212 @@
+#pragma once
+// A real 3-node NATS JetStream cluster for tests: three nats-server processes on 127.0.0.1
+// free ports (client + route each), routes to each other, each with its own store directory.
+// Nodes can be killed with SIGKILL and restarted on the same ports and store.
+#include <array>
+#include <fstream>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "../ingest/process.hpp"
+#include "core/http_client.hpp"
+
+namespace rm::telemetry::test {
+
+inline std::uint64_t json_u64(const boost::json::value& v) { return v.to_number<std::uint64_t>(); }
+
+class NatsCluster {
+ public:
+  static constexpr int kNodes = 3;
+  explicit NatsCluster(std::filesystem::path dir) : dir_(std::move(dir)) {
+    for (auto& n : nodes_) {
+      n.client = free_port();
+      n.route = free_port();
+      n.monitor = free_port();
+    }
+    for (int i = 0; i < kNodes; ++i) start(i);
+  }
+
+  void start(int i) {
+    auto& n = nodes_[static_cast<std::size_t>(i)];
+    std::string routes;
+    for (const auto& o : nodes_) routes += fmt::format("{}nats://127.0.0.1:{}", routes.empty() ? "" : ",", o.route);
+    n.proc = std::make_unique<Process>(
+        RM_NATS_SERVER,
+        std::vector<std::string>{"-js", "-sd", (dir_ / fmt::format("n{}", i)).string(), "-a", "127.0.0.1", "-p",
+                                 std::to_string(n.client), "-m", std::to_string(n.monitor), "-n",
+                                 fmt::format("n{}", i), "--cluster_name", "rmtest", "--cluster",
+                                 fmt::format("nats://127.0.0.1:{}", n.route), "--routes", routes, "-l",
+                                 (dir_ / fmt::format("n{}.log", i)).string()},
+        std::vector<std::pair<std::string, std::string>>{});
+  }
+  void kill(int i) {
+    auto& n = nodes_[static_cast<std::size_t>(i)];
+    n.proc->signal(SIGKILL);
+    (void)n.proc->wait(std::chrono::seconds(10));
+    n.proc.reset();
+  }
+  // SIGSTOP/SIGCONT: the node stays connected but goes silent, as when its network is cut
+  // (peers and clients see no reset, only missing answers and heartbeats).
+  void freeze(int i) { nodes_[static_cast<std::size_t>(i)].proc->signal(SIGSTOP); }
+  void thaw(int i) { nodes_[static_cast<std::size_t>(i)].proc->signal(SIGCONT); }
+  std::string url() const {
+    std::string s;
+    for (const auto& n : nodes_) s += fmt::format("{}nats://127.0.0.1:{}", s.empty() ? "" : ",", n.client);
+    return s;
+  }
+  std::string url(int i) const { return fmt::format("nats://127.0.0.1:{}", nodes_[static_cast<std::size_t>(i)].client); }
+  int index_of(const std::string& name) const { return name.size() == 2 && name[0] == 'n' ? name[1] - '0' : -1; }
+
+  // Waits until every node answers /healthz?js-enabled-only=true... and the cluster has a
+  // JetStream meta leader (checked through /jsz on each node).
+  bool wait_ready(std::chrono::seconds timeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int ok = 0;
+      for (const auto& n : nodes_) {
+        auto r = core::http::get("127.0.0.1", n.monitor, "/jsz", std::chrono::milliseconds(500));
+        if (!r || r->status != 200) continue;
+        auto j = boost::json::parse(r->body).as_object();
+        if (j.contains("meta_cluster") && j.at("meta_cluster").as_object().contains("leader")) ++ok;
+      }
+      if (ok == kNodes) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+ private:
+  struct Node {
+    std::uint16_t client = 0, route = 0, monitor = 0;
+    std::unique_ptr<Process> proc;
+  };
+  std::filesystem::path dir_;
+  std::array<Node, kNodes> nodes_;
+};
+
+// Cluster-mode programs (NATS_URL set), their ports and what they report.
+struct Service {
+  std::unique_ptr<Process> proc;
+  std::uint16_t port = 0;  // collector: health; gateway: API
+  std::uint16_t metrics = 0;
+  std::string out;         // stdout file (streamer summary)
+};
+
+inline bool wait_http_ok(std::uint16_t port, const std::string& path, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = core::http::get("127.0.0.1", port, path, std::chrono::milliseconds(500));
+    if (r && r->status == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+inline Service start_nats_collector(const std::string& url, const std::string& id) {
+  Service s;
+  s.port = free_port();
+  s.metrics = free_port();
+  s.proc = std::make_unique<Process>(
+      bin("telemetry-collector"), std::vector<std::string>{},
+      std::vector<std::pair<std::string, std::string>>{{"NATS_URL", url},
+                                                       {"COLLECTOR_ID", id},
+                                                       {"HEALTH_PORT", std::to_string(s.port)},
+                                                       {"METRICS_PORT", std::to_string(s.metrics)},
+                                                       {"BIND", "127.0.0.1"}});
+  if (!wait_http_ok(s.port, "/ready", std::chrono::seconds(60))) s.proc.reset();
+  return s;
+}
+
+inline Service start_nats_gateway(const std::string& url) {
+  Service s;
+  s.port = free_port();
+  s.metrics = free_port();
+  s.proc = std::make_unique<Process>(
+      bin("api-gateway"), std::vector<std::string>{},
+      std::vector<std::pair<std::string, std::string>>{{"NATS_URL", url},
+                                                       {"PORT", std::to_string(s.port)},
+                                                       {"METRICS_PORT", std::to_string(s.metrics)},
+                                                       {"HOST", "127.0.0.1"}},
+      "/dev/null");
+  if (!wait_http_ok(s.port, "/health", std::chrono::seconds(60))) s.proc.reset();
+  return s;
+}
+
+// One streamer instance of `count`, one worker, `loops` passes at `rate` rows/s.
+inline Service start_nats_streamer(const std::string& url, const std::filesystem::path& dir, const std::string& csv,
+                                   int index, int count, int loops, double rate) {
+  Service s;
+  static int serial = 0;
+  s.out = (dir / fmt::format("streamer-{}-{}of{}.json", serial++, index, count)).string();
+  s.proc = std::make_unique<Process>(
+      bin("telemetry-streamer"), std::vector<std::string>{},
+      std::vector<std::pair<std::string, std::string>>{{"NATS_URL", url},
+                                                       {"CSV_FILE", csv},
+                                                       {"WORKERS", "1"},
+                                                       {"RATE", fmt::format("{}", rate)},
+                                                       {"LOOPS", std::to_string(loops)},
+                                                       {"INSTANCE_INDEX", std::to_string(index)},
+                                                       {"INSTANCE_COUNT", std::to_string(count)}},
+      s.out);
+  return s;
+}
+
+inline boost::json::object get_json(std::uint16_t port, const std::string& path) {
+  auto r = core::http::get("127.0.0.1", port, path, std::chrono::milliseconds(3000));
+  if (!r || r->status != 200) return {};
+  return boost::json::parse(r->body).as_object();
+}
+
+// Samples acknowledged to a streamer that exited (its JSON summary line).
+inline std::uint64_t acked_samples(const Service& s) {
+  std::ifstream in(s.out);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.front() == '{') last = line;
+  }
+  if (last.empty()) return 0;
+  return json_u64(boost::json::parse(last).as_object().at("acked_samples"));
+}
+
+// Sum of the samples a gateway holds over all GPUs.
+inline std::uint64_t api_total(std::uint16_t gateway_port) {
+  auto j = get_json(gateway_port, "/api/v1/gpus");
+  if (!j.contains("gpus")) return 0;
+  std::uint64_t n = 0;
+  for (const auto& g : j.at("gpus").as_array()) n += json_u64(g.as_object().at("samples"));
+  return n;
+}
+
+inline std::uint64_t work_queue_messages(std::uint16_t collector_port) {
+  auto j = get_json(collector_port, "/stats");
+  if (!j.contains("streams")) return UINT64_MAX;
+  const auto& s = j.at("streams").as_object();
+  if (!s.contains("TELEMETRY_IN") || !s.at("TELEMETRY_IN").as_object().contains("messages")) return UINT64_MAX;
+  return json_u64(s.at("TELEMETRY_IN").at("messages"));
+}
+
+// Waits until the work queue is drained and the gateway holds `expected` samples (or the
+// timeout passes), then once more after a second so late duplicates would show; returns the
+// gateway's total.
+inline std::uint64_t settled_total(std::uint16_t gateway_port, std::uint16_t collector_port, std::uint64_t expected,
+                                   std::chrono::seconds timeout = std::chrono::seconds(90)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (work_queue_messages(collector_port) == 0 && api_total(gateway_port) >= expected) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (std::chrono::steady_clock::now() >= deadline) {
+    std::printf("not settled: work queue %llu, gateway %llu of %llu; collector: %s\n",
+                static_cast<unsigned long long>(work_queue_messages(collector_port)),
+                static_cast<unsigned long long>(api_total(gateway_port)), static_cast<unsigned long long>(expected),
+                boost::json::serialize(get_json(collector_port, "/stats")).c_str());
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  return api_total(gateway_port);
+}
+
+}  // namespace rm::telemetry::test

@@ -1,0 +1,397 @@
+// The seed's Docker stories on a real dockerd (label docker): Scenario 1 with Python 3.9 and
+// 3.11 nodes in one pipeline (the 3.9 base image is built by the local recipe on first use),
+// cancelling a session while a node's initialize() blocks, a failing node cancelling its
+// sibling's start-up, containers kept after a failed session for `docker logs`, and the
+// Python traceback appearing once.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "docker/client.hpp"
+#include "docker/container_manager.hpp"
+#include "docker/docker_node.hpp"
+#include "docker/image_builder.hpp"
+#include "media/audio_file.hpp"
+#include "runtime/executor.hpp"
+#include "runtime/manifest.hpp"
+#include "support/docker_test.hpp"
+#include "support/local_index.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using namespace rm::runtime;
+using rm::docker::DockerClient;
+using rm::test::LocalIndex;
+using rm::test::unique;
+
+namespace {
+
+DataPtr chunk(float value, std::int64_t ts, std::size_t n = 320) {
+  return RuntimeData::make_audio(std::vector<float>(n, value), 16000, 1, ts);
+}
+
+std::string str(const boost::json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// Runs a program, returns (exit code, stdout+stderr).
+std::pair<int, std::string> run(const std::string& command) {
+  std::string out;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return {-1, "popen failed"};
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int st = ::pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+class DockerSeedTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { index_ = new LocalIndex(); }
+  static void TearDownTestSuite() { delete index_; }
+
+  void SetUp() override {
+    ::unsetenv("RM_DOCKER_SHARE");
+    ::unsetenv("RM_DOCKER_KEEP");
+    auto c = DockerClient::connect_from_env();
+    if (!c) {
+      if (rm::test::require_docker()) FAIL() << "RM_REQUIRE_DOCKER=1 but: " << c.error().message;
+      GTEST_SKIP() << c.error().message;
+    }
+    client_.emplace(std::move(*c));
+    auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    root_ = fs::path("/dev/shm") / ("rm-dseed-" + std::to_string(::getpid()) + "-" + info->name());
+    fs::create_directories(root_);
+    work_ = fs::temp_directory_path() / unique("rm-dseed-work-");
+    fs::create_directories(work_ / "nodes");
+    ::setenv("RM_IPC_DIR", root_.c_str(), 1);
+    ::setenv("RM_PIP_INDEX_URL", index_->url().c_str(), 1);
+    ::setenv("REMOTEMEDIA_PYTHON", "/usr/bin/python3", 1);
+    ::setenv("RM_PYTHON_SDK_DIR", (fs::path(RM_SOURCE_DIR) / "python").c_str(), 1);
+  }
+  void TearDown() override {
+    for (const auto& id : kept_) (void)client_->container_remove(id, true, true);
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+    fs::remove_all(work_, ec);
+  }
+
+  // A manifest in work_ whose nodes mount work_/nodes at /app/nodes.
+  fs::path write_manifest(const std::string& name, const std::string& yaml) {
+    const auto p = work_ / name;
+    std::ofstream(p) << yaml;
+    return p;
+  }
+  void write_node(const std::string& file, const std::string& code) {
+    std::ofstream(work_ / "nodes" / file) << code;
+  }
+  static std::string docker_block(const std::string& python = "3.11") {
+    return fmt::format(R"(    docker:
+      python_version: "{}"
+      python_packages: ["rmdemo==1.0"]
+      resource_limits: {{memory_mb: 256, cpu_cores: 1.0}}
+      shm_size_mb: 64
+      volumes:
+        - {{host_path: "./nodes", container_path: "/app/nodes", read_only: true}}
+)",
+                       python);
+  }
+
+  std::vector<rm::docker::ContainerSummary> containers_of_node(const std::string& node_id) {
+    auto l = client_->container_list({{std::string(rm::docker::kLabelNode), node_id}}, true);
+    EXPECT_TRUE(l) << (l ? "" : l.error().message);
+    return l ? *l : std::vector<rm::docker::ContainerSummary>{};
+  }
+
+  std::optional<DockerClient> client_;
+  fs::path root_, work_;
+  std::vector<std::string> kept_;  // containers a test kept on purpose, removed in TearDown
+  static LocalIndex* index_;
+};
+
+LocalIndex* DockerSeedTest::index_ = nullptr;
+
+TEST_F(DockerSeedTest, scenario_1_runs_a_python_3_9_node_and_a_python_3_11_node_in_one_pipeline_each_reporting_its_interpreter) {
+  auto m = Manifest::from_file(fs::path(RM_SOURCE_DIR) / "examples/seed/scenario1-here.yaml");
+  ASSERT_TRUE(m) << m.error().to_string();
+  PipelineExecutor exec(std::move(*m));
+  auto session = exec.start_session();
+  ASSERT_TRUE(session) << session.error().message;
+  auto& s = **session;
+  constexpr int kChunks = 3;
+  for (int i = 0; i < kChunks; ++i) ASSERT_TRUE(s.push("audio_source", chunk(0.1f * float(i + 1), i * 20000)));
+  ASSERT_TRUE(s.close_input("audio_source"));
+  std::vector<boost::json::object> reports;
+  while (auto o = s.next_output()) {
+    ASSERT_NE(o->data->json(), nullptr) << summarize(*o->data);
+    reports.push_back(o->data->json()->value.as_object());
+  }
+  auto st = s.wait();
+  ASSERT_TRUE(st) << st.error().message;
+  ASSERT_EQ(reports.size(), std::size_t(kChunks));
+  for (int i = 0; i < kChunks; ++i) {
+    const auto& a = reports[std::size_t(i)].at("node_a").as_object();
+    const auto& b = reports[std::size_t(i)].at("node_b").as_object();
+    EXPECT_TRUE(str(a, "python").starts_with("3.9.")) << str(a, "python");
+    EXPECT_TRUE(str(b, "python").starts_with("3.11.")) << str(b, "python");
+    // Each node has its own pin of the same package (the seed's torch 1.x / 2.x).
+    EXPECT_EQ(str(a, "rmdemo"), "1.0");
+    EXPECT_EQ(str(b, "rmdemo"), "2.0");
+    EXPECT_EQ(str(b, "greeting"), "hello from rmdemo 2");
+    EXPECT_EQ(a.at("frames").as_int64(), 320);
+    EXPECT_NEAR(a.at("peak").as_double(), 0.1 * (i + 1), 1e-6);
+  }
+}
+
+TEST_F(DockerSeedTest, cancelling_a_session_while_a_docker_node_initialize_blocks_forever_ends_it_at_once) {
+  write_node("stuck.py", R"PY(
+import time
+from remotemedia.nodes import MultiprocessNode, RuntimeData
+class Stuck(MultiprocessNode):
+    async def initialize(self):
+        print("initialize: blocking", flush=True)
+        time.sleep(100000)  # not even cooperative: the event loop is blocked too
+    async def process(self, data):
+        yield data
+)PY");
+  const std::string node = unique("stuck");
+  auto path = write_manifest("stuck.yaml", fmt::format(R"(version: v1
+nodes:
+  - id: {}
+    node_type: Stuck
+{}connections:
+  - {{from: audio_source, to: {}}}
+)",
+                                                       node, docker_block(), node));
+  ::setenv("RM_DOCKER_INIT_TIMEOUT_MS", "300000", 1);
+  auto m = Manifest::from_file(path);
+  ASSERT_TRUE(m) << m.error().to_string();
+  PipelineExecutor exec(std::move(*m));
+  auto session = exec.start_session();
+  ::unsetenv("RM_DOCKER_INIT_TIMEOUT_MS");
+  ASSERT_TRUE(session) << session.error().message;
+  // Wait until the container runs (its initialize() is then blocking), a few seconds more.
+  bool running = false;
+  for (int i = 0; i < 1200 && !running; ++i) {
+    for (const auto& c : containers_of_node(node)) running = running || c.state == "running";
+    if (!running) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(running) << "the node's container never ran";
+  std::this_thread::sleep_for(2s);
+  const auto t0 = std::chrono::steady_clock::now();
+  (*session)->cancel();
+  auto st = (*session)->wait();
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  EXPECT_FALSE(st);
+  EXPECT_EQ(st.error().code, NodeErrorCode::cancelled) << st.error().message;
+  std::printf("cancel -> session ended in %lld ms\n", static_cast<long long>(took.count()));
+  // Far below the 300 s init timeout and the 2 s stop grace: the container was killed at once.
+  EXPECT_LT(took, 1500ms);
+  EXPECT_TRUE(containers_of_node(node).empty());
+}
+
+TEST_F(DockerSeedTest, a_failing_node_cancels_the_start_up_of_a_sibling_docker_node) {
+  write_node("stuck.py", R"PY(
+import time
+from remotemedia.nodes import MultiprocessNode
+class Stuck(MultiprocessNode):
+    async def initialize(self):
+        time.sleep(100000)
+    async def process(self, data):
+        yield data
+)PY");
+  write_node("broken.py", R"PY(
+from remotemedia.nodes import MultiprocessNode
+class Broken(MultiprocessNode):
+    async def initialize(self):
+        import time
+        time.sleep(3)  # the sibling's container is up by now
+        raise RuntimeError("model file missing")
+    async def process(self, data):
+        yield data
+)PY");
+  const std::string stuck = unique("stuck"), broken = unique("broken");
+  auto path = write_manifest("two.yaml", fmt::format(R"(version: v1
+nodes:
+  - id: {0}
+    node_type: Stuck
+{2}  - id: {1}
+    node_type: Broken
+{2}connections:
+  - {{from: audio_source, to: {0}}}
+  - {{from: {0}, to: {1}}}
+)",
+                                                     stuck, broken, docker_block()));
+  ::setenv("RM_DOCKER_INIT_TIMEOUT_MS", "300000", 1);
+  auto m = Manifest::from_file(path);
+  ASSERT_TRUE(m) << m.error().to_string();
+  PipelineExecutor exec(std::move(*m));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto session = exec.start_session();
+  ::unsetenv("RM_DOCKER_INIT_TIMEOUT_MS");
+  ASSERT_TRUE(session) << session.error().message;
+  auto st = (*session)->wait();
+  const auto took = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().node_id, broken);
+  EXPECT_NE(st.error().message.find("model file missing"), std::string::npos) << st.error().message;
+  // The stuck sibling did not hold the session until its 300 s init timeout.
+  EXPECT_LT(took, 120s);
+  EXPECT_TRUE(containers_of_node(stuck).empty());
+  EXPECT_TRUE(containers_of_node(broken).empty());
+}
+
+TEST_F(DockerSeedTest, a_failed_run_with_keep_containers_leaves_them_stopped_for_docker_logs_and_cleanup_removes_them) {
+  write_node("faulty.py", R"PY(
+from remotemedia.nodes import MultiprocessNode
+class Faulty(MultiprocessNode):
+    async def process(self, data):
+        raise ValueError("bad chunk at %d" % data.timestamp)
+        yield data
+)PY");
+  const std::string node = unique("faulty");
+  auto path = write_manifest("faulty.yaml", fmt::format(R"(version: v1
+nodes:
+  - id: {}
+    node_type: Faulty
+{}connections:
+  - {{from: audio_source, to: {}}}
+)",
+                                                        node, docker_block(), node));
+  const std::vector<float> samples(1600, 0.25f);
+  ASSERT_TRUE(rm::media::write_wav(work_ / "in.wav", samples, 16000, 1));
+  const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
+  auto [code, out] = run(fmt::format("RM_DOCKER_KEEP=on-failure {} run {} --input {}", cli, path.string(),
+                                     (work_ / "in.wav").string()));
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("bad chunk at 0"), std::string::npos) << out;
+  // The traceback is in the log once (the runner's stderr), not once per layer.
+  EXPECT_EQ(count(out, "Traceback (most recent call last)"), 1u) << out;
+  auto kept = containers_of_node(node);
+  ASSERT_EQ(kept.size(), 1u) << out;
+  kept_.push_back(kept[0].id);
+  EXPECT_EQ(kept[0].state, "exited");
+  std::string logs;
+  ASSERT_TRUE(client_->container_logs(kept[0].id, false,
+                                      [&](rm::docker::LogStream, std::string_view l) { logs += std::string(l) + "\n"; }));
+  EXPECT_NE(logs.find("ValueError: bad chunk at 0"), std::string::npos) << logs;
+  auto info = client_->container_inspect(kept[0].id);
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_FALSE(info->running);
+  // An automatic sweep (the next session's) leaves a kept container alone ...
+  auto sweep = rm::docker::sweep_orphans(*client_);
+  ASSERT_TRUE(sweep) << sweep.error().message;
+  EXPECT_EQ(containers_of_node(node).size(), 1u);
+  // ... `remotemedia cleanup` removes it (its owner, the run above, has exited).
+  auto [ccode, cout_] = run(cli + " cleanup");
+  EXPECT_EQ(ccode, 0) << cout_;
+  EXPECT_NE(cout_.find(kept[0].name), std::string::npos) << cout_;
+  EXPECT_TRUE(containers_of_node(node).empty());
+}
+
+TEST_F(DockerSeedTest, shell_starts_the_nodes_container_as_a_session_would_and_removes_it_after) {
+  write_node("echo.py", R"PY(
+from remotemedia.nodes import MultiprocessNode
+class Echo(MultiprocessNode):
+    async def process(self, data):
+        yield data
+)PY");
+  const std::string node = unique("shelled");
+  auto path = write_manifest("shell.yaml", fmt::format(R"(version: v1
+nodes:
+  - id: {}
+    node_type: Echo
+{}connections:
+  - {{from: audio_source, to: {}}}
+)",
+                                                       node, docker_block(), node));
+  const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
+  auto [code, out] = run(fmt::format(
+      "printf 'python3 -c \"import rmdemo, remotemedia; print(rmdemo.GREETING)\"\\nls /app/nodes\\n"
+      "test -r $RM_IPC_LIBRARY && echo lib-ok\\nexit 7\\n' | {} shell {} {}",
+      cli, path.string(), node));
+  EXPECT_EQ(code, 7) << out;
+  EXPECT_NE(out.find("hello from rmdemo"), std::string::npos) << out;  // the image's pip package
+  EXPECT_NE(out.find("echo.py"), std::string::npos) << out;     // the manifest's volume
+  EXPECT_NE(out.find("lib-ok"), std::string::npos) << out;      // the IPC library, as for the runner
+  EXPECT_NE(out.find("a session would run: python3 -m remotemedia.runner --node-type Echo"), std::string::npos)
+      << out;
+  EXPECT_TRUE(containers_of_node(node).empty());
+  auto [bad, bad_out] = run(fmt::format("{} shell {} nosuchnode", cli, path.string()));
+  EXPECT_EQ(bad, 1);
+  EXPECT_NE(bad_out.find("has no docker node 'nosuchnode' (docker nodes: " + node + ")"), std::string::npos) << bad_out;
+}
+
+TEST_F(DockerSeedTest, ctrl_c_of_remotemedia_run_while_a_node_initializes_ends_the_run_and_its_container) {
+  write_node("stuck.py", R"PY(
+import time
+from remotemedia.nodes import MultiprocessNode
+class Stuck(MultiprocessNode):
+    async def initialize(self):
+        time.sleep(100000)
+    async def process(self, data):
+        yield data
+)PY");
+  const std::string node = unique("stuckcli");
+  auto path = write_manifest("stuck.yaml", fmt::format(R"(version: v1
+nodes:
+  - id: {}
+    node_type: Stuck
+{}connections:
+  - {{from: audio_source, to: {}}}
+)",
+                                                       node, docker_block(), node));
+  const std::vector<float> samples(1600, 0.25f);
+  ASSERT_TRUE(rm::media::write_wav(work_ / "in.wav", samples, 16000, 1));
+  const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
+  const std::string log = (work_ / "run.log").string();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("RM_DOCKER_INIT_TIMEOUT_MS", "300000", 1);
+    std::freopen(log.c_str(), "w", stderr);
+    std::freopen("/dev/null", "w", stdout);
+    ::execl(cli.c_str(), cli.c_str(), "run", path.c_str(), "--input", (work_ / "in.wav").c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  bool running = false;
+  for (int i = 0; i < 1200 && !running; ++i) {
+    for (const auto& c : containers_of_node(node)) running = running || c.state == "running";
+    if (!running) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(running) << "the node's container never ran";
+  std::this_thread::sleep_for(1s);
+  const auto t0 = std::chrono::steady_clock::now();
+  ::kill(pid, SIGINT);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  std::printf("SIGINT -> remotemedia run exited in %lld ms\n", static_cast<long long>(took.count()));
+  std::ifstream in(log);
+  const std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_TRUE(WIFEXITED(st)) << out;
+  EXPECT_EQ(WEXITSTATUS(st), 1) << out;
+  EXPECT_NE(out.find("cancelled"), std::string::npos) << out;
+  EXPECT_LT(took, 1500ms) << out;  // not the 300 s init timeout, not the stop grace
+  EXPECT_TRUE(containers_of_node(node).empty());
+}
