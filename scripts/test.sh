@@ -2,8 +2,8 @@
 # Sets up everything the tests need on a fresh Debian 12 machine and runs all of them:
 #   packages -> one build with ASan+UBSan and warnings as errors -> unit + integration tests ->
 #   Python SDK tests -> Docker tests (starts dockerd, builds local base images) ->
-#   TSan tests (ring buffer, broker) -> bounded libFuzzer runs.
-# Stages can be skipped for local iteration: RM_SKIP="tsan fuzz docker".
+#   browser tests (headless chromium) -> TSan tests (ring buffer, broker) -> bounded libFuzzer runs.
+# Stages can be skipped for local iteration: RM_SKIP="tsan fuzz docker browser".
 # Under CI=true a Docker test that would skip fails instead (RM_REQUIRE_DOCKER=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ stage() { printf '\n===== %s =====\n' "$*"; }
 t0=$SECONDS
 elapsed() { echo "(+$((SECONDS - t0)) s)"; }
 
-stage "setup" && bash scripts/setup.sh
+stage "setup" && bash scripts/setup.sh && bash scripts/web-setup.sh
 
 # One build serves every test stage: everything is compiled once with ASan+UBSan and warnings
 # as errors, and unit, integration and Docker tests all run on it. The only extra piece is the
@@ -46,6 +46,13 @@ if ! skip docker && [ -x scripts/docker-up.sh ]; then
   stage "docker tests $(elapsed)"
   bash scripts/docker-up.sh
   ctest --test-dir "$BUILD" --output-on-failure -j 1 -L docker --timeout 1200
+fi
+
+if ! skip browser && [ -d tests/browser ]; then
+  # Pages in a real headless chromium (tests/browser/browser.mjs); dockerd is up from the
+  # docker stage for the pages whose pipelines have docker nodes. Screenshots: $BUILD/artifacts.
+  stage "browser tests $(elapsed)"
+  ctest --test-dir "$BUILD" --output-on-failure -j 1 -L browser --timeout 900
 fi
 
 if ! skip tsan && grep -rqs 'LABELS.*tsan' tests; then

@@ -1,4 +1,4 @@
-// remotemedia: see runtime/include/runtime/cli.hpp and docs/cli.md.
-#include "runtime/cli.hpp"
+// remotemedia: see cli/include/cli/cli.hpp and docs/cli.md.
+#include "cli/cli.hpp"
 
-int main(int argc, char** argv) { return rm::runtime::run_cli(argc, argv); }
+int main(int argc, char** argv) { return rm::cli::run_cli(argc, argv); }

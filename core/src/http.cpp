@@ -36,6 +36,11 @@ bool is_param(std::string_view segment) {
   return segment.size() >= 2 && segment.front() == '{' && segment.back() == '}';
 }
 
+// "{name...}": the rest of the path (one or more segments, joined with '/'). Only last.
+bool is_rest_param(std::string_view segment) {
+  return is_param(segment) && segment.size() > 5 && segment.substr(segment.size() - 4) == "...}";
+}
+
 }  // namespace
 
 tl::expected<std::string, std::string> percent_decode(std::string_view text, bool plus_is_space) {
@@ -218,11 +223,18 @@ Response Router::handle(const Request& request) const {
   std::vector<std::string> allowed;
   for (std::size_t r = 0; r < routes_.size(); ++r) {
     const auto& pattern = compiled_[r].segments;
-    if (pattern.size() != segments.size()) continue;
+    const bool rest = !pattern.empty() && is_rest_param(pattern.back());
+    if (rest ? segments.size() < pattern.size() : pattern.size() != segments.size()) continue;
     std::vector<std::pair<std::string, std::string>> params;
     bool match = true;
     for (std::size_t i = 0; i < pattern.size() && match; ++i) {
-      if (is_param(pattern[i])) {
+      if (rest && i + 1 == pattern.size()) {
+        std::string joined;
+        for (std::size_t j = i; j < segments.size(); ++j) {
+          joined += (j == i ? "" : "/") + segments[j];
+        }
+        params.emplace_back(pattern[i].substr(1, pattern[i].size() - 5), std::move(joined));
+      } else if (is_param(pattern[i])) {
         params.emplace_back(pattern[i].substr(1, pattern[i].size() - 2), segments[i]);
       } else {
         match = pattern[i] == segments[i];

@@ -3,341 +3,21 @@
 #include <cstring>
 #include <string>
 
+#include "json_scan.hpp"
+#include "utf8.hpp"
+#include "wire.hpp"
+
 namespace rm::ipc {
+
+using detail::bad;
+using detail::json_quote;
+using detail::JsonScan;
+using detail::Reader;
+using detail::too_small;
+using detail::utf8_field;
+using detail::Writer;
+
 namespace {
-
-IpcError bad(std::string_view field, std::size_t offset, const std::string& what) {
-  return IpcError{IpcErrc::format, "envelope: field '" + std::string(field) + "' at offset " +
-                                       std::to_string(offset) + ": " + what};
-}
-
-IpcError too_small(std::string_view what, std::size_t need, std::size_t have) {
-  return IpcError{IpcErrc::invalid_argument, std::string(what) + ": output buffer of " +
-                                                 std::to_string(have) + " bytes, need " +
-                                                 std::to_string(need)};
-}
-
-// Bounds-checked little-endian reader over untrusted bytes. Every read names its field, so
-// the first failure explains itself.
-class Reader {
- public:
-  explicit Reader(std::span<const std::byte> in, std::size_t base = 0) : in_(in), base_(base) {}
-
-  template <typename T>
-  tl::expected<T, IpcError> uint(std::string_view field) {
-    if (in_.size() - pos_ < sizeof(T))
-      return tl::unexpected(bad(field, base_ + pos_,
-                                "truncated: needs " + std::to_string(sizeof(T)) + " bytes, " +
-                                    std::to_string(in_.size() - pos_) + " left"));
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < sizeof(T); ++i)
-      v |= static_cast<std::uint64_t>(std::to_integer<std::uint8_t>(in_[pos_ + i])) << (8 * i);
-    pos_ += sizeof(T);
-    return static_cast<T>(v);
-  }
-
-  tl::expected<std::span<const std::byte>, IpcError> bytes(std::string_view field,
-                                                           std::uint64_t n) {
-    if (n > in_.size() - pos_)
-      return tl::unexpected(bad(field, base_ + pos_,
-                                "length " + std::to_string(n) + " exceeds the " +
-                                    std::to_string(in_.size() - pos_) + " bytes left"));
-    auto s = in_.subspan(pos_, static_cast<std::size_t>(n));
-    pos_ += static_cast<std::size_t>(n);
-    return s;
-  }
-
-  std::span<const std::byte> rest() {
-    auto s = in_.subspan(pos_);
-    pos_ = in_.size();
-    return s;
-  }
-  std::size_t offset() const { return base_ + pos_; }
-  std::size_t left() const { return in_.size() - pos_; }
-
- private:
-  std::span<const std::byte> in_;
-  std::size_t pos_ = 0;
-  std::size_t base_;
-};
-
-class Writer {
- public:
-  explicit Writer(std::span<std::byte> out) : out_(out) {}
-  template <typename T>
-  void uint(T v) {
-    auto u = static_cast<std::uint64_t>(v);
-    for (std::size_t i = 0; i < sizeof(T); ++i)
-      out_[pos_ + i] = static_cast<std::byte>((u >> (8 * i)) & 0xFF);
-    pos_ += sizeof(T);
-  }
-  void bytes(const void* p, std::size_t n) {
-    if (n != 0) std::memcpy(out_.data() + pos_, p, n);
-    pos_ += n;
-  }
-  std::size_t pos() const { return pos_; }
-  std::span<std::byte> rest() { return out_.subspan(pos_); }
-
- private:
-  std::span<std::byte> out_;
-  std::size_t pos_ = 0;
-};
-
-std::string_view as_text(std::span<const std::byte> b) {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
-
-// Returns the offset of the first invalid UTF-8 byte, or npos.
-std::size_t invalid_utf8_at(std::span<const std::byte> s) {
-  std::size_t i = 0;
-  const std::size_t n = s.size();
-  auto at = [&](std::size_t k) { return std::to_integer<std::uint8_t>(s[k]); };
-  while (i < n) {
-    std::uint8_t c = at(i);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    std::uint32_t cp = 0;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return i;
-    }
-    if (n - i < len) return i;
-    for (std::size_t k = 1; k < len; ++k) {
-      std::uint8_t cc = at(i + k);
-      if ((cc & 0xC0) != 0x80) return i;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Reject overlong forms, surrogates and code points past U+10FFFF.
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-      return i;
-    i += len;
-  }
-  return std::string_view::npos;
-}
-
-tl::expected<std::string_view, IpcError> utf8_field(std::span<const std::byte> s,
-                                                    std::string_view field, std::size_t base) {
-  if (auto at = invalid_utf8_at(s); at != std::string_view::npos)
-    return tl::unexpected(bad(field, base + at, "invalid UTF-8"));
-  return as_text(s);
-}
-
-// A small validating JSON scanner, just enough to read the control object
-// {"kind": "...", "payload": {...}} from untrusted bytes without a JSON library (ipc/ has no
-// dependencies). Nesting is bounded so hostile input cannot exhaust the stack.
-class JsonScan {
- public:
-  static constexpr int kMaxDepth = 64;
-  JsonScan(std::string_view s, std::size_t base) : s_(s), base_(base) {}
-
-  std::size_t pos() const { return pos_; }
-  bool at_end() {
-    ws();
-    return pos_ == s_.size();
-  }
-  bool peek(char c) {
-    ws();
-    return pos_ < s_.size() && s_[pos_] == c;
-  }
-  bool eat(char c) {
-    if (!peek(c)) return false;
-    ++pos_;
-    return true;
-  }
-  // Parses a string at the cursor into `out` (unescaped utf-8).
-  tl::expected<void, IpcError> string(std::string& out) {
-    ws();
-    if (pos_ >= s_.size() || s_[pos_] != '"') return fail("expected a string");
-    ++pos_;
-    while (pos_ < s_.size()) {
-      char c = s_[pos_++];
-      if (c == '"') return {};
-      if (static_cast<unsigned char>(c) < 0x20) return fail("control character in a string");
-      if (c != '\\') {
-        out.push_back(c);
-        continue;
-      }
-      if (pos_ >= s_.size()) break;
-      char e = s_[pos_++];
-      switch (e) {
-        case '"': out.push_back('"'); break;
-        case '\\': out.push_back('\\'); break;
-        case '/': out.push_back('/'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
-        case 'u': {
-          auto cp = hex4();
-          if (!cp) return tl::unexpected(cp.error());
-          std::uint32_t u = *cp;
-          if (u >= 0xD800 && u <= 0xDBFF) {
-            if (s_.substr(pos_, 2) != "\\u") return fail("unpaired surrogate escape");
-            pos_ += 2;
-            auto lo = hex4();
-            if (!lo) return tl::unexpected(lo.error());
-            if (*lo < 0xDC00 || *lo > 0xDFFF) return fail("unpaired surrogate escape");
-            u = 0x10000 + ((u - 0xD800) << 10) + (*lo - 0xDC00);
-          } else if (u >= 0xDC00 && u <= 0xDFFF) {
-            return fail("unpaired surrogate escape");
-          }
-          append_utf8(out, u);
-          break;
-        }
-        default:
-          return fail(std::string("invalid escape \\") + e);
-      }
-    }
-    return fail("unterminated string");
-  }
-  // Validates one value at the cursor; returns where it starts (relative to the text).
-  tl::expected<std::size_t, IpcError> value(int depth = 0) {
-    ws();
-    if (depth > kMaxDepth) return fail("nesting deeper than 64");
-    if (pos_ >= s_.size()) return fail("expected a value");
-    std::size_t start = pos_;
-    char c = s_[pos_];
-    if (c == '"') {
-      std::string ignored;
-      if (auto r = string(ignored); !r) return tl::unexpected(r.error());
-    } else if (c == '{' || c == '[') {
-      const char close = c == '{' ? '}' : ']';
-      ++pos_;
-      if (!eat(close)) {
-        do {
-          if (c == '{') {
-            std::string key;
-            if (auto r = string(key); !r) return tl::unexpected(r.error());
-            if (!eat(':')) return fail("expected ':'");
-          }
-          if (auto r = value(depth + 1); !r) return r;
-        } while (eat(','));
-        if (!eat(close)) return fail(std::string("expected ',' or '") + close + "'");
-      }
-    } else if (c == 't' || c == 'f' || c == 'n') {
-      for (std::string_view lit : {"true", "false", "null"})
-        if (s_.substr(pos_, lit.size()) == lit) {
-          pos_ += lit.size();
-          return start;
-        }
-      return fail("invalid literal");
-    } else {
-      if (auto r = number(); !r) return tl::unexpected(r.error());
-    }
-    return start;
-  }
-  IpcError error(const std::string& what) const { return bad("control", base_ + pos_, what); }
-
- private:
-  tl::unexpected<IpcError> fail(const std::string& what) const {
-    return tl::unexpected(error("invalid JSON: " + what));
-  }
-  void ws() {
-    while (pos_ < s_.size() &&
-           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
-      ++pos_;
-  }
-  tl::expected<void, IpcError> number() {
-    auto digit = [&] { return pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9'; };
-    auto digits = [&] {
-      if (!digit()) return false;
-      while (digit()) ++pos_;
-      return true;
-    };
-    if (pos_ < s_.size() && s_[pos_] == '-') ++pos_;
-    if (pos_ < s_.size() && s_[pos_] == '0') {
-      ++pos_;
-    } else if (!digits()) {
-      return fail("expected a value");
-    }
-    if (pos_ < s_.size() && s_[pos_] == '.') {
-      ++pos_;
-      if (!digits()) return fail("expected digits after '.'");
-    }
-    if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
-      ++pos_;
-      if (pos_ < s_.size() && (s_[pos_] == '+' || s_[pos_] == '-')) ++pos_;
-      if (!digits()) return fail("expected exponent digits");
-    }
-    return {};
-  }
-  tl::expected<std::uint32_t, IpcError> hex4() {
-    if (s_.size() - pos_ < 4) return fail("truncated \\u escape");
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) {
-      char h = s_[pos_++];
-      v <<= 4;
-      if (h >= '0' && h <= '9') v |= static_cast<std::uint32_t>(h - '0');
-      else if (h >= 'a' && h <= 'f') v |= static_cast<std::uint32_t>(h - 'a' + 10);
-      else if (h >= 'A' && h <= 'F') v |= static_cast<std::uint32_t>(h - 'A' + 10);
-      else return fail("invalid \\u escape");
-    }
-    return v;
-  }
-  static void append_utf8(std::string& out, std::uint32_t u) {
-    if (u < 0x80) {
-      out.push_back(static_cast<char>(u));
-    } else if (u < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (u >> 6)));
-      out.push_back(static_cast<char>(0x80 | (u & 0x3F)));
-    } else if (u < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (u >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((u >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (u & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (u >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((u >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((u >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (u & 0x3F)));
-    }
-  }
-
-  std::string_view s_;
-  std::size_t base_;
-  std::size_t pos_ = 0;
-};
-
-// JSON string escaping as Python's json.dumps(ensure_ascii=False) does it: only '"', '\\' and
-// control characters are escaped; everything else (including non-ASCII utf-8) is copied.
-std::string json_quote(std::string_view s) {
-  static const char* hex = "0123456789abcdef";
-  std::string out = "\"";
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (u < 0x20) {
-          out += "\\u00";
-          out.push_back(hex[u >> 4]);
-          out.push_back(hex[u & 15]);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
-}
 
 constexpr std::string_view kControlKindKey = R"({"kind":)";
 constexpr std::string_view kControlPayloadKey = R"(,"payload":)";
@@ -346,16 +26,26 @@ constexpr std::string_view kControlPayloadKey = R"(,"payload":)";
 
 std::string_view to_string(EnvelopeType t) {
   switch (t) {
-    case EnvelopeType::audio: return "audio";
-    case EnvelopeType::video: return "video";
-    case EnvelopeType::text: return "text";
-    case EnvelopeType::tensor: return "tensor";
-    case EnvelopeType::control: return "control";
-    case EnvelopeType::numpy: return "numpy";
-    case EnvelopeType::file: return "file";
-    case EnvelopeType::end_of_input: return "end_of_input";
-    case EnvelopeType::json: return "json";
-    case EnvelopeType::binary: return "binary";
+    case EnvelopeType::audio:
+      return "audio";
+    case EnvelopeType::video:
+      return "video";
+    case EnvelopeType::text:
+      return "text";
+    case EnvelopeType::tensor:
+      return "tensor";
+    case EnvelopeType::control:
+      return "control";
+    case EnvelopeType::numpy:
+      return "numpy";
+    case EnvelopeType::file:
+      return "file";
+    case EnvelopeType::end_of_input:
+      return "end_of_input";
+    case EnvelopeType::json:
+      return "json";
+    case EnvelopeType::binary:
+      return "binary";
   }
   return "unknown";
 }
@@ -371,13 +61,13 @@ tl::expected<std::span<std::byte>, IpcError> encode_envelope_header(std::span<st
                                                                     std::uint64_t timestamp_us,
                                                                     std::size_t payload_len) {
   if (session.size() > kMaxSessionLen)
-    return tl::unexpected(IpcError{IpcErrc::invalid_argument,
-                                   "envelope: session id of " + std::to_string(session.size()) +
-                                       " bytes exceeds 65535"});
+    return tl::unexpected(
+        IpcError{IpcErrc::invalid_argument,
+                 "envelope: session id of " + std::to_string(session.size()) + " bytes exceeds 65535"});
   if (payload_len > 0xFFFFFFFFULL)
-    return tl::unexpected(IpcError{IpcErrc::invalid_argument,
-                                   "envelope: payload of " + std::to_string(payload_len) +
-                                       " bytes exceeds the u32 length field"});
+    return tl::unexpected(IpcError{
+        IpcErrc::invalid_argument,
+        "envelope: payload of " + std::to_string(payload_len) + " bytes exceeds the u32 length field"});
   std::size_t need = envelope_size(session.size(), payload_len);
   if (out.size() < need) return tl::unexpected(too_small("envelope", need, out.size()));
   Writer w(out);
@@ -409,8 +99,8 @@ tl::expected<EnvelopeView, IpcError> decode_envelope(std::span<const std::byte> 
   auto payload = r.bytes("payload", *plen);
   if (!payload) return tl::unexpected(payload.error());
   if (r.left() != 0)
-    return tl::unexpected(bad("payload", r.offset(),
-                              std::to_string(r.left()) + " trailing bytes after the payload"));
+    return tl::unexpected(
+        bad("payload", r.offset(), std::to_string(r.left()) + " trailing bytes after the payload"));
   return EnvelopeView{*type, *sv, *ts, *payload};
 }
 
@@ -447,18 +137,15 @@ tl::expected<AudioPayloadView, IpcError> decode_audio(std::span<const std::byte>
                               std::to_string(samples.size()) + " bytes is not a whole number of f32"));
   if ((samples.size() / 4) % *ch != 0)
     return tl::unexpected(bad("audio.samples", samples_at,
-                              std::to_string(samples.size() / 4) +
-                                  " samples do not divide into " + std::to_string(*ch) +
-                                  " channels"));
+                              std::to_string(samples.size() / 4) + " samples do not divide into " +
+                                  std::to_string(*ch) + " channels"));
   return AudioPayloadView{*rate, *ch, meta_text, samples};
 }
 
 std::optional<std::size_t> dtype_size(std::string_view d) {
   if (d.size() >= 2 && (d[0] == '<' || d[0] == '|' || d[0] == '=')) d.remove_prefix(1);
-  if (d == "float32" || d == "f4" || d == "int32" || d == "i4" || d == "uint32" || d == "u4")
-    return 4;
-  if (d == "float64" || d == "f8" || d == "int64" || d == "i8" || d == "uint64" || d == "u8")
-    return 8;
+  if (d == "float32" || d == "f4" || d == "int32" || d == "i4" || d == "uint32" || d == "u4") return 4;
+  if (d == "float64" || d == "f8" || d == "int64" || d == "i8" || d == "uint64" || d == "u8") return 8;
   if (d == "float16" || d == "f2" || d == "int16" || d == "i2" || d == "uint16" || d == "u2" ||
       d == "bfloat16")
     return 2;
@@ -486,8 +173,7 @@ tl::expected<TensorPayloadView, IpcError> decode_tensor(std::span<const std::byt
     auto d = r.uint<std::uint64_t>("tensor.dims");
     if (!d) return tl::unexpected(d.error());
     auto dim = static_cast<std::int64_t>(*d);
-    if (dim < 0)
-      return tl::unexpected(bad("tensor.dims", at, "negative dimension " + std::to_string(dim)));
+    if (dim < 0) return tl::unexpected(bad("tensor.dims", at, "negative dimension " + std::to_string(dim)));
     if (dim != 0 && elements > UINT64_MAX / static_cast<std::uint64_t>(dim)) overflow = true;
     elements *= static_cast<std::uint64_t>(dim);
     v.dims.push_back(dim);
@@ -498,8 +184,7 @@ tl::expected<TensorPayloadView, IpcError> decode_tensor(std::span<const std::byt
     if (overflow || elements > UINT64_MAX / *isz || elements * *isz != v.data.size())
       return tl::unexpected(bad("tensor.data", data_at,
                                 std::to_string(v.data.size()) + " bytes do not match the shape (" +
-                                    (overflow ? std::string("overflow")
-                                              : std::to_string(elements)) +
+                                    (overflow ? std::string("overflow") : std::to_string(elements)) +
                                     " elements of " + std::to_string(*isz) + " bytes)"));
   }
   return v;
@@ -548,8 +233,7 @@ tl::expected<ControlPayloadView, IpcError> decode_control(std::span<const std::b
     if (!js.eat('}')) return tl::unexpected(js.error("invalid JSON: expected ',' or '}'"));
   }
   if (!js.at_end()) return tl::unexpected(js.error("trailing bytes after the JSON object"));
-  if (!have_kind || v.kind.empty())
-    return tl::unexpected(bad("control.kind", 0, "kind is empty"));
+  if (!have_kind || v.kind.empty()) return tl::unexpected(bad("control.kind", 0, "kind is empty"));
   return v;
 }
 
@@ -562,8 +246,8 @@ tl::expected<EnvelopeView, IpcError> decode_envelope_checked(std::span<const std
   if (!env) return env;
   // Payload offsets in errors are relative to the payload; say where it starts.
   auto in_payload = [&](IpcError e) {
-    e.message += " (payload starts at envelope offset " +
-                 std::to_string(envelope_size(env->session.size(), 0)) + ")";
+    e.message +=
+        " (payload starts at envelope offset " + std::to_string(envelope_size(env->session.size(), 0)) + ")";
     return tl::unexpected(std::move(e));
   };
   switch (env->type) {
@@ -585,8 +269,7 @@ tl::expected<EnvelopeView, IpcError> decode_envelope_checked(std::span<const std
       if (auto t = decode_text(env->payload); !t) return in_payload(t.error());
       break;
     case EnvelopeType::end_of_input:
-      if (!env->payload.empty())
-        return in_payload(bad("end_of_input", 0, "payload must be empty"));
+      if (!env->payload.empty()) return in_payload(bad("end_of_input", 0, "payload must be empty"));
       break;
     case EnvelopeType::video:
     case EnvelopeType::file:
@@ -602,8 +285,7 @@ std::size_t AudioPayload::padded_meta_size() const {
   return m + pad();
 }
 
-std::size_t audio_envelope_size(std::string_view session, std::string_view meta,
-                                std::size_t sample_count) {
+std::size_t audio_envelope_size(std::string_view session, std::string_view meta, std::size_t sample_count) {
   AudioPayload a;
   a.meta = meta;
   a.sample_count = sample_count;
@@ -615,8 +297,7 @@ tl::expected<std::span<std::byte>, IpcError> AudioPayload::encode_header_into(
     std::span<std::byte> out) const {
   if (meta.size() > 0xFFFFFFF0ULL)
     return tl::unexpected(IpcError{IpcErrc::invalid_argument, "audio: meta too long"});
-  if (channels == 0)
-    return tl::unexpected(IpcError{IpcErrc::invalid_argument, "audio: channel count is 0"});
+  if (channels == 0) return tl::unexpected(IpcError{IpcErrc::invalid_argument, "audio: channel count is 0"});
   if (out.size() < encoded_size())
     return tl::unexpected(too_small("audio payload", encoded_size(), out.size()));
   const std::size_t field = padded_meta_size();
@@ -633,13 +314,12 @@ tl::expected<std::span<std::byte>, IpcError> AudioPayload::encode_header_into(
   return w.rest().first(4 * sample_count);
 }
 
-tl::expected<std::size_t, IpcError> AudioPayload::encode_into(
-    std::span<std::byte> out, std::span<const float> samples) const {
+tl::expected<std::size_t, IpcError> AudioPayload::encode_into(std::span<std::byte> out,
+                                                              std::span<const float> samples) const {
   if (samples.size() != sample_count)
-    return tl::unexpected(IpcError{IpcErrc::invalid_argument,
-                                   "audio: " + std::to_string(samples.size()) +
-                                       " samples given, sample_count says " +
-                                       std::to_string(sample_count)});
+    return tl::unexpected(IpcError{IpcErrc::invalid_argument, "audio: " + std::to_string(samples.size()) +
+                                                                  " samples given, sample_count says " +
+                                                                  std::to_string(sample_count)});
   auto region = encode_header_into(out);
   if (!region) return tl::unexpected(region.error());
   Writer w(*region);
@@ -685,8 +365,7 @@ std::size_t ControlPayload::encoded_size() const {
 }
 
 tl::expected<std::size_t, IpcError> ControlPayload::encode_into(std::span<std::byte> out) const {
-  if (kind.empty())
-    return tl::unexpected(IpcError{IpcErrc::invalid_argument, "control: kind is empty"});
+  if (kind.empty()) return tl::unexpected(IpcError{IpcErrc::invalid_argument, "control: kind is empty"});
   const std::size_t need = encoded_size();
   if (out.size() < need) return tl::unexpected(too_small("control payload", need, out.size()));
   const std::string quoted = json_quote(kind);

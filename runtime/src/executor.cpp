@@ -308,6 +308,28 @@ void Session::close_all_inputs() {
   for (const auto& [name, _] : state_->inputs) (void)close_input(name);
 }
 
+SessionStatus Session::feed(InputStream& input) {
+  auto& s = *state_;
+  while (auto item = input.next()) {
+    std::string_view name = item->input;
+    if (name.empty()) {
+      if (s.inputs.size() != 1) {
+        cancel();
+        return tl::unexpected(SessionError{"", NodeErrorCode::invalid_input,
+                                           fmt::format("an input item names no input, and the pipeline has {} inputs",
+                                                       s.inputs.size())});
+      }
+      name = s.inputs.begin()->first;
+    }
+    if (auto st = push(name, std::move(item->data)); !st) {
+      cancel();
+      return st;
+    }
+  }
+  close_all_inputs();
+  return {};
+}
+
 std::optional<Output> Session::next_output() {
   auto& s = *state_;
   if (!s.output_queue) return std::nullopt;
@@ -443,27 +465,12 @@ SessionStatus PipelineExecutor::execute_streaming(InputStream& input, OutputCall
   auto session = start_session(std::move(options));
   if (!session) return tl::unexpected(session.error());
   auto& s = **session;
-  auto names = manifest_.inputs();
-  while (auto item = input.next()) {
-    std::string name = item->input;
-    if (name.empty()) {
-      if (names.size() != 1) {
-        s.cancel();
-        (void)s.wait();
-        return tl::unexpected(SessionError{"", NodeErrorCode::invalid_input,
-                                           fmt::format("an input item names no input, and the pipeline has {} inputs",
-                                                       names.size())});
-      }
-      name = names.front();
-    }
-    if (auto st = s.push(name, std::move(item->data)); !st) {
-      if (!s.done()) s.cancel();
-      auto w = s.wait();
-      return tl::unexpected(w ? st.error() : w.error());
-    }
-  }
-  s.close_all_inputs();
-  return s.wait();
+  auto fed = s.feed(input);
+  auto w = s.wait();
+  // A node's error explains a failed push better than the push itself; a plain cancellation
+  // (the feed cancelled the session) does not.
+  if (!fed) return tl::unexpected(w || w.error().code == NodeErrorCode::cancelled ? fed.error() : w.error());
+  return w;
 }
 
 }  // namespace rm::runtime

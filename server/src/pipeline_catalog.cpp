@@ -65,6 +65,29 @@ std::vector<std::string> PipelineCatalog::names() const {
   return out;
 }
 
+namespace {
+
+// The rate a client should send audio at: metadata.sample_rate when given, else the target of
+// an AudioResample fed straight from a pipeline input (any rate works then, this one is cheapest),
+// else 16 kHz.
+std::int64_t input_sample_rate(const runtime::Manifest& m) {
+  if (const auto* r = m.metadata().extra.if_contains("sample_rate"); r && r->is_int64() && r->get_int64() > 0) {
+    return r->get_int64();
+  }
+  const auto inputs = m.inputs();
+  for (const auto& c : m.connections()) {
+    if (std::find(inputs.begin(), inputs.end(), c.from) == inputs.end()) continue;
+    const auto* n = m.find_node(c.to);
+    if (n == nullptr || n->node_type != "AudioResample") continue;
+    if (const auto* t = n->resolved_params.if_contains("target_rate"); t && t->is_number()) {
+      return static_cast<std::int64_t>(t->to_number<double>());
+    }
+  }
+  return 16000;
+}
+
+}  // namespace
+
 json::value PipelineCatalog::describe() const {
   json::array list;
   for (const auto& [name, ex] : pipelines_) {
@@ -79,6 +102,7 @@ json::value PipelineCatalog::describe() const {
                                    {"description", m.metadata().description},
                                    {"inputs", std::move(inputs)},
                                    {"outputs", std::move(outputs)},
+                                   {"input_sample_rate", input_sample_rate(m)},
                                    {"nodes", std::move(nodes)}});
   }
   return json::object{{"pipelines", std::move(list)}};

@@ -20,6 +20,7 @@
 
 #include "core/http.hpp"
 #include "core/log.hpp"
+#include "core/static_files.hpp"
 #include "server_context.hpp"
 #include "stream_session.hpp"
 
@@ -84,6 +85,11 @@ struct StreamServer::Impl : std::enable_shared_from_this<StreamServer::Impl> {
     router.get("/metrics", [this](const Request&) {
       return core::http::text_response(200, ctx.registry().expose(), std::string(core::metrics::kContentType));
     });
+    // The browser page (web/stream) and the shared vendor files, when the pages are installed.
+    if (const auto& web = ctx.options().web_root; !web.empty()) {
+      core::http::add_static(router, "/vendor", web / "vendor");
+      core::http::add_static(router, "/", web / "stream");
+    }
   }
 
   bool authorized(const Request& req) const {

@@ -95,7 +95,8 @@ std::string_view reason_phrase(int status);
 using Handler = std::function<Response(const Request&)>;
 
 // Routes "METHOD /literal/{param}/literal". Matching is segment-wise on the decoded path;
-// a parameter matches exactly one non-empty segment. Earlier routes win on ties.
+// a parameter matches exactly one non-empty segment; a last segment "{name...}" matches the
+// rest of the path (one or more segments, joined with '/'). Earlier routes win on ties.
 // handle(): 404 when no pattern matches the path, 405 (with an Allow header) when the path
 // matches but not the method, 400 for an undecodable path or query string. A handler that
 // throws yields a 500 error body naming the route (the server never dies from a handler).

@@ -17,23 +17,12 @@
 
 #include <tl/expected.hpp>
 
+#include "runtime/input_stream.hpp"
 #include "runtime/manifest.hpp"
 #include "runtime/runtime_data.hpp"
 #include "runtime/session.hpp"
 
 namespace rm::runtime {
-
-struct InputItem {
-  std::string input;  // named pipeline input; empty = the only input of the pipeline
-  DataPtr data;
-};
-
-// A source of pipeline input; next() returns nullopt at the end of the stream.
-class InputStream {
- public:
-  virtual ~InputStream() = default;
-  virtual std::optional<InputItem> next() = 0;
-};
 
 class PipelineExecutor {
  public:
@@ -46,7 +35,7 @@ class PipelineExecutor {
   // with an error naming it; nodes already built are closed.
   tl::expected<std::unique_ptr<Session>, SessionError> start_session(SessionOptions options = {}) const;
 
-  // Runs one session over `input` to the end: pushes everything, closes every input, waits.
+  // Runs one session over `input` to the end: Session::feed, then wait.
   SessionStatus execute_streaming(InputStream& input, OutputCallback on_output,
                                   SessionOptions options = {}) const;
 

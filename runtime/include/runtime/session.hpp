@@ -31,6 +31,7 @@
 
 #include <tl/expected.hpp>
 
+#include "runtime/input_stream.hpp"
 #include "runtime/node_error.hpp"
 #include "runtime/runtime_data.hpp"
 
@@ -79,6 +80,10 @@ class Session {
   // Sends end-of-stream from a named input (idempotent).
   SessionStatus close_input(std::string_view input);
   void close_all_inputs();
+  // Pushes every item of `input` in order (an item naming no input goes to the pipeline's only
+  // input), then closes every input. At the first failed push the session is cancelled and that
+  // error returned; wait() then gives the error of the node that failed, if one did.
+  SessionStatus feed(InputStream& input);
 
   // Pull mode: the next output, or nullopt once the session has ended (all outputs saw
   // end-of-stream, or it failed/was cancelled) and the queue is drained.

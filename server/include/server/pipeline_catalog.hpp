@@ -24,7 +24,8 @@ class PipelineCatalog {
   // nullptr if `name` is not served.
   const runtime::PipelineExecutor* find(const std::string& name) const;
   std::vector<std::string> names() const;
-  // {"pipelines": [{name, description, inputs, outputs, nodes: [{id, node_type, kind}]}]}
+  // {"pipelines": [{name, description, inputs, outputs, input_sample_rate,
+  //                 nodes: [{id, node_type, kind}]}]}
   boost::json::value describe() const;
 
  private:

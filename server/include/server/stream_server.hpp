@@ -38,7 +38,7 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{60'000};
   std::chrono::milliseconds write_timeout{30'000};   // a client that reads nothing this long is dropped
   std::chrono::milliseconds drain_timeout{30'000};
-  std::filesystem::path web_root;  // the page served at / (empty = none)
+  std::filesystem::path web_root;  // share/remotemedia/web: stream/ served at /, vendor/ at /vendor (empty = none)
 };
 
 class StreamServer {

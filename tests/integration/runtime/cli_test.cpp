@@ -12,7 +12,7 @@
 
 #include <boost/json/parse.hpp>
 
-#include "runtime/audio_file.hpp"
+#include "media/audio_file.hpp"
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -194,7 +194,7 @@ class RunSpeech : public ::testing::Test {
   // Where the words really are: 10 ms frames above an energy floor, merged across gaps shorter
   // than 300 ms (the fixture puts >= 1 s of digital silence between words).
   static std::vector<Segment> word_regions(const fs::path& wav16k) {
-    auto a = rm::runtime::read_audio_file(wav16k);
+    auto a = rm::media::read_audio_file(wav16k);
     EXPECT_TRUE(a);
     std::vector<Segment> out;
     const std::size_t frame = a->sample_rate / 100;
@@ -314,7 +314,7 @@ TEST_F(RunSpeech, pass_through_pipeline_writes_one_json_line_per_20ms_chunk) {
   auto r = run("run " + quote((out.path() / "p.yaml").string()) + " --input " +
                quote((dir_->path() / "three_words_16k.wav").string()));
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  auto a = rm::runtime::read_audio_file(dir_->path() / "three_words_16k.wav");
+  auto a = rm::media::read_audio_file(dir_->path() / "three_words_16k.wav");
   ASSERT_TRUE(a);
   std::istringstream in(r.out);
   std::size_t lines = 0, frames = 0;

@@ -21,7 +21,7 @@
 #include "core/http_client.hpp"
 #include "integration/ingest/process.hpp"
 #include "process/wire.hpp"
-#include "runtime/audio_file.hpp"
+#include "media/audio_file.hpp"
 #include "server/protocol.hpp"
 #include "server/stream_client.hpp"
 #include "support/free_port.hpp"
@@ -399,7 +399,7 @@ TEST(StreamServer, a_client_killed_mid_stream_ends_its_session_and_python_proces
   const auto wav = server.root() / "long.wav";
   std::vector<float> tone(16000 * 30);
   for (std::size_t i = 0; i < tone.size(); ++i) tone[i] = 0.3f * std::sin(float(i) * 0.05f);
-  ASSERT_TRUE(rm::runtime::write_wav(wav, tone, 16000, 1));
+  ASSERT_TRUE(rm::media::write_wav(wav, tone, 16000, 1));
   Process client(kCli, {"stream", server.url(), "gain", "--input", wav.string(), "--realtime", "--output",
                         (server.root() / "out.jsonl").string()},
                  {});

@@ -1,4 +1,4 @@
-#include "runtime/audio_file.hpp"
+#include "media/audio_file.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <vector>
 
-namespace rm::runtime {
+namespace rm::media {
 namespace {
 
 class AudioFile : public ::testing::Test {
@@ -74,4 +74,4 @@ TEST_F(AudioFile, writing_into_a_missing_directory_fails_cleanly) {
 }
 
 }  // namespace
-}  // namespace rm::runtime
+}  // namespace rm::media

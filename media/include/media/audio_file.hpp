@@ -1,5 +1,6 @@
 #pragma once
-// Reading and writing audio files for the CLI and tests (libsndfile).
+// Reading and writing audio files for the CLI and tests (libsndfile, linked privately: only
+// this module sees it).
 // read_audio_file() takes WAV, FLAC and the other formats libsndfile reads, and returns
 // interleaved 32-bit float samples in [-1, 1]; write_wav() writes 16-bit PCM or float WAV.
 #include <cstdint>
@@ -10,7 +11,11 @@
 
 #include <tl/expected.hpp>
 
-namespace rm::runtime {
+#include "runtime/audio_buffer.hpp"
+
+namespace rm::media {
+
+using runtime::AudioBuffer;
 
 enum class AudioFileErrorCode {
   not_found,           // the file does not exist
@@ -24,14 +29,6 @@ struct AudioFileError {
   std::string message;  // names the file and what to do
 };
 
-struct AudioBuffer {
-  std::vector<float> samples;  // interleaved
-  std::uint32_t sample_rate = 0;
-  std::uint16_t channels = 0;
-  std::size_t frames() const { return channels ? samples.size() / channels : 0; }
-  double duration_s() const { return sample_rate ? double(frames()) / sample_rate : 0.0; }
-};
-
 tl::expected<AudioBuffer, AudioFileError> read_audio_file(const std::filesystem::path& path);
 
 enum class WavEncoding { pcm16, float32 };
@@ -39,4 +36,4 @@ tl::expected<void, AudioFileError> write_wav(const std::filesystem::path& path, 
                                              std::uint32_t sample_rate, std::uint16_t channels,
                                              WavEncoding encoding = WavEncoding::pcm16);
 
-}  // namespace rm::runtime
+}  // namespace rm::media

@@ -1,9 +1,9 @@
-#include "runtime/audio_file.hpp"
+#include "media/audio_file.hpp"
 
 #include <fmt/format.h>
 #include <sndfile.h>
 
-namespace rm::runtime {
+namespace rm::media {
 
 tl::expected<AudioBuffer, AudioFileError> read_audio_file(const std::filesystem::path& path) {
   std::error_code ec;
@@ -74,4 +74,4 @@ tl::expected<void, AudioFileError> write_wav(const std::filesystem::path& path, 
   return {};
 }
 
-}  // namespace rm::runtime
+}  // namespace rm::media
