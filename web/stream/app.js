@@ -16,7 +16,7 @@ function setStatus(text) { $('status').textContent = text; }
 function describe(p) {
   const kinds = [...new Set(p.nodes.map((n) => n.kind))].join(', ');
   return `${p.description || p.name} · inputs: ${p.inputs.join(', ')} · outputs: ${p.outputs.join(', ')}` +
-    ` · ${p.nodes.length} nodes (${kinds}) · audio sent at ${p.input_sample_rate} Hz`;
+    ` · ${p.nodes.length} node${p.nodes.length === 1 ? "" : "s"} (${kinds}) · audio sent at ${p.input_sample_rate} Hz`;
 }
 
 async function loadPipelines() {
