@@ -271,6 +271,9 @@ net::awaitable<void> StreamSession::tick_loop() {
       beast::get_lowest_layer(ws_).close();
       break;
     }
+    // Idle time counts before the start message and once the pipeline is ready, not while its
+    // nodes start (a first Docker image build may take minutes while the client waits).
+    if (started_ && !ready_) last_frame_ = now;
     if (!closing_ && !all_inputs_ended_ && now - last_frame_ > o.idle_timeout) {
       fail(CloseCode::idle, fmt::format("idle for {} s", std::chrono::duration_cast<std::chrono::seconds>(o.idle_timeout).count()),
            runtime::NodeErrorCode::timeout);

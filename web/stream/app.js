@@ -62,7 +62,12 @@ function span(cls, textContent) {
 
 function showData(d) {
   if (d.type === 'text') return addOutput(d.stream, d.timestampUs, span('text', d.text));
-  if (d.type === 'json') return addOutput(d.stream, d.timestampUs, span('meta', JSON.stringify(d.json)));
+  if (d.type === 'json') {
+    // Transcripts (ASR nodes emit {"transcript": ..., "start_s", "end_s", ...}) show as text.
+    const said = d.json && (typeof d.json.transcript === 'string' ? d.json.transcript : d.json.text);
+    if (typeof said === 'string') return addOutput(d.stream, d.timestampUs, span('text', said));
+    return addOutput(d.stream, d.timestampUs, span('meta', JSON.stringify(d.json)));
+  }
   if (d.type === 'control') {
     return addOutput(d.stream, d.timestampUs, span('meta', `${d.control.kind} ${JSON.stringify(d.control.payload)}`));
   }
