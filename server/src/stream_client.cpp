@@ -240,7 +240,21 @@ StreamClient::~StreamClient() {
     std::unique_lock lock(d.mutex);
     d.cv.wait_for(lock, std::chrono::seconds(5), [&] { return d.closed; });
   }
-  d.ioc.stop();
+  // Once closed, the reader and the writer end and run() returns by itself; their coroutine
+  // frames hold the Impl, so stopping the loop under them would leak it. Stop only if stuck.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (!d.ioc.stopped() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!d.ioc.stopped()) {
+    net::post(d.ws.get_executor(), [&d] {
+      beast::error_code ec;
+      beast::get_lowest_layer(d.ws).socket().close(ec);
+      d.wake.cancel();
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    d.ioc.stop();
+  }
   if (d.thread.joinable()) d.thread.join();
 }
 

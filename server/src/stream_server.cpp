@@ -66,6 +66,7 @@ struct StreamServer::Impl : std::enable_shared_from_this<StreamServer::Impl> {
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
   std::atomic<std::uint16_t> bound_port{0};
+  std::atomic<bool> accepting{false};  // the accept loop runs (it holds the Impl)
   std::mutex drain_mutex;
   bool started = false;
   bool drained = false;
@@ -151,7 +152,10 @@ struct StreamServer::Impl : std::enable_shared_from_this<StreamServer::Impl> {
       beast::error_code ec;
       auto socket = co_await acceptor->async_accept(net::make_strand(ioc), net::redirect_error(net::use_awaitable, ec));
       if (ec) {
-        if (ec == net::error::operation_aborted || !acceptor->is_open()) co_return;
+        if (ec == net::error::operation_aborted || !acceptor->is_open()) {
+          accepting = false;
+          co_return;
+        }
         core::logger("server")->warn("accept failed: {}", ec.message());
         continue;
       }
@@ -197,6 +201,7 @@ tl::expected<void, std::string> StreamServer::start() {
   if (ec) return fail("listen");
   d.bound_port = d.acceptor->local_endpoint().port();
   d.started = true;
+  d.accepting = true;
   net::co_spawn(d.acceptor->get_executor(), d.accept_loop(), net::detached);
   for (int i = 0; i < std::max(1, o.threads); ++i) d.threads.emplace_back([&d] { d.ioc.run(); });
   return {};
@@ -222,6 +227,8 @@ void StreamServer::drain() {
     beast::error_code ignored;
     d.acceptor->close(ignored);
   });
+  // The accept loop holds the Impl: let it end before the loop stops, or neither is freed.
+  for (int i = 0; i < 2000 && d.accepting; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   d.ioc.stop();
   for (auto& t : d.threads) {
     if (t.joinable()) t.join();
