@@ -167,7 +167,9 @@ net::awaitable<void> StreamSession::run(beast::http::request<beast::http::string
     }
   }
   reader_done_ = true;
-  if (ec != websocket::error::closed && !closing_) {
+  // A read that ends after our close went out is the close handshake finishing, not a client
+  // going away.
+  if (ec != websocket::error::closed && !closing_ && !outbox_.closed()) {
     core::logger("server")->info("session {}: client went away ({}); cancelling", id_.empty() ? "-" : id_,
                                  ec.message());
   }
