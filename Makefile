@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 export JOBS
 
-.PHONY: help setup build test unit demo bench openapi nodes-doc format format-check clean docker-build docker-deploy docker-down install deb coverage
+.PHONY: help setup build test unit demo demo-server bench openapi nodes-doc format format-check clean docker-build docker-deploy docker-down install deb coverage
 
 help: ## List the targets (docker-*: the telemetry stack, see docs/deploy.md)
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ unit: build ## Build and run only the unit tests
 
 demo: ## Set up, build and run the main job (see README)
 	bash scripts/demo.sh
+
+demo-server: ## Start the streaming server with the examples and print the URL (docs/streaming.md)
+	bash scripts/demo-server.sh
 
 bench: build ## Run the benchmarks (numbers go in docs/benchmarks.md)
 	bash scripts/bench.sh $(BUILD)

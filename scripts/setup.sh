@@ -10,7 +10,7 @@ PACKAGES=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsndfile1-dev libsoxr-dev libwebrtc-audio-processing-dev
-  python3 python3-numpy python3-pytest python3-onnx
+  python3 python3-numpy python3-pytest python3-onnx python3-websockets
   python3-setuptools python3-pip python3-venv python3-wheel dpkg-dev
   espeak-ng sox pocketsphinx-testdata
   prometheus wrk curl

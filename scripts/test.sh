@@ -47,7 +47,8 @@ ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" -L 'unit|integration' -
 
 if [ -d python/tests ]; then
   stage "python SDK tests $(elapsed)"
-  PYTHONPATH="$ROOT/python" "$PYTHON" -m pytest -q python/tests
+  # RM_CLI: the streaming client tests start the real `remotemedia serve`.
+  RM_CLI="$ROOT/$BUILD/apps/remotemedia/remotemedia" PYTHONPATH="$ROOT/python" "$PYTHON" -m pytest -q python/tests
 fi
 
 if ! skip docker && [ -x scripts/docker-up.sh ]; then

@@ -32,7 +32,9 @@ Command raw_args_command(std::string name, std::string description,
   X(doctor)                \
   X(cleanup)               \
   X(images)                \
-  X(shell)
+  X(shell)                 \
+  X(serve)                 \
+  X(stream)
 
 #define RM_CLI_DECLARE_COMMAND(cmd) Command cmd##_command();
 RM_CLI_COMMANDS(RM_CLI_DECLARE_COMMAND)

@@ -27,7 +27,8 @@ tl::expected<ClientResponse, std::string> fetch(const std::string& host, std::ui
                                                 const std::string& method,
                                                 const std::string& target,
                                                 std::chrono::milliseconds timeout,
-                                                const std::string& body) {
+                                                const std::string& body,
+                                                const std::vector<std::pair<std::string, std::string>>& headers) {
   // Asynchronous operations run on a private io_context so that one deadline covers the
   // resolve, connect, write and read together.
   net::io_context ioc;
@@ -37,6 +38,7 @@ tl::expected<ClientResponse, std::string> fetch(const std::string& host, std::ui
   bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
   req.set(bhttp::field::host, host);
   req.set(bhttp::field::connection, "close");
+  for (const auto& [name, value] : headers) req.set(name, value);
   req.body() = body;
   req.prepare_payload();
   bhttp::response_parser<bhttp::string_body> parser;

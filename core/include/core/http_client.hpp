@@ -23,7 +23,8 @@ struct ClientResponse {
 tl::expected<ClientResponse, std::string> fetch(
     const std::string& host, std::uint16_t port, const std::string& method,
     const std::string& target, std::chrono::milliseconds timeout = std::chrono::seconds(5),
-    const std::string& body = {});
+    const std::string& body = {},
+    const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 inline tl::expected<ClientResponse, std::string> get(
     const std::string& host, std::uint16_t port, const std::string& target,

@@ -59,6 +59,9 @@ struct SessionOptions {
   std::size_t queue_capacity = 64;    // per node input queue, items
   std::size_t output_capacity = 1024; // pull-mode output queue, items
   OutputCallback on_output;           // empty = pull mode (next_output)
+  // Called on a node's thread each time one node's initialize() has returned, with how many
+  // nodes are up so far out of all of them (start-up progress for servers and UIs).
+  std::function<void(const std::string& node_id, std::size_t ready, std::size_t total)> on_node_ready;
   // How long an idle node thread spins before sleeping; short spins keep per-hop latency low
   // while data flows, sleeping keeps idle pipelines off the CPU.
   std::chrono::microseconds spin{100};

@@ -156,11 +156,13 @@ struct Session::State : std::enable_shared_from_this<Session::State> {
   Status run_steps(Actor& a) {
     try {
       if (auto st = a.node->initialize(); !st) return st;
+      std::size_t ready = 0;
       {
         std::lock_guard lock(mutex);
-        ++initialized;
+        ready = ++initialized;
       }
       changed.notify_all();
+      if (options.on_node_ready) options.on_node_ready(a.id, ready, actors.size());
       std::vector<DataPtr> batch;
       batch.reserve(detail::kBatch);
       if (a.open_inputs == 0) {

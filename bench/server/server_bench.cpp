@@ -1,0 +1,165 @@
+// Per-chunk round trip client -> PassThrough -> client with 20 ms chunks of 16 kHz audio sent at
+// real time, over the streaming server (real WebSockets on 127.0.0.1, server in this process)
+// and over the in-process path (PipelineExecutor, what `remotemedia run` uses), at 1 and at N
+// concurrent sessions; and sessions started per second (connect, ready, end, close).
+//   server_bench [--sessions 100] [--seconds 5] [--starts 200]
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "server/stream_client.hpp"
+#include "server/stream_server.hpp"
+
+using namespace std::chrono;
+using rm::runtime::RuntimeData;
+
+namespace {
+
+struct Stats {
+  std::mutex m;
+  std::vector<double> us;
+  void add(const std::vector<double>& v) {
+    std::lock_guard l(m);
+    us.insert(us.end(), v.begin(), v.end());
+  }
+  std::string summary() {
+    std::sort(us.begin(), us.end());
+    auto q = [&](double p) { return us.empty() ? 0.0 : us[std::min(us.size() - 1, std::size_t(p * us.size()))]; };
+    return fmt::format("n={} p50={:.0f} us p99={:.0f} us max={:.0f} us", us.size(), q(0.5), q(0.99), us.back());
+  }
+};
+
+rm::runtime::DataPtr chunk(int k) {
+  return RuntimeData::make_audio(std::vector<float>(320, 0.01f), 16000, 1, k * 20'000LL);
+}
+
+void over_server(const std::string& url, int sessions, int chunks, Stats& stats) {
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (int s = 0; s < sessions; ++s) {
+    threads.emplace_back([&, s] {
+      auto c = rm::server::StreamClient::connect(url, "passthrough");
+      if (!c) {
+        ++failed;
+        return;
+      }
+      std::vector<double> rtt;
+      // Stagger the sessions over one chunk period, as independent real-time clients would be.
+      auto t0 = steady_clock::now() + microseconds(20'000 * s / std::max(1, sessions));
+      for (int k = 0; k < chunks; ++k) {
+        std::this_thread::sleep_until(t0 + microseconds(20'000LL * k));
+        auto sent = steady_clock::now();
+        (*c)->send("audio_source", *chunk(k));
+        auto ev = (*c)->next(seconds(10));
+        if (!ev || ev->kind != rm::server::ClientEvent::Kind::output) {
+          ++failed;
+          return;
+        }
+        rtt.push_back(duration<double, std::micro>(steady_clock::now() - sent).count());
+      }
+      (*c)->end();
+      while (auto ev = (*c)->next(seconds(10))) {
+        if (ev->kind == rm::server::ClientEvent::Kind::closed) break;
+      }
+      stats.add(rtt);
+    });
+  }
+  for (auto& t : threads) t.join();
+  if (failed) std::printf("  %d session(s) failed\n", failed.load());
+}
+
+void in_process(const rm::runtime::PipelineExecutor& ex, int sessions, int chunks, Stats& stats) {
+  std::vector<std::thread> threads;
+  for (int s = 0; s < sessions; ++s) {
+    threads.emplace_back([&, s] {
+      std::mutex m;
+      std::condition_variable cv;
+      int got = 0;
+      rm::runtime::SessionOptions o;
+      o.on_output = [&](const std::string&, const rm::runtime::DataPtr&) {
+        {
+          std::lock_guard l(m);
+          ++got;
+        }
+        cv.notify_one();
+      };
+      auto session = ex.start_session(std::move(o));
+      if (!session) return;
+      (void)(*session)->wait_ready();
+      std::vector<double> rtt;
+      auto t0 = steady_clock::now() + microseconds(20'000 * s / std::max(1, sessions));
+      for (int k = 0; k < chunks; ++k) {
+        std::this_thread::sleep_until(t0 + microseconds(20'000LL * k));
+        auto sent = steady_clock::now();
+        (void)(*session)->push("audio_source", chunk(k));
+        std::unique_lock l(m);
+        cv.wait(l, [&] { return got > k; });
+        rtt.push_back(duration<double, std::micro>(steady_clock::now() - sent).count());
+      }
+      (*session)->close_all_inputs();
+      (void)(*session)->wait();
+      stats.add(rtt);
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int sessions = 100, seconds_ = 5, starts = 200;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--sessions")) sessions = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--seconds")) seconds_ = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--starts")) starts = std::atoi(argv[i + 1]);
+  }
+  const int chunks = seconds_ * 50;
+  auto catalog = rm::server::PipelineCatalog::load({std::string(RM_SOURCE_DIR) + "/examples/server/passthrough.yaml"});
+  if (!catalog) {
+    std::fprintf(stderr, "%s\n", catalog.error().c_str());
+    return 1;
+  }
+  auto manifest = rm::runtime::Manifest::from_file(std::string(RM_SOURCE_DIR) + "/examples/server/passthrough.yaml");
+  rm::runtime::PipelineExecutor executor(std::move(*manifest));
+  rm::server::ServerOptions so;
+  so.port = 0;
+  so.max_sessions = static_cast<std::size_t>(sessions) + 16;
+  rm::server::StreamServer server(std::move(*catalog), so);
+  if (auto ok = server.start(); !ok) {
+    std::fprintf(stderr, "%s\n", ok.error().c_str());
+    return 1;
+  }
+  const auto url = fmt::format("http://127.0.0.1:{}", server.port());
+  std::printf("round trip of a 20 ms chunk through PassThrough, real-time pacing, %d s per session\n", seconds_);
+  for (int n : {1, sessions}) {
+    Stats a, b;
+    in_process(executor, n, chunks, a);
+    over_server(url, n, chunks, b);
+    std::printf("  %3d session(s)  in-process: %s\n", n, a.summary().c_str());
+    std::printf("  %3d session(s)  server:     %s\n", n, b.summary().c_str());
+  }
+  auto t0 = steady_clock::now();
+  int ok = 0;
+  for (int i = 0; i < starts; ++i) {
+    auto c = rm::server::StreamClient::connect(url, "passthrough");
+    if (!c) continue;
+    (*c)->end();
+    while (auto ev = (*c)->next(seconds(10))) {
+      if (ev->kind == rm::server::ClientEvent::Kind::closed) break;
+    }
+    ++ok;
+  }
+  const double s = duration<double>(steady_clock::now() - t0).count();
+  std::printf("sessions started one after another (connect, ready, end, close): %d in %.2f s = %.0f/s\n", ok, s, ok / s);
+  server.drain();
+  return 0;
+}
