@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "../../unit/telemetry/test_util.hpp"
+#include "support/telemetry_test_util.hpp"
 #include "nats_cluster.hpp"
 #include "telemetry/model.hpp"
 #include "telemetry/protocol.hpp"
