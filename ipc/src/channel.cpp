@@ -326,6 +326,9 @@ tl::expected<void, IpcError> Channel::attach(Role role) {
   m.pid_ns.store(my_pid_ns_, std::memory_order_relaxed);
   m.heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
   m.waiting.store(0, std::memory_order_relaxed);
+  m.loan_open.store(0, std::memory_order_relaxed);
+  m.spins_on_loans.store(role == Role::consumer && options_.loan_spin.count() > 0 ? 1 : 0,
+                         std::memory_order_relaxed);
   m.closed.store(0, std::memory_order_relaxed);
   m.pid.store(owner_pid_, std::memory_order_release);
   keeper_register(&m.heartbeat_ns);
@@ -350,7 +353,7 @@ void Channel::close() {
   closed_ = true;
   // A forked child that inherited this object must not close the parent's endpoint.
   if (::getpid() != owner_pid_) return;
-  loan_size_.reset();
+  cancel_loan();
   if (sample_span_) release();
   me().closed.store(1, std::memory_order_release);
   // Wake the peer unconditionally so a sleeper notices the close now, not at its next poll.
@@ -413,12 +416,28 @@ int Channel::wait_for(Ready&& ready, nanoseconds timeout) {
       now = monotonic_ns();
     }
   }
-  // Phase 2: sleep on our futex word in slices, checking the peer between slices.
+  // Phase 2: sleep on our futex word in slices, checking the peer between slices. With
+  // loan_spin, a consumer whose producer has a loan open spins on instead (bounded per loan):
+  // the record is being filled and will be sent soon; a futex wake-up would delay it.
   SideBlock& m = me();
+  std::uint32_t spent_gen = 0;
+  std::uint64_t loan_spin_end = 0;
   for (;;) {
     if (gone()) return ready() ? 1 : -1;
     std::uint64_t now = monotonic_ns();
     if (now >= limit) return ready() ? 1 : 0;
+    if (spin_for_open_loan(spent_gen, loan_spin_end, now)) {
+      // Spin in chunks of up to 100 us: the liveness check above costs system calls.
+      std::uint64_t chunk_end = std::min({loan_spin_end, limit, now + 100'000});
+      while (now < chunk_end) {
+        for (int i = 0; i < 16; ++i) {
+          if (ready()) return 1;
+          cpu_relax();
+        }
+        now = monotonic_ns();
+      }
+      continue;
+    }
     std::uint64_t slice = std::min<std::uint64_t>(limit - now, options_.poll_slice.count());
     m.waiting.store(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -427,10 +446,36 @@ int Channel::wait_for(Ready&& ready, nanoseconds timeout) {
       m.waiting.store(0, std::memory_order_relaxed);
       return 1;
     }
+    futex_waits_.fetch_add(1, std::memory_order_release);  // after waiting = 1
     futex_wait(&m.futex, v, nanoseconds(slice));
     m.waiting.store(0, std::memory_order_relaxed);
     if (ready()) return 1;
   }
+}
+
+bool Channel::spin_for_open_loan(std::uint32_t& spent_gen, std::uint64_t& loan_spin_end,
+                                 std::uint64_t now) const {
+  if (role_ != Role::consumer || options_.loan_spin.count() <= 0) return false;
+  std::uint32_t gen = hdr_->producer.loan_open.load(std::memory_order_acquire);
+  if (gen == 0) return false;
+  if (gen != spent_gen) {  // a loan we have not spun for yet: a fresh budget
+    spent_gen = gen;
+    loan_spin_end = now + static_cast<std::uint64_t>(options_.loan_spin.count());
+  }
+  return now < loan_spin_end;
+}
+
+// Marks the loan open in the segment and, if the consumer spins on open loans, wakes it when
+// it sleeps, so its wake-up overlaps the fill instead of following the send.
+void Channel::open_loan() {
+  if (++loan_gen_ == 0) loan_gen_ = 1;
+  hdr_->producer.loan_open.store(loan_gen_, std::memory_order_release);
+  if (hdr_->consumer.spins_on_loans.load(std::memory_order_relaxed) != 0) wake_peer();
+}
+
+void Channel::close_loan() {
+  if (hdr_ != nullptr && role_ == Role::producer)
+    hdr_->producer.loan_open.store(0, std::memory_order_release);
 }
 
 tl::expected<std::optional<std::byte*>, IpcError> Channel::loan(std::uint64_t size,
@@ -476,6 +521,7 @@ tl::expected<std::optional<std::byte*>, IpcError> Channel::loan(std::uint64_t si
   if (r < 0) return tl::unexpected(error(IpcErrc::peer_gone, "the consumer is gone (closed or its process died)"));
   if (!got) return std::optional<std::byte*>{};
   loan_size_ = need;
+  open_loan();
   prod.heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
   return std::optional<std::byte*>{ring() + loan_offset_ + kRecordHeaderSize};
 }
@@ -494,11 +540,15 @@ tl::expected<void, IpcError> Channel::commit(std::uint64_t used) {
   // The record was loaned at head % cap (after any wrap record already published).
   prod.pos.store(head + record_span(used), std::memory_order_release);
   loan_size_.reset();
+  close_loan();
   wake_peer();
   return {};
 }
 
-void Channel::cancel_loan() { loan_size_.reset(); }
+void Channel::cancel_loan() {
+  if (loan_size_) close_loan();
+  loan_size_.reset();
+}
 
 tl::expected<std::optional<std::span<const std::byte>>, IpcError> Channel::receive(
     nanoseconds timeout) {

@@ -1,6 +1,7 @@
 #pragma once
 // The one implementation behind Publisher, Subscriber and the C ABI: a mapped segment plus
 // the role-specific ring operations.
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -51,6 +52,11 @@ class Channel {
   void release();
   bool sample_outstanding() const { return sample_span_.has_value(); }
 
+  // Consumer: how often this endpoint has gone to sleep on its futex (diagnostics and tests).
+  std::uint64_t futex_waits() const { return futex_waits_.load(std::memory_order_acquire); }
+  // The mapped segment header, as both sides see it (diagnostics and tests).
+  const SegmentHeader& header() const { return *hdr_; }
+
   void heartbeat();
   PeerState peer_state() const;
   void close();
@@ -72,6 +78,11 @@ class Channel {
   template <typename Ready>
   int wait_for(Ready&& ready, std::chrono::nanoseconds timeout);
   void wake_peer();
+  void open_loan();
+  void close_loan();
+  // Consumer: true while the producer fills a loan whose spin budget is not spent yet.
+  bool spin_for_open_loan(std::uint32_t& spent_gen, std::uint64_t& loan_spin_end,
+                          std::uint64_t now) const;
   IpcError error(IpcErrc code, const std::string& what) const;
 
   std::byte* base_ = nullptr;
@@ -91,6 +102,8 @@ class Channel {
   // Consumer: the outstanding sample and its record span.
   std::optional<std::span<const std::byte>> sample_span_;
   std::uint64_t sample_record_ = 0;
+  std::uint32_t loan_gen_ = 0;
+  std::atomic<std::uint64_t> futex_waits_{0};
 };
 
 }  // namespace rm::ipc::detail

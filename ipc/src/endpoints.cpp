@@ -25,6 +25,8 @@ ChannelOptions ChannelOptions::from_env() {
   ChannelOptions o;
   if (const char* s = std::getenv("RM_IPC_SPIN_US"); s != nullptr && *s != '\0')
     o.spin = std::chrono::microseconds(std::strtoll(s, nullptr, 10));
+  if (const char* s = std::getenv("RM_IPC_LOAN_SPIN_US"); s != nullptr && *s != '\0')
+    o.loan_spin = std::chrono::microseconds(std::strtoll(s, nullptr, 10));
   if (const char* s = std::getenv("RM_IPC_PEER_TIMEOUT_MS"); s != nullptr && *s != '\0')
     o.peer_timeout = std::chrono::milliseconds(std::strtoll(s, nullptr, 10));
   return o;

@@ -1,6 +1,7 @@
 #pragma once
 // On-disk (in-shm) layout of a channel segment. Documented in docs/ipc.md; any change to
-// these structs must bump kLayoutVersion.
+// these structs must bump kLayoutVersion, except a new field in former padding whose zero
+// value means the old behaviour (so an older peer, which leaves it zero, still interoperates).
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -25,7 +26,16 @@ struct alignas(64) SideBlock {
   std::atomic<std::uint64_t> pid_ns;        // inode of /proc/self/ns/pid of the attached process
   std::atomic<std::uint32_t> waiting;       // 1 while this side sleeps (or is about to) on futex
   std::atomic<std::uint32_t> futex;         // bumped by the other side to wake this side
+  // Producer block only (offset 40 in the block, former padding): 0 = no loan outstanding,
+  // otherwise the generation of the open loan (never 0). While it is set the consumer keeps
+  // spinning (up to ChannelOptions::loan_spin per loan) instead of sleeping on the futex, so a
+  // record that takes long to fill is seen as soon as it is sent.
+  std::atomic<std::uint32_t> loan_open;
+  // Consumer block only (offset 44, former padding): 1 if this consumer spins on open loans
+  // (loan_spin > 0), so the producer wakes it when it opens a loan; 0 = old behaviour.
+  std::atomic<std::uint32_t> spins_on_loans;
 };
+static_assert(sizeof(SideBlock) == 64, "a side block is one cache line");
 
 struct SegmentHeader {
   std::uint64_t magic;
@@ -37,6 +47,9 @@ struct SegmentHeader {
   alignas(64) SideBlock consumer;
 };
 static_assert(sizeof(SegmentHeader) <= kHeaderSize);
+static_assert(offsetof(SegmentHeader, producer) == 64 && offsetof(SideBlock, loan_open) == 40 &&
+                  offsetof(SideBlock, spins_on_loans) == 44,
+              "docs/ipc.md documents these offsets");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(sizeof(std::atomic<std::uint32_t>) == 4, "futex words must be 32-bit");
