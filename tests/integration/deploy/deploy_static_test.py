@@ -42,7 +42,7 @@ ENTRYPOINT = {"telemetry-streamer": "entrypoint-streamer.sh", "telemetry-collect
               "api-gateway": "entrypoint-api-gateway.sh"}
 SOURCES = {"telemetry-streamer": ["telemetry/src/streamer.cpp", "apps/telemetry-streamer/main.cpp"],
            "telemetry-collector": ["telemetry/src/collector.cpp", "apps/telemetry-collector/main.cpp"],
-           "api-gateway": ["apps/api-gateway/main.cpp", "telemetry/src/gateway.cpp"]}
+           "api-gateway": ["apps/api-gateway/main.cpp", "telemetry/src/gateway.cpp", "telemetry/src/gateway_app.cpp"]}
 HEALTH_PATHS = {"telemetry-collector": {"/health", "/ready"}, "api-gateway": {"/health"}}
 
 failures = []
