@@ -15,7 +15,7 @@ PACKAGES=(
   espeak-ng sox pocketsphinx-testdata
   prometheus wrk curl
   docker.io debootstrap docker-compose docker-registry python3-yaml
-  shellcheck yamllint
+  shellcheck yamllint clang-format
   nats-server libnats-dev
   gcovr
 )

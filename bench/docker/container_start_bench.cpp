@@ -73,11 +73,10 @@ int main(int argc, char** argv) {
   }
   auto report = [](const char* what, std::vector<double> v) {
     std::sort(v.begin(), v.end());
-    std::printf("%-34s p50 %7.1f ms   p90 %7.1f ms   min %7.1f ms   max %7.1f ms\n", what,
-                v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 9 / 10)], v.front(), v.back());
+    std::printf("%-34s p50 %7.1f ms   p90 %7.1f ms   min %7.1f ms   max %7.1f ms\n", what, v[v.size() / 2],
+                v[std::min(v.size() - 1, v.size() * 9 / 10)], v.front(), v.back());
   };
-  std::printf("%d iterations, image %s, API %s\n", iterations, image.c_str(),
-              client->api_version().c_str());
+  std::printf("%d iterations, image %s, API %s\n", iterations, image.c_str(), client->api_version().c_str());
   report("create+start (API calls)", api_ms);
   report("start() to first log line", first_line_ms);
   report("stop (SIGTERM) + remove", stop_ms);

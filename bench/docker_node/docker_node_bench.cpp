@@ -82,7 +82,8 @@ int main(int argc, char** argv) {
 
   std::vector<double> host_us, docker_us;
   {
-    rm::process::ProcessNode node(rm::process::ProcessNodeOptions::from_env("echo", "Echo", "bench-host", {}));
+    rm::process::ProcessNode node(
+        rm::process::ProcessNodeOptions::from_env("echo", "Echo", "bench-host", {}));
     if (auto s = node.initialize(); !s) {
       std::fprintf(stderr, "host node: %s\n", s.error().message.c_str());
       return 1;
@@ -101,9 +102,10 @@ int main(int argc, char** argv) {
     node.close();
   }
   auto h = stats(host_us), d = stats(docker_us);
-  std::printf("echo round trip, 20 ms chunk, %d iterations: host process p50 %.1f us p99 %.1f us | "
-              "docker p50 %.1f us p99 %.1f us | difference p50 %+.1f us\n",
-              iters, h.p50, h.p99, d.p50, d.p99, d.p50 - h.p50);
+  std::printf(
+      "echo round trip, 20 ms chunk, %d iterations: host process p50 %.1f us p99 %.1f us | "
+      "docker p50 %.1f us p99 %.1f us | difference p50 %+.1f us\n",
+      iters, h.p50, h.p99, d.p50, d.p99, d.p50 - h.p50);
 
   auto time_starts = [&](bool share, int n) {
     std::vector<double> ms;
@@ -130,9 +132,10 @@ int main(int argc, char** argv) {
   fs::remove_all(root);
   if (fresh.empty() || warm.empty()) return 1;
   auto f = stats(fresh), w = stats(warm);
-  std::printf("start to READY, cached image: new container (%d starts) p50 %.0f ms p95 %.0f ms "
-              "(min %.0f) | warm shared container, runner server (%d starts) p50 %.1f ms p95 %.1f ms "
-              "(min %.1f)\n",
-              starts, f.p50, f.p95, f.min, warm_starts, w.p50, w.p95, w.min);
+  std::printf(
+      "start to READY, cached image: new container (%d starts) p50 %.0f ms p95 %.0f ms "
+      "(min %.0f) | warm shared container, runner server (%d starts) p50 %.1f ms p95 %.1f ms "
+      "(min %.1f)\n",
+      starts, f.p50, f.p95, f.min, warm_starts, w.p50, w.p95, w.min);
   return 0;
 }

@@ -31,9 +31,9 @@
 
 #include "core/http.hpp"
 #include "core/shutdown.hpp"
+#include "promql/http_api.hpp"
 #include "telemetry/gateway.hpp"
 #include "telemetry/gateway_time.hpp"
-#include "promql/http_api.hpp"
 #include "telemetry/index.hpp"
 
 namespace net = boost::asio;
@@ -45,13 +45,14 @@ namespace {
 
 constexpr std::int64_t kSec = 1'000'000'000;
 constexpr std::int64_t kBase = 1752871354LL * kSec;
-const char* kMetrics[] = {"DCGM_FI_DEV_GPU_UTIL",     "DCGM_FI_DEV_GPU_TEMP",
-                          "DCGM_FI_DEV_MEM_COPY_UTIL", "DCGM_FI_DEV_FB_USED",
-                          "DCGM_FI_DEV_FB_FREE",      "DCGM_FI_DEV_POWER_USAGE",
-                          "DCGM_FI_DEV_SM_CLOCK",     "DCGM_FI_DEV_MEM_CLOCK",
-                          "DCGM_FI_DEV_DEC_UTIL",     "DCGM_FI_DEV_ENC_UTIL"};
+const char* kMetrics[] = {"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_GPU_TEMP",  "DCGM_FI_DEV_MEM_COPY_UTIL",
+                          "DCGM_FI_DEV_FB_USED",  "DCGM_FI_DEV_FB_FREE",   "DCGM_FI_DEV_POWER_USAGE",
+                          "DCGM_FI_DEV_SM_CLOCK", "DCGM_FI_DEV_MEM_CLOCK", "DCGM_FI_DEV_DEC_UTIL",
+                          "DCGM_FI_DEV_ENC_UTIL"};
 
-std::string gpu_id(int g) { return "GPU-bench-" + std::to_string(g); }
+std::string gpu_id(int g) {
+  return "GPU-bench-" + std::to_string(g);
+}
 
 std::shared_ptr<rm::telemetry::Index> build_index(int gpus) {
   auto index = std::make_shared<rm::telemetry::Index>(10000);
@@ -78,8 +79,8 @@ std::shared_ptr<rm::telemetry::Index> build_index(int gpus) {
 std::string target_for(int gpu, int offset_min, const std::string& metric) {
   // A 1 h window starting somewhere in the first 100 minutes of the retained data.
   std::int64_t start = kBase + static_cast<std::int64_t>(offset_min) * 60 * kSec;
-  std::string t = "/api/v1/gpus/" + gpu_id(gpu) + "/telemetry?start_time=" +
-                  rm::telemetry::format_rfc3339(start) +
+  std::string t = "/api/v1/gpus/" + gpu_id(gpu) +
+                  "/telemetry?start_time=" + rm::telemetry::format_rfc3339(start) +
                   "&end_time=" + rm::telemetry::format_rfc3339(start + 3600 * kSec);
   if (!metric.empty()) t += "&metric=" + metric;
   return t;
@@ -92,8 +93,7 @@ std::string promql_target(int offset_min, const std::string& metric) {
 }
 
 // The samples of one metric as OpenMetrics, with the labels the PromQL API gives them.
-int write_openmetrics(const rm::telemetry::Index& index, const std::string& metric,
-                      const std::string& path) {
+int write_openmetrics(const rm::telemetry::Index& index, const std::string& metric, const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "w");
   if (!f) {
     std::fprintf(stderr, "cannot write %s\n", path.c_str());
@@ -185,10 +185,9 @@ int main(int argc, char** argv) {
   {  // One unmeasured request first: the PromQL path builds its per-metric columns lazily.
     net::io_context ioc;
     beast::tcp_stream stream(ioc);
-    stream.connect(net::ip::tcp::endpoint(net::ip::make_address(host),
-                                          static_cast<unsigned short>(port)));
-    bhttp::request<bhttp::empty_body> req{
-        bhttp::verb::get, promql ? promql_target(0, metric) : target_for(0, 0, metric), 11};
+    stream.connect(net::ip::tcp::endpoint(net::ip::make_address(host), static_cast<unsigned short>(port)));
+    bhttp::request<bhttp::empty_body> req{bhttp::verb::get,
+                                          promql ? promql_target(0, metric) : target_for(0, 0, metric), 11};
     req.set(bhttp::field::host, host);
     bhttp::write(stream, req);
     beast::flat_buffer buf;
@@ -205,22 +204,21 @@ int main(int argc, char** argv) {
     clients.emplace_back([&, c] {
       net::io_context ioc;
       beast::tcp_stream stream(ioc);
-      stream.connect(net::ip::tcp::endpoint(net::ip::make_address(host),
-                                            static_cast<unsigned short>(port)));
+      stream.connect(net::ip::tcp::endpoint(net::ip::make_address(host), static_cast<unsigned short>(port)));
       stream.socket().set_option(net::ip::tcp::no_delay(true));
       beast::flat_buffer buf;
       auto& mine = lat[static_cast<std::size_t>(c)];
       for (long i = 0;; ++i) {
-        auto due = start + std::chrono::duration_cast<Clock::duration>(interval * i +
-                                                                       interval * c / connections);
+        auto due =
+            start + std::chrono::duration_cast<Clock::duration>(interval * i + interval * c / connections);
         if (due >= end) break;
         std::this_thread::sleep_until(due);
-        bhttp::request<bhttp::empty_body> req{
-            bhttp::verb::get,
-            promql ? promql_target(static_cast<int>(i % 100), metric)
-                   : target_for(static_cast<int>((i * connections + c) % gpus),
-                                static_cast<int>(i % 100), metric),
-            11};
+        bhttp::request<bhttp::empty_body> req{bhttp::verb::get,
+                                              promql
+                                                  ? promql_target(static_cast<int>(i % 100), metric)
+                                                  : target_for(static_cast<int>((i * connections + c) % gpus),
+                                                               static_cast<int>(i % 100), metric),
+                                              11};
         req.set(bhttp::field::host, "127.0.0.1");
         bhttp::write(stream, req);
         bhttp::response<bhttp::string_body> res;

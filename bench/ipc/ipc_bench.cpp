@@ -30,8 +30,7 @@ namespace {
 std::uint64_t now_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
-         static_cast<std::uint64_t>(ts.tv_nsec);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 [[noreturn]] void die(const std::string& what) {
@@ -52,8 +51,7 @@ struct Stats {
 Stats stats(std::vector<std::uint64_t> v) {
   std::sort(v.begin(), v.end());
   auto at = [&](double q) {
-    return static_cast<double>(v[std::min(v.size() - 1, static_cast<std::size_t>(q * v.size()))]) /
-           1000.0;
+    return static_cast<double>(v[std::min(v.size() - 1, static_cast<std::size_t>(q * v.size()))]) / 1000.0;
   };
   double sum = 0;
   for (auto x : v) sum += static_cast<double>(x);
@@ -61,8 +59,8 @@ Stats stats(std::vector<std::uint64_t> v) {
 }
 
 void print(const char* name, std::size_t size, const Stats& s, std::size_t n) {
-  std::printf("%-44s %8zu B  p50 %8.2f us  p99 %8.2f us  p99.9 %8.2f us  mean %8.2f us  (n=%zu)\n",
-              name, size, s.p50, s.p99, s.p999, s.mean, n);
+  std::printf("%-44s %8zu B  p50 %8.2f us  p99 %8.2f us  p99.9 %8.2f us  mean %8.2f us  (n=%zu)\n", name,
+              size, s.p50, s.p99, s.p999, s.mean, n);
 }
 
 // Sends the consumer's latency samples back to the parent through a pipe.
@@ -98,8 +96,8 @@ std::vector<std::uint64_t> collect(pid_t child, int fd, std::size_t n) {
 // still busy with the previous one (its spin window covers the send): "consumer active".
 // Without it the producer fills after the ack, so for 1 MB the consumer has gone to sleep on
 // the futex by the time the record is sent: "consumer sleeping".
-std::vector<std::uint64_t> shm_latency(const std::filesystem::path& dir, std::size_t size,
-                                       std::size_t iters, bool overlap) {
+std::vector<std::uint64_t> shm_latency(const std::filesystem::path& dir, std::size_t size, std::size_t iters,
+                                       bool overlap) {
   const std::string data = "bench_n_input", ack = "bench_n_output";
   std::uint64_t cap = std::max<std::uint64_t>(1 << 20, 4 * (size + 64));
   auto pub = must(Publisher::create(dir, data, cap), "create data");
@@ -223,9 +221,8 @@ void throughput(const std::filesystem::path& dir, std::size_t n) {
   double secs = static_cast<double>(now_ns() - t0) / 1e9;
   int status;
   ::waitpid(child, &status, 0);
-  std::printf("%-44s %8zu B  %.2f M msg/s  %.2f GB/s  (n=%zu)\n", "shm throughput, 2 processes",
-              size, static_cast<double>(n - 1) / secs / 1e6,
-              static_cast<double>(n - 1) * size / secs / 1e9, n);
+  std::printf("%-44s %8zu B  %.2f M msg/s  %.2f GB/s  (n=%zu)\n", "shm throughput, 2 processes", size,
+              static_cast<double>(n - 1) / secs / 1e6, static_cast<double>(n - 1) * size / secs / 1e9, n);
 }
 
 void idle_cpu(const std::filesystem::path& dir) {
@@ -240,9 +237,8 @@ void idle_cpu(const std::filesystem::path& dir) {
   if (!r || *r) die("idle receive");
   auto us = [](const timeval& t) { return t.tv_sec * 1'000'000.0 + t.tv_usec; };
   double cpu = (us(after.ru_utime) - us(before.ru_utime)) + (us(after.ru_stime) - us(before.ru_stime));
-  std::printf("%-44s %.3f s wall, %.0f us CPU (%.3f%% of one core)\n",
-              "idle channel, waiting consumer", static_cast<double>(wall) / 1e9, cpu,
-              100.0 * cpu / (static_cast<double>(wall) / 1e3));
+  std::printf("%-44s %.3f s wall, %.0f us CPU (%.3f%% of one core)\n", "idle channel, waiting consumer",
+              static_cast<double>(wall) / 1e9, cpu, 100.0 * cpu / (static_cast<double>(wall) / 1e3));
 }
 
 }  // namespace
@@ -257,8 +253,8 @@ int main(int argc, char** argv) {
               static_cast<long long>(rm::ipc::ChannelOptions{}.spin.count() / 1000));
   print("shm, consumer active", 1024, stats(shm_latency(dir, 1024, n1k, true)), n1k);
   print("shm, consumer active", 1 << 20, stats(shm_latency(dir, 1 << 20, n1m, true)), n1m);
-  print("shm, producer fills after ack (consumer sleeps)", 1024,
-        stats(shm_latency(dir, 1024, n1k, false)), n1k);
+  print("shm, producer fills after ack (consumer sleeps)", 1024, stats(shm_latency(dir, 1024, n1k, false)),
+        n1k);
   print("shm, producer fills after ack (consumer sleeps)", 1 << 20,
         stats(shm_latency(dir, 1 << 20, n1m, false)), n1m);
   print("unix socket (baseline)", 1024, stats(uds_latency(1024, n1k)), n1k);

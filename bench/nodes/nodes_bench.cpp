@@ -37,13 +37,13 @@ struct Wav {
 const Wav& speech(const std::string& name) {
   static std::filesystem::path dir = [] {
     auto d = std::filesystem::temp_directory_path() / ("rm-nodes-bench-" + std::to_string(::getpid()));
-    std::string cmd = std::string("bash '") + RM_SOURCE_DIR + "/tests/fixtures/make_speech.sh' '" + d.string() + "'";
+    std::string cmd =
+        std::string("bash '") + RM_SOURCE_DIR + "/tests/fixtures/make_speech.sh' '" + d.string() + "'";
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("make_speech.sh failed");
     std::atexit([] {
       std::error_code ec;
-      std::filesystem::remove_all(std::filesystem::temp_directory_path() /
-                                      ("rm-nodes-bench-" + std::to_string(::getpid())),
-                                  ec);
+      std::filesystem::remove_all(
+          std::filesystem::temp_directory_path() / ("rm-nodes-bench-" + std::to_string(::getpid())), ec);
     });
     return d;
   }();
@@ -98,8 +98,11 @@ void run_chunks(benchmark::State& state, const std::string& type, const std::str
 void BM_AudioResample_48k_mono_to_16k(benchmark::State& s) {
   auto& w = speech("three_words_48k_stereo.wav");
   Wav mono{{}, w.rate, 1};
-  for (std::size_t i = 0; i < w.samples.size(); i += 2) mono.samples.push_back((w.samples[i] + w.samples[i + 1]) / 2);
-  run_chunks(s, "AudioResample", R"({"target_rate": 16000, "quality": ")" + std::string(s.range(0) ? "high" : "quick") + "\"}", mono);
+  for (std::size_t i = 0; i < w.samples.size(); i += 2)
+    mono.samples.push_back((w.samples[i] + w.samples[i + 1]) / 2);
+  run_chunks(s, "AudioResample",
+             R"({"target_rate": 16000, "quality": ")" + std::string(s.range(0) ? "high" : "quick") + "\"}",
+             mono);
 }
 BENCHMARK(BM_AudioResample_48k_mono_to_16k)->Arg(1)->Arg(0)->ArgName("high_quality");
 
@@ -109,7 +112,8 @@ void BM_AudioResample_48k_stereo_to_16k(benchmark::State& s) {
 BENCHMARK(BM_AudioResample_48k_stereo_to_16k);
 
 void BM_WebRtcVAD_16k(benchmark::State& s) {
-  run_chunks(s, "WebRtcVAD", R"({"frame_ms": )" + std::to_string(s.range(0)) + "}", speech("three_words_16k.wav"));
+  run_chunks(s, "WebRtcVAD", R"({"frame_ms": )" + std::to_string(s.range(0)) + "}",
+             speech("three_words_16k.wav"));
 }
 BENCHMARK(BM_WebRtcVAD_16k)->Arg(10)->Arg(20)->Arg(30)->ArgName("frame_ms");
 

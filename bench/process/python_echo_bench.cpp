@@ -55,8 +55,9 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(root);
   std::sort(us.begin(), us.end());
   auto pct = [&](double p) { return us[static_cast<std::size_t>(p * static_cast<double>(us.size() - 1))]; };
-  std::printf("python echo round trip, 20 ms chunk (1280 B audio), %d iterations: "
-              "p50 %.1f us, p99 %.1f us, p99.9 %.1f us, min %.1f us\n",
-              iters, pct(0.5), pct(0.99), pct(0.999), us.front());
+  std::printf(
+      "python echo round trip, 20 ms chunk (1280 B audio), %d iterations: "
+      "p50 %.1f us, p99 %.1f us, p99.9 %.1f us, min %.1f us\n",
+      iters, pct(0.5), pct(0.99), pct(0.999), us.front());
   return 0;
 }

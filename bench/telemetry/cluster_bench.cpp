@@ -18,8 +18,8 @@
 #include <sstream>
 #include <thread>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "../../telemetry/src/nats_client.hpp"
 #include "core/log.hpp"
@@ -36,7 +36,8 @@ double pct(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size())))];
 }
 std::int64_t wall_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 }  // namespace
@@ -100,7 +101,8 @@ int main(int argc, char** argv) {
         std::vector<OutSample> b;
         b.reserve(static_cast<std::size_t>(batch));
         const std::int64_t ts = wall_ns();
-        for (int i = 0; i < batch; ++i) b.push_back({&gpus[k++ % gpus.size()], "DCGM_FI_DEV_GPU_UTIL", ts, double(i)});
+        for (int i = 0; i < batch; ++i)
+          b.push_back({&gpus[k++ % gpus.size()], "DCGM_FI_DEV_GPU_UTIL", ts, double(i)});
         const auto s = Clock::now();
         if (!pub->publish(std::move(b))) break;
         const auto e = Clock::now();
@@ -147,7 +149,8 @@ int main(int argc, char** argv) {
       killed_at = Clock::now();
       ::kill(pid_list[static_cast<std::size_t>(st->leader[1] - '0')], SIGKILL);
     } else {
-      std::fprintf(stderr, "cannot find the stream leader: %s\n", st ? st->leader.c_str() : st.error().c_str());
+      std::fprintf(stderr, "cannot find the stream leader: %s\n",
+                   st ? st->leader.c_str() : st.error().c_str());
     }
   }
   std::this_thread::sleep_until(t0 + std::chrono::seconds(seconds));
@@ -155,8 +158,8 @@ int main(int argc, char** argv) {
   for (auto& t : threads) t.join();
   probe.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("replicas %d, %d producers x batch %d: %.0f durable samples/s (%llu in %.1f s)\n", (*nc)->replicas,
-              producers, batch, static_cast<double>(samples.load()) / elapsed,
+  std::printf("replicas %d, %d producers x batch %d: %.0f durable samples/s (%llu in %.1f s)\n",
+              (*nc)->replicas, producers, batch, static_cast<double>(samples.load()) / elapsed,
               static_cast<unsigned long long>(samples.load()), elapsed);
   std::printf("ack p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu batches)\n", pct(ack_ms, 50), pct(ack_ms, 99),
               pct(ack_ms, 100), ack_ms.size());
@@ -169,12 +172,13 @@ int main(int argc, char** argv) {
     for (auto it = ack_times.begin(); it + 1 != ack_times.end() && !ack_times.empty(); ++it) {
       gap = std::max(gap, std::chrono::duration<double, std::milli>(*(it + 1) - *it).count());
     }
-    std::printf("killed leader %s: first ack after the kill %.0f ms later; longest stall between acks %.0f ms\n",
-                killed.c_str(),
-                first_after == ack_times.end()
-                    ? -1.0
-                    : std::chrono::duration<double, std::milli>(*first_after - *killed_at).count(),
-                gap);
+    std::printf(
+        "killed leader %s: first ack after the kill %.0f ms later; longest stall between acks %.0f ms\n",
+        killed.c_str(),
+        first_after == ack_times.end()
+            ? -1.0
+            : std::chrono::duration<double, std::milli>(*first_after - *killed_at).count(),
+        gap);
   }
   (*feed)->stop();
   return 0;

@@ -10,8 +10,8 @@
 #include <mutex>
 #include <thread>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "core/log.hpp"
 #include "telemetry/broker.hpp"
@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
   BrokerServer broker(**store, bo);
   auto port = broker.start();
   if (!port) return 1;
-  DataDirFollower follower({.data_dir = dir, .max_entries = max_entries, .poll_interval = std::chrono::milliseconds(100)});
+  DataDirFollower follower(
+      {.data_dir = dir, .max_entries = max_entries, .poll_interval = std::chrono::milliseconds(100)});
   follower.start();
 
   std::vector<std::shared_ptr<GpuInfo>> gpus;
@@ -84,18 +85,20 @@ int main(int argc, char** argv) {
     ts.emplace_back([&, p] {
       std::vector<Clock::time_point> sent;
       std::vector<double> mine;
-      ReliablePublisher pub({.host = "127.0.0.1", .port = *port, .producer_id = fmt::format("bench-{}", p)},
-                            [&](std::uint64_t seq, const std::vector<OutSample>& s, bool) {
-                              mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent[seq - 1]).count());
-                              samples += s.size();
-                            });
+      ReliablePublisher pub(
+          {.host = "127.0.0.1", .port = *port, .producer_id = fmt::format("bench-{}", p)},
+          [&](std::uint64_t seq, const std::vector<OutSample>& s, bool) {
+            mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent[seq - 1]).count());
+            samples += s.size();
+          });
       std::int64_t ts_ns = 1'700'000'000'000'000'000;
       std::size_t g = static_cast<std::size_t>(p);
       while (!stop) {
         std::vector<OutSample> b;
         b.reserve(static_cast<std::size_t>(batch));
         for (int k = 0; k < batch; ++k) {
-          b.push_back({gpus[g % gpus.size()].get(), k % 2 ? "DCGM_FI_DEV_GPU_UTIL" : "DCGM_FI_DEV_GPU_TEMP", ++ts_ns, double(k)});
+          b.push_back({gpus[g % gpus.size()].get(), k % 2 ? "DCGM_FI_DEV_GPU_UTIL" : "DCGM_FI_DEV_GPU_TEMP",
+                       ++ts_ns, double(k)});
           ++g;
         }
         sent.push_back(Clock::now());
@@ -132,16 +135,20 @@ int main(int argc, char** argv) {
   probe.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
   const auto& st = (*store)->stats();
-  std::printf("durable ingest: %.0f samples/s (%llu samples in %.1f s, %d producers x %d-sample batches, %d broker threads)\n",
-              static_cast<double>(samples.load()) / elapsed, static_cast<unsigned long long>(samples.load()), elapsed,
-              producers, batch, workers);
-  std::printf("ack latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu batches)\n", pct(ack_ms, 50), pct(ack_ms, 99),
-              pct(ack_ms, 100), ack_ms.size());
-  std::printf("fsyncs: %llu (%.1f batches per fsync), checkpoints: %llu\n", static_cast<unsigned long long>(st.fsyncs.load()),
-              st.fsyncs ? static_cast<double>(st.batches.load()) / static_cast<double>(st.fsyncs.load()) : 0.0,
-              static_cast<unsigned long long>(st.checkpoints.load()));
-  std::printf("row -> queryable (follower, 100 ms poll): p50 %.1f ms, p99 %.1f ms (%zu probes)\n", pct(visible_ms, 50),
-              pct(visible_ms, 99), visible_ms.size());
+  std::printf(
+      "durable ingest: %.0f samples/s (%llu samples in %.1f s, %d producers x %d-sample batches, %d broker "
+      "threads)\n",
+      static_cast<double>(samples.load()) / elapsed, static_cast<unsigned long long>(samples.load()), elapsed,
+      producers, batch, workers);
+  std::printf("ack latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu batches)\n", pct(ack_ms, 50),
+              pct(ack_ms, 99), pct(ack_ms, 100), ack_ms.size());
+  std::printf(
+      "fsyncs: %llu (%.1f batches per fsync), checkpoints: %llu\n",
+      static_cast<unsigned long long>(st.fsyncs.load()),
+      st.fsyncs ? static_cast<double>(st.batches.load()) / static_cast<double>(st.fsyncs.load()) : 0.0,
+      static_cast<unsigned long long>(st.checkpoints.load()));
+  std::printf("row -> queryable (follower, 100 ms poll): p50 %.1f ms, p99 %.1f ms (%zu probes)\n",
+              pct(visible_ms, 50), pct(visible_ms, 99), visible_ms.size());
   follower.stop();
   broker.stop();
   (*store)->close();

@@ -1,5 +1,6 @@
 // `remotemedia cleanup [--all]`: removes node containers and IPC directories whose owner
-// process is dead, and containers kept on purpose after their session (RM_DOCKER_KEEP). 0 on success, 1 on failure (message on stderr), 2 on a usage error.
+// process is dead, and containers kept on purpose after their session (RM_DOCKER_KEEP). 0 on success, 1 on
+// failure (message on stderr), 2 on a usage error.
 #include <iostream>
 
 #include <fmt/format.h>

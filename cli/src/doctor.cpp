@@ -7,8 +7,8 @@
 #include <iostream>
 
 #include "command.hpp"
-#include "docker/doctor.hpp"
 #include "core/config.hpp"
+#include "docker/doctor.hpp"
 #include "ipc/channel_names.hpp"
 #include "process/install_layout.hpp"
 
@@ -24,9 +24,9 @@ void add_install_checks(DoctorReport& r) {
   std::error_code ec;
   if (auto sdk = process::find_python_sdk()) {
     const bool ok = fs::exists(*sdk / "remotemedia" / "runner.py", ec);
-    r.checks.push_back({"python sdk", ok,
-                        ok ? sdk->string() : sdk->string() + " has no remotemedia/runner.py",
-                        "reinstall the runtime or point RM_PYTHON_SDK_DIR at <prefix>/share/remotemedia/python"});
+    r.checks.push_back(
+        {"python sdk", ok, ok ? sdk->string() : sdk->string() + " has no remotemedia/runner.py",
+         "reinstall the runtime or point RM_PYTHON_SDK_DIR at <prefix>/share/remotemedia/python"});
   } else {
     r.checks.push_back({"python sdk", false, sdk.error(), "install the runtime or set RM_PYTHON_SDK_DIR"});
   }
@@ -36,8 +36,9 @@ void add_install_checks(DoctorReport& r) {
     const bool has_api = h && ::dlsym(h, "rm_ipc_channel_create") != nullptr;
     if (h) ::dlclose(h);
     r.checks.push_back({"ipc library", has_api,
-                        has_api ? lib->string() + " loads" :
-                        h ? lib->string() + " lacks rm_ipc_channel_create" : lib->string() + ": " + why,
+                        has_api ? lib->string() + " loads"
+                        : h     ? lib->string() + " lacks rm_ipc_channel_create"
+                                : lib->string() + ": " + why,
                         "reinstall the runtime or set RM_IPC_LIBRARY to a libremotemedia_ipc.so"});
   } else {
     r.checks.push_back({"ipc library", false, lib.error(), "install the runtime or set RM_IPC_LIBRARY"});
@@ -64,7 +65,9 @@ int cmd_doctor(const std::vector<std::string>& args) {
 }  // namespace
 
 Command doctor_command() {
-  return raw_args_command("doctor", "Check Docker (daemon, API version, /dev/shm, IPC dir, base image) and the Python SDK, IPC library, python3",
+  return raw_args_command("doctor",
+                          "Check Docker (daemon, API version, /dev/shm, IPC dir, base image) and the Python "
+                          "SDK, IPC library, python3",
                           cmd_doctor);
 }
 

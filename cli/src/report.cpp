@@ -17,9 +17,10 @@ void print_warnings(const runtime::Manifest& m) {
 
 std::string runnable_problem(const runtime::Manifest& m, const std::string& path) {
   if (m.inputs().empty()) {
-    return fmt::format("{} has no pipeline inputs (a connection `from` that names no node), so "
-                       "`remotemedia run` has nothing to feed",
-                       path);
+    return fmt::format(
+        "{} has no pipeline inputs (a connection `from` that names no node), so "
+        "`remotemedia run` has nothing to feed",
+        path);
   }
   return {};
 }

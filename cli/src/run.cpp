@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -121,7 +121,8 @@ int cmd_run(const RunOptions& ro) {
     return 1;
   }
   auto names = m->inputs();
-  if (ro.keep_containers && std::getenv("RM_DOCKER_KEEP") == nullptr) ::setenv("RM_DOCKER_KEEP", "on-failure", 1);
+  if (ro.keep_containers && std::getenv("RM_DOCKER_KEEP") == nullptr)
+    ::setenv("RM_DOCKER_KEEP", "on-failure", 1);
   AudioInputStream audio({.realtime = ro.realtime});
   if (!add_inputs(ro, names, audio)) return 1;
   std::optional<std::filesystem::path> dir;
@@ -216,9 +217,10 @@ Command run_command() {
             sub.add_flag("--timing", ro->timing,
                          "Add wall_ms to each output line: wall-clock ms since the first chunk was pushed");
             sub.add_option("-o,--output", ro->output_path, "Write JSON lines here instead of stdout");
-            sub.add_flag("--keep-containers", ro->keep_containers,
-                         "When the session fails, leave its node containers stopped (not removed) for "
-                         "docker logs / inspect; `remotemedia cleanup` removes them (RM_DOCKER_KEEP=on-failure)");
+            sub.add_flag(
+                "--keep-containers", ro->keep_containers,
+                "When the session fails, leave its node containers stopped (not removed) for "
+                "docker logs / inspect; `remotemedia cleanup` removes them (RM_DOCKER_KEEP=on-failure)");
             sub.add_option("--output-dir", ro->output_dir,
                            "Also write each audio output as <node>_<n>.wav into this directory");
             return [ro] {

@@ -41,7 +41,8 @@ int cmd_serve(ServeOptions& so) {
   auto& o = so.server;
   auto colon = so.listen.rfind(':');
   unsigned port = 0;
-  if (colon == std::string::npos || std::sscanf(so.listen.c_str() + colon + 1, "%u", &port) != 1 || port > 65535) {
+  if (colon == std::string::npos || std::sscanf(so.listen.c_str() + colon + 1, "%u", &port) != 1 ||
+      port > 65535) {
     std::cerr << fmt::format("error: --listen {} is not HOST:PORT\n", so.listen);
     return 2;
   }
@@ -49,8 +50,9 @@ int cmd_serve(ServeOptions& so) {
   o.port = static_cast<std::uint16_t>(port);
   o.idle_timeout = std::chrono::milliseconds(static_cast<long long>(so.idle_s * 1000));
   o.drain_timeout = std::chrono::milliseconds(static_cast<long long>(so.drain_s * 1000));
-  o.web_root = so.web_dir.empty() ? core::paths::find_share("web", "RM_WEB_ROOT").value_or(std::filesystem::path())
-                               : std::filesystem::path(so.web_dir);
+  o.web_root = so.web_dir.empty()
+                   ? core::paths::find_share("web", "RM_WEB_ROOT").value_or(std::filesystem::path())
+                   : std::filesystem::path(so.web_dir);
   if (!so.token_file.empty()) {
     auto t = read_token_file(so.token_file);
     if (!t) {
@@ -71,8 +73,8 @@ int cmd_serve(ServeOptions& so) {
     std::cerr << "error: " << ok.error() << '\n';
     return 1;
   }
-  std::cout << fmt::format("serving {} pipeline{} ({}) on http://{}:{}/\n", names.size(), names.size() == 1 ? "" : "s",
-                           fmt::join(names, ", "), o.host, srv.port())
+  std::cout << fmt::format("serving {} pipeline{} ({}) on http://{}:{}/\n", names.size(),
+                           names.size() == 1 ? "" : "s", fmt::join(names, ", "), o.host, srv.port())
             << std::flush;
   core::Shutdown::wait();
   core::logger("server")->info("shutdown requested: draining {} session(s)", srv.active_sessions());
@@ -83,25 +85,29 @@ int cmd_serve(ServeOptions& so) {
 }  // namespace
 
 Command serve_command() {
-  return {"serve", "Serve pipelines to network clients over WebSocket (docs/streaming.md)",
-          [](CLI::App& sub) -> CommandRun {
-            auto o = std::make_shared<ServeOptions>();
-            sub.add_option("--listen", o->listen, "HOST:PORT to listen on")->capture_default_str();
-            sub.add_option("--pipelines", o->pipelines,
-                           "Directory of manifests served by file stem, a manifest file, or NAME=FILE (repeatable)")
-                ->required();
-            sub.add_option("--auth-token-file", o->token_file, "Require Authorization: Bearer <the token in this file>");
-            sub.add_option("--max-sessions", o->server.max_sessions,
-                           "Sessions at once; past it upgrades get 503 (default 64 per core)");
-            sub.add_option("--max-frame-bytes", o->server.max_frame_bytes, "Largest WebSocket message accepted")
-                ->capture_default_str();
-            sub.add_option("--idle-timeout-s", o->idle_s, "Close a session that sends nothing this long")
-                ->capture_default_str();
-            sub.add_option("--drain-timeout-s", o->drain_s, "On SIGTERM, how long running sessions may finish")
-                ->capture_default_str();
-            sub.add_option("--web-dir", o->web_dir, "Directory of the web pages (default: share/remotemedia/web)");
-            return [o] { return cmd_serve(*o); };
-          }};
+  return {
+      "serve", "Serve pipelines to network clients over WebSocket (docs/streaming.md)",
+      [](CLI::App& sub) -> CommandRun {
+        auto o = std::make_shared<ServeOptions>();
+        sub.add_option("--listen", o->listen, "HOST:PORT to listen on")->capture_default_str();
+        sub.add_option(
+               "--pipelines", o->pipelines,
+               "Directory of manifests served by file stem, a manifest file, or NAME=FILE (repeatable)")
+            ->required();
+        sub.add_option("--auth-token-file", o->token_file,
+                       "Require Authorization: Bearer <the token in this file>");
+        sub.add_option("--max-sessions", o->server.max_sessions,
+                       "Sessions at once; past it upgrades get 503 (default 64 per core)");
+        sub.add_option("--max-frame-bytes", o->server.max_frame_bytes, "Largest WebSocket message accepted")
+            ->capture_default_str();
+        sub.add_option("--idle-timeout-s", o->idle_s, "Close a session that sends nothing this long")
+            ->capture_default_str();
+        sub.add_option("--drain-timeout-s", o->drain_s, "On SIGTERM, how long running sessions may finish")
+            ->capture_default_str();
+        sub.add_option("--web-dir", o->web_dir,
+                       "Directory of the web pages (default: share/remotemedia/web)");
+        return [o] { return cmd_serve(*o); };
+      }};
 }
 
 }  // namespace rm::cli

@@ -50,13 +50,15 @@ int cmd_shell(const std::vector<std::string>& args) {
     if (n.docker) docker_ids.push_back(n.id);
   }
   if (spec == nullptr || !spec->docker) {
-    std::cerr << fmt::format("error: {} has no docker node '{}' (docker nodes: {})\n", args[0], args[1],
-                             docker_ids.empty() ? std::string("none") : fmt::format("{}", fmt::join(docker_ids, ", ")));
+    std::cerr << fmt::format(
+        "error: {} has no docker node '{}' (docker nodes: {})\n", args[0], args[1],
+        docker_ids.empty() ? std::string("none") : fmt::format("{}", fmt::join(docker_ids, ", ")));
     return 1;
   }
   std::random_device rd;
   const std::string session = fmt::format("shell{:08x}", rd());
-  auto opts = DockerNodeOptions::from_env(spec->id, spec->node_type, session, spec->resolved_params, *spec->docker);
+  auto opts =
+      DockerNodeOptions::from_env(spec->id, spec->node_type, session, spec->resolved_params, *spec->docker);
   auto client = DockerClient::connect_from_env();
   if (!client) {
     std::cerr << "error: " << client.error().message << '\n';
@@ -89,13 +91,15 @@ int cmd_shell(const std::vector<std::string>& args) {
     std::cerr << "error: " << id.error().message << '\n';
     return 1;
   }
+  std::cerr << fmt::format("node {}: container {} from {} (limits {} MB, {} CPU; mounts:", spec->id, cs.name,
+                           image->tag, opts.config.resource_limits.memory_mb,
+                           opts.config.resource_limits.cpu_cores);
+  for (const auto& mt : cs.mounts)
+    std::cerr << fmt::format(" {}:{}{}", mt.host_path, mt.container_path, mt.read_only ? ":ro" : "");
   std::cerr << fmt::format(
-      "node {}: container {} from {} (limits {} MB, {} CPU; mounts:", spec->id, cs.name, image->tag,
-      opts.config.resource_limits.memory_mb, opts.config.resource_limits.cpu_cores);
-  for (const auto& mt : cs.mounts) std::cerr << fmt::format(" {}:{}{}", mt.host_path, mt.container_path, mt.read_only ? ":ro" : "");
-  std::cerr << fmt::format(")\na session would run: python3 -m remotemedia.runner --node-type {} --node-id {} "
-                           "--session-id {} --ipc-dir {}\n",
-                           spec->node_type, spec->id, session, dir->string());
+      ")\na session would run: python3 -m remotemedia.runner --node-type {} --node-id {} "
+      "--session-id {} --ipc-dir {}\n",
+      spec->node_type, spec->id, session, dir->string());
   int code = 1;
   const pid_t pid = ::fork();
   if (pid == 0) {
@@ -113,8 +117,9 @@ int cmd_shell(const std::vector<std::string>& args) {
 }  // namespace
 
 Command shell_command() {
-  return raw_args_command("shell", "Start a docker node's container as a session would, with a shell instead of the runner",
-                          cmd_shell);
+  return raw_args_command(
+      "shell", "Start a docker node's container as a session would, with a shell instead of the runner",
+      cmd_shell);
 }
 
 }  // namespace rm::cli

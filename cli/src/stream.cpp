@@ -79,7 +79,8 @@ int cmd_stream(const StreamOptions& so) {
       } else if (ev->kind == Kind::closed) {
         if (ev->close_code != 1000) {
           if (code == 0) {
-            std::cerr << fmt::format("error: the server closed the session ({}): {}\n", ev->close_code, ev->message);
+            std::cerr << fmt::format("error: the server closed the session ({}): {}\n", ev->close_code,
+                                     ev->message);
           }
           code = 1;
         }
@@ -96,7 +97,8 @@ int cmd_stream(const StreamOptions& so) {
                          a.samples.begin() + static_cast<std::ptrdiff_t>((pos + n) * a.channels));
     const auto ts = static_cast<std::int64_t>(pos * 1'000'000ULL / a.sample_rate);
     if (so.realtime) std::this_thread::sleep_until(t0 + std::chrono::microseconds(ts));
-    if (!c.send(input_name, *runtime::RuntimeData::make_audio(std::move(s), a.sample_rate, a.channels, ts))) break;
+    if (!c.send(input_name, *runtime::RuntimeData::make_audio(std::move(s), a.sample_rate, a.channels, ts)))
+      break;
   }
   c.end(input_name);
   reader.join();
@@ -106,18 +108,19 @@ int cmd_stream(const StreamOptions& so) {
 }  // namespace
 
 Command stream_command() {
-  return {"stream", "Stream an audio file through a pipeline on a remotemedia server (JSON lines out)",
-          [](CLI::App& sub) -> CommandRun {
-            auto o = std::make_shared<StreamOptions>();
-            sub.add_option("url", o->url, "Server base URL: http://host:port or ws://host:port")->required();
-            sub.add_option("pipeline", o->pipeline, "Pipeline name (see GET /v1/pipelines)")->required();
-            sub.add_option("-i,--input", o->input, "WAV/FLAC file; NAME=FILE for a pipeline with several inputs")
-                ->required();
-            sub.add_flag("--realtime", o->realtime, "Send 20 ms chunks at the pace of the audio");
-            sub.add_option("-o,--output", o->output, "Write JSON lines here instead of stdout");
-            sub.add_option("--auth-token-file", o->token_file, "Send the token in this file as a Bearer token");
-            return [o] { return cmd_stream(*o); };
-          }};
+  return {
+      "stream", "Stream an audio file through a pipeline on a remotemedia server (JSON lines out)",
+      [](CLI::App& sub) -> CommandRun {
+        auto o = std::make_shared<StreamOptions>();
+        sub.add_option("url", o->url, "Server base URL: http://host:port or ws://host:port")->required();
+        sub.add_option("pipeline", o->pipeline, "Pipeline name (see GET /v1/pipelines)")->required();
+        sub.add_option("-i,--input", o->input, "WAV/FLAC file; NAME=FILE for a pipeline with several inputs")
+            ->required();
+        sub.add_flag("--realtime", o->realtime, "Send 20 ms chunks at the pace of the audio");
+        sub.add_option("-o,--output", o->output, "Write JSON lines here instead of stdout");
+        sub.add_option("--auth-token-file", o->token_file, "Send the token in this file as a Bearer token");
+        return [o] { return cmd_stream(*o); };
+      }};
 }
 
 }  // namespace rm::cli

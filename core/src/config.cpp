@@ -53,7 +53,8 @@ ConfigResult<long long> env_int(std::string_view name, long long fallback, long 
   auto parsed = parse_int(name, *v);
   if (!parsed) return parsed;
   if (*parsed < min || *parsed > max) {
-    return tl::unexpected(ConfigError{fmt::format("{}={} is out of range [{}, {}]", name, *parsed, min, max)});
+    return tl::unexpected(
+        ConfigError{fmt::format("{}={} is out of range [{}, {}]", name, *parsed, min, max)});
   }
   return parsed;
 }

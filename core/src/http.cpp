@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <exception>
 
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
+#include <boost/json/serialize.hpp>
 
 #include "core/log.hpp"
 
@@ -72,8 +72,8 @@ std::string percent_encode(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : text) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+        c == '_' || c == '~') {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');
@@ -94,8 +94,7 @@ tl::expected<QueryParams, std::string> QueryParams::parse(std::string_view query
     if (!piece.empty()) {
       auto eq = piece.find('=');
       std::string_view raw_key = piece.substr(0, eq);
-      std::string_view raw_value =
-          eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1);
+      std::string_view raw_value = eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1);
       auto key = percent_decode(raw_key, true);
       if (!key) return tl::unexpected(fmt::format("query parameter '{}': {}", raw_key, key.error()));
       auto value = percent_decode(raw_value, true);
@@ -124,7 +123,9 @@ std::vector<std::string> QueryParams::all(std::string_view name) const {
   return out;
 }
 
-bool QueryParams::has(std::string_view name) const { return get(name).has_value(); }
+bool QueryParams::has(std::string_view name) const {
+  return get(name).has_value();
+}
 
 std::string_view Request::param(std::string_view name) const {
   for (const auto& [k, v] : params) {
@@ -160,19 +161,32 @@ Request make_request(std::string method, std::string_view target, std::string bo
 
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
   }
 }
 
@@ -242,8 +256,7 @@ Response Router::handle(const Request& request) const {
     }
     if (!match) continue;
     const Route& route = routes_[r];
-    if (route.method != request.method &&
-        !(request.method == "HEAD" && route.method == "GET")) {
+    if (route.method != request.method && !(request.method == "HEAD" && route.method == "GET")) {
       if (std::find(allowed.begin(), allowed.end(), route.method) == allowed.end()) {
         allowed.push_back(route.method);
       }
@@ -261,16 +274,15 @@ Response Router::handle(const Request& request) const {
       return resp;
     } catch (const std::exception& e) {
       logger("http")->error("handler for {} {} threw: {}", route.method, route.pattern, e.what());
-      return error_response(500, fmt::format("handler for {} {} failed: {}", route.method,
-                                             route.pattern, e.what()));
+      return error_response(
+          500, fmt::format("handler for {} {} failed: {}", route.method, route.pattern, e.what()));
     }
   }
   if (!allowed.empty()) {
     std::string allow;
     for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
     Response r = error_response(
-        405, fmt::format("method {} is not allowed on {}; allowed: {}", request.method,
-                         request.path, allow));
+        405, fmt::format("method {} is not allowed on {}; allowed: {}", request.method, request.path, allow));
     r.headers.emplace_back("Allow", allow);
     return r;
   }

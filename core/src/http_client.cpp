@@ -2,12 +2,12 @@
 
 #include <cctype>
 
+#include <fmt/format.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
 
 namespace rm::core::http {
 
@@ -23,12 +23,10 @@ std::string ClientResponse::header(std::string_view lower_case_name) const {
   return {};
 }
 
-tl::expected<ClientResponse, std::string> fetch(const std::string& host, std::uint16_t port,
-                                                const std::string& method,
-                                                const std::string& target,
-                                                std::chrono::milliseconds timeout,
-                                                const std::string& body,
-                                                const std::vector<std::pair<std::string, std::string>>& headers) {
+tl::expected<ClientResponse, std::string> fetch(
+    const std::string& host, std::uint16_t port, const std::string& method, const std::string& target,
+    std::chrono::milliseconds timeout, const std::string& body,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
   // Asynchronous operations run on a private io_context so that one deadline covers the
   // resolve, connect, write and read together.
   net::io_context ioc;
@@ -48,30 +46,30 @@ tl::expected<ClientResponse, std::string> fetch(const std::string& host, std::ui
   std::string stage = "resolve";
 
   stream.expires_after(timeout);
-  resolver.async_resolve(host, std::to_string(port), [&](beast::error_code ec,
-                                                         tcp::resolver::results_type results) {
-    if (ec) {
-      result = ec;
-      return;
-    }
-    stage = "connect";
-    stream.async_connect(results, [&](beast::error_code ec2, const tcp::endpoint&) {
-      if (ec2) {
-        result = ec2;
-        return;
-      }
-      stage = "write";
-      bhttp::async_write(stream, req, [&](beast::error_code ec3, std::size_t) {
-        if (ec3) {
-          result = ec3;
-          return;
-        }
-        stage = "read";
-        bhttp::async_read(stream, buffer, parser,
-                          [&](beast::error_code ec4, std::size_t) { result = ec4; });
-      });
-    });
-  });
+  resolver.async_resolve(host, std::to_string(port),
+                         [&](beast::error_code ec, tcp::resolver::results_type results) {
+                           if (ec) {
+                             result = ec;
+                             return;
+                           }
+                           stage = "connect";
+                           stream.async_connect(results, [&](beast::error_code ec2, const tcp::endpoint&) {
+                             if (ec2) {
+                               result = ec2;
+                               return;
+                             }
+                             stage = "write";
+                             bhttp::async_write(stream, req, [&](beast::error_code ec3, std::size_t) {
+                               if (ec3) {
+                                 result = ec3;
+                                 return;
+                               }
+                               stage = "read";
+                               bhttp::async_read(stream, buffer, parser,
+                                                 [&](beast::error_code ec4, std::size_t) { result = ec4; });
+                             });
+                           });
+                         });
   // The resolver has no deadline of its own; bound the whole exchange here too.
   ioc.run_for(timeout + std::chrono::milliseconds(50));
   if (!ioc.stopped()) {
@@ -79,13 +77,12 @@ tl::expected<ClientResponse, std::string> fetch(const std::string& host, std::ui
                                       target, timeout.count(), stage));
   }
   if (result == beast::error::timeout) {
-    return tl::unexpected(fmt::format("{} {}:{}{}: timed out after {} ms during {}", method, host,
-                                      port, target, timeout.count(), stage));
+    return tl::unexpected(fmt::format("{} {}:{}{}: timed out after {} ms during {}", method, host, port,
+                                      target, timeout.count(), stage));
   }
   if (result) {
     return tl::unexpected(
-        fmt::format("{} {}:{}{}: {} failed: {}", method, host, port, target, stage,
-                    result.message()));
+        fmt::format("{} {}:{}{}: {} failed: {}", method, host, port, target, stage, result.message()));
   }
   auto msg = parser.release();
   ClientResponse out;

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -18,7 +19,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
 
 #include "core/http.hpp"
 #include "core/log.hpp"
@@ -72,8 +72,7 @@ struct Server::Impl {
   Impl(Router r, ServerOptions o)
       : router(std::move(r)), options(std::move(o)), ioc(std::max(1, options.threads)) {}
 
-  bhttp::response<bhttp::string_body> to_message(Response resp, unsigned version,
-                                                 bool keep_alive) {
+  bhttp::response<bhttp::string_body> to_message(Response resp, unsigned version, bool keep_alive) {
     bhttp::response<bhttp::string_body> msg{static_cast<bhttp::status>(resp.status), version};
     msg.set(bhttp::field::server, options.server_name);
     msg.set(bhttp::field::content_type, resp.content_type);
@@ -110,19 +109,16 @@ struct Server::Impl {
                                          : options.idle_timeout + options.request_timeout);
         first = false;
         beast::error_code ec;
-        co_await bhttp::async_read(conn->stream, buffer, parser,
-                                   net::redirect_error(net::use_awaitable, ec));
+        co_await bhttp::async_read(conn->stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
         conn->parser = nullptr;
         if (ec == bhttp::error::header_limit) {
-          co_await write_error(*conn, 431,
-                               fmt::format("request header exceeds the limit of {} bytes",
-                                           options.header_limit));
+          co_await write_error(
+              *conn, 431, fmt::format("request header exceeds the limit of {} bytes", options.header_limit));
           break;
         }
         if (ec == bhttp::error::body_limit) {
-          co_await write_error(
-              *conn, 413,
-              fmt::format("request body exceeds the limit of {} bytes", options.body_limit));
+          co_await write_error(*conn, 413,
+                               fmt::format("request body exceeds the limit of {} bytes", options.body_limit));
           break;
         }
         if (ec == bhttp::error::bad_target || ec == bhttp::error::bad_method ||
@@ -163,8 +159,8 @@ struct Server::Impl {
   net::awaitable<void> accept_loop() {
     for (;;) {
       beast::error_code ec;
-      auto socket = co_await acceptor->async_accept(net::make_strand(ioc),
-                                                    net::redirect_error(net::use_awaitable, ec));
+      auto socket =
+          co_await acceptor->async_accept(net::make_strand(ioc), net::redirect_error(net::use_awaitable, ec));
       if (ec) {
         if (stopping || ec == net::error::operation_aborted) co_return;
         logger("http")->warn("accept failed: {}", ec.message());
@@ -185,11 +181,17 @@ struct Server::Impl {
 Server::Server(Router router, ServerOptions options)
     : impl_(std::make_unique<Impl>(std::move(router), std::move(options))) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
-const Router& Server::router() const { return impl_->router; }
+const Router& Server::router() const {
+  return impl_->router;
+}
 
-std::uint16_t Server::port() const { return impl_->bound_port.load(); }
+std::uint16_t Server::port() const {
+  return impl_->bound_port.load();
+}
 
 tl::expected<void, std::string> Server::start() {
   auto& d = *impl_;
@@ -197,14 +199,14 @@ tl::expected<void, std::string> Server::start() {
   beast::error_code ec;
   auto address = net::ip::make_address(d.options.host, ec);
   if (ec) {
-    return tl::unexpected(fmt::format("cannot listen on {}:{}: '{}' is not an IP address",
-                                      d.options.host, d.options.port, d.options.host));
+    return tl::unexpected(fmt::format("cannot listen on {}:{}: '{}' is not an IP address", d.options.host,
+                                      d.options.port, d.options.host));
   }
   tcp::endpoint endpoint{address, d.options.port};
   d.acceptor.emplace(net::make_strand(d.ioc));
   auto fail = [&](const char* what) -> tl::expected<void, std::string> {
-    auto msg = fmt::format("cannot listen on {}:{}: {} failed: {}", d.options.host,
-                           d.options.port, what, ec.message());
+    auto msg = fmt::format("cannot listen on {}:{}: {} failed: {}", d.options.host, d.options.port, what,
+                           ec.message());
     d.acceptor.reset();
     return tl::unexpected(msg);
   };

@@ -19,11 +19,21 @@ void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += "\\u00";
@@ -59,17 +69,33 @@ void append_integer(std::string& out, Int v) {
 }
 }  // namespace
 
-void append_json_number(std::string& out, std::int64_t v) { append_integer(out, v); }
-void append_json_number(std::string& out, std::uint64_t v) { append_integer(out, v); }
+void append_json_number(std::string& out, std::int64_t v) {
+  append_integer(out, v);
+}
+void append_json_number(std::string& out, std::uint64_t v) {
+  append_integer(out, v);
+}
 
 void append_json(std::string& out, const boost::json::value& v) {
   switch (v.kind()) {
-    case boost::json::kind::null: out += "null"; break;
-    case boost::json::kind::bool_: out += v.get_bool() ? "true" : "false"; break;
-    case boost::json::kind::int64: append_json_number(out, v.get_int64()); break;
-    case boost::json::kind::uint64: append_json_number(out, v.get_uint64()); break;
-    case boost::json::kind::double_: append_json_number(out, v.get_double()); break;
-    case boost::json::kind::string: append_json_string(out, v.get_string()); break;
+    case boost::json::kind::null:
+      out += "null";
+      break;
+    case boost::json::kind::bool_:
+      out += v.get_bool() ? "true" : "false";
+      break;
+    case boost::json::kind::int64:
+      append_json_number(out, v.get_int64());
+      break;
+    case boost::json::kind::uint64:
+      append_json_number(out, v.get_uint64());
+      break;
+    case boost::json::kind::double_:
+      append_json_number(out, v.get_double());
+      break;
+    case boost::json::kind::string:
+      append_json_string(out, v.get_string());
+      break;
     case boost::json::kind::array: {
       out += '[';
       bool first = true;

@@ -45,8 +45,7 @@ void init_logging(std::string_view app_name) {
   std::lock_guard lock(g_mutex);
   sink_locked();
   g_level = level_from_env();
-  g_sink->set_pattern(std::string("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ ") + std::string(app_name) +
-                      " [%n] %v");
+  g_sink->set_pattern(std::string("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ ") + std::string(app_name) + " [%n] %v");
   spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->set_level(g_level); });
 }
 

@@ -4,11 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <cmath>
 #include <variant>
 
 #include <fmt/format.h>
@@ -44,8 +44,7 @@ std::vector<std::uint64_t> Histogram::cumulative_counts() const {
 }
 
 std::vector<double> default_latency_buckets() {
-  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-          1,      2.5,     5,      10};
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
 
 std::string escape_help(std::string_view help) {
@@ -99,8 +98,7 @@ bool valid_label_name(std::string_view name) {
   if (name.empty() || name.substr(0, 2) == "__") return false;
   for (std::size_t i = 0; i < name.size(); ++i) {
     char c = name[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-              (i > 0 && c >= '0' && c <= '9');
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
     if (!ok) return false;
   }
   return true;
@@ -133,8 +131,7 @@ struct Registry::Entry {
       family;
 };
 
-Registry::Entry& Registry::entry(const std::string& name, const std::string& help,
-                                 const std::string& type,
+Registry::Entry& Registry::entry(const std::string& name, const std::string& help, const std::string& type,
                                  const std::vector<std::string>& label_names) {
   if (!valid_metric_name(name)) {
     throw std::invalid_argument("invalid metric name '" + name + "'");
@@ -165,8 +162,8 @@ Family<Counter>& Registry::counter(const std::string& name, const std::string& h
   std::lock_guard lock(mutex_);
   auto& e = entry(name, help, "counter", label_names);
   if (std::holds_alternative<std::monostate>(e.family)) {
-    e.family = std::unique_ptr<Family<Counter>>(new Family<Counter>(
-        name, help, label_names, [] { return std::make_unique<Counter>(); }));
+    e.family = std::unique_ptr<Family<Counter>>(
+        new Family<Counter>(name, help, label_names, [] { return std::make_unique<Counter>(); }));
   }
   return *std::get<std::unique_ptr<Family<Counter>>>(e.family);
 }
@@ -315,12 +312,10 @@ std::string Registry::expose() const {
                   with_le.emplace_back("le", i < bounds.size() ? format_value(bounds[i]) : "+Inf");
                   out += fmt::format("{}_bucket{} {}\n", name, format_labels(with_le), counts[i]);
                 }
-                out += fmt::format("{}_sum{} {}\n", name, format_labels(labels),
-                                   format_value(child->sum()));
+                out += fmt::format("{}_sum{} {}\n", name, format_labels(labels), format_value(child->sum()));
                 out += fmt::format("{}_count{} {}\n", name, format_labels(labels), counts.back());
               } else {
-                out += fmt::format("{}{} {}\n", name, format_labels(labels),
-                                   format_value(child->value()));
+                out += fmt::format("{}{} {}\n", name, format_labels(labels), format_value(child->value()));
               }
             }
           }
@@ -334,15 +329,12 @@ Registry::Registry() = default;
 Registry::~Registry() = default;
 
 tl::expected<std::unique_ptr<http::Server>, std::string> serve(const Registry& registry,
-                                                               const std::string& host,
-                                                               std::uint16_t port) {
+                                                               const std::string& host, std::uint16_t port) {
   http::Router router;
   router.get("/metrics", [&registry](const http::Request&) {
     return http::text_response(200, registry.expose(), std::string(kContentType));
   });
-  router.get("/", [](const http::Request&) {
-    return http::text_response(200, "metrics are at /metrics\n");
-  });
+  router.get("/", [](const http::Request&) { return http::text_response(200, "metrics are at /metrics\n"); });
   http::ServerOptions options;
   options.host = host;
   options.port = port;

@@ -69,9 +69,15 @@ void Shutdown::on_shutdown(std::function<void()> callback) {
   callback();
 }
 
-bool Shutdown::requested() { return g_requested.load(); }
-void Shutdown::request() { trigger(0); }
-int Shutdown::signal_number() { return g_signal.load(); }
+bool Shutdown::requested() {
+  return g_requested.load();
+}
+void Shutdown::request() {
+  trigger(0);
+}
+int Shutdown::signal_number() {
+  return g_signal.load();
+}
 
 void Shutdown::wait() {
   std::unique_lock lock(g_mutex);

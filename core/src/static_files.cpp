@@ -65,8 +65,7 @@ Response not_found(std::string_view relative) {
 
 }  // namespace
 
-Response static_file(const fs::path& root, std::string_view relative,
-                     std::string_view if_none_match) {
+Response static_file(const fs::path& root, std::string_view relative, std::string_view if_none_match) {
   if (!safe_relative(relative)) return not_found(relative);
   std::error_code ec;
   fs::path file = root / fs::path(relative);
@@ -88,8 +87,7 @@ Response static_file(const fs::path& root, std::string_view relative,
   Response r;
   r.content_type = std::string(content_type_for(real));
   r.headers.emplace_back("ETag", etag);
-  r.headers.emplace_back("Cache-Control", real.extension() == ".html" ? "no-cache"
-                                                                       : "public, max-age=3600");
+  r.headers.emplace_back("Cache-Control", real.extension() == ".html" ? "no-cache" : "public, max-age=3600");
   if (!if_none_match.empty() && if_none_match == etag) {
     r.status = 304;
     return r;
@@ -105,8 +103,7 @@ void add_static(Router& router, std::string url_prefix, fs::path root) {
   auto serve = [root](const Request& req, std::string_view relative) {
     return static_file(root, relative, req.header("if-none-match").value_or(""));
   };
-  router.get(url_prefix.empty() ? "/" : url_prefix,
-             [serve](const Request& req) { return serve(req, ""); });
+  router.get(url_prefix.empty() ? "/" : url_prefix, [serve](const Request& req) { return serve(req, ""); });
   router.get(url_prefix + "/{path...}",
              [serve](const Request& req) { return serve(req, req.param("path")); });
 }

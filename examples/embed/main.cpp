@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
       float peak = 0;
       for (float s : a->view()) peak = std::max(peak, std::fabs(s));
       frames_by_node[node] += a->frames();
-      std::printf("%s audio %zu frames @ %u Hz, peak %.4f\n", node.c_str(), a->frames(), a->sample_rate, peak);
+      std::printf("%s audio %zu frames @ %u Hz, peak %.4f\n", node.c_str(), a->frames(), a->sample_rate,
+                  peak);
     } else {
       std::printf("%s %s\n", node.c_str(), std::string(rt::to_string(d->type)).c_str());
     }
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("streamed %.2f s of audio: %zu outputs\n", seconds, outputs);
-  for (const auto& [node, frames] : frames_by_node) std::printf("total %s %zu frames\n", node.c_str(), frames);
+  for (const auto& [node, frames] : frames_by_node)
+    std::printf("total %s %zu frames\n", node.c_str(), frames);
   return 0;
 }

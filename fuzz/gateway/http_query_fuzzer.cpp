@@ -18,10 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   rm::core::http::Router router;
-  router.get("/api/v1/gpus/{id}/telemetry",
-             [](const rm::core::http::Request& r) {
-               return rm::core::http::text_response(200, std::string(r.param("id")));
-             });
+  router.get("/api/v1/gpus/{id}/telemetry", [](const rm::core::http::Request& r) {
+    return rm::core::http::text_response(200, std::string(r.param("id")));
+  });
   (void)router.handle(rm::core::http::make_request("GET", text));
   return 0;
 }

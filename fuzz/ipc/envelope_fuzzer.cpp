@@ -16,8 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto* b = reinterpret_cast<const std::byte*>(p);
     return n == 0 || (b >= in.data() && b + n <= in.data() + in.size());
   };
-  if (!inside(env->session.data(), env->session.size()) ||
-      !inside(env->payload.data(), env->payload.size()))
+  if (!inside(env->session.data(), env->session.size()) || !inside(env->payload.data(), env->payload.size()))
     std::abort();
   using T = rm::ipc::EnvelopeType;
   switch (env->type) {

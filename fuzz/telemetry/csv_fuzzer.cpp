@@ -31,6 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t cut = in.empty() ? 0 : data[0] % (in.size() + 1);
   auto whole = run(in, {});
   auto split = run(in.substr(0, cut), in.substr(cut));
-  if (whole.ok != split.ok || (whole.ok && (whole.rows != split.rows || whole.bad != split.bad))) std::abort();
+  if (whole.ok != split.ok || (whole.ok && (whole.rows != split.rows || whole.bad != split.bad)))
+    std::abort();
   return 0;
 }

@@ -15,11 +15,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto f = dec.next();
     if (!f || !*f) break;
     switch ((*f)->type) {
-      case FrameType::hello: (void)decode_hello((*f)->payload); break;
-      case FrameType::publish: (void)pub.decode((*f)->payload, "fuzz"); break;
-      case FrameType::ack: (void)decode_ack((*f)->payload); break;
-      case FrameType::credit: (void)decode_credit((*f)->payload); break;
-      case FrameType::error: (void)decode_error((*f)->payload); break;
+      case FrameType::hello:
+        (void)decode_hello((*f)->payload);
+        break;
+      case FrameType::publish:
+        (void)pub.decode((*f)->payload, "fuzz");
+        break;
+      case FrameType::ack:
+        (void)decode_ack((*f)->payload);
+        break;
+      case FrameType::credit:
+        (void)decode_credit((*f)->payload);
+        break;
+      case FrameType::error:
+        (void)decode_error((*f)->payload);
+        break;
     }
   }
   return 0;

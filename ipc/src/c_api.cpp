@@ -29,16 +29,23 @@ int fail(int code, std::string msg) {
 
 int code_of(IpcErrc e) {
   switch (e) {
-    case IpcErrc::invalid_argument: return RM_IPC_ERR_INVALID;
-    case IpcErrc::io: return RM_IPC_ERR_IO;
-    case IpcErrc::format: return RM_IPC_ERR_FORMAT;
-    case IpcErrc::peer_gone: return RM_IPC_PEER_GONE;
-    case IpcErrc::state: return RM_IPC_ERR_STATE;
+    case IpcErrc::invalid_argument:
+      return RM_IPC_ERR_INVALID;
+    case IpcErrc::io:
+      return RM_IPC_ERR_IO;
+    case IpcErrc::format:
+      return RM_IPC_ERR_FORMAT;
+    case IpcErrc::peer_gone:
+      return RM_IPC_PEER_GONE;
+    case IpcErrc::state:
+      return RM_IPC_ERR_STATE;
   }
   return RM_IPC_ERR_STATE;
 }
 
-int fail(const IpcError& e) { return fail(code_of(e.code), e.message); }
+int fail(const IpcError& e) {
+  return fail(code_of(e.code), e.message);
+}
 
 std::chrono::nanoseconds to_timeout(int ms) {
   if (ms < 0) return rm::ipc::kForever;
@@ -56,11 +63,12 @@ int guarded(F&& f) {
   }
 }
 
-bool role_ok(int role) { return role == RM_IPC_ROLE_PRODUCER || role == RM_IPC_ROLE_CONSUMER; }
+bool role_ok(int role) {
+  return role == RM_IPC_ROLE_PRODUCER || role == RM_IPC_ROLE_CONSUMER;
+}
 
 rm::ipc::detail::Role to_role(int role) {
-  return role == RM_IPC_ROLE_PRODUCER ? rm::ipc::detail::Role::producer
-                                      : rm::ipc::detail::Role::consumer;
+  return role == RM_IPC_ROLE_PRODUCER ? rm::ipc::detail::Role::producer : rm::ipc::detail::Role::consumer;
 }
 
 }  // namespace
@@ -80,16 +88,15 @@ int rm_ipc_channel_create(const char* dir, const char* name, uint64_t capacity, 
   });
 }
 
-int rm_ipc_channel_open(const char* dir, const char* name, int role, int timeout_ms,
-                        rm_ipc_channel** out) {
+int rm_ipc_channel_open(const char* dir, const char* name, int role, int timeout_ms, rm_ipc_channel** out) {
   return guarded([&] {
     if (dir == nullptr || name == nullptr || out == nullptr || !role_ok(role))
       return fail(RM_IPC_ERR_INVALID, "rm_ipc_channel_open: null argument or bad role");
     *out = nullptr;
-    auto ch = Channel::open(dir, name, to_role(role),
-                            timeout_ms < 0 ? std::chrono::nanoseconds(std::chrono::hours(24 * 365))
-                                           : to_timeout(timeout_ms),
-                            rm::ipc::ChannelOptions::from_env());
+    auto ch = Channel::open(
+        dir, name, to_role(role),
+        timeout_ms < 0 ? std::chrono::nanoseconds(std::chrono::hours(24 * 365)) : to_timeout(timeout_ms),
+        rm::ipc::ChannelOptions::from_env());
     if (!ch) return fail(ch.error());
     *out = new rm_ipc_channel{std::move(*ch), 0};
     return RM_IPC_OK;
@@ -184,22 +191,30 @@ void rm_ipc_heartbeat(rm_ipc_channel* ch) {
 int rm_ipc_peer_alive(rm_ipc_channel* ch) {
   if (ch == nullptr) return fail(RM_IPC_ERR_INVALID, "rm_ipc_peer_alive: null channel");
   switch (ch->ch->peer_state()) {
-    case rm::ipc::PeerState::alive: return 1;
-    case rm::ipc::PeerState::not_attached: return 0;
+    case rm::ipc::PeerState::alive:
+      return 1;
+    case rm::ipc::PeerState::not_attached:
+      return 0;
     case rm::ipc::PeerState::gone:
       return fail(RM_IPC_PEER_GONE, "ipc channel " + ch->ch->path() + ": the peer is gone");
   }
   return 0;
 }
 
-uint64_t rm_ipc_capacity(const rm_ipc_channel* ch) { return ch == nullptr ? 0 : ch->ch->capacity(); }
+uint64_t rm_ipc_capacity(const rm_ipc_channel* ch) {
+  return ch == nullptr ? 0 : ch->ch->capacity();
+}
 
 uint64_t rm_ipc_max_record(const rm_ipc_channel* ch) {
   return ch == nullptr ? 0 : ch->ch->max_record();
 }
 
-const char* rm_ipc_last_error(void) { return g_last_error.c_str(); }
+const char* rm_ipc_last_error(void) {
+  return g_last_error.c_str();
+}
 
-uint32_t rm_ipc_layout_version(void) { return rm::ipc::detail::kLayoutVersion; }
+uint32_t rm_ipc_layout_version(void) {
+  return rm::ipc::detail::kLayoutVersion;
+}
 
 }  // extern "C"

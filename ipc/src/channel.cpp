@@ -25,7 +25,9 @@ namespace {
 
 using std::chrono::nanoseconds;
 
-std::string errno_text(int err) { return std::string(std::strerror(err)); }
+std::string errno_text(int err) {
+  return std::string(std::strerror(err));
+}
 
 std::string hex(std::uint64_t v) {
   char buf[32];
@@ -44,13 +46,11 @@ void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected, nanose
   struct timespec ts {};
   ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
   ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
-  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, &ts,
-            nullptr, 0);
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, &ts, nullptr, 0);
 }
 
 void futex_wake(std::atomic<std::uint32_t>* word) {
-  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE, 1, nullptr, nullptr,
-            0);
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE, 1, nullptr, nullptr, 0);
 }
 
 inline void cpu_relax() {
@@ -138,15 +138,16 @@ void keeper_unregister(std::atomic<std::uint64_t>* slot) {
   if (k.slots.empty()) k.cv.notify_all();
 }
 
-const char* role_name(Role r) { return r == Role::producer ? "producer" : "consumer"; }
+const char* role_name(Role r) {
+  return r == Role::producer ? "producer" : "consumer";
+}
 
 }  // namespace
 
 std::uint64_t monotonic_ns() {
   struct timespec ts {};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
-         static_cast<std::uint64_t>(ts.tv_nsec);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 IpcError Channel::error(IpcErrc code, const std::string& what) const {
@@ -160,30 +161,30 @@ SideBlock& Channel::peer() const {
   return role_ == Role::producer ? hdr_->consumer : hdr_->producer;
 }
 
-tl::expected<std::unique_ptr<Channel>, IpcError> Channel::create(
-    const std::filesystem::path& dir, std::string_view name, std::uint64_t capacity, Role role,
-    const ChannelOptions& options) {
+tl::expected<std::unique_ptr<Channel>, IpcError> Channel::create(const std::filesystem::path& dir,
+                                                                 std::string_view name,
+                                                                 std::uint64_t capacity, Role role,
+                                                                 const ChannelOptions& options) {
   auto ch = std::unique_ptr<Channel>(new Channel());
   ch->path_ = (dir / std::string(name)).string();
   ch->options_ = options;
   if (name.empty() || name.find('/') != std::string_view::npos || name == "." || name == "..")
-    return tl::unexpected(ch->error(IpcErrc::invalid_argument,
-                                    "invalid channel name (empty, '.', '..' or contains '/')"));
+    return tl::unexpected(
+        ch->error(IpcErrc::invalid_argument, "invalid channel name (empty, '.', '..' or contains '/')"));
   std::uint64_t cap = align_up(capacity);
   if (capacity < kMinCapacity || cap > kMaxCapacity)
-    return tl::unexpected(ch->error(
-        IpcErrc::invalid_argument, "capacity " + std::to_string(capacity) +
-                                       " out of range [" + std::to_string(kMinCapacity) + ", " +
-                                       std::to_string(kMaxCapacity) + "]"));
+    return tl::unexpected(ch->error(IpcErrc::invalid_argument, "capacity " + std::to_string(capacity) +
+                                                                   " out of range [" +
+                                                                   std::to_string(kMinCapacity) + ", " +
+                                                                   std::to_string(kMaxCapacity) + "]"));
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
-    return tl::unexpected(ch->error(IpcErrc::io, "cannot create directory " + dir.string() +
-                                                     ": " + ec.message()));
+    return tl::unexpected(
+        ch->error(IpcErrc::io, "cannot create directory " + dir.string() + ": " + ec.message()));
   // Build the segment under a temporary name and rename it into place, so an opener never
   // sees a half-initialised header.
-  std::string tmp =
-      (dir / ("." + std::string(name) + ".tmp." + std::to_string(::getpid()))).string();
+  std::string tmp = (dir / ("." + std::string(name) + ".tmp." + std::to_string(::getpid()))).string();
   int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
   if (fd < 0)
     return tl::unexpected(ch->error(IpcErrc::io, "cannot create " + tmp + ": " + errno_text(errno)));
@@ -194,9 +195,9 @@ tl::expected<std::unique_ptr<Channel>, IpcError> Channel::create(
   if (rc != 0) {
     ::close(fd);
     ::unlink(tmp.c_str());
-    return tl::unexpected(ch->error(
-        IpcErrc::io, "cannot allocate " + std::to_string(size) + " bytes: " + errno_text(rc) +
-                         " (is /dev/shm large enough? docker: --shm-size)"));
+    return tl::unexpected(ch->error(IpcErrc::io, "cannot allocate " + std::to_string(size) +
+                                                     " bytes: " + errno_text(rc) +
+                                                     " (is /dev/shm large enough? docker: --shm-size)"));
   }
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   int map_errno = errno;
@@ -242,9 +243,9 @@ tl::expected<std::unique_ptr<Channel>, IpcError> Channel::open(const std::filesy
     int err = errno;
     std::uint64_t waited = monotonic_ns() - start;
     if (err != ENOENT || static_cast<std::int64_t>(waited) >= timeout.count())
-      return tl::unexpected(ch->error(
-          IpcErrc::io, "cannot open: " + errno_text(err) +
-                           (err == ENOENT ? " (the creator has not created it yet?)" : "")));
+      return tl::unexpected(
+          ch->error(IpcErrc::io, "cannot open: " + errno_text(err) +
+                                     (err == ENOENT ? " (the creator has not created it yet?)" : "")));
     ::usleep(2000);
   }
   struct stat st {};
@@ -255,48 +256,43 @@ tl::expected<std::unique_ptr<Channel>, IpcError> Channel::open(const std::filesy
   auto size = static_cast<std::uint64_t>(st.st_size);
   if (size < kHeaderSize + kMinCapacity) {
     ::close(fd);
-    return tl::unexpected(ch->error(
-        IpcErrc::format, "file is " + std::to_string(size) + " bytes, smaller than a " +
-                             std::to_string(kHeaderSize) + "-byte header plus minimal ring"));
+    return tl::unexpected(
+        ch->error(IpcErrc::format, "file is " + std::to_string(size) + " bytes, smaller than a " +
+                                       std::to_string(kHeaderSize) + "-byte header plus minimal ring"));
   }
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   int map_errno = errno;
   ::close(fd);
-  if (p == MAP_FAILED)
-    return tl::unexpected(ch->error(IpcErrc::io, "mmap failed: " + errno_text(map_errno)));
+  if (p == MAP_FAILED) return tl::unexpected(ch->error(IpcErrc::io, "mmap failed: " + errno_text(map_errno)));
   ch->base_ = static_cast<std::byte*>(p);
   ch->map_size_ = size;
   auto* hdr = static_cast<SegmentHeader*>(p);
   if (hdr->magic != kMagic)
-    return tl::unexpected(ch->error(IpcErrc::format, "bad magic " + hex(hdr->magic) +
-                                                         " at offset 0 (expected " +
-                                                         hex(kMagic) + "): not an ipc segment"));
-  if (hdr->layout_version != kLayoutVersion)
     return tl::unexpected(ch->error(
-        IpcErrc::format, "layout version " + std::to_string(hdr->layout_version) +
-                             " at offset 8, this library speaks " +
-                             std::to_string(kLayoutVersion) +
-                             ": use the same libremotemedia_ipc on both sides"));
+        IpcErrc::format,
+        "bad magic " + hex(hdr->magic) + " at offset 0 (expected " + hex(kMagic) + "): not an ipc segment"));
+  if (hdr->layout_version != kLayoutVersion)
+    return tl::unexpected(ch->error(IpcErrc::format, "layout version " + std::to_string(hdr->layout_version) +
+                                                         " at offset 8, this library speaks " +
+                                                         std::to_string(kLayoutVersion) +
+                                                         ": use the same libremotemedia_ipc on both sides"));
   if (hdr->header_size != kHeaderSize)
-    return tl::unexpected(ch->error(IpcErrc::format, "header size " +
-                                                         std::to_string(hdr->header_size) +
+    return tl::unexpected(ch->error(IpcErrc::format, "header size " + std::to_string(hdr->header_size) +
                                                          " at offset 12, expected " +
                                                          std::to_string(kHeaderSize)));
-  if (hdr->capacity < kMinCapacity || hdr->capacity > kMaxCapacity ||
-      hdr->capacity % kRecordAlign != 0 || kHeaderSize + hdr->capacity != size)
-    return tl::unexpected(ch->error(
-        IpcErrc::format, "capacity " + std::to_string(hdr->capacity) +
-                             " at offset 16 does not match the file size " +
-                             std::to_string(size) + " (header " + std::to_string(kHeaderSize) +
-                             " + capacity)"));
+  if (hdr->capacity < kMinCapacity || hdr->capacity > kMaxCapacity || hdr->capacity % kRecordAlign != 0 ||
+      kHeaderSize + hdr->capacity != size)
+    return tl::unexpected(ch->error(IpcErrc::format, "capacity " + std::to_string(hdr->capacity) +
+                                                         " at offset 16 does not match the file size " +
+                                                         std::to_string(size) + " (header " +
+                                                         std::to_string(kHeaderSize) + " + capacity)"));
   ch->hdr_ = hdr;
   ch->cap_ = hdr->capacity;
   if (auto a = ch->attach(role); !a) return tl::unexpected(a.error());
   return ch;
 }
 
-tl::expected<void, IpcError> Channel::unlink(const std::filesystem::path& dir,
-                                             std::string_view name) {
+tl::expected<void, IpcError> Channel::unlink(const std::filesystem::path& dir, std::string_view name) {
   std::string p = (dir / std::string(name)).string();
   if (::unlink(p.c_str()) != 0 && errno != ENOENT)
     return tl::unexpected(
@@ -318,9 +314,8 @@ tl::expected<void, IpcError> Channel::attach(Role role) {
                  monotonic_ns() - hb > static_cast<std::uint64_t>(options_.peer_timeout.count());
     if (!(same_ns && pid_dead(old)) && !stale) {
       closed_ = true;
-      return tl::unexpected(error(IpcErrc::state, std::string("already has a live ") +
-                                                      role_name(role) + " (pid " +
-                                                      std::to_string(old) + ")"));
+      return tl::unexpected(error(IpcErrc::state, std::string("already has a live ") + role_name(role) +
+                                                      " (pid " + std::to_string(old) + ")"));
     }
   }
   m.pid_ns.store(my_pid_ns_, std::memory_order_relaxed);
@@ -402,8 +397,8 @@ int Channel::wait_for(Ready&& ready, nanoseconds timeout) {
   };
   if (timeout.count() <= 0) return gone() ? (ready() ? 1 : -1) : 0;
   std::uint64_t start = monotonic_ns();
-  std::uint64_t limit = timeout == kForever ? UINT64_MAX
-                                            : start + static_cast<std::uint64_t>(timeout.count());
+  std::uint64_t limit =
+      timeout == kForever ? UINT64_MAX : start + static_cast<std::uint64_t>(timeout.count());
   std::uint64_t spin_end = start + static_cast<std::uint64_t>(options_.spin.count());
   // Phase 1: spin; the common case under traffic, no syscalls.
   if (me().closed.load(std::memory_order_relaxed) == 0) {
@@ -478,16 +473,14 @@ void Channel::close_loan() {
     hdr_->producer.loan_open.store(0, std::memory_order_release);
 }
 
-tl::expected<std::optional<std::byte*>, IpcError> Channel::loan(std::uint64_t size,
-                                                                nanoseconds timeout) {
+tl::expected<std::optional<std::byte*>, IpcError> Channel::loan(std::uint64_t size, nanoseconds timeout) {
   if (role_ != Role::producer) return tl::unexpected(error(IpcErrc::state, "loan on a consumer"));
   if (closed_) return tl::unexpected(error(IpcErrc::state, "loan after close"));
   if (loan_size_)
     return tl::unexpected(error(IpcErrc::state, "loan while a loan is outstanding (send or drop it first)"));
   if (size > max_record())
     return tl::unexpected(error(IpcErrc::invalid_argument,
-                                "record of " + std::to_string(size) +
-                                    " bytes does not fit; the largest is " +
+                                "record of " + std::to_string(size) + " bytes does not fit; the largest is " +
                                     std::to_string(max_record()) + " (create a larger channel)"));
   if (hdr_->consumer.closed.load(std::memory_order_acquire) != 0)
     return tl::unexpected(error(IpcErrc::peer_gone, "the consumer closed the channel"));
@@ -518,7 +511,8 @@ tl::expected<std::optional<std::byte*>, IpcError> Channel::loan(std::uint64_t si
     return true;
   };
   int r = wait_for(fits, timeout);
-  if (r < 0) return tl::unexpected(error(IpcErrc::peer_gone, "the consumer is gone (closed or its process died)"));
+  if (r < 0)
+    return tl::unexpected(error(IpcErrc::peer_gone, "the consumer is gone (closed or its process died)"));
   if (!got) return std::optional<std::byte*>{};
   loan_size_ = need;
   open_loan();
@@ -530,8 +524,7 @@ tl::expected<void, IpcError> Channel::commit(std::uint64_t used) {
   if (!loan_size_) return tl::unexpected(error(IpcErrc::state, "send without a loan"));
   if (record_span(used) > *loan_size_)
     return tl::unexpected(error(IpcErrc::invalid_argument,
-                                "send of " + std::to_string(used) +
-                                    " bytes exceeds the loaned size"));
+                                "send of " + std::to_string(used) + " bytes exceeds the loaned size"));
   SideBlock& prod = hdr_->producer;
   auto* rh = reinterpret_cast<RecordHeader*>(ring() + loan_offset_);
   rh->size = static_cast<std::uint32_t>(used);
@@ -550,11 +543,9 @@ void Channel::cancel_loan() {
   loan_size_.reset();
 }
 
-tl::expected<std::optional<std::span<const std::byte>>, IpcError> Channel::receive(
-    nanoseconds timeout) {
+tl::expected<std::optional<std::span<const std::byte>>, IpcError> Channel::receive(nanoseconds timeout) {
   using Result = std::optional<std::span<const std::byte>>;
-  if (role_ != Role::consumer)
-    return tl::unexpected(error(IpcErrc::state, "receive on a producer"));
+  if (role_ != Role::consumer) return tl::unexpected(error(IpcErrc::state, "receive on a producer"));
   if (closed_) return tl::unexpected(error(IpcErrc::state, "receive after close"));
   if (sample_span_)
     return tl::unexpected(error(IpcErrc::state, "receive while a sample is outstanding (release it first)"));
@@ -571,26 +562,24 @@ tl::expected<std::optional<std::span<const std::byte>>, IpcError> Channel::recei
       std::uint64_t avail = h - t;
       // The producer is untrusted: validate the framing before touching the payload.
       if (avail > cap_ || avail < kRecordHeaderSize) {
-        corrupt = error(IpcErrc::format, "corrupt ring positions (head " + std::to_string(h) +
-                                             ", tail " + std::to_string(t) + ")");
+        corrupt = error(IpcErrc::format, "corrupt ring positions (head " + std::to_string(h) + ", tail " +
+                                             std::to_string(t) + ")");
         return true;
       }
       const auto* rh = reinterpret_cast<const RecordHeader*>(ring() + idx);
       if (rh->kind == kRecordWrap) {
         if (rh->size != cap_ - idx || rh->size > avail) {
-          corrupt = error(IpcErrc::format, "corrupt wrap record at ring offset " +
-                                               std::to_string(idx));
+          corrupt = error(IpcErrc::format, "corrupt wrap record at ring offset " + std::to_string(idx));
           return true;
         }
         cons.pos.store(t + rh->size, std::memory_order_release);
         wake_peer();
         continue;
       }
-      if (rh->kind != kRecordData || record_span(rh->size) > avail ||
-          record_span(rh->size) > cap_ - idx) {
-        corrupt = error(IpcErrc::format, "corrupt record header (kind " + hex(rh->kind) +
-                                             ", size " + std::to_string(rh->size) +
-                                             ") at ring offset " + std::to_string(idx));
+      if (rh->kind != kRecordData || record_span(rh->size) > avail || record_span(rh->size) > cap_ - idx) {
+        corrupt =
+            error(IpcErrc::format, "corrupt record header (kind " + hex(rh->kind) + ", size " +
+                                       std::to_string(rh->size) + ") at ring offset " + std::to_string(idx));
         return true;
       }
       sample_record_ = record_span(rh->size);
@@ -612,8 +601,7 @@ tl::expected<std::optional<std::span<const std::byte>>, IpcError> Channel::recei
 void Channel::release() {
   if (!sample_span_ || hdr_ == nullptr) return;
   SideBlock& cons = hdr_->consumer;
-  cons.pos.store(cons.pos.load(std::memory_order_relaxed) + sample_record_,
-                 std::memory_order_release);
+  cons.pos.store(cons.pos.load(std::memory_order_relaxed) + sample_record_, std::memory_order_release);
   sample_span_.reset();
   wake_peer();
 }

@@ -26,14 +26,15 @@ std::uint64_t monotonic_ns();
 
 class Channel {
  public:
-  static tl::expected<std::unique_ptr<Channel>, IpcError> create(
-      const std::filesystem::path& dir, std::string_view name, std::uint64_t capacity,
-      Role role, const ChannelOptions& options);
-  static tl::expected<std::unique_ptr<Channel>, IpcError> open(
-      const std::filesystem::path& dir, std::string_view name, Role role,
-      std::chrono::nanoseconds timeout, const ChannelOptions& options);
-  static tl::expected<void, IpcError> unlink(const std::filesystem::path& dir,
-                                             std::string_view name);
+  static tl::expected<std::unique_ptr<Channel>, IpcError> create(const std::filesystem::path& dir,
+                                                                 std::string_view name,
+                                                                 std::uint64_t capacity, Role role,
+                                                                 const ChannelOptions& options);
+  static tl::expected<std::unique_ptr<Channel>, IpcError> open(const std::filesystem::path& dir,
+                                                               std::string_view name, Role role,
+                                                               std::chrono::nanoseconds timeout,
+                                                               const ChannelOptions& options);
+  static tl::expected<void, IpcError> unlink(const std::filesystem::path& dir, std::string_view name);
 
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
@@ -47,8 +48,7 @@ class Channel {
   bool loan_outstanding() const { return loan_size_.has_value(); }
 
   // Consumer. receive: the next record in place, or nullopt when nothing arrived in time.
-  tl::expected<std::optional<std::span<const std::byte>>, IpcError> receive(
-      std::chrono::nanoseconds timeout);
+  tl::expected<std::optional<std::span<const std::byte>>, IpcError> receive(std::chrono::nanoseconds timeout);
   void release();
   bool sample_outstanding() const { return sample_span_.has_value(); }
 
@@ -81,8 +81,7 @@ class Channel {
   void open_loan();
   void close_loan();
   // Consumer: true while the producer fills a loan whose spin budget is not spent yet.
-  bool spin_for_open_loan(std::uint32_t& spent_gen, std::uint64_t& loan_spin_end,
-                          std::uint64_t now) const;
+  bool spin_for_open_loan(std::uint32_t& spent_gen, std::uint64_t& loan_spin_end, std::uint64_t now) const;
   IpcError error(IpcErrc code, const std::string& what) const;
 
   std::byte* base_ = nullptr;

@@ -12,11 +12,16 @@ namespace rm::ipc {
 
 std::string_view to_string(IpcErrc code) {
   switch (code) {
-    case IpcErrc::invalid_argument: return "invalid_argument";
-    case IpcErrc::io: return "io";
-    case IpcErrc::format: return "format";
-    case IpcErrc::peer_gone: return "peer_gone";
-    case IpcErrc::state: return "state";
+    case IpcErrc::invalid_argument:
+      return "invalid_argument";
+    case IpcErrc::io:
+      return "io";
+    case IpcErrc::format:
+      return "format";
+    case IpcErrc::peer_gone:
+      return "peer_gone";
+    case IpcErrc::state:
+      return "state";
   }
   return "unknown";
 }
@@ -33,7 +38,9 @@ ChannelOptions ChannelOptions::from_env() {
 }
 
 namespace {
-IpcError closed_error() { return IpcError{IpcErrc::state, "ipc endpoint used after close or move"}; }
+IpcError closed_error() {
+  return IpcError{IpcErrc::state, "ipc endpoint used after close or move"};
+}
 }  // namespace
 
 // ---- SampleMut / Publisher ----
@@ -60,26 +67,22 @@ Publisher::Publisher(Publisher&&) noexcept = default;
 Publisher& Publisher::operator=(Publisher&&) noexcept = default;
 Publisher::~Publisher() = default;
 
-tl::expected<Publisher, IpcError> Publisher::create(const std::filesystem::path& dir,
-                                                    std::string_view name,
-                                                    std::uint64_t capacity,
-                                                    ChannelOptions options) {
+tl::expected<Publisher, IpcError> Publisher::create(const std::filesystem::path& dir, std::string_view name,
+                                                    std::uint64_t capacity, ChannelOptions options) {
   auto ch = detail::Channel::create(dir, name, capacity, detail::Role::producer, options);
   if (!ch) return tl::unexpected(ch.error());
   return Publisher(std::move(*ch));
 }
 
-tl::expected<Publisher, IpcError> Publisher::open(const std::filesystem::path& dir,
-                                                  std::string_view name,
-                                                  std::chrono::nanoseconds timeout,
-                                                  ChannelOptions options) {
+tl::expected<Publisher, IpcError> Publisher::open(const std::filesystem::path& dir, std::string_view name,
+                                                  std::chrono::nanoseconds timeout, ChannelOptions options) {
   auto ch = detail::Channel::open(dir, name, detail::Role::producer, timeout, options);
   if (!ch) return tl::unexpected(ch.error());
   return Publisher(std::move(*ch));
 }
 
-tl::expected<std::optional<SampleMut>, IpcError> Publisher::loan(
-    std::uint64_t size, std::chrono::nanoseconds timeout) {
+tl::expected<std::optional<SampleMut>, IpcError> Publisher::loan(std::uint64_t size,
+                                                                 std::chrono::nanoseconds timeout) {
   if (!ch_) return tl::unexpected(closed_error());
   auto p = ch_->loan(size, timeout);
   if (!p) return tl::unexpected(p.error());
@@ -90,8 +93,8 @@ tl::expected<std::optional<SampleMut>, IpcError> Publisher::loan(
 tl::expected<void, IpcError> Publisher::send(SampleMut&& sample) {
   if (!ch_) return tl::unexpected(closed_error());
   if (sample.ch_ != ch_.get())
-    return tl::unexpected(IpcError{IpcErrc::state, "ipc channel " + ch_->path() +
-                                                       ": sample was not loaned from this publisher"});
+    return tl::unexpected(IpcError{
+        IpcErrc::state, "ipc channel " + ch_->path() + ": sample was not loaned from this publisher"});
   auto r = ch_->commit(sample.size_);
   sample.ch_ = nullptr;
   return r;
@@ -108,9 +111,15 @@ tl::expected<bool, IpcError> Publisher::send_copy(std::span<const std::byte> dat
   return true;
 }
 
-std::uint64_t Publisher::capacity() const { return ch_ ? ch_->capacity() : 0; }
-std::uint64_t Publisher::max_record() const { return ch_ ? ch_->max_record() : 0; }
-PeerState Publisher::peer_state() const { return ch_ ? ch_->peer_state() : PeerState::gone; }
+std::uint64_t Publisher::capacity() const {
+  return ch_ ? ch_->capacity() : 0;
+}
+std::uint64_t Publisher::max_record() const {
+  return ch_ ? ch_->max_record() : 0;
+}
+PeerState Publisher::peer_state() const {
+  return ch_ ? ch_->peer_state() : PeerState::gone;
+}
 void Publisher::heartbeat() {
   if (ch_) ch_->heartbeat();
 }
@@ -142,17 +151,14 @@ Subscriber::Subscriber(Subscriber&&) noexcept = default;
 Subscriber& Subscriber::operator=(Subscriber&&) noexcept = default;
 Subscriber::~Subscriber() = default;
 
-tl::expected<Subscriber, IpcError> Subscriber::create(const std::filesystem::path& dir,
-                                                      std::string_view name,
-                                                      std::uint64_t capacity,
-                                                      ChannelOptions options) {
+tl::expected<Subscriber, IpcError> Subscriber::create(const std::filesystem::path& dir, std::string_view name,
+                                                      std::uint64_t capacity, ChannelOptions options) {
   auto ch = detail::Channel::create(dir, name, capacity, detail::Role::consumer, options);
   if (!ch) return tl::unexpected(ch.error());
   return Subscriber(std::move(*ch));
 }
 
-tl::expected<Subscriber, IpcError> Subscriber::open(const std::filesystem::path& dir,
-                                                    std::string_view name,
+tl::expected<Subscriber, IpcError> Subscriber::open(const std::filesystem::path& dir, std::string_view name,
                                                     std::chrono::nanoseconds timeout,
                                                     ChannelOptions options) {
   auto ch = detail::Channel::open(dir, name, detail::Role::consumer, timeout, options);
@@ -160,8 +166,7 @@ tl::expected<Subscriber, IpcError> Subscriber::open(const std::filesystem::path&
   return Subscriber(std::move(*ch));
 }
 
-tl::expected<std::optional<Sample>, IpcError> Subscriber::receive(
-    std::chrono::nanoseconds timeout) {
+tl::expected<std::optional<Sample>, IpcError> Subscriber::receive(std::chrono::nanoseconds timeout) {
   if (!ch_) return tl::unexpected(closed_error());
   auto r = ch_->receive(timeout);
   if (!r) return tl::unexpected(r.error());
@@ -169,8 +174,12 @@ tl::expected<std::optional<Sample>, IpcError> Subscriber::receive(
   return std::optional<Sample>(Sample(ch_.get(), (*r)->data(), (*r)->size()));
 }
 
-std::uint64_t Subscriber::capacity() const { return ch_ ? ch_->capacity() : 0; }
-PeerState Subscriber::peer_state() const { return ch_ ? ch_->peer_state() : PeerState::gone; }
+std::uint64_t Subscriber::capacity() const {
+  return ch_ ? ch_->capacity() : 0;
+}
+PeerState Subscriber::peer_state() const {
+  return ch_ ? ch_->peer_state() : PeerState::gone;
+}
 void Subscriber::heartbeat() {
   if (ch_) ch_->heartbeat();
 }

@@ -58,26 +58,52 @@ __attribute__((visibility("hidden"))) char __libc_single_threaded = 0;
 int __wrap_pthread_create(pthread_t* t, const pthread_attr_t* a, void* (*f)(void*), void* arg) {
   return rm_compat_pthread_create(t, a, f, arg);
 }
-int __wrap_pthread_join(pthread_t t, void** r) { return rm_compat_pthread_join(t, r); }
-int __wrap_pthread_detach(pthread_t t) { return rm_compat_pthread_detach(t); }
-int __wrap_pthread_once(pthread_once_t* o, void (*f)()) { return rm_compat_pthread_once(o, f); }
-int __wrap_pthread_key_create(pthread_key_t* k, void (*d)(void*)) { return rm_compat_pthread_key_create(k, d); }
+int __wrap_pthread_join(pthread_t t, void** r) {
+  return rm_compat_pthread_join(t, r);
+}
+int __wrap_pthread_detach(pthread_t t) {
+  return rm_compat_pthread_detach(t);
+}
+int __wrap_pthread_once(pthread_once_t* o, void (*f)()) {
+  return rm_compat_pthread_once(o, f);
+}
+int __wrap_pthread_key_create(pthread_key_t* k, void (*d)(void*)) {
+  return rm_compat_pthread_key_create(k, d);
+}
 int __wrap___pthread_key_create(pthread_key_t* k, void (*d)(void*)) {
   return rm_compat___pthread_key_create(k, d);
 }
-int __wrap_pthread_key_delete(pthread_key_t k) { return rm_compat_pthread_key_delete(k); }
-void* __wrap_pthread_getspecific(pthread_key_t k) { return rm_compat_pthread_getspecific(k); }
-int __wrap_pthread_setspecific(pthread_key_t k, const void* v) { return rm_compat_pthread_setspecific(k, v); }
+int __wrap_pthread_key_delete(pthread_key_t k) {
+  return rm_compat_pthread_key_delete(k);
+}
+void* __wrap_pthread_getspecific(pthread_key_t k) {
+  return rm_compat_pthread_getspecific(k);
+}
+int __wrap_pthread_setspecific(pthread_key_t k, const void* v) {
+  return rm_compat_pthread_setspecific(k, v);
+}
 int __wrap_pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock,
                                   const struct timespec* abstime) {
   return rm_compat_pthread_cond_clockwait(c, m, clock, abstime);
 }
-int __wrap_stat(const char* path, struct stat* buf) { return rm_compat___xstat(kStatVer, path, buf); }
-int __wrap_stat64(const char* path, struct stat* buf) { return rm_compat___xstat(kStatVer, path, buf); }
-int __wrap_lstat(const char* path, struct stat* buf) { return rm_compat___lxstat(kStatVer, path, buf); }
-int __wrap_lstat64(const char* path, struct stat* buf) { return rm_compat___lxstat(kStatVer, path, buf); }
-int __wrap_fstat(int fd, struct stat* buf) { return rm_compat___fxstat(kStatVer, fd, buf); }
-int __wrap_fstat64(int fd, struct stat* buf) { return rm_compat___fxstat(kStatVer, fd, buf); }
+int __wrap_stat(const char* path, struct stat* buf) {
+  return rm_compat___xstat(kStatVer, path, buf);
+}
+int __wrap_stat64(const char* path, struct stat* buf) {
+  return rm_compat___xstat(kStatVer, path, buf);
+}
+int __wrap_lstat(const char* path, struct stat* buf) {
+  return rm_compat___lxstat(kStatVer, path, buf);
+}
+int __wrap_lstat64(const char* path, struct stat* buf) {
+  return rm_compat___lxstat(kStatVer, path, buf);
+}
+int __wrap_fstat(int fd, struct stat* buf) {
+  return rm_compat___fxstat(kStatVer, fd, buf);
+}
+int __wrap_fstat64(int fd, struct stat* buf) {
+  return rm_compat___fxstat(kStatVer, fd, buf);
+}
 
 std::uint32_t __wrap_arc4random() {
   std::uint32_t v = 0;

@@ -79,7 +79,7 @@ std::optional<NodeSpec> ManifestParser::parse_node(const YAML::Node& n, const st
   if (auto b = get_bool(n, "is_streaming", path + ".is_streaming", nid)) spec.is_streaming = *b;
   if (auto b = get_bool(n, "is_output_node", path + ".is_output_node", nid)) spec.is_output_node = *b;
   if (auto h = get_string(n, "runtime_hint", path + ".runtime_hint", nid, false, n)) spec.runtime_hint = *h;
-  static const std::set<std::string> known = {"id",           "node_type",    "params", "is_streaming",
+  static const std::set<std::string> known = {"id",           "node_type",      "params", "is_streaming",
                                               "runtime_hint", "is_output_node", "docker", "ipc",
                                               "accepts",      "emits"};
   for (const auto& kv : n) {
@@ -136,21 +136,23 @@ void ManifestParser::parse_ipc(const YAML::Node& v, const std::string& path, con
                                NodeSpec& spec) {
   if (!v.IsDefined() || scalar_is_null(v)) return;
   if (spec.kind == NodeKind::native) {
-    add_at(v, ManifestErrorCode::invalid_value, path, nid,
-           fmt::format("{} sets channel sizes, which only Python nodes (docker block or runtime_hint: cpython) "
-                       "have",
-                       path));
+    add_at(
+        v, ManifestErrorCode::invalid_value, path, nid,
+        fmt::format("{} sets channel sizes, which only Python nodes (docker block or runtime_hint: cpython) "
+                    "have",
+                    path));
     return;
   }
   if (!v.IsMap()) {
-    add_at(v, ManifestErrorCode::wrong_type, path, nid,
-           fmt::format("{} must be a mapping with input_bytes and/or output_bytes, got {}", path, describe(v)));
+    add_at(
+        v, ManifestErrorCode::wrong_type, path, nid,
+        fmt::format("{} must be a mapping with input_bytes and/or output_bytes, got {}", path, describe(v)));
     return;
   }
   constexpr std::uint64_t kMin = 4096, kMax = 1ULL << 32;
   for (const auto& kv : v) {
     const std::string key = kv.first.Scalar();
-    std::uint64_t* out = key == "input_bytes" ? &spec.ipc.input_bytes
+    std::uint64_t* out = key == "input_bytes"    ? &spec.ipc.input_bytes
                          : key == "output_bytes" ? &spec.ipc.output_bytes
                                                  : nullptr;
     if (out == nullptr) {

@@ -6,13 +6,20 @@ namespace rm::runtime {
 
 std::string_view to_string(ParamType t) {
   switch (t) {
-    case ParamType::boolean: return "boolean";
-    case ParamType::integer: return "integer";
-    case ParamType::number: return "number";
-    case ParamType::string: return "string";
-    case ParamType::string_list: return "list of strings";
-    case ParamType::object: return "object";
-    case ParamType::any: return "any";
+    case ParamType::boolean:
+      return "boolean";
+    case ParamType::integer:
+      return "integer";
+    case ParamType::number:
+      return "number";
+    case ParamType::string:
+      return "string";
+    case ParamType::string_list:
+      return "list of strings";
+    case ParamType::object:
+      return "object";
+    case ParamType::any:
+      return "any";
   }
   return "any";
 }

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <stdexcept>
 
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <boost/json/serialize.hpp>
 
 namespace rm::runtime {
 
@@ -39,14 +39,21 @@ namespace {
 
 std::string_view kind_of(const boost::json::value& v) {
   switch (v.kind()) {
-    case boost::json::kind::null: return "null";
-    case boost::json::kind::bool_: return "boolean";
+    case boost::json::kind::null:
+      return "null";
+    case boost::json::kind::bool_:
+      return "boolean";
     case boost::json::kind::int64:
-    case boost::json::kind::uint64: return "integer";
-    case boost::json::kind::double_: return "number";
-    case boost::json::kind::string: return "string";
-    case boost::json::kind::array: return "list";
-    case boost::json::kind::object: return "object";
+    case boost::json::kind::uint64:
+      return "integer";
+    case boost::json::kind::double_:
+      return "number";
+    case boost::json::kind::string:
+      return "string";
+    case boost::json::kind::array:
+      return "list";
+    case boost::json::kind::object:
+      return "object";
   }
   return "value";
 }
@@ -79,23 +86,26 @@ tl::expected<boost::json::object, NodeError> NodeRegistry::validate_params(
     if (!known) {
       std::vector<std::string> names;
       for (const auto& p : contract.params) names.push_back(p.name);
-      return fail(fmt::format("unknown param '{}' for {} (known: {})", std::string_view(key), contract.node_type,
-                              names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "))));
+      return fail(
+          fmt::format("unknown param '{}' for {} (known: {})", std::string_view(key), contract.node_type,
+                      names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "))));
     }
   }
   boost::json::object out;
   for (const auto& spec : contract.params) {
     auto it = in.find(spec.name);
     if (it == in.end() || it->value().is_null()) {
-      if (spec.required()) return fail(fmt::format("params.{} is required ({})", spec.name, to_string(spec.type)));
+      if (spec.required())
+        return fail(fmt::format("params.{} is required ({})", spec.name, to_string(spec.type)));
       out[spec.name] = spec.default_value;
       continue;
     }
     const auto& v = it->value();
     auto wrong_type = [&] {
-      return fail(fmt::format("params.{} must be {}, got {} {}", spec.name,
-                              spec.type == ParamType::integer ? "an integer" : fmt::format("a {}", to_string(spec.type)),
-                              kind_of(v), boost::json::serialize(v)));
+      return fail(fmt::format(
+          "params.{} must be {}, got {} {}", spec.name,
+          spec.type == ParamType::integer ? "an integer" : fmt::format("a {}", to_string(spec.type)),
+          kind_of(v), boost::json::serialize(v)));
     };
     switch (spec.type) {
       case ParamType::boolean:
@@ -140,7 +150,8 @@ tl::expected<boost::json::object, NodeError> NodeRegistry::validate_params(
         for (const auto& e : v.get_array()) values.push_back(e.get_string());
       for (auto s : values) {
         if (!check(s))
-          return fail(fmt::format("params.{} has '{}', expected one of: {}", spec.name, s, fmt::join(spec.choices, ", ")));
+          return fail(fmt::format("params.{} has '{}', expected one of: {}", spec.name, s,
+                                  fmt::join(spec.choices, ", ")));
       }
     }
     // Normalise integers given as 2.0 to int64 so nodes can read them either way.

@@ -2,9 +2,9 @@
 
 #include <cstring>
 
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <boost/json/serialize.hpp>
 
 #include "core/json.hpp"
 
@@ -12,16 +12,26 @@ namespace rm::runtime {
 
 std::string_view to_string(DataType t) {
   switch (t) {
-    case DataType::audio: return "audio";
-    case DataType::video: return "video";
-    case DataType::text: return "text";
-    case DataType::tensor: return "tensor";
-    case DataType::control: return "control";
-    case DataType::numpy: return "numpy";
-    case DataType::file: return "file";
-    case DataType::end_of_stream: return "end_of_stream";
-    case DataType::json: return "json";
-    case DataType::binary: return "binary";
+    case DataType::audio:
+      return "audio";
+    case DataType::video:
+      return "video";
+    case DataType::text:
+      return "text";
+    case DataType::tensor:
+      return "tensor";
+    case DataType::control:
+      return "control";
+    case DataType::numpy:
+      return "numpy";
+    case DataType::file:
+      return "file";
+    case DataType::end_of_stream:
+      return "end_of_stream";
+    case DataType::json:
+      return "json";
+    case DataType::binary:
+      return "binary";
   }
   return "unknown";
 }
@@ -66,8 +76,8 @@ DataPtr make(DataType type, std::int64_t ts, boost::json::object md, Body body) 
 }
 }  // namespace
 
-DataPtr RuntimeData::make_audio(std::vector<float> samples, std::uint32_t sample_rate,
-                                std::uint16_t channels, std::int64_t ts, boost::json::object md) {
+DataPtr RuntimeData::make_audio(std::vector<float> samples, std::uint32_t sample_rate, std::uint16_t channels,
+                                std::int64_t ts, boost::json::object md) {
   return make_audio(bytes_from_floats(std::move(samples)), sample_rate, channels, ts, std::move(md));
 }
 
@@ -111,7 +121,8 @@ std::string summarize(const RuntimeData& d) {
   if (auto* t = d.text()) return fmt::format("text \"{}\"", t->text);
   if (auto* j = d.json()) return fmt::format("json {}", core::to_json(j->value));
   if (auto* b = d.binary()) return fmt::format("binary {} bytes", b->bytes.size());
-  if (auto* t = d.tensor()) return fmt::format("{} {} [{}]", to_string(d.type), t->dtype, fmt::join(t->shape, ","));
+  if (auto* t = d.tensor())
+    return fmt::format("{} {} [{}]", to_string(d.type), t->dtype, fmt::join(t->shape, ","));
   if (auto* c = d.control()) return fmt::format("control {} {}", c->kind, core::to_json(c->payload));
   return "end_of_stream";
 }

@@ -29,9 +29,11 @@ tl::expected<PipelineCatalog, std::string> PipelineCatalog::load(const std::vect
     std::vector<fs::path> found;
     for (const auto& e : fs::directory_iterator(src, ec)) {
       auto ext = e.path().extension().string();
-      if (e.is_regular_file() && (ext == ".yaml" || ext == ".yml" || ext == ".json")) found.push_back(e.path());
+      if (e.is_regular_file() && (ext == ".yaml" || ext == ".yml" || ext == ".json"))
+        found.push_back(e.path());
     }
-    if (found.empty()) errors += fmt::format("{}: no manifest (*.yaml, *.yml, *.json) in this directory\n", src);
+    if (found.empty())
+      errors += fmt::format("{}: no manifest (*.yaml, *.yml, *.json) in this directory\n", src);
     std::sort(found.begin(), found.end());
     for (auto& f : found) files.emplace_back(f.stem().string(), f);
   }
@@ -44,13 +46,15 @@ tl::expected<PipelineCatalog, std::string> PipelineCatalog::load(const std::vect
       continue;
     }
     if (c.pipelines_.count(name)) {
-      errors += fmt::format("{}: pipeline name '{}' is served by another manifest already\n", f.string(), name);
+      errors +=
+          fmt::format("{}: pipeline name '{}' is served by another manifest already\n", f.string(), name);
       continue;
     }
     c.pipelines_.emplace(name, std::make_shared<const runtime::PipelineExecutor>(std::move(*m)));
   }
   if (!errors.empty()) return tl::unexpected(errors.substr(0, errors.size() - 1));
-  if (c.pipelines_.empty()) return tl::unexpected(std::string("no pipelines to serve (give --pipelines DIR)"));
+  if (c.pipelines_.empty())
+    return tl::unexpected(std::string("no pipelines to serve (give --pipelines DIR)"));
   return c;
 }
 
@@ -71,7 +75,8 @@ namespace {
 // an AudioResample fed straight from a pipeline input (any rate works then, this one is cheapest),
 // else 16 kHz.
 std::int64_t input_sample_rate(const runtime::Manifest& m) {
-  if (const auto* r = m.metadata().extra.if_contains("sample_rate"); r && r->is_int64() && r->get_int64() > 0) {
+  if (const auto* r = m.metadata().extra.if_contains("sample_rate");
+      r && r->is_int64() && r->get_int64() > 0) {
     return r->get_int64();
   }
   const auto inputs = m.inputs();
@@ -96,7 +101,8 @@ json::value PipelineCatalog::describe() const {
     for (const auto& i : m.inputs()) inputs.emplace_back(i);
     for (const auto& o : m.outputs()) outputs.emplace_back(o);
     for (const auto& n : m.nodes()) {
-      nodes.emplace_back(json::object{{"id", n.id}, {"node_type", n.node_type}, {"kind", runtime::to_string(n.kind)}});
+      nodes.emplace_back(
+          json::object{{"id", n.id}, {"node_type", n.node_type}, {"kind", runtime::to_string(n.kind)}});
     }
     list.emplace_back(json::object{{"name", name},
                                    {"description", m.metadata().description},

@@ -3,8 +3,8 @@
 #include <charconv>
 #include <cstring>
 
-#include <boost/json/parse.hpp>
 #include <fmt/format.h>
+#include <boost/json/parse.hpp>
 
 #include "core/json.hpp"
 #include "process/wire.hpp"
@@ -26,7 +26,9 @@ std::string close_reason(std::string_view text) {
 
 namespace {
 
-std::string to_text(const json::object& o) { return core::to_json(o); }
+std::string to_text(const json::object& o) {
+  return core::to_json(o);
+}
 
 json::array to_array(const std::vector<std::string>& v) {
   json::array a;
@@ -41,7 +43,8 @@ tl::expected<std::string, std::string> string_member(const json::object& o, std:
     if (required) return tl::unexpected(fmt::format("control message lacks \"{}\"", key));
     return std::string();
   }
-  if (!v->is_string()) return tl::unexpected(fmt::format("control message field \"{}\" must be a string", key));
+  if (!v->is_string())
+    return tl::unexpected(fmt::format("control message field \"{}\" must be a string", key));
   return std::string(v->get_string());
 }
 
@@ -118,19 +121,27 @@ std::string ready_message(std::string_view session, std::string_view pipeline,
 std::string_view to_string(runtime::NodeErrorCode code) {
   using C = runtime::NodeErrorCode;
   switch (code) {
-    case C::invalid_params: return "invalid_params";
-    case C::invalid_input: return "invalid_input";
-    case C::init_failed: return "init_failed";
-    case C::process_failed: return "process_failed";
-    case C::remote_failed: return "remote_failed";
-    case C::timeout: return "timeout";
-    case C::cancelled: return "cancelled";
+    case C::invalid_params:
+      return "invalid_params";
+    case C::invalid_input:
+      return "invalid_input";
+    case C::init_failed:
+      return "init_failed";
+    case C::process_failed:
+      return "process_failed";
+    case C::remote_failed:
+      return "remote_failed";
+    case C::timeout:
+      return "timeout";
+    case C::cancelled:
+      return "cancelled";
   }
   return "process_failed";
 }
 
 std::string error_message(std::string_view node, runtime::NodeErrorCode code, std::string_view message) {
-  return to_text(json::object{{"type", "error"}, {"node", node}, {"code", to_string(code)}, {"message", message}});
+  return to_text(
+      json::object{{"type", "error"}, {"node", node}, {"code", to_string(code)}, {"message", message}});
 }
 
 std::string done_message(std::uint64_t frames_in, std::uint64_t frames_out) {
@@ -154,7 +165,8 @@ tl::expected<std::pair<std::uint32_t, std::uint16_t>, std::string> parse_pcm_mim
     auto part = rest.substr(0, end);
     rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
     auto eq = part.find('=');
-    if (eq == std::string_view::npos) return tl::unexpected(fmt::format("MIME type '{}': '{}' has no value", mime, part));
+    if (eq == std::string_view::npos)
+      return tl::unexpected(fmt::format("MIME type '{}': '{}' has no value", mime, part));
     auto key = part.substr(0, eq);
     auto val = part.substr(eq + 1);
     auto number = [&](std::uint32_t& out) {
@@ -170,8 +182,10 @@ tl::expected<std::pair<std::uint32_t, std::uint16_t>, std::string> parse_pcm_mim
     }
   }
   if (!s16) return tl::unexpected(fmt::format("MIME type '{}': only format=s16le PCM is accepted", mime));
-  if (rate == 0 || rate > 768000) return tl::unexpected(fmt::format("MIME type '{}' needs rate=1..768000", mime));
-  if (channels == 0 || channels > 64) return tl::unexpected(fmt::format("MIME type '{}' needs channels=1..64", mime));
+  if (rate == 0 || rate > 768000)
+    return tl::unexpected(fmt::format("MIME type '{}' needs rate=1..768000", mime));
+  if (channels == 0 || channels > 64)
+    return tl::unexpected(fmt::format("MIME type '{}' needs channels=1..64", mime));
   return std::pair{rate, static_cast<std::uint16_t>(channels)};
 }
 
@@ -205,17 +219,17 @@ std::vector<std::byte> encode_data_frame(std::string_view stream, const RuntimeD
   return process::encode(stream, data);
 }
 
-DataPtr make_s16_audio(std::span<const std::int16_t> samples, std::uint32_t sample_rate, std::uint16_t channels,
-                       std::int64_t timestamp_us) {
+DataPtr make_s16_audio(std::span<const std::int16_t> samples, std::uint32_t sample_rate,
+                       std::uint16_t channels, std::int64_t timestamp_us) {
   std::vector<std::byte> bytes(samples.size() * 2);
   for (std::size_t i = 0; i < samples.size(); ++i) {
     auto u = static_cast<std::uint16_t>(samples[i]);
     bytes[2 * i] = static_cast<std::byte>(u & 0xFF);
     bytes[2 * i + 1] = static_cast<std::byte>(u >> 8);
   }
-  return RuntimeData::make_binary(runtime::Bytes(std::move(bytes)),
-                                  fmt::format("{};format=s16le;rate={};channels={}", kPcmMime, sample_rate, channels),
-                                  timestamp_us);
+  return RuntimeData::make_binary(
+      runtime::Bytes(std::move(bytes)),
+      fmt::format("{};format=s16le;rate={};channels={}", kPcmMime, sample_rate, channels), timestamp_us);
 }
 
 }  // namespace rm::server

@@ -6,20 +6,29 @@ namespace rm::server {
 
 ServerMetrics::ServerMetrics(core::metrics::Registry& r)
     : active(r.gauge("rm_server_sessions_active", "Streaming sessions open now.").labels({})),
-      started(r.counter("rm_server_sessions_started_total", "Sessions that sent a valid start message.").labels({})),
+      started(r.counter("rm_server_sessions_started_total", "Sessions that sent a valid start message.")
+                  .labels({})),
       failed(r.counter("rm_server_sessions_failed_total",
                        "Sessions ended by a node error, a protocol violation or a timeout.")
                  .labels({})),
-      rejected(r.counter("rm_server_sessions_rejected_total", "WebSocket upgrades refused, by reason.", {"reason"})),
-      frames_in(r.counter("rm_server_frames_total", "Data frames, by direction.", {"direction"}).labels({"in"})),
-      frames_out(r.counter("rm_server_frames_total", "Data frames, by direction.", {"direction"}).labels({"out"})),
-      bytes_in(r.counter("rm_server_bytes_total", "WebSocket payload bytes, by direction.", {"direction"}).labels({"in"})),
-      bytes_out(r.counter("rm_server_bytes_total", "WebSocket payload bytes, by direction.", {"direction"}).labels({"out"})),
-      latency(r.histogram("rm_server_frame_latency_seconds",
-                          "From an input frame's arrival to the hand-off of an output with the same media timestamp.",
-                          {}, {25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 0.1, 0.25,
-                               0.5, 1.0, 2.5, 5.0})
-                  .labels({})) {}
+      rejected(r.counter("rm_server_sessions_rejected_total", "WebSocket upgrades refused, by reason.",
+                         {"reason"})),
+      frames_in(
+          r.counter("rm_server_frames_total", "Data frames, by direction.", {"direction"}).labels({"in"})),
+      frames_out(
+          r.counter("rm_server_frames_total", "Data frames, by direction.", {"direction"}).labels({"out"})),
+      bytes_in(r.counter("rm_server_bytes_total", "WebSocket payload bytes, by direction.", {"direction"})
+                   .labels({"in"})),
+      bytes_out(r.counter("rm_server_bytes_total", "WebSocket payload bytes, by direction.", {"direction"})
+                    .labels({"out"})),
+      latency(
+          r.histogram(
+               "rm_server_frame_latency_seconds",
+               "From an input frame's arrival to the hand-off of an output with the same media timestamp.",
+               {},
+               {25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 0.1, 0.25, 0.5,
+                1.0, 2.5, 5.0})
+              .labels({})) {}
 
 ServerContext::ServerContext(PipelineCatalog catalog, ServerOptions options)
     : catalog_(std::move(catalog)), options_(std::move(options)), metrics_(registry_) {}

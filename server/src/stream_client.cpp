@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
@@ -18,7 +19,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json/parse.hpp>
-#include <fmt/format.h>
 
 #include "server/frame_queue.hpp"
 #include "server/protocol.hpp"
@@ -40,7 +40,8 @@ tl::expected<ParsedUrl, std::string> parse_server_url(std::string_view url) {
       break;
     }
   }
-  if (rest.size() == url.size()) return tl::unexpected(fmt::format("URL '{}' must start with http:// or ws://", url));
+  if (rest.size() == url.size())
+    return tl::unexpected(fmt::format("URL '{}' must start with http:// or ws://", url));
   rest = rest.substr(0, rest.find('/'));
   auto colon = rest.rfind(':');
   if (colon == std::string_view::npos || colon == 0) {
@@ -74,9 +75,7 @@ struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
   ClientEvent last;
 
   explicit Impl(std::size_t buffer_bytes)
-      : outbox(buffer_bytes, [this] {
-          net::post(ws.get_executor(), [this] { wake.cancel(); });
-        }) {}
+      : outbox(buffer_bytes, [this] { net::post(ws.get_executor(), [this] { wake.cancel(); }); }) {}
 
   void push_event(ClientEvent ev) {
     {
@@ -162,8 +161,8 @@ struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
 StreamClient::StreamClient(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 tl::expected<std::unique_ptr<StreamClient>, ClientError> StreamClient::connect(std::string_view url,
-                                                                             std::string_view pipeline,
-                                                                             ClientOptions options) {
+                                                                               std::string_view pipeline,
+                                                                               ClientOptions options) {
   auto parsed = parse_server_url(url);
   if (!parsed) return tl::unexpected(ClientError{parsed.error()});
   auto impl = std::make_shared<Impl>(options.send_buffer_bytes);
@@ -186,8 +185,10 @@ tl::expected<std::unique_ptr<StreamClient>, ClientError> StreamClient::connect(s
   if (ec) {
     ClientError e{fmt::format("{} refused the session: HTTP {}", where, res.result_int()),
                   static_cast<int>(res.result_int())};
-    if (res.result_int() == 101 || res.result_int() == 0) e.message = fmt::format("handshake with {} failed: {}", where, ec.message());
-    else if (!res.body().empty()) e.message += ": " + res.body();
+    if (res.result_int() == 101 || res.result_int() == 0)
+      e.message = fmt::format("handshake with {} failed: {}", where, ec.message());
+    else if (!res.body().empty())
+      e.message += ": " + res.body();
     return tl::unexpected(e);
   }
   ws.read_message_max(64u << 20);
@@ -204,7 +205,8 @@ tl::expected<std::unique_ptr<StreamClient>, ClientError> StreamClient::connect(s
       ClientError e;
       if (ec == websocket::error::closed) {
         e.close_code = ws.reason().code;
-        e.message = error_text.empty() ? std::string(ws.reason().reason.data(), ws.reason().reason.size()) : error_text;
+        e.message = error_text.empty() ? std::string(ws.reason().reason.data(), ws.reason().reason.size())
+                                       : error_text;
       } else {
         e.message = fmt::format("connection to {} failed before ready: {}", where, ec.message());
       }
@@ -226,8 +228,10 @@ tl::expected<std::unique_ptr<StreamClient>, ClientError> StreamClient::connect(s
     }
   }
   tcp_stream.expires_never();
-  net::co_spawn(ws.get_executor(), [impl] { return impl->read_loop(); }, net::detached);
-  net::co_spawn(ws.get_executor(), [impl] { return impl->write_loop(); }, net::detached);
+  net::co_spawn(
+      ws.get_executor(), [impl] { return impl->read_loop(); }, net::detached);
+  net::co_spawn(
+      ws.get_executor(), [impl] { return impl->write_loop(); }, net::detached);
   impl->thread = std::thread([raw = impl.get()] { raw->ioc.run(); });
   return std::unique_ptr<StreamClient>(new StreamClient(std::move(impl)));
 }
@@ -258,7 +262,9 @@ StreamClient::~StreamClient() {
   if (d.thread.joinable()) d.thread.join();
 }
 
-const json::object& StreamClient::ready() const { return impl_->ready; }
+const json::object& StreamClient::ready() const {
+  return impl_->ready;
+}
 
 std::string StreamClient::session_id() const {
   const auto* s = impl_->ready.if_contains("session");

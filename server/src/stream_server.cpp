@@ -6,6 +6,7 @@
 #include <cctype>
 #include <thread>
 
+#include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -16,7 +17,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <fmt/format.h>
 
 #include "core/http.hpp"
 #include "core/log.hpp"
@@ -81,10 +81,13 @@ struct StreamServer::Impl : std::enable_shared_from_this<StreamServer::Impl> {
       return core::http::json_response(
           200, json::object{{"status", "ok"}, {"sessions", ctx.active()}, {"draining", ctx.draining()}});
     });
-    router.get("/v1/pipelines", [this](const Request&) { return core::http::json_response(200, ctx.catalog().describe()); });
-    router.get("/v1/sessions", [this](const Request&) { return core::http::json_response(200, ctx.describe_sessions()); });
+    router.get("/v1/pipelines",
+               [this](const Request&) { return core::http::json_response(200, ctx.catalog().describe()); });
+    router.get("/v1/sessions",
+               [this](const Request&) { return core::http::json_response(200, ctx.describe_sessions()); });
     router.get("/metrics", [this](const Request&) {
-      return core::http::text_response(200, ctx.registry().expose(), std::string(core::metrics::kContentType));
+      return core::http::text_response(200, ctx.registry().expose(),
+                                       std::string(core::metrics::kContentType));
     });
     // The browser page (web/stream) and the shared vendor files, when the pages are installed.
     if (const auto& web = ctx.options().web_root; !web.empty()) {
@@ -118,7 +121,8 @@ struct StreamServer::Impl : std::enable_shared_from_this<StreamServer::Impl> {
       const bool upgrade = beast::websocket::is_upgrade(msg);
       if (!authorized(req)) {
         if (upgrade) ctx.metrics().rejected.labels({"auth"}).inc();
-        resp = core::http::error_response(401, "this server needs Authorization: Bearer <token> (or ?token=<token>)");
+        resp = core::http::error_response(
+            401, "this server needs Authorization: Bearer <token> (or ?token=<token>)");
         resp.headers.emplace_back("WWW-Authenticate", "Bearer");
       } else if (upgrade && req.path == kStreamPath) {
         auto why = ctx.reserve();
@@ -150,7 +154,8 @@ struct StreamServer::Impl : std::enable_shared_from_this<StreamServer::Impl> {
     auto self = shared_from_this();
     for (;;) {
       beast::error_code ec;
-      auto socket = co_await acceptor->async_accept(net::make_strand(ioc), net::redirect_error(net::use_awaitable, ec));
+      auto socket =
+          co_await acceptor->async_accept(net::make_strand(ioc), net::redirect_error(net::use_awaitable, ec));
       if (ec) {
         if (ec == net::error::operation_aborted || !acceptor->is_open()) {
           accepting = false;
@@ -167,15 +172,24 @@ struct StreamServer::Impl : std::enable_shared_from_this<StreamServer::Impl> {
 };
 
 StreamServer::StreamServer(PipelineCatalog catalog, ServerOptions options) {
-  if (options.max_sessions == 0) options.max_sessions = 64 * std::max(1u, std::thread::hardware_concurrency());
+  if (options.max_sessions == 0)
+    options.max_sessions = 64 * std::max(1u, std::thread::hardware_concurrency());
   impl_ = std::make_shared<Impl>(std::move(catalog), std::move(options));
 }
 
-StreamServer::~StreamServer() { drain(); }
+StreamServer::~StreamServer() {
+  drain();
+}
 
-core::metrics::Registry& StreamServer::metrics() { return impl_->ctx.registry(); }
-std::uint16_t StreamServer::port() const { return impl_->bound_port.load(); }
-std::size_t StreamServer::active_sessions() const { return impl_->ctx.active(); }
+core::metrics::Registry& StreamServer::metrics() {
+  return impl_->ctx.registry();
+}
+std::uint16_t StreamServer::port() const {
+  return impl_->bound_port.load();
+}
+std::size_t StreamServer::active_sessions() const {
+  return impl_->ctx.active();
+}
 
 tl::expected<void, std::string> StreamServer::start() {
   auto& d = *impl_;
@@ -183,7 +197,9 @@ tl::expected<void, std::string> StreamServer::start() {
   if (d.started) return tl::unexpected(std::string("server already started"));
   beast::error_code ec;
   auto address = net::ip::make_address(o.host, ec);
-  if (ec) return tl::unexpected(fmt::format("cannot listen on {}:{}: '{}' is not an IP address", o.host, o.port, o.host));
+  if (ec)
+    return tl::unexpected(
+        fmt::format("cannot listen on {}:{}: '{}' is not an IP address", o.host, o.port, o.host));
   tcp::endpoint endpoint{address, o.port};
   d.acceptor.emplace(net::make_strand(d.ioc));
   auto fail = [&](const char* what) -> tl::expected<void, std::string> {
@@ -215,7 +231,8 @@ void StreamServer::drain() {
   auto log = core::logger("server");
   d.ctx.set_draining();
   const auto n = d.ctx.active();
-  if (n > 0) log->info("draining: waiting up to {} ms for {} session(s)", d.ctx.options().drain_timeout.count(), n);
+  if (n > 0)
+    log->info("draining: waiting up to {} ms for {} session(s)", d.ctx.options().drain_timeout.count(), n);
   if (!d.ctx.wait_empty_until(std::chrono::steady_clock::now() + d.ctx.options().drain_timeout)) {
     log->warn("drain timeout: closing {} session(s) with 1001", d.ctx.active());
     d.ctx.shut_down_all();

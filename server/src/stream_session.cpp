@@ -1,5 +1,8 @@
 #include "stream_session.hpp"
 
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -9,9 +12,6 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
-#include <fmt/chrono.h>
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "core/log.hpp"
 #include "server_context.hpp"
@@ -110,7 +110,8 @@ net::awaitable<void> StreamSession::run(beast::http::request<beast::http::string
   beast::get_lowest_layer(ws_).expires_never();
   // Handshake and close handshake bounded; idleness is tracked per session (tick_loop) so the
   // close carries a reason.
-  ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(5), websocket::stream_base::none(), false});
+  ws_.set_option(
+      websocket::stream_base::timeout{std::chrono::seconds(5), websocket::stream_base::none(), false});
   ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(beast::http::field::server, "remotemedia"); }));
   ws_.read_message_max(ctx_.options().max_frame_bytes * 2 + (1u << 20));
@@ -126,8 +127,10 @@ net::awaitable<void> StreamSession::run(beast::http::request<beast::http::string
     co_return;
   }
   last_frame_ = Clock::now();
-  net::co_spawn(ws_.get_executor(), [s = self]() { return s->write_loop(); }, net::detached);
-  net::co_spawn(ws_.get_executor(), [s = self]() { return s->tick_loop(); }, net::detached);
+  net::co_spawn(
+      ws_.get_executor(), [s = self]() { return s->write_loop(); }, net::detached);
+  net::co_spawn(
+      ws_.get_executor(), [s = self]() { return s->tick_loop(); }, net::detached);
 
   beast::flat_buffer buffer;
   const std::size_t limit = ctx_.options().max_frame_bytes;
@@ -153,7 +156,8 @@ net::awaitable<void> StreamSession::run(beast::http::request<beast::http::string
     if (closing_) continue;  // the close is on its way: what follows is discarded
     last_frame_ = Clock::now();
     if (too_big) {
-      fail(CloseCode::too_big, fmt::format("frame of more than {} bytes exceeds the limit of {} bytes", limit, limit));
+      fail(CloseCode::too_big,
+           fmt::format("frame of more than {} bytes exceeds the limit of {} bytes", limit, limit));
       continue;
     }
     const auto n = buffer.size();
@@ -212,11 +216,13 @@ void StreamSession::on_text(const std::string& text) {
     feeder_ = std::thread([self = shared_from_this(), ex, id = msg->start.session] { self->feed(ex, id); });
     return;
   }
-  if (!started_) return fail(CloseCode::malformed, "malformed frame: the first frame must be a start message");
+  if (!started_)
+    return fail(CloseCode::malformed, "malformed frame: the first frame must be a start message");
   const auto& input = msg->end.input;
   if (!input.empty() && std::find(inputs_.begin(), inputs_.end(), input) == inputs_.end()) {
-    return fail(CloseCode::malformed, fmt::format("malformed frame: end names unknown input '{}' (inputs: {})", input,
-                                                  fmt::join(inputs_, ", ")));
+    return fail(CloseCode::malformed,
+                fmt::format("malformed frame: end names unknown input '{}' (inputs: {})", input,
+                            fmt::join(inputs_, ", ")));
   }
   if (input.empty() || inputs_.size() == 1) all_inputs_ended_ = true;
   enqueue({Inbound::Kind::end, input, nullptr, {}});
@@ -229,8 +235,10 @@ void StreamSession::on_binary(std::span<const std::byte> frame) {
   std::string input = std::move(f->stream);
   if (input.empty()) {
     if (inputs_.size() != 1) {
-      return fail(CloseCode::malformed, fmt::format("malformed frame: the frame names no input; this pipeline has "
-                                                    "several: {}", fmt::join(inputs_, ", ")));
+      return fail(CloseCode::malformed,
+                  fmt::format("malformed frame: the frame names no input; this pipeline has "
+                              "several: {}",
+                              fmt::join(inputs_, ", ")));
     }
     input = inputs_.front();
   } else if (std::find(inputs_.begin(), inputs_.end(), input) == inputs_.end()) {
@@ -277,7 +285,9 @@ net::awaitable<void> StreamSession::tick_loop() {
     // nodes start (a first Docker image build may take minutes while the client waits).
     if (started_ && !ready_) last_frame_ = now;
     if (!closing_ && !all_inputs_ended_ && now - last_frame_ > o.idle_timeout) {
-      fail(CloseCode::idle, fmt::format("idle for {} s", std::chrono::duration_cast<std::chrono::seconds>(o.idle_timeout).count()),
+      fail(CloseCode::idle,
+           fmt::format("idle for {} s",
+                       std::chrono::duration_cast<std::chrono::seconds>(o.idle_timeout).count()),
            runtime::NodeErrorCode::timeout);
     }
     if (started_ && !closing_ && !ready_ && now - last_progress_ >= kProgressEvery) {
@@ -339,7 +349,9 @@ void StreamSession::feed(const runtime::PipelineExecutor* executor, std::string 
     id_ = so.session_id;
   }
   so.on_output = [this](const std::string& id, const DataPtr& d) { deliver(id, d); };
-  so.on_node_ready = [this](const std::string& id, std::size_t ready, std::size_t total) { node_ready(id, ready, total); };
+  so.on_node_ready = [this](const std::string& id, std::size_t ready, std::size_t total) {
+    node_ready(id, ready, total);
+  };
   auto finish_failed = [&](const runtime::SessionError& e) {
     ctx_.metrics().failed.inc();
     log->info("session {}: {}", so.session_id, e.message);
@@ -368,11 +380,14 @@ void StreamSession::feed(const runtime::PipelineExecutor* executor, std::string 
         }
         switch (item.kind) {
           case Inbound::Kind::data:
-            (void)rt->push(item.input, std::move(item.data));  // a failure ends the session: the waiter reports it
+            (void)rt->push(item.input,
+                           std::move(item.data));  // a failure ends the session: the waiter reports it
             break;
           case Inbound::Kind::end:
-            if (item.input.empty()) rt->close_all_inputs();
-            else (void)rt->close_input(item.input);
+            if (item.input.empty())
+              rt->close_all_inputs();
+            else
+              (void)rt->close_input(item.input);
             break;
           case Inbound::Kind::stop:
             rt->cancel();

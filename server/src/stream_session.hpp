@@ -61,7 +61,8 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
   void on_text(const std::string& text);
   void on_binary(std::span<const std::byte> frame);
   // Sends an error message and a close, then stops the pipeline (strand only).
-  void fail(CloseCode code, const std::string& message, runtime::NodeErrorCode err = runtime::NodeErrorCode::invalid_input);
+  void fail(CloseCode code, const std::string& message,
+            runtime::NodeErrorCode err = runtime::NodeErrorCode::invalid_input);
   void enqueue(Inbound item);
   bool inbox_full();
   void feed(const runtime::PipelineExecutor* executor, std::string requested_id);

@@ -17,9 +17,9 @@ namespace rm::server::detail {
 // Returns the write error (empty after a clean close or when the queue was closed).
 // `writing_since` is set while a write is in progress (to detect a peer that reads nothing).
 template <typename WebSocket>
-boost::asio::awaitable<boost::beast::error_code> write_frames(WebSocket& ws, FrameQueue& queue,
-                                                              boost::asio::steady_timer& wake,
-                                                              std::chrono::steady_clock::time_point& writing_since) {
+boost::asio::awaitable<boost::beast::error_code> write_frames(
+    WebSocket& ws, FrameQueue& queue, boost::asio::steady_timer& wake,
+    std::chrono::steady_clock::time_point& writing_since) {
   namespace net = boost::asio;
   using Clock = std::chrono::steady_clock;
   boost::beast::error_code ec;
@@ -35,7 +35,8 @@ boost::asio::awaitable<boost::beast::error_code> write_frames(WebSocket& ws, Fra
     writing_since = Clock::now();
     if (f->kind == Frame::Kind::close) {
       queue.close();
-      co_await ws.async_close(boost::beast::websocket::close_reason(static_cast<boost::beast::websocket::close_code>(f->close_code), f->bytes),
+      co_await ws.async_close(boost::beast::websocket::close_reason(
+                                  static_cast<boost::beast::websocket::close_code>(f->close_code), f->bytes),
                               net::redirect_error(net::use_awaitable, ec));
       break;
     }

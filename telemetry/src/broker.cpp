@@ -7,9 +7,9 @@
 #include <mutex>
 #include <thread>
 
+#include <fmt/format.h>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <fmt/format.h>
 
 #include "core/log.hpp"
 #include "core/metrics.hpp"
@@ -22,7 +22,9 @@ using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 
 namespace {
-auto log() { return core::logger("telemetry.broker"); }
+auto log() {
+  return core::logger("telemetry.broker");
+}
 using Clock = std::chrono::steady_clock;
 
 // Logs at most one line per second for one kind of event, counting what it left out, so a
@@ -102,12 +104,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
         asio::post(self->strand_, [self] { self->do_close(); });
       };
     };
-    asio::co_spawn(strand_, [self]() -> awaitable<void> { co_await self->read_loop(); },
-                   boundary("read loop"));
-    asio::co_spawn(strand_, [self]() -> awaitable<void> { co_await self->write_loop(); },
-                   boundary("write loop"));
-    asio::co_spawn(strand_, [self]() -> awaitable<void> { co_await self->watch(); },
-                   boundary("deadline watchdog"));
+    asio::co_spawn(
+        strand_, [self]() -> awaitable<void> { co_await self->read_loop(); }, boundary("read loop"));
+    asio::co_spawn(
+        strand_, [self]() -> awaitable<void> { co_await self->write_loop(); }, boundary("write loop"));
+    asio::co_spawn(
+        strand_, [self]() -> awaitable<void> { co_await self->watch(); }, boundary("deadline watchdog"));
   }
 
   // Stop reading; close once everything in flight has been answered.
@@ -145,21 +147,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   awaitable<void> watch() {
     const auto shortest = std::min({opts_.hello_timeout, opts_.frame_timeout, opts_.idle_timeout});
-    const auto tick = std::clamp<Clock::duration>(shortest / 4, std::chrono::milliseconds(10),
-                                                  std::chrono::seconds(1));
+    const auto tick =
+        std::clamp<Clock::duration>(shortest / 4, std::chrono::milliseconds(10), std::chrono::seconds(1));
     while (!closed_) {
       watchdog_.expires_after(tick);
       co_await watchdog_.async_wait(asio::as_tuple(use_awaitable));
       if (closed_ || draining_) break;
       if (Clock::now() < deadline()) continue;
-      const char* what = producer_.empty()           ? "no HELLO"
-                         : decoder_.buffered() > 0   ? "a frame left unfinished"
-                                                     : "idle";
+      const char* what = producer_.empty()         ? "no HELLO"
+                         : decoder_.buffered() > 0 ? "a frame left unfinished"
+                                                   : "idle";
       stats_.timeouts++;
-      g_timeout_log.warn("connection {} ({}): closed: {} past its deadline (hello {} ms, frame {} ms, idle {} ms)",
-                         peer_, producer_.empty() ? "no HELLO" : producer_, what,
-                         opts_.hello_timeout.count(), opts_.frame_timeout.count(),
-                         opts_.idle_timeout.count());
+      g_timeout_log.warn(
+          "connection {} ({}): closed: {} past its deadline (hello {} ms, frame {} ms, idle {} ms)", peer_,
+          producer_.empty() ? "no HELLO" : producer_, what, opts_.hello_timeout.count(),
+          opts_.frame_timeout.count(), opts_.idle_timeout.count());
       do_close();
       reading_done_ = true;
     }
@@ -179,8 +181,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     peer_ = fmt::format("{}", sock_.remote_endpoint(ec).address().to_string());
     std::vector<char> buf(64 * 1024);
     while (!closed_ && !close_after_write_) {
-      auto [rec, n] = co_await sock_.async_read_some(asio::buffer(buf),
-                                                     asio::as_tuple(use_awaitable));
+      auto [rec, n] = co_await sock_.async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
       if (rec || n == 0) break;
       if (draining_) break;
       last_activity_ = Clock::now();
@@ -222,9 +223,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (stopping_) return send_error(ErrorCode::shutting_down, 0, "collector is shutting down");
       if (!opts_.token.empty() && h->token != opts_.token) {
         stats_.unauthorized++;
-        return send_error(ErrorCode::unauthorized, 0,
-                          h->token.empty() ? "this broker requires a token (BROKER_TOKEN)"
-                                           : "wrong token (BROKER_TOKEN)");
+        return send_error(
+            ErrorCode::unauthorized, 0,
+            h->token.empty() ? "this broker requires a token (BROKER_TOKEN)" : "wrong token (BROKER_TOKEN)");
       }
       producer_ = h->producer_id;
       decoder_.set_max_frame(opts_.max_frame);
@@ -234,9 +235,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     if (f.type != FrameType::publish) {
       stats_.bad_frames++;
-      return send_error(ErrorCode::bad_frame,
-                        0, fmt::format("unexpected frame type {} from a producer",
-                                       static_cast<int>(f.type)));
+      return send_error(ErrorCode::bad_frame, 0,
+                        fmt::format("unexpected frame type {} from a producer", static_cast<int>(f.type)));
     }
     if (in_flight_ >= opts_.credits) {
       return send_error(ErrorCode::credit_exceeded, 0,
@@ -251,11 +251,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     for (const auto& smp : b->samples) {
       if (smp.timestamp_ns < opts_.min_timestamp_ns || smp.timestamp_ns > latest) {
         stats_.bad_timestamps++;
-        return send_error(ErrorCode::bad_timestamp, b->seq,
-                          fmt::format("batch {}: sample timestamp {} ns is outside the accepted "
-                                      "range {} .. now + {} s; nothing of this batch was stored",
-                                      b->seq, smp.timestamp_ns, opts_.min_timestamp_ns,
-                                      std::chrono::duration_cast<std::chrono::seconds>(opts_.max_future).count()));
+        return send_error(
+            ErrorCode::bad_timestamp, b->seq,
+            fmt::format("batch {}: sample timestamp {} ns is outside the accepted "
+                        "range {} .. now + {} s; nothing of this batch was stored",
+                        b->seq, smp.timestamp_ns, opts_.min_timestamp_ns,
+                        std::chrono::duration_cast<std::chrono::seconds>(opts_.max_future).count()));
       }
     }
     ++in_flight_;
@@ -298,8 +299,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (!out_.empty()) {
         std::string data;
         data.swap(out_);
-        auto [ec, n] = co_await asio::async_write(sock_, asio::buffer(data),
-                                                  asio::as_tuple(use_awaitable));
+        auto [ec, n] = co_await asio::async_write(sock_, asio::buffer(data), asio::as_tuple(use_awaitable));
         (void)n;
         if (ec) break;
         continue;
@@ -358,8 +358,7 @@ struct BrokerServer::Impl {
     auto backoff = std::chrono::milliseconds(10);
     const std::size_t cap = max_connections();
     while (true) {
-      auto [ec, sock] = co_await acceptor.async_accept(asio::make_strand(io),
-                                                       asio::as_tuple(use_awaitable));
+      auto [ec, sock] = co_await acceptor.async_accept(asio::make_strand(io), asio::as_tuple(use_awaitable));
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
         // EMFILE/ENFILE/ENOBUFS: the pending connection stays queued; pause instead of spinning.
@@ -375,8 +374,9 @@ struct BrokerServer::Impl {
       if (stats.connections_open.load() >= cap) {
         stats.refused++;
         std::string err;
-        encode_error(err, ErrorFrame{ErrorCode::too_many_connections, 0,
-                                     fmt::format("the broker is at its cap of {} connections; retry later", cap)});
+        encode_error(err,
+                     ErrorFrame{ErrorCode::too_many_connections, 0,
+                                fmt::format("the broker is at its cap of {} connections; retry later", cap)});
         boost::system::error_code wec;
         sock.non_blocking(true, wec);
         (void)sock.write_some(asio::buffer(err), wec);
@@ -402,9 +402,13 @@ struct BrokerServer::Impl {
 BrokerServer::BrokerServer(Store& store, BrokerOptions opts)
     : impl_(std::make_unique<Impl>(store, std::move(opts))) {}
 
-BrokerServer::~BrokerServer() { stop(std::chrono::milliseconds(0)); }
+BrokerServer::~BrokerServer() {
+  stop(std::chrono::milliseconds(0));
+}
 
-const BrokerStats& BrokerServer::stats() const { return impl_->stats; }
+const BrokerStats& BrokerServer::stats() const {
+  return impl_->stats;
+}
 
 void BrokerServer::register_metrics(core::metrics::Registry& r) const {
   const auto& st = impl_->stats;
@@ -458,8 +462,8 @@ tl::expected<std::uint16_t, std::string> BrokerServer::start() {
     std::_Exit(70);
   });
   for (int t = 0; t < std::max(1, i.opts.threads); ++t) i.threads.emplace_back([&io = i.io] { io.run(); });
-  log()->info("broker listening on {}:{} with {} thread(s), {} credits per connection",
-              i.opts.bind_address, port, i.threads.size(), i.opts.credits);
+  log()->info("broker listening on {}:{} with {} thread(s), {} credits per connection", i.opts.bind_address,
+              port, i.threads.size(), i.opts.credits);
   return port;
 }
 

@@ -19,11 +19,15 @@
 namespace rm::telemetry {
 
 namespace {
-auto log() { return core::logger("telemetry.client"); }
+auto log() {
+  return core::logger("telemetry.client");
+}
 using Clock = std::chrono::steady_clock;
 }  // namespace
 
-BrokerClient::~BrokerClient() { close(); }
+BrokerClient::~BrokerClient() {
+  close();
+}
 
 void BrokerClient::close() {
   if (fd_ >= 0) ::close(fd_);
@@ -44,8 +48,8 @@ tl::expected<void, ClientError> BrokerClient::connect(const std::string& host, s
   addrinfo* res = nullptr;
   const std::string ps = std::to_string(port);
   if (int rc = ::getaddrinfo(host.c_str(), ps.c_str(), &hints, &res); rc != 0) {
-    return tl::unexpected(ClientError{fmt::format("cannot resolve broker host '{}': {}", host,
-                                                  ::gai_strerror(rc))});
+    return tl::unexpected(
+        ClientError{fmt::format("cannot resolve broker host '{}': {}", host, ::gai_strerror(rc))});
   }
   std::string last = "no address";
   for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
@@ -76,10 +80,10 @@ tl::expected<void, ClientError> BrokerClient::connect(const std::string& host, s
   if ((*f)->type == FrameType::error) {
     auto e = decode_error((*f)->payload);
     close();
-    return tl::unexpected(ClientError{
-        e ? fmt::format("broker refused HELLO: {} {}", to_string(e->code), e->message)
-          : "broker refused HELLO",
-        e && (e->code == ErrorCode::unsupported_version || e->code == ErrorCode::unauthorized)});
+    return tl::unexpected(
+        ClientError{e ? fmt::format("broker refused HELLO: {} {}", to_string(e->code), e->message)
+                      : "broker refused HELLO",
+                    e && (e->code == ErrorCode::unsupported_version || e->code == ErrorCode::unauthorized)});
   }
   if ((*f)->type != FrameType::credit) {
     close();
@@ -118,8 +122,7 @@ tl::expected<void, ClientError> BrokerClient::publish(std::uint64_t seq,
   return send_raw(out_);
 }
 
-tl::expected<std::optional<Frame>, ClientError> BrokerClient::read_frame(
-    std::chrono::milliseconds timeout) {
+tl::expected<std::optional<Frame>, ClientError> BrokerClient::read_frame(std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   char buf[65536];
   while (true) {
@@ -200,8 +203,9 @@ void ReliablePublisher::drop_connection(const std::string& why) {
 void ReliablePublisher::back_off(const std::string& why) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   const auto half = backoff_.count() / 2;
-  const auto wait = std::chrono::milliseconds(
-      half + std::uniform_int_distribution<std::int64_t>(0, std::max<std::int64_t>(0, backoff_.count() - half))(rng));
+  const auto wait =
+      std::chrono::milliseconds(half + std::uniform_int_distribution<std::int64_t>(
+                                           0, std::max<std::int64_t>(0, backoff_.count() - half))(rng));
   log()->info("producer {}: {}; retrying in {} ms", opts_.producer_id, why, wait.count());
   ++stats_.backoffs;
   const auto until = Clock::now() + wait;
@@ -289,8 +293,8 @@ tl::expected<void, ClientError> ReliablePublisher::flush(std::chrono::millisecon
   const auto deadline = Clock::now() + timeout;
   while (!window_.empty()) {
     if (Clock::now() >= deadline) {
-      return tl::unexpected(ClientError{fmt::format("{} batch(es) still unacknowledged after {} ms",
-                                                    window_.size(), timeout.count())});
+      return tl::unexpected(ClientError{
+          fmt::format("{} batch(es) still unacknowledged after {} ms", window_.size(), timeout.count())});
     }
     if (cancelled()) return tl::unexpected(ClientError{"cancelled"});
     if (auto r = pump(std::chrono::milliseconds(50)); !r) return r;

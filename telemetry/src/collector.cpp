@@ -5,9 +5,9 @@
 #include <atomic>
 #include <thread>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
-#include <fmt/format.h>
 
 #include "core/config.hpp"
 #include "core/http.hpp"
@@ -23,7 +23,9 @@
 namespace rm::telemetry {
 
 namespace {
-auto log() { return core::logger("telemetry.collector"); }
+auto log() {
+  return core::logger("telemetry.collector");
+}
 
 std::string default_collector_id() {
   char host[256] = {};
@@ -35,13 +37,14 @@ std::string default_collector_id() {
 tl::expected<CollectorConfig, CliResult> parse_collector_config(int argc, char** argv) {
   CollectorConfig c;
   auto fail = [](const core::ConfigError& e) { return tl::unexpected(CliResult{e.message, false}); };
-  auto i = [&](const char* name, long long def, long long lo, long long hi) -> tl::expected<long long, CliResult> {
+  auto i = [&](const char* name, long long def, long long lo,
+               long long hi) -> tl::expected<long long, CliResult> {
     auto v = core::env_int(name, def, lo, hi);
     if (!v) return fail(v.error());
     return *v;
   };
-#define RM_TRY(var, expr)        \
-  auto var = (expr);             \
+#define RM_TRY(var, expr) \
+  auto var = (expr);      \
   if (!var) return tl::unexpected(var.error())
   RM_TRY(workers, i("WORKERS", 4, 1, 256));
   RM_TRY(max_entries, i("MAX_ENTRIES", 10000, 1, 100000000));
@@ -86,16 +89,19 @@ tl::expected<CollectorConfig, CliResult> parse_collector_config(int argc, char**
   std::string ckpt_flag;
   app.add_option("--workers", c.workers, "broker I/O threads (WORKERS)")->check(CLI::Range(1, 256));
   app.add_option("--data-dir", c.data_dir, "data root (DATA_DIR)");
-  app.add_option("--max-entries", c.max_entries, "samples kept per GPU (MAX_ENTRIES)")->check(CLI::Range(1, 100000000));
+  app.add_option("--max-entries", c.max_entries, "samples kept per GPU (MAX_ENTRIES)")
+      ->check(CLI::Range(1, 100000000));
   app.add_option("--health-port", c.health_port, "health port (HEALTH_PORT)");
   app.add_option("--broker-port", c.broker_port, "broker port (BROKER_PORT)");
   app.add_option("--metrics-port", c.metrics_port, "Prometheus port (METRICS_PORT)");
   app.add_option("--checkpoint-enabled", ckpt_flag, "true|false (CHECKPOINT_ENABLED)");
   app.add_option("--collector-id", c.collector_id, "subdirectory of DATA_DIR (COLLECTOR_ID)");
   app.add_option("--bind", c.bind, "listen address (BIND)");
-  app.add_option("--segment-bytes", c.segment_bytes, "WAL segment size (SEGMENT_BYTES)")->check(CLI::Range(4096LL, 1LL << 34));
+  app.add_option("--segment-bytes", c.segment_bytes, "WAL segment size (SEGMENT_BYTES)")
+      ->check(CLI::Range(4096LL, 1LL << 34));
   app.add_option("--checkpoint-interval-ms", c.checkpoint_interval_ms, "(CHECKPOINT_INTERVAL_MS)");
-  app.add_option("--credits", c.credits, "batches in flight per connection (BROKER_CREDITS)")->check(CLI::Range(1, 4096));
+  app.add_option("--credits", c.credits, "batches in flight per connection (BROKER_CREDITS)")
+      ->check(CLI::Range(1, 4096));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -110,7 +116,8 @@ tl::expected<CollectorConfig, CliResult> parse_collector_config(int argc, char**
   }
   if (c.collector_id.empty() || c.collector_id.find('/') != std::string::npos || c.collector_id == "." ||
       c.collector_id == "..") {
-    return tl::unexpected(CliResult{fmt::format("COLLECTOR_ID='{}' must be a plain directory name", c.collector_id)});
+    return tl::unexpected(
+        CliResult{fmt::format("COLLECTOR_ID='{}' must be a plain directory name", c.collector_id)});
   }
   return c;
 }
@@ -128,18 +135,21 @@ int serve_collector(const CollectorConfig& cfg) {
 
   metrics::Registry registry;
   metrics::register_process_metrics(registry);
-  auto& fsync_hist = registry.histogram("telemetry_collector_fsync_seconds",
-                                        "Duration of WAL fdatasync calls (group commits).", {},
-                                        {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})
-                         .labels({});
-  auto& ack_hist = registry.histogram("telemetry_collector_ack_latency_seconds",
-                                      "Time from receiving a PUBLISH to queueing its ACK.", {},
-                                      {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})
+  auto& fsync_hist =
+      registry
+          .histogram("telemetry_collector_fsync_seconds", "Duration of WAL fdatasync calls (group commits).",
+                     {}, {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})
+          .labels({});
+  auto& ack_hist = registry
+                       .histogram("telemetry_collector_ack_latency_seconds",
+                                  "Time from receiving a PUBLISH to queueing its ACK.", {},
+                                  {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})
                        .labels({});
-  registry.gauge_callback("telemetry_collector_ready", "1 once recovery finished and the store is writable.", [&] {
-    auto* s = store_ptr.load();
-    return ready && s && !s->unavailable_reason() ? 1.0 : 0.0;
-  });
+  registry.gauge_callback("telemetry_collector_ready", "1 once recovery finished and the store is writable.",
+                          [&] {
+                            auto* s = store_ptr.load();
+                            return ready && s && !s->unavailable_reason() ? 1.0 : 0.0;
+                          });
 
   http::Router router;
   router.get("/health", [&](const http::Request&) {
@@ -180,12 +190,13 @@ int serve_collector(const CollectorConfig& cfg) {
       o["gpus"] = s->index().gpu_count();
       o["index_samples"] = s->index().sample_count();
       const auto& r = s->recovery();
-      o["recovery"] = {{"checkpoint", r.checkpoint ? boost::json::value(*r.checkpoint) : boost::json::value(nullptr)},
-                       {"segments_replayed", r.segments_replayed},
-                       {"records_replayed", r.records_replayed},
-                       {"batches_replayed", r.batches_replayed},
-                       {"truncated_bytes", r.truncated_bytes},
-                       {"segments_dropped", r.segments_dropped}};
+      o["recovery"] = {
+          {"checkpoint", r.checkpoint ? boost::json::value(*r.checkpoint) : boost::json::value(nullptr)},
+          {"segments_replayed", r.segments_replayed},
+          {"records_replayed", r.records_replayed},
+          {"batches_replayed", r.batches_replayed},
+          {"truncated_bytes", r.truncated_bytes},
+          {"segments_dropped", r.segments_dropped}};
     }
     if (auto* b = broker_ptr.load()) {
       const auto& bs = b->stats();
@@ -266,8 +277,10 @@ int serve_collector(const CollectorConfig& cfg) {
   const auto reason = (*store)->unavailable_reason();
   (*store)->close();  // drains the queue and writes the final checkpoint
   if (reason) {
-    log()->error("collector stopped with its store read-only ({}); batches refused meanwhile were not "
-                 "acknowledged, so their producers still hold them", *reason);
+    log()->error(
+        "collector stopped with its store read-only ({}); batches refused meanwhile were not "
+        "acknowledged, so their producers still hold them",
+        *reason);
     return 1;
   }
   log()->info("collector stopped cleanly");

@@ -11,7 +11,9 @@ CollectorProbe::CollectorProbe(std::string host, std::uint16_t port, std::chrono
                                std::chrono::milliseconds interval)
     : host_(std::move(host)), port_(port), timeout_(timeout), interval_(interval) {}
 
-CollectorProbe::~CollectorProbe() { stop(); }
+CollectorProbe::~CollectorProbe() {
+  stop();
+}
 
 void CollectorProbe::probe_once() {
   Result r;

@@ -213,30 +213,29 @@ tl::expected<void, CsvError> TelemetryCsvReader::header(const CsvRecord& rec) {
   if (c_metric_ >= 0 && c_value_ >= 0) {
     if (c_gpu_ < 0 && c_uuid_ < 0) {
       return tl::unexpected(CsvError{fmt::format(
-          "{}: line {}: DCGM header has neither a 'uuid' nor a 'gpu_id' column", source_,
-          rec.line)});
+          "{}: line {}: DCGM header has neither a 'uuid' nor a 'gpu_id' column", source_, rec.line)});
     }
     format_ = CsvFormat::dcgm_long;
   } else if (c_gpu_ >= 0) {
     format_ = CsvFormat::wide;
     static const std::vector<std::string_view> kMeta = {
-        "gpu_id", "uuid", "UUID", "device", "modelName", "model", "Hostname", "hostname",
-        "timestamp", "container", "pod", "namespace", "labels_raw"};
+        "gpu_id",   "uuid",      "UUID",      "device", "modelName", "model",     "Hostname",
+        "hostname", "timestamp", "container", "pod",    "namespace", "labels_raw"};
     for (std::size_t i = 0; i < header_.size(); ++i) {
       bool meta = false;
       for (auto m : kMeta) meta = meta || header_[i] == m;
       if (!meta && !header_[i].empty()) metric_cols_.push_back(static_cast<int>(i));
     }
     if (metric_cols_.empty()) {
-      return tl::unexpected(CsvError{fmt::format(
-          "{}: line {}: wide header 'gpu_id,...' has no metric columns", source_, rec.line)});
+      return tl::unexpected(CsvError{
+          fmt::format("{}: line {}: wide header 'gpu_id,...' has no metric columns", source_, rec.line)});
     }
   } else {
-    return tl::unexpected(CsvError{fmt::format(
-        "{}: line {}: unrecognised header; expected DCGM columns "
-        "(timestamp,metric_name,gpu_id,device,uuid,modelName,Hostname,...,value,labels_raw) or "
-        "the wide format (gpu_id,<metric>,...)",
-        source_, rec.line)});
+    return tl::unexpected(CsvError{
+        fmt::format("{}: line {}: unrecognised header; expected DCGM columns "
+                    "(timestamp,metric_name,gpu_id,device,uuid,modelName,Hostname,...,value,labels_raw) or "
+                    "the wide format (gpu_id,<metric>,...)",
+                    source_, rec.line)});
   }
   have_header_ = true;
   return {};
@@ -245,8 +244,7 @@ tl::expected<void, CsvError> TelemetryCsvReader::header(const CsvRecord& rec) {
 void TelemetryCsvReader::row(const CsvRecord& rec, std::vector<CsvRow>& out) {
   if (!rec.error.empty()) return bad(rec.line, rec.error);
   if (rec.fields.size() != header_.size()) {
-    return bad(rec.line, fmt::format("{} columns, header has {}", rec.fields.size(),
-                                     header_.size()));
+    return bad(rec.line, fmt::format("{} columns, header has {}", rec.fields.size(), header_.size()));
   }
   auto get = [&](int c) -> const std::string& {
     static const std::string kEmpty;
@@ -266,8 +264,7 @@ void TelemetryCsvReader::row(const CsvRecord& rec, std::vector<CsvRow>& out) {
     if (metric.empty()) return bad(rec.line, "empty metric_name");
     double v = 0;
     if (!parse_finite_double(get(c_value_), v)) {
-      return bad(rec.line, fmt::format("value '{}' of {} is not a finite number",
-                                       get(c_value_), metric));
+      return bad(rec.line, fmt::format("value '{}' of {} is not a finite number", get(c_value_), metric));
     }
     r.metrics.emplace_back(metric, v);
     for (auto& [k, val] : parse_labels_raw(get(c_labels_))) {
@@ -296,8 +293,8 @@ tl::expected<void, CsvError> TelemetryCsvReader::handle(std::vector<CsvRecord>& 
   for (auto& rec : recs) {
     if (!have_header_) {
       if (!rec.error.empty()) {
-        return tl::unexpected(CsvError{fmt::format("{}: line {}: malformed header: {}", source_,
-                                                   rec.line, rec.error)});
+        return tl::unexpected(
+            CsvError{fmt::format("{}: line {}: malformed header: {}", source_, rec.line, rec.error)});
       }
       if (auto h = header(rec); !h) return h;
       continue;
@@ -308,8 +305,7 @@ tl::expected<void, CsvError> TelemetryCsvReader::handle(std::vector<CsvRecord>& 
   return {};
 }
 
-tl::expected<void, CsvError> TelemetryCsvReader::feed(std::string_view chunk,
-                                                      std::vector<CsvRow>& out) {
+tl::expected<void, CsvError> TelemetryCsvReader::feed(std::string_view chunk, std::vector<CsvRow>& out) {
   parser_.feed(chunk, pending_);
   return handle(pending_, out);
 }
@@ -323,12 +319,13 @@ tl::expected<void, CsvError> TelemetryCsvReader::finish(std::vector<CsvRow>& out
   return {};
 }
 
-tl::expected<std::vector<CsvRow>, CsvError> read_telemetry_csv(const std::string& path,
-                                                               CsvStats* stats) {
+tl::expected<std::vector<CsvRow>, CsvError> read_telemetry_csv(const std::string& path, CsvStats* stats) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return tl::unexpected(CsvError{fmt::format("cannot open CSV file '{}'; set CSV_FILE or "
-                                               "--csv-file to a readable file", path)});
+    return tl::unexpected(
+        CsvError{fmt::format("cannot open CSV file '{}'; set CSV_FILE or "
+                             "--csv-file to a readable file",
+                             path)});
   }
   TelemetryCsvReader reader(path);
   std::vector<CsvRow> rows;

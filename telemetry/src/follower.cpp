@@ -17,7 +17,9 @@ namespace rm::telemetry {
 namespace fs = std::filesystem;
 
 namespace {
-auto log() { return core::logger("telemetry.follower"); }
+auto log() {
+  return core::logger("telemetry.follower");
+}
 
 // Bytes of `p` from `offset` to its current end; empty when missing.
 std::optional<std::string> read_from(const fs::path& p, std::size_t offset) {
@@ -52,7 +54,9 @@ DataDirFollower::DataDirFollower(FollowerOptions opts)
       state_(std::make_unique<State>()),
       index_(std::make_shared<Index>(opts_.max_entries, opts_.retention.count())) {}
 
-DataDirFollower::~DataDirFollower() { stop(); }
+DataDirFollower::~DataDirFollower() {
+  stop();
+}
 
 std::shared_ptr<Index> DataDirFollower::current() const {
   std::lock_guard lk(view_mu_);
@@ -65,8 +69,8 @@ namespace {
 // recovery uses (replay_segment): the log ends at mid-log corruption exactly where the
 // collector will cut it. Returns false when the follower fell behind a checkpoint and must
 // rebuild.
-bool follow(const fs::path& dir, Index& index, std::unique_ptr<ReplayState>& replay,
-            std::uint64_t& segment, std::size_t& offset, std::uint64_t& records) {
+bool follow(const fs::path& dir, Index& index, std::unique_ptr<ReplayState>& replay, std::uint64_t& segment,
+            std::size_t& offset, std::uint64_t& records) {
   const fs::path wal = dir / "wal";
   if (!replay) {
     for (int attempt = 0; attempt < 3 && !replay; ++attempt) {
@@ -194,18 +198,25 @@ std::uint64_t DataDirFollower::records_read() const {
   return state_->records;
 }
 
-std::vector<GpuSummary> DataDirFollower::gpus() const { return current()->gpus(); }
-std::optional<GpuSummary> DataDirFollower::gpu(const std::string& id) const { return current()->gpu(id); }
-std::vector<HostSummary> DataDirFollower::hosts() const { return current()->hosts(); }
+std::vector<GpuSummary> DataDirFollower::gpus() const {
+  return current()->gpus();
+}
+std::optional<GpuSummary> DataDirFollower::gpu(const std::string& id) const {
+  return current()->gpu(id);
+}
+std::vector<HostSummary> DataDirFollower::hosts() const {
+  return current()->hosts();
+}
 tl::expected<TelemetryPage, QueryError> DataDirFollower::query(const TelemetryQuery& q) const {
   return current()->query(q);
 }
 std::vector<Point> DataDirFollower::latest(const std::string& gpu_id) const {
   return current()->latest(gpu_id);
 }
-std::vector<std::vector<SeriesSample>> DataDirFollower::samples(
-    const std::string& gpu_id, const std::vector<std::string>& metrics, std::int64_t start_ns,
-    std::int64_t end_ns) const {
+std::vector<std::vector<SeriesSample>> DataDirFollower::samples(const std::string& gpu_id,
+                                                                const std::vector<std::string>& metrics,
+                                                                std::int64_t start_ns,
+                                                                std::int64_t end_ns) const {
   return current()->samples(gpu_id, metrics, start_ns, end_ns);
 }
 

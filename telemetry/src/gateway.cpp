@@ -3,22 +3,22 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <limits>
-#include <chrono>
 #include <map>
 #include <set>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "core/http_client.hpp"
 #include "core/json.hpp"
+#include "gateway_window.hpp"
 #include "telemetry/gateway_dashboard.hpp"
 #include "telemetry/gateway_time.hpp"
 #include "telemetry/prometheus_names.hpp"
-#include "gateway_window.hpp"
 
 namespace rm::telemetry {
 
@@ -99,8 +99,7 @@ json::object point_json(const Point& p) {
 }
 
 Response unknown_gpu(std::string_view id) {
-  return error_response(404,
-                        fmt::format("no GPU with id '{}'; GET /api/v1/gpus lists the known GPUs", id),
+  return error_response(404, fmt::format("no GPU with id '{}'; GET /api/v1/gpus lists the known GPUs", id),
                         "gpu_not_found");
 }
 
@@ -111,8 +110,7 @@ Gateway::Gateway(std::shared_ptr<const TelemetryView> view, GatewayOptions optio
     : view_(std::move(view)), options_(std::move(options)), metrics_(metrics) {
   if (options_.probe_collector) {
     probe_ = std::make_shared<CollectorProbe>(options_.collector_host, options_.collector_port,
-                                              options_.collector_timeout,
-                                              options_.collector_probe_interval);
+                                              options_.collector_timeout, options_.collector_probe_interval);
     probe_->start();
   }
   build_routes();
@@ -146,8 +144,8 @@ std::string Gateway::prometheus_exposition() const {
   std::string out;
   for (auto& [name, series] : families) {
     const bool collides = colliding.count(name) > 0;
-    out += fmt::format("# HELP {} Newest value of {} per GPU, from the telemetry pipeline.\n",
-                       name, collides ? name + " (several source metrics)" : series.front().raw);
+    out += fmt::format("# HELP {} Newest value of {} per GPU, from the telemetry pipeline.\n", name,
+                       collides ? name + " (several source metrics)" : series.front().raw);
     out += fmt::format("# TYPE {} gauge\n", name);
     for (auto& x : series) {
       if (collides) x.labels.emplace_back(kSourceMetricLabel, x.raw);
@@ -164,12 +162,21 @@ void Gateway::build_routes() {
   ResponseDoc bad_request{400, "Malformed parameter (time, limit, cursor) or an unknown query parameter",
                           "application/json", "Error"};
   ResponseDoc not_found{404, "Unknown GPU", "application/json", "Error"};
-  ParamDoc gpu_id{"id", "path", "string", "", true, false,
+  ParamDoc gpu_id{"id",
+                  "path",
+                  "string",
+                  "",
+                  true,
+                  false,
                   "GPU id: the UUID where the source has one (DCGM), else the gpu_id column",
-                  {}, {}, {}};
+                  {},
+                  {},
+                  {}};
 
   routes_.push_back(GatewayRoute{
-      "GET", "/health", "getHealth",
+      "GET",
+      "/health",
+      "getHealth",
       "Gateway health and the collector's health (probed in the background at "
       "COLLECTOR_HOST:COLLECTOR_PORT)",
       {},
@@ -187,65 +194,103 @@ void Gateway::build_routes() {
               std::chrono::duration_cast<std::chrono::nanoseconds>(c.checked_at.time_since_epoch()).count());
         }
         o["gpus"] = view->gpus().size();
-        o["time"] = format_rfc3339(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(
-                std::chrono::system_clock::now().time_since_epoch())
-                .count());
+        o["time"] = format_rfc3339(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
         return json_response(200, o);
       }});
 
-  routes_.push_back(GatewayRoute{
-      "GET", "/ready", "getReady",
-      "Readiness: 503 until a collector's store exists in DATA_DIR",
-      {},
-      {{200, "Ready to answer queries", "application/json", ""},
-       {503, "Not ready; `message` says why (e.g. no store yet)", "application/json", "Error"}},
-      [options](const Request&) {
-        if (options.not_ready) {
-          if (auto why = options.not_ready()) return error_response(503, *why, "not_ready");
-        }
-        return json_response(200, {{"status", "ready"}});
-      }});
+  routes_.push_back(
+      GatewayRoute{"GET",
+                   "/ready",
+                   "getReady",
+                   "Readiness: 503 until a collector's store exists in DATA_DIR",
+                   {},
+                   {{200, "Ready to answer queries", "application/json", ""},
+                    {503, "Not ready; `message` says why (e.g. no store yet)", "application/json", "Error"}},
+                   [options](const Request&) {
+                     if (options.not_ready) {
+                       if (auto why = options.not_ready()) return error_response(503, *why, "not_ready");
+                     }
+                     return json_response(200, {{"status", "ready"}});
+                   }});
+
+  routes_.push_back(GatewayRoute{"GET",
+                                 "/api/v1/gpus",
+                                 "listGpus",
+                                 "Every GPU with data: metadata and first/last seen",
+                                 {},
+                                 {{200, "The GPUs, sorted by id", "application/json", "GpuList"}},
+                                 [view](const Request&) {
+                                   json::array gpus;
+                                   for (const auto& g : view->gpus()) gpus.push_back(gpu_json(g, false));
+                                   json::object o;
+                                   o["count"] = gpus.size();
+                                   o["gpus"] = std::move(gpus);
+                                   return json_response(200, o);
+                                 }});
+
+  routes_.push_back(GatewayRoute{"GET",
+                                 "/api/v1/gpus/{id}",
+                                 "getGpu",
+                                 "One GPU: metadata, labels, first/last seen",
+                                 {gpu_id},
+                                 {{200, "The GPU", "application/json", "Gpu"}, not_found},
+                                 [view](const Request& req) {
+                                   auto g = view->gpu(std::string(req.param("id")));
+                                   if (!g) return unknown_gpu(req.param("id"));
+                                   return json_response(200, gpu_json(*g, true));
+                                 }});
 
   routes_.push_back(GatewayRoute{
-      "GET", "/api/v1/gpus", "listGpus", "Every GPU with data: metadata and first/last seen",
-      {},
-      {{200, "The GPUs, sorted by id", "application/json", "GpuList"}},
-      [view](const Request&) {
-        json::array gpus;
-        for (const auto& g : view->gpus()) gpus.push_back(gpu_json(g, false));
-        json::object o;
-        o["count"] = gpus.size();
-        o["gpus"] = std::move(gpus);
-        return json_response(200, o);
-      }});
-
-  routes_.push_back(GatewayRoute{
-      "GET", "/api/v1/gpus/{id}", "getGpu", "One GPU: metadata, labels, first/last seen",
-      {gpu_id},
-      {{200, "The GPU", "application/json", "Gpu"}, not_found},
-      [view](const Request& req) {
-        auto g = view->gpu(std::string(req.param("id")));
-        if (!g) return unknown_gpu(req.param("id"));
-        return json_response(200, gpu_json(*g, true));
-      }});
-
-  routes_.push_back(GatewayRoute{
-      "GET", "/api/v1/gpus/{id}/telemetry", "getGpuTelemetry",
+      "GET",
+      "/api/v1/gpus/{id}/telemetry",
+      "getGpuTelemetry",
       "Samples of one GPU ascending by time, filtered by an inclusive time window and metrics, "
       "paginated by cursor",
       {gpu_id,
-       {"start_time", "query", "string", "date-time", false, false,
-        "Inclusive lower bound, RFC 3339 (fractional seconds and offsets allowed)", {}, {}, {}},
-       {"end_time", "query", "string", "date-time", false, false,
-        "Inclusive upper bound, RFC 3339; must not be before start_time", {}, {}, {}},
-       {"metric", "query", "string", "", false, true,
-        "Only these metrics (repeat the parameter or give a comma-separated list)", {}, {}, {}},
-       {"limit", "query", "integer", "int32", false, false, "Maximum points in this page",
-        1, static_cast<std::int64_t>(options.max_limit),
-        static_cast<std::int64_t>(options.default_limit)},
-       {"cursor", "query", "string", "", false, false,
-        "next_cursor of the previous page: continue strictly after it", {}, {}, {}}},
+       {"start_time",
+        "query",
+        "string",
+        "date-time",
+        false,
+        false,
+        "Inclusive lower bound, RFC 3339 (fractional seconds and offsets allowed)",
+        {},
+        {},
+        {}},
+       {"end_time",
+        "query",
+        "string",
+        "date-time",
+        false,
+        false,
+        "Inclusive upper bound, RFC 3339; must not be before start_time",
+        {},
+        {},
+        {}},
+       {"metric",
+        "query",
+        "string",
+        "",
+        false,
+        true,
+        "Only these metrics (repeat the parameter or give a comma-separated list)",
+        {},
+        {},
+        {}},
+       {"limit", "query", "integer", "int32", false, false, "Maximum points in this page", 1,
+        static_cast<std::int64_t>(options.max_limit), static_cast<std::int64_t>(options.default_limit)},
+       {"cursor",
+        "query",
+        "string",
+        "",
+        false,
+        false,
+        "next_cursor of the previous page: continue strictly after it",
+        {},
+        {},
+        {}}},
       {{200, "One page of points", "application/json", "TelemetryPage"}, bad_request, not_found},
       [view, options](const Request& req) {
         TelemetryQuery q;
@@ -261,10 +306,9 @@ void Gateway::build_routes() {
           auto [end, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), v);
           if (ec != std::errc{} || end != raw->data() + raw->size() || v < 1 ||
               static_cast<unsigned long long>(v) > options.max_limit) {
-            return error_response(400,
-                                  fmt::format("limit '{}' must be an integer from 1 to {}", *raw,
-                                              options.max_limit),
-                                  "bad_limit");
+            return error_response(
+                400, fmt::format("limit '{}' must be an integer from 1 to {}", *raw, options.max_limit),
+                "bad_limit");
           }
           q.limit = static_cast<std::size_t>(v);
         }
@@ -298,10 +342,12 @@ void Gateway::build_routes() {
       }});
 
   routes_.push_back(GatewayRoute{
-      "GET", "/api/v1/gpus/{id}/latest", "getGpuLatest", "Newest value of every metric of a GPU",
+      "GET",
+      "/api/v1/gpus/{id}/latest",
+      "getGpuLatest",
+      "Newest value of every metric of a GPU",
       {gpu_id},
-      {{200, "Newest value per metric, sorted by metric name", "application/json", "Latest"},
-       not_found},
+      {{200, "Newest value per metric, sorted by metric name", "application/json", "Latest"}, not_found},
       [view](const Request& req) {
         std::string id(req.param("id"));
         if (!view->gpu(id)) return unknown_gpu(id);
@@ -316,32 +362,36 @@ void Gateway::build_routes() {
         return json_response(200, o);
       }});
 
-  routes_.push_back(GatewayRoute{
-      "GET", "/api/v1/hosts", "listHosts", "Every host with its GPU ids and last-seen time",
-      {},
-      {{200, "The hosts, sorted by hostname", "application/json", "HostList"}},
-      [view](const Request&) {
-        json::array hosts;
-        for (const auto& h : view->hosts()) {
-          json::object o;
-          o["hostname"] = h.hostname;
-          o["gpu_count"] = h.gpu_ids.size();
-          json::array ids;
-          for (const auto& id : h.gpu_ids) ids.push_back(json::string(id));
-          o["gpus"] = std::move(ids);
-          o["last_seen"] = format_rfc3339(h.last_seen_ns);
-          hosts.push_back(std::move(o));
-        }
-        json::object o;
-        o["count"] = hosts.size();
-        o["hosts"] = std::move(hosts);
-        return json_response(200, o);
-      }});
+  routes_.push_back(GatewayRoute{"GET",
+                                 "/api/v1/hosts",
+                                 "listHosts",
+                                 "Every host with its GPU ids and last-seen time",
+                                 {},
+                                 {{200, "The hosts, sorted by hostname", "application/json", "HostList"}},
+                                 [view](const Request&) {
+                                   json::array hosts;
+                                   for (const auto& h : view->hosts()) {
+                                     json::object o;
+                                     o["hostname"] = h.hostname;
+                                     o["gpu_count"] = h.gpu_ids.size();
+                                     json::array ids;
+                                     for (const auto& id : h.gpu_ids) ids.push_back(json::string(id));
+                                     o["gpus"] = std::move(ids);
+                                     o["last_seen"] = format_rfc3339(h.last_seen_ns);
+                                     hosts.push_back(std::move(o));
+                                   }
+                                   json::object o;
+                                   o["count"] = hosts.size();
+                                   o["hosts"] = std::move(hosts);
+                                   return json_response(200, o);
+                                 }});
 
   routes_.push_back(GatewayRoute{
-      "GET", "/api/v1/hosts/{hostname}/gpus", "listHostGpus", "The GPUs of one host",
-      {{"hostname", "path", "string", "", true, false, "Hostname as reported by the exporter", {},
-        {}, {}}},
+      "GET",
+      "/api/v1/hosts/{hostname}/gpus",
+      "listHostGpus",
+      "The GPUs of one host",
+      {{"hostname", "path", "string", "", true, false, "Hostname as reported by the exporter", {}, {}, {}}},
       {{200, "The host's GPUs", "application/json", "GpuList"},
        {404, "Unknown host", "application/json", "Error"}},
       [view](const Request& req) {
@@ -363,23 +413,26 @@ void Gateway::build_routes() {
       }});
 
   routes_.push_back(GatewayRoute{
-      "GET", "/metrics/gpus", "getGpuMetrics",
+      "GET",
+      "/metrics/gpus",
+      "getGpuMetrics",
       "Newest sample of every GPU and metric in Prometheus text format (DCGM names and labels "
       "gpu, UUID, device, modelName, Hostname) for scraping",
       {},
-      {{200, "Prometheus text exposition format 0.0.4", std::string(core::metrics::kContentType),
-        ""}},
+      {{200, "Prometheus text exposition format 0.0.4", std::string(core::metrics::kContentType), ""}},
       [this](const Request&) {
-        return http::text_response(200, prometheus_exposition(),
-                                   std::string(core::metrics::kContentType));
+        return http::text_response(200, prometheus_exposition(), std::string(core::metrics::kContentType));
       }});
 
   add_dashboard_routes(routes_, view_, options_, metrics_);
 
-  routes_.push_back(GatewayRoute{
-      "GET", "/openapi.json", "getOpenApi", "This API's OpenAPI 3 document", {},
-      {{200, "OpenAPI 3.0.3 document", "application/json", ""}},
-      [this](const Request&) { return json_response(200, openapi()); }});
+  routes_.push_back(GatewayRoute{"GET",
+                                 "/openapi.json",
+                                 "getOpenApi",
+                                 "This API's OpenAPI 3 document",
+                                 {},
+                                 {{200, "OpenAPI 3.0.3 document", "application/json", ""}},
+                                 [this](const Request&) { return json_response(200, openapi()); }});
   for (const auto& add_group : options_.route_groups) add_group(routes_, view_);
 
   // Every route rejects query parameters it does not take (router()), so each documents it.
@@ -404,11 +457,10 @@ std::function<Response(const Request&)> reject_unknown_params(const GatewayRoute
       if (std::find(known.begin(), known.end(), name) != known.end()) continue;
       std::string accepted;
       for (const auto& k : known) accepted += (accepted.empty() ? "" : ", ") + k;
-      return error_response(
-          400,
-          fmt::format("unknown query parameter '{}'; this route takes {}", name,
-                      accepted.empty() ? std::string("no query parameters") : accepted),
-          "unknown_parameter");
+      return error_response(400,
+                            fmt::format("unknown query parameter '{}'; this route takes {}", name,
+                                        accepted.empty() ? std::string("no query parameters") : accepted),
+                            "unknown_parameter");
     }
     return handler(req);
   };
@@ -425,22 +477,23 @@ core::http::Router Gateway::router() const {
       router.add(route.method, route.path, route.handler);
       continue;
     }
-    auto& requests = metrics_->counter("api_gateway_http_requests_total",
-                                       "HTTP requests answered, by route and status code.",
-                                       {"method", "route", "code"});
-    auto& latency = metrics_->histogram("api_gateway_http_request_duration_seconds",
-                                        "Time to handle a request, by route.", {"method", "route"})
+    auto& requests =
+        metrics_->counter("api_gateway_http_requests_total",
+                          "HTTP requests answered, by route and status code.", {"method", "route", "code"});
+    auto& latency = metrics_
+                        ->histogram("api_gateway_http_request_duration_seconds",
+                                    "Time to handle a request, by route.", {"method", "route"})
                         .labels({route.method, route.path});
-    router.add(route.method, route.path,
-               [handler = route.handler, &requests, &latency, method = route.method,
-                path = route.path](const Request& req) {
-                 auto t0 = std::chrono::steady_clock::now();
-                 Response resp = handler(req);
-                 latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-                                     .count());
-                 requests.labels({method, path, std::to_string(resp.status)}).inc();
-                 return resp;
-               });
+    router.add(
+        route.method, route.path,
+        [handler = route.handler, &requests, &latency, method = route.method,
+         path = route.path](const Request& req) {
+          auto t0 = std::chrono::steady_clock::now();
+          Response resp = handler(req);
+          latency.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+          requests.labels({method, path, std::to_string(resp.status)}).inc();
+          return resp;
+        });
   }
   return router;
 }

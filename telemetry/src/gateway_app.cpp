@@ -8,9 +8,9 @@
 #include <iostream>
 #include <memory>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <boost/json/serialize.hpp>
-#include <fmt/format.h>
 
 #include "core/config.hpp"
 #include "core/http.hpp"
@@ -29,7 +29,9 @@
 namespace rm::telemetry {
 
 namespace {
-auto log() { return core::logger("api-gateway"); }
+auto log() {
+  return core::logger("api-gateway");
+}
 
 GatewayOptions gateway_options(const GatewayConfig& cfg, const std::vector<GatewayRouteGroup>& route_groups) {
   GatewayOptions o;
@@ -44,9 +46,11 @@ GatewayOptions gateway_options(const GatewayConfig& cfg, const std::vector<Gatew
 tl::expected<void, std::string> check_data_dir(const std::string& dir) {
   std::error_code ec;
   if (!std::filesystem::exists(dir, ec)) {
-    return tl::unexpected(fmt::format("DATA_DIR '{}' does not exist; mount the collector's data directory there", dir));
+    return tl::unexpected(
+        fmt::format("DATA_DIR '{}' does not exist; mount the collector's data directory there", dir));
   }
-  if (!std::filesystem::is_directory(dir, ec)) return tl::unexpected(fmt::format("DATA_DIR '{}' is not a directory", dir));
+  if (!std::filesystem::is_directory(dir, ec))
+    return tl::unexpected(fmt::format("DATA_DIR '{}' is not a directory", dir));
   if (::access(dir.c_str(), R_OK | X_OK) != 0) {
     return tl::unexpected(fmt::format("DATA_DIR '{}' cannot be read: {}", dir, std::strerror(errno)));
   }
@@ -64,7 +68,8 @@ struct DataSource {
   std::function<void()> stop;
 };
 
-tl::expected<DataSource, std::string> open_data_dir(const GatewayConfig& cfg, core::metrics::Registry& registry) {
+tl::expected<DataSource, std::string> open_data_dir(const GatewayConfig& cfg,
+                                                    core::metrics::Registry& registry) {
   if (auto ok = check_data_dir(cfg.data_dir); !ok) return tl::unexpected(ok.error());
   FollowerOptions fopts;
   fopts.data_dir = cfg.data_dir;
@@ -72,8 +77,8 @@ tl::expected<DataSource, std::string> open_data_dir(const GatewayConfig& cfg, co
   fopts.retention = std::chrono::nanoseconds(cfg.retention_ns);
   auto follower = std::make_shared<DataDirFollower>(fopts);
   follower->start();
-  log()->info("following {} read-only: {} collector dir(s), {} GPU(s)", cfg.data_dir,
-              follower->collectors(), follower->gpus().size());
+  log()->info("following {} read-only: {} collector dir(s), {} GPU(s)", cfg.data_dir, follower->collectors(),
+              follower->gpus().size());
   registry.gauge_callback("api_gateway_gpus", "GPUs with data visible to the gateway.",
                           [follower] { return static_cast<double>(follower->gpus().size()); });
   registry.gauge_callback("api_gateway_follower_records_read", "Log records read from DATA_DIR since start.",
@@ -85,7 +90,8 @@ tl::expected<DataSource, std::string> open_data_dir(const GatewayConfig& cfg, co
   src.view = follower;
   src.not_ready = [follower, dir = cfg.data_dir]() -> std::optional<std::string> {
     if (follower->collectors() == 0) {
-      return fmt::format("no store yet: DATA_DIR '{}' holds no collector directory (with a wal/ folder)", dir);
+      return fmt::format("no store yet: DATA_DIR '{}' holds no collector directory (with a wal/ folder)",
+                         dir);
     }
     return std::nullopt;
   };
@@ -93,7 +99,8 @@ tl::expected<DataSource, std::string> open_data_dir(const GatewayConfig& cfg, co
   return src;
 }
 
-tl::expected<DataSource, std::string> open_nats_feed(const GatewayConfig& cfg, core::metrics::Registry& registry) {
+tl::expected<DataSource, std::string> open_nats_feed(const GatewayConfig& cfg,
+                                                     core::metrics::Registry& registry) {
   auto f = NatsFeed::start(*cfg.nats, cfg.max_entries, "api-gateway");
   if (!f) return tl::unexpected(f.error());
   std::shared_ptr<NatsFeed> feed = *f;
@@ -101,7 +108,8 @@ tl::expected<DataSource, std::string> open_nats_feed(const GatewayConfig& cfg, c
                           [feed] { return static_cast<double>(feed->gpus().size()); });
   registry.gauge_callback("api_gateway_stream_messages_applied", "Applied-stream messages in the index.",
                           [feed] { return static_cast<double>(feed->stats().messages); });
-  registry.gauge_callback("api_gateway_stream_last_seq", "Sequence of the newest applied-stream message applied.",
+  registry.gauge_callback("api_gateway_stream_last_seq",
+                          "Sequence of the newest applied-stream message applied.",
                           [feed] { return static_cast<double>(feed->stats().last_seq); });
   DataSource src;
   src.view = feed;
@@ -179,7 +187,9 @@ int serve_gateway(const GatewayConfig& cfg, const std::vector<GatewayRouteGroup>
 tl::expected<GatewayConfig, CliResult> parse_gateway_config(int argc, char** argv) {
   GatewayConfig c;
   auto fail = [](const core::ConfigError& e) { return tl::unexpected(CliResult{e.message, false}); };
-  auto i = [&](const char* name, long long def, long long lo, long long hi) { return core::env_int(name, def, lo, hi); };
+  auto i = [&](const char* name, long long def, long long lo, long long hi) {
+    return core::env_int(name, def, lo, hi);
+  };
   auto port = i("PORT", 8081, 0, 65535);
   if (!port) return fail(port.error());
   auto metrics_port = i("METRICS_PORT", 9092, 0, 65535);
@@ -211,18 +221,25 @@ tl::expected<GatewayConfig, CliResult> parse_gateway_config(int argc, char** arg
   CLI::App app{"GPU telemetry API gateway: REST API over DATA_DIR (read-only)"};
   app.add_option("--port", c.port, "API port (env PORT)")->capture_default_str();
   app.add_option("--host", c.host, "Bind address (env HOST)")->capture_default_str();
-  app.add_option("--data-dir", c.data_dir, "Collector data directory, read-only (env DATA_DIR)")->capture_default_str();
-  app.add_option("--collector-host", c.collector_host, "Collector health host (env COLLECTOR_HOST)")->capture_default_str();
+  app.add_option("--data-dir", c.data_dir, "Collector data directory, read-only (env DATA_DIR)")
+      ->capture_default_str();
+  app.add_option("--collector-host", c.collector_host, "Collector health host (env COLLECTOR_HOST)")
+      ->capture_default_str();
   app.add_option("--collector-port", c.collector_port, "Collector health port (env COLLECTOR_PORT)")
-      ->capture_default_str()->check(CLI::Range(1, 65535));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65535));
   app.add_option("--metrics-port", c.metrics_port, "Own Prometheus metrics port, 0 = any (env METRICS_PORT)")
       ->capture_default_str();
-  app.add_option("--threads", c.threads, "HTTP io threads (env THREADS)")->capture_default_str()->check(CLI::Range(1, 64));
+  app.add_option("--threads", c.threads, "HTTP io threads (env THREADS)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   app.add_option("--max-entries", c.max_entries, "Samples kept per GPU (env MAX_ENTRIES)")
-      ->capture_default_str()->check(CLI::Range(1LL, 100'000'000LL));
+      ->capture_default_str()
+      ->check(CLI::Range(1LL, 100'000'000LL));
   app.add_option("--stale-after-seconds", c.stale_after_seconds,
                  "Leave GPUs silent this long out of /metrics/gpus, 0 = keep all (env STALE_AFTER_SECONDS)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_flag("--print-openapi", c.print_openapi, "Print the OpenAPI document and exit");
   try {
     app.parse(argc, argv);

@@ -7,13 +7,13 @@
 #include <set>
 #include <string>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "core/http_client.hpp"
 #include "core/json.hpp"
-#include "telemetry/gateway_time.hpp"
 #include "gateway_window.hpp"
+#include "telemetry/gateway_time.hpp"
 
 namespace rm::telemetry {
 
@@ -48,10 +48,12 @@ Response fleet(const TelemetryView& view) {
   std::size_t count = 0;
   for (const auto& g : view.gpus()) {
     gpus += count++ ? ",{" : "{";
-    for (const auto& [key, value] :
-         {std::pair<const char*, const std::string&>{"id", g.info.id}, {"uuid", g.info.uuid},
-          {"gpu_index", g.info.gpu_index}, {"device", g.info.device}, {"model", g.info.model},
-          {"hostname", g.info.hostname}}) {
+    for (const auto& [key, value] : {std::pair<const char*, const std::string&>{"id", g.info.id},
+                                     {"uuid", g.info.uuid},
+                                     {"gpu_index", g.info.gpu_index},
+                                     {"device", g.info.device},
+                                     {"model", g.info.model},
+                                     {"hostname", g.info.hostname}}) {
       append_json_string(gpus, key);
       gpus += ':';
       append_json_string(gpus, value);
@@ -99,9 +101,8 @@ Response series(const TelemetryView& view, const Request& req, std::size_t max_p
   if (!window) return window.error();
   auto gpu = view.gpu(id);
   if (!gpu) {
-    return error_response(
-        404, fmt::format("no GPU with id '{}'; GET /api/v1/gpus lists the known GPUs", id),
-        "gpu_not_found");
+    return error_response(404, fmt::format("no GPU with id '{}'; GET /api/v1/gpus lists the known GPUs", id),
+                          "gpu_not_found");
   }
   // One metric at a time in pages of a few thousand points, written straight into the body:
   // measured 3-4x faster on a 100,000-point window than one pass over all metrics (large
@@ -116,8 +117,7 @@ Response series(const TelemetryView& view, const Request& req, std::size_t max_p
   out.reserve(std::min<std::size_t>(gpu->samples, max_points) * 32 + 256);
   out += "{\"gpu_id\":";
   append_json_string(out, id);
-  for (const auto& [name, t] :
-       {std::pair{"start_time", window->start_ns}, {"end_time", window->end_ns}}) {
+  for (const auto& [name, t] : {std::pair{"start_time", window->start_ns}, {"end_time", window->end_ns}}) {
     out += ",\"";
     out += name;
     out += "\":";
@@ -219,8 +219,7 @@ Response pipeline(const TelemetryView& view, const GatewayOptions& options,
   json::object collector;
   collector["address"] = fmt::format("{}:{}", options.collector_host, options.collector_port);
   std::optional<std::uint64_t> producers;
-  auto r = http::get(options.collector_host, options.collector_port, "/stats",
-                     options.collector_timeout);
+  auto r = http::get(options.collector_host, options.collector_port, "/stats", options.collector_timeout);
   if (!r) {
     collector["state"] = "unreachable";
     collector["error"] = r.error();
@@ -255,10 +254,8 @@ Response pipeline(const TelemetryView& view, const GatewayOptions& options,
     retained += g.samples;
     hosts.insert(g.info.hostname);
   }
-  json::object gateway{{"state", "ok"},
-                       {"gpus", gpus.size()},
-                       {"hosts", hosts.size()},
-                       {"samples_retained", retained}};
+  json::object gateway{
+      {"state", "ok"}, {"gpus", gpus.size()}, {"hosts", hosts.size()}, {"samples_retained", retained}};
   if (metrics) gateway["metrics"] = sum_families(metrics->expose());
   o["gateway"] = std::move(gateway);
 
@@ -292,50 +289,83 @@ json::object number_array(const char* description) {
 
 }  // namespace
 
-void add_dashboard_routes(std::vector<GatewayRoute>& routes,
-                          std::shared_ptr<const TelemetryView> view, const GatewayOptions& options,
-                          const core::metrics::Registry* metrics,
+void add_dashboard_routes(std::vector<GatewayRoute>& routes, std::shared_ptr<const TelemetryView> view,
+                          const GatewayOptions& options, const core::metrics::Registry* metrics,
                           std::size_t max_series_points) {
-  ParamDoc gpu_id{"id", "path", "string", "", true, false,
+  ParamDoc gpu_id{"id",
+                  "path",
+                  "string",
+                  "",
+                  true,
+                  false,
                   "GPU id: the UUID where the source has one (DCGM), else the gpu_id column",
-                  {}, {}, {}};
-  routes.push_back(GatewayRoute{
-      "GET", "/api/v1/fleet", "getFleet",
-      "Every GPU with its metadata and the newest value of each of its metrics, in one call "
-      "(the dashboard's fleet view)",
-      {},
-      {{200, "The GPUs, sorted by id", "application/json", "Fleet"}},
-      [view](const Request&) { return fleet(*view); }});
+                  {},
+                  {},
+                  {}};
+  routes.push_back(
+      GatewayRoute{"GET",
+                   "/api/v1/fleet",
+                   "getFleet",
+                   "Every GPU with its metadata and the newest value of each of its metrics, in one call "
+                   "(the dashboard's fleet view)",
+                   {},
+                   {{200, "The GPUs, sorted by id", "application/json", "Fleet"}},
+                   [view](const Request&) { return fleet(*view); }});
 
   routes.push_back(GatewayRoute{
-      "GET", "/api/v1/gpus/{id}/series", "getGpuSeries",
+      "GET",
+      "/api/v1/gpus/{id}/series",
+      "getGpuSeries",
       "Every sample of one GPU in an inclusive time window as columns per metric (unix "
       "seconds and values, ascending), not paginated; the same points /telemetry pages "
       "through",
       {gpu_id,
-       {"start_time", "query", "string", "date-time", false, false,
-        "Inclusive lower bound, RFC 3339", {}, {}, {}},
-       {"end_time", "query", "string", "date-time", false, false,
-        "Inclusive upper bound, RFC 3339; must not be before start_time", {}, {}, {}},
-       {"metric", "query", "string", "", false, true,
-        "Only these metrics (repeat the parameter or give a comma-separated list)", {}, {}, {}}},
+       {"start_time",
+        "query",
+        "string",
+        "date-time",
+        false,
+        false,
+        "Inclusive lower bound, RFC 3339",
+        {},
+        {},
+        {}},
+       {"end_time",
+        "query",
+        "string",
+        "date-time",
+        false,
+        false,
+        "Inclusive upper bound, RFC 3339; must not be before start_time",
+        {},
+        {},
+        {}},
+       {"metric",
+        "query",
+        "string",
+        "",
+        false,
+        true,
+        "Only these metrics (repeat the parameter or give a comma-separated list)",
+        {},
+        {},
+        {}}},
       {{200, "The samples per metric", "application/json", "Series"},
-       {400,
-        fmt::format("Malformed time, inverted range, or more than {} points", max_series_points),
+       {400, fmt::format("Malformed time, inverted range, or more than {} points", max_series_points),
         "application/json", "Error"},
        {404, "Unknown GPU", "application/json", "Error"}},
-      [view, max_series_points](const Request& req) {
-        return series(*view, req, max_series_points);
-      }});
+      [view, max_series_points](const Request& req) { return series(*view, req, max_series_points); }});
 
-  routes.push_back(GatewayRoute{
-      "GET", "/api/v1/pipeline", "getPipeline",
-      "State of the pipeline: streamers (producer connections at the collector, newest sample), "
-      "the collector's /stats counters and the gateway's own metrics",
-      {},
-      {{200, "Pipeline state; the collector part says why when it is not ok",
-        "application/json", "Pipeline"}},
-      [view, options, metrics](const Request&) { return pipeline(*view, options, metrics); }});
+  routes.push_back(
+      GatewayRoute{"GET",
+                   "/api/v1/pipeline",
+                   "getPipeline",
+                   "State of the pipeline: streamers (producer connections at the collector, newest sample), "
+                   "the collector's /stats counters and the gateway's own metrics",
+                   {},
+                   {{200, "Pipeline state; the collector part says why when it is not ok", "application/json",
+                     "Pipeline"}},
+                   [view, options, metrics](const Request&) { return pipeline(*view, options, metrics); }});
 }
 
 json::object dashboard_schemas() {
@@ -354,18 +384,15 @@ json::object dashboard_schemas() {
                     {"samples", json::object{{"type", "integer"}}},
                     {"latest", json::object{{"type", "object"},
                                             {"description", "Newest value per metric name"},
-                                            {"additionalProperties",
-                                             json::object{{"type", "number"}}}}}}}};
+                                            {"additionalProperties", json::object{{"type", "number"}}}}}}}};
   s["Fleet"] = json::object{
       {"type", "object"},
       {"required", json::array{"time", "count", "metrics", "gpus"}},
       {"properties",
-       json::object{
-           {"time", string_prop("Gateway time", "date-time")},
-           {"count", json::object{{"type", "integer"}}},
-           {"metrics", json::object{{"type", "array"}, {"items", json::object{{"type", "string"}}}}},
-           {"gpus", json::object{{"type", "array"},
-                                 {"items", schema_ref("FleetGpu")}}}}}};
+       json::object{{"time", string_prop("Gateway time", "date-time")},
+                    {"count", json::object{{"type", "integer"}}},
+                    {"metrics", json::object{{"type", "array"}, {"items", json::object{{"type", "string"}}}}},
+                    {"gpus", json::object{{"type", "array"}, {"items", schema_ref("FleetGpu")}}}}}};
   s["Series"] = json::object{
       {"type", "object"},
       {"required", json::array{"gpu_id", "count", "series"}},
@@ -376,14 +403,12 @@ json::object dashboard_schemas() {
            {"end_time", json::object{{"type", "string"}, {"nullable", true}}},
            {"count", json::object{{"type", "integer"}, {"description", "Points in all series"}}},
            {"series",
-            json::object{
-                {"type", "object"},
-                {"description", "Metric name -> columns of equal length"},
-                {"additionalProperties",
-                 json::object{{"type", "object"},
-                              {"properties",
-                               json::object{{"t", number_array("Unix seconds")},
-                                            {"v", number_array("Values")}}}}}}}}}};
+            json::object{{"type", "object"},
+                         {"description", "Metric name -> columns of equal length"},
+                         {"additionalProperties",
+                          json::object{{"type", "object"},
+                                       {"properties", json::object{{"t", number_array("Unix seconds")},
+                                                                   {"v", number_array("Values")}}}}}}}}}};
   s["Pipeline"] = json::object{
       {"type", "object"},
       {"required", json::array{"time", "collector", "gateway", "streamers"}},

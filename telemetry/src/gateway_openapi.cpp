@@ -3,9 +3,9 @@
 
 #include <boost/json.hpp>
 
+#include "gateway_window.hpp"
 #include "telemetry/gateway.hpp"
 #include "telemetry/gateway_dashboard.hpp"
-#include "gateway_window.hpp"
 
 namespace rm::telemetry {
 
@@ -13,7 +13,9 @@ namespace json = boost::json;
 
 namespace {
 
-json::object ref(const std::string& name) { return schema_ref(name); }
+json::object ref(const std::string& name) {
+  return schema_ref(name);
+}
 
 json::object schemas() {
   json::object s;
@@ -28,14 +30,13 @@ json::object schemas() {
       {"type", "object"},
       {"required", json::array{"status", "gateway", "collector"}},
       {"properties",
-       json::object{
-           {"status", string_prop("ok while the gateway works")},
-           {"gateway", string_prop("ok")},
-           {"collector", json::object{{"type", "string"},
-                                      {"enum", json::array{"ok", "unhealthy", "unreachable"}}}},
-           {"collector_error", string_prop("Why the collector is not ok")},
-           {"gpus", json::object{{"type", "integer"}}},
-           {"time", string_prop("Gateway time", "date-time")}}}};
+       json::object{{"status", string_prop("ok while the gateway works")},
+                    {"gateway", string_prop("ok")},
+                    {"collector", json::object{{"type", "string"},
+                                               {"enum", json::array{"ok", "unhealthy", "unreachable"}}}},
+                    {"collector_error", string_prop("Why the collector is not ok")},
+                    {"gpus", json::object{{"type", "integer"}}},
+                    {"time", string_prop("Gateway time", "date-time")}}}};
   json::object gpu_props{
       {"id", string_prop("GPU id (UUID where present)")},
       {"uuid", string_prop("GPU UUID, empty in the wide format")},
@@ -46,43 +47,40 @@ json::object schemas() {
       {"first_seen", string_prop("Oldest retained sample", "date-time")},
       {"last_seen", string_prop("Newest sample", "date-time")},
       {"samples", json::object{{"type", "integer"}, {"description", "Samples retained"}}},
-      {"labels", json::object{{"type", "object"},
-                              {"additionalProperties", json::object{{"type", "string"}}}}}};
+      {"labels",
+       json::object{{"type", "object"}, {"additionalProperties", json::object{{"type", "string"}}}}}};
   s["Gpu"] = json::object{{"type", "object"},
                           {"required", json::array{"id", "hostname", "last_seen"}},
                           {"properties", gpu_props}};
   s["GpuList"] = json::object{
       {"type", "object"},
       {"required", json::array{"count", "gpus"}},
-      {"properties",
-       json::object{{"count", json::object{{"type", "integer"}}},
-                    {"hostname", string_prop("Present on /api/v1/hosts/{hostname}/gpus")},
-                    {"gpus", json::object{{"type", "array"}, {"items", ref("Gpu")}}}}}};
+      {"properties", json::object{{"count", json::object{{"type", "integer"}}},
+                                  {"hostname", string_prop("Present on /api/v1/hosts/{hostname}/gpus")},
+                                  {"gpus", json::object{{"type", "array"}, {"items", ref("Gpu")}}}}}};
   s["Point"] = json::object{
       {"type", "object"},
       {"required", json::array{"timestamp", "timestamp_ns", "metric", "value"}},
-      {"properties",
-       json::object{{"timestamp", string_prop("Sample time (UTC)", "date-time")},
-                    {"timestamp_ns", json::object{{"type", "integer"}, {"format", "int64"}}},
-                    {"metric", string_prop("Metric name, e.g. DCGM_FI_DEV_GPU_UTIL")},
-                    {"value", json::object{{"type", "number"}, {"format", "double"}}}}}};
+      {"properties", json::object{{"timestamp", string_prop("Sample time (UTC)", "date-time")},
+                                  {"timestamp_ns", json::object{{"type", "integer"}, {"format", "int64"}}},
+                                  {"metric", string_prop("Metric name, e.g. DCGM_FI_DEV_GPU_UTIL")},
+                                  {"value", json::object{{"type", "number"}, {"format", "double"}}}}}};
   s["TelemetryPage"] = json::object{
       {"type", "object"},
       {"required", json::array{"gpu_id", "count", "points", "next_cursor"}},
-      {"properties",
-       json::object{{"gpu_id", string_prop("The GPU")},
-                    {"count", json::object{{"type", "integer"}}},
-                    {"points", json::object{{"type", "array"}, {"items", ref("Point")}}},
-                    {"next_cursor", json::object{{"type", "string"},
-                                                 {"nullable", true},
-                                                 {"description", "Pass as cursor for the next "
-                                                                 "page; null on the last page"}}}}}};
+      {"properties", json::object{{"gpu_id", string_prop("The GPU")},
+                                  {"count", json::object{{"type", "integer"}}},
+                                  {"points", json::object{{"type", "array"}, {"items", ref("Point")}}},
+                                  {"next_cursor", json::object{{"type", "string"},
+                                                               {"nullable", true},
+                                                               {"description",
+                                                                "Pass as cursor for the next "
+                                                                "page; null on the last page"}}}}}};
   s["Latest"] = json::object{
       {"type", "object"},
       {"required", json::array{"gpu_id", "metrics"}},
-      {"properties",
-       json::object{{"gpu_id", string_prop("The GPU")},
-                    {"metrics", json::object{{"type", "array"}, {"items", ref("Point")}}}}}};
+      {"properties", json::object{{"gpu_id", string_prop("The GPU")},
+                                  {"metrics", json::object{{"type", "array"}, {"items", ref("Point")}}}}}};
   s["HostList"] = json::object{
       {"type", "object"},
       {"required", json::array{"count", "hosts"}},
@@ -129,10 +127,8 @@ json::value Gateway::openapi() const {
       if (p.minimum) schema["minimum"] = *p.minimum;
       if (p.maximum) schema["maximum"] = *p.maximum;
       if (p.default_value) schema["default"] = *p.default_value;
-      json::object param{{"name", p.name},
-                         {"in", p.in},
-                         {"required", p.required},
-                         {"description", p.description}};
+      json::object param{
+          {"name", p.name}, {"in", p.in}, {"required", p.required}, {"description", p.description}};
       if (p.repeatable) {
         param["schema"] = json::object{{"type", "array"}, {"items", schema}};
         param["style"] = "form";
@@ -146,10 +142,10 @@ json::value Gateway::openapi() const {
     if (!form_props.empty()) {
       json::object form_schema{{"type", "object"}, {"properties", std::move(form_props)}};
       if (!form_required.empty()) form_schema["required"] = std::move(form_required);
-      op["requestBody"] = json::object{
-          {"required", true},
-          {"content", json::object{{"application/x-www-form-urlencoded",
-                                    json::object{{"schema", std::move(form_schema)}}}}}};
+      op["requestBody"] =
+          json::object{{"required", true},
+                       {"content", json::object{{"application/x-www-form-urlencoded",
+                                                 json::object{{"schema", std::move(form_schema)}}}}}};
     }
     json::object responses;
     for (const auto& r : route.responses) {
@@ -175,12 +171,11 @@ json::value Gateway::openapi() const {
   }
   return json::object{
       {"openapi", "3.0.3"},
-      {"info",
-       json::object{{"title", "GPU telemetry API gateway"},
-                    {"version", options_.version},
-                    {"description",
-                     "Read-only REST API over the telemetry collected by the pipeline. Errors "
-                     "are JSON bodies {error, message, code}."}}},
+      {"info", json::object{{"title", "GPU telemetry API gateway"},
+                            {"version", options_.version},
+                            {"description",
+                             "Read-only REST API over the telemetry collected by the pipeline. Errors "
+                             "are JSON bodies {error, message, code}."}}},
       {"paths", std::move(paths)},
       {"components", json::object{{"schemas", schemas()}}}};
 }

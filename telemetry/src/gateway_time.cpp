@@ -31,7 +31,9 @@ void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) 
   y += m <= 2;
 }
 
-bool leap(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool leap(std::int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 unsigned days_in_month(std::int64_t y, unsigned m) {
   static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -76,10 +78,10 @@ class Reader {
 tl::expected<std::int64_t, std::string> parse_rfc3339(std::string_view text) {
   auto fail = [&](std::size_t at, std::string_view what) {
     std::string shown(text.substr(0, 64));
-    return tl::unexpected(fmt::format(
-        "'{}' is not an RFC 3339 time: {} at offset {} (expected e.g. 2025-07-18T20:42:34Z or "
-        "2025-07-18T22:42:34.5+02:00)",
-        shown, what, at));
+    return tl::unexpected(
+        fmt::format("'{}' is not an RFC 3339 time: {} at offset {} (expected e.g. 2025-07-18T20:42:34Z or "
+                    "2025-07-18T22:42:34.5+02:00)",
+                    shown, what, at));
   };
   Reader r(text);
   unsigned year, month, day, hour, minute, second;
@@ -132,8 +134,8 @@ tl::expected<std::int64_t, std::string> parse_rfc3339(std::string_view text) {
   if (second > 60) return fail(17, "second out of range 00-60");
 
   // Everything below fits in int64 seconds comfortably (years 0-9999).
-  std::int64_t secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
-                      second - offset_sign * static_cast<std::int64_t>(off_h * 3600 + off_m * 60);
+  std::int64_t secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
+                      offset_sign * static_cast<std::int64_t>(off_h * 3600 + off_m * 60);
   constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
   constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
   if (secs > (kMax - frac_ns) / 1'000'000'000 || secs < kMin / 1'000'000'000 + 1) {
@@ -144,7 +146,8 @@ tl::expected<std::int64_t, std::string> parse_rfc3339(std::string_view text) {
 
 tl::expected<std::int64_t, std::string> parse_duration_ns(std::string_view what, std::string_view text) {
   auto bad = [&] {
-    return tl::unexpected(fmt::format("{}='{}' must be a duration like 24h, 90m, 3600s or 7d (0 = off)", what, text));
+    return tl::unexpected(
+        fmt::format("{}='{}' must be a duration like 24h, 90m, 3600s or 7d (0 = off)", what, text));
   };
   if (text == "0" || text.empty()) return 0;
   std::int64_t n = 0;
@@ -152,11 +155,20 @@ tl::expected<std::int64_t, std::string> parse_duration_ns(std::string_view what,
   if (ec != std::errc{} || end != text.data() + text.size() - 1 || n <= 0) return bad();
   std::int64_t unit = 0;
   switch (text.back()) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    default: return bad();
+    case 's':
+      unit = 1;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
+    default:
+      return bad();
   }
   if (n > std::numeric_limits<std::int64_t>::max() / 1'000'000'000 / unit) return bad();
   return n * unit * 1'000'000'000;
@@ -195,8 +207,8 @@ std::string format_rfc3339(std::int64_t unix_ns) {
   std::int64_t y;
   unsigned m, d;
   civil_from_days(days, y, m, d);
-  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", y, m, d, rem / 3600,
-                                (rem / 60) % 60, rem % 60);
+  std::string out =
+      fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", y, m, d, rem / 3600, (rem / 60) % 60, rem % 60);
   append_fraction(out, ns);
   out += 'Z';
   return out;

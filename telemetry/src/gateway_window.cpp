@@ -22,11 +22,11 @@ tl::expected<TimeWindow, core::http::Response> parse_time_window(const core::htt
     (std::string_view(name) == "start_time" ? w.start_ns : w.end_ns) = *t;
   }
   if (w.start_ns && w.end_ns && *w.start_ns > *w.end_ns) {
-    return tl::unexpected(error_response(
-        400,
-        fmt::format("inverted time range: start_time {} is after end_time {}",
-                    *req.query.get("start_time"), *req.query.get("end_time")),
-        "bad_time_range"));
+    return tl::unexpected(
+        error_response(400,
+                       fmt::format("inverted time range: start_time {} is after end_time {}",
+                                   *req.query.get("start_time"), *req.query.get("end_time")),
+                       "bad_time_range"));
   }
   std::set<std::string> seen;
   for (const auto& raw : req.query.all("metric")) {

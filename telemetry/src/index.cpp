@@ -305,15 +305,17 @@ std::vector<HostSummary> Index::hosts() const {
 namespace {
 // Cursor: "<timestamp_ns>.<position>" where position counts appends to the GPU; resuming
 // returns points strictly after (timestamp, position).
-std::string make_cursor(std::int64_t ts, std::uint64_t pos) { return fmt::format("{}.{}", ts, pos); }
+std::string make_cursor(std::int64_t ts, std::uint64_t pos) {
+  return fmt::format("{}.{}", ts, pos);
+}
 bool parse_cursor(const std::string& c, std::int64_t& ts, std::uint64_t& pos) {
   const auto dot = c.find('.');
   if (dot == std::string::npos) return false;
   const char* b = c.data();
   auto r1 = std::from_chars(b, b + dot, ts);
   auto r2 = std::from_chars(b + dot + 1, b + c.size(), pos);
-  return r1.ec == std::errc() && r1.ptr == b + dot && r2.ec == std::errc() &&
-         r2.ptr == b + c.size() && dot > 0 && dot + 1 < c.size();
+  return r1.ec == std::errc() && r1.ptr == b + dot && r2.ec == std::errc() && r2.ptr == b + c.size() &&
+         dot > 0 && dot + 1 < c.size();
 }
 }  // namespace
 
@@ -321,9 +323,10 @@ tl::expected<TelemetryPage, QueryError> Index::query(const TelemetryQuery& q) co
   std::int64_t cur_ts = 0;
   std::uint64_t cur_pos = 0;
   if (q.cursor && !parse_cursor(*q.cursor, cur_ts, cur_pos)) {
-    return tl::unexpected(QueryError{QueryErrorCode::bad_cursor,
-                                     fmt::format("cursor '{}' is malformed; pass back the "
-                                                 "next_cursor of a previous page", *q.cursor)});
+    return tl::unexpected(
+        QueryError{QueryErrorCode::bad_cursor, fmt::format("cursor '{}' is malformed; pass back the "
+                                                           "next_cursor of a previous page",
+                                                           *q.cursor)});
   }
   const Gpu* g = nullptr;
   {
@@ -373,15 +376,15 @@ tl::expected<TelemetryPage, QueryError> Index::query(const TelemetryQuery& q) co
   const std::size_t n = std::min(hits.size(), q.limit);
   const auto names = metric_names();
   page.points.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) page.points.push_back({hits[i].ts, names[hits[i].metric], hits[i].value});
+  for (std::size_t i = 0; i < n; ++i)
+    page.points.push_back({hits[i].ts, names[hits[i].metric], hits[i].value});
   if (hits.size() > n && n > 0) page.next_cursor = make_cursor(hits[n - 1].ts, hits[n - 1].pos);
   return page;
 }
 
 std::vector<std::vector<SeriesSample>> Index::samples(const std::string& gpu_id,
                                                       const std::vector<std::string>& metrics,
-                                                      std::int64_t start_ns,
-                                                      std::int64_t end_ns) const {
+                                                      std::int64_t start_ns, std::int64_t end_ns) const {
   std::vector<std::vector<SeriesSample>> out(metrics.size());
   const Gpu* g = nullptr;
   {

@@ -12,8 +12,8 @@
 #include <atomic>
 #include <thread>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "core/http.hpp"
 #include "core/log.hpp"
@@ -26,7 +26,9 @@
 namespace rm::telemetry {
 
 namespace {
-auto log() { return core::logger("telemetry.collector.nats"); }
+auto log() {
+  return core::logger("telemetry.collector.nats");
+}
 
 struct Counters {
   std::atomic<std::uint64_t> fetched{0}, batches{0}, samples{0}, duplicates{0}, bad{0}, redelivered{0},
@@ -90,10 +92,11 @@ class Applier {
     so.Stream = stream.c_str();
     so.Consumer = cfg.consumer.c_str();
     jsErrCode e = static_cast<jsErrCode>(0);
-    if (auto s = js_PullSubscribe(&sub_, client_.js(), cfg.in_subject().c_str(), cfg.consumer.c_str(), nullptr, &so, &e);
+    if (auto s = js_PullSubscribe(&sub_, client_.js(), cfg.in_subject().c_str(), cfg.consumer.c_str(),
+                                  nullptr, &so, &e);
         s != NATS_OK) {
-      return tl::unexpected(fmt::format("cannot bind to consumer {} of {}: {}", cfg.consumer, stream,
-                                        nats::status_text(s, e)));
+      return tl::unexpected(
+          fmt::format("cannot bind to consumer {} of {}: {}", cfg.consumer, stream, nats::status_text(s, e)));
     }
     return {};
   }
@@ -138,7 +141,8 @@ class Applier {
       auto b = decode_message(m);
       if (!b) {
         c_.bad++;
-        log()->error("work-queue message {} is not a valid batch ({}); terminated, not retried", stream_seq, b.error());
+        log()->error("work-queue message {} is not a valid batch ({}); terminated, not retried", stream_seq,
+                     b.error());
         natsMsg_Term(m, nullptr);
         continue;
       }
@@ -181,8 +185,8 @@ class Applier {
     } else {
       c_.naked += valid.size();
       c_.publish_failures++;
-      log()->warn("{} batch(es) not confirmed by the applied stream ({}); returned for redelivery", valid.size(),
-                  done != NATS_OK ? nats::status_text(done) : std::string("publish error"));
+      log()->warn("{} batch(es) not confirmed by the applied stream ({}); returned for redelivery",
+                  valid.size(), done != NATS_OK ? nats::status_text(done) : std::string("publish error"));
     }
     natsMsgList_Destroy(&list);
     return true;
@@ -225,9 +229,10 @@ int run_nats_collector(const CollectorConfig& cfg) {
   std::atomic<nats::Client*> client_ptr{nullptr};
   Counters c;
   metrics::Registry registry;
-  auto& apply_hist = registry.histogram("telemetry_collector_apply_seconds",
-                                        "Time from fetching batches to their confirmation by the applied stream.", {},
-                                        {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})
+  auto& apply_hist = registry
+                         .histogram("telemetry_collector_apply_seconds",
+                                    "Time from fetching batches to their confirmation by the applied stream.",
+                                    {}, {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})
                          .labels({});
   const std::pair<const char*, std::atomic<std::uint64_t>*> counters[] = {
       {"telemetry_collector_nats_batches", &c.batches},
@@ -247,19 +252,26 @@ int run_nats_collector(const CollectorConfig& cfg) {
 
   http::Router router;
   router.get("/health", [&](const http::Request&) {
-    return http::json_response(200, {{"status", "ok"}, {"collector_id", cfg.collector_id}, {"ready", ready.load()},
-                                     {"mode", "nats"}});
+    return http::json_response(
+        200,
+        {{"status", "ok"}, {"collector_id", cfg.collector_id}, {"ready", ready.load()}, {"mode", "nats"}});
   });
   router.get("/ready", [&](const http::Request&) {
     if (!ready) return http::error_response(503, "not bound to the JetStream consumer yet", "not ready");
     return http::json_response(200, {{"status", "ready"}});
   });
   router.get("/stats", [&](const http::Request&) {
-    boost::json::object o{{"collector_id", cfg.collector_id}, {"mode", "nats"}, {"ready", ready.load()},
-                          {"fetched", c.fetched.load()}, {"batches", c.batches.load()},
-                          {"samples", c.samples.load()}, {"duplicate_batches", c.duplicates.load()},
-                          {"bad_batches", c.bad.load()}, {"redelivered", c.redelivered.load()},
-                          {"acked", c.acked.load()}, {"naked", c.naked.load()}};
+    boost::json::object o{{"collector_id", cfg.collector_id},
+                          {"mode", "nats"},
+                          {"ready", ready.load()},
+                          {"fetched", c.fetched.load()},
+                          {"batches", c.batches.load()},
+                          {"samples", c.samples.load()},
+                          {"duplicate_batches", c.duplicates.load()},
+                          {"bad_batches", c.bad.load()},
+                          {"redelivered", c.redelivered.load()},
+                          {"acked", c.acked.load()},
+                          {"naked", c.naked.load()}};
     if (auto* cl = client_ptr.load()) {
       o["streams"] = {{nc.in_stream(), stream_json(*cl, nc.in_stream())},
                       {nc.applied_stream(), stream_json(*cl, nc.applied_stream())}};
@@ -279,8 +291,8 @@ int run_nats_collector(const CollectorConfig& cfg) {
   int rc = 0;
   {
     auto client = nats::Client::connect(nc, cfg.collector_id, std::chrono::seconds(30));
-    tl::expected<void, std::string> setup = client ? (*client)->ensure_streams(std::chrono::seconds(30))
-                                                   : tl::unexpected(client.error());
+    tl::expected<void, std::string> setup =
+        client ? (*client)->ensure_streams(std::chrono::seconds(30)) : tl::unexpected(client.error());
     if (setup) setup = (*client)->ensure_consumer(std::chrono::seconds(30));
     std::unique_ptr<Applier> applier;
     if (setup) {
@@ -293,8 +305,8 @@ int run_nats_collector(const CollectorConfig& cfg) {
     } else {
       client_ptr = client->get();
       ready = true;
-      log()->info("collector '{}' ready (cluster mode): consumer {} on {} via {}, health :{}", cfg.collector_id,
-                  nc.consumer, nc.in_stream(), nc.urls(), health.port());
+      log()->info("collector '{}' ready (cluster mode): consumer {} on {} via {}, health :{}",
+                  cfg.collector_id, nc.consumer, nc.in_stream(), nc.urls(), health.port());
       while (!core::Shutdown::requested()) applier->step(std::chrono::milliseconds(500));
       log()->info("shutting down: the batch in hand is finished, nothing else is fetched");
       ready = false;

@@ -13,7 +13,9 @@
 namespace rm::telemetry {
 
 namespace {
-auto log() { return core::logger("telemetry.nats.feed"); }
+auto log() {
+  return core::logger("telemetry.nats.feed");
+}
 
 // Appends a decoded batch to the index, one append_many per run of samples of one GPU.
 void apply_batch(Index& index, const Batch& b) {
@@ -52,7 +54,8 @@ struct NatsFeed::Impl {
     FrameDecoder dec;
     dec.feed(std::string_view(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))));
     auto f = dec.next();
-    tl::expected<Batch, ProtocolError> b = tl::unexpected(ProtocolError{ErrorCode::bad_frame, "not a PUBLISH frame"});
+    tl::expected<Batch, ProtocolError> b =
+        tl::unexpected(ProtocolError{ErrorCode::bad_frame, "not a PUBLISH frame"});
     if (f && *f && (*f)->type == FrameType::publish) {
       PublishDecoder pd;
       b = pd.decode((*f)->payload, producer ? producer : "");
@@ -77,9 +80,12 @@ NatsFeed::NatsFeed(std::size_t max_entries)
   impl_->index = index_;
 }
 
-NatsFeed::~NatsFeed() { stop(); }
+NatsFeed::~NatsFeed() {
+  stop();
+}
 
-tl::expected<std::shared_ptr<NatsFeed>, std::string> NatsFeed::start(const NatsConfig& cfg, std::size_t max_entries,
+tl::expected<std::shared_ptr<NatsFeed>, std::string> NatsFeed::start(const NatsConfig& cfg,
+                                                                     std::size_t max_entries,
                                                                      const std::string& name) {
   std::shared_ptr<NatsFeed> feed(new NatsFeed(max_entries));
   auto client = nats::Client::connect(cfg, name, std::chrono::seconds(30));

@@ -18,13 +18,18 @@
 namespace rm::telemetry {
 
 namespace {
-auto log() { return core::logger("telemetry.nats.publisher"); }
+auto log() {
+  return core::logger("telemetry.nats.publisher");
+}
 
 class NatsPublisher final : public BatchPublisher {
  public:
   NatsPublisher(std::shared_ptr<nats::Client> client, std::string producer, const std::atomic<bool>* cancel,
                 OnAck on_ack)
-      : client_(std::move(client)), producer_(std::move(producer)), cancel_(cancel), on_ack_(std::move(on_ack)) {}
+      : client_(std::move(client)),
+        producer_(std::move(producer)),
+        cancel_(cancel),
+        on_ack_(std::move(on_ack)) {}
 
   tl::expected<std::uint64_t, ClientError> publish(std::vector<OutSample> samples) override {
     const std::uint64_t seq = next_seq_++;
@@ -35,9 +40,11 @@ class NatsPublisher final : public BatchPublisher {
     const std::string id = nats_msg_id(producer_, seq);
     const std::string subject = client_->config().in_subject();
     natsMsg* msg = nullptr;
-    if (auto s = natsMsg_Create(&msg, subject.c_str(), nullptr, frame_.data(), static_cast<int>(frame_.size()));
+    if (auto s =
+            natsMsg_Create(&msg, subject.c_str(), nullptr, frame_.data(), static_cast<int>(frame_.size()));
         s != NATS_OK) {
-      return tl::unexpected(ClientError{fmt::format("cannot create a NATS message: {}", nats::status_text(s)), true});
+      return tl::unexpected(
+          ClientError{fmt::format("cannot create a NATS message: {}", nats::status_text(s)), true});
     }
     natsMsgHeader_Set(msg, "Rm-Producer", producer_.c_str());
     jsPubOptions po;
@@ -99,17 +106,17 @@ class NatsPublisher final : public BatchPublisher {
 }  // namespace
 
 tl::expected<PublisherFactory, std::string> make_nats_publisher_factory(const NatsConfig& cfg,
-                                                                       const std::string& name) {
+                                                                        const std::string& name) {
   auto client = nats::Client::connect(cfg, name, std::chrono::seconds(30));
   if (!client) return tl::unexpected(client.error());
   if (auto r = (*client)->ensure_streams(std::chrono::seconds(30)); !r) return tl::unexpected(r.error());
   log()->info("publishing to JetStream {} subject {} via {}", cfg.in_stream(), cfg.in_subject(), cfg.urls());
   std::shared_ptr<nats::Client> shared(std::move(*client));
-  return PublisherFactory([shared](const std::string& producer, const std::atomic<bool>* cancel,
-                                   BatchPublisher::OnAck on_ack) {
-    return std::unique_ptr<BatchPublisher>(
-        std::make_unique<NatsPublisher>(shared, producer, cancel, std::move(on_ack)));
-  });
+  return PublisherFactory(
+      [shared](const std::string& producer, const std::atomic<bool>* cancel, BatchPublisher::OnAck on_ack) {
+        return std::unique_ptr<BatchPublisher>(
+            std::make_unique<NatsPublisher>(shared, producer, cancel, std::move(on_ack)));
+      });
 }
 
 }  // namespace rm::telemetry

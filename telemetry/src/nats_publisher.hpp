@@ -10,7 +10,7 @@
 namespace rm::telemetry {
 
 // Connects once (shared by all workers of the streamer) and creates or checks the streams.
-[[nodiscard]] tl::expected<PublisherFactory, std::string> make_nats_publisher_factory(const NatsConfig& cfg,
-                                                                                     const std::string& name);
+[[nodiscard]] tl::expected<PublisherFactory, std::string> make_nats_publisher_factory(
+    const NatsConfig& cfg, const std::string& name);
 
 }  // namespace rm::telemetry

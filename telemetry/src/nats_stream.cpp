@@ -10,13 +10,19 @@
 namespace rm::telemetry {
 
 namespace {
-auto log() { return core::logger("telemetry.nats"); }
+auto log() {
+  return core::logger("telemetry.nats");
+}
 constexpr std::int64_t kNs = 1'000'000'000;
 }  // namespace
 
-std::string NatsConfig::urls() const { return fmt::format("{}", fmt::join(servers, ",")); }
+std::string NatsConfig::urls() const {
+  return fmt::format("{}", fmt::join(servers, ","));
+}
 
-void nats_shutdown() { nats_CloseAndWait(2000); }
+void nats_shutdown() {
+  nats_CloseAndWait(2000);
+}
 
 std::string nats_msg_id(const std::string& producer, std::uint64_t seq) {
   return fmt::format("{}:{}", producer, seq);
@@ -48,13 +54,15 @@ tl::expected<std::optional<NatsConfig>, std::string> nats_config_from_env() {
   for (const auto* name : {&c.stream, &c.consumer}) {
     if (name->empty() || name->find_first_of(" .*>/\\") != std::string::npos) {
       return tl::unexpected(fmt::format(
-          "NATS_STREAM/NATS_CONSUMER '{}' must be non-empty without spaces, '.', '*', '>' or slashes", *name));
+          "NATS_STREAM/NATS_CONSUMER '{}' must be non-empty without spaces, '.', '*', '>' or slashes",
+          *name));
     }
   }
   if (c.subject.empty() || c.subject.find_first_of(" *>") != std::string::npos) {
     return tl::unexpected(fmt::format("NATS_SUBJECT='{}' must be a plain subject prefix", c.subject));
   }
-  auto num = [](const char* name, long long def, long long lo, long long hi) -> tl::expected<long long, std::string> {
+  auto num = [](const char* name, long long def, long long lo,
+                long long hi) -> tl::expected<long long, std::string> {
     auto v = core::env_int(name, def, lo, hi);
     if (!v) return tl::unexpected(v.error().message);
     return *v;
@@ -88,8 +96,8 @@ std::string status_text(natsStatus s, jsErrCode e) {
 }
 
 tl::expected<std::unique_ptr<Client>, std::string> Client::connect(const NatsConfig& cfg,
-                                                                    const std::string& name,
-                                                                    std::chrono::milliseconds timeout) {
+                                                                   const std::string& name,
+                                                                   std::chrono::milliseconds timeout) {
   std::unique_ptr<Client> c(new Client(cfg));
   natsOptions* opts = nullptr;
   if (natsOptions_Create(&opts) != NATS_OK) return tl::unexpected(std::string("cannot create NATS options"));
@@ -112,8 +120,9 @@ tl::expected<std::unique_ptr<Client>, std::string> Client::connect(const NatsCon
   }
   natsOptions_Destroy(opts);
   if (s != NATS_OK) {
-    return tl::unexpected(fmt::format("cannot connect to NATS at {}: {}; check NATS_URL and that the servers run",
-                                      cfg.urls(), status_text(s)));
+    return tl::unexpected(
+        fmt::format("cannot connect to NATS at {}: {}; check NATS_URL and that the servers run", cfg.urls(),
+                    status_text(s)));
   }
   jsOptions jo;
   jsOptions_Init(&jo);
@@ -150,27 +159,35 @@ struct StreamSpec {
 
 const char* retention_name(jsRetentionPolicy r) {
   switch (r) {
-    case js_LimitsPolicy: return "limits";
-    case js_InterestPolicy: return "interest";
-    case js_WorkQueuePolicy: return "workqueue";
+    case js_LimitsPolicy:
+      return "limits";
+    case js_InterestPolicy:
+      return "interest";
+    case js_WorkQueuePolicy:
+      return "workqueue";
   }
   return "?";
 }
 
 // Compares an existing stream with the spec; an error names the differing setting.
-tl::expected<void, std::string> check_stream(const jsStreamConfig& have, const StreamSpec& want, int replicas) {
+tl::expected<void, std::string> check_stream(const jsStreamConfig& have, const StreamSpec& want,
+                                             int replicas) {
   const bool subject_ok = have.SubjectsLen == 1 && want.subject == have.Subjects[0];
   if (!subject_ok) {
-    return tl::unexpected(fmt::format("stream {} exists with other subjects than '{}'; delete it or set NATS_STREAM/NATS_SUBJECT",
-                                      want.name, want.subject));
+    return tl::unexpected(fmt::format(
+        "stream {} exists with other subjects than '{}'; delete it or set NATS_STREAM/NATS_SUBJECT",
+        want.name, want.subject));
   }
   if (have.Retention != want.retention) {
-    return tl::unexpected(fmt::format("stream {} exists with retention {}, expected {}; delete it or set NATS_STREAM",
-                                      want.name, retention_name(have.Retention), retention_name(want.retention)));
+    return tl::unexpected(
+        fmt::format("stream {} exists with retention {}, expected {}; delete it or set NATS_STREAM",
+                    want.name, retention_name(have.Retention), retention_name(want.retention)));
   }
   if (have.Replicas != replicas) {
-    return tl::unexpected(fmt::format("stream {} exists with {} replica(s) but NATS_REPLICAS={}; set NATS_REPLICAS to match or change the stream",
-                                      want.name, have.Replicas, replicas));
+    return tl::unexpected(
+        fmt::format("stream {} exists with {} replica(s) but NATS_REPLICAS={}; set NATS_REPLICAS to match or "
+                    "change the stream",
+                    want.name, have.Replicas, replicas));
   }
   return {};
 }
@@ -217,8 +234,8 @@ tl::expected<void, std::string> Client::ensure_streams(std::chrono::milliseconds
         sc.Duplicates = cfg_.duplicate_window_s * kNs;
         s = js_AddStream(&si, js_.get(), &sc, nullptr, &e);
         if (s == NATS_OK) {
-          log()->info("created stream {} (subject {}, {}, {} replica(s), max {} bytes)", spec.name, spec.subject,
-                      retention_name(spec.retention), cfg_.replicas, cfg_.max_bytes);
+          log()->info("created stream {} (subject {}, {}, {} replica(s), max {} bytes)", spec.name,
+                      spec.subject, retention_name(spec.retention), cfg_.replicas, cfg_.max_bytes);
           jsStreamInfo_Destroy(si);
           break;
         }
@@ -227,8 +244,10 @@ tl::expected<void, std::string> Client::ensure_streams(std::chrono::milliseconds
       last = status_text(s, e);
       if (!retryable(s, e)) return tl::unexpected(fmt::format("stream {}: {}", spec.name, last));
       if (std::chrono::steady_clock::now() > deadline) {
-        return tl::unexpected(fmt::format("stream {} not available within {} ms: {}; is JetStream enabled (-js) and has the cluster a quorum?",
-                                          spec.name, timeout.count(), last));
+        return tl::unexpected(
+            fmt::format("stream {} not available within {} ms: {}; is JetStream enabled (-js) and has the "
+                        "cluster a quorum?",
+                        spec.name, timeout.count(), last));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
@@ -259,14 +278,16 @@ tl::expected<void, std::string> Client::ensure_consumer(std::chrono::millisecond
       cc.FilterSubject = nullptr;
       s = js_AddConsumer(&ci, js_.get(), stream.c_str(), &cc, nullptr, &e);
       if (s == NATS_OK) {
-        log()->info("created durable consumer {} on {} (ack wait {} ms)", cfg_.consumer, stream, cfg_.ack_wait_ms);
+        log()->info("created durable consumer {} on {} (ack wait {} ms)", cfg_.consumer, stream,
+                    cfg_.ack_wait_ms);
         jsConsumerInfo_Destroy(ci);
         return {};
       }
       if (e == JSConsumerNameExistErr) continue;
     }
     if (!retryable(s, e) || std::chrono::steady_clock::now() > deadline) {
-      return tl::unexpected(fmt::format("durable consumer {} on stream {}: {}", cfg_.consumer, stream, status_text(s, e)));
+      return tl::unexpected(
+          fmt::format("durable consumer {} on stream {}: {}", cfg_.consumer, stream, status_text(s, e)));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }

@@ -28,8 +28,7 @@ std::set<std::string> colliding_prometheus_names(const std::vector<std::string>&
   return colliding;
 }
 
-std::vector<std::pair<std::string, std::string>> prometheus_labels(const GpuInfo& info,
-                                                                   bool source_labels) {
+std::vector<std::pair<std::string, std::string>> prometheus_labels(const GpuInfo& info, bool source_labels) {
   std::vector<std::pair<std::string, std::string>> labels;
   auto set = [&](const std::string& k, const std::string& v) {
     if (v.empty()) return;

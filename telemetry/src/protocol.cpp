@@ -13,32 +13,46 @@ using detail::Writer;
 
 const char* to_string(ErrorCode c) {
   switch (c) {
-    case ErrorCode::bad_frame: return "bad_frame";
-    case ErrorCode::unsupported_version: return "unsupported_version";
-    case ErrorCode::hello_required: return "hello_required";
-    case ErrorCode::credit_exceeded: return "credit_exceeded";
-    case ErrorCode::frame_too_large: return "frame_too_large";
-    case ErrorCode::storage_failure: return "storage_failure";
-    case ErrorCode::shutting_down: return "shutting_down";
-    case ErrorCode::bad_batch: return "bad_batch";
-    case ErrorCode::storage_unavailable: return "storage_unavailable";
-    case ErrorCode::unauthorized: return "unauthorized";
-    case ErrorCode::bad_timestamp: return "bad_timestamp";
-    case ErrorCode::too_many_connections: return "too_many_connections";
+    case ErrorCode::bad_frame:
+      return "bad_frame";
+    case ErrorCode::unsupported_version:
+      return "unsupported_version";
+    case ErrorCode::hello_required:
+      return "hello_required";
+    case ErrorCode::credit_exceeded:
+      return "credit_exceeded";
+    case ErrorCode::frame_too_large:
+      return "frame_too_large";
+    case ErrorCode::storage_failure:
+      return "storage_failure";
+    case ErrorCode::shutting_down:
+      return "shutting_down";
+    case ErrorCode::bad_batch:
+      return "bad_batch";
+    case ErrorCode::storage_unavailable:
+      return "storage_unavailable";
+    case ErrorCode::unauthorized:
+      return "unauthorized";
+    case ErrorCode::bad_timestamp:
+      return "bad_timestamp";
+    case ErrorCode::too_many_connections:
+      return "too_many_connections";
   }
   return "unknown";
 }
 
 namespace {
-ProtocolError perr(ErrorCode c, std::string m) { return ProtocolError{c, std::move(m)}; }
+ProtocolError perr(ErrorCode c, std::string m) {
+  return ProtocolError{c, std::move(m)};
+}
 constexpr std::size_t kMaxString = 64 * 1024;
 constexpr std::uint32_t kMaxLabels = 1024;
 
 bool read_gpu(Reader& r, GpuInfo& g) {
   std::uint32_t n = 0;
   if (!r.str(g.id, kMaxString) || !r.str(g.uuid, kMaxString) || !r.str(g.gpu_index, kMaxString) ||
-      !r.str(g.device, kMaxString) || !r.str(g.model, kMaxString) ||
-      !r.str(g.hostname, kMaxString) || !r.u32(n) || n > kMaxLabels) {
+      !r.str(g.device, kMaxString) || !r.str(g.model, kMaxString) || !r.str(g.hostname, kMaxString) ||
+      !r.u32(n) || n > kMaxLabels) {
     return false;
   }
   g.labels.clear();
@@ -81,9 +95,9 @@ tl::expected<std::optional<Frame>, ProtocolError> FrameDecoder::next() {
   const std::uint32_t len = detail::load_u32(buf_.data() + pos_);
   if (len == 0) return tl::unexpected(perr(ErrorCode::bad_frame, "frame length 0 (no type byte)"));
   if (len > max_frame_) {
-    return tl::unexpected(perr(ErrorCode::frame_too_large,
-                               fmt::format("frame of {} bytes exceeds the limit of {} bytes", len,
-                                           max_frame_)));
+    return tl::unexpected(
+        perr(ErrorCode::frame_too_large,
+             fmt::format("frame of {} bytes exceeds the limit of {} bytes", len, max_frame_)));
   }
   if (buf_.size() - pos_ < 5) return std::optional<Frame>{};
   const auto type = static_cast<std::uint8_t>(buf_[pos_ + 4]);
@@ -148,8 +162,7 @@ void encode_error(std::string& out, const ErrorFrame& e) {
 tl::expected<Hello, ProtocolError> decode_hello(std::string_view p) {
   Reader r(p);
   Hello h;
-  if (!r.u32(h.version) || !r.str(h.producer_id, 256) || (!r.done() && !r.str(h.token, 1024)) ||
-      !r.done()) {
+  if (!r.u32(h.version) || !r.str(h.producer_id, 256) || (!r.done() && !r.str(h.token, 1024)) || !r.done()) {
     return tl::unexpected(perr(ErrorCode::bad_frame, "malformed HELLO payload"));
   }
   if (h.producer_id.empty()) {
@@ -186,8 +199,7 @@ tl::expected<ErrorFrame, ProtocolError> decode_error(std::string_view p) {
   return e;
 }
 
-void PublishEncoder::encode(std::string& out, std::uint64_t seq,
-                            const std::vector<OutSample>& samples) {
+void PublishEncoder::encode(std::string& out, std::uint64_t seq, const std::vector<OutSample>& samples) {
   std::vector<std::pair<std::uint32_t, const GpuInfo*>> new_gpus;
   std::vector<std::pair<std::uint32_t, const std::string*>> new_metrics;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> refs;
@@ -252,15 +264,14 @@ tl::expected<Batch, ProtocolError> PublishDecoder::decode(std::string_view paylo
     std::string m;
     if (!r.u32(ref) || !r.str(m, 4096) || m.empty()) return bad("truncated metric definition");
     if (ref != metrics_.size()) {
-      return bad(fmt::format("metric ref {} defined out of order (expected {})", ref,
-                             metrics_.size()));
+      return bad(fmt::format("metric ref {} defined out of order (expected {})", ref, metrics_.size()));
     }
     metrics_.push_back(std::move(m));
   }
   if (!r.u32(n)) return bad("truncated sample count");
   if (std::size_t{n} * 24 != r.remaining()) {
-    return bad(fmt::format("{} samples need {} bytes, payload has {}", n, std::size_t{n} * 24,
-                           r.remaining()));
+    return bad(
+        fmt::format("{} samples need {} bytes, payload has {}", n, std::size_t{n} * 24, r.remaining()));
   }
   remap_gpu_.assign(gpus_.size(), UINT32_MAX);
   remap_metric_.assign(metrics_.size(), UINT32_MAX);

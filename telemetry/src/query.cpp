@@ -6,9 +6,10 @@
 
 namespace rm::telemetry {
 
-std::vector<std::vector<SeriesSample>> TelemetryView::samples(
-    const std::string& gpu_id, const std::vector<std::string>& metrics, std::int64_t start_ns,
-    std::int64_t end_ns) const {
+std::vector<std::vector<SeriesSample>> TelemetryView::samples(const std::string& gpu_id,
+                                                              const std::vector<std::string>& metrics,
+                                                              std::int64_t start_ns,
+                                                              std::int64_t end_ns) const {
   std::vector<std::vector<SeriesSample>> out(metrics.size());
   TelemetryQuery q;
   q.gpu_id = gpu_id;

@@ -92,8 +92,8 @@ bool ReplayState::apply_gpu_state(std::string_view payload) {
   Reader r(payload);
   std::uint32_t ref = 0, nl = 0, ne = 0;
   Index::GpuState s;
-  if (!r.u32(ref) || ref >= gpu_infos.size() || !r.i64(s.first_seen_ns) || !r.u64(s.appended) ||
-      !r.u32(nl) || nl > metric_names.size()) {
+  if (!r.u32(ref) || ref >= gpu_infos.size() || !r.i64(s.first_seen_ns) || !r.u64(s.appended) || !r.u32(nl) ||
+      nl > metric_names.size()) {
     return false;
   }
   s.info = *gpu_infos[ref];
@@ -122,10 +122,18 @@ bool ReplayState::apply_gpu_state(std::string_view payload) {
 bool ReplayState::apply(RecordType type, std::string_view payload) {
   bool ok = false;
   switch (type) {
-    case RecordType::gpu_def: ok = apply_gpu_def(payload); break;
-    case RecordType::metric_def: ok = apply_metric_def(payload); break;
-    case RecordType::batch: ok = apply_batch(payload); break;
-    case RecordType::gpu_state: ok = apply_gpu_state(payload); break;
+    case RecordType::gpu_def:
+      ok = apply_gpu_def(payload);
+      break;
+    case RecordType::metric_def:
+      ok = apply_metric_def(payload);
+      break;
+    case RecordType::batch:
+      ok = apply_batch(payload);
+      break;
+    case RecordType::gpu_state:
+      ok = apply_gpu_state(payload);
+      break;
     case RecordType::ckpt_header: {
       Reader r(payload);
       std::uint64_t seg = 0;
@@ -185,7 +193,5 @@ SegmentReplay replay_segment(std::string_view data, std::size_t offset, bool is_
   out.log_ends_here = !is_last && out.scan.stop != ScanStop::clean;
   return out;
 }
-
-
 
 }  // namespace rm::telemetry

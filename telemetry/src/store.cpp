@@ -13,21 +13,23 @@
 #include <fmt/format.h>
 
 #include "bytes.hpp"
-#include "store_io.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "store_io.hpp"
 #include "thread_boundary.hpp"
 
 namespace rm::telemetry {
 
 namespace fs = std::filesystem;
-using detail::Writer;
 using detail::fsync_dir;
 using detail::io_error;
 using detail::write_all;
+using detail::Writer;
 
 namespace {
-auto log() { return core::logger("telemetry.store"); }
+auto log() {
+  return core::logger("telemetry.store");
+}
 }  // namespace
 
 // ---------------------------------------------------------------- Store
@@ -74,12 +76,12 @@ tl::expected<void, StoreError> Store::lock_dir() {
       errno = err;
       return tl::unexpected(io_error(fmt::format("cannot lock '{}'", p.string())));
     }
-    return tl::unexpected(StoreError{
-        StoreErrorCode::locked,
-        fmt::format("the store directory '{}' is in use by another collector (pid {}); two "
-                    "writers would overwrite each other's data: give each collector its own "
-                    "COLLECTOR_ID or DATA_DIR",
-                    opts_.dir.string(), pid)});
+    return tl::unexpected(
+        StoreError{StoreErrorCode::locked,
+                   fmt::format("the store directory '{}' is in use by another collector (pid {}); two "
+                               "writers would overwrite each other's data: give each collector its own "
+                               "COLLECTOR_ID or DATA_DIR",
+                               opts_.dir.string(), pid)});
   }
   const std::string pid = fmt::format("{}\n", ::getpid());
   if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) {
@@ -92,10 +94,12 @@ tl::expected<void, StoreError> Store::recover() {
   std::error_code ec;
   fs::create_directories(wal_dir_, ec);
   if (ec) {
-    return tl::unexpected(StoreError{StoreErrorCode::io,
+    return tl::unexpected(StoreError{
+        StoreErrorCode::io,
         fmt::format("cannot create '{}': {}; check DATA_DIR permissions", wal_dir_.string(), ec.message())});
   }
-  for (auto it = fs::directory_iterator(opts_.dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+  for (auto it = fs::directory_iterator(opts_.dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
     const auto name = it->path().filename().string();
     if (name.rfind("checkpoint.", 0) == 0 && name.size() > 4 && name.substr(name.size() - 4) == ".tmp") {
       log()->warn("removing unfinished checkpoint '{}'", it->path().string());
@@ -170,11 +174,10 @@ tl::expected<void, StoreError> Store::recover() {
   for (std::uint32_t ref = 0; ref < metric_by_ref_.size(); ++ref) {
     metrics_[metric_by_ref_[ref]] = WalMetric{ref, index_->metric_id(metric_by_ref_[ref])};
   }
-  log()->info("recovered '{}': checkpoint {}, {} segment(s), {} record(s), {} GPU(s), {} sample(s)",
-              opts_.dir.string(),
-              recovery_.checkpoint ? segment_name(*recovery_.checkpoint) : std::string("none"),
-              recovery_.segments_replayed, recovery_.records_replayed, index_->gpu_count(),
-              index_->sample_count());
+  log()->info(
+      "recovered '{}': checkpoint {}, {} segment(s), {} record(s), {} GPU(s), {} sample(s)",
+      opts_.dir.string(), recovery_.checkpoint ? segment_name(*recovery_.checkpoint) : std::string("none"),
+      recovery_.segments_replayed, recovery_.records_replayed, index_->gpu_count(), index_->sample_count());
   return open_segment(last + 1);
 }
 
@@ -210,8 +213,8 @@ tl::expected<void, StoreError> Store::flush_and_sync() {
   if (::fdatasync(fd_) != 0) {
     return tl::unexpected(io_error(fmt::format("fdatasync of segment {} failed", segment_name(segment_no_))));
   }
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::steady_clock::now() - t0).count();
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
   if (opts_.fsync_observer) opts_.fsync_observer(static_cast<double>(ns) / 1e9);
   stats_.fsyncs++;
   stats_.bytes += buf_.size();
@@ -253,7 +256,8 @@ void Store::rollback(const Undo& u) {
     gpus_[it->first] = it->second;
     gpu_by_ref_[it->second.ref] = it->second.info;
   }
-  for (std::size_t ref = u.metric_refs; ref < metric_by_ref_.size(); ++ref) metrics_.erase(metric_by_ref_[ref]);
+  for (std::size_t ref = u.metric_refs; ref < metric_by_ref_.size(); ++ref)
+    metrics_.erase(metric_by_ref_[ref]);
   metric_by_ref_.resize(u.metric_refs);
   buf_.clear();
 }
@@ -269,11 +273,13 @@ void Store::register_metrics(core::metrics::Registry& r) const {
     r.counter_callback(name, help, [&v] { return static_cast<double>(v.load()); });
   };
   counter("telemetry_collector_batches_total", "Batches stored.", stats_.batches);
-  counter("telemetry_collector_samples_total", "Samples stored (ingest rate = rate of this).", stats_.samples);
+  counter("telemetry_collector_samples_total", "Samples stored (ingest rate = rate of this).",
+          stats_.samples);
   counter("telemetry_collector_duplicate_batches_total",
           "Retried batches acknowledged without storing them again.", stats_.duplicates);
   counter("telemetry_collector_checkpoints_total", "Checkpoints written.", stats_.checkpoints);
-  counter("telemetry_collector_checkpoint_failures_total", "Checkpoints that failed.", stats_.checkpoint_failures);
+  counter("telemetry_collector_checkpoint_failures_total", "Checkpoints that failed.",
+          stats_.checkpoint_failures);
   counter("telemetry_collector_wal_bytes_total", "Bytes appended to the WAL.", stats_.bytes);
   counter("telemetry_collector_store_write_errors_total",
           "WAL writes or syncs that failed (ENOSPC, EIO); each makes the store read-only until it recovers.",
@@ -305,16 +311,16 @@ void Store::become_unavailable(const StoreError& e) {
   stats_.write_errors++;
   if (fd_ >= 0 && (::ftruncate(fd_, static_cast<off_t>(segment_size_)) != 0 ||
                    ::lseek(fd_, static_cast<off_t>(segment_size_), SEEK_SET) < 0)) {
-    log()->error("cannot cut segment {} back to {} bytes: {}", segment_name(segment_no_),
-                 segment_size_, std::strerror(errno));
+    log()->error("cannot cut segment {} back to {} bytes: {}", segment_name(segment_no_), segment_size_,
+                 std::strerror(errno));
   }
   {
     std::lock_guard lk(reason_mu_);
     unavailable_reason_ = fmt::format("storage unavailable: {}", e.message);
   }
   if (!unavailable_.exchange(true)) {
-    log()->error("store is read-only: {}; refusing batches and retrying every {} ms",
-                 e.message, opts_.retry_interval.count());
+    log()->error("store is read-only: {}; refusing batches and retrying every {} ms", e.message,
+                 opts_.retry_interval.count());
   }
   last_retry_ = std::chrono::steady_clock::now();
 }
@@ -500,7 +506,8 @@ void Store::close() {
   }
   if (writer_.joinable()) writer_.join();
   std::lock_guard wl(writer_mu_);
-  if (opts_.checkpoints && !unavailable_ && fd_ >= 0 && (dirty_since_checkpoint_ || rotated_since_checkpoint_)) {
+  if (opts_.checkpoints && !unavailable_ && fd_ >= 0 &&
+      (dirty_since_checkpoint_ || rotated_since_checkpoint_)) {
     (void)write_checkpoint_locked(true);
   }
   join_checkpoint_thread();

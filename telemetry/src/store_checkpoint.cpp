@@ -14,13 +14,15 @@
 namespace rm::telemetry {
 
 namespace fs = std::filesystem;
-using detail::Writer;
 using detail::fsync_dir;
 using detail::io_error;
 using detail::write_paced;
+using detail::Writer;
 
 namespace {
-auto log() { return core::logger("telemetry.store"); }
+auto log() {
+  return core::logger("telemetry.store");
+}
 }  // namespace
 
 void Store::join_checkpoint_thread() {
@@ -34,7 +36,7 @@ struct Store::CheckpointInput {
   std::vector<std::shared_ptr<const GpuInfo>> gpu_by_ref;
   std::vector<std::string> metric_by_ref;
   std::vector<std::pair<std::string, std::uint64_t>> producers;
-  std::vector<std::uint32_t> to_ref;  // index metric id -> WAL metric ref
+  std::vector<std::uint32_t> to_ref;                             // index metric id -> WAL metric ref
   std::vector<std::pair<std::uint32_t, Index::SharedGpu>> gpus;  // WAL GPU ref, state
 };
 
@@ -99,8 +101,8 @@ std::string encode_checkpoint(const auto& in, std::size_t& count) {
 
 tl::expected<void, StoreError> Store::write_checkpoint_locked(bool sync) {
   if (unavailable_ || fd_ < 0) {
-    return tl::unexpected(StoreError{StoreErrorCode::unavailable,
-                                     unavailable_reason().value_or("no open segment")});
+    return tl::unexpected(
+        StoreError{StoreErrorCode::unavailable, unavailable_reason().value_or("no open segment")});
   }
   if (sync) {
     join_checkpoint_thread();

@@ -53,9 +53,9 @@ inline bool write_paced(int fd, std::string_view data) {
     if (!write_all(fd, data.substr(0, n), "checkpoint.short_write")) return false;
     (void)::sync_file_range(fd, off, static_cast<off_t>(n), SYNC_FILE_RANGE_WRITE);
     if (prev_len > 0) {
-      (void)::sync_file_range(fd, prev_off, static_cast<off_t>(prev_len),
-                              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                                  SYNC_FILE_RANGE_WAIT_AFTER);
+      (void)::sync_file_range(
+          fd, prev_off, static_cast<off_t>(prev_len),
+          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
     }
     prev_off = off;
     prev_len = n;
@@ -72,6 +72,5 @@ inline void fsync_dir(const fs::path& dir) {
     ::close(fd);
   }
 }
-
 
 }  // namespace rm::telemetry::detail

@@ -8,9 +8,9 @@
 #include <thread>
 #include <unordered_map>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
-#include <fmt/format.h>
 
 #include "core/config.hpp"
 #include "core/http.hpp"
@@ -24,7 +24,9 @@
 namespace rm::telemetry {
 
 namespace {
-auto log() { return core::logger("telemetry.streamer"); }
+auto log() {
+  return core::logger("telemetry.streamer");
+}
 using Clock = std::chrono::steady_clock;
 
 std::int64_t now_ns() {
@@ -79,14 +81,20 @@ tl::expected<StreamerConfig, CliResult> parse_streamer_config(int argc, char** a
   app.add_option("--broker-port", c.broker_port, "broker port (BROKER_PORT)")->check(CLI::Range(1, 65535));
   app.add_option("--rate", c.rate, "rows/s per worker, <= 0 = unlimited (RATE)");
   app.add_option("--workers", c.workers, "workers (WORKERS)")->check(CLI::Range(1, 1024));
-  app.add_option("--instance-index", c.instance_index, "this instance (INSTANCE_INDEX)")->check(CLI::NonNegativeNumber);
-  app.add_option("--instance-count", c.instance_count, "instances (INSTANCE_COUNT)")->check(CLI::PositiveNumber);
+  app.add_option("--instance-index", c.instance_index, "this instance (INSTANCE_INDEX)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--instance-count", c.instance_count, "instances (INSTANCE_COUNT)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--host-filter", c.host_filter, "only rows of this Hostname (HOST_FILTER)");
-  app.add_option("--batch-size", c.batch_size, "samples per batch (BATCH_SIZE)")->check(CLI::Range(1, 1 << 20));
-  app.add_option("--loops", c.loops, "passes over the file, 0 = forever (LOOPS)")->check(CLI::NonNegativeNumber);
+  app.add_option("--batch-size", c.batch_size, "samples per batch (BATCH_SIZE)")
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--loops", c.loops, "passes over the file, 0 = forever (LOOPS)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--producer-id", c.producer_prefix, "producer id prefix (PRODUCER_ID)");
-  app.add_option("--metrics-port", c.metrics_port, "Prometheus port, -1 = off (METRICS_PORT)")->check(CLI::Range(-1, 65535));
-  app.add_option("--stats-interval-seconds", c.stats_interval_seconds, "log totals this often, 0 = at exit only (STATS_INTERVAL_SECONDS)")
+  app.add_option("--metrics-port", c.metrics_port, "Prometheus port, -1 = off (METRICS_PORT)")
+      ->check(CLI::Range(-1, 65535));
+  app.add_option("--stats-interval-seconds", c.stats_interval_seconds,
+                 "log totals this often, 0 = at exit only (STATS_INTERVAL_SECONDS)")
       ->check(CLI::NonNegativeNumber);
   try {
     app.parse(argc, argv);
@@ -123,11 +131,11 @@ int run_streamer(const StreamerConfig& cfg) {
       mine.push_back(&r);
     }
   }
-  log()->info("{}: {} rows ({} bad), {} for instance {}/{}; {} worker(s) at {} to {}:{}",
-              cfg.csv_file, rows->size(), csv_stats.rows_bad, mine.size(), cfg.instance_index,
-              cfg.instance_count, cfg.workers,
-              cfg.rate > 0 ? fmt::format("{} rows/s each", cfg.rate) : std::string("full speed"),
-              cfg.nats ? "NATS " + cfg.nats->urls() : cfg.broker_host, cfg.nats ? std::string("JetStream") : std::to_string(cfg.broker_port));
+  log()->info("{}: {} rows ({} bad), {} for instance {}/{}; {} worker(s) at {} to {}:{}", cfg.csv_file,
+              rows->size(), csv_stats.rows_bad, mine.size(), cfg.instance_index, cfg.instance_count,
+              cfg.workers, cfg.rate > 0 ? fmt::format("{} rows/s each", cfg.rate) : std::string("full speed"),
+              cfg.nats ? "NATS " + cfg.nats->urls() : cfg.broker_host,
+              cfg.nats ? std::string("JetStream") : std::to_string(cfg.broker_port));
 
   // Live counters for /metrics and the periodic log line (the workers' own stats are merged
   // into `totals` at the end).
@@ -135,9 +143,10 @@ int run_streamer(const StreamerConfig& cfg) {
   core::metrics::register_process_metrics(registry);
   std::atomic<std::uint64_t> live_rows{0}, live_sent{0}, live_acked{0}, live_acked_samples{0};
   std::atomic<int> live_connected{0};
-  auto& ack_latency = registry.histogram("telemetry_streamer_ack_latency_seconds",
-                                         "Time from handing a batch to the publisher to its ACK.", {},
-                                         {0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5})
+  auto& ack_latency = registry
+                          .histogram("telemetry_streamer_ack_latency_seconds",
+                                     "Time from handing a batch to the publisher to its ACK.", {},
+                                     {0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5})
                           .labels({});
   auto counter = [&](const char* name, const char* help, const std::atomic<std::uint64_t>& v) {
     registry.counter_callback(name, help, [&v] { return static_cast<double>(v.load()); });
@@ -145,7 +154,8 @@ int run_streamer(const StreamerConfig& cfg) {
   counter("telemetry_streamer_rows_read_total", "CSV rows turned into samples.", live_rows);
   counter("telemetry_streamer_batches_sent_total", "Batches handed to the publisher.", live_sent);
   counter("telemetry_streamer_batches_acked_total", "Batches acknowledged by the collector.", live_acked);
-  counter("telemetry_streamer_samples_acked_total", "Samples acknowledged by the collector.", live_acked_samples);
+  counter("telemetry_streamer_samples_acked_total", "Samples acknowledged by the collector.",
+          live_acked_samples);
   registry.gauge_callback("telemetry_streamer_workers_connected", "Workers connected to the broker now.",
                           [&] { return static_cast<double>(live_connected.load()); });
   std::unique_ptr<core::http::Server> metrics_server;
@@ -177,7 +187,8 @@ int run_streamer(const StreamerConfig& cfg) {
   for (int w = 0; w < cfg.workers; ++w) {
     threads.emplace_back([&, w] {
       std::vector<const CsvRow*> rs;
-      for (std::size_t j = static_cast<std::size_t>(w); j < mine.size(); j += static_cast<std::size_t>(cfg.workers)) {
+      for (std::size_t j = static_cast<std::size_t>(w); j < mine.size();
+           j += static_cast<std::size_t>(cfg.workers)) {
         rs.push_back(mine[j]);
       }
       std::unordered_map<std::uint64_t, Clock::time_point> sent_at;
@@ -216,20 +227,24 @@ int run_streamer(const StreamerConfig& cfg) {
         batch.clear();
         batch_start = Clock::now();
       };
-      for (long long loop = 0; ok && !rs.empty() && (cfg.loops == 0 || loop < cfg.loops) && !stop_producing; ++loop) {
+      for (long long loop = 0; ok && !rs.empty() && (cfg.loops == 0 || loop < cfg.loops) && !stop_producing;
+           ++loop) {
         for (const CsvRow* r : rs) {
           if (stop_producing || !ok) break;
           if (cfg.rate > 0) {
-            const auto due = start + std::chrono::duration_cast<Clock::duration>(
-                                         std::chrono::duration<double>(static_cast<double>(my_rows) / cfg.rate));
+            const auto due =
+                start + std::chrono::duration_cast<Clock::duration>(
+                            std::chrono::duration<double>(static_cast<double>(my_rows) / cfg.rate));
             while (Clock::now() < due && !stop_producing) {
               if (!batch.empty() && Clock::now() - batch_start > std::chrono::milliseconds(200)) send();
-              std::this_thread::sleep_for(std::min<Clock::duration>(due - Clock::now(), std::chrono::milliseconds(20)));
+              std::this_thread::sleep_for(
+                  std::min<Clock::duration>(due - Clock::now(), std::chrono::milliseconds(20)));
             }
             if (stop_producing) break;
           }
           const std::int64_t ts = now_ns();
-          for (const auto& [metric, value] : r->metrics) batch.push_back(OutSample{&r->gpu, metric, ts, value});
+          for (const auto& [metric, value] : r->metrics)
+            batch.push_back(OutSample{&r->gpu, metric, ts, value});
           ++my_rows;
           live_rows++;
           if (batch.size() >= cfg.batch_size) send();

@@ -25,11 +25,11 @@ void guard_thread(std::string_view thread_name, F&& body) noexcept {
     body();
     return;
   } catch (const std::exception& e) {
-    core::logger("telemetry")->critical("{} thread failed: {}; exiting with status 70", thread_name,
-                                        e.what());
+    core::logger("telemetry")
+        ->critical("{} thread failed: {}; exiting with status 70", thread_name, e.what());
   } catch (...) {
-    core::logger("telemetry")->critical("{} thread failed with a non-standard exception; exiting with status 70",
-                                        thread_name);
+    core::logger("telemetry")
+        ->critical("{} thread failed with a non-standard exception; exiting with status 70", thread_name);
   }
   exit_after_failure();
 }

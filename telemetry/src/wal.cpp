@@ -25,12 +25,18 @@ void append_record(std::string& out, RecordType type, std::string_view payload) 
 
 const char* to_string(ScanStop s) {
   switch (s) {
-    case ScanStop::clean: return "clean";
-    case ScanStop::torn: return "torn record (file ends inside it)";
-    case ScanStop::bad_checksum: return "checksum mismatch";
-    case ScanStop::bad_length: return "impossible record length";
-    case ScanStop::zero_fill: return "zero-filled tail";
-    case ScanStop::bad_header: return "missing or wrong file header";
+    case ScanStop::clean:
+      return "clean";
+    case ScanStop::torn:
+      return "torn record (file ends inside it)";
+    case ScanStop::bad_checksum:
+      return "checksum mismatch";
+    case ScanStop::bad_length:
+      return "impossible record length";
+    case ScanStop::zero_fill:
+      return "zero-filled tail";
+    case ScanStop::bad_header:
+      return "missing or wrong file header";
   }
   return "?";
 }
@@ -40,9 +46,8 @@ ScanResult scan_records(std::string_view data, std::string_view magic, std::size
   ScanResult r;
   if (offset == 0) {
     if (data.size() < magic.size() || data.substr(0, magic.size()) != magic) {
-      r.stop = data.size() < magic.size() && magic.substr(0, data.size()) == data
-                   ? ScanStop::torn
-                   : ScanStop::bad_header;
+      r.stop = data.size() < magic.size() && magic.substr(0, data.size()) == data ? ScanStop::torn
+                                                                                  : ScanStop::bad_header;
       return r;
     }
     offset = magic.size();
@@ -89,7 +94,9 @@ ScanResult scan_records(std::string_view data, std::string_view magic, std::size
   return r;
 }
 
-std::string segment_name(std::uint64_t n) { return fmt::format("{:08}", n); }
+std::string segment_name(std::uint64_t n) {
+  return fmt::format("{:08}", n);
+}
 
 namespace {
 std::optional<std::uint64_t> parse_number(std::string_view s) {

@@ -8,8 +8,8 @@
 
 #include <fmt/format.h>
 
-#include "telemetry/protocol.hpp"
 #include "support/temp_dir.hpp"
+#include "telemetry/protocol.hpp"
 
 namespace rm::telemetry::test {
 
@@ -36,7 +36,8 @@ inline Batch make_batch(const std::string& producer, std::uint64_t seq, const st
   b.gpus.push_back(gpu(gpu_id));
   b.metrics.push_back("DCGM_FI_DEV_GPU_UTIL");
   for (std::size_t k = 0; k < n; ++k) {
-    b.samples.push_back({0, 0, base + static_cast<std::int64_t>(k), static_cast<double>(base) + static_cast<double>(k)});
+    b.samples.push_back(
+        {0, 0, base + static_cast<std::int64_t>(k), static_cast<double>(base) + static_cast<double>(k)});
   }
   return b;
 }

@@ -40,8 +40,7 @@ namespace rm::core::http {
 
 // Percent-decoding of one URL component. With `plus_is_space` (query strings) '+' decodes to
 // ' '. Errors name the offending offset ("bad percent escape at offset 3").
-tl::expected<std::string, std::string> percent_decode(std::string_view text,
-                                                      bool plus_is_space = false);
+tl::expected<std::string, std::string> percent_decode(std::string_view text, bool plus_is_space = false);
 std::string percent_encode(std::string_view text);
 
 // Decoded query parameters in their original order; a name may repeat (`?metric=a&metric=b`).
@@ -51,7 +50,7 @@ class QueryParams {
   static tl::expected<QueryParams, std::string> parse(std::string_view query);
 
   std::optional<std::string> get(std::string_view name) const;  // first value
-  std::vector<std::string> all(std::string_view name) const;      // every value, in order
+  std::vector<std::string> all(std::string_view name) const;    // every value, in order
   bool has(std::string_view name) const;
   const std::vector<std::pair<std::string, std::string>>& items() const { return items_; }
 
@@ -64,7 +63,7 @@ struct Request {
   std::string target;  // raw request target: "/path?query"
   std::string path;    // raw (still percent-encoded) path part of the target
   QueryParams query;
-  std::optional<std::string> query_error;  // set when the query string is malformed
+  std::optional<std::string> query_error;                    // set when the query string is malformed
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
   // Path parameters, filled by the router for the matched route ({id} -> value), decoded.
@@ -85,8 +84,7 @@ struct Response {
 };
 
 Response json_response(int status, const boost::json::value& body);
-Response text_response(int status, std::string body,
-                       std::string content_type = "text/plain; charset=utf-8");
+Response text_response(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
 // The project's error body: {"error": <short reason>, "message": <what and what to do>,
 // "code": <status>}. `error` defaults to the status' reason phrase ("Not Found").
 Response error_response(int status, std::string_view message, std::string_view error = {});

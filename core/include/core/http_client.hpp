@@ -16,14 +16,13 @@ namespace rm::core::http {
 struct ClientResponse {
   int status = 0;
   std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::vector<std::pair<std::string, std::string>> headers;    // names lower-cased
   std::string header(std::string_view lower_case_name) const;  // empty when absent
 };
 
 tl::expected<ClientResponse, std::string> fetch(
-    const std::string& host, std::uint16_t port, const std::string& method,
-    const std::string& target, std::chrono::milliseconds timeout = std::chrono::seconds(5),
-    const std::string& body = {},
+    const std::string& host, std::uint16_t port, const std::string& method, const std::string& target,
+    std::chrono::milliseconds timeout = std::chrono::seconds(5), const std::string& body = {},
     const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 inline tl::expected<ClientResponse, std::string> get(

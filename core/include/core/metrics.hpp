@@ -90,7 +90,9 @@ class Family {
   friend class Registry;
   Family(std::string name, std::string help, std::vector<std::string> label_names,
          std::function<std::unique_ptr<T>()> make)
-      : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)),
+      : name_(std::move(name)),
+        help_(std::move(help)),
+        label_names_(std::move(label_names)),
         make_(std::move(make)) {}
   std::string name_;
   std::string help_;
@@ -117,11 +119,9 @@ class Registry {
 
   // A gauge whose value is read by a callback at exposition time (queue depth, sizes, ...).
   // The callback must be thread-safe and cheap.
-  void gauge_callback(const std::string& name, const std::string& help,
-                      std::function<double()> read);
+  void gauge_callback(const std::string& name, const std::string& help, std::function<double()> read);
   // A counter read by a callback (a module's own monotonic atomic), exposed as TYPE counter.
-  void counter_callback(const std::string& name, const std::string& help,
-                        std::function<double()> read);
+  void counter_callback(const std::string& name, const std::string& help, std::function<double()> read);
 
   // The whole registry in text exposition format 0.0.4, families sorted by name.
   std::string expose() const;
@@ -153,16 +153,14 @@ inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; cha
 // Serves GET /metrics (and GET / with a pointer to it) for `registry` on host:port with one io
 // thread. The registry must outlive the returned server. Error names host:port and the cause.
 tl::expected<std::unique_ptr<http::Server>, std::string> serve(const Registry& registry,
-                                                               const std::string& host,
-                                                               std::uint16_t port);
+                                                               const std::string& host, std::uint16_t port);
 
 // ---- implementation of the template ----
 template <typename T>
 T& Family<T>::labels(const std::vector<std::string>& values) {
   if (values.size() != label_names_.size()) {
-    throw std::invalid_argument("metric " + name_ + ": expected " +
-                                std::to_string(label_names_.size()) + " label value(s), got " +
-                                std::to_string(values.size()));
+    throw std::invalid_argument("metric " + name_ + ": expected " + std::to_string(label_names_.size()) +
+                                " label value(s), got " + std::to_string(values.size()));
   }
   std::lock_guard lock(mutex_);
   auto& slot = children_[values];

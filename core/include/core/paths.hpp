@@ -18,12 +18,10 @@ std::filesystem::path self_exe();
 
 // The nearest existing `ancestor/relative` walking up from the executable's directory
 // (at most `max_levels` ancestors), or nullopt.
-std::optional<std::filesystem::path> find_upward(const std::filesystem::path& relative,
-                                                 int max_levels = 4);
+std::optional<std::filesystem::path> find_upward(const std::filesystem::path& relative, int max_levels = 4);
 
 // `share/remotemedia/<sub>` as described above. With `env_var` set in the environment its value
 // is returned as is (even when it does not exist, so the caller's error names the user's path).
-std::optional<std::filesystem::path> find_share(std::string_view sub,
-                                                const char* env_var = nullptr);
+std::optional<std::filesystem::path> find_share(std::string_view sub, const char* env_var = nullptr);
 
 }  // namespace rm::core::paths

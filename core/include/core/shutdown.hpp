@@ -4,9 +4,9 @@
 // Guarantees: `install()` blocks SIGINT and SIGTERM in the calling thread (and so in every
 // thread created after it) and starts one watcher thread that receives them with sigwait.
 // On the first signal the flag is set, callbacks run on the watcher thread in registration
-// order, and then waiters wake up (so a waiter sees every callback's effect). A second signal while shutting down exits the process at once
-// with status 130, so a stuck shutdown can always be interrupted.
-// Call `install()` early in main(), before any other thread is started.
+// order, and then waiters wake up (so a waiter sees every callback's effect). A second signal while shutting
+// down exits the process at once with status 130, so a stuck shutdown can always be interrupted. Call
+// `install()` early in main(), before any other thread is started.
 #include <chrono>
 #include <functional>
 

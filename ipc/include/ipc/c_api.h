@@ -26,11 +26,11 @@ extern "C" {
 
 #define RM_IPC_OK 0
 #define RM_IPC_EMPTY 1
-#define RM_IPC_ERR_INVALID -1      /* bad argument, e.g. size larger than the ring can hold */
-#define RM_IPC_ERR_IO -2           /* open/mmap/ftruncate failed (errno in the message) */
-#define RM_IPC_ERR_FORMAT -3       /* wrong magic, layout version or size in the segment */
-#define RM_IPC_PEER_GONE -4        /* the other side's process died or closed the channel */
-#define RM_IPC_ERR_STATE -5        /* e.g. loan while a loan is outstanding, send without loan */
+#define RM_IPC_ERR_INVALID -1 /* bad argument, e.g. size larger than the ring can hold */
+#define RM_IPC_ERR_IO -2      /* open/mmap/ftruncate failed (errno in the message) */
+#define RM_IPC_ERR_FORMAT -3  /* wrong magic, layout version or size in the segment */
+#define RM_IPC_PEER_GONE -4   /* the other side's process died or closed the channel */
+#define RM_IPC_ERR_STATE -5   /* e.g. loan while a loan is outstanding, send without loan */
 
 #define RM_IPC_ROLE_PRODUCER 0
 #define RM_IPC_ROLE_CONSUMER 1
@@ -42,8 +42,7 @@ typedef struct rm_ipc_channel rm_ipc_channel;
 int rm_ipc_channel_create(const char* dir, const char* name, uint64_t capacity, int role,
                           rm_ipc_channel** out);
 /* Attaches to an existing segment with `role`; waits up to timeout_ms for it to appear. */
-int rm_ipc_channel_open(const char* dir, const char* name, int role, int timeout_ms,
-                        rm_ipc_channel** out);
+int rm_ipc_channel_open(const char* dir, const char* name, int role, int timeout_ms, rm_ipc_channel** out);
 /* Detaches; marks this side closed so the peer sees RM_IPC_PEER_GONE after draining. The
  * file is removed only by rm_ipc_channel_unlink (the host does that at session end). */
 void rm_ipc_channel_close(rm_ipc_channel* ch);

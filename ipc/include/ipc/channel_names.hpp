@@ -39,10 +39,9 @@ struct ChannelNames {
 };
 
 // "{session_id}_{node_id}_{input|output|control}", or an error for an invalid id.
-tl::expected<std::string, IpcError> channel_name(std::string_view session_id,
-                                                 std::string_view node_id, ChannelKind kind);
-tl::expected<ChannelNames, IpcError> channel_names(std::string_view session_id,
-                                                   std::string_view node_id);
+tl::expected<std::string, IpcError> channel_name(std::string_view session_id, std::string_view node_id,
+                                                 ChannelKind kind);
+tl::expected<ChannelNames, IpcError> channel_names(std::string_view session_id, std::string_view node_id);
 
 // Removes every file in `dir` and then the directory itself. A missing directory is success.
 // Used by the host at session end; segments that are still mapped stay valid for their

@@ -75,9 +75,11 @@ constexpr std::size_t envelope_size(std::size_t session_len, std::size_t payload
 
 // Writes the envelope header into `out` (which must hold envelope_size(...)) and returns the
 // payload_len bytes right after it, for the caller to fill in place.
-tl::expected<std::span<std::byte>, IpcError> encode_envelope_header(
-    std::span<std::byte> out, EnvelopeType type, std::string_view session,
-    std::uint64_t timestamp_us, std::size_t payload_len);
+tl::expected<std::span<std::byte>, IpcError> encode_envelope_header(std::span<std::byte> out,
+                                                                    EnvelopeType type,
+                                                                    std::string_view session,
+                                                                    std::uint64_t timestamp_us,
+                                                                    std::size_t payload_len);
 
 // Validates the framing (and the type tag); the payload is not interpreted.
 tl::expected<EnvelopeView, IpcError> decode_envelope(std::span<const std::byte> in);
@@ -126,7 +128,7 @@ tl::expected<EnvelopeView, IpcError> decode_envelope_checked(std::span<const std
 struct AudioPayload {
   std::uint32_t sample_rate = 0;
   std::uint16_t channels = 1;
-  std::string_view meta;  // compact json object text or empty
+  std::string_view meta;         // compact json object text or empty
   std::size_t sample_count = 0;  // samples are written by the caller (see encode_header_into)
   // Offset of this payload from the envelope start (envelope_size(session_len, 0)); the meta
   // is padded so that payload_offset + header_size() is a multiple of 4.
@@ -174,8 +176,7 @@ struct ControlPayload {
 };
 
 // Bytes of the envelope for an audio payload with this session, meta and sample count.
-std::size_t audio_envelope_size(std::string_view session, std::string_view meta,
-                                std::size_t sample_count);
+std::size_t audio_envelope_size(std::string_view session, std::string_view meta, std::size_t sample_count);
 
 // Bytes per element for a known numpy-style dtype name, or nullopt.
 std::optional<std::size_t> dtype_size(std::string_view dtype);

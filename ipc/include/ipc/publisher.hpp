@@ -52,8 +52,7 @@ class SampleMut {
 
  private:
   friend class Publisher;
-  SampleMut(detail::Channel* ch, std::byte* data, std::uint64_t size)
-      : ch_(ch), data_(data), size_(size) {}
+  SampleMut(detail::Channel* ch, std::byte* data, std::uint64_t size) : ch_(ch), data_(data), size_(size) {}
   detail::Channel* ch_ = nullptr;
   std::byte* data_ = nullptr;
   std::uint64_t size_ = 0;
@@ -63,13 +62,10 @@ class Publisher {
  public:
   // Creates (or replaces) <dir>/<name> with a ring of `capacity` bytes (rounded up to 8),
   // creating `dir` if needed, and attaches as its producer.
-  static tl::expected<Publisher, IpcError> create(const std::filesystem::path& dir,
-                                                  std::string_view name,
-                                                  std::uint64_t capacity,
-                                                  ChannelOptions options = {});
+  static tl::expected<Publisher, IpcError> create(const std::filesystem::path& dir, std::string_view name,
+                                                  std::uint64_t capacity, ChannelOptions options = {});
   // Attaches as producer to an existing segment, waiting up to `timeout` for it to appear.
-  static tl::expected<Publisher, IpcError> open(const std::filesystem::path& dir,
-                                                std::string_view name,
+  static tl::expected<Publisher, IpcError> open(const std::filesystem::path& dir, std::string_view name,
                                                 std::chrono::nanoseconds timeout,
                                                 ChannelOptions options = {});
 
@@ -78,13 +74,11 @@ class Publisher {
   ~Publisher();  // closes: the consumer drains what was sent, then sees peer_gone
 
   // Reserves `size` contiguous bytes. Empty optional: no space before the timeout.
-  tl::expected<std::optional<SampleMut>, IpcError> loan(std::uint64_t size,
-                                                        std::chrono::nanoseconds timeout);
+  tl::expected<std::optional<SampleMut>, IpcError> loan(std::uint64_t size, std::chrono::nanoseconds timeout);
   // Publishes the sample (its possibly truncated size) and wakes a sleeping consumer.
   tl::expected<void, IpcError> send(SampleMut&& sample);
   // loan + copy + send. Returns false when there was no space before the timeout.
-  tl::expected<bool, IpcError> send_copy(std::span<const std::byte> data,
-                                         std::chrono::nanoseconds timeout);
+  tl::expected<bool, IpcError> send_copy(std::span<const std::byte> data, std::chrono::nanoseconds timeout);
 
   std::uint64_t capacity() const;
   std::uint64_t max_record() const;  // largest size loan() accepts

@@ -56,12 +56,9 @@ class Subscriber {
  public:
   // Creates (or replaces) the segment and attaches as its consumer (the host creates the
   // node's output channel this way).
-  static tl::expected<Subscriber, IpcError> create(const std::filesystem::path& dir,
-                                                   std::string_view name,
-                                                   std::uint64_t capacity,
-                                                   ChannelOptions options = {});
-  static tl::expected<Subscriber, IpcError> open(const std::filesystem::path& dir,
-                                                 std::string_view name,
+  static tl::expected<Subscriber, IpcError> create(const std::filesystem::path& dir, std::string_view name,
+                                                   std::uint64_t capacity, ChannelOptions options = {});
+  static tl::expected<Subscriber, IpcError> open(const std::filesystem::path& dir, std::string_view name,
                                                  std::chrono::nanoseconds timeout,
                                                  ChannelOptions options = {});
 

@@ -47,8 +47,8 @@ std::optional<fs::path> find_base_images_script() {
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (ec) return std::nullopt;
   for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
-    for (const auto& rel : {fs::path("scripts/base-images.sh"),
-                            fs::path("share/remotemedia/scripts/base-images.sh")}) {
+    for (const auto& rel :
+         {fs::path("scripts/base-images.sh"), fs::path("share/remotemedia/scripts/base-images.sh")}) {
       if (fs::is_regular_file(dir / rel, ec)) return dir / rel;
     }
   }
@@ -109,8 +109,8 @@ Result<int> run_program(const std::vector<std::string>& argv,
   for (char** e = environ; *e != nullptr; ++e) {
     std::string_view kv(*e);
     const auto name = kv.substr(0, kv.find('='));
-    const bool replaced = std::any_of(extra_env.begin(), extra_env.end(),
-                                      [&](const auto& p) { return p.first == name; });
+    const bool replaced =
+        std::any_of(extra_env.begin(), extra_env.end(), [&](const auto& p) { return p.first == name; });
     if (!replaced) env_text.emplace_back(kv);
   }
   for (const auto& [k, v] : extra_env) env_text.push_back(k + "=" + v);
@@ -191,17 +191,17 @@ Result<int> run_program(const std::vector<std::string>& argv,
 namespace {
 
 Status run_recipe(const std::string& image, std::string_view node_id,
-                  const std::function<void(std::string_view)>& on_progress,
-                  const CancelToken* cancel, const BaseImageOptions& options,
-                  const DockerClient& client) {
+                  const std::function<void(std::string_view)>& on_progress, const CancelToken* cancel,
+                  const BaseImageOptions& options, const DockerClient& client) {
   auto log = core::logger("docker");
   auto known = recipe_images();
   if (!has_recipe(image)) {
-    return docker_error(DockerErrorCode::not_found,
-                        fmt::format("no local recipe (scripts/base-images.sh) builds {} (recipes: {}); set docker.base_image "
-                                    "to an image present on this daemon, or make a registry "
-                                    "reachable for the daemon",
-                                    image, fmt::join(known, ", ")));
+    return docker_error(
+        DockerErrorCode::not_found,
+        fmt::format("no local recipe (scripts/base-images.sh) builds {} (recipes: {}); set docker.base_image "
+                    "to an image present on this daemon, or make a registry "
+                    "reachable for the daemon",
+                    image, fmt::join(known, ", ")));
   }
   auto script = find_base_images_script();
   if (!script) {
@@ -216,20 +216,21 @@ Status run_recipe(const std::string& image, std::string_view node_id,
                                     "(debootstrap): run `sudo {} {}` once",
                                     image, script->string(), image));
   }
-  log->info("node {}: building base image {} with the local recipe {} (debootstrap; the first "
-            "build takes minutes, later ones reuse the cached root filesystem)",
-            node_id, image, script->string());
+  log->info(
+      "node {}: building base image {} with the local recipe {} (debootstrap; the first "
+      "build takes minutes, later ones reuse the cached root filesystem)",
+      node_id, image, script->string());
   std::deque<std::string> tail;
   const std::string node(node_id);
-  auto code = run_program({"bash", script->string(), image},
-                          {{"RM_DOCKER_SOCKET", client.endpoint().socket_path}},
-                          [&](std::string_view line) {
-                            log->info("[{} base image] {}", node, line);
-                            if (on_progress) on_progress(line);
-                            tail.emplace_back(line);
-                            if (tail.size() > 10) tail.pop_front();
-                          },
-                          options.recipe_timeout, cancel);
+  auto code = run_program(
+      {"bash", script->string(), image}, {{"RM_DOCKER_SOCKET", client.endpoint().socket_path}},
+      [&](std::string_view line) {
+        log->info("[{} base image] {}", node, line);
+        if (on_progress) on_progress(line);
+        tail.emplace_back(line);
+        if (tail.size() > 10) tail.pop_front();
+      },
+      options.recipe_timeout, cancel);
   if (!code) {
     auto e = code.error();
     e.message = fmt::format("building base image {}: {}", image, e.message);

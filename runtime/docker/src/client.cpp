@@ -7,6 +7,7 @@
 #include <exception>
 #include <set>
 
+#include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -14,7 +15,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
-#include <fmt/format.h>
 
 #include "docker/stream_decoders.hpp"
 
@@ -26,17 +26,28 @@ using local = asio::local::stream_protocol;
 
 std::string_view to_string(DockerErrorCode code) {
   switch (code) {
-    case DockerErrorCode::daemon_unreachable: return "daemon_unreachable";
-    case DockerErrorCode::api_error: return "api_error";
-    case DockerErrorCode::not_found: return "not_found";
-    case DockerErrorCode::conflict: return "conflict";
-    case DockerErrorCode::protocol: return "protocol";
-    case DockerErrorCode::timeout: return "timeout";
-    case DockerErrorCode::cancelled: return "cancelled";
-    case DockerErrorCode::build_failed: return "build_failed";
-    case DockerErrorCode::container_failed: return "container_failed";
-    case DockerErrorCode::invalid_argument: return "invalid_argument";
-    case DockerErrorCode::io: return "io";
+    case DockerErrorCode::daemon_unreachable:
+      return "daemon_unreachable";
+    case DockerErrorCode::api_error:
+      return "api_error";
+    case DockerErrorCode::not_found:
+      return "not_found";
+    case DockerErrorCode::conflict:
+      return "conflict";
+    case DockerErrorCode::protocol:
+      return "protocol";
+    case DockerErrorCode::timeout:
+      return "timeout";
+    case DockerErrorCode::cancelled:
+      return "cancelled";
+    case DockerErrorCode::build_failed:
+      return "build_failed";
+    case DockerErrorCode::container_failed:
+      return "container_failed";
+    case DockerErrorCode::invalid_argument:
+      return "invalid_argument";
+    case DockerErrorCode::io:
+      return "io";
   }
   return "unknown";
 }
@@ -112,8 +123,7 @@ DockerErrorCode code_for_status(int status) {
 
 tl::unexpected<DockerError> status_error(std::string_view what, int status, std::string_view body) {
   return docker_error(code_for_status(status),
-                      fmt::format("{}: {} (HTTP {})", what, api_message(status, body), status),
-                      status);
+                      fmt::format("{}: {} (HTTP {})", what, api_message(status, body), status), status);
 }
 
 std::string str(const json::object& o, std::string_view key) {
@@ -171,10 +181,9 @@ std::string DockerClient::versioned(std::string_view path) const {
 Result<int> DockerClient::request_stream(std::string_view method, std::string_view path,
                                          std::string_view body, std::string_view content_type,
                                          const std::function<bool(std::string_view)>& on_body,
-                                         std::chrono::milliseconds timeout,
-                                         const CancelToken* cancel) const {
-  std::string wire = fmt::format("{} {} HTTP/1.1\r\nHost: docker\r\nUser-Agent: remotemedia\r\n",
-                                 method, versioned(path));
+                                         std::chrono::milliseconds timeout, const CancelToken* cancel) const {
+  std::string wire =
+      fmt::format("{} {} HTTP/1.1\r\nHost: docker\r\nUser-Agent: remotemedia\r\n", method, versioned(path));
   if (!body.empty() || method == "POST" || method == "PUT") {
     wire += fmt::format("Content-Type: {}\r\nContent-Length: {}\r\n", content_type, body.size());
   }
@@ -188,8 +197,8 @@ Result<int> DockerClient::request_stream(std::string_view method, std::string_vi
   std::optional<IoFailure> failure;
   int status = 0;
 
-  ResponseDecoder decoder({[&](int s) { status = s; },
-                           [&](std::string_view piece) { return on_body(piece); }});
+  ResponseDecoder decoder(
+      {[&](int s) { status = s; }, [&](std::string_view piece) { return on_body(piece); }});
 
   auto io = [&]() -> asio::awaitable<void> {
     boost::system::error_code ec;
@@ -201,8 +210,8 @@ Result<int> DockerClient::request_stream(std::string_view method, std::string_vi
     if (ec) throw IoFailure{DockerErrorCode::protocol, "sending the request failed: " + ec.message()};
     std::array<char, 64 * 1024> buf;
     for (;;) {
-      const std::size_t n = co_await sock.async_read_some(
-          asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+      const std::size_t n =
+          co_await sock.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
       if (n > 0 && !decoder.feed(std::string_view(buf.data(), n))) {
         if (decoder.stopped()) co_return;
         throw IoFailure{DockerErrorCode::protocol, decoder.error()};
@@ -252,14 +261,12 @@ Result<int> DockerClient::request_stream(std::string_view method, std::string_vi
       return docker_error(DockerErrorCode::daemon_unreachable,
                           daemon_unreachable_message(endpoint_.socket_path, "connect timed out"));
     }
-    return docker_error(DockerErrorCode::timeout,
-                        fmt::format("{} {} got no complete answer within {} ms", method, path,
-                                    timeout.count()));
+    return docker_error(DockerErrorCode::timeout, fmt::format("{} {} got no complete answer within {} ms",
+                                                              method, path, timeout.count()));
   }
   if (failure) {
     if (failure->code == DockerErrorCode::daemon_unreachable) {
-      return docker_error(failure->code,
-                          daemon_unreachable_message(endpoint_.socket_path, failure->reason));
+      return docker_error(failure->code, daemon_unreachable_message(endpoint_.socket_path, failure->reason));
     }
     return docker_error(failure->code, fmt::format("{} {}: {}", method, path, failure->reason));
   }
@@ -325,7 +332,7 @@ Result<VersionInfo> DockerClient::version() const {
   if (!v->is_object()) return docker_error(DockerErrorCode::protocol, "version: not an object");
   const auto& o = v->as_object();
   VersionInfo info{str(o, "Version"), str(o, "ApiVersion"), str(o, "MinAPIVersion"),
-                   str(o, "Os"), str(o, "Arch"), str(o, "KernelVersion")};
+                   str(o, "Os"),      str(o, "Arch"),       str(o, "KernelVersion")};
   if (info.api_version.empty()) {
     return docker_error(DockerErrorCode::protocol, "version: the daemon did not report ApiVersion");
   }
@@ -370,8 +377,7 @@ Result<std::optional<ImageInfo>> DockerClient::image_inspect(std::string_view re
   return std::optional<ImageInfo>(image_from(v->as_object()));
 }
 
-Result<BuildOutcome> DockerClient::image_build(const BuildRequest& req,
-                                               std::chrono::milliseconds timeout,
+Result<BuildOutcome> DockerClient::image_build(const BuildRequest& req, std::chrono::milliseconds timeout,
                                                const CancelToken* cancel) const {
   json::object args, labels;
   for (const auto& [k, v] : req.build_args) args[k] = v;
@@ -440,9 +446,9 @@ Result<BuildOutcome> DockerClient::image_build(const BuildRequest& req,
         (void)image_remove(last_layer, false);
       }
     }
-    std::string msg = fmt::format("building image {} failed at {}: {}", req.tag,
-                                  current_step.empty() ? std::string("the first step") : current_step,
-                                  error_text);
+    std::string msg =
+        fmt::format("building image {} failed at {}: {}", req.tag,
+                    current_step.empty() ? std::string("the first step") : current_step, error_text);
     if (!outcome.log_tail.empty()) {
       msg += "\nlast build log lines:";
       const std::size_t from = outcome.log_tail.size() > 15 ? outcome.log_tail.size() - 15 : 0;
@@ -459,13 +465,13 @@ Result<BuildOutcome> DockerClient::image_build(const BuildRequest& req,
 }
 
 Status DockerClient::image_pull(std::string_view ref,
-                               const std::function<void(std::string_view)>& on_progress,
-                               std::chrono::milliseconds timeout, const CancelToken* cancel) const {
+                                const std::function<void(std::string_view)>& on_progress,
+                                std::chrono::milliseconds timeout, const CancelToken* cancel) const {
   if (ref.empty()) return docker_error(DockerErrorCode::invalid_argument, "image name is empty");
   // name[:tag]; a ':' before the last '/' belongs to a registry host:port.
   std::string name(ref), tag = "latest";
-  if (auto colon = name.rfind(':'); colon != std::string::npos &&
-                                    (name.rfind('/') == std::string::npos || colon > name.rfind('/'))) {
+  if (auto colon = name.rfind(':');
+      colon != std::string::npos && (name.rfind('/') == std::string::npos || colon > name.rfind('/'))) {
     tag = name.substr(colon + 1);
     name.resize(colon);
   }
@@ -484,8 +490,8 @@ Status DockerClient::image_pull(std::string_view ref,
     if (on_progress) on_progress(id.empty() ? status : id + ": " + status);
   });
   auto st = request_stream(
-      "POST", fmt::format("/images/create?fromImage={}&tag={}", url_encode(name), url_encode(tag)),
-      {}, "application/json",
+      "POST", fmt::format("/images/create?fromImage={}&tag={}", url_encode(name), url_encode(tag)), {},
+      "application/json",
       [&](std::string_view piece) {
         if (raw.size() < 4096) raw.append(piece.substr(0, 4096));
         json_lines.feed(piece);
@@ -496,8 +502,7 @@ Status DockerClient::image_pull(std::string_view ref,
   json_lines.flush();
   if (*st != 200) {
     return docker_error(code_for_status(*st),
-                        fmt::format("pulling {} failed: {} (HTTP {})", ref, api_message(*st, raw), *st),
-                        *st);
+                        fmt::format("pulling {} failed: {} (HTTP {})", ref, api_message(*st, raw), *st), *st);
   }
   if (!error_text.empty()) {
     return docker_error(DockerErrorCode::api_error, fmt::format("pulling {} failed: {}", ref, error_text));
@@ -560,13 +565,13 @@ Status DockerClient::container_start(std::string_view id) const {
 Result<int> DockerClient::container_wait(std::string_view id, std::chrono::milliseconds timeout,
                                          const CancelToken* cancel) const {
   std::string body;
-  auto st = request_stream("POST", "/containers/" + std::string(id) + "/wait?condition=not-running",
-                           {}, "application/json",
-                           [&](std::string_view piece) {
-                             body.append(piece);
-                             return true;
-                           },
-                           timeout, cancel);
+  auto st = request_stream(
+      "POST", "/containers/" + std::string(id) + "/wait?condition=not-running", {}, "application/json",
+      [&](std::string_view piece) {
+        body.append(piece);
+        return true;
+      },
+      timeout, cancel);
   if (!st) return tl::unexpected(st.error());
   if (*st != 200) return status_error("wait for container " + std::string(id.substr(0, 12)), *st, body);
   auto v = parse_json(body, "wait");
@@ -614,16 +619,14 @@ Result<ContainerInfo> DockerClient::container_inspect(std::string_view id) const
 
 Status DockerClient::container_logs(std::string_view id, bool follow,
                                     const std::function<void(LogStream, std::string_view)>& on_line,
-                                    const CancelToken* cancel,
-                                    std::chrono::milliseconds timeout) const {
+                                    const CancelToken* cancel, std::chrono::milliseconds timeout) const {
   LogDemuxer demux([&](int stream, std::string_view line) {
     on_line(stream == 2 ? LogStream::stderr_stream : LogStream::stdout_stream, line);
   });
   std::string error_body;
   int status = 0;
   auto st = request_stream(
-      "GET",
-      fmt::format("/containers/{}/logs?stdout=1&stderr=1&follow={}", id, follow ? 1 : 0), {},
+      "GET", fmt::format("/containers/{}/logs?stdout=1&stderr=1&follow={}", id, follow ? 1 : 0), {},
       "application/json",
       [&](std::string_view piece) {
         // The status is only known after the call; error bodies are short JSON, logs are not.
@@ -643,8 +646,8 @@ Status DockerClient::container_logs(std::string_view id, bool follow,
 
 Status DockerClient::container_stop(std::string_view id, std::chrono::seconds grace) const {
   DockerClient patient = *this;
-  patient.options_.timeout = std::max(options_.timeout, std::chrono::milliseconds(grace) +
-                                                            std::chrono::seconds(15));
+  patient.options_.timeout =
+      std::max(options_.timeout, std::chrono::milliseconds(grace) + std::chrono::seconds(15));
   auto r = patient.request("POST", fmt::format("/containers/{}/stop?t={}", id, grace.count()));
   if (!r) return tl::unexpected(r.error());
   if (r->status != 204 && r->status != 304) {
@@ -663,8 +666,7 @@ Status DockerClient::container_kill(std::string_view id, std::string_view signal
 }
 
 Status DockerClient::container_remove(std::string_view id, bool force, bool volumes) const {
-  auto r = request("DELETE", fmt::format("/containers/{}?force={}&v={}", id, force ? 1 : 0,
-                                         volumes ? 1 : 0));
+  auto r = request("DELETE", fmt::format("/containers/{}?force={}&v={}", id, force ? 1 : 0, volumes ? 1 : 0));
   if (!r) return tl::unexpected(r.error());
   if (r->status != 204) {
     return status_error("remove container " + std::string(id.substr(0, 12)), r->status, r->body);
@@ -674,8 +676,8 @@ Status DockerClient::container_remove(std::string_view id, bool force, bool volu
 
 Result<std::vector<ContainerSummary>> DockerClient::container_list(
     const std::map<std::string, std::string>& labels, bool all) const {
-  auto r = request("GET", fmt::format("/containers/json?all={}&filters={}", all ? 1 : 0,
-                                      label_filters(labels)));
+  auto r =
+      request("GET", fmt::format("/containers/json?all={}&filters={}", all ? 1 : 0, label_filters(labels)));
   if (!r) return tl::unexpected(r.error());
   if (r->status != 200) return status_error("list containers", r->status, r->body);
   auto v = parse_json(r->body, "list containers");
@@ -687,8 +689,8 @@ Result<std::vector<ContainerSummary>> DockerClient::container_list(
     const auto& o = item.as_object();
     ContainerSummary c;
     c.id = str(o, "Id");
-    if (auto* n = o.if_contains("Names"); n && n->is_array() && !n->as_array().empty() &&
-                                          n->as_array()[0].is_string()) {
+    if (auto* n = o.if_contains("Names");
+        n && n->is_array() && !n->as_array().empty() && n->as_array()[0].is_string()) {
       c.name = std::string(n->as_array()[0].as_string());
       if (c.name.starts_with('/')) c.name.erase(0, 1);
     }

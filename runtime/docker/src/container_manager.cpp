@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include <condition_variable>
-#include <filesystem>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -44,8 +44,8 @@ std::optional<std::uint64_t> start_ticks_of(long pid) {
 std::string sanitize_name(std::string_view s) {
   std::string out;
   for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '.' || c == '-';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                    c == '.' || c == '-';
     out += ok ? c : '_';
   }
   return out.substr(0, 60);
@@ -81,15 +81,15 @@ bool OwnerId::alive() const {
   return start_ticks == 0 || *ticks == start_ticks;
 }
 
-std::string classify_exit(std::string_view node_id, int exit_code, bool oom_killed,
-                          std::uint64_t memory_mb, const std::vector<std::string>& last_lines) {
+std::string classify_exit(std::string_view node_id, int exit_code, bool oom_killed, std::uint64_t memory_mb,
+                          const std::vector<std::string>& last_lines) {
   std::string msg;
   if (oom_killed || exit_code == 137) {
     msg = fmt::format("node {}: container killed, memory limit {} MB exceeded", node_id, memory_mb);
     if (!oom_killed) msg += " (exit code 137: SIGKILL, usually the kernel's OOM killer)";
   } else if (exit_code > 128 && exit_code < 160) {
-    msg = fmt::format("node {}: container killed by signal {} (exit code {})", node_id,
-                      exit_code - 128, exit_code);
+    msg = fmt::format("node {}: container killed by signal {} (exit code {})", node_id, exit_code - 128,
+                      exit_code);
   } else if (exit_code == 0) {
     msg = fmt::format("node {}: container exited (code 0) before the session ended", node_id);
   } else {
@@ -118,8 +118,8 @@ ContainerSpec node_container_spec(const NodeContainerSpec& s) {
   c.interactive = s.interactive;
   c.tty = s.tty;
   if (!s.ipc_host_dir.empty()) {
-    c.mounts.push_back({s.ipc_host_dir,
-                        s.ipc_container_dir.empty() ? s.ipc_host_dir : s.ipc_container_dir, false});
+    c.mounts.push_back(
+        {s.ipc_host_dir, s.ipc_container_dir.empty() ? s.ipc_host_dir : s.ipc_container_dir, false});
   }
   if (!s.sdk_host_dir.empty()) c.mounts.push_back({s.sdk_host_dir, s.sdk_container_dir, true});
   for (const auto& m : s.extra_mounts) c.mounts.push_back(m);
@@ -202,11 +202,12 @@ struct NodeContainer::State {
       r.requested = stopping;
     }
     if (!r.requested) {
-      r.message = classify_exit(spec.node_id, r.exit_code, r.oom_killed,
-                                spec.config.resource_limits.memory_mb,
-                                std::vector<std::string>(
-                                    r.last_lines.end() - std::min<std::ptrdiff_t>(10, static_cast<std::ptrdiff_t>(r.last_lines.size())),
-                                    r.last_lines.end()));
+      r.message =
+          classify_exit(spec.node_id, r.exit_code, r.oom_killed, spec.config.resource_limits.memory_mb,
+                        std::vector<std::string>(
+                            r.last_lines.end() - std::min<std::ptrdiff_t>(
+                                                     10, static_cast<std::ptrdiff_t>(r.last_lines.size())),
+                            r.last_lines.end()));
       if (!code) r.message += " (waiting for the container failed: " + code.error().message + ")";
       core::logger("docker")->error("{}", r.message);
     }
@@ -241,8 +242,7 @@ struct NodeContainer::State {
 NodeContainer::NodeContainer(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
 Result<std::unique_ptr<NodeContainer>> NodeContainer::start(const DockerClient& client,
-                                                            NodeContainerSpec spec,
-                                                            Callbacks callbacks) {
+                                                            NodeContainerSpec spec, Callbacks callbacks) {
   if (spec.node_id.empty() || spec.session_id.empty()) {
     return docker_error(DockerErrorCode::invalid_argument,
                         "a node container needs a session id and a node id");
@@ -266,16 +266,18 @@ Result<std::unique_ptr<NodeContainer>> NodeContainer::start(const DockerClient& 
     e.message = fmt::format("node {}: {}", state->spec.node_id, e.message);
     return tl::unexpected(std::move(e));
   }
-  core::logger("docker")->debug("node {}: started container {} ({})", state->spec.node_id,
-                                state->name, state->id.substr(0, 12));
+  core::logger("docker")->debug("node {}: started container {} ({})", state->spec.node_id, state->name,
+                                state->id.substr(0, 12));
   State* raw = state.get();
   state->log_thread = std::thread([raw] {
-    runtime::guard_thread(raw->spec.node_id, "container log follower", [raw] { raw->follow_logs(); },
-                          [raw](runtime::NodeError e) { raw->thread_failed(std::move(e), true); });
+    runtime::guard_thread(
+        raw->spec.node_id, "container log follower", [raw] { raw->follow_logs(); },
+        [raw](runtime::NodeError e) { raw->thread_failed(std::move(e), true); });
   });
   state->wait_thread = std::thread([raw] {
-    runtime::guard_thread(raw->spec.node_id, "container exit watcher", [raw] { raw->watch_exit(); },
-                          [raw](runtime::NodeError e) { raw->thread_failed(std::move(e), false); });
+    runtime::guard_thread(
+        raw->spec.node_id, "container exit watcher", [raw] { raw->watch_exit(); },
+        [raw](runtime::NodeError e) { raw->thread_failed(std::move(e), false); });
   });
   return std::unique_ptr<NodeContainer>(new NodeContainer(std::move(state)));
 }
@@ -286,9 +288,15 @@ NodeContainer::~NodeContainer() {
   }
 }
 
-const std::string& NodeContainer::id() const { return state_->id; }
-const std::string& NodeContainer::name() const { return state_->name; }
-const NodeContainerSpec& NodeContainer::spec() const { return state_->spec; }
+const std::string& NodeContainer::id() const {
+  return state_->id;
+}
+const std::string& NodeContainer::name() const {
+  return state_->name;
+}
+const NodeContainerSpec& NodeContainer::spec() const {
+  return state_->spec;
+}
 
 std::optional<ExitReport> NodeContainer::exit_report() const {
   std::lock_guard lock(state_->mu);
@@ -341,8 +349,8 @@ Status NodeContainer::stop(bool remove, std::optional<std::chrono::seconds> grac
     std::error_code ec;
     std::filesystem::remove_all(s.spec.owned_dir, ec);
     if (ec)
-      core::logger("docker")->warn("node {}: cannot remove {}: {}", s.spec.node_id,
-                                   s.spec.owned_dir, ec.message());
+      core::logger("docker")->warn("node {}: cannot remove {}: {}", s.spec.node_id, s.spec.owned_dir,
+                                   ec.message());
   }
   {
     std::lock_guard lock(s.mu);

@@ -58,7 +58,9 @@ ContainerPool::Lease& ContainerPool::Lease::operator=(Lease&& o) noexcept {
   return *this;
 }
 
-ContainerPool::Lease::~Lease() { release(); }
+ContainerPool::Lease::~Lease() {
+  release();
+}
 
 void ContainerPool::Lease::release() {
   if (pool_ != nullptr && entry_) pool_->release(entry_);
@@ -155,8 +157,7 @@ void ContainerPool::discard(const std::shared_ptr<Entry>& entry) {
   std::lock_guard lock(mu_);
   if (entry->retired) return;
   entry->retired = true;
-  if (auto it = entries_.find(entry->key); it != entries_.end() && it->second == entry)
-    entries_.erase(it);
+  if (auto it = entries_.find(entry->key); it != entries_.end() && it->second == entry) entries_.erase(it);
   retired_.push_back(entry);
   core::logger("docker")->warn("shared container {} will not be used for new sessions",
                                entry->container ? entry->container->name() : std::string("?"));

@@ -16,15 +16,20 @@ json::array device_requests(const runtime::GpuRequest& gpus) {
   json::object r;
   r["Driver"] = "nvidia";
   switch (gpus.mode) {
-    case runtime::GpuRequest::Mode::all: r["Count"] = -1; break;
-    case runtime::GpuRequest::Mode::count: r["Count"] = gpus.count; break;
+    case runtime::GpuRequest::Mode::all:
+      r["Count"] = -1;
+      break;
+    case runtime::GpuRequest::Mode::count:
+      r["Count"] = gpus.count;
+      break;
     case runtime::GpuRequest::Mode::devices: {
       json::array ids;
       for (const auto& id : gpus.device_ids) ids.emplace_back(id);
       r["DeviceIDs"] = std::move(ids);
       break;
     }
-    case runtime::GpuRequest::Mode::none: break;
+    case runtime::GpuRequest::Mode::none:
+      break;
   }
   r["Capabilities"] = json::array{json::array{"gpu"}};
   r["Options"] = json::object{};
@@ -77,10 +82,8 @@ std::string create_body_json(const ContainerSpec& spec) {
   if (spec.pids_limit > 0) host["PidsLimit"] = spec.pids_limit;
   json::array mounts;
   for (const auto& m : spec.mounts) {
-    mounts.emplace_back(json::object{{"Type", "bind"},
-                                     {"Source", m.host_path},
-                                     {"Target", m.container_path},
-                                     {"ReadOnly", m.read_only}});
+    mounts.emplace_back(json::object{
+        {"Type", "bind"}, {"Source", m.host_path}, {"Target", m.container_path}, {"ReadOnly", m.read_only}});
   }
   host["Mounts"] = std::move(mounts);
   host["Init"] = spec.init;

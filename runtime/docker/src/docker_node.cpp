@@ -11,9 +11,9 @@
 #include <optional>
 #include <thread>
 
+#include <fmt/format.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <fmt/format.h>
 
 #include "core/config.hpp"
 #include "core/log.hpp"
@@ -24,14 +24,14 @@
 #include "ipc/channel_names.hpp"
 #include "process/process_node.hpp"
 #include "process/runner_link.hpp"
-#include "process/stop_escalation.hpp"
 #include "process/session_dir.hpp"
+#include "process/stop_escalation.hpp"
 
 namespace rm::docker {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using runtime::NodeErrorCode;
 using runtime::node_error;
+using runtime::NodeErrorCode;
 using NodeStatus = runtime::Status;
 
 namespace {
@@ -100,8 +100,8 @@ NodeContainerSpec node_container_spec_for(const DockerNodeOptions& opts, const s
   s.ipc_container_dir = ipc_dir;
   s.sdk_host_dir = opts.sdk_dir.string();
   s.sdk_container_dir = opts.sdk_container_dir;
-  s.extra_mounts.push_back({opts.ipc_library.string(),
-                            opts.lib_container_dir + "/" + opts.ipc_library.filename().string(), true});
+  s.extra_mounts.push_back(
+      {opts.ipc_library.string(), opts.lib_container_dir + "/" + opts.ipc_library.filename().string(), true});
   s.extra_env = runner_env(opts);
   s.stop_grace = opts.stop_grace;
   return s;
@@ -191,13 +191,12 @@ struct DockerNode::Impl {
     std::string msg = exit_message
                           ? *exit_message
                           : fmt::format("{}: the runner in the container stopped answering", prefix());
-    return runtime::NodeError{NodeErrorCode::remote_failed,
-                              fmt::format("{} ({})", msg, during)};
+    return runtime::NodeError{NodeErrorCode::remote_failed, fmt::format("{} ({})", msg, during)};
   }
 
   std::vector<std::string> runner_command(const std::string& ipc_dir) const {
-    return {"python3", "-m", "remotemedia.runner", "--node-type", opts.node_type, "--node-id",
-            opts.node_id, "--session-id", opts.session_id, "--ipc-dir", ipc_dir};
+    return {"python3",    "-m",           "remotemedia.runner", "--node-type", opts.node_type, "--node-id",
+            opts.node_id, "--session-id", opts.session_id,      "--ipc-dir",   ipc_dir};
   }
 
   std::map<std::string, std::string> runner_env() const { return docker::runner_env(opts); }
@@ -212,7 +211,7 @@ struct DockerNode::Impl {
         node_container_spec_for(opts, image, shared ? opts.ipc_root.string() : link->dir().string());
     if (shared) s.session_id = "shared";
     s.keep = !shared && opts.keep != KeepContainers::never;
-    s.command = shared ? std::vector<std::string>{"python3", "-m", "remotemedia.runner", "--serve",
+    s.command = shared ? std::vector<std::string>{"python3",   "-m",        "remotemedia.runner", "--serve",
                                                   control_dir, "--preload", opts.node_type}
                        : runner_command(link->dir().string());
     s.owned_dir = control_dir;
@@ -254,9 +253,8 @@ Result<std::unique_ptr<NodeContainer>> DockerNode::Impl::start_server_container(
   }
   if (ec) {
     fs::remove_all(dir, ec);
-    return docker_error(DockerErrorCode::io,
-                        fmt::format("{}: cannot create the runner server directory {}", prefix(),
-                                    dir.string()));
+    return docker_error(DockerErrorCode::io, fmt::format("{}: cannot create the runner server directory {}",
+                                                         prefix(), dir.string()));
   }
   auto c = NodeContainer::start(*client, container_spec(true, dir.string()));
   if (!c) {
@@ -292,8 +290,8 @@ NodeStatus DockerNode::Impl::start_shared() {
   RunnerServerSession::Callbacks cb;
   cb.on_log = [this](int fd, std::string_view line) { on_runner_log(fd, line); };
   cb.on_end = [this](const RunnerServerSession::End& e) { on_runner_end(e); };
-  auto s = RunnerServerSession::start(fs::path(lease->spec().owned_dir) / kRunnerSocketName, req,
-                                      std::move(cb));
+  auto s =
+      RunnerServerSession::start(fs::path(lease->spec().owned_dir) / kRunnerSocketName, req, std::move(cb));
   if (!s) {
     lease.discard();
     lease.release();
@@ -303,8 +301,7 @@ NodeStatus DockerNode::Impl::start_shared() {
                                   prefix(), shared_name, s.error().message));
   }
   server = std::move(*s);
-  log->info("{}: runner started in {} container {}", prefix(), lease.reused() ? "warm" : "new",
-            shared_name);
+  log->info("{}: runner started in {} container {}", prefix(), lease.reused() ? "warm" : "new", shared_name);
   return {};
 }
 
@@ -338,15 +335,16 @@ void DockerNode::Impl::on_runner_end(const RunnerServerSession::End& end) {
                                 opts.config.resource_limits.memory_mb, last);
       break;
     case RunnerServerSession::End::How::refused:
-      msg = fmt::format("{}: the runner server in shared container {} refused the session: {}",
-                        prefix(), shared_name, end.message);
+      msg = fmt::format("{}: the runner server in shared container {} refused the session: {}", prefix(),
+                        shared_name, end.message);
       break;
     case RunnerServerSession::End::How::server_gone:
       // The container will not be handed out again; sessions running in it see the same.
       lease.discard();
-      msg = fmt::format("{}: the runner server in shared container {} went away ({}); that "
-                        "container will not be used for new sessions",
-                        prefix(), shared_name, end.message);
+      msg = fmt::format(
+          "{}: the runner server in shared container {} went away ({}); that "
+          "container will not be used for new sessions",
+          prefix(), shared_name, end.message);
       if (auto r = lease->wait_exit(std::chrono::milliseconds(500)); r && !r->message.empty())
         msg += "; " + r->message;
       break;
@@ -372,9 +370,10 @@ void DockerNode::Impl::stop_runner() {
     const auto grace = cancel.cancelled() && !ready ? std::optional(std::chrono::seconds(0)) : std::nullopt;
     if (auto s = container->stop(!keep, grace); !s) log->warn("{}: {}", prefix(), s.error().message);
     if (keep) {
-      log->info("{}: container {} kept (stopped, RM_DOCKER_KEEP): `docker logs {}`, `docker "
-                "inspect {}`; `remotemedia cleanup` removes it",
-                prefix(), name, name, name);
+      log->info(
+          "{}: container {} kept (stopped, RM_DOCKER_KEEP): `docker logs {}`, `docker "
+          "inspect {}`; `remotemedia cleanup` removes it",
+          prefix(), name, name, name);
     }
     container.reset();
   }
@@ -384,7 +383,10 @@ void DockerNode::Impl::stop_runner() {
       std::unique_lock lock(mu);
       return cv.wait_for(lock, d, [&] { return exited.load(); });
     };
-    (void)process::escalate_stop({.request_stop = [&] { if (link) link->request_stop(); },
+    (void)process::escalate_stop({.request_stop =
+                                      [&] {
+                                        if (link) link->request_stop();
+                                      },
                                   .signal = [&](int sig) { return server->signal(sig).has_value(); },
                                   .wait_exit = wait},
                                  opts.stop_grace, prefix());
@@ -406,11 +408,13 @@ DockerNode::DockerNode(DockerNodeOptions options) : impl_(std::make_unique<Impl>
   lo.output_capacity = m.opts.output_capacity;
   lo.runner_name = "container";
   m.link = std::make_unique<process::RunnerLink>(std::move(lo));
-  m.link->set_peer({[&m] { return m.exited.load(); },
-                    [&m](std::string_view during) { return m.gone(during); }});
+  m.link->set_peer(
+      {[&m] { return m.exited.load(); }, [&m](std::string_view during) { return m.gone(during); }});
 }
 
-DockerNode::~DockerNode() { close(); }
+DockerNode::~DockerNode() {
+  close();
+}
 
 void DockerNode::abort(runtime::AbortReason why) {
   auto& m = *impl_;
@@ -427,7 +431,9 @@ static NodeStatus noted(std::atomic<bool>& failed, NodeStatus st) {
   return st;
 }
 
-NodeStatus DockerNode::initialize() { return noted(impl_->failed, initialize_steps()); }
+NodeStatus DockerNode::initialize() {
+  return noted(impl_->failed, initialize_steps());
+}
 
 NodeStatus DockerNode::initialize_steps() {
   auto& m = *impl_;
@@ -446,11 +452,12 @@ NodeStatus DockerNode::initialize_steps() {
   auto c = connect_client(!warm_image.empty());
   if (!c) {
     if (m.opts.fallback == DockerFallback::process) {
-      m.log->warn("{}: {}; RM_DOCKER_FALLBACK=process: running {} as a host process instead "
-                  "(no container limits, host Python packages)",
-                  m.prefix(), c.error().message, m.opts.node_type);
-      auto po = process::ProcessNodeOptions::from_env(m.opts.node_id, m.opts.node_type,
-                                                      m.opts.session_id, m.opts.params);
+      m.log->warn(
+          "{}: {}; RM_DOCKER_FALLBACK=process: running {} as a host process instead "
+          "(no container limits, host Python packages)",
+          m.prefix(), c.error().message, m.opts.node_type);
+      auto po = process::ProcessNodeOptions::from_env(m.opts.node_id, m.opts.node_type, m.opts.session_id,
+                                                      m.opts.params);
       if (!m.opts.manifest_dir.empty()) po.node_path.push_back(m.opts.manifest_dir);
       // Node code the manifest mounts at /app/nodes is found at its host path.
       for (const auto& v : m.opts.config.volumes)
@@ -478,8 +485,7 @@ NodeStatus DockerNode::initialize_steps() {
     ImageBuilder builder(*m.client, BuildSettings::from_env());
     auto img = builder.ensure_image(
         m.opts.config, m.opts.node_id,
-        [&m](std::string_view line) { m.log->info("[{}] build: {}", m.opts.node_id, line); },
-        &m.cancel);
+        [&m](std::string_view line) { m.log->info("[{}] build: {}", m.opts.node_id, line); }, &m.cancel);
     if (!img) {
       if (img.error().code == DockerErrorCode::cancelled)
         return node_error(NodeErrorCode::cancelled, m.prefix() + ": cancelled while preparing its image");
@@ -492,8 +498,8 @@ NodeStatus DockerNode::initialize_steps() {
   if (auto s = m.link->open(); !s) return s;
   if (auto s = m.opts.share ? m.start_shared() : m.start_dedicated(); !s) return s;
   if (m.cancel.cancelled()) return node_error(NodeErrorCode::cancelled, m.prefix() + ": cancelled");
-  auto st = m.link->wait_ready(m.opts.init_timeout,
-                               "raise RM_DOCKER_INIT_TIMEOUT_MS if it needs longer to load");
+  auto st =
+      m.link->wait_ready(m.opts.init_timeout, "raise RM_DOCKER_INIT_TIMEOUT_MS if it needs longer to load");
   if (st) m.ready = true;
   return st;
 }
@@ -529,15 +535,23 @@ boost::json::value DockerNode::reported_contract() const {
   return impl_->link ? impl_->link->contract() : boost::json::value();
 }
 
-const DockerNodeOptions& DockerNode::options() const { return impl_->opts; }
-bool DockerNode::fell_back_to_process() const { return impl_->fallback != nullptr; }
+const DockerNodeOptions& DockerNode::options() const {
+  return impl_->opts;
+}
+bool DockerNode::fell_back_to_process() const {
+  return impl_->fallback != nullptr;
+}
 std::string DockerNode::container_id() const {
   if (impl_->container) return impl_->container->id();
   if (impl_->lease) return impl_->lease->id();
   return {};
 }
-std::string DockerNode::image() const { return impl_->image; }
-bool DockerNode::reused_container() const { return impl_->lease && impl_->lease.reused(); }
+std::string DockerNode::image() const {
+  return impl_->image;
+}
+bool DockerNode::reused_container() const {
+  return impl_->lease && impl_->lease.reused();
+}
 
 void shutdown_shared_containers() {
   std::unique_ptr<ContainerPool> pool;

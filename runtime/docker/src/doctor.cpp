@@ -35,7 +35,8 @@ DoctorReport run_doctor(const DoctorOptions& o) {
   } else if (auto e = endpoint_from_env(); e) {
     ep = *e;
   } else {
-    r.checks.push_back({"daemon", false, e.error().message, "unset DOCKER_HOST or point it at a unix socket"});
+    r.checks.push_back(
+        {"daemon", false, e.error().message, "unset DOCKER_HOST or point it at a unix socket"});
   }
 
   std::optional<DockerClient> client;
@@ -45,17 +46,18 @@ DoctorReport run_doctor(const DoctorOptions& o) {
       client = std::move(*c);
       r.checks.push_back({"daemon", true, "reachable at " + ep.socket_path, ""});
     } else {
-      r.checks.push_back({"daemon", false, c.error().message,
-                          "start it with scripts/docker-up.sh (or `dockerd &`), or fix the socket's permissions"});
+      r.checks.push_back(
+          {"daemon", false, c.error().message,
+           "start it with scripts/docker-up.sh (or `dockerd &`), or fix the socket's permissions"});
     }
   }
   if (client) {
     auto v = client->version();
     if (v) {
-      r.checks.push_back({"api version", true,
-                          fmt::format("engine {}, API {} (using {})", v->version, v->api_version,
-                                      client->api_version()),
-                          ""});
+      r.checks.push_back(
+          {"api version", true,
+           fmt::format("engine {}, API {} (using {})", v->version, v->api_version, client->api_version()),
+           ""});
     } else {
       r.checks.push_back({"api version", false, v.error().message, "upgrade docker.io"});
     }
@@ -64,14 +66,13 @@ DoctorReport run_doctor(const DoctorOptions& o) {
       if (img && *img) {
         r.checks.push_back({"base image " + ref, true, "present", ""});
       } else {
-        r.checks.push_back({"base image " + ref, false,
-                            img ? std::string("missing") : img.error().message,
+        r.checks.push_back({"base image " + ref, false, img ? std::string("missing") : img.error().message,
                             "run scripts/base-images.sh (builds it locally with debootstrap)"});
       }
     }
   }
 
-  struct statvfs sv{};
+  struct statvfs sv {};
   if (::statvfs("/dev/shm", &sv) == 0) {
     const std::uint64_t total_mb = std::uint64_t{sv.f_blocks} * sv.f_frsize / (1024 * 1024);
     const std::uint64_t free_mb = std::uint64_t{sv.f_bavail} * sv.f_frsize / (1024 * 1024);
@@ -93,8 +94,7 @@ DoctorReport run_doctor(const DoctorOptions& o) {
     writable = static_cast<bool>(f << "ok");
   }
   std::filesystem::remove(probe, ec);
-  r.checks.push_back({"ipc dir", writable,
-                      writable ? o.ipc_root + " writable" : o.ipc_root + " not writable",
+  r.checks.push_back({"ipc dir", writable, writable ? o.ipc_root + " writable" : o.ipc_root + " not writable",
                       "create it and make it writable for this user (e.g. mkdir -p " + o.ipc_root +
                           " && chmod 1777 " + o.ipc_root + ")"});
   return r;

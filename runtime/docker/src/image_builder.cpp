@@ -24,15 +24,16 @@ std::string getenv_str(const char* name) {
 bool all_of(std::string_view s, std::string_view allowed_extra, bool allow_upper) {
   for (char c : s) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    (allow_upper && c >= 'A' && c <= 'Z') ||
-                    allowed_extra.find(c) != std::string_view::npos;
+                    (allow_upper && c >= 'A' && c <= 'Z') || allowed_extra.find(c) != std::string_view::npos;
     if (!ok) return false;
   }
   return true;
 }
 
 // Single-quoted for /bin/sh; validate_for_image() has excluded quotes and control characters.
-std::string sh_quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string sh_quote(std::string_view s) {
+  return "'" + std::string(s) + "'";
+}
 
 // Double-quoted for a Dockerfile ENV line: the builder expands $VAR and treats \ as escape.
 std::string env_quote(std::string_view s) {
@@ -90,8 +91,7 @@ Status validate_for_image(const runtime::DockerConfig& c) {
   for (const auto& p : c.python_packages) {
     // PEP 508 requirement specs without URLs or markers that need quotes.
     if (p.empty() || !all_of(p, "._-[]=<>!~,*+ ", true)) {
-      return bad("python_packages", p,
-                 "is not a pip requirement like name, name==1.2 or name[extra]>=1.0");
+      return bad("python_packages", p, "is not a pip requirement like name, name==1.2 or name[extra]>=1.0");
     }
   }
   for (const auto& [k, v] : c.env) {
@@ -137,8 +137,7 @@ std::string python_version_mismatch(const runtime::DockerConfig& c, const ImageI
       node_id, c.python_version, base_image_for(c), has, has, has, want);
 }
 
-void check_python_version(const runtime::DockerConfig& c, const ImageInfo& base,
-                          std::string_view node_id) {
+void check_python_version(const runtime::DockerConfig& c, const ImageInfo& base, std::string_view node_id) {
   if (auto w = python_version_mismatch(c, base, node_id); !w.empty()) core::logger("docker")->warn("{}", w);
 }
 
@@ -191,8 +190,7 @@ std::string image_tag(const runtime::DockerConfig& config) {
   return std::string(kNodeImageRepository) + ":" + image_hash(config);
 }
 
-Result<EnsuredImage> ImageBuilder::ensure_image(const runtime::DockerConfig& config,
-                                                std::string_view node_id,
+Result<EnsuredImage> ImageBuilder::ensure_image(const runtime::DockerConfig& config, std::string_view node_id,
                                                 const std::function<void(std::string_view)>& on_progress,
                                                 const CancelToken* cancel) const {
   const auto t0 = std::chrono::steady_clock::now();
@@ -204,9 +202,10 @@ Result<EnsuredImage> ImageBuilder::ensure_image(const runtime::DockerConfig& con
   out.tag = image_tag(config);
   for (const auto& p : config.python_packages) {
     if (provided_by_sdk(p)) {
-      log->info("node {}: python_packages: '{}' is not installed: the remotemedia SDK mounted into "
-                "the container provides the shared-memory IPC (docs/docker-nodes.md)",
-                node_id, p);
+      log->info(
+          "node {}: python_packages: '{}' is not installed: the remotemedia SDK mounted into "
+          "the container provides the shared-memory IPC (docs/docker-nodes.md)",
+          node_id, p);
     }
   }
 

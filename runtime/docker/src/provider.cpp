@@ -15,8 +15,8 @@ tl::expected<std::unique_ptr<runtime::Node>, runtime::NodeError> make_docker_nod
   if (!spec.docker)
     return runtime::node_error(runtime::NodeErrorCode::invalid_params,
                                "node " + spec.id + ": a docker node needs a docker: block");
-  auto opts = DockerNodeOptions::from_env(spec.id, spec.node_type, ctx.session_id,
-                                          spec.resolved_params, *spec.docker);
+  auto opts = DockerNodeOptions::from_env(spec.id, spec.node_type, ctx.session_id, spec.resolved_params,
+                                          *spec.docker);
   opts.manifest_dir = ctx.manifest_dir;
   opts.input_capacity = spec.ipc.input_bytes;
   opts.output_capacity = spec.ipc.output_bytes;

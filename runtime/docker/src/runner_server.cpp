@@ -13,9 +13,9 @@
 #include <optional>
 #include <thread>
 
+#include <fmt/format.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <fmt/format.h>
 
 namespace rm::docker {
 namespace fs = std::filesystem;
@@ -33,9 +33,9 @@ std::string encode_runner_request(const RunnerRequest& r) {
 
 Result<RunnerEvent> parse_runner_event(std::string_view line) {
   auto bad = [&](std::string_view why) {
-    return docker_error(DockerErrorCode::protocol,
-                        fmt::format("runner server sent a malformed message ({}): {}", why,
-                                    line.substr(0, 200)));
+    return docker_error(
+        DockerErrorCode::protocol,
+        fmt::format("runner server sent a malformed message ({}): {}", why, line.substr(0, 200)));
   };
   boost::system::error_code ec;
   auto v = boost::json::parse(line, ec);
@@ -85,24 +85,24 @@ Result<RunnerEvent> parse_runner_event(std::string_view line) {
   return e;
 }
 
-std::string runner_exit_message(std::string_view node_id, std::string_view container, int code,
-                                int signal, std::uint64_t memory_mb,
-                                const std::vector<std::string>& last_lines) {
+std::string runner_exit_message(std::string_view node_id, std::string_view container, int code, int signal,
+                                std::uint64_t memory_mb, const std::vector<std::string>& last_lines) {
   std::string msg;
   if (signal == SIGKILL) {
-    msg = fmt::format("node {}: runner in shared container {} killed by signal 9 (SIGKILL: "
-                      "usually the kernel's OOM killer, memory limit {} MB exceeded)",
-                      node_id, container, memory_mb);
+    msg = fmt::format(
+        "node {}: runner in shared container {} killed by signal 9 (SIGKILL: "
+        "usually the kernel's OOM killer, memory limit {} MB exceeded)",
+        node_id, container, memory_mb);
   } else if (signal != 0) {
-    msg = fmt::format("node {}: runner in shared container {} killed by signal {} (exit code {})",
-                      node_id, container, signal, code);
+    msg = fmt::format("node {}: runner in shared container {} killed by signal {} (exit code {})", node_id,
+                      container, signal, code);
   } else if (code == 0) {
-    msg = fmt::format("node {}: runner in shared container {} exited (code 0) before the session "
-                      "ended",
-                      node_id, container);
+    msg = fmt::format(
+        "node {}: runner in shared container {} exited (code 0) before the session "
+        "ended",
+        node_id, container);
   } else {
-    msg = fmt::format("node {}: runner in shared container {} exited with code {}", node_id,
-                      container, code);
+    msg = fmt::format("node {}: runner in shared container {} exited with code {}", node_id, container, code);
   }
   if (!last_lines.empty()) {
     msg += "; last log lines:";
@@ -113,8 +113,8 @@ std::string runner_exit_message(std::string_view node_id, std::string_view conta
 
 Result<int> connect_unix(const fs::path& socket_path) {
   auto fail = [&](int err) {
-    return docker_error(DockerErrorCode::io, fmt::format("connect to {}: {}", socket_path.string(),
-                                                         std::strerror(err)));
+    return docker_error(DockerErrorCode::io,
+                        fmt::format("connect to {}: {}", socket_path.string(), std::strerror(err)));
   };
   int dir_fd = -1;
   std::string addr = socket_path.string();
@@ -158,8 +158,7 @@ Status wait_for_runner_server(const fs::path& socket_path, std::chrono::millisec
     }
     if (alive && !alive())
       return docker_error(DockerErrorCode::container_failed,
-                          "the container ended before its runner server listened on " +
-                              socket_path.string());
+                          "the container ended before its runner server listened on " + socket_path.string());
     if (std::chrono::steady_clock::now() >= deadline)
       return docker_error(DockerErrorCode::timeout,
                           fmt::format("the runner server did not listen on {} within {} ms ({})",
@@ -203,8 +202,7 @@ struct RunnerServerSession::State {
       }
       buf.append(chunk, static_cast<std::size_t>(n));
       std::size_t start = 0;
-      for (auto nl = buf.find('\n'); nl != std::string::npos && !ended;
-           nl = buf.find('\n', start)) {
+      for (auto nl = buf.find('\n'); nl != std::string::npos && !ended; nl = buf.find('\n', start)) {
         auto e = parse_runner_event(std::string_view(buf).substr(start, nl - start));
         start = nl + 1;
         if (!e) {
@@ -239,8 +237,9 @@ struct RunnerServerSession::State {
 
 RunnerServerSession::RunnerServerSession(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
-Result<std::unique_ptr<RunnerServerSession>> RunnerServerSession::start(
-    const fs::path& socket_path, const RunnerRequest& request, Callbacks callbacks) {
+Result<std::unique_ptr<RunnerServerSession>> RunnerServerSession::start(const fs::path& socket_path,
+                                                                        const RunnerRequest& request,
+                                                                        Callbacks callbacks) {
   auto fd = connect_unix(socket_path);
   if (!fd) return tl::unexpected(fd.error());
   auto st = std::make_shared<State>();
@@ -271,6 +270,8 @@ Status RunnerServerSession::signal(int sig) {
   return {};
 }
 
-long RunnerServerSession::pid() const { return state_->pid.load(); }
+long RunnerServerSession::pid() const {
+  return state_->pid.load();
+}
 
 }  // namespace rm::docker

@@ -28,9 +28,7 @@ struct ResponseDecoder::Impl final : http::basic_parser<false> {
 
   void on_request_impl(http::verb, boost::beast::string_view, boost::beast::string_view, int,
                        error_code&) override {}
-  void on_response_impl(int status, boost::beast::string_view, int, error_code&) override {
-    code = status;
-  }
+  void on_response_impl(int status, boost::beast::string_view, int, error_code&) override { code = status; }
   void on_field_impl(http::field, boost::beast::string_view name, boost::beast::string_view value,
                      error_code&) override {
     std::string key(name);
@@ -53,8 +51,7 @@ struct ResponseDecoder::Impl final : http::basic_parser<false> {
     return deliver(body, ec);
   }
   void on_chunk_header_impl(std::uint64_t, boost::beast::string_view, error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, boost::beast::string_view body,
-                                 error_code& ec) override {
+  std::size_t on_chunk_body_impl(std::uint64_t, boost::beast::string_view body, error_code& ec) override {
     return deliver(body, ec);
   }
   void on_finish_impl(error_code&) override {}
@@ -95,12 +92,24 @@ bool ResponseDecoder::finish_eof() {
   return false;
 }
 
-bool ResponseDecoder::header_done() const { return impl_->is_header_done(); }
-bool ResponseDecoder::done() const { return impl_->is_done(); }
-bool ResponseDecoder::stopped() const { return impl_->stop; }
-int ResponseDecoder::status() const { return impl_->code; }
-const std::string& ResponseDecoder::error() const { return impl_->err; }
-const std::map<std::string, std::string>& ResponseDecoder::headers() const { return impl_->fields; }
+bool ResponseDecoder::header_done() const {
+  return impl_->is_header_done();
+}
+bool ResponseDecoder::done() const {
+  return impl_->is_done();
+}
+bool ResponseDecoder::stopped() const {
+  return impl_->stop;
+}
+int ResponseDecoder::status() const {
+  return impl_->code;
+}
+const std::string& ResponseDecoder::error() const {
+  return impl_->err;
+}
+const std::map<std::string, std::string>& ResponseDecoder::headers() const {
+  return impl_->fields;
+}
 
 // ---------------------------------------------------------------------------------------------
 

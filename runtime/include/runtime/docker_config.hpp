@@ -38,8 +38,8 @@ struct GpuRequest {
 };
 
 struct DockerConfig {
-  std::string python_version;  // "3.9" .. "3.13"
-  std::string base_image;      // default "python:{python_version}-slim"
+  std::string python_version;                    // "3.9" .. "3.13"
+  std::string base_image;                        // default "python:{python_version}-slim"
   std::vector<std::string> system_dependencies;  // apt packages (alias system_packages)
   std::vector<std::string> python_packages;      // pip requirement specs, pins allowed
   ResourceLimits resource_limits;

@@ -6,13 +6,13 @@
 namespace rm::runtime {
 
 enum class NodeErrorCode {
-  invalid_params,   // a parameter has the wrong type or value
-  invalid_input,    // input of a type or format the node cannot take
-  init_failed,      // initialisation failed (model file missing, library error, ...)
-  process_failed,   // processing one input failed
-  remote_failed,    // a process or container node died or broke its protocol
-  timeout,          // a deadline passed (READY handshake, output, ...)
-  cancelled,        // the session is shutting down
+  invalid_params,  // a parameter has the wrong type or value
+  invalid_input,   // input of a type or format the node cannot take
+  init_failed,     // initialisation failed (model file missing, library error, ...)
+  process_failed,  // processing one input failed
+  remote_failed,   // a process or container node died or broke its protocol
+  timeout,         // a deadline passed (READY handshake, output, ...)
+  cancelled,       // the session is shutting down
 };
 
 struct NodeError {

@@ -25,9 +25,9 @@ namespace rm::runtime {
 
 // What a provider knows about the session it builds a node for.
 struct SessionContext {
-  std::string session_id;           // unique per session, lowercase hex
+  std::string session_id;              // unique per session, lowercase hex
   std::filesystem::path manifest_dir;  // directory of the manifest file (empty for strings)
-  std::string manifest_source;      // file path or "<string>"
+  std::string manifest_source;         // file path or "<string>"
 };
 
 using NodeProviderFn =
@@ -51,11 +51,15 @@ class NodeProviders {
 
 namespace detail {
 struct NodeProviderRegistrar {
-  NodeProviderRegistrar(NodeKind kind, NodeProviderFn fn) { NodeProviders::instance().set(kind, std::move(fn)); }
+  NodeProviderRegistrar(NodeKind kind, NodeProviderFn fn) {
+    NodeProviders::instance().set(kind, std::move(fn));
+  }
 };
 }  // namespace detail
 
 }  // namespace rm::runtime
 
-#define RM_REGISTER_NODE_PROVIDER(kind, fn) \
-  static const ::rm::runtime::detail::NodeProviderRegistrar rm_node_provider_registrar_##__LINE__{(kind), (fn)}
+#define RM_REGISTER_NODE_PROVIDER(kind, fn)                                                         \
+  static const ::rm::runtime::detail::NodeProviderRegistrar rm_node_provider_registrar_##__LINE__ { \
+    (kind), (fn)                                                                                    \
+  }

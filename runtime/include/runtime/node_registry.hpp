@@ -57,15 +57,16 @@ struct NodeRegistrar {
 
 // Registers a native node type. `contract_fn` is an expression yielding a NodeContract and
 // `Class` must be constructible from (const NodeInit&). Use at namespace scope in the node's .cpp.
-#define RM_REGISTER_NODE(Class, contract_expr)                                                    \
-  static const ::rm::runtime::detail::NodeRegistrar rm_node_registrar_##Class{                    \
-      (contract_expr),                                                                            \
-      [](const ::rm::runtime::NodeInit& init)                                                     \
-          -> tl::expected<std::unique_ptr<::rm::runtime::Node>, ::rm::runtime::NodeError> {       \
-        try {                                                                                     \
-          return std::unique_ptr<::rm::runtime::Node>(std::make_unique<Class>(init));             \
-        } catch (const std::exception& e) {                                                       \
-          return ::rm::runtime::node_error(::rm::runtime::NodeErrorCode::invalid_params,          \
-                                           "node " + init.node_id + ": " + e.what());             \
-        }                                                                                         \
-      }}
+#define RM_REGISTER_NODE(Class, contract_expr)                                                \
+  static const ::rm::runtime::detail::NodeRegistrar rm_node_registrar_##Class {               \
+    (contract_expr),                                                                          \
+        [](const ::rm::runtime::NodeInit& init)                                               \
+            -> tl::expected<std::unique_ptr<::rm::runtime::Node>, ::rm::runtime::NodeError> { \
+          try {                                                                               \
+            return std::unique_ptr<::rm::runtime::Node>(std::make_unique<Class>(init));       \
+          } catch (const std::exception& e) {                                                 \
+            return ::rm::runtime::node_error(::rm::runtime::NodeErrorCode::invalid_params,    \
+                                             "node " + init.node_id + ": " + e.what());       \
+          }                                                                                   \
+        }                                                                                     \
+  }

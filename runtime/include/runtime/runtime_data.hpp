@@ -124,13 +124,11 @@ struct RuntimeData {
   bool is_end_of_stream() const { return type == DataType::end_of_stream; }
 
   // Factories: the only way nodes should build values.
-  static DataPtr make_audio(std::vector<float> samples, std::uint32_t sample_rate,
-                            std::uint16_t channels, std::int64_t timestamp_us,
-                            boost::json::object metadata = {});
+  static DataPtr make_audio(std::vector<float> samples, std::uint32_t sample_rate, std::uint16_t channels,
+                            std::int64_t timestamp_us, boost::json::object metadata = {});
   static DataPtr make_audio(Bytes samples, std::uint32_t sample_rate, std::uint16_t channels,
                             std::int64_t timestamp_us, boost::json::object metadata = {});
-  static DataPtr make_text(std::string text, std::int64_t timestamp_us,
-                           boost::json::object metadata = {});
+  static DataPtr make_text(std::string text, std::int64_t timestamp_us, boost::json::object metadata = {});
   static DataPtr make_json(boost::json::value value, std::int64_t timestamp_us,
                            boost::json::object metadata = {});
   static DataPtr make_binary(Bytes bytes, std::string mime_type, std::int64_t timestamp_us,
@@ -139,8 +137,8 @@ struct RuntimeData {
   static DataPtr make_tensor(std::vector<std::int64_t> shape, std::string dtype, Bytes data,
                              std::int64_t timestamp_us, DataType type = DataType::tensor,
                              boost::json::object metadata = {});
-  static DataPtr make_control(std::string kind, boost::json::object payload,
-                              std::int64_t timestamp_us, boost::json::object metadata = {});
+  static DataPtr make_control(std::string kind, boost::json::object payload, std::int64_t timestamp_us,
+                              boost::json::object metadata = {});
   static DataPtr make_end_of_stream(std::int64_t timestamp_us = 0);
 };
 

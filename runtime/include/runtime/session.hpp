@@ -55,10 +55,10 @@ struct Output {
 using OutputCallback = std::function<void(const std::string& node_id, const DataPtr& data)>;
 
 struct SessionOptions {
-  std::string session_id;             // empty = random 16 hex digits
-  std::size_t queue_capacity = 64;    // per node input queue, items
-  std::size_t output_capacity = 1024; // pull-mode output queue, items
-  OutputCallback on_output;           // empty = pull mode (next_output)
+  std::string session_id;              // empty = random 16 hex digits
+  std::size_t queue_capacity = 64;     // per node input queue, items
+  std::size_t output_capacity = 1024;  // pull-mode output queue, items
+  OutputCallback on_output;            // empty = pull mode (next_output)
   // Called on a node's thread each time one node's initialize() has returned, with how many
   // nodes are up so far out of all of them (start-up progress for servers and UIs).
   std::function<void(const std::string& node_id, std::size_t ready, std::size_t total)> on_node_ready;

@@ -31,7 +31,8 @@ class AudioBufferAccumulator final : public Node {
     const Audio& a = *in->audio();
     if (!buf_.empty()) {
       const std::int64_t tolerance_us = 1'000'000 / std::int64_t(rate_) + 1;
-      if (a.sample_rate != rate_ || a.channels != channels_ || std::llabs(in->timestamp_us - expected_ts_) > tolerance_us) {
+      if (a.sample_rate != rate_ || a.channels != channels_ ||
+          std::llabs(in->timestamp_us - expected_ts_) > tolerance_us) {
         if (auto st = emit(out, emit_partial_); !st) return st;
       }
     }
@@ -77,21 +78,31 @@ NodeContract audio_buffer_accumulator_contract() {
   return NodeContract{
       .node_type = "AudioBufferAccumulator",
       .description =
-          "Accumulates audio until it holds at least target_duration_ms, then emits it as one chunk stamped with "
-          "the time of its first input. Inputs are never split, so a chunk lasts from target_duration_ms up to "
-          "target_duration_ms plus one input. What is left at end of stream is emitted if emit_partial is true. A "
+          "Accumulates audio until it holds at least target_duration_ms, then emits it as one chunk stamped "
+          "with "
+          "the time of its first input. Inputs are never split, so a chunk lasts from target_duration_ms up "
+          "to "
+          "target_duration_ms plus one input. What is left at end of stream is emitted if emit_partial is "
+          "true. A "
           "change of format or a jump in time first emits what has been accumulated. Non-audio inputs are "
           "forwarded unchanged.",
       .accepts = {DataType::audio},
       .emits = {DataType::audio},
-      .params = {
-          ParamSpec{.name = "target_duration_ms", .type = ParamType::integer, .default_value = 1000,
-                    .description = "Minimum duration of an emitted chunk in milliseconds.", .min = 1,
-                    .max = 3'600'000},
-          ParamSpec{.name = "emit_partial", .type = ParamType::boolean, .default_value = true,
-                    .description = "Whether audio shorter than target_duration_ms left at end of stream is emitted "
-                                   "(true) or dropped (false)."},
-      },
+      .params =
+          {
+              ParamSpec{.name = "target_duration_ms",
+                        .type = ParamType::integer,
+                        .default_value = 1000,
+                        .description = "Minimum duration of an emitted chunk in milliseconds.",
+                        .min = 1,
+                        .max = 3'600'000},
+              ParamSpec{.name = "emit_partial",
+                        .type = ParamType::boolean,
+                        .default_value = true,
+                        .description =
+                            "Whether audio shorter than target_duration_ms left at end of stream is emitted "
+                            "(true) or dropped (false)."},
+          },
   };
 }
 

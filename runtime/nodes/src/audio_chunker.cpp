@@ -32,7 +32,8 @@ class AudioChunker final : public Node {
     if (in_run_) {
       const std::int64_t tolerance_us = 1'000'000 / std::int64_t(rate_) + 1;
       const std::int64_t expected = detail::frame_time_us(run_base_, run_frames_, rate_);
-      if (a.sample_rate != rate_ || a.channels != channels_ || std::llabs(in->timestamp_us - expected) > tolerance_us) {
+      if (a.sample_rate != rate_ || a.channels != channels_ ||
+          std::llabs(in->timestamp_us - expected) > tolerance_us) {
         if (auto st = end_run(out); !st) return st;
       }
     }
@@ -62,8 +63,9 @@ class AudioChunker final : public Node {
       if (offset == 0 && frames == chunk_) {
         st = out.emit(in);
       } else {
-        st = out.emit(RuntimeData::make_audio(detail::slice_samples(in, offset * channels_, chunk_ * channels_),
-                                              rate_, channels_, time_of(first + std::int64_t(offset)), in->metadata));
+        st = out.emit(
+            RuntimeData::make_audio(detail::slice_samples(in, offset * channels_, chunk_ * channels_), rate_,
+                                    channels_, time_of(first + std::int64_t(offset)), in->metadata));
       }
       if (!st) return st;
       offset += chunk_;
@@ -80,12 +82,15 @@ class AudioChunker final : public Node {
 
  private:
   Status emit_pending(Emitter& out) {
-    auto d = RuntimeData::make_audio(std::move(pending_), rate_, channels_, pending_ts_, std::move(pending_md_));
+    auto d =
+        RuntimeData::make_audio(std::move(pending_), rate_, channels_, pending_ts_, std::move(pending_md_));
     pending_ = {};
     pending_md_ = {};
     return out.emit(std::move(d));
   }
-  std::int64_t time_of(std::int64_t run_frame) const { return detail::frame_time_us(run_base_, run_frame, rate_); }
+  std::int64_t time_of(std::int64_t run_frame) const {
+    return detail::frame_time_us(run_base_, run_frame, rate_);
+  }
 
   Status end_run(Emitter& out) {
     in_run_ = false;
@@ -112,21 +117,32 @@ NodeContract audio_chunker_contract() {
   return NodeContract{
       .node_type = "AudioChunker",
       .description =
-          "Re-chunks audio into chunks of exactly chunk_size frames (samples per channel), whatever the input "
-          "chunk sizes. Each chunk's timestamp is the exact media time of its first frame. A run of audio ends at "
-          "end of stream, on a change of sample rate or channel count, or when an input does not continue where "
+          "Re-chunks audio into chunks of exactly chunk_size frames (samples per channel), whatever the "
+          "input "
+          "chunk sizes. Each chunk's timestamp is the exact media time of its first frame. A run of audio "
+          "ends at "
+          "end of stream, on a change of sample rate or channel count, or when an input does not continue "
+          "where "
           "the previous one ended (for example separate speech segments); its remainder is then emitted as a "
           "shorter chunk if emit_partial is true. Non-audio inputs are forwarded unchanged.",
       .accepts = {DataType::audio},
       .emits = {DataType::audio},
-      .params = {
-          ParamSpec{.name = "chunk_size", .type = ParamType::integer, .default_value = 320,
-                    .description = "Frames (samples per channel) per output chunk; 320 is 20 ms at 16 kHz.",
-                    .min = 1, .max = 10'000'000},
-          ParamSpec{.name = "emit_partial", .type = ParamType::boolean, .default_value = true,
-                    .description = "Whether the remainder shorter than chunk_size is emitted at the end of a run "
-                                   "(true) or dropped (false)."},
-      },
+      .params =
+          {
+              ParamSpec{
+                  .name = "chunk_size",
+                  .type = ParamType::integer,
+                  .default_value = 320,
+                  .description = "Frames (samples per channel) per output chunk; 320 is 20 ms at 16 kHz.",
+                  .min = 1,
+                  .max = 10'000'000},
+              ParamSpec{.name = "emit_partial",
+                        .type = ParamType::boolean,
+                        .default_value = true,
+                        .description =
+                            "Whether the remainder shorter than chunk_size is emitted at the end of a run "
+                            "(true) or dropped (false)."},
+          },
   };
 }
 

@@ -45,7 +45,8 @@ class AudioResample final : public Node {
     const Audio& a = *in->audio();
     if (soxr_) {
       const std::int64_t tolerance_us = 1'000'000 / std::int64_t(rate_) + 1;
-      if (a.sample_rate != rate_ || a.channels != channels_ || std::llabs(in->timestamp_us - expected_ts_) > tolerance_us) {
+      if (a.sample_rate != rate_ || a.channels != channels_ ||
+          std::llabs(in->timestamp_us - expected_ts_) > tolerance_us) {
         if (auto st = end_run(out); !st) return st;
       }
     }
@@ -69,7 +70,8 @@ class AudioResample final : public Node {
     base_ts_ = d.timestamp_us;
     out_frames_ = 0;
     auto stream = detail::SoxrStream::create(rate_, target_, channels_, recipe_);
-    if (!stream) return node_error(NodeErrorCode::process_failed, fmt::format("node {}: {}", id_, stream.error()));
+    if (!stream)
+      return node_error(NodeErrorCode::process_failed, fmt::format("node {}: {}", id_, stream.error()));
     soxr_ = std::move(*stream);
     return {};
   }
@@ -110,20 +112,32 @@ NodeContract audio_resample_contract() {
   return NodeContract{
       .node_type = "AudioResample",
       .description =
-          "Converts audio to target_rate with the libsoxr streaming resampler, keeping the channel count. The "
-          "filter state carries across chunks, the tail is flushed at end of stream (and when the input format "
-          "changes or the input jumps in time), and each output chunk is stamped with the exact media time of its "
-          "first frame. Audio already at target_rate passes through untouched; non-audio inputs are forwarded.",
+          "Converts audio to target_rate with the libsoxr streaming resampler, keeping the channel count. "
+          "The "
+          "filter state carries across chunks, the tail is flushed at end of stream (and when the input "
+          "format "
+          "changes or the input jumps in time), and each output chunk is stamped with the exact media time "
+          "of its "
+          "first frame. Audio already at target_rate passes through untouched; non-audio inputs are "
+          "forwarded.",
       .accepts = {DataType::audio},
       .emits = {DataType::audio},
-      .params = {
-          ParamSpec{.name = "target_rate", .type = ParamType::integer, .default_value = 16000,
-                    .description = "Output sample rate in Hz.", .min = 1000, .max = 384000},
-          ParamSpec{.name = "quality", .type = ParamType::string, .default_value = "high",
-                    .description = "libsoxr quality recipe: quick (cubic), low, medium (16-bit), high (20-bit) or "
-                                   "very_high (28-bit). Higher quality costs more CPU and a little more latency.",
-                    .choices = {"quick", "low", "medium", "high", "very_high"}},
-      },
+      .params =
+          {
+              ParamSpec{.name = "target_rate",
+                        .type = ParamType::integer,
+                        .default_value = 16000,
+                        .description = "Output sample rate in Hz.",
+                        .min = 1000,
+                        .max = 384000},
+              ParamSpec{.name = "quality",
+                        .type = ParamType::string,
+                        .default_value = "high",
+                        .description =
+                            "libsoxr quality recipe: quick (cubic), low, medium (16-bit), high (20-bit) or "
+                            "very_high (28-bit). Higher quality costs more CPU and a little more latency.",
+                        .choices = {"quick", "low", "medium", "high", "very_high"}},
+          },
   };
 }
 

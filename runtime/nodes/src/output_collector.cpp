@@ -8,8 +8,8 @@
 // max_items entries are held; one more is an error rather than unbounded growth.
 #include <string>
 
-#include <boost/json/value.hpp>
 #include <fmt/format.h>
+#include <boost/json/value.hpp>
 
 #include "core/json.hpp"
 #include "runtime/node_registry.hpp"
@@ -62,17 +62,19 @@ class OutputCollector final : public Node {
     if (in->is_end_of_stream()) return {};
     if (in->audio() && !include_audio_) return forward_ ? out.emit(in) : Status{};
     if (items_.size() >= max_items_)
-      return node_error(NodeErrorCode::process_failed,
-                        fmt::format("node {}: OutputCollector already holds max_items = {} entries; raise max_items "
-                                    "or collect fewer outputs",
-                                    id_, max_items_));
+      return node_error(
+          NodeErrorCode::process_failed,
+          fmt::format("node {}: OutputCollector already holds max_items = {} entries; raise max_items "
+                      "or collect fewer outputs",
+                      id_, max_items_));
     items_.push_back(entry_of(*in));
     last_ts_ = in->timestamp_us;
     return forward_ ? out.emit(in) : Status{};
   }
 
   Status flush(Emitter& out) override {
-    boost::json::object md{{"items", std::int64_t(items_.size())}, {"format", array_ ? "array" : "jsonl"}, {"node_id", id_}};
+    boost::json::object md{
+        {"items", std::int64_t(items_.size())}, {"format", array_ ? "array" : "jsonl"}, {"node_id", id_}};
     DataPtr result;
     if (array_) {
       result = RuntimeData::make_json(std::move(items_), last_ts_, std::move(md));
@@ -102,26 +104,40 @@ NodeContract output_collector_contract() {
   return NodeContract{
       .node_type = "OutputCollector",
       .description =
-          "Collects every input into one JSON document and emits it once at end of stream: a JSON array value "
-          "(format array) or a text value with one JSON object per line (format jsonl). Each entry has type and "
+          "Collects every input into one JSON document and emits it once at end of stream: a JSON array "
+          "value "
+          "(format array) or a text value with one JSON object per line (format jsonl). Each entry has type "
+          "and "
           "timestamp_us plus the text, the JSON value, the control kind and payload, or for audio a summary "
           "(sample_rate, channels, frames, duration_ms) rather than the samples; non-empty metadata is kept.",
       .accepts = {},
       .emits = {DataType::json, DataType::text},
-      .params = {
-          ParamSpec{.name = "format", .type = ParamType::string, .default_value = "jsonl",
-                    .description = "Shape of the collection: jsonl (text, one JSON object per line) or array "
-                                   "(one JSON array).",
-                    .choices = {"jsonl", "array"}},
-          ParamSpec{.name = "include_audio", .type = ParamType::boolean, .default_value = true,
-                    .description = "Whether audio inputs are recorded (as summaries) in the collection."},
-          ParamSpec{.name = "forward", .type = ParamType::boolean, .default_value = false,
-                    .description = "Whether every input is also passed on unchanged as it arrives."},
-          ParamSpec{.name = "max_items", .type = ParamType::integer, .default_value = 100000,
-                    .description = "Most entries held; one more ends the stream with an error instead of growing "
-                                   "without bound.",
-                    .min = 1, .max = 100'000'000},
-      },
+      .params =
+          {
+              ParamSpec{.name = "format",
+                        .type = ParamType::string,
+                        .default_value = "jsonl",
+                        .description =
+                            "Shape of the collection: jsonl (text, one JSON object per line) or array "
+                            "(one JSON array).",
+                        .choices = {"jsonl", "array"}},
+              ParamSpec{.name = "include_audio",
+                        .type = ParamType::boolean,
+                        .default_value = true,
+                        .description = "Whether audio inputs are recorded (as summaries) in the collection."},
+              ParamSpec{.name = "forward",
+                        .type = ParamType::boolean,
+                        .default_value = false,
+                        .description = "Whether every input is also passed on unchanged as it arrives."},
+              ParamSpec{.name = "max_items",
+                        .type = ParamType::integer,
+                        .default_value = 100000,
+                        .description =
+                            "Most entries held; one more ends the stream with an error instead of growing "
+                            "without bound.",
+                        .min = 1,
+                        .max = 100'000'000},
+          },
   };
 }
 

@@ -16,8 +16,9 @@ class PassThrough final : public Node {
 NodeContract pass_through_contract() {
   return NodeContract{
       .node_type = "PassThrough",
-      .description = "Forwards every input unchanged, of any type, as the same shared value without copying it. "
-                     "Useful as a placeholder, a fan-out point, and to measure the cost of one pipeline hop.",
+      .description =
+          "Forwards every input unchanged, of any type, as the same shared value without copying it. "
+          "Useful as a placeholder, a fan-out point, and to measure the cost of one pipeline hop.",
       .accepts = {},
       .emits = {},
       .params = {},

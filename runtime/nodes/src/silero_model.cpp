@@ -90,15 +90,16 @@ std::string shape_string(const std::vector<std::uint32_t>& s) {
   return out + ")";
 }
 
-std::size_t round_up8(std::size_t n) { return (n + 7) / 8 * 8; }
+std::size_t round_up8(std::size_t n) {
+  return (n + 7) / 8 * 8;
+}
 
 #ifdef RM_SILERO_X86
 bool have_avx2_fma();
 constexpr std::size_t kPackRows = 64;  // packed rows % kPackRows == 0 suits every T
 #endif
 
-detail::SileroMatrix make_matrix(std::size_t rows, std::size_t k, const float* w,
-                                 const float* b) {
+detail::SileroMatrix make_matrix(std::size_t rows, std::size_t k, const float* w, const float* b) {
   detail::SileroMatrix m;
   m.rows = rows;
   m.k = k;
@@ -132,9 +133,8 @@ struct GemmOut {
 };
 
 template <std::size_t T>
-inline __attribute__((always_inline)) void gemm_generic_t(const detail::SileroMatrix& m,
-                                                          const float* x, std::size_t x_stride,
-                                                          const GemmOut& out) {
+inline __attribute__((always_inline)) void gemm_generic_t(const detail::SileroMatrix& m, const float* x,
+                                                          std::size_t x_stride, const GemmOut& out) {
   for (std::size_t r = 0; r < m.rows; ++r) {
     const float* w = m.w.data() + r * m.k_padded;
     float acc[T][8] = {};
@@ -165,9 +165,8 @@ __attribute__((target("avx2,fma"))) inline float hsum256(__m256 v) {
 // R rows at a time so each X load feeds R FMAs and each W load feeds T FMAs (R * T
 // independent accumulators hide the FMA latency).
 template <std::size_t R, std::size_t T>
-__attribute__((target("avx2,fma"))) void gemm_avx2_rt(const detail::SileroMatrix& m,
-                                                      const float* x, std::size_t x_stride,
-                                                      const GemmOut& out) {
+__attribute__((target("avx2,fma"))) void gemm_avx2_rt(const detail::SileroMatrix& m, const float* x,
+                                                      std::size_t x_stride, const GemmOut& out) {
   std::size_t r = 0;
   for (; r + R <= m.rows; r += R) {
     const float* w = m.w.data() + r * m.k_padded;
@@ -207,9 +206,8 @@ __attribute__((target("avx2,fma"))) void gemm_avx2_rt(const detail::SileroMatrix
 // feeds RB row blocks and each weight vector feeds T columns; RB * T = 8 accumulators in
 // registers, no horizontal sums. Needs rows % (8 * RB) == 0 (checked at pack time).
 template <std::size_t RB, std::size_t T>
-__attribute__((target("avx2,fma"))) void gemm_packed_rt(const detail::SileroMatrix& m,
-                                                       const float* x, std::size_t x_stride,
-                                                       const GemmOut& out) {
+__attribute__((target("avx2,fma"))) void gemm_packed_rt(const detail::SileroMatrix& m, const float* x,
+                                                        std::size_t x_stride, const GemmOut& out) {
   const std::size_t k_len = m.k;
   for (std::size_t r0 = 0; r0 < m.rows; r0 += 8 * RB) {
     const float* w = m.packed.data() + r0 * k_len;
@@ -248,14 +246,12 @@ __attribute__((target("avx2,fma"))) void gemm_packed_rt(const detail::SileroMatr
 }
 
 template <std::size_t T>
-void gemm_packed_t(const detail::SileroMatrix& m, const float* x, std::size_t x_stride,
-                   const GemmOut& out) {
+void gemm_packed_t(const detail::SileroMatrix& m, const float* x, std::size_t x_stride, const GemmOut& out) {
   gemm_packed_rt<8 / T, T>(m, x, x_stride, out);
 }
 
 template <std::size_t T>
-void gemm_avx2_t(const detail::SileroMatrix& m, const float* x, std::size_t x_stride,
-                 const GemmOut& out) {
+void gemm_avx2_t(const detail::SileroMatrix& m, const float* x, std::size_t x_stride, const GemmOut& out) {
   if constexpr (T == 1) {
     gemm_avx2_rt<4, 1>(m, x, x_stride, out);
   } else {
@@ -266,8 +262,7 @@ void gemm_avx2_t(const detail::SileroMatrix& m, const float* x, std::size_t x_st
 // exp(x) for 8 floats: range reduction by ln 2 (split constant) and the Cephes degree-6
 // polynomial; relative error ~2 ulp over the clamped range [-88.37, 88.37].
 __attribute__((target("avx2,fma"))) inline __m256 exp256(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949F)),
-                    _mm256_set1_ps(88.3762626647949F));
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949F)), _mm256_set1_ps(88.3762626647949F));
   const __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341F)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375F), x);
@@ -279,8 +274,7 @@ __attribute__((target("avx2,fma"))) inline __m256 exp256(__m256 x) {
   p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.6666665459e-1F));
   p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(5.0000001201e-1F));
   const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(x, x), x), _mm256_set1_ps(1.0F));
-  const __m256i e = _mm256_slli_epi32(
-      _mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
@@ -340,12 +334,18 @@ void gemm(const detail::SileroMatrix& m, const float* x, std::size_t x_stride, c
   gemm_generic_t<T>(m, x, x_stride, out);
 }
 
-void gemm_any(std::size_t t_count, const detail::SileroMatrix& m, const float* x,
-              std::size_t x_stride, const GemmOut& out) {
+void gemm_any(std::size_t t_count, const detail::SileroMatrix& m, const float* x, std::size_t x_stride,
+              const GemmOut& out) {
   switch (t_count) {
-    case 1: gemm<1>(m, x, x_stride, out); break;
-    case 2: gemm<2>(m, x, x_stride, out); break;
-    case 4: gemm<4>(m, x, x_stride, out); break;
+    case 1:
+      gemm<1>(m, x, x_stride, out);
+      break;
+    case 2:
+      gemm<2>(m, x, x_stride, out);
+      break;
+    case 4:
+      gemm<4>(m, x, x_stride, out);
+      break;
     default:
       for (std::size_t t = 0; t < t_count; ++t) {
         gemm<1>(m, x + t * x_stride, x_stride, GemmOut{out.p + t * out.ts, out.rs, 0, out.relu});
@@ -366,7 +366,9 @@ void conv_relu(const detail::SileroConv& conv, float* in, float* out) {
            GemmOut{out + c_out, 1, c_out, true});
 }
 
-float sigmoid(float x) { return 1.0F / (1.0F + std::exp(-x)); }
+float sigmoid(float x) {
+  return 1.0F / (1.0F + std::exp(-x));
+}
 
 constexpr std::size_t kFrames = 4;  // STFT frames per window, at both rates
 
@@ -481,20 +483,20 @@ struct SileroModelBuilder {
       const std::string prefix = is16 ? "16k/" : "8k/";
       const std::uint32_t bins = is16 ? 129 : 65;
       const std::uint32_t n_fft = is16 ? 256 : 128;
-      auto take = [&](std::string_view name, std::vector<std::uint32_t> shape)
-          -> tl::expected<const Tensor*, SileroWeightsLoadError> {
+      auto take =
+          [&](std::string_view name,
+              std::vector<std::uint32_t> shape) -> tl::expected<const Tensor*, SileroWeightsLoadError> {
         const std::string full = prefix + std::string(name);
         auto it = tensors.find(full);
         if (it == tensors.end()) {
-          return load_error(SileroWeightsError::missing_tensor,
-                            path.string() + ": tensor " + full +
-                                " is missing; re-run scripts/fetch-silero-model.sh");
+          return load_error(
+              SileroWeightsError::missing_tensor,
+              path.string() + ": tensor " + full + " is missing; re-run scripts/fetch-silero-model.sh");
         }
         if (it->second.shape != shape) {
           return load_error(SileroWeightsError::bad_shape,
                             path.string() + ": tensor " + full + " has shape " +
-                                shape_string(it->second.shape) + ", expected " +
-                                shape_string(shape));
+                                shape_string(it->second.shape) + ", expected " + shape_string(shape));
         }
         return &it->second;
       };
@@ -585,8 +587,7 @@ tl::expected<std::shared_ptr<const SileroModel>, SileroWeightsLoadError> SileroM
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return load_error(SileroWeightsError::io_error, "cannot open " + p + " for reading");
-  std::vector<unsigned char> buf((std::istreambuf_iterator<char>(in)),
-                                 std::istreambuf_iterator<char>());
+  std::vector<unsigned char> buf((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) return load_error(SileroWeightsError::io_error, "cannot read " + p);
 
   if (buf.size() < sizeof(kMagic) || std::memcmp(buf.data(), kMagic, sizeof(kMagic)) != 0) {
@@ -608,9 +609,9 @@ tl::expected<std::shared_ptr<const SileroModel>, SileroWeightsLoadError> SileroM
                           std::to_string(kVersion) + "; re-run scripts/fetch-silero-model.sh");
   }
   auto truncated = [&](const std::string& what) {
-    return load_error(SileroWeightsError::truncated,
-                      p + " is truncated at offset " + std::to_string(r.offset()) + " (" + what +
-                          "); re-run scripts/fetch-silero-model.sh");
+    return load_error(SileroWeightsError::truncated, p + " is truncated at offset " +
+                                                         std::to_string(r.offset()) + " (" + what +
+                                                         "); re-run scripts/fetch-silero-model.sh");
   };
   std::uint32_t meta_len = 0;
   std::string metadata;
@@ -627,9 +628,8 @@ tl::expected<std::shared_ptr<const SileroModel>, SileroWeightsLoadError> SileroM
       return truncated("tensor header " + std::to_string(i));
     }
     if (dtype != 1) {
-      return load_error(SileroWeightsError::bad_shape,
-                        p + ": tensor " + name + " has dtype " + std::to_string(dtype) +
-                            ", expected 1 (float32)");
+      return load_error(SileroWeightsError::bad_shape, p + ": tensor " + name + " has dtype " +
+                                                           std::to_string(dtype) + ", expected 1 (float32)");
     }
     Tensor t;
     std::size_t elems = 1;
@@ -646,15 +646,13 @@ tl::expected<std::shared_ptr<const SileroModel>, SileroWeightsLoadError> SileroM
   std::uint32_t stored = 0;
   std::memcpy(&stored, buf.data() + buf.size() - 4, 4);
   if (r.offset() != buf.size() - 4) {
-    return load_error(SileroWeightsError::truncated,
-                      p + ": " + std::to_string(buf.size() - 4 - r.offset()) +
-                          " unexpected bytes after the last tensor (offset " +
-                          std::to_string(r.offset()) + ")");
+    return load_error(SileroWeightsError::truncated, p + ": " + std::to_string(buf.size() - 4 - r.offset()) +
+                                                         " unexpected bytes after the last tensor (offset " +
+                                                         std::to_string(r.offset()) + ")");
   }
   if (crc32(buf.data(), buf.size() - 4) != stored) {
-    return load_error(SileroWeightsError::bad_checksum,
-                      p + ": CRC-32 mismatch, the file is corrupt; re-run "
-                          "scripts/fetch-silero-model.sh");
+    return load_error(SileroWeightsError::bad_checksum, p + ": CRC-32 mismatch, the file is corrupt; re-run "
+                                                            "scripts/fetch-silero-model.sh");
   }
   return SileroModelBuilder::build(path, tensors, std::move(metadata));
 }

@@ -28,8 +28,8 @@ runtime::NodeContract silero_vad_contract() {
                      .min = lo,
                      .max = hi};
   };
-  auto integer = [](std::string name, std::int64_t def, std::optional<double> lo,
-                    std::optional<double> hi, std::string desc) {
+  auto integer = [](std::string name, std::int64_t def, std::optional<double> lo, std::optional<double> hi,
+                    std::string desc) {
     return ParamSpec{.name = std::move(name),
                      .type = ParamType::integer,
                      .default_value = def,
@@ -49,8 +49,7 @@ runtime::NodeContract silero_vad_contract() {
           {
               num("threshold", 0.5, 0.0, 1.0,
                   "Speech probability at or above which a window counts as speech"),
-              integer("min_speech_duration_ms", 250, 0, 600000,
-                      "Speech shorter than this is dropped"),
+              integer("min_speech_duration_ms", 250, 0, 600000, "Speech shorter than this is dropped"),
               integer("min_silence_duration_ms", 100, 0, 600000,
                       "Silence that must follow speech before the segment ends"),
               integer("speech_pad_ms", 30, 0, 600000, "Padding added on both sides of a segment"),
@@ -82,8 +81,7 @@ SileroVadNode::SileroVadNode(const runtime::NodeInit& init) : node_id_(init.node
   const auto& p = init.params;
   const auto rate = runtime::param_int(p, "model_rate");
   if (rate != 8000 && rate != 16000) {
-    throw std::invalid_argument("params.model_rate must be 8000 or 16000, got " +
-                                std::to_string(rate));
+    throw std::invalid_argument("params.model_rate must be 8000 or 16000, got " + std::to_string(rate));
   }
   model_rate_ = rate == 8000 ? SileroRate::k8000 : SileroRate::k16000;
   const std::string path = runtime::param_string(p, "weights_path");
@@ -143,9 +141,9 @@ Status SileroVadNode::process(const DataPtr& input, Emitter& out) {
   if (input->type == DataType::control) return out.emit(input);
   const runtime::Audio* audio = input->audio();
   if (audio == nullptr) {
-    return runtime::node_error(NodeErrorCode::invalid_input,
-                               "node " + node_id_ + ": SileroVAD takes audio, got " +
-                                   std::string(runtime::to_string(input->type)));
+    return runtime::node_error(
+        NodeErrorCode::invalid_input,
+        "node " + node_id_ + ": SileroVAD takes audio, got " + std::string(runtime::to_string(input->type)));
   }
   if (!model_) {
     return runtime::node_error(NodeErrorCode::process_failed,
@@ -160,11 +158,11 @@ Status SileroVadNode::process(const DataPtr& input, Emitter& out) {
   if (!streaming_) {
     if (auto st = start_stream(audio->sample_rate, input->timestamp_us); !st) return st;
   } else if (audio->sample_rate != input_rate_) {
-    return runtime::node_error(
-        NodeErrorCode::invalid_input,
-        "node " + node_id_ + ": sample rate changed from " + std::to_string(input_rate_) +
-            " Hz to " + std::to_string(audio->sample_rate) +
-            " Hz within one stream; put an AudioResample node before SileroVAD");
+    return runtime::node_error(NodeErrorCode::invalid_input,
+                               "node " + node_id_ + ": sample rate changed from " +
+                                   std::to_string(input_rate_) + " Hz to " +
+                                   std::to_string(audio->sample_rate) +
+                                   " Hz within one stream; put an AudioResample node before SileroVAD");
   }
   const auto samples = audio->view();
   const std::size_t frames = audio->frames();
@@ -207,8 +205,7 @@ Status SileroVadNode::run_window(std::size_t real_samples, Emitter& out) {
   pending_.resize(stream_->window_samples(), 0.0F);
   const float p = stream_->process_window(pending_);
   if (keep_probs_) probabilities_.push_back(p);
-  auto st = segmenter_->push(std::span<const float>(pending_.data(), real_samples), p, base_us_,
-                             out);
+  auto st = segmenter_->push(std::span<const float>(pending_.data(), real_samples), p, base_us_, out);
   pending_.clear();
   return st;
 }
@@ -246,8 +243,8 @@ void SileroVadNode::close() {
 }
 
 std::size_t SileroVadNode::stream_state_bytes() const {
-  return sizeof(SileroStream) + pending_.capacity() * sizeof(float) +
-         mono_.capacity() * sizeof(float) + resampled_.capacity() * sizeof(float);
+  return sizeof(SileroStream) + pending_.capacity() * sizeof(float) + mono_.capacity() * sizeof(float) +
+         resampled_.capacity() * sizeof(float);
 }
 
 const std::vector<SpeechSegment>& SileroVadNode::segments() const {

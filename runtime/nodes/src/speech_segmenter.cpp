@@ -14,13 +14,17 @@ using runtime::Status;
 SpeechSegmenter::SpeechSegmenter(SpeechSegmenterConfig config) : config_(std::move(config)) {
   if (config_.sample_rate == 0) throw std::invalid_argument("speech segmenter: sample_rate must be > 0");
   if (!(config_.threshold >= 0.0f && config_.threshold <= 1.0f))
-    throw std::invalid_argument(fmt::format("speech segmenter: threshold must be in [0, 1], got {}", config_.threshold));
-  neg_threshold_ = config_.neg_threshold ? *config_.neg_threshold : std::max(config_.threshold - 0.15f, 0.01f);
+    throw std::invalid_argument(
+        fmt::format("speech segmenter: threshold must be in [0, 1], got {}", config_.threshold));
+  neg_threshold_ =
+      config_.neg_threshold ? *config_.neg_threshold : std::max(config_.threshold - 0.15f, 0.01f);
   if (!(neg_threshold_ >= 0.0f && neg_threshold_ <= config_.threshold))
-    throw std::invalid_argument(fmt::format("speech segmenter: neg_threshold must be in [0, threshold={}], got {}",
-                                            config_.threshold, neg_threshold_));
+    throw std::invalid_argument(
+        fmt::format("speech segmenter: neg_threshold must be in [0, threshold={}], got {}", config_.threshold,
+                    neg_threshold_));
   if (config_.min_speech_ms < 0 || config_.min_silence_ms < 0 || config_.padding_ms < 0)
-    throw std::invalid_argument("speech segmenter: min_speech_ms, min_silence_ms and padding_ms must be >= 0");
+    throw std::invalid_argument(
+        "speech segmenter: min_speech_ms, min_silence_ms and padding_ms must be >= 0");
   auto samples = [&](std::int64_t ms) { return ms * std::int64_t(config_.sample_rate) / 1000; };
   min_speech_ = samples(config_.min_speech_ms);
   min_silence_ = samples(config_.min_silence_ms);
@@ -101,7 +105,8 @@ Status SpeechSegmenter::close_segment(std::int64_t speech_end, runtime::Emitter&
     md["end_us"] = seg.end_us;
     md["duration_ms"] = double(seg.end_us - seg.start_us) / 1000.0;
     md["segment_index"] = segments_.size() - 1;
-    auto st = out.emit(RuntimeData::make_audio(std::move(samples), config_.sample_rate, 1, seg.start_us, std::move(md)));
+    auto st = out.emit(
+        RuntimeData::make_audio(std::move(samples), config_.sample_rate, 1, seg.start_us, std::move(md)));
     if (!st) return st;
   }
   trim_idle();
@@ -115,7 +120,9 @@ Status SpeechSegmenter::close_segment(std::int64_t speech_end, runtime::Emitter&
 }
 
 // While idle, only the samples a future segment's leading padding could reach are kept.
-void SpeechSegmenter::trim_idle() { drop_before(std::max(pos_ - pad_, last_seg_end_)); }
+void SpeechSegmenter::trim_idle() {
+  drop_before(std::max(pos_ - pad_, last_seg_end_));
+}
 
 void SpeechSegmenter::drop_before(std::int64_t sample) {
   if (sample > buf_start_) {

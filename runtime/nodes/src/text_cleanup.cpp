@@ -16,7 +16,9 @@ namespace {
 
 using namespace rm::runtime;
 
-bool is_ascii_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_ascii_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 std::string apply_rule(const std::string& rule, std::string s) {
   if (rule == "lowercase") {
@@ -65,7 +67,8 @@ class TextCleanup final : public Node {
   explicit TextCleanup(const NodeInit& init) : rules_(param_strings(init.params, "rules")) {}
 
   Status process(const DataPtr& in, Emitter& out) override {
-    if (const auto* t = in->text()) return out.emit(RuntimeData::make_text(clean(t->text), in->timestamp_us, in->metadata));
+    if (const auto* t = in->text())
+      return out.emit(RuntimeData::make_text(clean(t->text), in->timestamp_us, in->metadata));
     if (const auto* j = in->json()) {
       if (j->value.is_string())
         return out.emit(RuntimeData::make_json(boost::json::string(clean(std::string(j->value.get_string()))),
@@ -97,19 +100,27 @@ NodeContract text_cleanup_contract() {
   return NodeContract{
       .node_type = "TextCleanup",
       .description =
-          "Cleans up text with the listed rules, applied in order: lowercase, uppercase, trim (strip leading and "
+          "Cleans up text with the listed rules, applied in order: lowercase, uppercase, trim (strip leading "
+          "and "
           "trailing whitespace), collapse_whitespace (every run of whitespace becomes one space) and "
-          "strip_punctuation (remove ASCII punctuation except apostrophes inside words). Works on text, on JSON "
-          "strings, and on the \"transcript\" or \"text\" field of JSON objects (other fields are kept). Rules "
-          "change ASCII characters only, so other UTF-8 text passes through intact. Other inputs are forwarded "
+          "strip_punctuation (remove ASCII punctuation except apostrophes inside words). Works on text, on "
+          "JSON "
+          "strings, and on the \"transcript\" or \"text\" field of JSON objects (other fields are kept). "
+          "Rules "
+          "change ASCII characters only, so other UTF-8 text passes through intact. Other inputs are "
+          "forwarded "
           "unchanged.",
       .accepts = {DataType::text, DataType::json},
       .emits = {DataType::text, DataType::json},
-      .params = {
-          ParamSpec{.name = "rules", .type = ParamType::string_list, .default_value = defaults,
-                    .description = "Cleanup rules, applied in the order given.",
-                    .choices = {"lowercase", "uppercase", "trim", "collapse_whitespace", "strip_punctuation"}},
-      },
+      .params =
+          {
+              ParamSpec{
+                  .name = "rules",
+                  .type = ParamType::string_list,
+                  .default_value = defaults,
+                  .description = "Cleanup rules, applied in the order given.",
+                  .choices = {"lowercase", "uppercase", "trim", "collapse_whitespace", "strip_punctuation"}},
+          },
   };
 }
 

@@ -51,14 +51,16 @@ class WebRtcVAD final : public Node {
         frame_ms_(param_int(init.params, "frame_ms")),
         config_(segmenter_config(init)) {
     if (frame_ms_ != 10 && frame_ms_ != 20 && frame_ms_ != 30)
-      throw std::invalid_argument("params.frame_ms must be 10, 20 or 30 (the WebRTC VAD's frame sizes), got " +
-                                  std::to_string(frame_ms_));
+      throw std::invalid_argument(
+          "params.frame_ms must be 10, 20 or 30 (the WebRTC VAD's frame sizes), got " +
+          std::to_string(frame_ms_));
   }
 
   Status initialize() override {
     vad_.reset(WebRtcVad_Create());
     if (!vad_ || WebRtcVad_Init(vad_.get()) != 0 || WebRtcVad_set_mode(vad_.get(), mode_) != 0)
-      return node_error(NodeErrorCode::init_failed, fmt::format("node {}: cannot create the WebRTC VAD", id_));
+      return node_error(NodeErrorCode::init_failed,
+                        fmt::format("node {}: cannot create the WebRTC VAD", id_));
     return {};
   }
 
@@ -67,10 +69,11 @@ class WebRtcVAD final : public Node {
     if (auto st = detail::check_audio(*in, id_, "WebRtcVAD"); !st) return st;
     const Audio& a = *in->audio();
     if (a.sample_rate != 8000 && a.sample_rate != 16000 && a.sample_rate != 32000 && a.sample_rate != 48000)
-      return node_error(NodeErrorCode::invalid_input,
-                        fmt::format("node {}: WebRtcVAD needs 8000, 16000, 32000 or 48000 Hz audio, got {} Hz; put an "
-                                    "AudioResample node (target_rate: 16000) before it",
-                                    id_, a.sample_rate));
+      return node_error(
+          NodeErrorCode::invalid_input,
+          fmt::format("node {}: WebRtcVAD needs 8000, 16000, 32000 or 48000 Hz audio, got {} Hz; put an "
+                      "AudioResample node (target_rate: 16000) before it",
+                      id_, a.sample_rate));
     if (!segmenter_) {
       rate_ = a.sample_rate;
       frame_len_ = std::size_t(rate_) * std::size_t(frame_ms_) / 1000;
@@ -125,7 +128,8 @@ class WebRtcVAD final : public Node {
     const int r = WebRtcVad_Process(vad_.get(), int(rate_), pcm_.data(), pcm_.size());
     if (r < 0)
       return node_error(NodeErrorCode::process_failed,
-                        fmt::format("node {}: the WebRTC VAD rejected a {}-sample frame at {} Hz", id_, pcm_.size(), rate_));
+                        fmt::format("node {}: the WebRTC VAD rejected a {}-sample frame at {} Hz", id_,
+                                    pcm_.size(), rate_));
     auto st = segmenter_->push(pending_, r == 1, frame_ts(), out);
     frames_fed_ += std::int64_t(pending_.size());
     pending_.clear();
@@ -150,41 +154,71 @@ NodeContract webrtc_vad_contract() {
   return NodeContract{
       .node_type = "WebRtcVAD",
       .description =
-          "Detects speech with the WebRTC voice activity detector and emits each speech segment as mono audio "
-          "(metadata start_us, end_us, duration_ms, segment_index) between a speech_start and a speech_end control "
-          "event. Accepts 8, 16, 32 or 48 kHz audio of any chunk size and channel count (channels are averaged); "
+          "Detects speech with the WebRTC voice activity detector and emits each speech segment as mono "
+          "audio "
+          "(metadata start_us, end_us, duration_ms, segment_index) between a speech_start and a speech_end "
+          "control "
+          "event. Accepts 8, 16, 32 or 48 kHz audio of any chunk size and channel count (channels are "
+          "averaged); "
           "put AudioResample before it for other rates. Speech shorter than min_speech_ms is ignored, pauses "
-          "shorter than min_silence_ms do not end a segment, and segments are widened by padding_ms on each side. "
+          "shorter than min_silence_ms do not end a segment, and segments are widened by padding_ms on each "
+          "side. "
           "The detector itself keeps reporting speech for up to about 100 ms after it stops, so segment ends "
           "fall that much later than the last word.",
       .accepts = {DataType::audio},
       .emits = {DataType::audio, DataType::control},
-      .params = {
-          ParamSpec{.name = "aggressiveness", .type = ParamType::integer, .default_value = 2,
-                    .description = "How aggressively non-speech is filtered out: 0 (least, keeps more audio as "
-                                   "speech) to 3 (most, best in noise).",
-                    .min = 0, .max = 3},
-          ParamSpec{.name = "frame_ms", .type = ParamType::integer, .default_value = 30,
-                    .description = "Detector frame length in milliseconds: 10, 20 or 30.", .min = 10, .max = 30},
-          ParamSpec{.name = "min_speech_ms", .type = ParamType::integer, .default_value = 250,
-                    .description = "Speech shorter than this many milliseconds is ignored.", .min = 0,
-                    .max = 60'000},
-          ParamSpec{.name = "min_silence_ms", .type = ParamType::integer, .default_value = 300,
-                    .description = "A segment ends only after this many milliseconds of non-speech; shorter pauses "
-                                   "stay inside the segment.",
-                    .min = 0, .max = 60'000},
-          ParamSpec{.name = "padding_ms", .type = ParamType::integer, .default_value = 30,
-                    .description = "Milliseconds of audio added before and after each segment (the trailing "
-                                   "padding is at most min_silence_ms).",
-                    .min = 0, .max = 10'000},
-          ParamSpec{.name = "emit_audio", .type = ParamType::boolean, .default_value = true,
-                    .description = "Whether each segment's audio is emitted."},
-          ParamSpec{.name = "emit_events", .type = ParamType::boolean, .default_value = true,
-                    .description = "Whether speech_start and speech_end control events are emitted."},
-          ParamSpec{.name = "stream_audio", .type = ParamType::boolean, .default_value = false,
-                    .description = "Send each segment's audio in pieces while the speech goes on "
-                                   "(metadata stream/final) instead of once at its end."},
-      },
+      .params =
+          {
+              ParamSpec{.name = "aggressiveness",
+                        .type = ParamType::integer,
+                        .default_value = 2,
+                        .description =
+                            "How aggressively non-speech is filtered out: 0 (least, keeps more audio as "
+                            "speech) to 3 (most, best in noise).",
+                        .min = 0,
+                        .max = 3},
+              ParamSpec{.name = "frame_ms",
+                        .type = ParamType::integer,
+                        .default_value = 30,
+                        .description = "Detector frame length in milliseconds: 10, 20 or 30.",
+                        .min = 10,
+                        .max = 30},
+              ParamSpec{.name = "min_speech_ms",
+                        .type = ParamType::integer,
+                        .default_value = 250,
+                        .description = "Speech shorter than this many milliseconds is ignored.",
+                        .min = 0,
+                        .max = 60'000},
+              ParamSpec{.name = "min_silence_ms",
+                        .type = ParamType::integer,
+                        .default_value = 300,
+                        .description =
+                            "A segment ends only after this many milliseconds of non-speech; shorter pauses "
+                            "stay inside the segment.",
+                        .min = 0,
+                        .max = 60'000},
+              ParamSpec{.name = "padding_ms",
+                        .type = ParamType::integer,
+                        .default_value = 30,
+                        .description =
+                            "Milliseconds of audio added before and after each segment (the trailing "
+                            "padding is at most min_silence_ms).",
+                        .min = 0,
+                        .max = 10'000},
+              ParamSpec{.name = "emit_audio",
+                        .type = ParamType::boolean,
+                        .default_value = true,
+                        .description = "Whether each segment's audio is emitted."},
+              ParamSpec{.name = "emit_events",
+                        .type = ParamType::boolean,
+                        .default_value = true,
+                        .description = "Whether speech_start and speech_end control events are emitted."},
+              ParamSpec{.name = "stream_audio",
+                        .type = ParamType::boolean,
+                        .default_value = false,
+                        .description = "Send each segment's audio in pieces while the speech goes on "
+                                       "(metadata stream/final) instead of once at its end."},
+          },
   };
 }
 

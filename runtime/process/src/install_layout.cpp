@@ -37,7 +37,9 @@ std::optional<fs::path> exe_prefix() {
 
 }  // namespace
 
-std::string install_libdir() { return RM_INSTALL_LIBDIR; }
+std::string install_libdir() {
+  return RM_INSTALL_LIBDIR;
+}
 
 std::string find_program(const std::string& prog) {
   if (prog.find('/') != std::string::npos) return ::access(prog.c_str(), X_OK) == 0 ? prog : "";
@@ -61,10 +63,10 @@ tl::expected<fs::path, std::string> find_python_sdk() {
     if (present(p / kSdkRel)) return p / kSdkRel;
     looked += ", " + (p / kSdkRel).string();
   }
-  return tl::unexpected(fmt::format(
-      "the Python SDK was not found (looked for {} above {}{}); install the runtime "
-      "(cmake --install) or set RM_PYTHON_SDK_DIR",
-      kSdkRel, core::paths::self_exe().parent_path().string(), looked));
+  return tl::unexpected(
+      fmt::format("the Python SDK was not found (looked for {} above {}{}); install the runtime "
+                  "(cmake --install) or set RM_PYTHON_SDK_DIR",
+                  kSdkRel, core::paths::self_exe().parent_path().string(), looked));
 }
 
 tl::expected<fs::path, std::string> find_ipc_library() {
@@ -78,10 +80,10 @@ tl::expected<fs::path, std::string> find_ipc_library() {
     if (present(p / rel)) return p / rel;
     looked += ", " + (p / rel).string();
   }
-  return tl::unexpected(fmt::format(
-      "{} was not found (looked for {} above {}{}); install the runtime (cmake --install) or "
-      "set RM_IPC_LIBRARY",
-      kIpcName, rel.string(), core::paths::self_exe().parent_path().string(), looked));
+  return tl::unexpected(
+      fmt::format("{} was not found (looked for {} above {}{}); install the runtime (cmake --install) or "
+                  "set RM_IPC_LIBRARY",
+                  kIpcName, rel.string(), core::paths::self_exe().parent_path().string(), looked));
 }
 
 }  // namespace rm::process

@@ -19,8 +19,8 @@
 #include <mutex>
 #include <thread>
 
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
+#include <boost/json/serialize.hpp>
 
 #include "core/config.hpp"
 #include "core/log.hpp"
@@ -35,8 +35,8 @@ extern char** environ;
 namespace rm::process {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using runtime::NodeErrorCode;
 using runtime::node_error;
+using runtime::NodeErrorCode;
 using runtime::Status;
 
 namespace {
@@ -120,8 +120,8 @@ struct ProcessNode::Impl {
     std::string what = exited ? describe_status(exit_status) : "closed its channels";
     lock.unlock();
     return runtime::NodeError{NodeErrorCode::remote_failed,
-                              fmt::format("{}: python process for {} {} {}{}", prefix(),
-                                          opts.node_type, what, during, stderr_lines())};
+                              fmt::format("{}: python process for {} {} {}{}", prefix(), opts.node_type, what,
+                                          during, stderr_lines())};
   }
 
   Status spawn();
@@ -133,15 +133,22 @@ struct ProcessNode::Impl {
 
 Status ProcessNode::Impl::spawn() {
   if (opts.sdk_dir.empty() || opts.ipc_library.empty()) {
-    return node_error(NodeErrorCode::init_failed,
-                      fmt::format("{}: cannot start python node {}: {}", prefix(), opts.node_type,
-                                  opts.not_found.empty() ? "no SDK directory / IPC library set"
-                                                         : opts.not_found));
+    return node_error(
+        NodeErrorCode::init_failed,
+        fmt::format("{}: cannot start python node {}: {}", prefix(), opts.node_type,
+                    opts.not_found.empty() ? "no SDK directory / IPC library set" : opts.not_found));
   }
   const auto python = find_program(opts.python);
-  std::vector<std::string> argv = {python.empty() ? opts.python : python, "-m", "remotemedia.runner",
-                                   "--node-type", opts.node_type, "--node-id", opts.node_id,
-                                   "--session-id", opts.session_id, "--ipc-dir",
+  std::vector<std::string> argv = {python.empty() ? opts.python : python,
+                                   "-m",
+                                   "remotemedia.runner",
+                                   "--node-type",
+                                   opts.node_type,
+                                   "--node-id",
+                                   opts.node_id,
+                                   "--session-id",
+                                   opts.session_id,
+                                   "--ipc-dir",
                                    link->dir().string()};
   std::vector<std::string> envv;
   auto prepend = [](const std::string& first, const char* rest) {
@@ -164,16 +171,16 @@ Status ProcessNode::Impl::spawn() {
   envv.push_back("PYTHONUNBUFFERED=1");
   const char* user_path = std::getenv("REMOTEMEDIA_NODE_PATH");
   if (!node_path.empty() || (user_path && *user_path))
-    envv.push_back("REMOTEMEDIA_NODE_PATH=" + (node_path.empty() ? std::string(user_path)
-                                                                 : prepend(node_path, user_path)));
+    envv.push_back("REMOTEMEDIA_NODE_PATH=" +
+                   (node_path.empty() ? std::string(user_path) : prepend(node_path, user_path)));
   std::promise<std::string> started;
   auto fut = started.get_future();
-  supervisor = std::thread([this, argv = std::move(argv), envv = std::move(envv),
-                            started = std::move(started)]() mutable {
-    runtime::guard_thread(
-        opts.node_id, "process supervisor", [&] { supervise(std::move(argv), std::move(envv), started); },
-        [&](runtime::NodeError e) { supervisor_failed(std::move(e), started); });
-  });
+  supervisor = std::thread(
+      [this, argv = std::move(argv), envv = std::move(envv), started = std::move(started)]() mutable {
+        runtime::guard_thread(
+            opts.node_id, "process supervisor", [&] { supervise(std::move(argv), std::move(envv), started); },
+            [&](runtime::NodeError e) { supervisor_failed(std::move(e), started); });
+      });
   auto err = fut.get();
   if (!err.empty())
     return node_error(NodeErrorCode::init_failed, err.rfind(prefix(), 0) == 0 ? err : prefix() + ": " + err);
@@ -250,8 +257,7 @@ void ProcessNode::Impl::supervise(std::vector<std::string> argv, std::vector<std
     return;
   }
   pid = child;
-  log->info("{}: started python node {} (pid {}): {}", prefix(), opts.node_type, child,
-            fmt::join(argv, " "));
+  log->info("{}: started python node {} (pid {}): {}", prefix(), opts.node_type, child, fmt::join(argv, " "));
   started.set_value({});
 
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
@@ -362,11 +368,15 @@ void ProcessNode::Impl::stop_child() {
     std::unique_lock lock(mu);
     return cv.wait_for(lock, d, [&] { return exited.load(); });
   };
-  (void)escalate_stop({.request_stop = [&] { if (!exited && link) link->request_stop(); },
-                       .signal = [&](int sig) {
-                         const int p = pid.load();
-                         return p > 0 && ::kill(p, sig) == 0;
-                       },
+  (void)escalate_stop({.request_stop =
+                           [&] {
+                             if (!exited && link) link->request_stop();
+                           },
+                       .signal =
+                           [&](int sig) {
+                             const int p = pid.load();
+                             return p > 0 && ::kill(p, sig) == 0;
+                           },
                        .wait_exit = wait_exit},
                       opts.stop_grace, prefix());
   supervisor.join();
@@ -385,13 +395,17 @@ ProcessNode::ProcessNode(ProcessNodeOptions options) : impl_(std::make_unique<Im
   lo.output_capacity = m.opts.output_capacity;
   lo.control_capacity = m.opts.control_capacity;
   m.link = std::make_unique<RunnerLink>(std::move(lo));
-  m.link->set_peer({[&m] { return m.exited.load(); },
-                    [&m](std::string_view during) { return m.child_gone(during); }});
+  m.link->set_peer(
+      {[&m] { return m.exited.load(); }, [&m](std::string_view during) { return m.child_gone(during); }});
 }
 
-ProcessNode::~ProcessNode() { close(); }
+ProcessNode::~ProcessNode() {
+  close();
+}
 
-void ProcessNode::abort(runtime::AbortReason) { impl_->link->cancel(); }
+void ProcessNode::abort(runtime::AbortReason) {
+  impl_->link->cancel();
+}
 
 Status ProcessNode::initialize() {
   auto& m = *impl_;
@@ -425,7 +439,11 @@ const boost::json::value& ProcessNode::announced_contract() const {
   static const boost::json::value null;
   return impl_->link ? impl_->link->contract() : null;
 }
-int ProcessNode::pid() const { return impl_->pid.load(); }
-const ProcessNodeOptions& ProcessNode::options() const { return impl_->opts; }
+int ProcessNode::pid() const {
+  return impl_->pid.load();
+}
+const ProcessNodeOptions& ProcessNode::options() const {
+  return impl_->opts;
+}
 
 }  // namespace rm::process

@@ -10,8 +10,7 @@ namespace rm::process {
 
 tl::expected<std::unique_ptr<runtime::Node>, runtime::NodeError> make_process_node(
     const runtime::NodeSpec& spec, const runtime::SessionContext& ctx) {
-  auto opts = ProcessNodeOptions::from_env(spec.id, spec.node_type, ctx.session_id,
-                                           spec.resolved_params);
+  auto opts = ProcessNodeOptions::from_env(spec.id, spec.node_type, ctx.session_id, spec.resolved_params);
   // Node files beside the manifest are found without any configuration.
   if (!ctx.manifest_dir.empty()) opts.node_path.push_back(ctx.manifest_dir);
   opts.input_capacity = spec.ipc.input_bytes;

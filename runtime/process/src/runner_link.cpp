@@ -14,8 +14,8 @@
 namespace rm::process {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using runtime::NodeErrorCode;
 using runtime::node_error;
+using runtime::NodeErrorCode;
 using runtime::Status;
 
 namespace {
@@ -37,15 +37,14 @@ struct RunnerLink::Impl {
 
   std::string prefix() const { return "node " + opts.node_id; }
   runtime::NodeError cancelled_error(std::string_view during) const {
-    return runtime::NodeError{NodeErrorCode::cancelled,
-                              fmt::format("{}: cancelled {}", prefix(), during)};
+    return runtime::NodeError{NodeErrorCode::cancelled, fmt::format("{}: cancelled {}", prefix(), during)};
   }
   bool exited() const { return peer.exited && peer.exited(); }
   runtime::NodeError gone(std::string_view during) const {
     if (peer.gone) return peer.gone(during);
     return runtime::NodeError{NodeErrorCode::remote_failed,
-                              fmt::format("{}: {} for {} closed its channels {}", prefix(),
-                                          opts.runner_name, opts.node_type, during)};
+                              fmt::format("{}: {} for {} closed its channels {}", prefix(), opts.runner_name,
+                                          opts.node_type, during)};
   }
 
   tl::expected<runtime::DataPtr, runtime::NodeError> next_record(
@@ -67,9 +66,9 @@ tl::expected<runtime::DataPtr, runtime::NodeError> RunnerLink::Impl::next_record
       auto& sample = **r;
       auto env = decode(sample.payload(), DecodeMode::copy);
       if (!env)
-        return node_error(NodeErrorCode::remote_failed,
-                          fmt::format("{}: the python node sent a malformed record: {}", prefix(),
-                                      env.error().message));
+        return node_error(
+            NodeErrorCode::remote_failed,
+            fmt::format("{}: the python node sent a malformed record: {}", prefix(), env.error().message));
       return std::move(env->data);
     }
     if (exited()) return tl::unexpected(gone(during));
@@ -85,8 +84,7 @@ Status RunnerLink::Impl::send(const runtime::RuntimeData& d, std::string_view du
                       fmt::format("{}: an input of {} bytes ({}) does not fit the node's input "
                                   "channel (largest value {} bytes); raise ipc.input_bytes of node {} "
                                   "in the manifest (or RM_PROCESS_CHANNEL_BYTES for every node)",
-                                  prefix(), size, runtime::summarize(d), input->max_record(),
-                                  opts.node_id));
+                                  prefix(), size, runtime::summarize(d), input->max_record(), opts.node_id));
   for (;;) {
     auto loan = input->loan(size, kSlice);
     if (!loan) {
@@ -98,8 +96,7 @@ Status RunnerLink::Impl::send(const runtime::RuntimeData& d, std::string_view du
       auto sample = std::move(**loan);
       auto n = encode_into(sample.payload_mut(), opts.session_id, d);
       if (!n)
-        return node_error(NodeErrorCode::invalid_input,
-                          fmt::format("{}: {}", prefix(), n.error().message));
+        return node_error(NodeErrorCode::invalid_input, fmt::format("{}: {}", prefix(), n.error().message));
       sample.truncate(*n);
       auto s = input->send(std::move(sample));
       if (!s) {
@@ -124,8 +121,7 @@ Status RunnerLink::Impl::collect(runtime::Emitter& out, bool until_eos) {
       if (c->kind == "rm.batch_end") {
         auto* e = c->payload.if_contains("error");
         if (e && e->is_bool() && e->as_bool()) {
-          auto msg = last_remote_error.empty() ? prefix() + ": the python node failed"
-                                               : last_remote_error;
+          auto msg = last_remote_error.empty() ? prefix() + ": the python node failed" : last_remote_error;
           last_remote_error.clear();
           return node_error(NodeErrorCode::process_failed, msg);
         }
@@ -157,13 +153,14 @@ RunnerLink::RunnerLink(RunnerLinkOptions options) : impl_(std::make_unique<Impl>
   impl_->opts = std::move(options);
 }
 
-RunnerLink::~RunnerLink() { close(); }
+RunnerLink::~RunnerLink() {
+  close();
+}
 
 Status RunnerLink::open() {
   auto& m = *impl_;
   auto names = ipc::channel_names(m.opts.session_id, m.opts.node_id);
-  if (!names)
-    return node_error(NodeErrorCode::invalid_params, m.prefix() + ": " + names.error().message);
+  if (!names) return node_error(NodeErrorCode::invalid_params, m.prefix() + ": " + names.error().message);
   m.names = *names;
   auto lease = SessionDirLease::acquire(m.opts.ipc_root, m.opts.session_id);
   if (!lease) return node_error(NodeErrorCode::init_failed, m.prefix() + ": " + lease.error().message);
@@ -175,8 +172,8 @@ Status RunnerLink::open() {
   auto in = ipc::Publisher::create(dir, m.names.input, m.opts.data_capacity);
   if (!in) return fail(in.error());
   m.input.emplace(std::move(*in));
-  auto out = ipc::Subscriber::create(
-      dir, m.names.output, m.opts.output_capacity ? m.opts.output_capacity : m.opts.data_capacity);
+  auto out = ipc::Subscriber::create(dir, m.names.output,
+                                     m.opts.output_capacity ? m.opts.output_capacity : m.opts.data_capacity);
   if (!out) return fail(out.error());
   m.output.emplace(std::move(*out));
   auto ctl = ipc::Publisher::create(dir, m.names.control, m.opts.control_capacity);
@@ -185,11 +182,21 @@ Status RunnerLink::open() {
   return {};
 }
 
-const fs::path& RunnerLink::dir() const { return impl_->lease.path(); }
-void RunnerLink::set_peer(Peer peer) { impl_->peer = std::move(peer); }
-bool RunnerLink::is_open() const { return impl_->input.has_value(); }
-const boost::json::value& RunnerLink::contract() const { return impl_->contract; }
-const RunnerLinkOptions& RunnerLink::options() const { return impl_->opts; }
+const fs::path& RunnerLink::dir() const {
+  return impl_->lease.path();
+}
+void RunnerLink::set_peer(Peer peer) {
+  impl_->peer = std::move(peer);
+}
+bool RunnerLink::is_open() const {
+  return impl_->input.has_value();
+}
+const boost::json::value& RunnerLink::contract() const {
+  return impl_->contract;
+}
+const RunnerLinkOptions& RunnerLink::options() const {
+  return impl_->opts;
+}
 
 Status RunnerLink::wait_ready(std::chrono::milliseconds timeout, std::string_view timeout_hint) {
   auto& m = *impl_;
@@ -206,11 +213,11 @@ Status RunnerLink::wait_ready(std::chrono::milliseconds timeout, std::string_vie
       return tl::unexpected(e);
     }
     if (!*rec)
-      return node_error(NodeErrorCode::timeout,
-                        fmt::format("{}: python node {} did not signal READY within {} ms (last "
-                                    "progress: {}); {}",
-                                    m.prefix(), m.opts.node_type, timeout.count(), last_progress,
-                                    timeout_hint));
+      return node_error(
+          NodeErrorCode::timeout,
+          fmt::format("{}: python node {} did not signal READY within {} ms (last "
+                      "progress: {}); {}",
+                      m.prefix(), m.opts.node_type, timeout.count(), last_progress, timeout_hint));
     const auto* c = (*rec)->control();
     if (!c) {
       m.log->warn("{}: ignoring {} before READY", m.prefix(), runtime::summarize(**rec));
@@ -259,7 +266,9 @@ void RunnerLink::request_stop() {
   (void)m.control->send_copy(bytes, 0ms);
 }
 
-void RunnerLink::cancel() { impl_->cancelled = true; }
+void RunnerLink::cancel() {
+  impl_->cancelled = true;
+}
 
 void RunnerLink::close() {
   if (!impl_) return;

@@ -95,7 +95,9 @@ SessionDirLease& SessionDirLease::operator=(SessionDirLease&& other) noexcept {
   return *this;
 }
 
-SessionDirLease::~SessionDirLease() { release(); }
+SessionDirLease::~SessionDirLease() {
+  release();
+}
 
 void SessionDirLease::release() {
   if (dir_.empty()) return;
@@ -106,8 +108,7 @@ void SessionDirLease::release() {
     std::error_code ec;
     fs::remove_all(dir_, ec);
     if (ec) {
-      core::logger("process")->warn("cannot remove session directory {}: {}", dir_.string(),
-                                    ec.message());
+      core::logger("process")->warn("cannot remove session directory {}: {}", dir_.string(), ec.message());
     }
   }
   dir_.clear();

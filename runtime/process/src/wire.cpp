@@ -3,9 +3,9 @@
 #include <cstring>
 #include <memory>
 
+#include <fmt/format.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <fmt/format.h>
 
 #include "ipc/envelope.hpp"
 
@@ -18,7 +18,9 @@ using runtime::Bytes;
 using runtime::DataType;
 using runtime::RuntimeData;
 
-tl::unexpected<WireError> fail(std::string msg) { return tl::unexpected(WireError{std::move(msg)}); }
+tl::unexpected<WireError> fail(std::string msg) {
+  return tl::unexpected(WireError{std::move(msg)});
+}
 
 tl::unexpected<WireError> from_ipc(const ipc::IpcError& e, std::size_t payload_at = 0) {
   std::string m = e.message.rfind("envelope", 0) == 0 ? e.message : "envelope: " + e.message;
@@ -148,16 +150,13 @@ std::size_t encoded_size(std::string_view session, const RuntimeData& d) {
 
 tl::expected<std::size_t, WireError> encode_into(std::span<std::byte> out, std::string_view session,
                                                  const RuntimeData& d) {
-  if (session.size() > ipc::kMaxSessionLen)
-    return fail("envelope: session id longer than 65535 bytes");
+  if (session.size() > ipc::kMaxSessionLen) return fail("envelope: session id longer than 65535 bytes");
   auto p = plan(session, d);
   if (!p.error.empty()) return fail(p.error);
   const auto need = ipc::envelope_size(session.size(), p.payload_size);
   if (out.size() < need)
-    return fail(fmt::format("envelope: buffer of {} bytes is smaller than the {} needed", out.size(),
-                            need));
-  auto payload = ipc::encode_envelope_header(out, p.type, session,
-                                             static_cast<std::uint64_t>(d.timestamp_us),
+    return fail(fmt::format("envelope: buffer of {} bytes is smaller than the {} needed", out.size(), need));
+  auto payload = ipc::encode_envelope_header(out, p.type, session, static_cast<std::uint64_t>(d.timestamp_us),
                                              p.payload_size);
   if (!payload) return from_ipc(payload.error());
   if (auto w = write_payload(*payload, session, d, p); !w) return tl::unexpected(w.error());
@@ -184,17 +183,16 @@ tl::expected<Envelope, WireError> decode(std::span<const std::byte> in, DecodeMo
     if (mode == DecodeMode::borrow && keep_alive) return Bytes::borrow(s.data(), s.size(), keep_alive);
     return Bytes::copy_of(s);
   };
-  auto json_of = [&](std::string_view s, std::string_view what)
-      -> tl::expected<boost::json::value, WireError> {
+  auto json_of = [&](std::string_view s,
+                     std::string_view what) -> tl::expected<boost::json::value, WireError> {
     boost::system::error_code ec;
     auto v = boost::json::parse(s, ec);
     if (ec)
-      return fail(fmt::format("envelope: {} at offset {} is not valid JSON: {}", what, at,
-                              ec.message()));
+      return fail(fmt::format("envelope: {} at offset {} is not valid JSON: {}", what, at, ec.message()));
     return v;
   };
-  auto object_of = [&](std::string_view s, std::string_view what)
-      -> tl::expected<boost::json::object, WireError> {
+  auto object_of = [&](std::string_view s,
+                       std::string_view what) -> tl::expected<boost::json::object, WireError> {
     if (s.empty()) return boost::json::object{};
     auto v = json_of(s, what);
     if (!v) return tl::unexpected(v.error());
@@ -212,8 +210,7 @@ tl::expected<Envelope, WireError> decode(std::span<const std::byte> in, DecodeMo
       Bytes b = (mode == DecodeMode::borrow && keep_alive && aligned)
                     ? Bytes::borrow(a->samples.data(), a->samples.size(), keep_alive)
                     : Bytes::copy_of(a->samples);
-      out.data = RuntimeData::make_audio(std::move(b), a->sample_rate, a->channels, ts,
-                                         std::move(*meta));
+      out.data = RuntimeData::make_audio(std::move(b), a->sample_rate, a->channels, ts, std::move(*meta));
       return out;
     }
     case ipc::EnvelopeType::text: {

@@ -22,7 +22,7 @@ namespace rm::server {
 
 struct Frame {
   enum class Kind { binary, text, close } kind = Kind::binary;
-  std::string bytes;           // payload, or the close reason
+  std::string bytes;  // payload, or the close reason
   std::uint16_t close_code = 1000;
 };
 

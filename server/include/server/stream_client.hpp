@@ -25,7 +25,7 @@
 namespace rm::server {
 
 struct ClientOptions {
-  std::string token;  // sent as Authorization: Bearer <token> when not empty
+  std::string token;       // sent as Authorization: Bearer <token> when not empty
   std::string session_id;  // requested session id (empty: the server picks one)
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds ready_timeout{600'000};  // image builds may take minutes
@@ -41,19 +41,19 @@ struct ClientError {
 
 struct ClientEvent {
   enum class Kind { output, error, done, closed } kind = Kind::closed;
-  std::string node;        // output: the output node id; error: the failing node (may be empty)
-  runtime::DataPtr data;   // output
-  std::string message;     // error message, close reason
-  std::string code;        // error code ("process_failed", ...)
-  int close_code = 0;      // closed: the close code (1006 when the connection broke)
+  std::string node;       // output: the output node id; error: the failing node (may be empty)
+  runtime::DataPtr data;  // output
+  std::string message;    // error message, close reason
+  std::string code;       // error code ("process_failed", ...)
+  int close_code = 0;     // closed: the close code (1006 when the connection broke)
 };
 
 class StreamClient {
  public:
   // `url`: http://host:port or ws://host:port (the path /v1/stream is used).
   static tl::expected<std::unique_ptr<StreamClient>, ClientError> connect(std::string_view url,
-                                                                        std::string_view pipeline,
-                                                                        ClientOptions options = {});
+                                                                          std::string_view pipeline,
+                                                                          ClientOptions options = {});
   ~StreamClient();  // closes the connection (end of stream is not implied)
   StreamClient(const StreamClient&) = delete;
   StreamClient& operator=(const StreamClient&) = delete;

@@ -28,17 +28,18 @@ namespace rm::server {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 8090;  // 0 = any free port (read back with port())
-  int threads = 2;            // io threads (sessions' pipelines run on their own threads)
-  std::string auth_token;     // empty = no authentication
-  std::size_t max_sessions = 0;                 // 0 = 64 per hardware thread
+  std::uint16_t port = 8090;     // 0 = any free port (read back with port())
+  int threads = 2;               // io threads (sessions' pipelines run on their own threads)
+  std::string auth_token;        // empty = no authentication
+  std::size_t max_sessions = 0;  // 0 = 64 per hardware thread
   std::size_t max_frame_bytes = 4 * 1024 * 1024;
-  std::size_t input_queue_frames = 64;          // decoded frames waiting for the pipeline
+  std::size_t input_queue_frames = 64;                // decoded frames waiting for the pipeline
   std::size_t output_buffer_bytes = 8 * 1024 * 1024;  // encoded outputs waiting for the socket
   std::chrono::milliseconds idle_timeout{60'000};
-  std::chrono::milliseconds write_timeout{30'000};   // a client that reads nothing this long is dropped
+  std::chrono::milliseconds write_timeout{30'000};  // a client that reads nothing this long is dropped
   std::chrono::milliseconds drain_timeout{30'000};
-  std::filesystem::path web_root;  // share/remotemedia/web: stream/ served at /, vendor/ at /vendor (empty = none)
+  std::filesystem::path
+      web_root;  // share/remotemedia/web: stream/ served at /, vendor/ at /vendor (empty = none)
 };
 
 class StreamServer {

@@ -46,10 +46,10 @@ struct BrokerOptions {
 };
 
 struct BrokerStats {
-  std::atomic<std::uint64_t> connections{0}, connections_open{0}, frames{0}, bad_frames{0},
-      batches{0}, acks{0}, duplicates{0}, errors_sent{0}, samples{0}, in_flight{0};
-  std::atomic<std::uint64_t> refused{0}, timeouts{0}, accept_errors{0}, bad_timestamps{0},
-      unauthorized{0}, storage_unavailable{0};
+  std::atomic<std::uint64_t> connections{0}, connections_open{0}, frames{0}, bad_frames{0}, batches{0},
+      acks{0}, duplicates{0}, errors_sent{0}, samples{0}, in_flight{0};
+  std::atomic<std::uint64_t> refused{0}, timeouts{0}, accept_errors{0}, bad_timestamps{0}, unauthorized{0},
+      storage_unavailable{0};
 };
 
 class BrokerServer {

@@ -5,8 +5,9 @@
 // ReliablePublisher adds what a producer needs to lose nothing: sequence numbers, a window of
 // unacknowledged batches bounded by the broker's credit, reconnects with exponential backoff
 // and jitter (reset only once a batch is acknowledged, so a broker that accepts connections
-// and then refuses batches -- storage unavailable -- is not hammered), and resending every unacknowledged batch with its original (producer id, seq) on a new
-// connection so the broker can drop the ones it already stored.
+// and then refuses batches -- storage unavailable -- is not hammered), and resending every unacknowledged
+// batch with its original (producer id, seq) on a new connection so the broker can drop the ones it already
+// stored.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -24,7 +25,7 @@ namespace rm::telemetry {
 
 struct ClientError {
   std::string message;
-  bool fatal = false;  // the broker rejected us for a reason a retry will not fix
+  bool fatal = false;             // the broker rejected us for a reason a retry will not fix
   std::optional<ErrorCode> code;  // the broker's ERROR code, when it sent one
 };
 
@@ -66,13 +67,13 @@ struct PublisherOptions {
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{5000};
   std::chrono::milliseconds io_timeout{10000};
-  std::string token;  // BROKER_TOKEN, sent in HELLO when set
+  std::string token;                          // BROKER_TOKEN, sent in HELLO when set
   const std::atomic<bool>* cancel = nullptr;  // set to abort waits (shutdown)
 };
 
 struct PublisherStats {
-  std::uint64_t batches = 0, acked = 0, duplicates = 0, samples_acked = 0, reconnects = 0,
-                resent = 0, connects = 0, backoffs = 0, storage_unavailable = 0;
+  std::uint64_t batches = 0, acked = 0, duplicates = 0, samples_acked = 0, reconnects = 0, resent = 0,
+                connects = 0, backoffs = 0, storage_unavailable = 0;
 };
 
 class ReliablePublisher {

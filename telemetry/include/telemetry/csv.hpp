@@ -104,8 +104,8 @@ class TelemetryCsvReader {
   CsvFormat format_ = CsvFormat::dcgm_long;
   std::vector<std::string> header_;
   // Column positions (-1 = absent).
-  int c_metric_ = -1, c_gpu_ = -1, c_uuid_ = -1, c_device_ = -1, c_model_ = -1, c_host_ = -1,
-      c_value_ = -1, c_labels_ = -1;
+  int c_metric_ = -1, c_gpu_ = -1, c_uuid_ = -1, c_device_ = -1, c_model_ = -1, c_host_ = -1, c_value_ = -1,
+      c_labels_ = -1;
   std::vector<int> metric_cols_;  // wide format
   CsvStats stats_;
 };

@@ -10,10 +10,10 @@
 // checkpoints and swaps it in atomically once the rebuild is complete (until then the previous
 // index is served). Replay is the store's own (telemetry/replay.hpp).
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <memory>
 #include <mutex>
-#include <condition_variable>
 #include <thread>
 
 #include "telemetry/index.hpp"
@@ -50,8 +50,7 @@ class DataDirFollower final : public TelemetryView {
   std::vector<Point> latest(const std::string& gpu_id) const override;
   std::vector<std::vector<SeriesSample>> samples(const std::string& gpu_id,
                                                  const std::vector<std::string>& metrics,
-                                                 std::int64_t start_ns,
-                                                 std::int64_t end_ns) const override;
+                                                 std::int64_t start_ns, std::int64_t end_ns) const override;
 
  private:
   struct State;

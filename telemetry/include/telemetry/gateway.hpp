@@ -54,9 +54,9 @@ struct GatewayOptions {
 // Documentation of one parameter, rendered into the OpenAPI document.
 struct ParamDoc {
   std::string name;
-  std::string in;       // "path", "query" or "form" (an application/x-www-form-urlencoded body)
-  std::string type;     // "string" or "integer"
-  std::string format;   // "date-time", "int32", ... (may be empty)
+  std::string in;      // "path", "query" or "form" (an application/x-www-form-urlencoded body)
+  std::string type;    // "string" or "integer"
+  std::string format;  // "date-time", "int32", ... (may be empty)
   bool required = false;
   bool repeatable = false;  // a query parameter that may be given more than once
   std::string description;

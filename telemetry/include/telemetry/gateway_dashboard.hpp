@@ -23,9 +23,8 @@ inline constexpr std::size_t kMaxSeriesPoints = 2'000'000;
 
 // Appends the routes above. `metrics` (optional) is the gateway's own registry, reported by
 // /api/v1/pipeline; `max_series_points` bounds one /series response.
-void add_dashboard_routes(std::vector<GatewayRoute>& routes,
-                          std::shared_ptr<const TelemetryView> view, const GatewayOptions& options,
-                          const core::metrics::Registry* metrics,
+void add_dashboard_routes(std::vector<GatewayRoute>& routes, std::shared_ptr<const TelemetryView> view,
+                          const GatewayOptions& options, const core::metrics::Registry* metrics,
                           std::size_t max_series_points = kMaxSeriesPoints);
 
 // Schemas of the responses above, merged into components/schemas of the OpenAPI document.

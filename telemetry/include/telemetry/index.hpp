@@ -6,9 +6,9 @@
 // chunks that are written once and never modified afterwards (the oldest chunk is dropped once
 // all of its entries fell out of the window), so share() can hand out references to them
 // instead of copying: a checkpoint grabs a GPU's chunk pointers under its lock and encodes them
-// later on another thread while ingest keeps appending. Thread-safety: the GPU table is behind a shared mutex and every GPU has its own mutex,
-// so ingest of one GPU never waits for readers of another, and readers copy out under the lock
-// (a query holds a GPU's lock only while scanning its ring).
+// later on another thread while ingest keeps appending. Thread-safety: the GPU table is behind a shared mutex
+// and every GPU has its own mutex, so ingest of one GPU never waits for readers of another, and readers copy
+// out under the lock (a query holds a GPU's lock only while scanning its ring).
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -97,8 +97,7 @@ class Index final : public TelemetryView {
   std::vector<Point> latest(const std::string& gpu_id) const override;
   std::vector<std::vector<SeriesSample>> samples(const std::string& gpu_id,
                                                  const std::vector<std::string>& metrics,
-                                                 std::int64_t start_ns,
-                                                 std::int64_t end_ns) const override;
+                                                 std::int64_t start_ns, std::int64_t end_ns) const override;
 
  private:
   GpuSummary summary(const Gpu& g) const;

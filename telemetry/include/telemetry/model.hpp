@@ -22,8 +22,8 @@ struct GpuInfo {
 
 // One datapoint: a metric value of a GPU at a time (the time the row was processed).
 struct Sample {
-  std::string gpu_id;   // GpuInfo::id
-  std::string metric;   // "DCGM_FI_DEV_GPU_UTIL", or "utilization" etc. in the wide format
+  std::string gpu_id;             // GpuInfo::id
+  std::string metric;             // "DCGM_FI_DEV_GPU_UTIL", or "utilization" etc. in the wide format
   std::int64_t timestamp_ns = 0;  // Unix epoch, nanoseconds
   double value = 0;
 };

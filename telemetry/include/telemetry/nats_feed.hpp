@@ -17,10 +17,10 @@
 namespace rm::telemetry {
 
 struct NatsFeedStats {
-  std::uint64_t messages = 0;   // applied-stream messages applied to the index
+  std::uint64_t messages = 0;  // applied-stream messages applied to the index
   std::uint64_t samples = 0;
-  std::uint64_t bad = 0;        // undecodable messages (logged, skipped)
-  std::uint64_t last_seq = 0;   // stream sequence of the newest applied message
+  std::uint64_t bad = 0;       // undecodable messages (logged, skipped)
+  std::uint64_t last_seq = 0;  // stream sequence of the newest applied message
 };
 
 class NatsFeed final : public TelemetryView {
@@ -38,7 +38,9 @@ class NatsFeed final : public TelemetryView {
   std::vector<GpuSummary> gpus() const override { return index_->gpus(); }
   std::optional<GpuSummary> gpu(const std::string& id) const override { return index_->gpu(id); }
   std::vector<HostSummary> hosts() const override { return index_->hosts(); }
-  tl::expected<TelemetryPage, QueryError> query(const TelemetryQuery& q) const override { return index_->query(q); }
+  tl::expected<TelemetryPage, QueryError> query(const TelemetryQuery& q) const override {
+    return index_->query(q);
+  }
   std::vector<Point> latest(const std::string& gpu_id) const override { return index_->latest(gpu_id); }
 
  private:

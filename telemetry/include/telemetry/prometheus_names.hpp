@@ -26,7 +26,6 @@ std::set<std::string> colliding_prometheus_names(const std::vector<std::string>&
 // only by its index). With `source_labels`, every label of the source's labels_raw
 // (instance, job, DCGM_FI_DRIVER_VERSION, ...) comes first, the fields above overriding.
 // In exposition order, not sorted.
-std::vector<std::pair<std::string, std::string>> prometheus_labels(const GpuInfo& info,
-                                                                   bool source_labels);
+std::vector<std::pair<std::string, std::string>> prometheus_labels(const GpuInfo& info, bool source_labels);
 
 }  // namespace rm::telemetry

@@ -40,10 +40,10 @@ enum class ErrorCode : std::uint16_t {
   storage_failure = 6,
   shutting_down = 7,
   bad_batch = 8,
-  storage_unavailable = 9,   // the store is read-only (disk full, I/O error); retry later
-  unauthorized = 10,         // HELLO without the broker's shared token
-  bad_timestamp = 11,        // a sample's timestamp is outside the accepted range
-  too_many_connections = 12, // the broker is at its connection cap; retry later
+  storage_unavailable = 9,    // the store is read-only (disk full, I/O error); retry later
+  unauthorized = 10,          // HELLO without the broker's shared token
+  bad_timestamp = 11,         // a sample's timestamp is outside the accepted range
+  too_many_connections = 12,  // the broker is at its connection cap; retry later
 };
 const char* to_string(ErrorCode c);
 

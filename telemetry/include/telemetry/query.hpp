@@ -43,7 +43,7 @@ struct Point {
 };
 
 struct TelemetryPage {
-  std::vector<Point> points;  // ascending by (timestamp, arrival order)
+  std::vector<Point> points;               // ascending by (timestamp, arrival order)
   std::optional<std::string> next_cursor;  // set when more points match
 };
 
@@ -75,8 +75,7 @@ class TelemetryView {
   // with a scan that skips to start_ns and copies no metric names.
   virtual std::vector<std::vector<SeriesSample>> samples(const std::string& gpu_id,
                                                          const std::vector<std::string>& metrics,
-                                                         std::int64_t start_ns,
-                                                         std::int64_t end_ns) const;
+                                                         std::int64_t start_ns, std::int64_t end_ns) const;
 };
 
 }  // namespace rm::telemetry

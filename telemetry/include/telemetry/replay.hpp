@@ -67,7 +67,6 @@ struct SegmentReplay {
 
 // Replays the records in `data`, the bytes of a segment from `offset` (0 = the whole file,
 // header included), into `state`. `is_last` says whether a later segment exists.
-SegmentReplay replay_segment(std::string_view data, std::size_t offset, bool is_last,
-                             ReplayState& state);
+SegmentReplay replay_segment(std::string_view data, std::size_t offset, bool is_last, ReplayState& state);
 
 }  // namespace rm::telemetry

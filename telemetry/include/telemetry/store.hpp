@@ -41,7 +41,8 @@ struct StoreOptions {
   std::filesystem::path dir;  // DATA_DIR/<collector-id>
   std::size_t segment_bytes = 64U << 20;
   std::size_t max_entries = 10000;
-  std::chrono::nanoseconds retention{0};  // RETENTION: also drop samples this much older than a GPU's newest (0 = off)
+  std::chrono::nanoseconds retention{
+      0};  // RETENTION: also drop samples this much older than a GPU's newest (0 = off)
   bool checkpoints = true;
   // A checkpoint is taken after a segment fills up, or this long after the last one when new
   // data arrived, and at close().
@@ -79,8 +80,8 @@ struct RecoveryReport {
 };
 
 struct StoreStats {
-  std::atomic<std::uint64_t> batches{0}, samples{0}, duplicates{0}, fsyncs{0}, bytes{0},
-      checkpoints{0}, checkpoint_failures{0}, segments_created{0}, queue{0};
+  std::atomic<std::uint64_t> batches{0}, samples{0}, duplicates{0}, fsyncs{0}, bytes{0}, checkpoints{0},
+      checkpoint_failures{0}, segments_created{0}, queue{0};
   std::atomic<std::uint64_t> write_errors{0};  // failed WAL writes/syncs (each makes it unavailable)
   std::atomic<std::uint64_t> rejected{0};      // batches refused while unavailable
   std::atomic<std::uint64_t> resumed{0};       // times it became available again

@@ -26,9 +26,9 @@ inline constexpr std::size_t kRecordHeader = 9;
 inline constexpr std::uint32_t kMaxRecord = 256U << 20;
 
 enum class RecordType : std::uint8_t {
-  gpu_def = 1,     // u32 ref, GpuInfo
-  metric_def = 2,  // u32 ref, str name
-  batch = 3,       // str producer, u64 seq, u32 n, n x (u32 gpu ref, u32 metric ref, i64 ts, f64 v)
+  gpu_def = 1,       // u32 ref, GpuInfo
+  metric_def = 2,    // u32 ref, str name
+  batch = 3,         // str producer, u64 seq, u32 n, n x (u32 gpu ref, u32 metric ref, i64 ts, f64 v)
   ckpt_header = 10,  // u64 last segment covered
   producer = 11,     // str producer, u64 highest durable seq
   gpu_state = 12,    // u32 gpu ref, i64 first_seen, u64 appended, latest[], entries[]

@@ -77,9 +77,7 @@ Value Evaluator::aggregate(const Aggregate& a, const Expr& e, std::int64_t t) {
     if (fresh) {
       Group g;
       g.labels = key;
-      g.value = a.op == AggOp::stddev || a.op == AggOp::stdvar ? 0
-                : a.op == AggOp::group                        ? 1
-                                                              : s.v;
+      g.value = a.op == AggOp::stddev || a.op == AggOp::stdvar ? 0 : a.op == AggOp::group ? 1 : s.v;
       g.mean = a.op == AggOp::stddev || a.op == AggOp::stdvar ? 0 : s.v;
       g.count = 1;
       if (a.op == AggOp::stddev || a.op == AggOp::stdvar) {
@@ -93,7 +91,9 @@ Value Evaluator::aggregate(const Aggregate& a, const Expr& e, std::int64_t t) {
     }
     Group& g = groups[it->second];
     switch (a.op) {
-      case AggOp::sum: g.value += s.v; break;
+      case AggOp::sum:
+        g.value += s.v;
+        break;
       case AggOp::avg:
         ++g.count;
         if (std::isinf(g.mean)) {
@@ -108,8 +108,11 @@ Value Evaluator::aggregate(const Aggregate& a, const Expr& e, std::int64_t t) {
       case AggOp::min:
         if (g.value > s.v || std::isnan(g.value)) g.value = s.v;
         break;
-      case AggOp::count: ++g.count; break;
-      case AggOp::group: break;
+      case AggOp::count:
+        ++g.count;
+        break;
+      case AggOp::group:
+        break;
       case AggOp::stddev:
       case AggOp::stdvar: {
         ++g.count;
@@ -120,17 +123,30 @@ Value Evaluator::aggregate(const Aggregate& a, const Expr& e, std::int64_t t) {
       }
       case AggOp::topk:
       case AggOp::bottomk:
-      case AggOp::quantile: g.members.push_back(s); break;
-      case AggOp::count_values: break;
+      case AggOp::quantile:
+        g.members.push_back(s);
+        break;
+      case AggOp::count_values:
+        break;
     }
   }
   for (auto& g : groups) {
     switch (a.op) {
-      case AggOp::avg: g.value = g.mean; break;
-      case AggOp::count: g.value = static_cast<double>(g.count); break;
-      case AggOp::stdvar: g.value = g.value / static_cast<double>(g.count); break;
-      case AggOp::stddev: g.value = std::sqrt(g.value / static_cast<double>(g.count)); break;
-      case AggOp::quantile: g.value = quantile(param, g.members); break;
+      case AggOp::avg:
+        g.value = g.mean;
+        break;
+      case AggOp::count:
+        g.value = static_cast<double>(g.count);
+        break;
+      case AggOp::stdvar:
+        g.value = g.value / static_cast<double>(g.count);
+        break;
+      case AggOp::stddev:
+        g.value = std::sqrt(g.value / static_cast<double>(g.count));
+        break;
+      case AggOp::quantile:
+        g.value = quantile(param, g.members);
+        break;
       case AggOp::topk:
       case AggOp::bottomk: {
         auto cmp = a.op == AggOp::topk ? nan_last_greater : nan_last_less;
@@ -139,7 +155,8 @@ Value Evaluator::aggregate(const Aggregate& a, const Expr& e, std::int64_t t) {
         for (const auto& m : g.members) out.vec.push_back(m);
         continue;
       }
-      default: break;
+      default:
+        break;
     }
     out.vec.push_back({g.labels, g.value});
   }

@@ -8,66 +8,104 @@ namespace rm::promql {
 
 std::string_view type_name(ValueType t) {
   switch (t) {
-    case ValueType::scalar: return "scalar";
-    case ValueType::vector: return "instant vector";
-    case ValueType::matrix: return "range vector";
-    case ValueType::string: return "string";
+    case ValueType::scalar:
+      return "scalar";
+    case ValueType::vector:
+      return "instant vector";
+    case ValueType::matrix:
+      return "range vector";
+    case ValueType::string:
+      return "string";
   }
   return "?";
 }
 
 bool Matcher::matches(std::string_view v) const {
   switch (op) {
-    case MatchOp::equal: return v == value;
-    case MatchOp::not_equal: return v != value;
-    case MatchOp::regex: return std::regex_match(v.begin(), v.end(), *re);
-    case MatchOp::not_regex: return !std::regex_match(v.begin(), v.end(), *re);
+    case MatchOp::equal:
+      return v == value;
+    case MatchOp::not_equal:
+      return v != value;
+    case MatchOp::regex:
+      return std::regex_match(v.begin(), v.end(), *re);
+    case MatchOp::not_regex:
+      return !std::regex_match(v.begin(), v.end(), *re);
   }
   return false;
 }
 
 bool is_comparison(BinOp op) {
-  return op == BinOp::eq || op == BinOp::ne || op == BinOp::gt || op == BinOp::lt ||
-         op == BinOp::ge || op == BinOp::le;
+  return op == BinOp::eq || op == BinOp::ne || op == BinOp::gt || op == BinOp::lt || op == BinOp::ge ||
+         op == BinOp::le;
 }
-bool is_set_op(BinOp op) { return op == BinOp::land || op == BinOp::lor || op == BinOp::lunless; }
+bool is_set_op(BinOp op) {
+  return op == BinOp::land || op == BinOp::lor || op == BinOp::lunless;
+}
 
 std::string_view op_name(BinOp op) {
   switch (op) {
-    case BinOp::add: return "+";
-    case BinOp::sub: return "-";
-    case BinOp::mul: return "*";
-    case BinOp::div: return "/";
-    case BinOp::mod: return "%";
-    case BinOp::pow: return "^";
-    case BinOp::atan2: return "atan2";
-    case BinOp::eq: return "==";
-    case BinOp::ne: return "!=";
-    case BinOp::gt: return ">";
-    case BinOp::lt: return "<";
-    case BinOp::ge: return ">=";
-    case BinOp::le: return "<=";
-    case BinOp::land: return "and";
-    case BinOp::lor: return "or";
-    case BinOp::lunless: return "unless";
+    case BinOp::add:
+      return "+";
+    case BinOp::sub:
+      return "-";
+    case BinOp::mul:
+      return "*";
+    case BinOp::div:
+      return "/";
+    case BinOp::mod:
+      return "%";
+    case BinOp::pow:
+      return "^";
+    case BinOp::atan2:
+      return "atan2";
+    case BinOp::eq:
+      return "==";
+    case BinOp::ne:
+      return "!=";
+    case BinOp::gt:
+      return ">";
+    case BinOp::lt:
+      return "<";
+    case BinOp::ge:
+      return ">=";
+    case BinOp::le:
+      return "<=";
+    case BinOp::land:
+      return "and";
+    case BinOp::lor:
+      return "or";
+    case BinOp::lunless:
+      return "unless";
   }
   return "?";
 }
 
 std::string_view op_name(AggOp op) {
   switch (op) {
-    case AggOp::sum: return "sum";
-    case AggOp::avg: return "avg";
-    case AggOp::count: return "count";
-    case AggOp::min: return "min";
-    case AggOp::max: return "max";
-    case AggOp::group: return "group";
-    case AggOp::stddev: return "stddev";
-    case AggOp::stdvar: return "stdvar";
-    case AggOp::topk: return "topk";
-    case AggOp::bottomk: return "bottomk";
-    case AggOp::quantile: return "quantile";
-    case AggOp::count_values: return "count_values";
+    case AggOp::sum:
+      return "sum";
+    case AggOp::avg:
+      return "avg";
+    case AggOp::count:
+      return "count";
+    case AggOp::min:
+      return "min";
+    case AggOp::max:
+      return "max";
+    case AggOp::group:
+      return "group";
+    case AggOp::stddev:
+      return "stddev";
+    case AggOp::stdvar:
+      return "stdvar";
+    case AggOp::topk:
+      return "topk";
+    case AggOp::bottomk:
+      return "bottomk";
+    case AggOp::quantile:
+      return "quantile";
+    case AggOp::count_values:
+      return "count_values";
   }
   return "?";
 }

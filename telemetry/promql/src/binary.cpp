@@ -11,7 +11,9 @@ namespace rm::promql::detail {
 
 namespace {
 
-bool drops_name(BinOp op) { return !is_comparison(op) && !is_set_op(op); }
+bool drops_name(BinOp op) {
+  return !is_comparison(op) && !is_set_op(op);
+}
 
 }  // namespace
 
@@ -54,8 +56,7 @@ Value Evaluator::binary(const Binary& b, const Expr& e, std::int64_t t) {
   return out;
 }
 
-Vector Evaluator::vector_binary(const Binary& b, const Expr& e, const Vector& lhs,
-                                const Vector& rhs) {
+Vector Evaluator::vector_binary(const Binary& b, const Expr& e, const Vector& lhs, const Vector& rhs) {
   const VectorMatching& m = b.matching;
   Vector out;
   if (is_set_op(b.op)) {
@@ -83,12 +84,12 @@ Vector Evaluator::vector_binary(const Binary& b, const Expr& e, const Vector& lh
     LabelsRef sig = signature(e, s.labels, m);
     auto [it, fresh] = right.try_emplace(sig, &s);
     if (!fresh) {
-      throw EvalFailure{{ErrorCode::execution,
-                         fmt::format("found duplicate series for the match group {} on the right "
-                                     "hand-side of the operation: [{}, {}];many-to-many matching "
-                                     "not allowed: matching labels must be unique on one side",
-                                     format_labels(*sig), format_labels(*s.labels),
-                                     format_labels(*it->second->labels))}};
+      throw EvalFailure{
+          {ErrorCode::execution,
+           fmt::format("found duplicate series for the match group {} on the right "
+                       "hand-side of the operation: [{}, {}];many-to-many matching "
+                       "not allowed: matching labels must be unique on one side",
+                       format_labels(*sig), format_labels(*s.labels), format_labels(*it->second->labels))}};
     }
   }
   std::unordered_set<LabelsRef> matched;
@@ -114,8 +115,8 @@ Vector Evaluator::vector_binary(const Binary& b, const Expr& e, const Vector& lh
     out.push_back({derive(&b, ls.labels,
                           [&](const std::string& name) {
                             if (drop && name == "__name__") return false;
-                            const bool listed = std::find(m.labels.begin(), m.labels.end(),
-                                                          name) != m.labels.end();
+                            const bool listed =
+                                std::find(m.labels.begin(), m.labels.end(), name) != m.labels.end();
                             return m.on ? listed : !listed;
                           }),
                    v});

@@ -37,8 +37,7 @@ const Expr& unwrap(const Expr& e) {
 
 namespace detail {
 
-Evaluator::Evaluator(const Storage& storage, const EngineOptions& opts, std::int64_t start,
-                     std::int64_t end)
+Evaluator::Evaluator(const Storage& storage, const EngineOptions& opts, std::int64_t start, std::int64_t end)
     : storage_(storage), opts_(opts), start_(start), end_(end) {}
 
 LabelsRef Evaluator::intern(Labels labels) {
@@ -72,16 +71,18 @@ void Evaluator::check_unique(const Vector& v, const Expr& e) const {
   std::sort(scratch_.begin(), scratch_.end(), std::less<>());
   auto dup = std::adjacent_find(scratch_.begin(), scratch_.end());
   if (dup != scratch_.end()) {
-    fail(fmt::format("vector cannot contain metrics with the same labelset (at offset {}: {})",
-                     e.pos, format_labels(**dup)));
+    fail(fmt::format("vector cannot contain metrics with the same labelset (at offset {}: {})", e.pos,
+                     format_labels(**dup)));
   }
 }
 
 void Evaluator::count_samples(std::size_t n) {
   samples_ += n;
   if (samples_ > opts_.max_samples) {
-    fail(fmt::format("query processing would load too many samples into memory in query "
-                     "execution (more than {})", opts_.max_samples));
+    fail(
+        fmt::format("query processing would load too many samples into memory in query "
+                    "execution (more than {})",
+                    opts_.max_samples));
   }
 }
 
@@ -94,8 +95,8 @@ void Evaluator::load(const Expr& root) {
             using T = std::decay_t<decltype(n)>;
             if constexpr (std::is_same_v<T, VectorSelector>) {
               const std::int64_t before = range > 0 ? range : ev.opts_.lookback_ms;
-              auto series = ev.storage_.select(n.matchers, ev.start_ - n.offset_ms - before,
-                                               ev.end_ - n.offset_ms);
+              auto series =
+                  ev.storage_.select(n.matchers, ev.start_ - n.offset_ms - before, ev.end_ - n.offset_ms);
               auto& out = ev.loaded_[&e];
               out.reserve(series.size());
               for (auto& s : series) {
@@ -175,8 +176,7 @@ Value Evaluator::selector(const VectorSelector& vs, const Expr& e, std::int64_t 
   return out;
 }
 
-std::vector<Evaluator::Window> Evaluator::matrix(const MatrixSelector& ms, const Expr& e,
-                                                 std::int64_t t) {
+std::vector<Evaluator::Window> Evaluator::matrix(const MatrixSelector& ms, const Expr& e, std::int64_t t) {
   (void)e;
   const Expr& sel = *ms.selector;
   const std::int64_t ref = t - std::get<VectorSelector>(sel.node).offset_ms;
@@ -201,8 +201,8 @@ Value Evaluator::call(const Call& c, const Expr& e, std::int64_t t) {
   }
   if (c.func == "scalar") {
     Value v = eval(*c.args[0], t);
-    return Value{ValueType::scalar,
-                 v.vec.size() == 1 ? v.vec[0].v : std::numeric_limits<double>::quiet_NaN(), {}, {}};
+    return Value{
+        ValueType::scalar, v.vec.size() == 1 ? v.vec[0].v : std::numeric_limits<double>::quiet_NaN(), {}, {}};
   }
   if (!c.args.empty() && c.args[0]->type == ValueType::matrix) {
     const Expr& arg = unwrap(*c.args[0]);
@@ -242,15 +242,14 @@ tl::expected<QueryResult, Error> guarded(F&& f) {
 }
 
 void sort_series(std::vector<SeriesResult>& series) {
-  std::sort(series.begin(), series.end(), [](const SeriesResult& a, const SeriesResult& b) {
-    return labels_less(a.labels, b.labels);
-  });
+  std::sort(series.begin(), series.end(),
+            [](const SeriesResult& a, const SeriesResult& b) { return labels_less(a.labels, b.labels); });
 }
 
 }  // namespace
 
-tl::expected<QueryResult, Error> instant_query(const Storage& storage, const Expr& expr,
-                                               std::int64_t t, const EngineOptions& opts) {
+tl::expected<QueryResult, Error> instant_query(const Storage& storage, const Expr& expr, std::int64_t t,
+                                               const EngineOptions& opts) {
   return guarded([&]() -> tl::expected<QueryResult, Error> {
     Evaluator ev(storage, opts, t, t);
     ev.load(expr);
@@ -279,14 +278,14 @@ tl::expected<QueryResult, Error> instant_query(const Storage& storage, const Exp
   });
 }
 
-tl::expected<QueryResult, Error> range_query(const Storage& storage, const Expr& expr,
-                                             std::int64_t start, std::int64_t end,
-                                             std::int64_t step, const EngineOptions& opts) {
+tl::expected<QueryResult, Error> range_query(const Storage& storage, const Expr& expr, std::int64_t start,
+                                             std::int64_t end, std::int64_t step, const EngineOptions& opts) {
   if (expr.type != ValueType::scalar && expr.type != ValueType::vector) {
-    return tl::unexpected(Error{
-        ErrorCode::execution,
-        fmt::format("invalid expression type \"{}\" for range query, must be Scalar or instant "
-                    "Vector", type_name(expr.type))});
+    return tl::unexpected(
+        Error{ErrorCode::execution,
+              fmt::format("invalid expression type \"{}\" for range query, must be Scalar or instant "
+                          "Vector",
+                          type_name(expr.type))});
   }
   return guarded([&]() -> tl::expected<QueryResult, Error> {
     Evaluator ev(storage, opts, start, end);

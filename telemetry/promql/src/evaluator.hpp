@@ -35,8 +35,7 @@ struct EvalFailure {
 
 class Evaluator {
  public:
-  Evaluator(const Storage& storage, const EngineOptions& opts, std::int64_t start,
-            std::int64_t end);
+  Evaluator(const Storage& storage, const EngineOptions& opts, std::int64_t start, std::int64_t end);
 
   void load(const Expr& root);
   Value eval(const Expr& e, std::int64_t t);

@@ -23,8 +23,8 @@ void kahan_inc(double inc, double& sum, double& c) {
 // rate(), increase(), delta(): the change over the window, counter resets compensated for
 // counters, extrapolated towards the window's edges unless the first/last sample is further
 // than 1.1 average intervals away from them (then by half an interval only).
-bool extrapolated_rate(std::span<const Sample> s, std::int64_t range_start,
-                       std::int64_t range_end, bool counter, bool per_second, double& out) {
+bool extrapolated_rate(std::span<const Sample> s, std::int64_t range_start, std::int64_t range_end,
+                       bool counter, bool per_second, double& out) {
   if (s.size() < 2) return false;
   double result = s.back().v - s.front().v;
   if (counter) {
@@ -154,20 +154,40 @@ double instant_function(std::string_view name, double v, const std::vector<doubl
 double binary_value(BinOp op, double l, double r, bool& keep) {
   keep = true;
   switch (op) {
-    case BinOp::add: return l + r;
-    case BinOp::sub: return l - r;
-    case BinOp::mul: return l * r;
-    case BinOp::div: return l / r;
-    case BinOp::pow: return std::pow(l, r);
-    case BinOp::mod: return std::fmod(l, r);
-    case BinOp::atan2: return std::atan2(l, r);
-    case BinOp::eq: keep = l == r; return l;
-    case BinOp::ne: keep = l != r; return l;
-    case BinOp::gt: keep = l > r; return l;
-    case BinOp::lt: keep = l < r; return l;
-    case BinOp::ge: keep = l >= r; return l;
-    case BinOp::le: keep = l <= r; return l;
-    default: return l;
+    case BinOp::add:
+      return l + r;
+    case BinOp::sub:
+      return l - r;
+    case BinOp::mul:
+      return l * r;
+    case BinOp::div:
+      return l / r;
+    case BinOp::pow:
+      return std::pow(l, r);
+    case BinOp::mod:
+      return std::fmod(l, r);
+    case BinOp::atan2:
+      return std::atan2(l, r);
+    case BinOp::eq:
+      keep = l == r;
+      return l;
+    case BinOp::ne:
+      keep = l != r;
+      return l;
+    case BinOp::gt:
+      keep = l > r;
+      return l;
+    case BinOp::lt:
+      keep = l < r;
+      return l;
+    case BinOp::ge:
+      keep = l >= r;
+      return l;
+    case BinOp::le:
+      keep = l <= r;
+      return l;
+    default:
+      return l;
   }
 }
 

@@ -5,8 +5,8 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <limits>
 #include <cstring>
+#include <limits>
 #include <set>
 
 #include <fmt/format.h>
@@ -42,9 +42,10 @@ class Form {
     if (req.method == "POST" && !req.body.empty()) {
       auto ct = req.header("content-type").value_or("");
       if (ct.find("application/x-www-form-urlencoded") == std::string::npos) {
-        return tl::unexpected(fmt::format(
-            "unsupported Content-Type \"{}\" for POST: send an application/x-www-form-urlencoded "
-            "body or use GET", ct));
+        return tl::unexpected(
+            fmt::format("unsupported Content-Type \"{}\" for POST: send an application/x-www-form-urlencoded "
+                        "body or use GET",
+                        ct));
       }
       auto body = http::QueryParams::parse(req.body);
       if (!body) return tl::unexpected(fmt::format("malformed form body: {}", body.error()));
@@ -81,7 +82,9 @@ Response api_error(int status, std::string_view type, std::string_view message) 
   r.body += '}';
   return r;
 }
-Response bad_data(std::string_view message) { return api_error(400, "bad_data", message); }
+Response bad_data(std::string_view message) {
+  return api_error(400, "bad_data", message);
+}
 
 Response success(const std::string& data) {
   Response r;
@@ -104,15 +107,19 @@ tl::expected<std::int64_t, std::string> parse_time(std::string_view name, const 
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), secs);
   if (ec == std::errc{} && end == s.data() + s.size() && std::isfinite(secs)) {
     if (std::abs(secs) > 9.2e12) {
-      return tl::unexpected(fmt::format("invalid parameter \"{}\": cannot parse \"{}\" to a valid "
-                                        "timestamp", name, s));
+      return tl::unexpected(
+          fmt::format("invalid parameter \"{}\": cannot parse \"{}\" to a valid "
+                      "timestamp",
+                      name, s));
     }
     return static_cast<std::int64_t>(std::llround(secs * 1000.0));
   }
   auto ns = telemetry::parse_rfc3339(s);
   if (!ns) {
-    return tl::unexpected(fmt::format("invalid parameter \"{}\": cannot parse \"{}\" to a valid "
-                                      "timestamp", name, s));
+    return tl::unexpected(
+        fmt::format("invalid parameter \"{}\": cannot parse \"{}\" to a valid "
+                    "timestamp",
+                    name, s));
   }
   std::int64_t ms = *ns / 1'000'000;
   if (*ns % 1'000'000 < 0) --ms;
@@ -131,15 +138,19 @@ tl::expected<std::int64_t, std::string> parse_step(const std::string& s) {
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), secs);
   if (ec == std::errc{} && end == s.data() + s.size() && std::isfinite(secs)) {
     if (std::abs(secs) > 9.2e12) {
-      return tl::unexpected(fmt::format("invalid parameter \"step\": cannot parse \"{}\" to a "
-                                        "valid duration. It overflows int64", s));
+      return tl::unexpected(
+          fmt::format("invalid parameter \"step\": cannot parse \"{}\" to a "
+                      "valid duration. It overflows int64",
+                      s));
     }
     return static_cast<std::int64_t>(std::llround(secs * 1000.0));
   }
   auto d = parse_duration(s);
   if (!d) {
-    return tl::unexpected(fmt::format("invalid parameter \"step\": cannot parse \"{}\" to a valid "
-                                      "duration", s));
+    return tl::unexpected(
+        fmt::format("invalid parameter \"step\": cannot parse \"{}\" to a valid "
+                    "duration",
+                    s));
   }
   return *d;
 }
@@ -278,8 +289,7 @@ std::string result_json(const QueryResult& r) {
 }
 
 Response query_error(const Error& e) {
-  return e.code == ErrorCode::execution ? api_error(422, "execution", e.message)
-                                        : bad_data(e.message);
+  return e.code == ErrorCode::execution ? api_error(422, "execution", e.message) : bad_data(e.message);
 }
 
 tl::expected<ExprPtr, Response> parse_query(const Form& f) {
@@ -302,9 +312,10 @@ tl::expected<std::vector<std::vector<Matcher>>, std::string> match_params(const 
     if (!e) return tl::unexpected(fmt::format("invalid parameter \"match[]\": {}", e.error().message));
     auto* vs = std::get_if<VectorSelector>(&(*e)->node);
     if (!vs) {
-      return tl::unexpected(fmt::format(
-          "invalid parameter \"match[]\": \"{}\" is not a series selector (e.g. "
-          "DCGM_FI_DEV_GPU_UTIL{{Hostname=\"...\"}})", m));
+      return tl::unexpected(
+          fmt::format("invalid parameter \"match[]\": \"{}\" is not a series selector (e.g. "
+                      "DCGM_FI_DEV_GPU_UTIL{{Hostname=\"...\"}})",
+                      m));
     }
     out.push_back(vs->matchers);
   }
@@ -312,8 +323,7 @@ tl::expected<std::vector<std::vector<Matcher>>, std::string> match_params(const 
 }
 
 // Series label sets of the match[] selectors (every series when none), deduplicated.
-tl::expected<std::vector<Labels>, std::string> matched_series(const Storage& storage,
-                                                              const Form& f) {
+tl::expected<std::vector<Labels>, std::string> matched_series(const Storage& storage, const Form& f) {
   auto matches = match_params(f);
   if (!matches) return tl::unexpected(matches.error());
   auto start = time_param(f, "start", kMinTime);
@@ -321,8 +331,8 @@ tl::expected<std::vector<Labels>, std::string> matched_series(const Storage& sto
   auto end = time_param(f, "end", kMaxTime);
   if (!end) return tl::unexpected(end.error());
   if (matches->empty()) {
-    matches->push_back({Matcher{"__name__", MatchOp::regex, ".+",
-                                std::make_shared<const std::regex>("^(?:.+)$")}});
+    matches->push_back(
+        {Matcher{"__name__", MatchOp::regex, ".+", std::make_shared<const std::regex>("^(?:.+)$")}});
   }
   std::vector<Labels> out;
   for (const auto& m : *matches) {
@@ -352,8 +362,8 @@ void add_both(std::vector<GatewayRoute>& routes, const std::string& path, const 
               const std::function<Response(const Request&)>& handler) {
   const std::vector<ResponseDoc> responses = {
       {200, "Prometheus API envelope {status: success, data}", "application/json", ""},
-      {400, "bad_data: malformed parameter, PromQL parse error or unsupported construct",
-       "application/json", ""},
+      {400, "bad_data: malformed parameter, PromQL parse error or unsupported construct", "application/json",
+       ""},
       {422, "execution: the query failed while evaluating", "application/json", ""}};
   // Unknown parameters are ignored, as Prometheus' own API does (clients such as Grafana send
   // extra ones); the rest of the gateway answers them with 400.
@@ -362,8 +372,8 @@ void add_both(std::vector<GatewayRoute>& routes, const std::string& path, const 
   for (auto& p : form) {
     if (p.in == "query") p.in = "form";
   }
-  routes.push_back(GatewayRoute{"POST", path, op + "Post", summary + " (form-encoded body)", form,
-                                responses, handler, true});
+  routes.push_back(GatewayRoute{"POST", path, op + "Post", summary + " (form-encoded body)", form, responses,
+                                handler, true});
 }
 
 ParamDoc qparam(const char* name, bool required, const char* description, bool repeatable = false) {
@@ -372,8 +382,7 @@ ParamDoc qparam(const char* name, bool required, const char* description, bool r
 
 }  // namespace
 
-void add_routes(std::vector<GatewayRoute>& routes,
-                std::shared_ptr<const telemetry::TelemetryView> view) {
+void add_routes(std::vector<GatewayRoute>& routes, std::shared_ptr<const telemetry::TelemetryView> view) {
   auto storage = std::make_shared<ViewStorage>(std::move(view));
   const auto time_doc = "RFC 3339 or Unix seconds (fractions allowed)";
 
@@ -394,43 +403,45 @@ void add_routes(std::vector<GatewayRoute>& routes,
              return success(result_json(*r));
            });
 
-  add_both(routes, "/api/v1/query_range", "promqlQueryRange",
-           "PromQL range query: evaluated at start, start+step, ... <= end",
-           {qparam("query", true, "PromQL expression"), qparam("start", true, time_doc),
-            qparam("end", true, time_doc),
-            qparam("step", true, "Resolution: a duration (15s) or seconds (15)"),
-            qparam("timeout", false, "Accepted and ignored")},
-           [storage](const Request& req) {
-             auto f = Form::of(req);
-             if (!f) return bad_data(f.error());
-             for (const char* p : {"start", "end", "step"}) {
-               if (!f->get(p) || f->get(p)->empty()) {
-                 return bad_data(fmt::format("invalid parameter \"{}\": missing", p));
-               }
-             }
-             auto start = parse_time("start", *f->get("start"));
-             if (!start) return bad_data(start.error());
-             auto end = parse_time("end", *f->get("end"));
-             if (!end) return bad_data(end.error());
-             if (*end < *start) {
-               return bad_data("invalid parameter \"end\": end timestamp must not be before start time");
-             }
-             auto step = parse_step(*f->get("step"));
-             if (!step) return bad_data(step.error());
-             if (*step <= 0) {
-               return bad_data("invalid parameter \"step\": zero or negative query resolution step "
-                               "widths are not accepted. Try a positive integer");
-             }
-             if ((*end - *start) / *step >= kMaxPoints) {
-               return bad_data("exceeded maximum resolution of 11,000 points per timeseries. Try "
-                               "decreasing the query resolution (?step=XX)");
-             }
-             auto e = parse_query(*f);
-             if (!e) return e.error();
-             auto r = range_query(*storage, **e, *start, *end, *step);
-             if (!r) return query_error(r.error());
-             return success(result_json(*r));
-           });
+  add_both(
+      routes, "/api/v1/query_range", "promqlQueryRange",
+      "PromQL range query: evaluated at start, start+step, ... <= end",
+      {qparam("query", true, "PromQL expression"), qparam("start", true, time_doc),
+       qparam("end", true, time_doc), qparam("step", true, "Resolution: a duration (15s) or seconds (15)"),
+       qparam("timeout", false, "Accepted and ignored")},
+      [storage](const Request& req) {
+        auto f = Form::of(req);
+        if (!f) return bad_data(f.error());
+        for (const char* p : {"start", "end", "step"}) {
+          if (!f->get(p) || f->get(p)->empty()) {
+            return bad_data(fmt::format("invalid parameter \"{}\": missing", p));
+          }
+        }
+        auto start = parse_time("start", *f->get("start"));
+        if (!start) return bad_data(start.error());
+        auto end = parse_time("end", *f->get("end"));
+        if (!end) return bad_data(end.error());
+        if (*end < *start) {
+          return bad_data("invalid parameter \"end\": end timestamp must not be before start time");
+        }
+        auto step = parse_step(*f->get("step"));
+        if (!step) return bad_data(step.error());
+        if (*step <= 0) {
+          return bad_data(
+              "invalid parameter \"step\": zero or negative query resolution step "
+              "widths are not accepted. Try a positive integer");
+        }
+        if ((*end - *start) / *step >= kMaxPoints) {
+          return bad_data(
+              "exceeded maximum resolution of 11,000 points per timeseries. Try "
+              "decreasing the query resolution (?step=XX)");
+        }
+        auto e = parse_query(*f);
+        if (!e) return e.error();
+        auto r = range_query(*storage, **e, *start, *end, *step);
+        if (!r) return query_error(r.error());
+        return success(result_json(*r));
+      });
 
   add_both(routes, "/api/v1/series", "promqlSeries",
            "Label sets of the series matching the match[] selectors",
@@ -467,26 +478,27 @@ void add_routes(std::vector<GatewayRoute>& routes,
              return success(string_array(names));
            });
 
-  add_both(routes, "/api/v1/label/{name}/values", "promqlLabelValues",
-           "Values of one label over the series (of those matching match[] when given), sorted",
-           {ParamDoc{"name", "path", "string", "", true, false,
-                     "Label name, e.g. Hostname or __name__", {}, {}, {}},
-            qparam("match[]", false, "Series selector; repeat for several", true),
-            qparam("start", false, time_doc), qparam("end", false, time_doc)},
-           [storage](const Request& req) {
-             auto f = Form::of(req);
-             if (!f) return bad_data(f.error());
-             const std::string name(req.param("name"));
-             auto series = matched_series(*storage, *f);
-             if (!series) return bad_data(series.error());
-             std::set<std::string> values;
-             for (const auto& l : *series) {
-               for (const auto& p : l) {
-                 if (p.first == name) values.insert(p.second);
-               }
-             }
-             return success(string_array(values));
-           });
+  add_both(
+      routes, "/api/v1/label/{name}/values", "promqlLabelValues",
+      "Values of one label over the series (of those matching match[] when given), sorted",
+      {ParamDoc{
+           "name", "path", "string", "", true, false, "Label name, e.g. Hostname or __name__", {}, {}, {}},
+       qparam("match[]", false, "Series selector; repeat for several", true),
+       qparam("start", false, time_doc), qparam("end", false, time_doc)},
+      [storage](const Request& req) {
+        auto f = Form::of(req);
+        if (!f) return bad_data(f.error());
+        const std::string name(req.param("name"));
+        auto series = matched_series(*storage, *f);
+        if (!series) return bad_data(series.error());
+        std::set<std::string> values;
+        for (const auto& l : *series) {
+          for (const auto& p : l) {
+            if (p.first == name) values.insert(p.second);
+          }
+        }
+        return success(string_array(values));
+      });
 }
 
 }  // namespace rm::promql

@@ -9,8 +9,12 @@ namespace {
 constexpr std::uint64_t kStaleNaN = 0x7ff0000000000002ULL;
 }
 
-bool is_stale_marker(double v) { return std::bit_cast<std::uint64_t>(v) == kStaleNaN; }
-double stale_marker() { return std::bit_cast<double>(kStaleNaN); }
+bool is_stale_marker(double v) {
+  return std::bit_cast<std::uint64_t>(v) == kStaleNaN;
+}
+double stale_marker() {
+  return std::bit_cast<double>(kStaleNaN);
+}
 
 std::string format_labels(const Labels& labels) {
   std::string out;

@@ -8,9 +8,15 @@ namespace rm::promql::detail {
 
 namespace {
 
-bool is_alpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_ident_char(char c) { return is_alpha(c) || is_digit(c) || c == ':'; }
+bool is_alpha(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_ident_char(char c) {
+  return is_alpha(c) || is_digit(c) || c == ':';
+}
 bool is_unit(char c) {
   return c == 's' || c == 'm' || c == 'h' || c == 'd' || c == 'w' || c == 'y';
 }
@@ -71,20 +77,34 @@ class Lexer {
     };
     const char n1 = i_ + 1 < q_.size() ? q_[i_ + 1] : '\0';
     switch (c) {
-      case '(': return one(Tok::lparen);
-      case ')': return one(Tok::rparen);
-      case '{': return one(Tok::lbrace);
-      case '}': return one(Tok::rbrace);
-      case '[': return one(Tok::lbracket);
-      case ']': return one(Tok::rbracket);
-      case ',': return one(Tok::comma);
-      case '@': return one(Tok::at);
-      case '+': return one(Tok::add);
-      case '-': return one(Tok::sub);
-      case '*': return one(Tok::mul);
-      case '/': return one(Tok::div);
-      case '%': return one(Tok::mod);
-      case '^': return one(Tok::pow);
+      case '(':
+        return one(Tok::lparen);
+      case ')':
+        return one(Tok::rparen);
+      case '{':
+        return one(Tok::lbrace);
+      case '}':
+        return one(Tok::rbrace);
+      case '[':
+        return one(Tok::lbracket);
+      case ']':
+        return one(Tok::rbracket);
+      case ',':
+        return one(Tok::comma);
+      case '@':
+        return one(Tok::at);
+      case '+':
+        return one(Tok::add);
+      case '-':
+        return one(Tok::sub);
+      case '*':
+        return one(Tok::mul);
+      case '/':
+        return one(Tok::div);
+      case '%':
+        return one(Tok::mod);
+      case '^':
+        return one(Tok::pow);
       case '=':
         if (n1 == '=') return one(Tok::eql, 2);
         if (n1 == '~') return one(Tok::eql_regex, 2);
@@ -156,8 +176,7 @@ class Lexer {
     }
     if (i_ < q_.size() && is_ident_char(q_[i_])) {
       return tl::unexpected(LexError{
-          start, fmt::format("bad number or duration syntax: \"{}\"",
-                             q_.substr(start, i_ + 1 - start))});
+          start, fmt::format("bad number or duration syntax: \"{}\"", q_.substr(start, i_ + 1 - start))});
     }
     return Token{Tok::number, std::string(q_.substr(start, i_ - start)), start};
   }
@@ -179,16 +198,36 @@ class Lexer {
       if (i_ >= q_.size()) return tl::unexpected(LexError{start, "unterminated quoted string"});
       char e = q_[i_++];
       switch (e) {
-        case 'a': out += '\a'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'v': out += '\v'; break;
-        case '\\': out += '\\'; break;
-        case '"': out += '"'; break;
-        case '\'': out += '\''; break;
+        case 'a':
+          out += '\a';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'v':
+          out += '\v';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '"':
+          out += '"';
+          break;
+        case '\'':
+          out += '\'';
+          break;
         case 'x':
         case 'u':
         case 'U': {
@@ -234,39 +273,70 @@ class Lexer {
 
 }  // namespace
 
-tl::expected<std::vector<Token>, LexError> lex(std::string_view query) { return Lexer(query).run(); }
+tl::expected<std::vector<Token>, LexError> lex(std::string_view query) {
+  return Lexer(query).run();
+}
 
 std::string_view describe(Tok kind) {
   switch (kind) {
-    case Tok::eof: return "end of input";
-    case Tok::ident: return "identifier";
-    case Tok::number: return "number";
-    case Tok::duration: return "duration";
-    case Tok::string: return "string";
-    case Tok::lparen: return "\"(\"";
-    case Tok::rparen: return "\")\"";
-    case Tok::lbrace: return "\"{\"";
-    case Tok::rbrace: return "\"}\"";
-    case Tok::lbracket: return "\"[\"";
-    case Tok::rbracket: return "\"]\"";
-    case Tok::comma: return "\",\"";
-    case Tok::colon: return "\":\"";
-    case Tok::at: return "\"@\"";
-    case Tok::assign: return "\"=\"";
-    case Tok::eql: return "\"==\"";
-    case Tok::neq: return "\"!=\"";
-    case Tok::eql_regex: return "\"=~\"";
-    case Tok::neq_regex: return "\"!~\"";
-    case Tok::lss: return "\"<\"";
-    case Tok::lte: return "\"<=\"";
-    case Tok::gtr: return "\">\"";
-    case Tok::gte: return "\">=\"";
-    case Tok::add: return "\"+\"";
-    case Tok::sub: return "\"-\"";
-    case Tok::mul: return "\"*\"";
-    case Tok::div: return "\"/\"";
-    case Tok::mod: return "\"%\"";
-    case Tok::pow: return "\"^\"";
+    case Tok::eof:
+      return "end of input";
+    case Tok::ident:
+      return "identifier";
+    case Tok::number:
+      return "number";
+    case Tok::duration:
+      return "duration";
+    case Tok::string:
+      return "string";
+    case Tok::lparen:
+      return "\"(\"";
+    case Tok::rparen:
+      return "\")\"";
+    case Tok::lbrace:
+      return "\"{\"";
+    case Tok::rbrace:
+      return "\"}\"";
+    case Tok::lbracket:
+      return "\"[\"";
+    case Tok::rbracket:
+      return "\"]\"";
+    case Tok::comma:
+      return "\",\"";
+    case Tok::colon:
+      return "\":\"";
+    case Tok::at:
+      return "\"@\"";
+    case Tok::assign:
+      return "\"=\"";
+    case Tok::eql:
+      return "\"==\"";
+    case Tok::neq:
+      return "\"!=\"";
+    case Tok::eql_regex:
+      return "\"=~\"";
+    case Tok::neq_regex:
+      return "\"!~\"";
+    case Tok::lss:
+      return "\"<\"";
+    case Tok::lte:
+      return "\"<=\"";
+    case Tok::gtr:
+      return "\">\"";
+    case Tok::gte:
+      return "\">=\"";
+    case Tok::add:
+      return "\"+\"";
+    case Tok::sub:
+      return "\"-\"";
+    case Tok::mul:
+      return "\"*\"";
+    case Tok::div:
+      return "\"/\"";
+    case Tok::mod:
+      return "\"%\"";
+    case Tok::pow:
+      return "\"^\"";
   }
   return "token";
 }

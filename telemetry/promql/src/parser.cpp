@@ -20,17 +20,76 @@ using detail::Token;
 namespace {
 
 // Every function of Prometheus 2.42, to tell "not supported here" from "no such function".
-constexpr std::string_view kPrometheusFunctions[] = {
-    "abs", "absent", "absent_over_time", "acos", "acosh", "asin", "asinh", "atan", "atanh",
-    "avg_over_time", "ceil", "changes", "clamp", "clamp_max", "clamp_min", "cos", "cosh",
-    "count_over_time", "days_in_month", "day_of_month", "day_of_week", "day_of_year", "deg",
-    "delta", "deriv", "exp", "floor", "histogram_count", "histogram_sum", "histogram_fraction",
-    "histogram_quantile", "holt_winters", "hour", "idelta", "increase", "irate", "label_replace",
-    "label_join", "last_over_time", "ln", "log10", "log2", "max_over_time", "min_over_time",
-    "minute", "month", "pi", "predict_linear", "present_over_time", "quantile_over_time", "rad",
-    "rate", "resets", "round", "scalar", "sgn", "sin", "sinh", "sort", "sort_desc", "sqrt",
-    "stddev_over_time", "stdvar_over_time", "sum_over_time", "tan", "tanh", "time", "timestamp",
-    "vector", "year"};
+constexpr std::string_view kPrometheusFunctions[] = {"abs",
+                                                     "absent",
+                                                     "absent_over_time",
+                                                     "acos",
+                                                     "acosh",
+                                                     "asin",
+                                                     "asinh",
+                                                     "atan",
+                                                     "atanh",
+                                                     "avg_over_time",
+                                                     "ceil",
+                                                     "changes",
+                                                     "clamp",
+                                                     "clamp_max",
+                                                     "clamp_min",
+                                                     "cos",
+                                                     "cosh",
+                                                     "count_over_time",
+                                                     "days_in_month",
+                                                     "day_of_month",
+                                                     "day_of_week",
+                                                     "day_of_year",
+                                                     "deg",
+                                                     "delta",
+                                                     "deriv",
+                                                     "exp",
+                                                     "floor",
+                                                     "histogram_count",
+                                                     "histogram_sum",
+                                                     "histogram_fraction",
+                                                     "histogram_quantile",
+                                                     "holt_winters",
+                                                     "hour",
+                                                     "idelta",
+                                                     "increase",
+                                                     "irate",
+                                                     "label_replace",
+                                                     "label_join",
+                                                     "last_over_time",
+                                                     "ln",
+                                                     "log10",
+                                                     "log2",
+                                                     "max_over_time",
+                                                     "min_over_time",
+                                                     "minute",
+                                                     "month",
+                                                     "pi",
+                                                     "predict_linear",
+                                                     "present_over_time",
+                                                     "quantile_over_time",
+                                                     "rad",
+                                                     "rate",
+                                                     "resets",
+                                                     "round",
+                                                     "scalar",
+                                                     "sgn",
+                                                     "sin",
+                                                     "sinh",
+                                                     "sort",
+                                                     "sort_desc",
+                                                     "sqrt",
+                                                     "stddev_over_time",
+                                                     "stdvar_over_time",
+                                                     "sum_over_time",
+                                                     "tan",
+                                                     "tanh",
+                                                     "time",
+                                                     "timestamp",
+                                                     "vector",
+                                                     "year"};
 
 struct AggKeyword {
   std::string_view name;
@@ -60,9 +119,8 @@ bool lower_equals(std::string_view a, std::string_view b) {
 
 bool valid_label_name(std::string_view s) {
   if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-  });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
 // Prometheus' shape: "<line>:<column>: parse error: <what>".
@@ -94,9 +152,7 @@ class Parser {
   }
 
  private:
-  const Token& peek(std::size_t ahead = 0) const {
-    return toks_[std::min(i_ + ahead, toks_.size() - 1)];
-  }
+  const Token& peek(std::size_t ahead = 0) const { return toks_[std::min(i_ + ahead, toks_.size() - 1)]; }
   Token take() { return toks_[std::min(i_++, toks_.size() - 1)]; }
   bool peek_ident(std::string_view word) const {
     return peek().kind == Tok::ident && lower_equals(peek().text, word);
@@ -108,13 +164,15 @@ class Parser {
     throw Fail{{code, parse_error(q_, pos, msg)}};
   }
   [[noreturn]] void unsupported(std::size_t pos, const std::string& what) const {
-    fail_at(pos, fmt::format("{} is not supported by this server (see docs/promql.md for the "
-                             "supported subset)", what),
+    fail_at(pos,
+            fmt::format("{} is not supported by this server (see docs/promql.md for the "
+                        "supported subset)",
+                        what),
             ErrorCode::unsupported);
   }
   [[noreturn]] void unexpected(std::string_view context) const {
     const Token& t = peek();
-    std::string what = t.kind == Tok::eof ? "end of input"
+    std::string what = t.kind == Tok::eof      ? "end of input"
                        : t.kind == Tok::string ? fmt::format("string \"{}\"", t.text)
                        : t.kind == Tok::ident || t.kind == Tok::number || t.kind == Tok::duration
                            ? fmt::format("{} \"{}\"", describe(t.kind), t.text)
@@ -125,10 +183,10 @@ class Parser {
   Token expect(Tok kind, std::string_view context) {
     if (peek().kind != kind) {
       const Token& t = peek();
-      fail_at(t.pos, fmt::format("unexpected {} in {}, expected {}",
-                                 t.kind == Tok::eof ? std::string("end of input")
-                                                    : fmt::format("\"{}\"", t.text),
-                                 context, describe(kind)));
+      fail_at(t.pos,
+              fmt::format("unexpected {} in {}, expected {}",
+                          t.kind == Tok::eof ? std::string("end of input") : fmt::format("\"{}\"", t.text),
+                          context, describe(kind)));
     }
     return take();
   }
@@ -146,23 +204,59 @@ class Parser {
   int binary_op(BinOp& op) const {
     const Token& t = peek();
     switch (t.kind) {
-      case Tok::add: op = BinOp::add; return kPrecAdd;
-      case Tok::sub: op = BinOp::sub; return kPrecAdd;
-      case Tok::mul: op = BinOp::mul; return kPrecMul;
-      case Tok::div: op = BinOp::div; return kPrecMul;
-      case Tok::mod: op = BinOp::mod; return kPrecMul;
-      case Tok::pow: op = BinOp::pow; return kPrecPow;
-      case Tok::eql: op = BinOp::eq; return kPrecCmp;
-      case Tok::neq: op = BinOp::ne; return kPrecCmp;
-      case Tok::gtr: op = BinOp::gt; return kPrecCmp;
-      case Tok::lss: op = BinOp::lt; return kPrecCmp;
-      case Tok::gte: op = BinOp::ge; return kPrecCmp;
-      case Tok::lte: op = BinOp::le; return kPrecCmp;
+      case Tok::add:
+        op = BinOp::add;
+        return kPrecAdd;
+      case Tok::sub:
+        op = BinOp::sub;
+        return kPrecAdd;
+      case Tok::mul:
+        op = BinOp::mul;
+        return kPrecMul;
+      case Tok::div:
+        op = BinOp::div;
+        return kPrecMul;
+      case Tok::mod:
+        op = BinOp::mod;
+        return kPrecMul;
+      case Tok::pow:
+        op = BinOp::pow;
+        return kPrecPow;
+      case Tok::eql:
+        op = BinOp::eq;
+        return kPrecCmp;
+      case Tok::neq:
+        op = BinOp::ne;
+        return kPrecCmp;
+      case Tok::gtr:
+        op = BinOp::gt;
+        return kPrecCmp;
+      case Tok::lss:
+        op = BinOp::lt;
+        return kPrecCmp;
+      case Tok::gte:
+        op = BinOp::ge;
+        return kPrecCmp;
+      case Tok::lte:
+        op = BinOp::le;
+        return kPrecCmp;
       case Tok::ident:
-        if (lower_equals(t.text, "and")) { op = BinOp::land; return kPrecAnd; }
-        if (lower_equals(t.text, "unless")) { op = BinOp::lunless; return kPrecAnd; }
-        if (lower_equals(t.text, "or")) { op = BinOp::lor; return kPrecOr; }
-        if (lower_equals(t.text, "atan2")) { op = BinOp::atan2; return kPrecMul; }
+        if (lower_equals(t.text, "and")) {
+          op = BinOp::land;
+          return kPrecAnd;
+        }
+        if (lower_equals(t.text, "unless")) {
+          op = BinOp::lunless;
+          return kPrecAnd;
+        }
+        if (lower_equals(t.text, "or")) {
+          op = BinOp::lor;
+          return kPrecOr;
+        }
+        if (lower_equals(t.text, "atan2")) {
+          op = BinOp::atan2;
+          return kPrecMul;
+        }
         return 0;
       default:
         return 0;
@@ -204,19 +298,18 @@ class Parser {
     for (ValueType t : {lt, rt}) {
       if (t != ValueType::scalar && t != ValueType::vector) {
         fail_at(pos, fmt::format("binary expression must contain only scalar and instant vector "
-                                 "types, got {}", type_name(t)));
+                                 "types, got {}",
+                                 type_name(t)));
       }
     }
     const bool both_vectors = lt == ValueType::vector && rt == ValueType::vector;
     if (is_set_op(b.op) && !both_vectors) {
-      fail_at(pos, fmt::format("set operator \"{}\" not allowed in binary scalar expression",
-                               op_name(b.op)));
+      fail_at(pos, fmt::format("set operator \"{}\" not allowed in binary scalar expression", op_name(b.op)));
     }
     if (has_matching && !both_vectors) {
       fail_at(pos, "vector matching only allowed between instant vectors");
     }
-    if (is_comparison(b.op) && lt == ValueType::scalar && rt == ValueType::scalar &&
-        !b.return_bool) {
+    if (is_comparison(b.op) && lt == ValueType::scalar && rt == ValueType::scalar && !b.return_bool) {
       fail_at(pos, "comparisons between scalars must use BOOL modifier");
     }
     const ValueType type =
@@ -230,7 +323,8 @@ class Parser {
       ExprPtr operand = expr(kPrecPow);
       if (operand->type != ValueType::scalar && operand->type != ValueType::vector) {
         fail_at(op.pos, fmt::format("unary expression only allowed on expressions of type scalar "
-                                    "or instant vector, got {}", type_name(operand->type)));
+                                    "or instant vector, got {}",
+                                    type_name(operand->type)));
       }
       if (op.kind == Tok::add) return operand;
       if (auto* n = std::get_if<NumberLiteral>(&operand->node)) {
@@ -269,8 +363,9 @@ class Parser {
           vs = &std::get<VectorSelector>(ms->selector->node);
         }
         if (!vs) {
-          fail_at(pos, "offset modifier must be preceded by an instant vector selector or range "
-                       "vector selector");
+          fail_at(pos,
+                  "offset modifier must be preceded by an instant vector selector or range "
+                  "vector selector");
         }
         if (vs->offset_ms != 0) fail_at(pos, "offset may not be set multiple times");
         vs->offset_ms = off;
@@ -285,10 +380,10 @@ class Parser {
   std::int64_t duration(std::string_view context) {
     if (peek().kind != Tok::duration) {
       const Token& t = peek();
-      fail_at(t.pos, fmt::format("unexpected {} in {}, expected duration",
-                                 t.kind == Tok::eof ? std::string("end of input")
-                                                    : fmt::format("\"{}\"", t.text),
-                                 context));
+      fail_at(t.pos,
+              fmt::format("unexpected {} in {}, expected duration",
+                          t.kind == Tok::eof ? std::string("end of input") : fmt::format("\"{}\"", t.text),
+                          context));
     }
     const Token t = take();
     auto d = parse_duration(t.text);
@@ -352,8 +447,8 @@ class Parser {
       }
     }
     if (peek().kind == Tok::lparen) return call(id);
-    for (std::string_view kw : {"by", "without", "on", "ignoring", "group_left", "group_right",
-                                "bool", "offset", "and", "or", "unless", "atan2"}) {
+    for (std::string_view kw : {"by", "without", "on", "ignoring", "group_left", "group_right", "bool",
+                                "offset", "and", "or", "unless", "atan2"}) {
       if (lower_equals(id.text, kw)) {
         --i_;
         unexpected("");
@@ -386,8 +481,8 @@ class Parser {
     };
     grouping();
     expect(Tok::lparen, "aggregation");
-    const bool has_param = op == AggOp::topk || op == AggOp::bottomk ||
-                           op == AggOp::quantile || op == AggOp::count_values;
+    const bool has_param =
+        op == AggOp::topk || op == AggOp::bottomk || op == AggOp::quantile || op == AggOp::count_values;
     if (has_param) {
       a.param = expr(0);
       expect(Tok::comma, "aggregation");
@@ -401,7 +496,8 @@ class Parser {
     grouping();
     if (a.expr->type != ValueType::vector) {
       fail_at(a.expr->pos, fmt::format("expected type instant vector in aggregation expression, "
-                                       "got {}", type_name(a.expr->type)));
+                                       "got {}",
+                                       type_name(a.expr->type)));
     }
     if (has_param) {
       const ValueType want = op == AggOp::count_values ? ValueType::string : ValueType::scalar;
@@ -445,9 +541,8 @@ class Parser {
     }
     for (std::size_t i = 0; i < c.args.size(); ++i) {
       if (c.args[i]->type != f->args[i]) {
-        fail_at(c.args[i]->pos,
-                fmt::format("expected type {} in call to function \"{}\", got {}",
-                            type_name(f->args[i]), f->name, type_name(c.args[i]->type)));
+        fail_at(c.args[i]->pos, fmt::format("expected type {} in call to function \"{}\", got {}",
+                                            type_name(f->args[i]), f->name, type_name(c.args[i]->type)));
       }
     }
     return make(std::move(c), id.pos, f->result);
@@ -467,11 +562,20 @@ class Parser {
         Matcher m;
         m.name = label.text;
         switch (peek().kind) {
-          case Tok::assign: m.op = MatchOp::equal; break;
-          case Tok::neq: m.op = MatchOp::not_equal; break;
-          case Tok::eql_regex: m.op = MatchOp::regex; break;
-          case Tok::neq_regex: m.op = MatchOp::not_regex; break;
-          default: unexpected("label matching, expected one of \"=\", \"!=\", \"=~\" or \"!~\"");
+          case Tok::assign:
+            m.op = MatchOp::equal;
+            break;
+          case Tok::neq:
+            m.op = MatchOp::not_equal;
+            break;
+          case Tok::eql_regex:
+            m.op = MatchOp::regex;
+            break;
+          case Tok::neq_regex:
+            m.op = MatchOp::not_regex;
+            break;
+          default:
+            unexpected("label matching, expected one of \"=\", \"!=\", \"=~\" or \"!~\"");
         }
         take();
         if (peek().kind != Tok::string) unexpected("label matching, expected string");
@@ -479,17 +583,15 @@ class Parser {
         m.value = value.text;
         if (m.op == MatchOp::regex || m.op == MatchOp::not_regex) {
           try {
-            m.re = std::make_shared<const std::regex>("^(?:" + m.value + ")$",
-                                                      std::regex::ECMAScript);
+            m.re = std::make_shared<const std::regex>("^(?:" + m.value + ")$", std::regex::ECMAScript);
           } catch (const std::regex_error& e) {
-            fail_at(value.pos, fmt::format("invalid regular expression \"{}\": {}", m.value,
-                                           e.what()));
+            fail_at(value.pos, fmt::format("invalid regular expression \"{}\": {}", m.value, e.what()));
           }
         }
         if (m.name == "__name__") {
           if (!name.empty()) {
-            fail_at(label.pos, fmt::format("metric name must not be set twice: \"{}\" or \"{}\"",
-                                           name, m.value));
+            fail_at(label.pos,
+                    fmt::format("metric name must not be set twice: \"{}\" or \"{}\"", name, m.value));
           }
         }
         vs.matchers.push_back(std::move(m));
@@ -501,7 +603,8 @@ class Parser {
       }
       take();
     }
-    if (!name.empty()) vs.matchers.insert(vs.matchers.begin(), Matcher{"__name__", MatchOp::equal, name, nullptr});
+    if (!name.empty())
+      vs.matchers.insert(vs.matchers.begin(), Matcher{"__name__", MatchOp::equal, name, nullptr});
     if (std::none_of(vs.matchers.begin(), vs.matchers.end(),
                      [](const Matcher& m) { return !m.matches(""); })) {
       fail_at(pos, "vector selector must contain at least one non-empty matcher");
@@ -533,13 +636,26 @@ tl::expected<std::int64_t, std::string> parse_duration(std::string_view text) {
       i += 2;
     } else if (i < text.size()) {
       switch (text[i]) {
-        case 's': unit = 1000; break;
-        case 'm': unit = 60'000; break;
-        case 'h': unit = 3'600'000; break;
-        case 'd': unit = 86'400'000; break;
-        case 'w': unit = 7 * 86'400'000LL; break;
-        case 'y': unit = 365 * 86'400'000LL; break;
-        default: break;
+        case 's':
+          unit = 1000;
+          break;
+        case 'm':
+          unit = 60'000;
+          break;
+        case 'h':
+          unit = 3'600'000;
+          break;
+        case 'd':
+          unit = 86'400'000;
+          break;
+        case 'w':
+          unit = 7 * 86'400'000LL;
+          break;
+        case 'y':
+          unit = 365 * 86'400'000LL;
+          break;
+        default:
+          break;
       }
       if (unit) ++i;
     }
@@ -552,10 +668,11 @@ tl::expected<std::int64_t, std::string> parse_duration(std::string_view text) {
 tl::expected<ExprPtr, Error> parse(std::string_view query) {
   auto toks = detail::lex(query);
   if (!toks) {
-    return tl::unexpected(Error{ErrorCode::parse, parse_error(query, toks.error().pos,
-                                                              toks.error().message)});
+    return tl::unexpected(
+        Error{ErrorCode::parse, parse_error(query, toks.error().pos, toks.error().message)});
   }
-  if (toks->size() == 1) return tl::unexpected(Error{ErrorCode::parse, "1:1: parse error: no expression found in input"});
+  if (toks->size() == 1)
+    return tl::unexpected(Error{ErrorCode::parse, "1:1: parse error: no expression found in input"});
   try {
     return Parser(query, std::move(*toks)).run();
   } catch (const Fail& f) {

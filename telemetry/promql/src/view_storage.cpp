@@ -27,12 +27,10 @@ std::int64_t to_ns(std::int64_t ms, bool upper) {
 
 }  // namespace
 
-ViewStorage::ViewStorage(std::shared_ptr<const telemetry::TelemetryView> view)
-    : view_(std::move(view)) {}
+ViewStorage::ViewStorage(std::shared_ptr<const telemetry::TelemetryView> view) : view_(std::move(view)) {}
 
-std::vector<SeriesData> ViewStorage::find(const std::vector<Matcher>& matchers,
-                                          std::int64_t mint, std::int64_t maxt,
-                                          bool with_samples) const {
+std::vector<SeriesData> ViewStorage::find(const std::vector<Matcher>& matchers, std::int64_t mint,
+                                          std::int64_t maxt, bool with_samples) const {
   std::vector<Matcher> name_matchers, label_matchers;
   for (const auto& m : matchers) (m.name == "__name__" ? name_matchers : label_matchers).push_back(m);
   const std::int64_t lo = to_ns(mint, false), hi = to_ns(maxt, true);
@@ -94,14 +92,13 @@ std::vector<SeriesData> ViewStorage::find(const std::vector<Matcher>& matchers,
       out.push_back(std::move(s));
     }
   }
-  std::sort(out.begin(), out.end(), [](const SeriesData& a, const SeriesData& b) {
-    return labels_less(a.labels, b.labels);
-  });
+  std::sort(out.begin(), out.end(),
+            [](const SeriesData& a, const SeriesData& b) { return labels_less(a.labels, b.labels); });
   return out;
 }
 
-std::vector<SeriesData> ViewStorage::select(const std::vector<Matcher>& matchers,
-                                            std::int64_t mint, std::int64_t maxt) const {
+std::vector<SeriesData> ViewStorage::select(const std::vector<Matcher>& matchers, std::int64_t mint,
+                                            std::int64_t maxt) const {
   return find(matchers, mint, maxt, true);
 }
 

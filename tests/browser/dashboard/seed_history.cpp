@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   // GPUs in file order, and per metric the values in file order.
   std::vector<std::string> order;
   std::map<std::string, const GpuInfo*> gpus;
-  std::map<std::string, std::vector<double>> values;           // metric -> values
+  std::map<std::string, std::vector<double>> values;                         // metric -> values
   std::vector<std::tuple<const GpuInfo*, std::string, std::size_t>> series;  // gpu, metric, slot
   for (const auto& r : *rows) {
     if (!gpus.count(r.gpu.id)) {

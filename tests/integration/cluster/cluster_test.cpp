@@ -7,8 +7,8 @@
 
 #include <gtest/gtest.h>
 
-#include "support/telemetry_test_util.hpp"
 #include "nats_cluster.hpp"
+#include "support/telemetry_test_util.hpp"
 #include "telemetry/model.hpp"
 #include "telemetry/protocol.hpp"
 
@@ -68,7 +68,8 @@ TEST(ClusterMode, a_nats_node_killed_while_four_streamers_publish_loses_no_acked
 
   // Four streamers split the rows; 3 passes at 200 rows/s each take about 9 s.
   std::vector<Service> streamers;
-  for (int i = 0; i < 4; ++i) streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 4, 3, 200));
+  for (int i = 0; i < 4; ++i)
+    streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 4, 3, 200));
   std::this_thread::sleep_for(2s);
   // Kill the node leading the work-queue stream: the worst one to lose.
   const auto stats = get_json(c1.port, "/stats");
@@ -97,7 +98,8 @@ TEST(ClusterMode, a_nats_node_killed_while_four_streamers_publish_loses_no_acked
   EXPECT_TRUE(rejoined) << boost::json::serialize(get_json(c1.port, "/stats"));
 }
 
-TEST(ClusterMode, a_stream_leader_that_goes_silent_under_load_loses_no_acked_sample_and_writes_nothing_twice) {
+TEST(ClusterMode,
+     a_stream_leader_that_goes_silent_under_load_loses_no_acked_sample_and_writes_nothing_twice) {
   TempDir dir;
   NatsCluster nats(dir.path());
   ASSERT_TRUE(nats.wait_ready(30s));
@@ -107,10 +109,12 @@ TEST(ClusterMode, a_stream_leader_that_goes_silent_under_load_loses_no_acked_sam
   auto gw = start_nats_gateway(nats.url());
   ASSERT_TRUE(gw.proc);
   std::vector<Service> streamers;
-  for (int i = 0; i < 2; ++i) streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 2, 3, 300));
+  for (int i = 0; i < 2; ++i)
+    streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 2, 3, 300));
   std::this_thread::sleep_for(2s);
   const auto stats = get_json(c1.port, "/stats");
-  const int victim = nats.index_of(std::string(stats.at("streams").at("TELEMETRY_IN").at("leader").as_string()));
+  const int victim =
+      nats.index_of(std::string(stats.at("streams").at("TELEMETRY_IN").at("leader").as_string()));
   ASSERT_GE(victim, 0);
   // Silent for 8 s: longer than the Raft election and the clients' ping timeout, so the other
   // two elect a new leader while the old one still believes it leads; when it wakes up it
@@ -134,7 +138,8 @@ TEST(ClusterMode, a_collector_killed_under_load_loses_nothing_and_a_new_one_take
   auto gw = start_nats_gateway(nats.url());
   ASSERT_TRUE(gw.proc);
   std::vector<Service> streamers;
-  for (int i = 0; i < 2; ++i) streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 2, 3, 400));
+  for (int i = 0; i < 2; ++i)
+    streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 2, 3, 400));
   std::this_thread::sleep_for(2s);
   a.proc->signal(SIGKILL);
   ASSERT_TRUE(a.proc->wait(10s));
@@ -204,7 +209,9 @@ TEST(ClusterMode, a_batch_fetched_by_a_collector_that_died_before_acking_is_rede
   EXPECT_EQ(json_u64(st.at("samples")), kRows);
 }
 
-TEST(ClusterMode, collectors_scaled_1_10_3_and_streamers_1_10_2_while_streaming_give_the_exact_count_and_two_gateways_agree) {
+TEST(
+    ClusterMode,
+    collectors_scaled_1_10_3_and_streamers_1_10_2_while_streaming_give_the_exact_count_and_two_gateways_agree) {
   TempDir dir;
   NatsCluster nats(dir.path());
   ASSERT_TRUE(nats.wait_ready(30s));
@@ -221,10 +228,12 @@ TEST(ClusterMode, collectors_scaled_1_10_3_and_streamers_1_10_2_while_streaming_
   for (auto& c : collectors) ASSERT_TRUE(c.proc);
   std::uint64_t acked = wait_streamers(phase1);
 
-  for (int i = 0; i < 10; ++i) phase2.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 10, 2, 60));  // ~8 s
+  for (int i = 0; i < 10; ++i)
+    phase2.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 10, 2, 60));  // ~8 s
   std::this_thread::sleep_for(3s);
   // Down to 3 collectors while the ten streamers run: four stop cleanly, three are killed.
-  for (int i = 3; i < 10; ++i) collectors[static_cast<std::size_t>(i)].proc->signal(i < 7 ? SIGTERM : SIGKILL);
+  for (int i = 3; i < 10; ++i)
+    collectors[static_cast<std::size_t>(i)].proc->signal(i < 7 ? SIGTERM : SIGKILL);
   for (int i = 3; i < 10; ++i) {
     auto rc = collectors[static_cast<std::size_t>(i)].proc->wait(20s);
     ASSERT_TRUE(rc);
@@ -234,13 +243,16 @@ TEST(ClusterMode, collectors_scaled_1_10_3_and_streamers_1_10_2_while_streaming_
   }
   acked += wait_streamers(phase2);
 
-  for (int i = 0; i < 2; ++i) phase3.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 2, 1, 400));
+  for (int i = 0; i < 2; ++i)
+    phase3.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 2, 1, 400));
   acked += wait_streamers(phase3);
   EXPECT_EQ(acked, 4 * kRows);
   EXPECT_EQ(settled_total(gw1.port, collectors[0].port, acked), acked);
   expect_per_gpu(gw1.port, 40);
   std::uint64_t applied_by_collectors = 0;
-  for (int i = 0; i < 3; ++i) applied_by_collectors += json_u64(get_json(collectors[static_cast<std::size_t>(i)].port, "/stats").at("batches"));
+  for (int i = 0; i < 3; ++i)
+    applied_by_collectors +=
+        json_u64(get_json(collectors[static_cast<std::size_t>(i)].port, "/stats").at("batches"));
   EXPECT_GT(applied_by_collectors, 0u);
 
   // A second gateway started now replays the stream and answers exactly as the first.
@@ -253,7 +265,8 @@ TEST(ClusterMode, collectors_scaled_1_10_3_and_streamers_1_10_2_while_streaming_
   int compared = 0;
   for (const auto& g : gpus1.at("gpus").as_array()) {
     if (compared++ == 5) break;
-    const std::string path = fmt::format("/api/v1/gpus/{}/telemetry?limit=100", std::string(g.at("id").as_string()));
+    const std::string path =
+        fmt::format("/api/v1/gpus/{}/telemetry?limit=100", std::string(g.at("id").as_string()));
     const auto t1 = get_json(gw1.port, path);
     EXPECT_FALSE(t1.empty()) << path;
     EXPECT_EQ(boost::json::serialize(t1), boost::json::serialize(get_json(gw2.port, path))) << path;
@@ -289,8 +302,14 @@ TEST(ClusterMode, a_malformed_batch_on_the_work_queue_is_terminated_and_counted_
     return s;
   };
   // A valid batch of 3 samples, a truncated copy of it, garbage, and one without a producer.
-  GpuInfo gpu{.id = "GPU-x", .uuid = "GPU-x", .gpu_index = "0", .device = "nvidia0", .model = "H100", .hostname = "h"};
-  std::vector<OutSample> samples = {{&gpu, "DCGM_FI_DEV_GPU_UTIL", 1'000, 1}, {&gpu, "DCGM_FI_DEV_GPU_UTIL", 2'000, 2},
+  GpuInfo gpu{.id = "GPU-x",
+              .uuid = "GPU-x",
+              .gpu_index = "0",
+              .device = "nvidia0",
+              .model = "H100",
+              .hostname = "h"};
+  std::vector<OutSample> samples = {{&gpu, "DCGM_FI_DEV_GPU_UTIL", 1'000, 1},
+                                    {&gpu, "DCGM_FI_DEV_GPU_UTIL", 2'000, 2},
                                     {&gpu, "DCGM_FI_DEV_GPU_TEMP", 2'000, 40}};
   std::string frame;
   PublishEncoder().encode(frame, 1, samples);
@@ -313,7 +332,8 @@ TEST(ClusterMode, a_malformed_batch_on_the_work_queue_is_terminated_and_counted_
 
 TEST(ClusterMode, a_bad_nats_url_or_a_stream_with_other_replicas_is_refused_with_the_setting_named) {
   TempDir dir;
-  Process bad(bin("telemetry-collector"), {}, {{"NATS_URL", "http://127.0.0.1:1"}}, (dir.path() / "bad.txt").string());
+  Process bad(bin("telemetry-collector"), {}, {{"NATS_URL", "http://127.0.0.1:1"}},
+              (dir.path() / "bad.txt").string());
   EXPECT_EQ(bad.wait(20s), 2);
 
   NatsCluster nats(dir.path());

@@ -3,20 +3,22 @@
 // free ports (client + route each), routes to each other, each with its own store directory.
 // Nodes can be killed with SIGKILL and restarted on the same ports and store.
 #include <array>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "../ingest/process.hpp"
 #include "core/http_client.hpp"
 
 namespace rm::telemetry::test {
 
-inline std::uint64_t json_u64(const boost::json::value& v) { return v.to_number<std::uint64_t>(); }
+inline std::uint64_t json_u64(const boost::json::value& v) {
+  return v.to_number<std::uint64_t>();
+}
 
 class NatsCluster {
  public:
@@ -33,11 +35,12 @@ class NatsCluster {
   void start(int i) {
     auto& n = nodes_[static_cast<std::size_t>(i)];
     std::string routes;
-    for (const auto& o : nodes_) routes += fmt::format("{}nats://127.0.0.1:{}", routes.empty() ? "" : ",", o.route);
+    for (const auto& o : nodes_)
+      routes += fmt::format("{}nats://127.0.0.1:{}", routes.empty() ? "" : ",", o.route);
     n.proc = std::make_unique<Process>(
         RM_NATS_SERVER,
-        std::vector<std::string>{"-js", "-sd", (dir_ / fmt::format("n{}", i)).string(), "-a", "127.0.0.1", "-p",
-                                 std::to_string(n.client), "-m", std::to_string(n.monitor), "-n",
+        std::vector<std::string>{"-js", "-sd", (dir_ / fmt::format("n{}", i)).string(), "-a", "127.0.0.1",
+                                 "-p", std::to_string(n.client), "-m", std::to_string(n.monitor), "-n",
                                  fmt::format("n{}", i), "--cluster_name", "rmtest", "--cluster",
                                  fmt::format("nats://127.0.0.1:{}", n.route), "--routes", routes, "-l",
                                  (dir_ / fmt::format("n{}.log", i)).string()},
@@ -58,8 +61,12 @@ class NatsCluster {
     for (const auto& n : nodes_) s += fmt::format("{}nats://127.0.0.1:{}", s.empty() ? "" : ",", n.client);
     return s;
   }
-  std::string url(int i) const { return fmt::format("nats://127.0.0.1:{}", nodes_[static_cast<std::size_t>(i)].client); }
-  int index_of(const std::string& name) const { return name.size() == 2 && name[0] == 'n' ? name[1] - '0' : -1; }
+  std::string url(int i) const {
+    return fmt::format("nats://127.0.0.1:{}", nodes_[static_cast<std::size_t>(i)].client);
+  }
+  int index_of(const std::string& name) const {
+    return name.size() == 2 && name[0] == 'n' ? name[1] - '0' : -1;
+  }
 
   // Waits until every node answers /healthz?js-enabled-only=true... and the cluster has a
   // JetStream meta leader (checked through /jsz on each node).
@@ -93,7 +100,7 @@ struct Service {
   std::unique_ptr<Process> proc;
   std::uint16_t port = 0;  // collector: health; gateway: API
   std::uint16_t metrics = 0;
-  std::string out;         // stdout file (streamer summary)
+  std::string out;  // stdout file (streamer summary)
 };
 
 inline bool wait_http_ok(std::uint16_t port, const std::string& path, std::chrono::seconds timeout) {
@@ -137,8 +144,8 @@ inline Service start_nats_gateway(const std::string& url) {
 }
 
 // One streamer instance of `count`, one worker, `loops` passes at `rate` rows/s.
-inline Service start_nats_streamer(const std::string& url, const std::filesystem::path& dir, const std::string& csv,
-                                   int index, int count, int loops, double rate) {
+inline Service start_nats_streamer(const std::string& url, const std::filesystem::path& dir,
+                                   const std::string& csv, int index, int count, int loops, double rate) {
   Service s;
   static int serial = 0;
   s.out = (dir / fmt::format("streamer-{}-{}of{}.json", serial++, index, count)).string();
@@ -185,14 +192,16 @@ inline std::uint64_t work_queue_messages(std::uint16_t collector_port) {
   auto j = get_json(collector_port, "/stats");
   if (!j.contains("streams")) return UINT64_MAX;
   const auto& s = j.at("streams").as_object();
-  if (!s.contains("TELEMETRY_IN") || !s.at("TELEMETRY_IN").as_object().contains("messages")) return UINT64_MAX;
+  if (!s.contains("TELEMETRY_IN") || !s.at("TELEMETRY_IN").as_object().contains("messages"))
+    return UINT64_MAX;
   return json_u64(s.at("TELEMETRY_IN").at("messages"));
 }
 
 // Waits until the work queue is drained and the gateway holds `expected` samples (or the
 // timeout passes), then once more after a second so late duplicates would show; returns the
 // gateway's total.
-inline std::uint64_t settled_total(std::uint16_t gateway_port, std::uint16_t collector_port, std::uint64_t expected,
+inline std::uint64_t settled_total(std::uint16_t gateway_port, std::uint16_t collector_port,
+                                   std::uint64_t expected,
                                    std::chrono::seconds timeout = std::chrono::seconds(90)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -202,7 +211,8 @@ inline std::uint64_t settled_total(std::uint16_t gateway_port, std::uint16_t col
   if (std::chrono::steady_clock::now() >= deadline) {
     std::printf("not settled: work queue %llu, gateway %llu of %llu; collector: %s\n",
                 static_cast<unsigned long long>(work_queue_messages(collector_port)),
-                static_cast<unsigned long long>(api_total(gateway_port)), static_cast<unsigned long long>(expected),
+                static_cast<unsigned long long>(api_total(gateway_port)),
+                static_cast<unsigned long long>(expected),
                 boost::json::serialize(get_json(collector_port, "/stats")).c_str());
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));

@@ -21,14 +21,14 @@
 #include <random>
 #include <thread>
 
-#include "support/docker_test.hpp"
-#include "support/free_port.hpp"
-#include "support/temp_dir.hpp"
 #include "docker/client.hpp"
 #include "docker/container_manager.hpp"
 #include "docker/container_pool.hpp"
 #include "docker/doctor.hpp"
 #include "docker/image_builder.hpp"
+#include "support/docker_test.hpp"
+#include "support/free_port.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -48,7 +48,9 @@ struct TempDir : rm::test::TempDir {
   explicit TempDir(const std::string& tag) : rm::test::TempDir("rm-dkr-" + tag) {}
 };
 
-int free_port() { return rm::test::free_port(); }
+int free_port() {
+  return rm::test::free_port();
+}
 
 bool port_open(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -65,8 +67,7 @@ bool port_open(int port) {
 // with the module, METADATA, WHEEL and RECORD), served by `python3 -m http.server`.
 class LocalIndex {
  public:
-  LocalIndex(const std::string& name, const std::string& version, const std::string& value)
-      : dir_("index") {
+  LocalIndex(const std::string& name, const std::string& version, const std::string& value) : dir_("index") {
     fs::create_directories(dir_.path() / "packages");
     fs::create_directories(dir_.path() / "simple" / name);
     const fs::path script = dir_.path() / "make_wheel.py";
@@ -91,8 +92,8 @@ with zipfile.ZipFile(os.path.join(out, f"{name}-{ver}-py3-none-any.whl"), "w") a
         z.writestr(path, text)
 )PY";
     const std::string cmd = "/usr/bin/python3 '" + script.string() + "' '" +
-                            (dir_.path() / "packages").string() + "' " + name + " " + version + " '" +
-                            value + "'";
+                            (dir_.path() / "packages").string() + "' " + name + " " + version + " '" + value +
+                            "'";
     ok_ = std::system(cmd.c_str()) == 0;
     const std::string wheel = name + "-" + version + "-py3-none-any.whl";
     std::ofstream(dir_.path() / "simple" / name / "index.html")
@@ -103,8 +104,8 @@ with zipfile.ZipFile(os.path.join(out, f"{name}-{ver}-py3-none-any.whl"), "w") a
     if (pid_ == 0) {
       const std::string port = std::to_string(port_);
       const std::string d = dir_.path().string();
-      ::execl("/usr/bin/python3", "python3", "-m", "http.server", port.c_str(), "--bind",
-              "127.0.0.1", "--directory", d.c_str(), static_cast<char*>(nullptr));
+      ::execl("/usr/bin/python3", "python3", "-m", "http.server", port.c_str(), "--bind", "127.0.0.1",
+              "--directory", d.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
     for (int i = 0; i < 100 && !port_open(port_); ++i) std::this_thread::sleep_for(50ms);
@@ -207,7 +208,8 @@ TEST_F(DockerEngine, ping_and_version_report_a_negotiated_api_version) {
   EXPECT_GE(client_->api_version(), std::string("1.40"));
 }
 
-TEST_F(DockerEngine, image_with_apt_dependency_and_local_index_wheel_builds_then_is_reused_and_rebuilt_on_change) {
+TEST_F(DockerEngine,
+       image_with_apt_dependency_and_local_index_wheel_builds_then_is_reused_and_rebuilt_on_change) {
   const std::string marker = unique("wheel-value");
   LocalIndex index("rmtestpkg", "1.0", marker);
   ASSERT_TRUE(index.ok());
@@ -240,7 +242,9 @@ TEST_F(DockerEngine, image_with_apt_dependency_and_local_index_wheel_builds_then
   spec.node_id = "builder";
   spec.image = first->tag;
   spec.config = cfg;
-  spec.command = {"sh", "-c", "jq --version && python3 -c 'import rmtestpkg; print(\"value\", rmtestpkg.VALUE)' && echo $RM_TEST_RUN"};
+  spec.command = {"sh", "-c",
+                  "jq --version && python3 -c 'import rmtestpkg; print(\"value\", rmtestpkg.VALUE)' && echo "
+                  "$RM_TEST_RUN"};
   NodeContainer::Callbacks cb;
   cb.on_log = [&](rm::docker::LogStream, std::string_view l) { logs.add(l); };
   auto c = NodeContainer::start(*client_, spec, cb);
@@ -303,7 +307,8 @@ TEST_F(DockerEngine, failing_builds_name_the_failing_step_and_show_the_last_line
   auto base = builder.ensure_image(no_base, "old");
   ASSERT_FALSE(base);
   EXPECT_EQ(base.error().code, DockerErrorCode::not_found);
-  EXPECT_NE(base.error().message.find("node old: base image python:3.7-slim is not present"), std::string::npos)
+  EXPECT_NE(base.error().message.find("node old: base image python:3.7-slim is not present"),
+            std::string::npos)
       << base.error().message;
   EXPECT_NE(base.error().message.find("scripts/base-images.sh"), std::string::npos);
 }
@@ -382,11 +387,11 @@ print("shm=" + str(os.statvfs("/dev/shm").f_blocks * os.statvfs("/dev/shm").f_fr
 TEST_F(DockerEngine, allocation_past_memory_mb_reports_the_oom_message) {
   LogCollector logs;
   std::promise<rm::docker::ExitReport> exited;
-  auto c = run_python(
-      "hog",
-      "import sys\nprint('allocating', flush=True)\nblocks = []\n"
-      "while True:\n    blocks.append(bytearray(16 << 20))\n",
-      python_config(128, 1.0), logs, [&](const rm::docker::ExitReport& r) { exited.set_value(r); });
+  auto c = run_python("hog",
+                      "import sys\nprint('allocating', flush=True)\nblocks = []\n"
+                      "while True:\n    blocks.append(bytearray(16 << 20))\n",
+                      python_config(128, 1.0), logs,
+                      [&](const rm::docker::ExitReport& r) { exited.set_value(r); });
   ASSERT_TRUE(c);
   auto fut = exited.get_future();
   ASSERT_EQ(fut.wait_for(60s), std::future_status::ready) << logs.all();
@@ -438,11 +443,12 @@ TEST_F(DockerEngine, kill_from_outside_is_an_unrequested_exit_with_code_137_and_
 TEST_F(DockerEngine, stop_terminates_gracefully_and_removes_the_container) {
   LogCollector logs;
   bool unexpected_exit = false;
-  auto c = run_python("sleeper",
-                      "import signal, sys, time\n"
-                      "signal.signal(signal.SIGTERM, lambda *a: (print('got SIGTERM', flush=True), sys.exit(0)))\n"
-                      "print('ready', flush=True)\ntime.sleep(600)\n",
-                      python_config(), logs, [&](const rm::docker::ExitReport&) { unexpected_exit = true; });
+  auto c =
+      run_python("sleeper",
+                 "import signal, sys, time\n"
+                 "signal.signal(signal.SIGTERM, lambda *a: (print('got SIGTERM', flush=True), sys.exit(0)))\n"
+                 "print('ready', flush=True)\ntime.sleep(600)\n",
+                 python_config(), logs, [&](const rm::docker::ExitReport&) { unexpected_exit = true; });
   ASSERT_TRUE(c);
   for (int i = 0; i < 200 && !logs.contains("ready"); ++i) std::this_thread::sleep_for(25ms);
   ASSERT_TRUE(logs.contains("ready")) << logs.all();

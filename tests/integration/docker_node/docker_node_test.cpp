@@ -19,12 +19,9 @@
 #include <random>
 #include <thread>
 
-#include <boost/json/parse.hpp>
 #include <fmt/format.h>
+#include <boost/json/parse.hpp>
 
-#include "support/docker_test.hpp"
-#include "support/free_port.hpp"
-#include "support/local_index.hpp"
 #include "docker/client.hpp"
 #include "docker/container_manager.hpp"
 #include "docker/docker_node.hpp"
@@ -32,6 +29,9 @@
 #include "process/session_dir.hpp"
 #include "runtime/executor.hpp"
 #include "runtime/manifest.hpp"
+#include "support/docker_test.hpp"
+#include "support/free_port.hpp"
+#include "support/local_index.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -42,10 +42,9 @@ using rm::docker::DockerNodeOptions;
 
 namespace {
 
+using rm::test::LocalIndex;
 using rm::test::require_docker;
 using rm::test::unique;
-using rm::test::LocalIndex;
-
 
 std::size_t files_under(const fs::path& root) {
   std::size_t n = 0;
@@ -125,7 +124,8 @@ class DockerNodeTest : public ::testing::Test {
   }
 
   std::size_t containers_owned_by_me() {
-    auto l = client_->container_list({{std::string(rm::docker::kLabelOwner), std::to_string(::getpid())}}, true);
+    auto l =
+        client_->container_list({{std::string(rm::docker::kLabelOwner), std::to_string(::getpid())}}, true);
     EXPECT_TRUE(l) << (l ? "" : l.error().message);
     return l ? l->size() : 999;
   }
@@ -236,7 +236,8 @@ class Hog(MultiprocessNode):
 }
 
 TEST_F(DockerNodeTest, consecutive_sessions_leave_zero_containers_and_zero_ipc_files) {
-  const int n = std::atoi(std::getenv("RM_DOCKER_NODE_SESSIONS") ? std::getenv("RM_DOCKER_NODE_SESSIONS") : "100");
+  const int n =
+      std::atoi(std::getenv("RM_DOCKER_NODE_SESSIONS") ? std::getenv("RM_DOCKER_NODE_SESSIONS") : "100");
   PipelineExecutor exec(example());
   for (int i = 0; i < n; ++i) {
     auto got = run_example(exec, 1, 0.5f);
@@ -256,7 +257,8 @@ TEST_F(DockerNodeTest, concurrent_sessions_get_their_own_outputs) {
   for (auto& t : threads) t.join();
   for (int s = 0; s < kSessions; ++s) {
     std::vector<std::string> want;
-    for (int i = 0; i < 6; ++i) want.push_back(expected(0.1f * static_cast<float>(s + 1) + 0.1f * static_cast<float>(i)));
+    for (int i = 0; i < 6; ++i)
+      want.push_back(expected(0.1f * static_cast<float>(s + 1) + 0.1f * static_cast<float>(i)));
     EXPECT_EQ(got[s], want) << "session " << s;
   }
   EXPECT_EQ(containers_owned_by_me(), 0u);
@@ -276,7 +278,8 @@ class Mark(MultiprocessNode):
     DockerNode node(DockerNodeOptions::from_env("mark", "Mark", unique("s"), {}, c));
     auto st = node.initialize();
     ASSERT_TRUE(st) << st.error().message;
-    if (i == 0) first_id = node.container_id();
+    if (i == 0)
+      first_id = node.container_id();
     else {
       EXPECT_TRUE(node.reused_container());
       EXPECT_EQ(node.container_id(), first_id);
@@ -434,7 +437,8 @@ class DockerNodeSharedServerTest : public DockerNodeTest {
   }
 };
 
-TEST_F(DockerNodeSharedServerTest, warm_sessions_start_without_exec_and_a_crashing_runner_spares_the_other_session) {
+TEST_F(DockerNodeSharedServerTest,
+       warm_sessions_start_without_exec_and_a_crashing_runner_spares_the_other_session) {
   auto c = with_node_file(config(), "crashy.py", kCrashyNode);
   std::string id;
   for (int i = 0; i < 2; ++i) {
@@ -507,8 +511,8 @@ TEST_F(DockerNodeSharedServerTest, a_container_whose_runner_server_is_gone_is_ne
     DockerNode node(DockerNodeOptions::from_env("lost", "Crashy", unique("s"), {}, c));
     auto st = node.initialize();
     ASSERT_FALSE(st);
-    EXPECT_NE(st.error().message.find("node lost: the runner server in shared container " +
-                                      first_name + " is not answering"),
+    EXPECT_NE(st.error().message.find("node lost: the runner server in shared container " + first_name +
+                                      " is not answering"),
               std::string::npos)
         << st.error().message;
     node.close();

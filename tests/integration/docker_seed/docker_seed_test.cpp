@@ -15,8 +15,8 @@
 #include <fstream>
 #include <thread>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "docker/client.hpp"
 #include "docker/container_manager.hpp"
@@ -131,7 +131,9 @@ class DockerSeedTest : public ::testing::Test {
 
 LocalIndex* DockerSeedTest::index_ = nullptr;
 
-TEST_F(DockerSeedTest, scenario_1_runs_a_python_3_9_node_and_a_python_3_11_node_in_one_pipeline_each_reporting_its_interpreter) {
+TEST_F(
+    DockerSeedTest,
+    scenario_1_runs_a_python_3_9_node_and_a_python_3_11_node_in_one_pipeline_each_reporting_its_interpreter) {
   auto m = Manifest::from_file(fs::path(RM_SOURCE_DIR) / "examples/seed/scenario1-here.yaml");
   ASSERT_TRUE(m) << m.error().to_string();
   PipelineExecutor exec(std::move(*m));
@@ -139,7 +141,8 @@ TEST_F(DockerSeedTest, scenario_1_runs_a_python_3_9_node_and_a_python_3_11_node_
   ASSERT_TRUE(session) << session.error().message;
   auto& s = **session;
   constexpr int kChunks = 3;
-  for (int i = 0; i < kChunks; ++i) ASSERT_TRUE(s.push("audio_source", chunk(0.1f * float(i + 1), i * 20000)));
+  for (int i = 0; i < kChunks; ++i)
+    ASSERT_TRUE(s.push("audio_source", chunk(0.1f * float(i + 1), i * 20000)));
   ASSERT_TRUE(s.close_input("audio_source"));
   std::vector<boost::json::object> reports;
   while (auto o = s.next_output()) {
@@ -201,7 +204,8 @@ nodes:
   const auto t0 = std::chrono::steady_clock::now();
   (*session)->cancel();
   auto st = (*session)->wait();
-  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  const auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   EXPECT_FALSE(st);
   EXPECT_EQ(st.error().code, NodeErrorCode::cancelled) << st.error().message;
   std::printf("cancel -> session ended in %lld ms\n", static_cast<long long>(took.count()));
@@ -261,7 +265,8 @@ nodes:
   EXPECT_TRUE(containers_of_node(broken).empty());
 }
 
-TEST_F(DockerSeedTest, a_failed_run_with_keep_containers_leaves_them_stopped_for_docker_logs_and_cleanup_removes_them) {
+TEST_F(DockerSeedTest,
+       a_failed_run_with_keep_containers_leaves_them_stopped_for_docker_logs_and_cleanup_removes_them) {
   write_node("faulty.py", R"PY(
 from remotemedia.nodes import MultiprocessNode
 class Faulty(MultiprocessNode):
@@ -292,8 +297,8 @@ nodes:
   kept_.push_back(kept[0].id);
   EXPECT_EQ(kept[0].state, "exited");
   std::string logs;
-  ASSERT_TRUE(client_->container_logs(kept[0].id, false,
-                                      [&](rm::docker::LogStream, std::string_view l) { logs += std::string(l) + "\n"; }));
+  ASSERT_TRUE(client_->container_logs(
+      kept[0].id, false, [&](rm::docker::LogStream, std::string_view l) { logs += std::string(l) + "\n"; }));
   EXPECT_NE(logs.find("ValueError: bad chunk at 0"), std::string::npos) << logs;
   auto info = client_->container_inspect(kept[0].id);
   ASSERT_TRUE(info) << info.error().message;
@@ -332,14 +337,16 @@ nodes:
       cli, path.string(), node));
   EXPECT_EQ(code, 7) << out;
   EXPECT_NE(out.find("hello from rmdemo"), std::string::npos) << out;  // the image's pip package
-  EXPECT_NE(out.find("echo.py"), std::string::npos) << out;     // the manifest's volume
-  EXPECT_NE(out.find("lib-ok"), std::string::npos) << out;      // the IPC library, as for the runner
-  EXPECT_NE(out.find("a session would run: python3 -m remotemedia.runner --node-type Echo"), std::string::npos)
+  EXPECT_NE(out.find("echo.py"), std::string::npos) << out;            // the manifest's volume
+  EXPECT_NE(out.find("lib-ok"), std::string::npos) << out;             // the IPC library, as for the runner
+  EXPECT_NE(out.find("a session would run: python3 -m remotemedia.runner --node-type Echo"),
+            std::string::npos)
       << out;
   EXPECT_TRUE(containers_of_node(node).empty());
   auto [bad, bad_out] = run(fmt::format("{} shell {} nosuchnode", cli, path.string()));
   EXPECT_EQ(bad, 1);
-  EXPECT_NE(bad_out.find("has no docker node 'nosuchnode' (docker nodes: " + node + ")"), std::string::npos) << bad_out;
+  EXPECT_NE(bad_out.find("has no docker node 'nosuchnode' (docker nodes: " + node + ")"), std::string::npos)
+      << bad_out;
 }
 
 TEST_F(DockerSeedTest, ctrl_c_of_remotemedia_run_while_a_node_initializes_ends_the_run_and_its_container) {
@@ -385,7 +392,8 @@ nodes:
   ::kill(pid, SIGINT);
   int st = 0;
   ::waitpid(pid, &st, 0);
-  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  const auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   std::printf("SIGINT -> remotemedia run exited in %lld ms\n", static_cast<long long>(took.count()));
   std::ifstream in(log);
   const std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

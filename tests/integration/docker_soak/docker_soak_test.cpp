@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "docker/client.hpp"
 #include "docker/container_manager.hpp"
@@ -46,8 +46,7 @@ int soak_seconds() {
 // corrupted chunk is seen.
 std::vector<float> chunk_samples(int k, std::int64_t n) {
   std::vector<float> v(kFrames);
-  for (std::size_t i = 0; i < kFrames; ++i)
-    v[i] = float(k) * 1000.0f + float(n % 1000) + float(i) / 1024.0f;
+  for (std::size_t i = 0; i < kFrames; ++i) v[i] = float(k) * 1000.0f + float(n % 1000) + float(i) / 1024.0f;
   return v;
 }
 
@@ -132,8 +131,7 @@ connections: [{from: audio_source, to: echo}]
         const auto* a = d->audio();
         const auto want = chunk_samples(k, expect);
         if (a == nullptr || a->view().size() != kFrames ||
-            !std::equal(want.begin(), want.end(), a->view().begin()) ||
-            d->timestamp_us != expect * 20'000) {
+            !std::equal(want.begin(), want.end(), a->view().begin()) || d->timestamp_us != expect * 20'000) {
           if (res.mismatches++ == 0)
             res.first_mismatch = fmt::format("session {} output {}: {}", k, expect,
                                              a ? fmt::format("first sample {}", a->view()[0]) : "not audio");
@@ -154,7 +152,8 @@ connections: [{from: audio_source, to: echo}]
       const auto t0 = std::chrono::steady_clock::now();
       for (std::int64_t n = 0; n < chunks; ++n) {
         std::this_thread::sleep_until(t0 + std::chrono::milliseconds(20 * n));
-        if (!(*s)->push("audio_source", RuntimeData::make_audio(chunk_samples(k, n), 16000, 1, n * 20'000))) break;
+        if (!(*s)->push("audio_source", RuntimeData::make_audio(chunk_samples(k, n), 16000, 1, n * 20'000)))
+          break;
         ++res.pushed;
       }
       ++streamed;
@@ -165,10 +164,12 @@ connections: [{from: audio_source, to: echo}]
 
   // Memory of the shared container(s), every 5 s (shorter runs: 8 samples) while all stream.
   std::vector<std::int64_t> samples;
-  const auto owner = std::map<std::string, std::string>{{std::string(rm::docker::kLabelOwner), std::to_string(::getpid())}};
+  const auto owner =
+      std::map<std::string, std::string>{{std::string(rm::docker::kLabelOwner), std::to_string(::getpid())}};
   const auto start = std::chrono::steady_clock::now();
   while (std::chrono::steady_clock::now() - start < std::chrono::seconds(seconds + 60)) {
-    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(5s, std::chrono::milliseconds(seconds * 1000 / 8)));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::milliseconds>(5s, std::chrono::milliseconds(seconds * 1000 / 8)));
     if (ready.load() < kSessions) continue;
     if (streamed.load() > 0) break;  // only while all five stream
     auto list = client.container_list(owner, false);

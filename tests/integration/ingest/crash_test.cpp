@@ -7,8 +7,8 @@
 
 #include <gtest/gtest.h>
 
-#include "support/telemetry_test_util.hpp"
 #include "process.hpp"
+#include "support/telemetry_test_util.hpp"
 #include "telemetry/client.hpp"
 #include "telemetry/follower.hpp"
 #include "telemetry/wal.hpp"
@@ -27,14 +27,18 @@ TEST(IngestCrash, kill_9_loses_no_acknowledged_sample_and_duplicates_none) {
 
   constexpr int kBatches = 400, kPerBatch = 50, kGpus = 8;
   std::vector<std::shared_ptr<const GpuInfo>> gpus;
-  for (int g = 0; g < kGpus; ++g) gpus.push_back(gpu(fmt::format("GPU-crash-{}", g), fmt::format("host-{}", g % 3)));
+  for (int g = 0; g < kGpus; ++g)
+    gpus.push_back(gpu(fmt::format("GPU-crash-{}", g), fmt::format("host-{}", g % 3)));
   std::mutex mu;
   std::set<double> acked_values;
   std::atomic<int> acked_batches{0};
   std::atomic<bool> producer_ok{true};
   std::thread producer([&] {
-    ReliablePublisher pub({.host = "127.0.0.1", .port = ports.broker, .producer_id = "crash-producer",
-                           .backoff_min = 20ms, .backoff_max = 300ms},
+    ReliablePublisher pub({.host = "127.0.0.1",
+                           .port = ports.broker,
+                           .producer_id = "crash-producer",
+                           .backoff_min = 20ms,
+                           .backoff_max = 300ms},
                           [&](std::uint64_t, const std::vector<OutSample>& s, bool) {
                             std::lock_guard lk(mu);
                             for (const auto& x : s) acked_values.insert(x.value);
@@ -44,7 +48,8 @@ TEST(IngestCrash, kill_9_loses_no_acknowledged_sample_and_duplicates_none) {
       std::vector<OutSample> s;
       for (int k = 0; k < kPerBatch; ++k) {
         const int v = b * kPerBatch + k;  // unique value per sample
-        s.push_back({gpus[static_cast<std::size_t>(v % kGpus)].get(), "DCGM_FI_DEV_GPU_UTIL", 1'000'000 + v, double(v)});
+        s.push_back({gpus[static_cast<std::size_t>(v % kGpus)].get(), "DCGM_FI_DEV_GPU_UTIL", 1'000'000 + v,
+                     double(v)});
       }
       if (!pub.publish(std::move(s))) producer_ok = false;
     }
@@ -56,7 +61,8 @@ TEST(IngestCrash, kill_9_loses_no_acknowledged_sample_and_duplicates_none) {
   for (int crash = 0; crash < 2; ++crash) {
     const int target = 80 + crash * 120;
     const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (acked_batches.load() < target && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+    while (acked_batches.load() < target && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
     collector->signal(SIGKILL);
     EXPECT_EQ(collector->wait(10s), 128 + SIGKILL);
     if (crash == 1) {

@@ -2,11 +2,11 @@
 #include <fstream>
 #include <set>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
-#include "support/telemetry_test_util.hpp"
 #include "process.hpp"
+#include "support/telemetry_test_util.hpp"
 #include "telemetry/follower.hpp"
 #include "telemetry/wal.hpp"
 
@@ -41,9 +41,13 @@ TEST(IngestPipeline, all_247_gpus_and_31_hosts_of_the_real_csv_land_in_the_store
   for (int i = 0; i < 2; ++i) {
     streamers.push_back(std::make_unique<Process>(
         bin("telemetry-streamer"), std::vector<std::string>{"--loops", "1"},
-        std::vector<std::pair<std::string, std::string>>{
-            {"CSV_FILE", kCsv}, {"BROKER_HOST", "127.0.0.1"}, {"BROKER_PORT", std::to_string(ports.broker)},
-            {"RATE", "0"}, {"WORKERS", "2"}, {"INSTANCE_INDEX", std::to_string(i)}, {"INSTANCE_COUNT", "2"}},
+        std::vector<std::pair<std::string, std::string>>{{"CSV_FILE", kCsv},
+                                                         {"BROKER_HOST", "127.0.0.1"},
+                                                         {"BROKER_PORT", std::to_string(ports.broker)},
+                                                         {"RATE", "0"},
+                                                         {"WORKERS", "2"},
+                                                         {"INSTANCE_INDEX", std::to_string(i)},
+                                                         {"INSTANCE_COUNT", "2"}},
         (data.path() / fmt::format("streamer{}.json", i)).string()));
   }
   for (auto& s : streamers) EXPECT_EQ(s->wait(60s), 0);
@@ -92,7 +96,8 @@ TEST(IngestPipeline, the_seeds_wide_csv_streams_one_sample_per_metric_column) {
   auto collector = start_collector(data.path() / "data", ports);
   ASSERT_TRUE(collector);
   Process streamer(bin("telemetry-streamer"), {"--loops", "2", "--rate", "100"},
-                   {{"CSV_FILE", csv.string()}, {"BROKER_HOST", "127.0.0.1"},
+                   {{"CSV_FILE", csv.string()},
+                    {"BROKER_HOST", "127.0.0.1"},
                     {"BROKER_PORT", std::to_string(ports.broker)}},
                    (data.path() / "out.json").string());
   EXPECT_EQ(streamer.wait(60s), 0);
@@ -121,9 +126,10 @@ TEST(IngestPipeline, sigterm_makes_the_streamer_flush_everything_it_sent_and_exi
   auto collector = start_collector(data.path() / "data", ports);
   ASSERT_TRUE(collector);
   const auto out = data.path() / "streamer.json";
-  Process streamer(bin("telemetry-streamer"), {"--rate", "200", "--batch-size", "50"},
-                   {{"CSV_FILE", kCsv}, {"BROKER_HOST", "127.0.0.1"}, {"BROKER_PORT", std::to_string(ports.broker)}},
-                   out.string());
+  Process streamer(
+      bin("telemetry-streamer"), {"--rate", "200", "--batch-size", "50"},
+      {{"CSV_FILE", kCsv}, {"BROKER_HOST", "127.0.0.1"}, {"BROKER_PORT", std::to_string(ports.broker)}},
+      out.string());
   // Streams forever (LOOPS=0) until told to stop.
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   while (std::chrono::steady_clock::now() < deadline) {

@@ -20,8 +20,8 @@
 
 #include <fmt/format.h>
 
-#include "support/free_port.hpp"
 #include "core/http_client.hpp"
+#include "support/free_port.hpp"
 
 namespace rm::telemetry::test {
 
@@ -98,17 +98,20 @@ struct CollectorPorts {
   std::uint16_t metrics = free_port();
 };
 
-inline std::unique_ptr<Process> start_collector(const std::filesystem::path& data_dir, const CollectorPorts& p,
+inline std::unique_ptr<Process> start_collector(const std::filesystem::path& data_dir,
+                                                const CollectorPorts& p,
                                                 std::vector<std::pair<std::string, std::string>> extra = {},
                                                 const std::string& stderr_path = {}, rlim_t max_fds = 0) {
-  std::vector<std::pair<std::string, std::string>> env = {
-      {"DATA_DIR", data_dir.string()},          {"BROKER_PORT", std::to_string(p.broker)},
-      {"HEALTH_PORT", std::to_string(p.health)}, {"METRICS_PORT", std::to_string(p.metrics)},
-      {"COLLECTOR_ID", "collector-test"},        {"BIND", "127.0.0.1"},
-      {"WORKERS", "2"}};
+  std::vector<std::pair<std::string, std::string>> env = {{"DATA_DIR", data_dir.string()},
+                                                          {"BROKER_PORT", std::to_string(p.broker)},
+                                                          {"HEALTH_PORT", std::to_string(p.health)},
+                                                          {"METRICS_PORT", std::to_string(p.metrics)},
+                                                          {"COLLECTOR_ID", "collector-test"},
+                                                          {"BIND", "127.0.0.1"},
+                                                          {"WORKERS", "2"}};
   for (auto& e : extra) env.push_back(e);
   auto proc = std::make_unique<Process>(bin("telemetry-collector"), std::vector<std::string>{}, env,
-                                       std::string{}, stderr_path, max_fds);
+                                        std::string{}, stderr_path, max_fds);
   // Ready once /ready answers 200 (recovery finished, broker listening).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {

@@ -36,7 +36,8 @@ class MixedPipeline : public ::testing::Test {
   }
   std::size_t files_in_root() const {
     std::size_t n = 0;
-    for (auto it = fs::recursive_directory_iterator(root_); it != fs::recursive_directory_iterator(); ++it) ++n;
+    for (auto it = fs::recursive_directory_iterator(root_); it != fs::recursive_directory_iterator(); ++it)
+      ++n;
     return n;
   }
   fs::path root_;
@@ -67,7 +68,8 @@ TEST_F(MixedPipeline, python_audio_node_between_native_nodes_scales_every_chunk)
   ASSERT_TRUE(session) << session.error().message;
   auto& s = **session;
   for (int i = 0; i < 20; ++i)
-    ASSERT_TRUE(s.push("audio_source", RuntimeData::make_audio(std::vector<float>(320, 0.8f), 16000, 1, i * 20000)));
+    ASSERT_TRUE(
+        s.push("audio_source", RuntimeData::make_audio(std::vector<float>(320, 0.8f), 16000, 1, i * 20000)));
   ASSERT_TRUE(s.close_input("audio_source"));
   int chunks = 0;
   while (auto o = s.next_output()) {

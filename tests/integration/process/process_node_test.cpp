@@ -58,7 +58,8 @@ class ProcessNodeTest : public ::testing::Test {
 
   std::size_t files_in_root() const {
     std::size_t n = 0;
-    for (auto it = fs::recursive_directory_iterator(root_); it != fs::recursive_directory_iterator(); ++it) ++n;
+    for (auto it = fs::recursive_directory_iterator(root_); it != fs::recursive_directory_iterator(); ++it)
+      ++n;
     return n;
   }
 
@@ -166,7 +167,8 @@ TEST_F(ProcessNodeTest, exception_in_process_is_reported_with_the_traceback_and_
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, NodeErrorCode::process_failed);
   EXPECT_NE(s.error().message.find("node pynode: process failed: ValueError: cannot handle text"),
-            std::string::npos) << s.error().message;
+            std::string::npos)
+      << s.error().message;
   EXPECT_NE(s.error().message.find("Traceback"), std::string::npos);
 }
 
@@ -177,7 +179,8 @@ TEST_F(ProcessNodeTest, node_that_never_becomes_ready_fails_with_an_init_timeout
   auto s = node.initialize();
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, NodeErrorCode::timeout);
-  EXPECT_NE(s.error().message.find("did not signal READY within 3000 ms"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("did not signal READY within 3000 ms"), std::string::npos)
+      << s.error().message;
   EXPECT_NE(s.error().message.find("warming up"), std::string::npos) << s.error().message;
   node.close();
   EXPECT_EQ(files_in_root(), 0u);
@@ -286,14 +289,16 @@ TEST_F(ProcessNodeTest, an_input_larger_than_the_input_channel_names_the_node_th
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, NodeErrorCode::invalid_input);
   EXPECT_NE(s.error().message.find("node pynode: an input of "), std::string::npos) << s.error().message;
-  EXPECT_NE(s.error().message.find("raise ipc.input_bytes of node pynode"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("raise ipc.input_bytes of node pynode"), std::string::npos)
+      << s.error().message;
   // Nothing accepted is lost: the node still works for inputs that fit.
   ASSERT_TRUE(node.process(RuntimeData::make_text("ok", 1), out));
   ASSERT_EQ(out.items.size(), 1u);
   EXPECT_EQ(out.items[0]->text()->text, "OK");
 }
 
-TEST_F(ProcessNodeTest, an_output_larger_than_the_output_channel_names_the_node_the_size_and_ipc_output_bytes) {
+TEST_F(ProcessNodeTest,
+       an_output_larger_than_the_output_channel_names_the_node_the_size_and_ipc_output_bytes) {
   auto o = options("TextUpper");
   o.output_capacity = 8192;
   ProcessNode node(o);
@@ -303,6 +308,7 @@ TEST_F(ProcessNodeTest, an_output_larger_than_the_output_channel_names_the_node_
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, NodeErrorCode::process_failed);
   EXPECT_NE(s.error().message.find("an output of "), std::string::npos) << s.error().message;
-  EXPECT_NE(s.error().message.find("raise ipc.output_bytes of node pynode"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("raise ipc.output_bytes of node pynode"), std::string::npos)
+      << s.error().message;
   EXPECT_TRUE(out.items.empty());
 }

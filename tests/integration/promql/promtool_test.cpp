@@ -1,13 +1,13 @@
 // promtool (Prometheus' own CLI, not written here) queries the gateway: instant, range,
 // series and label values, against the real DCGM export in a real index.
-#include <cstdio>
 #include <sys/wait.h>
+#include <cstdio>
 
 #include <gtest/gtest.h>
 
 #include "core/http.hpp"
-#include "support/dcgm_index.hpp"
 #include "promql/http_api.hpp"
+#include "support/dcgm_index.hpp"
 #include "telemetry/gateway.hpp"
 
 using namespace promql_test;
@@ -54,20 +54,26 @@ const std::string kEnd = "2025-07-18T20:44:34Z";  // last round: kBase + 8 * 15 
 TEST(Promtool, instant_query_counts_every_gpu_of_the_dcgm_export) {
   Served s;
   std::string out;
-  ASSERT_EQ(run("promtool query instant --time=" + kEnd + " " + s.url +
-                    " 'count(DCGM_FI_DEV_GPU_UTIL)'", out), 0) << out;
+  ASSERT_EQ(
+      run("promtool query instant --time=" + kEnd + " " + s.url + " 'count(DCGM_FI_DEV_GPU_UTIL)'", out), 0)
+      << out;
   EXPECT_NE(out.find("=> 247 @["), std::string::npos) << out;
   ASSERT_EQ(run("promtool query instant --time=" + kEnd + " " + s.url +
-                    " 'count by (Hostname) (DCGM_FI_DEV_GPU_TEMP)'", out), 0) << out;
+                    " 'count by (Hostname) (DCGM_FI_DEV_GPU_TEMP)'",
+                out),
+            0)
+      << out;
   EXPECT_EQ(count_lines(out, "{Hostname="), 31u) << out;
 }
 
 TEST(Promtool, range_query_returns_one_point_per_step_for_each_gpu) {
   Served s;
   std::string out;
-  ASSERT_EQ(run("promtool query range --start=2025-07-18T20:42:34Z --end=" + kEnd +
-                    " --step=30s " + s.url + " 'max by (Hostname) (DCGM_FI_DEV_POWER_USAGE)'", out),
-            0) << out;
+  ASSERT_EQ(run("promtool query range --start=2025-07-18T20:42:34Z --end=" + kEnd + " --step=30s " + s.url +
+                    " 'max by (Hostname) (DCGM_FI_DEV_POWER_USAGE)'",
+                out),
+            0)
+      << out;
   EXPECT_EQ(count_lines(out, "{Hostname="), 31u) << out;
   EXPECT_EQ(count_lines(out, " @["), 31u * 5) << out;  // 0, 30, 60, 90, 120 s
 }
@@ -77,8 +83,8 @@ TEST(Promtool, series_and_label_values_list_what_the_api_lists) {
   std::string out;
   // promtool's default window is now +- 9999 h, which the 2025 export is outside of.
   const std::string window = " --start=2025-07-18T20:00:00Z --end=2025-07-18T21:00:00Z ";
-  ASSERT_EQ(run("promtool query series" + window + "--match='DCGM_FI_DEV_GPU_UTIL{gpu=\"0\"}' " +
-                    s.url, out), 0)
+  ASSERT_EQ(run("promtool query series" + window + "--match='DCGM_FI_DEV_GPU_UTIL{gpu=\"0\"}' " + s.url, out),
+            0)
       << out;
   EXPECT_EQ(count_lines(out, "__name__=\"DCGM_FI_DEV_GPU_UTIL\""), 31u) << out;
   ASSERT_EQ(run("promtool query labels" + window + s.url + " Hostname", out), 0) << out;

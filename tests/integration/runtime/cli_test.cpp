@@ -72,7 +72,8 @@ TEST_P(SeedManifest, is_accepted_by_validate_when_a_registry_provides_its_python
   EXPECT_EQ(r.out.rfind("OK: ", 0), 0u) << r.out;
 }
 
-TEST(Validate, the_seeds_python_3_10_without_a_registry_names_the_version_what_can_be_built_and_the_ways_out) {
+TEST(Validate,
+     the_seeds_python_3_10_without_a_registry_names_the_version_what_can_be_built_and_the_ways_out) {
   auto r = run("validate " + quote((kSource / "examples/seed/pipeline-with-docker.yaml").string()));
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("python_version \"3.10\""), std::string::npos) << r.out;
@@ -87,9 +88,9 @@ TEST(Validate, the_seeds_python_3_10_without_a_registry_names_the_version_what_c
 }
 
 INSTANTIATE_TEST_SUITE_P(Examples, SeedManifest,
-                         ::testing::Values("pipeline-with-docker.yaml", "my-custom-node.yaml", "scenario1.yaml",
-                                           "scenario2.yaml", "migration-before.yaml", "migration-after.yaml",
-                                           "scenario1-here.yaml"));
+                         ::testing::Values("pipeline-with-docker.yaml", "my-custom-node.yaml",
+                                           "scenario1.yaml", "scenario2.yaml", "migration-before.yaml",
+                                           "migration-after.yaml", "scenario1-here.yaml"));
 
 TEST(Validate, prints_the_pipeline_name_and_node_count) {
   auto r = run("validate " + quote((kSource / "examples/seed/scenario1.yaml").string()));
@@ -117,21 +118,28 @@ INSTANTIATE_TEST_SUITE_P(
     Variants, BrokenManifest,
     ::testing::Values(
         Broken{"bad-version.yaml", "version \"v2\" is not supported (supported: \"v1\")"},
-        Broken{"duplicate-id.yaml", "nodes[1].id \"vad\" is already used by nodes[0]; node ids must be unique [node vad]"},
+        Broken{"duplicate-id.yaml",
+               "nodes[1].id \"vad\" is already used by nodes[0]; node ids must be unique [node vad]"},
         Broken{"typo-in-to.yaml", "connections[1].to \"transcibe\" names no node (nodes: transcribe, vad)"},
         Broken{"unknown-node-type.yaml", "nodes[0].node_type \"MyNode\" is not a native node type"},
         Broken{"python-2.yaml", "nodes[0].docker.python_version \"2.7\" is not supported (use one of 3.9"},
-        Broken{"low-memory.yaml",
-               "nodes[0].docker.resource_limits.memory_mb = 64 is below the minimum of 128 [node transcribe]"},
+        Broken{
+            "low-memory.yaml",
+            "nodes[0].docker.resource_limits.memory_mb = 64 is below the minimum of 128 [node transcribe]"},
         Broken{"too-many-cores.yaml", "nodes[0].docker.cpu_cores = 4096 is more than the"},
         Broken{"memory-lots.yaml",
-               "nodes[1].docker.resource_limits.memory_mb must be a number, got string \"lots\" [node transcribe]"},
+               "nodes[1].docker.resource_limits.memory_mb must be a number, got string \"lots\" [node "
+               "transcribe]"},
         Broken{"cycle.yaml", "connections form a cycle: a -> b -> c -> a"},
-        Broken{"missing-volume.yaml", "nodes[0].docker.volumes[0].host_path \"/models/my-model\" does not exist"},
+        Broken{"missing-volume.yaml",
+               "nodes[0].docker.volumes[0].host_path \"/models/my-model\" does not exist"},
         Broken{"empty-package.yaml", "nodes[0].docker.python_packages[1] is an empty package name"},
         Broken{"no-nodes.json", "nodes is empty: a pipeline needs at least one node"},
-        Broken{"missing-limits.yaml", "nodes[0].docker.resource_limits is required (memory_mb >= 128 and cpu_cores >= 0.1) [node node_a]"},
-        Broken{"bad-native-param.yaml", "nodes[0].params.chunk_size must be an integer, got string \"big\" [node chunk]"}),
+        Broken{"missing-limits.yaml",
+               "nodes[0].docker.resource_limits is required (memory_mb >= 128 and cpu_cores >= 0.1) [node "
+               "node_a]"},
+        Broken{"bad-native-param.yaml",
+               "nodes[0].params.chunk_size must be an integer, got string \"big\" [node chunk]"}),
     [](const auto& row) {
       std::string n = row.param.file;
       for (auto& c : n)
@@ -142,13 +150,14 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(Validate, missing_manifest_file_is_reported) {
   auto r = run("validate /nonexistent/pipeline.yaml");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.out.find("manifest file /nonexistent/pipeline.yaml does not exist"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("manifest file /nonexistent/pipeline.yaml does not exist"), std::string::npos)
+      << r.out;
 }
 
 TEST(Validate, unknown_top_level_key_is_a_warning_and_still_ok) {
   TempDir dir("rm-cli-warn");
-  std::ofstream(dir.path() / "p.yaml")
-      << "version: v1\nextras: 1\nnodes: [{id: a, node_type: PassThrough}]\nconnections: [{from: in, to: a}]\n";
+  std::ofstream(dir.path() / "p.yaml") << "version: v1\nextras: 1\nnodes: [{id: a, node_type: "
+                                          "PassThrough}]\nconnections: [{from: in, to: a}]\n";
   auto r = run("validate " + quote((dir.path() / "p.yaml").string()));
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("warning: "), std::string::npos);
@@ -186,15 +195,15 @@ TEST(Validate, explain_prints_each_node_with_its_kind_and_contract_and_each_conn
 
 TEST(Validate, a_connection_between_mismatched_contracts_is_an_error_naming_both_nodes_and_types) {
   TempDir dir("rm-cli-types");
-  std::ofstream(dir.path() / "p.yaml")
-      << "version: v1\nnodes:\n  - {id: clean, node_type: TextCleanup}\n"
-         "  - {id: chunk, node_type: AudioChunker}\n"
-         "connections: [{from: src, to: clean}, {from: clean, to: chunk}]\n";
+  std::ofstream(dir.path() / "p.yaml") << "version: v1\nnodes:\n  - {id: clean, node_type: TextCleanup}\n"
+                                          "  - {id: chunk, node_type: AudioChunker}\n"
+                                          "connections: [{from: src, to: clean}, {from: clean, to: chunk}]\n";
   auto r = run("validate " + quote((dir.path() / "p.yaml").string()));
   EXPECT_EQ(r.exit_code, 1) << r.out;
-  EXPECT_NE(r.out.find("error: connection clean -> chunk: clean emits only text, json, chunk accepts only audio "
-                       "[node chunk]"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find("error: connection clean -> chunk: clean emits only text, json, chunk accepts only audio "
+                 "[node chunk]"),
+      std::string::npos)
       << r.out;
 }
 
@@ -229,7 +238,9 @@ class RunSpeech : public ::testing::Test {
     delete dir_;
     dir_ = nullptr;
   }
-  void SetUp() override { ASSERT_TRUE(generated_) << "tests/fixtures/make_speech.sh failed (espeak-ng and sox needed)"; }
+  void SetUp() override {
+    ASSERT_TRUE(generated_) << "tests/fixtures/make_speech.sh failed (espeak-ng and sox needed)";
+  }
 
   // A one-node pipeline with the input `audio_source`, for the CLI's own error paths.
   static std::string pass_manifest() {
@@ -254,7 +265,8 @@ class RunSpeech : public ::testing::Test {
     double start = 0, last_voiced = 0;
     for (std::size_t f = 0; f + frame <= a->frames(); f += frame) {
       double e = 0;
-      for (std::size_t i = 0; i < frame; ++i) e += double(a->samples[(f + i) * a->channels]) * a->samples[(f + i) * a->channels];
+      for (std::size_t i = 0; i < frame; ++i)
+        e += double(a->samples[(f + i) * a->channels]) * a->samples[(f + i) * a->channels];
       bool voiced = std::sqrt(e / double(frame)) > 0.01;
       double t = double(f) / a->sample_rate;
       if (voiced) {
@@ -287,9 +299,9 @@ class RunSpeech : public ::testing::Test {
   void expect_segments_match_words(const std::string& manifest, const std::string& input) {
     TempDir out("rm-cli-run-" + manifest.substr(0, manifest.find('.')));
     auto jsonl = out.path() / "out.jsonl";
-    auto r = run("run " + quote((kSource / "examples/native" / manifest).string()) + " --input audio_source=" +
-                 quote((dir_->path() / input).string()) + " --output " + quote(jsonl.string()) + " --output-dir " +
-                 quote((out.path() / "wav").string()));
+    auto r = run("run " + quote((kSource / "examples/native" / manifest).string()) +
+                 " --input audio_source=" + quote((dir_->path() / input).string()) + " --output " +
+                 quote(jsonl.string()) + " --output-dir " + quote((out.path() / "wav").string()));
     ASSERT_EQ(r.exit_code, 0) << r.out;
     auto words = word_regions(dir_->path() / "three_words_16k.wav");
     ASSERT_EQ(words.size(), 3u);
@@ -305,7 +317,8 @@ class RunSpeech : public ::testing::Test {
       }
       if (l.at("type").as_string() == "control" && l.at("control").at("kind").as_string() == "speech_end") {
         const auto& p = l.at("control").at("payload");
-        segs.push_back({p.at("start_us").to_number<double>() / 1e6, p.at("end_us").to_number<double>() / 1e6});
+        segs.push_back(
+            {p.at("start_us").to_number<double>() / 1e6, p.at("end_us").to_number<double>() / 1e6});
       }
     }
     EXPECT_GT(audio_lines, 0u);
@@ -333,30 +346,32 @@ TEST_F(RunSpeech, native_silero_vad_example_finds_one_segment_per_word) {
   ASSERT_TRUE(node_type_linked("SileroVAD")) << "SileroVAD is not linked into remotemedia";
   const char* env = std::getenv("RM_SILERO_WEIGHTS");
   const char* home = std::getenv("HOME");
-  fs::path weights = env ? fs::path(env) : fs::path(home ? home : "/root") / ".cache/remotemedia/silero_vad_v5.rmw";
-  if (!fs::exists(weights)) GTEST_SKIP() << "Silero weights not installed at " << weights << " (scripts/setup.sh)";
+  fs::path weights =
+      env ? fs::path(env) : fs::path(home ? home : "/root") / ".cache/remotemedia/silero_vad_v5.rmw";
+  if (!fs::exists(weights))
+    GTEST_SKIP() << "Silero weights not installed at " << weights << " (scripts/setup.sh)";
   expect_segments_match_words("silero-vad-chunker.yaml", "three_words_48k_stereo.wav");
 }
 
 TEST_F(RunSpeech, missing_input_file_is_reported) {
-  auto r = run("run " + pass_manifest() +
-               " --input audio_source=/nonexistent/speech.wav");
+  auto r = run("run " + pass_manifest() + " --input audio_source=/nonexistent/speech.wav");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("audio file /nonexistent/speech.wav does not exist"), std::string::npos) << r.out;
 }
 
 TEST_F(RunSpeech, unsupported_audio_format_is_reported) {
-  auto r = run("run " + pass_manifest() + " --input audio_source=" +
-               quote((kSource / "examples/seed/scenario1.yaml").string()));
+  auto r = run("run " + pass_manifest() +
+               " --input audio_source=" + quote((kSource / "examples/seed/scenario1.yaml").string()));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("unsupported audio format"), std::string::npos) << r.out;
 }
 
 TEST_F(RunSpeech, unknown_input_name_is_reported_with_the_real_names) {
-  auto r = run("run " + pass_manifest() + " --input mic=" +
-               quote((dir_->path() / "three_words_16k.wav").string()));
+  auto r = run("run " + pass_manifest() +
+               " --input mic=" + quote((dir_->path() / "three_words_16k.wav").string()));
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.out.find("unknown input 'mic'; the pipeline's inputs are: audio_source"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("unknown input 'mic'; the pipeline's inputs are: audio_source"), std::string::npos)
+      << r.out;
 }
 
 TEST_F(RunSpeech, pass_through_pipeline_writes_one_json_line_per_20ms_chunk) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -16,12 +17,11 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
 
 #include "core/http_client.hpp"
 #include "integration/ingest/process.hpp"
-#include "process/wire.hpp"
 #include "media/audio_file.hpp"
+#include "process/wire.hpp"
 #include "server/protocol.hpp"
 #include "server/stream_client.hpp"
 #include "support/free_port.hpp"
@@ -88,7 +88,8 @@ std::vector<int> descendants(int pid) {
 std::size_t entries(const fs::path& dir) {
   std::size_t n = 0;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); ++it) ++n;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); ++it)
+    ++n;
   return n;
 }
 
@@ -129,14 +130,16 @@ class Server {
     fs::remove_all(root_);
     fs::remove_all(ipc_);
   }
-  void write(const std::string& name, const std::string& text) { std::ofstream(root_ / "pipelines" / name) << text; }
+  void write(const std::string& name, const std::string& text) {
+    std::ofstream(root_ / "pipelines" / name) << text;
+  }
   std::string url() const { return fmt::format("http://127.0.0.1:{}", port_); }
   std::uint16_t port() const { return port_; }
   const fs::path& root() const { return root_; }
   const fs::path& ipc() const { return ipc_; }
   Process& process() { return *proc_; }
-  tl::expected<rm::core::http::ClientResponse, std::string> get(const std::string& path,
-                                                                const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+  tl::expected<rm::core::http::ClientResponse, std::string> get(
+      const std::string& path, const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     return rm::core::http::fetch("127.0.0.1", port_, "GET", path, 2s, "", headers);
   }
   json::value get_json(const std::string& path) {
@@ -203,9 +206,12 @@ TEST(StreamServer, fifty_concurrent_sessions_each_get_exactly_their_own_outputs_
         }
         ++next;
       }
-      if (next != kChunks) failures[i] = fmt::format("{} outputs, expected {}", next, kChunks);
-      else if (!find_kind(evs, ClientEvent::Kind::done)) failures[i] = "no done message";
-      else if (evs.back().close_code != 1000) failures[i] = fmt::format("closed with {}", evs.back().close_code);
+      if (next != kChunks)
+        failures[i] = fmt::format("{} outputs, expected {}", next, kChunks);
+      else if (!find_kind(evs, ClientEvent::Kind::done))
+        failures[i] = "no done message";
+      else if (evs.back().close_code != 1000)
+        failures[i] = fmt::format("closed with {}", evs.back().close_code);
     });
   }
   for (auto& t : threads) t.join();
@@ -213,8 +219,9 @@ TEST(StreamServer, fifty_concurrent_sessions_each_get_exactly_their_own_outputs_
   auto metrics = server.get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("rm_server_sessions_started_total 50"), std::string::npos) << metrics->body;
-  EXPECT_NE(metrics->body.find(fmt::format("rm_server_frames_total{{direction=\"in\"}} {}", kSessions * kChunks)),
-            std::string::npos);
+  EXPECT_NE(
+      metrics->body.find(fmt::format("rm_server_frames_total{{direction=\"in\"}} {}", kSessions * kChunks)),
+      std::string::npos);
 }
 
 TEST(StreamServer, http_endpoints_describe_pipelines_sessions_and_health) {
@@ -281,7 +288,8 @@ TEST(StreamServer, an_upgrade_past_max_sessions_is_answered_503) {
   (*a)->end();
   EXPECT_EQ(drain(**a).back().close_code, 1000);
   // The slot comes back once the first session is torn down.
-  tl::expected<std::unique_ptr<StreamClient>, rm::server::ClientError> d = tl::unexpected(rm::server::ClientError{});
+  tl::expected<std::unique_ptr<StreamClient>, rm::server::ClientError> d =
+      tl::unexpected(rm::server::ClientError{});
   int refused = 1;
   for (int i = 0; i < 100 && !d; ++i) {
     d = StreamClient::connect(server.url(), "passthrough");
@@ -293,8 +301,9 @@ TEST(StreamServer, an_upgrade_past_max_sessions_is_answered_503) {
   }
   EXPECT_TRUE(d);
   auto metrics = server.get("/metrics");
-  EXPECT_NE(metrics->body.find(fmt::format("rm_server_sessions_rejected_total{{reason=\"capacity\"}} {}", refused)),
-            std::string::npos)
+  EXPECT_NE(
+      metrics->body.find(fmt::format("rm_server_sessions_rejected_total{{reason=\"capacity\"}} {}", refused)),
+      std::string::npos)
       << metrics->body;
 }
 
@@ -314,7 +323,8 @@ TEST(StreamServer, a_frame_over_the_size_limit_closes_with_1009_and_a_reason) {
 }
 
 // Raw WebSocket: to send what the client library never would.
-std::pair<int, std::string> raw_session(std::uint16_t port, const std::vector<std::pair<bool, std::string>>& frames) {
+std::pair<int, std::string> raw_session(std::uint16_t port,
+                                        const std::vector<std::pair<bool, std::string>>& frames) {
   namespace beast = boost::beast;
   boost::asio::io_context ioc;
   beast::websocket::stream<beast::tcp_stream> ws(ioc);
@@ -352,7 +362,9 @@ TEST(StreamServer, malformed_frames_and_unknown_pipelines_close_with_a_code_nami
   EXPECT_EQ(c4, 4400);
   EXPECT_NE(r4.find("unknown control message type \"pause\""), std::string::npos) << r4;
   auto frame = rm::server::encode_data_frame("mic", *tagged_chunk(0, 0));
-  auto [c5, r5] = raw_session(server.port(), {{true, start}, {false, std::string(reinterpret_cast<const char*>(frame.data()), frame.size())}});
+  auto [c5, r5] = raw_session(
+      server.port(),
+      {{true, start}, {false, std::string(reinterpret_cast<const char*>(frame.data()), frame.size())}});
   EXPECT_EQ(c5, 4400);
   EXPECT_EQ(r5, "malformed frame: unknown input 'mic' (inputs: audio_source)");
 
@@ -400,8 +412,9 @@ TEST(StreamServer, a_client_killed_mid_stream_ends_its_session_and_python_proces
   std::vector<float> tone(16000 * 30);
   for (std::size_t i = 0; i < tone.size(); ++i) tone[i] = 0.3f * std::sin(float(i) * 0.05f);
   ASSERT_TRUE(rm::media::write_wav(wav, tone, 16000, 1));
-  Process client(kCli, {"stream", server.url(), "gain", "--input", wav.string(), "--realtime", "--output",
-                        (server.root() / "out.jsonl").string()},
+  Process client(kCli,
+                 {"stream", server.url(), "gain", "--input", wav.string(), "--realtime", "--output",
+                  (server.root() / "out.jsonl").string()},
                  {});
   // Streaming: the session exists, has taken frames, and its Python node process runs.
   const auto deadline = std::chrono::steady_clock::now() + 30s;
@@ -453,7 +466,8 @@ TEST(StreamServer, sigterm_refuses_new_sessions_lets_running_ones_finish_then_ex
   bool refused = false;
   for (int i = 0; i < 100 && !refused; ++i) {
     auto d = StreamClient::connect(server.url(), "passthrough");
-    refused = !d && (d.error().http_status == 503 || d.error().message.find("cannot connect") != std::string::npos);
+    refused =
+        !d && (d.error().http_status == 503 || d.error().message.find("cannot connect") != std::string::npos);
     if (!refused) std::this_thread::sleep_for(10ms);
   }
   EXPECT_TRUE(refused);

@@ -12,14 +12,14 @@
 #include <sstream>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/json.hpp>
-#include <gtest/gtest.h>
 
-#include "support/free_port.hpp"
 #include "core/http.hpp"
 #include "core/http_client.hpp"
+#include "support/free_port.hpp"
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -144,8 +144,7 @@ struct Pipeline {
                                            {"COLLECTOR_HOST", "127.0.0.1"},
                                            {"COLLECTOR_PORT", std::to_string(health)}},
         dir / "gateway.log");
-    ASSERT_TRUE(wait_until([&] { return bool(http::get("127.0.0.1", api, "/health", 500ms)); },
-                           30s))
+    ASSERT_TRUE(wait_until([&] { return bool(http::get("127.0.0.1", api, "/health", 500ms)); }, 30s))
         << logs();
   }
   void stream(const fs::path& csv) {
@@ -167,13 +166,12 @@ struct Pipeline {
     return json::parse(r->body).as_object();
   }
   // Every point of a GPU, following next_cursor.
-  std::vector<json::object> all_points(const std::string& id, const std::string& extra,
-                                       int limit) {
+  std::vector<json::object> all_points(const std::string& id, const std::string& extra, int limit) {
     std::vector<json::object> out;
     std::string cursor;
     for (int page = 0; page < 10000; ++page) {
-      std::string t = "/api/v1/gpus/" + http::percent_encode(id) +
-                      "/telemetry?limit=" + std::to_string(limit) + extra;
+      std::string t =
+          "/api/v1/gpus/" + http::percent_encode(id) + "/telemetry?limit=" + std::to_string(limit) + extra;
       if (!cursor.empty()) t += "&cursor=" + http::percent_encode(cursor);
       auto o = get(t);
       for (auto& p : o["points"].as_array()) out.push_back(p.as_object());
@@ -217,8 +215,7 @@ TEST(TelemetryPipeline, dcgm_export_flows_from_streamer_through_collector_to_gat
   ASSERT_EQ(hosts.size(), 31u);
 
   // Every GPU by UUID and every host appear (the gateway follows DATA_DIR by polling).
-  ASSERT_TRUE(wait_until([&] { return p.get("/api/v1/gpus")["count"].as_int64() == 247; }, 30s))
-      << p.logs();
+  ASSERT_TRUE(wait_until([&] { return p.get("/api/v1/gpus")["count"].as_int64() == 247; }, 30s)) << p.logs();
   std::set<std::string> got;
   auto gpus = p.get("/api/v1/gpus");
   for (auto& g : gpus["gpus"].as_array()) {
@@ -238,8 +235,7 @@ TEST(TelemetryPipeline, dcgm_export_flows_from_streamer_through_collector_to_gat
 
   // One GPU: each row is one datapoint, so 10 metrics once each.
   const std::string id = "GPU-5fd4f087-86f3-7a43-b711-4771313afc50";
-  ASSERT_TRUE(wait_until([&] { return p.get("/api/v1/gpus/" + id)["samples"].as_int64() == 10; },
-                         30s));
+  ASSERT_TRUE(wait_until([&] { return p.get("/api/v1/gpus/" + id)["samples"].as_int64() == 10; }, 30s));
   auto all = p.all_points(id, "", 10000);
   ASSERT_EQ(all.size(), 10u);
   for (std::size_t i = 1; i < all.size(); ++i) {
@@ -268,15 +264,15 @@ TEST(TelemetryPipeline, dcgm_export_flows_from_streamer_through_collector_to_gat
 
   // Errors.
   EXPECT_EQ(p.get("/api/v1/gpus/GPU-does-not-exist/telemetry", 404)["code"].as_int64(), 404);
-  EXPECT_EQ(p.get("/api/v1/gpus/" + id + "/telemetry?start_time=2025-07-18T21:00:00Z&end_time="
-                  "2025-07-18T20:00:00Z",
-                  400)["error"].as_string(),
-            "bad_time_range");
-  EXPECT_EQ(p.get("/api/v1/gpus/" + id + "/telemetry?start_time=2025-07-18", 400)["error"]
+  EXPECT_EQ(p.get("/api/v1/gpus/" + id +
+                      "/telemetry?start_time=2025-07-18T21:00:00Z&end_time="
+                      "2025-07-18T20:00:00Z",
+                  400)["error"]
                 .as_string(),
+            "bad_time_range");
+  EXPECT_EQ(p.get("/api/v1/gpus/" + id + "/telemetry?start_time=2025-07-18", 400)["error"].as_string(),
             "bad_time");
-  EXPECT_EQ(p.get("/api/v1/gpus/" + id + "/telemetry?limit=100000", 400)["error"].as_string(),
-            "bad_limit");
+  EXPECT_EQ(p.get("/api/v1/gpus/" + id + "/telemetry?limit=100000", 400)["error"].as_string(), "bad_limit");
 
   // Prometheus views: DCGM names and labels; the gateway's own metrics on METRICS_PORT.
   auto prom = http::get("127.0.0.1", p.api, "/metrics/gpus");
@@ -314,8 +310,7 @@ TEST(TelemetryPipeline, the_seeds_wide_csv_works_end_to_end) {
   ASSERT_NO_FATAL_FAILURE(p.start_collector());
   ASSERT_NO_FATAL_FAILURE(p.start_gateway());
   ASSERT_NO_FATAL_FAILURE(p.stream(csv));
-  ASSERT_TRUE(wait_until([&] { return p.get("/api/v1/gpus")["count"].as_int64() == 3; }, 30s))
-      << p.logs();
+  ASSERT_TRUE(wait_until([&] { return p.get("/api/v1/gpus")["count"].as_int64() == 3; }, 30s)) << p.logs();
   ASSERT_TRUE(wait_until(
       [&] { return p.get("/api/v1/gpus/gpu-002/latest")["metrics"].as_array().size() == 3; }, 30s));
   std::map<std::string, double> latest;

@@ -139,7 +139,8 @@ TEST_F(BrokerFaults, samples_with_timestamps_out_of_range_are_rejected_and_count
   GpuInfo g;
   g.id = "GPU-ts";
   const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count();
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
   for (std::int64_t bad : {std::numeric_limits<std::int64_t>::min(), std::int64_t{-1},
                            now + std::int64_t{48} * 3600 * 1'000'000'000}) {
     BrokerClient c;
@@ -171,10 +172,13 @@ TEST(TelemetryFaults, health_and_metrics_keep_answering_when_idle_sockets_reach_
   for (int i = 0; i < 400; ++i) socks.emplace_back(ports.broker);
   // The cap (256 - 128) is reached; the rest are refused with an ERROR frame.
   auto m = core::http::get("127.0.0.1", ports.metrics, "/metrics", 5s);
-  ASSERT_TRUE(wait_until([&] {
-    m = core::http::get("127.0.0.1", ports.metrics, "/metrics", 5s);
-    return m && metric_value(m->body, "telemetry_collector_connections_refused_total") >= 272;
-  }, 20s)) << (m ? m->body : m.error());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        m = core::http::get("127.0.0.1", ports.metrics, "/metrics", 5s);
+        return m && metric_value(m->body, "telemetry_collector_connections_refused_total") >= 272;
+      },
+      20s))
+      << (m ? m->body : m.error());
   EXPECT_EQ(metric_value(m->body, "telemetry_collector_connections_open"), 128.0);
   EXPECT_EQ(metric_value(m->body, "process_max_fds"), 256.0);
   auto h = core::http::get("127.0.0.1", ports.health, "/health", 5s);

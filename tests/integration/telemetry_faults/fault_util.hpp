@@ -96,7 +96,8 @@ class SmallDisk {
     // Fill the last partial chunk byte-wise-ish.
     out.clear();
     std::string small(512, 'x');
-    while (out.write(small.data(), static_cast<std::streamsize>(small.size())) && out.flush()) n += small.size();
+    while (out.write(small.data(), static_cast<std::streamsize>(small.size())) && out.flush())
+      n += small.size();
     return n;
   }
 
@@ -124,7 +125,9 @@ class RawSocket {
   }
   RawSocket(RawSocket&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
   bool ok() const { return fd_ >= 0; }
-  bool send(std::string_view b) { return ::send(fd_, b.data(), b.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(b.size()); }
+  bool send(std::string_view b) {
+    return ::send(fd_, b.data(), b.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(b.size());
+  }
   // True once the peer closed the connection (EOF or reset) within `timeout`; frames it sent
   // before are appended to `received`.
   bool closed_by_peer(std::chrono::milliseconds timeout, std::string* received = nullptr) {

@@ -33,10 +33,9 @@ TEST(TelemetryFaults, a_full_disk_makes_the_store_read_only_and_it_resumes_by_it
   fs::create_directories(data);
   CollectorPorts ports;
   const auto log_path = (scratch.path() / "collector.log").string();
-  auto collector = start_collector(data, ports,
-                                   {{"CHECKPOINT_ENABLED", "false"}, {"SEGMENT_BYTES", "1048576"},
-                                    {"MAX_ENTRIES", "1000000"}},
-                                   log_path);
+  auto collector = start_collector(
+      data, ports,
+      {{"CHECKPOINT_ENABLED", "false"}, {"SEGMENT_BYTES", "1048576"}, {"MAX_ENTRIES", "1000000"}}, log_path);
   ASSERT_TRUE(collector) << slurp(log_path);
   auto get = [&](std::uint16_t port, const std::string& path) {
     return core::http::get("127.0.0.1", port, path, 2s);
@@ -76,10 +75,13 @@ TEST(TelemetryFaults, a_full_disk_makes_the_store_read_only_and_it_resumes_by_it
 
   // Fill the disk: the next group commit fails and the store turns read-only.
   disk.fill(disk.path() / "filler");
-  ASSERT_TRUE(wait_until([&] {
-    auto r = get(ports.health, "/ready");
-    return r && r->status == 503;
-  }, 20s)) << slurp(log_path);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = get(ports.health, "/ready");
+        return r && r->status == 503;
+      },
+      20s))
+      << slurp(log_path);
   auto ready = get(ports.health, "/ready");
   ASSERT_TRUE(ready);
   EXPECT_NE(ready->body.find("storage unavailable"), std::string::npos) << ready->body;
@@ -109,10 +111,13 @@ TEST(TelemetryFaults, a_full_disk_makes_the_store_read_only_and_it_resumes_by_it
 
   // Space comes back: the store resumes by itself.
   fs::remove(disk.path() / "filler");
-  ASSERT_TRUE(wait_until([&] {
-    auto r = get(ports.health, "/ready");
-    return r && r->status == 200;
-  }, 20s)) << slurp(log_path);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = get(ports.health, "/ready");
+        return r && r->status == 200;
+      },
+      20s))
+      << slurp(log_path);
   const auto before = acked_batches.load();
   ASSERT_TRUE(wait_until([&] { return acked_batches.load() >= before + 20; }, 20s));
   stop = true;

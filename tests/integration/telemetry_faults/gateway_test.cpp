@@ -16,14 +16,16 @@ using test::Process;
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch()).count();
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 struct GatewayProc {
   std::uint16_t port = free_port(), metrics = free_port();
   fs::path log;
   std::unique_ptr<Process> proc;
-  GatewayProc(const fs::path& data_dir, const fs::path& log_path, std::uint16_t collector_port = 1) : log(log_path) {
+  GatewayProc(const fs::path& data_dir, const fs::path& log_path, std::uint16_t collector_port = 1)
+      : log(log_path) {
     proc = std::make_unique<Process>(
         test::bin("api-gateway"), std::vector<std::string>{},
         std::vector<std::pair<std::string, std::string>>{{"DATA_DIR", data_dir.string()},
@@ -55,8 +57,7 @@ tl::expected<Ack, StoreError> submit_sync(Store& s, Batch b) {
   return f.get();
 }
 
-Batch batch_of(const std::string& gpu, std::uint64_t seq, std::int64_t ts,
-               std::vector<std::string> metrics) {
+Batch batch_of(const std::string& gpu, std::uint64_t seq, std::int64_t ts, std::vector<std::string> metrics) {
   Batch b;
   b.producer = "gw-test";
   b.seq = seq;
@@ -97,14 +98,18 @@ TEST(TelemetryFaults, the_gateway_on_an_empty_data_dir_is_live_but_not_ready_unt
   auto store = Store::open(so);
   ASSERT_TRUE(store);
   ASSERT_TRUE(submit_sync(**store, batch_of("GPU-late", 1, now_ns(), {"DCGM_FI_DEV_GPU_UTIL"})));
-  EXPECT_TRUE(wait_until([&] {
-    auto r = gw.get("/ready");
-    return r && r->status == 200;
-  }, 20s));
-  EXPECT_TRUE(wait_until([&] {
-    auto r = gw.get("/api/v1/gpus/GPU-late");
-    return r && r->status == 200;
-  }, 20s));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto r = gw.get("/ready");
+        return r && r->status == 200;
+      },
+      20s));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto r = gw.get("/api/v1/gpus/GPU-late");
+        return r && r->status == 200;
+      },
+      20s));
   (*store)->close();
 }
 
@@ -185,10 +190,12 @@ class GatewayOverData : public ::testing::Test {
     (*store)->close();
     gw_ = std::make_unique<GatewayProc>(data_, scratch_.path() / "gateway.log");
     ASSERT_TRUE(gw_->wait_up()) << slurp(gw_->log);
-    ASSERT_TRUE(wait_until([&] {
-      auto r = gw_->get("/api/v1/gpus");
-      return r && r->body.find("GPU-gone") != std::string::npos;
-    }, 20s));
+    ASSERT_TRUE(wait_until(
+        [&] {
+          auto r = gw_->get("/api/v1/gpus");
+          return r && r->body.find("GPU-gone") != std::string::npos;
+        },
+        20s));
   }
   ScratchDir scratch_{"gw-data"};
   fs::path data_ = scratch_.path() / "data";

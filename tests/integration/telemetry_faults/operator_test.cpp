@@ -28,17 +28,21 @@ TEST(TelemetryFaults, the_streamer_serves_metrics_and_logs_its_totals_while_it_r
                           {"STATS_INTERVAL_SECONDS", "1"}},
                          (scratch.path() / "streamer.out").string(), slog);
   std::string body;
-  ASSERT_TRUE(wait_until([&] {
-    auto m = core::http::get("127.0.0.1", smetrics, "/metrics", 2s);
-    if (!m) return false;
-    body = m->body;
-    return metric_value(body, "telemetry_streamer_batches_acked_total") >= 3 &&
-           metric_value(body, "telemetry_streamer_workers_connected") >= 1;
-  }, 20s)) << body << slurp(slog);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto m = core::http::get("127.0.0.1", smetrics, "/metrics", 2s);
+        if (!m) return false;
+        body = m->body;
+        return metric_value(body, "telemetry_streamer_batches_acked_total") >= 3 &&
+               metric_value(body, "telemetry_streamer_workers_connected") >= 1;
+      },
+      20s))
+      << body << slurp(slog);
   EXPECT_GT(metric_value(body, "telemetry_streamer_rows_read_total"), 0);
   EXPECT_GT(metric_value(body, "telemetry_streamer_ack_latency_seconds_count"), 0);
   EXPECT_GT(metric_value(body, "process_resident_memory_bytes"), 0);
-  EXPECT_TRUE(wait_until([&] { return slurp(slog).find("totals: ") != std::string::npos; }, 10s)) << slurp(slog);
+  EXPECT_TRUE(wait_until([&] { return slurp(slog).find("totals: ") != std::string::npos; }, 10s))
+      << slurp(slog);
 
   auto cm = core::http::get("127.0.0.1", ports.metrics, "/metrics", 2s);
   ASSERT_TRUE(cm);

@@ -9,8 +9,7 @@
 namespace rm::telemetry::faults {
 namespace {
 
-Batch known_batch(const std::string& producer, std::uint64_t seq, const std::string& gpu_id,
-                  std::size_t n) {
+Batch known_batch(const std::string& producer, std::uint64_t seq, const std::string& gpu_id, std::size_t n) {
   Batch b;
   b.producer = producer;
   b.seq = seq;
@@ -94,7 +93,8 @@ TEST(TelemetryFaults, the_follower_and_the_collector_recover_the_same_samples_af
        }},
       {"zero-filled tail on an older segment",
        [](const fs::path& wal, const auto& segs) {
-         std::ofstream(wal / segment_name(segs[0]), std::ios::app | std::ios::binary) << std::string(300, '\0');
+         std::ofstream(wal / segment_name(segs[0]), std::ios::app | std::ios::binary)
+             << std::string(300, '\0');
        }},
       {"wrong header on an older segment",
        [](const fs::path& wal, const auto& segs) { flip_byte(wal / segment_name(segs[2]), 0); }},
@@ -140,8 +140,8 @@ TEST(TelemetryFaults, polls_during_checkpoints_never_see_a_count_go_down_or_a_gp
   ScratchDir data("reads");
   auto store = open_store(data.path() / "collector-a", true, 64 * 1024);
   ASSERT_TRUE(store);
-  DataDirFollower follower({.data_dir = data.path(), .max_entries = 1'000'000,
-                            .poll_interval = std::chrono::milliseconds(150)});
+  DataDirFollower follower(
+      {.data_dir = data.path(), .max_entries = 1'000'000, .poll_interval = std::chrono::milliseconds(150)});
   follower.start();
   const std::vector<std::string> gpus = {"GPU-0", "GPU-1", "GPU-2", "GPU-3"};
   std::atomic<bool> writing{true};

@@ -9,9 +9,9 @@ using rm::telemetry::nats_config_from_env;
 
 namespace {
 void clear_nats_env() {
-  for (const char* k : {"NATS_URL", "NATS_STREAM", "NATS_SUBJECT", "NATS_REPLICAS", "NATS_MAX_BYTES", "NATS_MAX_AGE_S",
-                        "NATS_DUPLICATE_WINDOW_S", "NATS_ACK_WAIT_MS", "NATS_CONSUMER", "NATS_FETCH",
-                        "NATS_PUBLISH_TIMEOUT_MS"}) {
+  for (const char* k : {"NATS_URL", "NATS_STREAM", "NATS_SUBJECT", "NATS_REPLICAS", "NATS_MAX_BYTES",
+                        "NATS_MAX_AGE_S", "NATS_DUPLICATE_WINDOW_S", "NATS_ACK_WAIT_MS", "NATS_CONSUMER",
+                        "NATS_FETCH", "NATS_PUBLISH_TIMEOUT_MS"}) {
     ::unsetenv(k);
   }
 }
@@ -61,10 +61,10 @@ TEST(NatsConfig, bad_values_are_refused_with_the_variable_named) {
     const char* value;
     const char* expect;
   } cases[] = {
-      {"NATS_URL", "http://h1:4222", "NATS_URL"},  {"NATS_URL", " , ", "NATS_URL"},
-      {"NATS_REPLICAS", "0", "NATS_REPLICAS"},     {"NATS_REPLICAS", "three", "NATS_REPLICAS"},
+      {"NATS_URL", "http://h1:4222", "NATS_URL"},    {"NATS_URL", " , ", "NATS_URL"},
+      {"NATS_REPLICAS", "0", "NATS_REPLICAS"},       {"NATS_REPLICAS", "three", "NATS_REPLICAS"},
       {"NATS_ACK_WAIT_MS", "5", "NATS_ACK_WAIT_MS"}, {"NATS_STREAM", "a.b", "NATS_STREAM"},
-      {"NATS_SUBJECT", "x.>", "NATS_SUBJECT"},     {"NATS_FETCH", "0", "NATS_FETCH"},
+      {"NATS_SUBJECT", "x.>", "NATS_SUBJECT"},       {"NATS_FETCH", "0", "NATS_FETCH"},
   };
   for (const auto& k : cases) {
     Env e({{"NATS_URL", "nats://h1:4222"}, {k.var, k.value}});

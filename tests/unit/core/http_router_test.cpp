@@ -1,6 +1,6 @@
 // The router and request helpers are pure functions: tested without a socket.
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include "core/http.hpp"
 
@@ -11,21 +11,21 @@ namespace {
 Router sample_router() {
   Router r;
   r.get("/health", [](const Request&) { return text_response(200, "ok"); });
-  r.get("/api/v1/gpus/{id}", [](const Request& req) {
-    return text_response(200, "gpu:" + std::string(req.param("id")));
-  });
+  r.get("/api/v1/gpus/{id}",
+        [](const Request& req) { return text_response(200, "gpu:" + std::string(req.param("id"))); });
   r.get("/api/v1/gpus/{id}/telemetry", [](const Request& req) {
-    return text_response(200, "telemetry:" + std::string(req.param("id")) + ":" +
-                                  req.query.get("limit").value_or("-"));
+    return text_response(
+        200, "telemetry:" + std::string(req.param("id")) + ":" + req.query.get("limit").value_or("-"));
   });
-  r.add("POST", "/api/v1/gpus/{id}", [](const Request& req) {
-    return text_response(201, "posted:" + req.body);
-  });
+  r.add("POST", "/api/v1/gpus/{id}",
+        [](const Request& req) { return text_response(201, "posted:" + req.body); });
   r.get("/throws", [](const Request&) -> Response { throw std::runtime_error("boom"); });
   return r;
 }
 
-boost::json::object json_of(const Response& r) { return boost::json::parse(r.body).as_object(); }
+boost::json::object json_of(const Response& r) {
+  return boost::json::parse(r.body).as_object();
+}
 
 }  // namespace
 
@@ -42,8 +42,7 @@ TEST(HttpRouter, path_parameters_are_extracted_and_percent_decoded) {
   auto r = sample_router();
   EXPECT_EQ(r.handle(make_request("GET", "/api/v1/gpus/GPU-abc")).body, "gpu:GPU-abc");
   EXPECT_EQ(r.handle(make_request("GET", "/api/v1/gpus/gpu%2F001")).body, "gpu:gpu/001");
-  EXPECT_EQ(r.handle(make_request("GET", "/api/v1/gpus/a%20b/telemetry?limit=5")).body,
-            "telemetry:a b:5");
+  EXPECT_EQ(r.handle(make_request("GET", "/api/v1/gpus/a%20b/telemetry?limit=5")).body, "telemetry:a b:5");
 }
 
 TEST(HttpRouter, unknown_path_is_404_with_json_error_body) {
@@ -94,7 +93,8 @@ TEST(HttpRouter, a_throwing_handler_becomes_a_500_naming_the_route) {
 }
 
 TEST(HttpQuery, parameters_are_decoded_and_repeatable) {
-  auto q = QueryParams::parse("metric=a&metric=b%2Cc&start_time=2025-07-18T20%3A42%3A34%2B02%3A00&x=a+b&flag&&");
+  auto q =
+      QueryParams::parse("metric=a&metric=b%2Cc&start_time=2025-07-18T20%3A42%3A34%2B02%3A00&x=a+b&flag&&");
   ASSERT_TRUE(q) << q.error();
   EXPECT_EQ(q->all("metric"), (std::vector<std::string>{"a", "b,c"}));
   EXPECT_EQ(q->get("start_time"), "2025-07-18T20:42:34+02:00");

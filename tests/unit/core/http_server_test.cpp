@@ -3,6 +3,7 @@
 #include <future>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -10,7 +11,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <gtest/gtest.h>
 
 #include "core/http.hpp"
 #include "core/http_client.hpp"
@@ -93,8 +93,7 @@ TEST(HttpServer, binding_a_taken_port_fails_with_a_message_naming_it) {
 TEST(HttpServer, a_request_split_at_every_byte_offset_is_parsed_the_same) {
   Server server(echo_router(), local());
   ASSERT_TRUE(server.start());
-  const std::string request =
-      "POST /echo?q=a%20b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+  const std::string request = "POST /echo?q=a%20b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
   for (std::size_t split = 0; split <= request.size(); ++split) {
     Client c(server.port());
     c.send(std::string_view(request).substr(0, split));
@@ -112,8 +111,8 @@ TEST(HttpServer, keep_alive_serves_many_requests_on_one_connection) {
   Client c(server.port());
   for (int i = 0; i < 20; ++i) {
     std::string body = "n" + std::to_string(i);
-    c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
-           "\r\n\r\n" + body);
+    c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+           body);
     auto res = c.read();
     EXPECT_EQ(res.body(), body + "|");
     EXPECT_TRUE(res.keep_alive());
@@ -192,7 +191,7 @@ TEST(HttpServer, an_idle_connection_is_closed_after_the_idle_timeout) {
   Server server(echo_router(), opts);
   ASSERT_TRUE(server.start());
   Client c(server.port());
-  c.send("GET /hel");  // never finished
+  c.send("GET /hel");                 // never finished
   EXPECT_TRUE(c.closed_by_server());  // blocks until the deadline closes it
 }
 

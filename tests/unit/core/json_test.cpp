@@ -26,12 +26,11 @@ TEST(CoreJson, nan_and_infinity_become_null) {
 }
 
 TEST(CoreJson, integers_strings_and_nesting_match_the_parser) {
-  json::value v = json::parse(
-      R"({"a":1,"b":-9223372036854775808,"c":18446744073709551615,"d":"q\"b\\s\n\t\u0001é",)"
-      R"("e":[true,false,null,[],{}],"f":{"g":0.5}})");
+  json::value v =
+      json::parse(R"({"a":1,"b":-9223372036854775808,"c":18446744073709551615,"d":"q\"b\\s\n\t\u0001é",)"
+                  R"("e":[true,false,null,[],{}],"f":{"g":0.5}})");
   const std::string text = to_json(v);
   EXPECT_EQ(json::parse(text), v);
-  EXPECT_EQ(text,
-            R"({"a":1,"b":-9223372036854775808,"c":18446744073709551615,"d":"q\"b\\s\n\t\u0001é",)"
-            R"("e":[true,false,null,[],{}],"f":{"g":0.5}})");
+  EXPECT_EQ(text, R"({"a":1,"b":-9223372036854775808,"c":18446744073709551615,"d":"q\"b\\s\n\t\u0001é",)"
+                  R"("e":[true,false,null,[],{}],"f":{"g":0.5}})");
 }

@@ -24,4 +24,6 @@ TEST(Log, level_comes_from_the_environment) {
   ::unsetenv("RM_LOG_LEVEL");
 }
 
-TEST(Log, the_same_module_gets_the_same_logger) { EXPECT_EQ(logger("a.b"), logger("a.b")); }
+TEST(Log, the_same_module_gets_the_same_logger) {
+  EXPECT_EQ(logger("a.b"), logger("a.b"));
+}

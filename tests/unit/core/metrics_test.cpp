@@ -18,9 +18,8 @@ namespace {
 
 // Runs promtool on the text; returns its exit status and output.
 std::pair<int, std::string> promtool_check(const std::string& text) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("rm-metrics-" + std::to_string(::getpid()) + "-" +
-              std::to_string(std::hash<std::string>{}(text)));
+  auto dir = std::filesystem::temp_directory_path() / ("rm-metrics-" + std::to_string(::getpid()) + "-" +
+                                                       std::to_string(std::hash<std::string>{}(text)));
   std::filesystem::create_directories(dir);
   auto in = dir / "metrics.txt";
   std::ofstream(in) << text;
@@ -43,8 +42,7 @@ bool contains(const std::string& hay, const std::string& needle) {
 
 TEST(Metrics, promtool_is_installed) {
   auto [status, out] = promtool_check("# HELP x_total X.\n# TYPE x_total counter\nx_total 1\n");
-  ASSERT_EQ(status, 0) << "promtool check metrics failed or is missing (run scripts/setup.sh): "
-                       << out;
+  ASSERT_EQ(status, 0) << "promtool check metrics failed or is missing (run scripts/setup.sh): " << out;
 }
 
 TEST(Metrics, counter_with_labels_is_exposed_with_help_and_type) {
@@ -78,8 +76,7 @@ TEST(Metrics, gauge_sets_increments_and_decrements) {
 
 TEST(Metrics, histogram_has_cumulative_buckets_inf_sum_and_count) {
   Registry r;
-  auto& h = r.histogram("app_latency_seconds", "Latency.", {"route"}, {0.1, 0.5, 1})
-                .labels({"/x"});
+  auto& h = r.histogram("app_latency_seconds", "Latency.", {"route"}, {0.1, 0.5, 1}).labels({"/x"});
   for (double v : {0.05, 0.1, 0.3, 0.7, 2.0}) h.observe(v);
   auto text = r.expose();
   EXPECT_TRUE(contains(text, "# TYPE app_latency_seconds histogram\n"));
@@ -99,10 +96,8 @@ TEST(Metrics, label_values_and_help_are_escaped) {
       .labels({"quote\" back\\slash new\nline"})
       .inc();
   auto text = r.expose();
-  EXPECT_TRUE(contains(text, "# HELP app_odd_total Help with \\\\ backslash\\nand newline.\n"))
-      << text;
-  EXPECT_TRUE(contains(text, "app_odd_total{v=\"quote\\\" back\\\\slash new\\nline\"} 1\n"))
-      << text;
+  EXPECT_TRUE(contains(text, "# HELP app_odd_total Help with \\\\ backslash\\nand newline.\n")) << text;
+  EXPECT_TRUE(contains(text, "app_odd_total{v=\"quote\\\" back\\\\slash new\\nline\"} 1\n")) << text;
   auto [status, out] = promtool_check(text);
   EXPECT_EQ(status, 0) << out << "\n" << text;
 }

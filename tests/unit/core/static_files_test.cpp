@@ -1,10 +1,10 @@
 // Static files and executable-relative data lookup: real files in a temporary directory.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "core/http.hpp"
 #include "core/paths.hpp"
@@ -88,7 +88,8 @@ TEST_F(StaticFiles, a_matching_if_none_match_answers_304_without_a_body) {
 
 TEST(HttpRouterRest, a_rest_parameter_takes_every_remaining_segment) {
   Router r;
-  r.get("/files/{path...}", [](const Request& req) { return text_response(200, std::string(req.param("path"))); });
+  r.get("/files/{path...}",
+        [](const Request& req) { return text_response(200, std::string(req.param("path"))); });
   EXPECT_EQ(r.handle(make_request("GET", "/files/a/b/c.js")).body, "a/b/c.js");
   EXPECT_EQ(r.handle(make_request("GET", "/files/x")).body, "x");
   EXPECT_EQ(r.handle(make_request("GET", "/files")).status, 404);

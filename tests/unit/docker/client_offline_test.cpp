@@ -50,8 +50,8 @@ TEST(DockerClient, a_peer_that_never_answers_times_out_with_a_clear_error) {
   std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
   ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   ASSERT_EQ(::listen(fd, 4), 0);
-  auto c = DockerClient::connect({path}, rm::docker::ClientOptions{std::chrono::milliseconds(300),
-                                                                   std::chrono::milliseconds(300)});
+  auto c = DockerClient::connect(
+      {path}, rm::docker::ClientOptions{std::chrono::milliseconds(300), std::chrono::milliseconds(300)});
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code, DockerErrorCode::timeout);
   EXPECT_NE(c.error().message.find("/version"), std::string::npos) << c.error().message;
@@ -62,7 +62,8 @@ TEST(DockerClient, a_peer_that_never_answers_times_out_with_a_clear_error) {
 TEST(Doctor, unreachable_daemon_fails_the_daemon_check_with_a_fix_and_still_checks_shm) {
   rm::docker::DoctorOptions o;
   o.endpoint = rm::docker::Endpoint{"/tmp/rm-doctor-none-" + std::to_string(::getpid()) + ".sock"};
-  o.ipc_root = (std::filesystem::temp_directory_path() / ("rm-doctor-" + std::to_string(::getpid()))).string();
+  o.ipc_root =
+      (std::filesystem::temp_directory_path() / ("rm-doctor-" + std::to_string(::getpid()))).string();
   o.min_shm_mb = 1;
   const auto r = rm::docker::run_doctor(o);
   EXPECT_FALSE(r.ok());

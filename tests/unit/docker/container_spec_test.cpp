@@ -143,9 +143,9 @@ TEST(OwnerId, this_process_is_alive_and_a_reaped_child_or_other_start_time_is_no
   EXPECT_FALSE(dead.alive());
   EXPECT_FALSE(rm::docker::OwnerId{}.alive());
 
-  const auto round_trip = rm::docker::OwnerId::from_labels(
-      {{"remotemedia.owner", std::to_string(me.pid)},
-       {"remotemedia.owner_start", std::to_string(me.start_ticks)},
-       {"remotemedia.boot", me.boot_id}});
+  const auto round_trip =
+      rm::docker::OwnerId::from_labels({{"remotemedia.owner", std::to_string(me.pid)},
+                                        {"remotemedia.owner_start", std::to_string(me.start_ticks)},
+                                        {"remotemedia.boot", me.boot_id}});
   EXPECT_EQ(round_trip, me);
 }

@@ -142,8 +142,8 @@ Lines demux(const std::vector<std::string_view>& pieces) {
 }  // namespace
 
 TEST(LogDemuxer, frames_split_at_every_byte_give_the_same_lines) {
-  const std::string wire = frame(1, "hello\nwor") + frame(2, "oops\r\n") + frame(1, "ld\n") +
-                           frame(1, "") + frame(2, "no newline at end");
+  const std::string wire = frame(1, "hello\nwor") + frame(2, "oops\r\n") + frame(1, "ld\n") + frame(1, "") +
+                           frame(2, "no newline at end");
   const Lines expected = {{1, "hello"}, {2, "oops"}, {1, "world"}, {2, "no newline at end"}};
   EXPECT_EQ(demux({wire}), expected);
   for (std::size_t a = 0; a <= wire.size(); ++a) {

@@ -38,9 +38,7 @@ TEST(TarWriter, archive_extracts_with_gnu_tar_to_the_same_files) {
   EXPECT_EQ(tar.size() % 512, 0u);
 
   const auto dir = temp_dir("extract");
-  {
-    std::ofstream(dir / "ctx.tar", std::ios::binary) << tar;
-  }
+  { std::ofstream(dir / "ctx.tar", std::ios::binary) << tar; }
   fs::create_directories(dir / "out");
   const std::string cmd = "tar -xf '" + (dir / "ctx.tar").string() + "' -C '" + (dir / "out").string() + "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
@@ -48,7 +46,8 @@ TEST(TarWriter, archive_extracts_with_gnu_tar_to_the_same_files) {
   EXPECT_EQ(slurp(dir / "out" / "empty"), "");
   EXPECT_EQ(slurp(dir / "out" / long_dir / "nested.bin"), binary);
   EXPECT_EQ(slurp(dir / "out" / "exactly512"), std::string(512, 'z'));
-  EXPECT_TRUE((fs::status(dir / "out" / "exactly512").permissions() & fs::perms::owner_exec) != fs::perms::none);
+  EXPECT_TRUE((fs::status(dir / "out" / "exactly512").permissions() & fs::perms::owner_exec) !=
+              fs::perms::none);
   fs::remove_all(dir);
 }
 

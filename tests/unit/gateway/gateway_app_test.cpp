@@ -2,8 +2,8 @@
 #include <cstdlib>
 #include <limits>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "gateway_fixture.hpp"
 #include "telemetry/gateway_app.hpp"

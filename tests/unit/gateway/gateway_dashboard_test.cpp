@@ -2,8 +2,8 @@
 // checked against the paginated REST API they shortcut.
 #include <cmath>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "core/http.hpp"
 #include "core/metrics.hpp"
@@ -32,7 +32,9 @@ struct Dashboard : ::testing::Test {
   }
 };
 
-std::string t(std::int64_t ns) { return rm::telemetry::format_rfc3339(ns); }
+std::string t(std::int64_t ns) {
+  return rm::telemetry::format_rfc3339(ns);
+}
 
 }  // namespace
 
@@ -123,7 +125,9 @@ TEST_F(Dashboard, series_names_bad_input) {
                 .rfind("bad_time_range: inverted time range", 0),
             0u);
   EXPECT_EQ(err("/api/v1/gpus/GPU-a/series?limit=10", 400)
-                .rfind("unknown_parameter: unknown query parameter 'limit'; this route takes start_time, end_time, metric", 0),
+                .rfind("unknown_parameter: unknown query parameter 'limit'; this route takes start_time, "
+                       "end_time, metric",
+                       0),
             0u);
 }
 
@@ -131,7 +135,8 @@ TEST_F(Dashboard, fleet_and_pipeline_reject_a_query_parameter_they_do_not_take) 
   for (const std::string path : {"/api/v1/fleet", "/api/v1/pipeline"}) {
     auto o = get_json(path + "?limit=5", 400);
     EXPECT_EQ(o.at("error").as_string(), "unknown_parameter") << path;
-    EXPECT_EQ(o.at("message").as_string(), "unknown query parameter 'limit'; this route takes no query parameters")
+    EXPECT_EQ(o.at("message").as_string(),
+              "unknown query parameter 'limit'; this route takes no query parameters")
         << path;
   }
 }

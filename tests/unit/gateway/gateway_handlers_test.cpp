@@ -1,8 +1,8 @@
 // Gateway handlers over a real index, through Router::handle (no socket needed).
 #include <cmath>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "core/http.hpp"
 #include "gateway_fixture.hpp"
@@ -36,7 +36,9 @@ struct Fixture : ::testing::Test {
   }
 };
 
-std::string t(std::int64_t ns) { return rm::telemetry::format_rfc3339(ns); }
+std::string t(std::int64_t ns) {
+  return rm::telemetry::format_rfc3339(ns);
+}
 
 }  // namespace
 
@@ -98,14 +100,17 @@ TEST_F(Fixture, metric_filter_takes_repeats_and_comma_lists) {
   }
   EXPECT_EQ(get_json("/api/v1/gpus/GPU-a/telemetry?metric=DCGM_FI_DEV_GPU_UTIL,"
                      "DCGM_FI_DEV_GPU_TEMP")
-                .at("points").as_array().size(),
+                .at("points")
+                .as_array()
+                .size(),
             100u);
   EXPECT_EQ(get_json("/api/v1/gpus/GPU-a/telemetry?metric=DCGM_FI_DEV_GPU_UTIL&metric="
                      "DCGM_FI_DEV_GPU_TEMP")
-                .at("points").as_array().size(),
+                .at("points")
+                .as_array()
+                .size(),
             100u);
-  EXPECT_EQ(get_json("/api/v1/gpus/GPU-a/telemetry?metric=NOPE").at("points").as_array().size(),
-            0u);
+  EXPECT_EQ(get_json("/api/v1/gpus/GPU-a/telemetry?metric=NOPE").at("points").as_array().size(), 0u);
 }
 
 TEST_F(Fixture, cursor_pagination_visits_every_point_once_in_order) {
@@ -142,9 +147,8 @@ TEST_F(Fixture, bad_parameters_are_400_with_a_named_reason) {
   EXPECT_EQ(error_of(base + "limit=5x", 400), "bad_limit");
   EXPECT_EQ(error_of(base + "cursor=garbage", 400), "bad_cursor");
   // Equal bounds are a valid (one-instant) window; the maximum limit is allowed.
-  EXPECT_EQ(get_json(base + "start_time=" + t(kBase) + "&end_time=" + t(kBase))
-                .at("points").as_array().size(),
-            1u);
+  EXPECT_EQ(
+      get_json(base + "start_time=" + t(kBase) + "&end_time=" + t(kBase)).at("points").as_array().size(), 1u);
   EXPECT_EQ(get_json(base + "limit=10000").at("points").as_array().size(), 100u);
 }
 

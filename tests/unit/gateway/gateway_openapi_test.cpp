@@ -6,8 +6,8 @@
 #include <set>
 #include <sstream>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "core/http.hpp"
 #include "core/http_client.hpp"
@@ -22,8 +22,8 @@ namespace http = rm::core::http;
 namespace {
 
 int promtool_check(const std::string& text, std::string& out) {
-  auto file = std::filesystem::temp_directory_path() /
-              ("rm-gateway-metrics-" + std::to_string(::getpid()) + ".txt");
+  auto file =
+      std::filesystem::temp_directory_path() / ("rm-gateway-metrics-" + std::to_string(::getpid()) + ".txt");
   std::ofstream(file) << text;
   FILE* p = ::popen(("promtool check metrics < " + file.string() + " 2>&1").c_str(), "r");
   char buf[512];
@@ -57,24 +57,21 @@ TEST(GatewayOpenApi, every_route_is_documented_with_its_parameters) {
         if (p.at("in").as_string() == "path") {
           ++path_params;
           EXPECT_TRUE(p.at("required").as_bool());
-          EXPECT_NE(route.path.find("{" + std::string(p.at("name").as_string()) + "}"),
-                    std::string::npos);
+          EXPECT_NE(route.path.find("{" + std::string(p.at("name").as_string()) + "}"), std::string::npos);
         }
       }
     }
     EXPECT_EQ(path_params, braces) << route.path;
   }
-  for (const char* required :
-       {"/health", "/api/v1/gpus", "/api/v1/gpus/{id}", "/api/v1/gpus/{id}/telemetry",
-        "/api/v1/gpus/{id}/latest", "/api/v1/hosts", "/api/v1/hosts/{hostname}/gpus",
-        "/metrics/gpus", "/openapi.json"}) {
+  for (const char* required : {"/health", "/api/v1/gpus", "/api/v1/gpus/{id}", "/api/v1/gpus/{id}/telemetry",
+                               "/api/v1/gpus/{id}/latest", "/api/v1/hosts", "/api/v1/hosts/{hostname}/gpus",
+                               "/metrics/gpus", "/openapi.json"}) {
     EXPECT_TRUE(paths.contains(required)) << required;
   }
   auto& tele = paths.at("/api/v1/gpus/{id}/telemetry").at("get").as_object();
   std::set<std::string> names;
   for (auto& p : tele.at("parameters").as_array()) names.insert(std::string(p.at("name").as_string()));
-  EXPECT_EQ(names, (std::set<std::string>{"id", "start_time", "end_time", "metric", "limit",
-                                          "cursor"}));
+  EXPECT_EQ(names, (std::set<std::string>{"id", "start_time", "end_time", "metric", "limit", "cursor"}));
 }
 
 TEST(GatewayOpenApi, every_documented_path_answers_as_documented_on_a_running_gateway) {
@@ -97,8 +94,8 @@ TEST(GatewayOpenApi, every_documented_path_answers_as_documented_on_a_running_ga
       std::string p(path);
       auto substitute = [&](const std::string& id, const std::string& host) {
         std::string out = p;
-        for (auto [name, value] : {std::pair{std::string("{id}"), id},
-                                   std::pair{std::string("{hostname}"), host}}) {
+        for (auto [name, value] :
+             {std::pair{std::string("{id}"), id}, std::pair{std::string("{hostname}"), host}}) {
           auto at = out.find(name);
           if (at != std::string::npos) out.replace(at, name.size(), value);
         }
@@ -131,8 +128,7 @@ TEST(GatewayOpenApi, every_documented_path_answers_as_documented_on_a_running_ga
         for (const char* f : {"error", "message", "code"}) EXPECT_TRUE(body.contains(f)) << p;
       }
       if (responses.contains("400")) {
-        auto bad =
-            http::get("127.0.0.1", server.port(), substitute("GPU-a", "host-1") + "?limit=0");
+        auto bad = http::get("127.0.0.1", server.port(), substitute("GPU-a", "host-1") + "?limit=0");
         ASSERT_TRUE(bad);
         EXPECT_EQ(bad->status, 400) << p;
       }
@@ -152,8 +148,7 @@ TEST(GatewayOpenApi, every_documented_path_answers_as_documented_on_a_running_ga
   EXPECT_TRUE(status == 0 || status == 3) << status << out << gpus->body;
   std::istringstream lines(out);
   for (std::string line; std::getline(lines, line);) {
-    EXPECT_NE(line.find("label names should be written in 'snake_case' not 'camelCase'"),
-              std::string::npos)
+    EXPECT_NE(line.find("label names should be written in 'snake_case' not 'camelCase'"), std::string::npos)
         << line;
   }
   auto own = registry.expose();

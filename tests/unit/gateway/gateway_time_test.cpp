@@ -46,35 +46,35 @@ TEST(Rfc3339, invalid_forms_are_rejected_with_a_reason_and_an_example) {
   const char* bad[] = {
       "",
       "2025",
-      "2025-07-18",                    // date only
-      "2025-07-18T20:42:34",           // no zone
-      "2025-07-18T20:42Z",             // no seconds
-      "2025-7-18T20:42:34Z",           // one-digit month
-      "2025-07-18X20:42:34Z",          // bad separator
-      "2025-13-01T00:00:00Z",          // month 13
-      "2025-00-01T00:00:00Z",          // month 0
-      "2025-02-29T00:00:00Z",          // not a leap year
-      "1900-02-29T00:00:00Z",          // century, not a leap year
-      "2025-04-31T00:00:00Z",          // April has 30 days
-      "2025-07-00T00:00:00Z",          // day 0
-      "2025-07-18T24:00:00Z",          // hour 24
-      "2025-07-18T20:60:00Z",          // minute 60
-      "2025-07-18T20:42:61Z",          // second 61
-      "2025-07-18T20:42:34.Z",         // empty fraction
-      "2025-07-18T20:42:34+2:00",      // one-digit offset
-      "2025-07-18T20:42:34+02",        // offset without minutes
-      "2025-07-18T20:42:34+0200",      // offset without colon
-      "2025-07-18T20:42:34+24:00",     // offset hour 24
-      "2025-07-18T20:42:34+02:60",     // offset minute 60
-      "2025-07-18T20:42:34Zjunk",      // trailing
-      "2025-07-18T20:42:34Z ",         // trailing space
-      " 2025-07-18T20:42:34Z",         // leading space
-      "2025-07-18T20:42:34 UTC",       // zone name
-      "1752871354",                    // epoch seconds
-      "2262-04-12T00:00:00Z",          // beyond int64 nanoseconds
-      "1600-01-01T00:00:00Z",          // before int64 nanoseconds
+      "2025-07-18",                 // date only
+      "2025-07-18T20:42:34",        // no zone
+      "2025-07-18T20:42Z",          // no seconds
+      "2025-7-18T20:42:34Z",        // one-digit month
+      "2025-07-18X20:42:34Z",       // bad separator
+      "2025-13-01T00:00:00Z",       // month 13
+      "2025-00-01T00:00:00Z",       // month 0
+      "2025-02-29T00:00:00Z",       // not a leap year
+      "1900-02-29T00:00:00Z",       // century, not a leap year
+      "2025-04-31T00:00:00Z",       // April has 30 days
+      "2025-07-00T00:00:00Z",       // day 0
+      "2025-07-18T24:00:00Z",       // hour 24
+      "2025-07-18T20:60:00Z",       // minute 60
+      "2025-07-18T20:42:61Z",       // second 61
+      "2025-07-18T20:42:34.Z",      // empty fraction
+      "2025-07-18T20:42:34+2:00",   // one-digit offset
+      "2025-07-18T20:42:34+02",     // offset without minutes
+      "2025-07-18T20:42:34+0200",   // offset without colon
+      "2025-07-18T20:42:34+24:00",  // offset hour 24
+      "2025-07-18T20:42:34+02:60",  // offset minute 60
+      "2025-07-18T20:42:34Zjunk",   // trailing
+      "2025-07-18T20:42:34Z ",      // trailing space
+      " 2025-07-18T20:42:34Z",      // leading space
+      "2025-07-18T20:42:34 UTC",    // zone name
+      "1752871354",                 // epoch seconds
+      "2262-04-12T00:00:00Z",       // beyond int64 nanoseconds
+      "1600-01-01T00:00:00Z",       // before int64 nanoseconds
       "9999-12-31T23:59:59Z",
-      "２０２５-07-18T20:42:34Z",       // non-ASCII digits
+      "２０２５-07-18T20:42:34Z",  // non-ASCII digits
   };
   for (const char* text : bad) {
     auto r = parse_rfc3339(text);
@@ -85,8 +85,8 @@ TEST(Rfc3339, invalid_forms_are_rejected_with_a_reason_and_an_example) {
 }
 
 TEST(Rfc3339, format_then_parse_round_trips) {
-  for (std::int64_t ns : {kBase, kBase + 1, kBase + 999'999'999, std::int64_t{0},
-                          std::int64_t{-1}, -86'400 * kSec - 7, std::int64_t{1709164800} * kSec + 42}) {
+  for (std::int64_t ns : {kBase, kBase + 1, kBase + 999'999'999, std::int64_t{0}, std::int64_t{-1},
+                          -86'400 * kSec - 7, std::int64_t{1709164800} * kSec + 42}) {
     auto text = format_rfc3339(ns);
     auto back = parse_rfc3339(text);
     ASSERT_TRUE(back) << text << ": " << back.error();

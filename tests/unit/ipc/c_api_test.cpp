@@ -58,9 +58,8 @@ struct Api {
     f = reinterpret_cast<F>(::dlsym(handle, name));
   }
   bool complete() const {
-    return handle && create && open && close && unlink && loan && send && send_copy &&
-           receive && release && peer_alive && max_record && capacity && last_error &&
-           layout_version;
+    return handle && create && open && close && unlink && loan && send && send_copy && receive && release &&
+           peer_alive && max_record && capacity && last_error && layout_version;
   }
 };
 
@@ -74,7 +73,10 @@ TEST(IpcCApi, the_shared_library_loads_and_exports_every_function) {
   EXPECT_TRUE(api().complete());
   EXPECT_EQ(api().layout_version(), 1u);
   // Only the C ABI is exported: no C++ symbols leak out.
-  EXPECT_EQ(::dlsym(api().handle, "_ZN2rm3ipc6detail7Channel6createERKNSt10filesystem7__cxx114pathESt17basic_string_viewIcSt11char_traitsIcEEmNS1_4RoleERKNS0_14ChannelOptionsE"), nullptr);
+  EXPECT_EQ(::dlsym(api().handle,
+                    "_ZN2rm3ipc6detail7Channel6createERKNSt10filesystem7__cxx114pathESt17basic_string_"
+                    "viewIcSt11char_traitsIcEEmNS1_4RoleERKNS0_14ChannelOptionsE"),
+            nullptr);
 }
 
 TEST(IpcCApi, records_round_trip_between_two_processes_through_loan_send_receive_release) {
@@ -91,8 +93,7 @@ TEST(IpcCApi, records_round_trip_between_two_processes_through_loan_send_receive
   ASSERT_GE(child, 0);
   if (child == 0) {
     rm_ipc_channel* prod = nullptr;
-    if (api().open(d.c_str(), "c1_n_output", RM_IPC_ROLE_PRODUCER, 5000, &prod) != RM_IPC_OK)
-      ::_exit(2);
+    if (api().open(d.c_str(), "c1_n_output", RM_IPC_ROLE_PRODUCER, 5000, &prod) != RM_IPC_OK) ::_exit(2);
     for (int i = 0; i < kCount; ++i) {
       void* p = nullptr;
       std::size_t n = rm::ipc::test::message_size(static_cast<std::uint64_t>(i), 3000);
@@ -107,8 +108,8 @@ TEST(IpcCApi, records_round_trip_between_two_processes_through_loan_send_receive
     const void* p = nullptr;
     std::uint64_t n = 0;
     ASSERT_EQ(api().receive(cons, &p, &n, 30000), RM_IPC_OK) << api().last_error();
-    ASSERT_TRUE(rm::ipc::test::check_message(static_cast<const std::byte*>(p), n,
-                                             static_cast<std::uint64_t>(i)));
+    ASSERT_TRUE(
+        rm::ipc::test::check_message(static_cast<const std::byte*>(p), n, static_cast<std::uint64_t>(i)));
     ASSERT_EQ(api().release(cons), RM_IPC_OK);
   }
   const void* p = nullptr;

@@ -148,7 +148,9 @@ struct Malformed {
   const char* mentions;
 };
 
-void PrintTo(const Malformed& m, std::ostream* os) { *os << m.name; }
+void PrintTo(const Malformed& m, std::ostream* os) {
+  *os << m.name;
+}
 
 Bytes with_byte(Bytes b, std::size_t at, std::uint8_t v) {
   b.at(at) = std::byte{v};
@@ -179,23 +181,19 @@ std::vector<Malformed> malformed_cases() {
       {"payload_len_beyond_buffer", with_byte(text, 12, 3), "field 'payload' at offset 16"},
       {"payload_len_huge", with_byte(text, 15, 0xFF), "exceeds"},
       {"trailing_bytes", appended(text, 5), "5 trailing bytes"},
-      {"invalid_utf8_text", envelope(EnvelopeType::text, "s", 1, Bytes{std::byte{0xC3}}),
+      {"invalid_utf8_text", envelope(EnvelopeType::text, "s", 1, Bytes{std::byte{0xC3}}), "invalid UTF-8"},
+      {"overlong_utf8_text", envelope(EnvelopeType::text, "s", 1, Bytes{std::byte{0xC0}, std::byte{0xAF}}),
        "invalid UTF-8"},
-      {"overlong_utf8_text",
-       envelope(EnvelopeType::text, "s", 1, Bytes{std::byte{0xC0}, std::byte{0xAF}}),
-       "invalid UTF-8"},
-      {"audio_samples_not_whole_f32",
-       envelope(EnvelopeType::audio, "s", 1, appended(audio_payload(), 3)), "audio.samples"},
+      {"audio_samples_not_whole_f32", envelope(EnvelopeType::audio, "s", 1, appended(audio_payload(), 3)),
+       "audio.samples"},
       {"audio_samples_not_divisible_by_channels", envelope(EnvelopeType::audio, "s", 1, odd),
        "do not divide into 2 channels"},
       {"tensor_negative_dim", envelope(EnvelopeType::tensor, "s", 1, tn), "negative dimension"},
-      {"tensor_data_mismatch",
-       envelope(EnvelopeType::numpy, "s", 1, appended(tensor_payload(), 4)), "do not match"},
+      {"tensor_data_mismatch", envelope(EnvelopeType::numpy, "s", 1, appended(tensor_payload(), 4)),
+       "do not match"},
       {"control_empty_kind",
-       envelope(EnvelopeType::control, "s", 1, text_bytes(R"({"kind":"","payload":{}})")),
-       "kind is empty"},
-      {"end_of_input_with_payload", envelope(EnvelopeType::end_of_input, "s", 1, Bytes(1)),
-       "must be empty"},
+       envelope(EnvelopeType::control, "s", 1, text_bytes(R"({"kind":"","payload":{}})")), "kind is empty"},
+      {"end_of_input_with_payload", envelope(EnvelopeType::end_of_input, "s", 1, Bytes(1)), "must be empty"},
   };
 }
 

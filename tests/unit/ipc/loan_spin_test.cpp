@@ -1,7 +1,7 @@
 // With ChannelOptions::loan_spin the consumer spins instead of sleeping while the producer fills
-// an open loan: the loan-open word in the segment, and the consumer's futex sleeps counted. In-process (threads), so these
-// also run under ThreadSanitizer. No timing is asserted: the budgets are far larger than the
-// test's pauses, so the outcome does not depend on scheduling.
+// an open loan: the loan-open word in the segment, and the consumer's futex sleeps counted. In-process
+// (threads), so these also run under ThreadSanitizer. No timing is asserted: the budgets are far larger than
+// the test's pauses, so the outcome does not depend on scheduling.
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -34,8 +34,7 @@ TEST(IpcRing, a_record_round_trips_in_place) {
   auto got = sub->receive(1s);
   ASSERT_TRUE(got) << got.error().message;
   ASSERT_TRUE(*got);
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>((*got)->payload().data()), (*got)->size()),
-            "hello");
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>((*got)->payload().data()), (*got)->size()), "hello");
 }
 
 TEST(IpcRing, receive_on_an_empty_channel_is_nothing_yet_not_an_error) {
@@ -74,8 +73,7 @@ TEST(IpcRing, variable_size_records_wrap_around_in_order_with_intact_checksums) 
     ASSERT_TRUE(got) << got.error().message;
     ASSERT_TRUE(*got) << "timed out at message " << i;
     ASSERT_EQ((*got)->size(), rm::ipc::test::message_size(i, kMax));
-    ASSERT_TRUE(rm::ipc::test::check_message((*got)->payload().data(), (*got)->size(), i))
-        << "message " << i;
+    ASSERT_TRUE(rm::ipc::test::check_message((*got)->payload().data(), (*got)->size(), i)) << "message " << i;
     ++ok;
   }
   producer.join();
@@ -183,7 +181,10 @@ TEST(IpcRing, a_record_of_maximum_size_fits_after_the_ring_has_wrapped) {
   auto sub = Subscriber::open(dir.path(), "s9_n_input", 1s);
   ASSERT_TRUE(pub && sub);
   ASSERT_TRUE(pub->send_copy(std::vector<std::byte>(300, std::byte{7}), 0ns).value());
-  { auto got = sub->receive(0ns); ASSERT_TRUE(got && *got); }
+  {
+    auto got = sub->receive(0ns);
+    ASSERT_TRUE(got && *got);
+  }
   std::thread consumer([&] {
     auto got = sub->receive(10s);
     ASSERT_TRUE(got && *got) << (got ? "timeout" : got.error().message);

@@ -37,7 +37,9 @@ struct Corruption {
 };
 
 // Keeps test names and failure output readable (the default prints the struct's bytes).
-void PrintTo(const Corruption& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const Corruption& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class IpcSegmentCorruption : public ::testing::TestWithParam<Corruption> {};
 
@@ -60,15 +62,14 @@ TEST_P(IpcSegmentCorruption, opening_a_malformed_segment_is_a_format_error_namin
 
 INSTANTIATE_TEST_SUITE_P(
     Table, IpcSegmentCorruption,
-    ::testing::Values(
-        Corruption{"wrong_magic", 0, {'N', 'O', 'T', 'I', 'P', 'C', '!', '!'}, 0, "bad magic"},
-        Corruption{"wrong_version", 8, {99, 0, 0, 0}, 0, "layout version 99"},
-        Corruption{"wrong_header_size", 12, {0, 2, 0, 0}, 0, "header size 512"},
-        Corruption{"capacity_beyond_file", 16, {0, 0, 1, 0, 0, 0, 0, 0}, 0, "capacity 65536"},
-        Corruption{"unaligned_capacity", 16, {1, 16, 0, 0, 0, 0, 0, 0}, 0, "capacity 4097"},
-        Corruption{"truncated_ring", 0, {}, 6000, "does not match the file size 6000"},
-        Corruption{"truncated_header", 0, {}, 100, "smaller than"},
-        Corruption{"empty_file", 0, {}, 1, "smaller than"}),
+    ::testing::Values(Corruption{"wrong_magic", 0, {'N', 'O', 'T', 'I', 'P', 'C', '!', '!'}, 0, "bad magic"},
+                      Corruption{"wrong_version", 8, {99, 0, 0, 0}, 0, "layout version 99"},
+                      Corruption{"wrong_header_size", 12, {0, 2, 0, 0}, 0, "header size 512"},
+                      Corruption{"capacity_beyond_file", 16, {0, 0, 1, 0, 0, 0, 0, 0}, 0, "capacity 65536"},
+                      Corruption{"unaligned_capacity", 16, {1, 16, 0, 0, 0, 0, 0, 0}, 0, "capacity 4097"},
+                      Corruption{"truncated_ring", 0, {}, 6000, "does not match the file size 6000"},
+                      Corruption{"truncated_header", 0, {}, 100, "smaller than"},
+                      Corruption{"empty_file", 0, {}, 1, "smaller than"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST(IpcSegment, opening_a_missing_segment_waits_for_the_timeout_then_fails_with_io) {
@@ -165,8 +166,7 @@ TEST(IpcCleanup, removing_a_session_directory_removes_all_its_channels) {
     auto out = Subscriber::create(sdir, names.output, 4096);
     auto ctl = Publisher::create(sdir, names.control, 4096);
     ASSERT_TRUE(in && out && ctl);
-    ASSERT_EQ(std::distance(std::filesystem::directory_iterator(sdir),
-                            std::filesystem::directory_iterator()),
+    ASSERT_EQ(std::distance(std::filesystem::directory_iterator(sdir), std::filesystem::directory_iterator()),
               3);
   }
   ASSERT_TRUE(rm::ipc::remove_session_dir(sdir));
@@ -198,7 +198,10 @@ TEST(IpcSessions, concurrent_sessions_in_separate_directories_do_not_interfere) 
       bool good = true;
       for (std::uint64_t i = 0; i < kCount && good; ++i) {
         auto got = sub->receive(10s);
-        if (!got || !*got) { good = false; break; }
+        if (!got || !*got) {
+          good = false;
+          break;
+        }
         std::uint64_t v = 0;
         std::memcpy(&v, (*got)->payload().data(), 8);
         good = v == i * 1000 + static_cast<std::uint64_t>(s);

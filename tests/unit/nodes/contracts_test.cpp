@@ -6,12 +6,12 @@
 namespace rm::nodes {
 namespace {
 
-const char* const kNodeTypes[] = {"PassThrough",            "AudioChunker", "AudioResample",
-                                  "AudioBufferAccumulator", "WebRtcVAD",    "TextCleanup",
-                                  "OutputCollector"};
+const char* const kNodeTypes[] = {"PassThrough", "AudioChunker", "AudioResample",  "AudioBufferAccumulator",
+                                  "WebRtcVAD",   "TextCleanup",  "OutputCollector"};
 
 TEST(NodeContracts, all_basic_nodes_are_registered) {
-  for (const char* type : kNodeTypes) EXPECT_NE(runtime::NodeRegistry::instance().find(type), nullptr) << type;
+  for (const char* type : kNodeTypes)
+    EXPECT_NE(runtime::NodeRegistry::instance().find(type), nullptr) << type;
 }
 
 TEST(NodeContracts, every_basic_contract_has_a_description_and_described_params_with_valid_defaults) {

@@ -16,8 +16,8 @@
 #include <system_error>
 #include <vector>
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include "runtime/node_registry.hpp"
 
@@ -45,14 +45,16 @@ class CollectingEmitter final : public runtime::Emitter {
 inline tl::expected<std::unique_ptr<runtime::Node>, runtime::NodeError> try_make_node(
     const std::string& node_type, const std::string& params_json, const std::string& node_id = "n") {
   const auto* reg = runtime::NodeRegistry::instance().find(node_type);
-  if (!reg) return runtime::node_error(runtime::NodeErrorCode::invalid_params, "not registered: " + node_type);
+  if (!reg)
+    return runtime::node_error(runtime::NodeErrorCode::invalid_params, "not registered: " + node_type);
   auto params = runtime::NodeRegistry::instance().validate_params(reg->contract, node_id,
-                                                                   boost::json::parse(params_json));
+                                                                  boost::json::parse(params_json));
   if (!params) return tl::unexpected(params.error());
   return reg->factory(runtime::NodeInit{node_id, "test-session", *params});
 }
 
-inline std::unique_ptr<runtime::Node> make_node(const std::string& node_type, const std::string& params_json = "{}") {
+inline std::unique_ptr<runtime::Node> make_node(const std::string& node_type,
+                                                const std::string& params_json = "{}") {
   auto node = try_make_node(node_type, params_json);
   if (!node) throw std::runtime_error(node.error().message);
   auto init = (*node)->initialize();
@@ -120,8 +122,8 @@ inline std::filesystem::path speech_dir() {
 }
 
 // Splits interleaved samples into RuntimeData audio chunks of `frames` frames with exact timestamps.
-inline std::vector<DataPtr> chunk_audio(const std::vector<float>& samples, std::uint32_t rate, std::uint16_t channels,
-                                        std::size_t frames, std::int64_t t0_us = 0) {
+inline std::vector<DataPtr> chunk_audio(const std::vector<float>& samples, std::uint32_t rate,
+                                        std::uint16_t channels, std::size_t frames, std::int64_t t0_us = 0) {
   std::vector<DataPtr> out;
   const std::size_t total = samples.size() / channels;
   for (std::size_t f = 0; f < total; f += frames) {

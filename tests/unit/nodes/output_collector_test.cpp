@@ -74,7 +74,8 @@ TEST(OutputCollector, more_than_max_items_is_an_error_naming_the_limit) {
   ASSERT_TRUE(node->process(RuntimeData::make_text("b", 1), out));
   auto st = node->process(RuntimeData::make_text("c", 2), out);
   ASSERT_FALSE(st);
-  EXPECT_NE(st.error().message.find("node n: OutputCollector already holds max_items = 2 entries"), std::string::npos)
+  EXPECT_NE(st.error().message.find("node n: OutputCollector already holds max_items = 2 entries"),
+            std::string::npos)
       << st.error().message;
   node->close();
   EXPECT_NE(make_error("OutputCollector", R"({"format": "csv"})").find("expected one of: jsonl, array"),

@@ -36,7 +36,9 @@ struct Driver {
   CollectingEmitter out;
 };
 
-std::vector<float> frames(std::size_t n, float p) { return std::vector<float>(n, p); }
+std::vector<float> frames(std::size_t n, float p) {
+  return std::vector<float>(n, p);
+}
 std::vector<float> cat(std::initializer_list<std::vector<float>> parts) {
   std::vector<float> out;
   for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
@@ -52,7 +54,9 @@ SpeechSegmenterConfig cfg(std::int64_t min_speech, std::int64_t min_silence, std
   return c;
 }
 
-std::int64_t i64(const boost::json::value& v) { return v.to_number<std::int64_t>(); }
+std::int64_t i64(const boost::json::value& v) {
+  return v.to_number<std::int64_t>();
+}
 
 TEST(SpeechSegmenter, two_words_give_two_padded_segments_with_events_in_order) {
   Driver d(cfg(100, 200, 30));
@@ -186,8 +190,8 @@ TEST(SpeechSegmenter, audio_or_events_can_be_switched_off) {
 TEST(SpeechSegmenter, streamed_pieces_add_up_to_the_whole_segment_audio) {
   // Two phrases; the first has a pause shorter than min_silence (a cancelled silence
   // candidate), the second runs to the end of the stream.
-  const auto probs = cat({frames(5, 0), frames(30, 1), frames(4, 0), frames(20, 1), frames(15, 0),
-                          frames(25, 1), frames(3, 0)});
+  const auto probs = cat(
+      {frames(5, 0), frames(30, 1), frames(4, 0), frames(20, 1), frames(15, 0), frames(25, 1), frames(3, 0)});
   auto whole_cfg = cfg(100, 80, 30);
   Driver whole(whole_cfg);
   whole.feed(probs);
@@ -229,7 +233,8 @@ TEST(SpeechSegmenter, streamed_pieces_add_up_to_the_whole_segment_audio) {
     EXPECT_EQ(item->timestamp_us, next_ts) << "pieces are contiguous";
     const auto view = item->audio()->view();
     next_ts += std::int64_t(view.size()) * 1'000'000 / kRate;
-    joined[std::size_t(open_segment)].insert(joined[std::size_t(open_segment)].end(), view.begin(), view.end());
+    joined[std::size_t(open_segment)].insert(joined[std::size_t(open_segment)].end(), view.begin(),
+                                             view.end());
     ++pieces[std::size_t(open_segment)];
     if (md.at("final").as_bool()) ++finals[std::size_t(open_segment)];
   }

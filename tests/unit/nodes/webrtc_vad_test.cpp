@@ -11,7 +11,9 @@ namespace {
 using namespace test;
 using runtime::DataType;
 
-std::int64_t i64(const boost::json::value& v) { return v.to_number<std::int64_t>(); }
+std::int64_t i64(const boost::json::value& v) {
+  return v.to_number<std::int64_t>();
+}
 
 struct Segment {
   std::int64_t start_us, end_us;
@@ -26,7 +28,8 @@ std::vector<Segment> segments_of(const std::vector<DataPtr>& out) {
     EXPECT_EQ(out[i + 1]->type, DataType::audio);
     EXPECT_EQ(out[i + 2]->control() ? out[i + 2]->control()->kind : "", "speech_end");
     if (!out[i + 2]->control() || !out[i + 1]->audio()) continue;
-    Segment s{i64(out[i + 2]->control()->payload.at("start_us")), i64(out[i + 2]->control()->payload.at("end_us"))};
+    Segment s{i64(out[i + 2]->control()->payload.at("start_us")),
+              i64(out[i + 2]->control()->payload.at("end_us"))};
     EXPECT_EQ(i64(out[i]->control()->payload.at("start_us")), s.start_us);
     EXPECT_EQ(out[i + 1]->timestamp_us, s.start_us);
     const auto* a = out[i + 1]->audio();
@@ -77,7 +80,8 @@ TEST(WebRtcVAD, resample_then_vad_on_44k_speech_finds_the_words) {
   auto resample = make_node("AudioResample", R"({"target_rate": 16000})");
   auto resampled = run_node(*resample, chunk_audio(wav.samples, 44100, 2, 882));
   auto vad = make_node("WebRtcVAD");
-  expect_segments_match_speech(segments_of(run_node(*vad, resampled)), read_wav(speech_dir() / "three_words_16k.wav"));
+  expect_segments_match_speech(segments_of(run_node(*vad, resampled)),
+                               read_wav(speech_dir() / "three_words_16k.wav"));
 }
 
 TEST(WebRtcVAD, silence_and_quiet_noise_give_no_segments) {
@@ -104,19 +108,22 @@ TEST(WebRtcVAD, an_unsupported_rate_is_rejected_with_a_hint_to_resample) {
   auto st = node->process(RuntimeData::make_audio(std::vector<float>(441, 0.0f), 44100, 1, 0), out);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, runtime::NodeErrorCode::invalid_input);
-  EXPECT_NE(st.error().message.find("node n: WebRtcVAD needs 8000, 16000, 32000 or 48000 Hz audio, got 44100 Hz"),
-            std::string::npos)
+  EXPECT_NE(
+      st.error().message.find("node n: WebRtcVAD needs 8000, 16000, 32000 or 48000 Hz audio, got 44100 Hz"),
+      std::string::npos)
       << st.error().message;
   EXPECT_NE(st.error().message.find("AudioResample"), std::string::npos);
   node->close();
 }
 
 TEST(WebRtcVAD, bad_params_are_rejected_with_the_reason) {
-  EXPECT_NE(make_error("WebRtcVAD", R"({"aggressiveness": 4})").find("params.aggressiveness = 4 is out of range [0, 3]"),
+  EXPECT_NE(make_error("WebRtcVAD", R"({"aggressiveness": 4})")
+                .find("params.aggressiveness = 4 is out of range [0, 3]"),
             std::string::npos);
   EXPECT_NE(make_error("WebRtcVAD", R"({"frame_ms": 25})").find("params.frame_ms must be 10, 20 or 30"),
             std::string::npos);
-  EXPECT_NE(make_error("WebRtcVAD", R"({"min_silence_ms": "long"})").find("params.min_silence_ms must be an integer"),
+  EXPECT_NE(make_error("WebRtcVAD", R"({"min_silence_ms": "long"})")
+                .find("params.min_silence_ms must be an integer"),
             std::string::npos);
 }
 

@@ -35,7 +35,8 @@ TEST(InstallLayout, TheBuildTreeGivesItsOwnSdkAndIpcLibraryWithoutEnvironment) {
   ScopedEnv lib("RM_IPC_LIBRARY", nullptr);
   auto s = find_python_sdk();
   ASSERT_TRUE(s) << s.error();
-  EXPECT_EQ(fs::weakly_canonical(*s), fs::weakly_canonical(fs::path(RM_BINARY_DIR) / "share/remotemedia/python"));
+  EXPECT_EQ(fs::weakly_canonical(*s),
+            fs::weakly_canonical(fs::path(RM_BINARY_DIR) / "share/remotemedia/python"));
   EXPECT_TRUE(fs::exists(*s / "remotemedia/runner.py"));
   auto l = find_ipc_library();
   ASSERT_TRUE(l) << l.error();

@@ -4,8 +4,8 @@
 #include <fstream>
 #include <sstream>
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include "process/wire.hpp"
 
@@ -43,7 +43,9 @@ std::string to_hex(const std::vector<std::byte>& b) {
   return s;
 }
 
-std::string str(const boost::json::object& o, const char* k) { return std::string(o.at(k).as_string()); }
+std::string str(const boost::json::object& o, const char* k) {
+  return std::string(o.at(k).as_string());
+}
 
 DataPtr value_of(const boost::json::object& c) {
   auto type = str(c, "type");
@@ -58,7 +60,8 @@ DataPtr value_of(const boost::json::object& c) {
   }
   if (type == "text") return RuntimeData::make_text(str(c, "text"), ts);
   if (type == "json") return RuntimeData::make_json(c.at("json"), ts);
-  if (type == "binary") return RuntimeData::make_binary(Bytes(from_hex(str(c, "binary_hex"))), str(c, "mime_type"), ts);
+  if (type == "binary")
+    return RuntimeData::make_binary(Bytes(from_hex(str(c, "binary_hex"))), str(c, "mime_type"), ts);
   if (type == "tensor") {
     std::vector<std::int64_t> shape;
     for (const auto& v : c.at("shape").as_array()) shape.push_back(v.to_number<std::int64_t>());

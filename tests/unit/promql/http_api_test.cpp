@@ -1,11 +1,11 @@
 // The Prometheus HTTP API routes as the gateway serves them (the real router, no socket):
 // response envelopes, GET and form POST, and Prometheus' error JSON.
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "core/http.hpp"
-#include "support/dcgm_index.hpp"
 #include "promql/http_api.hpp"
+#include "support/dcgm_index.hpp"
 #include "telemetry/gateway.hpp"
 
 using namespace promql_test;
@@ -48,8 +48,9 @@ TEST(PromqlHttpApi, instant_query_answers_a_vector_in_prometheus_json) {
 
 TEST(PromqlHttpApi, range_query_by_get_and_by_form_post_agree) {
   Api api;
-  const std::string q = "query=avg%20by%20(Hostname)%20(DCGM_FI_DEV_GPU_TEMP)&start=1752871354&"
-                        "end=1752871414&step=15s";
+  const std::string q =
+      "query=avg%20by%20(Hostname)%20(DCGM_FI_DEV_GPU_TEMP)&start=1752871354&"
+      "end=1752871414&step=15s";
   auto g = api.get("/api/v1/query_range?" + q);
   auto p = api.post("/api/v1/query_range", q);
   ASSERT_EQ(g.status, 200) << g.body;
@@ -111,7 +112,9 @@ TEST(PromqlHttpApi, bad_input_gets_prometheus_error_json_naming_the_problem) {
            {"/api/v1/query_range?query=x&start=0&end=100000&step=1", 400, "bad_data",
             "exceeded maximum resolution of 11,000 points"},
            {"/api/v1/series", 400, "bad_data", "no match[] parameter provided"},
-           {"/api/v1/query?query=rate(%7B__name__%3D~%22DCGM_FI_DEV_GPU_UTIL%7CDCGM_FI_DEV_GPU_TEMP%22%7D%5B1m%5D)&time=" +
+           {"/api/v1/"
+            "query?query=rate(%7B__name__%3D~%22DCGM_FI_DEV_GPU_UTIL%7CDCGM_FI_DEV_GPU_TEMP%22%7D%5B1m%5D)&"
+            "time=" +
                 kT,
             422, "execution", "same labelset"}}) {
     auto r = api.get(c.target);
@@ -143,8 +146,9 @@ TEST(PromqlHttpApi, unknown_parameters_are_ignored_as_prometheus_does) {
   ASSERT_EQ(plain.status, 200) << plain.body;
   ASSERT_EQ(extra.status, 200) << extra.body;
   EXPECT_EQ(plain.body, extra.body);
-  auto range = api.get("/api/v1/query_range?query=DCGM_FI_DEV_GPU_TEMP&start=1752871354&end=1752871414"
-                       "&step=15s&lookback_delta=5m");
+  auto range = api.get(
+      "/api/v1/query_range?query=DCGM_FI_DEV_GPU_TEMP&start=1752871354&end=1752871414"
+      "&step=15s&lookback_delta=5m");
   EXPECT_EQ(range.status, 200) << range.body;
   EXPECT_EQ(api.get("/api/v1/labels?limit=3").status, 200);
   EXPECT_EQ(api.get("/api/v1/label/Hostname/values?foo=1").status, 200);

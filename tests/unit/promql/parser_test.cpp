@@ -12,7 +12,9 @@ namespace {
 
 std::string shape(const Expr& e);
 
-std::string shape(const ExprPtr& e) { return shape(*e); }
+std::string shape(const ExprPtr& e) {
+  return shape(*e);
+}
 
 std::string shape(const Expr& e) {
   return std::visit(
@@ -41,8 +43,8 @@ std::string shape(const Expr& e) {
           }
           return s + "(" + (n.param ? shape(n.param) + ", " : "") + shape(n.expr) + ")";
         } else if constexpr (std::is_same_v<T, Binary>) {
-          return "(" + shape(n.lhs) + " " + std::string(op_name(n.op)) +
-                 (n.return_bool ? " bool" : "") + " " + shape(n.rhs) + ")";
+          return "(" + shape(n.lhs) + " " + std::string(op_name(n.op)) + (n.return_bool ? " bool" : "") +
+                 " " + shape(n.rhs) + ")";
         } else if constexpr (std::is_same_v<T, Unary>) {
           return "-" + shape(n.expr);
         } else {
@@ -120,8 +122,7 @@ TEST(PromqlParser, syntax_errors_say_where_and_what_was_unexpected) {
   EXPECT_EQ(error_of("x{a=\"b\"").message,
             "1:8: parse error: unexpected end of input in label matching, expected \",\" or \"}\"");
   EXPECT_EQ(error_of("x{a=\"b").message, "1:5: parse error: unterminated quoted string");
-  EXPECT_EQ(error_of("nosuchfunc(x)").message,
-            "1:1: parse error: unknown function with name \"nosuchfunc\"");
+  EXPECT_EQ(error_of("nosuchfunc(x)").message, "1:1: parse error: unknown function with name \"nosuchfunc\"");
   EXPECT_EQ(error_of("").message, "1:1: parse error: no expression found in input");
   EXPECT_EQ(error_of("x{a=~\"(\"}").code, ErrorCode::parse);
 }
@@ -133,8 +134,7 @@ TEST(PromqlParser, constructs_outside_the_subset_are_unsupported_and_named) {
   };
   for (const Case& c : {Case{"histogram_quantile(0.9, x)", "function \"histogram_quantile\""},
                         Case{"label_replace(x, \"a\", \"b\", \"c\", \"d\")", "function \"label_replace\""},
-                        Case{"rate(x[5m:1m])", "subquery"},
-                        Case{"x @ 100", "the @ modifier"},
+                        Case{"rate(x[5m:1m])", "subquery"}, Case{"x @ 100", "the @ modifier"},
                         Case{"a * on(b) group_left c", "many-to-one matching (group_left)"},
                         Case{"count_values(\"v\", x)", "the count_values aggregation"}}) {
     auto e = error_of(c.query);

@@ -53,9 +53,8 @@ class ScriptStorage final : public Storage {
       }
     }
     all.push_back({std::move(labels), std::move(samples)});
-    std::sort(all.begin(), all.end(), [](const SeriesData& a, const SeriesData& b) {
-      return labels_less(a.labels, b.labels);
-    });
+    std::sort(all.begin(), all.end(),
+              [](const SeriesData& a, const SeriesData& b) { return labels_less(a.labels, b.labels); });
   }
 };
 
@@ -73,14 +72,20 @@ std::pair<std::string, std::string> split_series(const std::string& line) {
   for (; i < line.size(); ++i) {
     const char c = line[i];
     if (quoted) {
-      if (c == '\\') ++i;
-      else if (c == '"') quoted = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        quoted = false;
       continue;
     }
-    if (c == '"') quoted = true;
-    else if (c == '{') ++depth;
-    else if (c == '}') --depth;
-    else if ((c == ' ' || c == '\t') && depth == 0) break;
+    if (c == '"')
+      quoted = true;
+    else if (c == '{')
+      ++depth;
+    else if (c == '}')
+      --depth;
+    else if ((c == ' ' || c == '\t') && depth == 0)
+      break;
   }
   return {line.substr(0, i), trim(line.substr(std::min(i, line.size())))};
 }
@@ -156,9 +161,7 @@ struct Eval {
 };
 
 void check(const ScriptStorage& storage, const Eval& ev, std::vector<ScriptFailure>& failures) {
-  auto err = [&](std::string msg) {
-    failures.push_back({ev.line, fmt::format("{}: {}", ev.expr, msg)});
-  };
+  auto err = [&](std::string msg) { failures.push_back({ev.line, fmt::format("{}: {}", ev.expr, msg)}); };
   auto expr = parse(ev.expr);
   tl::expected<QueryResult, Error> res = tl::unexpected(Error{});
   if (expr) {
@@ -227,8 +230,7 @@ std::vector<ScriptFailure> run_script(const std::string& text) {
     pending.reset();
   };
   static const std::regex instant_re(R"(^(eval|eval_fail|eval_ordered) instant at (\S+) (.+)$)");
-  static const std::regex range_re(
-      R"(^(eval|eval_fail) range from (\S+) to (\S+) step (\S+) (.+)$)");
+  static const std::regex range_re(R"(^(eval|eval_fail) range from (\S+) to (\S+) step (\S+) (.+)$)");
   auto duration = [&](const std::string& s) -> std::int64_t {
     if (s == "0") return 0;
     auto d = parse_duration(s);
@@ -277,8 +279,8 @@ std::vector<ScriptFailure> run_script(const std::string& text) {
     } else if (std::regex_match(line, m, range_re)) {
       flush();
       loading = false;
-      pending = Eval{lineno, m[1] == "eval_fail", true, duration(m[2]), duration(m[3]),
-                     duration(m[4]), m[5], {}};
+      pending =
+          Eval{lineno, m[1] == "eval_fail", true, duration(m[2]), duration(m[3]), duration(m[4]), m[5], {}};
     } else {
       failures.push_back({lineno, "unrecognised script line: " + line});
     }

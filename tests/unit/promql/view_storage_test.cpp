@@ -6,9 +6,9 @@
 
 #include <gtest/gtest.h>
 
-#include "support/dcgm_index.hpp"
 #include "promql/engine.hpp"
 #include "promql/view_storage.hpp"
+#include "support/dcgm_index.hpp"
 
 using namespace rm::promql;
 using namespace promql_test;
@@ -47,11 +47,12 @@ TEST(ViewStorage, every_gpu_of_the_dcgm_export_is_one_series_per_metric_with_dcg
   }
   EXPECT_EQ(hosts.size(), 31u);
   EXPECT_EQ(uuids.size(), 247u);
-  EXPECT_EQ(storage.series({Matcher{"__name__", MatchOp::regex, ".+",
-                                    std::make_shared<const std::regex>("^(?:.+)$")}},
-                           kBaseMs, kBaseMs)
-                .size(),
-            2470u);
+  EXPECT_EQ(
+      storage
+          .series({Matcher{"__name__", MatchOp::regex, ".+", std::make_shared<const std::regex>("^(?:.+)$")}},
+                  kBaseMs, kBaseMs)
+          .size(),
+      2470u);
 }
 
 TEST(ViewStorage, aggregations_over_the_dcgm_export_equal_sums_of_its_rows) {

@@ -113,10 +113,11 @@ connections: [{from: mic, to: count}, {from: file, to: count}]
 )");
   std::mutex m;
   std::vector<std::string> got;
-  auto s = ex.start_session({.session_id = unique("eos"), .on_output = [&](const std::string&, const DataPtr& d) {
-                               std::lock_guard lock(m);
-                               got.push_back(d->text()->text);
-                             }});
+  auto s =
+      ex.start_session({.session_id = unique("eos"), .on_output = [&](const std::string&, const DataPtr& d) {
+                          std::lock_guard lock(m);
+                          got.push_back(d->text()->text);
+                        }});
   ASSERT_TRUE(s);
   auto& session = **s;
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(session.push("mic", RuntimeData::make_text("m", i)));
@@ -174,7 +175,8 @@ nodes:
 connections: [{from: in, to: first}, {from: first, to: breaker}, {from: breaker, to: last}]
 )");
   auto id = unique("err");
-  auto s = ex.start_session({.session_id = id, .queue_capacity = 2, .on_output = [](const std::string&, const DataPtr&) {}});
+  auto s = ex.start_session(
+      {.session_id = id, .queue_capacity = 2, .on_output = [](const std::string&, const DataPtr&) {}});
   ASSERT_TRUE(s);
   // The producer keeps pushing; once the session failed push reports the node's error.
   SessionStatus last_push;
@@ -183,7 +185,8 @@ connections: [{from: in, to: first}, {from: first, to: breaker}, {from: breaker,
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().node_id, "breaker");
   EXPECT_EQ(st.error().code, NodeErrorCode::process_failed);
-  EXPECT_NE(st.error().message.find("node breaker: injected failure"), std::string::npos) << st.error().message;
+  EXPECT_NE(st.error().message.find("node breaker: injected failure"), std::string::npos)
+      << st.error().message;
   EXPECT_FALSE(last_push);
   EXPECT_EQ(testing::closed_count(id), 3);
 }
@@ -244,7 +247,8 @@ connections: [{from: in, to: a}, {from: a, to: b}]
       ASSERT_TRUE(s);
       ids[k] = (*s)->id();
       std::vector<DataPtr> items;
-      for (int i = 0; i < kItems; ++i) items.push_back(RuntimeData::make_text(std::to_string(k) + ":" + std::to_string(i), i));
+      for (int i = 0; i < kItems; ++i)
+        items.push_back(RuntimeData::make_text(std::to_string(k) + ":" + std::to_string(i), i));
       results[k] = texts(run_pull(**s, "in", items));
       ASSERT_TRUE((*s)->wait());
     });
@@ -258,13 +262,15 @@ connections: [{from: in, to: a}, {from: a, to: b}]
 }
 
 TEST_F(Executor, pushing_to_an_unknown_input_is_an_error_naming_the_inputs) {
-  auto ex = make("version: v1\nnodes: [{id: a, node_type: TestRelay}]\nconnections: [{from: audio_source, to: a}]\n");
+  auto ex = make(
+      "version: v1\nnodes: [{id: a, node_type: TestRelay}]\nconnections: [{from: audio_source, to: a}]\n");
   auto s = ex.start_session({.session_id = unique("unknown")});
   ASSERT_TRUE(s);
   auto st = (*s)->push("video", RuntimeData::make_text("x", 0));
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, NodeErrorCode::invalid_input);
-  EXPECT_NE(st.error().message.find("unknown pipeline input 'video' (inputs: audio_source)"), std::string::npos);
+  EXPECT_NE(st.error().message.find("unknown pipeline input 'video' (inputs: audio_source)"),
+            std::string::npos);
 }
 
 TEST_F(Executor, cancelling_a_running_session_joins_and_closes_every_node) {
@@ -337,12 +343,13 @@ nodes:
 connections: [{from: in, to: up}]
 )");
   std::string seen_session, seen_type;
-  NodeProviders::instance().set(NodeKind::docker, [&](const NodeSpec& spec, const SessionContext& ctx)
-                                                      -> tl::expected<std::unique_ptr<Node>, NodeError> {
-    seen_session = ctx.session_id;
-    seen_type = spec.node_type;
-    return std::unique_ptr<Node>(std::make_unique<UpperCase>());
-  });
+  NodeProviders::instance().set(
+      NodeKind::docker,
+      [&](const NodeSpec& spec, const SessionContext& ctx) -> tl::expected<std::unique_ptr<Node>, NodeError> {
+        seen_session = ctx.session_id;
+        seen_type = spec.node_type;
+        return std::unique_ptr<Node>(std::make_unique<UpperCase>());
+      });
   auto id = unique("docker");
   auto s = ex.start_session({.session_id = id});
   NodeProviders::instance().clear(NodeKind::docker);
@@ -368,13 +375,15 @@ class VectorStream : public InputStream {
 };
 
 TEST_F(Executor, execute_streaming_runs_a_stream_to_the_end) {
-  auto ex = make("version: v1\nnodes: [{id: n, node_type: TestCounter}]\nconnections: [{from: audio_source, to: n}]\n");
+  auto ex = make(
+      "version: v1\nnodes: [{id: n, node_type: TestCounter}]\nconnections: [{from: audio_source, to: n}]\n");
   std::vector<DataPtr> items;
   for (int i = 0; i < 42; ++i) items.push_back(RuntimeData::make_text("x", i));
   VectorStream stream(items);
   std::vector<std::string> got;
-  auto st = ex.execute_streaming(stream, [&](const std::string&, const DataPtr& d) { got.push_back(d->text()->text); },
-                                 {.session_id = unique("stream")});
+  auto st = ex.execute_streaming(
+      stream, [&](const std::string&, const DataPtr& d) { got.push_back(d->text()->text); },
+      {.session_id = unique("stream")});
   ASSERT_TRUE(st) << st.error().message;
   EXPECT_EQ(got, std::vector<std::string>{"42"});
 }

@@ -106,8 +106,9 @@ TEST_F(ManifestTest, yaml_syntax_error_reports_line) {
 }
 
 TEST_F(ManifestTest, semantic_errors_in_json_carry_line_numbers) {
-  auto m = Manifest::from_string("{\"version\": \"v1\",\n \"nodes\": [\n  {\"id\": \"a\", \"node_type\": \"Nope\"}]}",
-                                 ManifestFormat::json);
+  auto m = Manifest::from_string(
+      "{\"version\": \"v1\",\n \"nodes\": [\n  {\"id\": \"a\", \"node_type\": \"Nope\"}]}",
+      ManifestFormat::json);
   ASSERT_FALSE(m);
   EXPECT_EQ(m.error().issues[0].code, ManifestErrorCode::unknown_node_type);
   EXPECT_EQ(m.error().issues[0].line, 3);
@@ -248,7 +249,8 @@ TEST(PythonVersions, a_version_without_a_local_recipe_is_accepted_with_a_base_im
                                                        "      base_image: myorg/py:1\n" + limits));
     EXPECT_TRUE(with_base) << with_base.error().to_string();
     ::setenv("RM_DOCKER_REGISTRY", "1", 1);
-    auto pulled = Manifest::from_string(docker_node(fmt::format("      python_version: \"{}\"\n", v) + limits));
+    auto pulled =
+        Manifest::from_string(docker_node(fmt::format("      python_version: \"{}\"\n", v) + limits));
     ::unsetenv("RM_DOCKER_REGISTRY");
     EXPECT_TRUE(pulled) << pulled.error().to_string();
   }
@@ -262,8 +264,8 @@ class InvalidManifest : public ManifestTest, public ::testing::WithParamInterfac
 
 const std::string kLimits = "      resource_limits: {memory_mb: 256, cpu_cores: 0.5}\n";
 const std::string kPy = "      python_version: \"3.11\"\n";
-const std::string kTooManyCores =
-    "      resource_limits: {memory_mb: 256, cpu_cores: " + std::to_string(std::thread::hardware_concurrency() + 1) + "}\n";
+const std::string kTooManyCores = "      resource_limits: {memory_mb: 256, cpu_cores: " +
+                                  std::to_string(std::thread::hardware_concurrency() + 1) + "}\n";
 
 const std::string s_missing_py = docker_node(kLimits);
 const std::string s_bad_py = docker_node("      python_version: \"3.8\"\n" + kLimits);
@@ -273,12 +275,14 @@ const std::string s_low_cpu = docker_node(kPy + "      resource_limits: {memory_
 const std::string s_high_cpu = docker_node(kPy + kTooManyCores);
 const std::string s_no_limits = docker_node(kPy);
 const std::string s_no_cpu = docker_node(kPy + "      resource_limits: {memory_mb: 256}\n");
-const std::string s_mem_string = docker_node(kPy + "      resource_limits: {memory_mb: lots, cpu_cores: 1}\n");
+const std::string s_mem_string =
+    docker_node(kPy + "      resource_limits: {memory_mb: lots, cpu_cores: 1}\n");
 const std::string s_empty_pkg = docker_node(kPy + kLimits + "      python_packages: [\"numpy\", \"\"]\n");
 const std::string s_empty_sys = docker_node(kPy + kLimits + "      system_packages: [\" \"]\n");
 const std::string s_missing_vol =
     docker_node(kPy + kLimits + "      volumes: [{host_path: /definitely/not/here, container_path: /m}]\n");
-const std::string s_rel_vol = docker_node(kPy + kLimits + "      volumes: [{host_path: ., container_path: m}]\n");
+const std::string s_rel_vol =
+    docker_node(kPy + kLimits + "      volumes: [{host_path: ., container_path: m}]\n");
 const std::string s_both_spellings =
     docker_node(kPy + kLimits + "      env: {A: 1}\n      env_vars: {B: 2}\n");
 const std::string s_bad_gpus = docker_node(kPy + kLimits + "      gpus: some\n");
@@ -288,26 +292,29 @@ const std::string s_shm_string = docker_node(kPy + kLimits + "      shm_size_mb:
 const InvalidCase kCases[] = {
     {"unsupported_version", "version: v2\nnodes: [{id: a, node_type: TestRelay}]\n",
      ManifestErrorCode::unsupported_version, "version", "", "version \"v2\" is not supported"},
-    {"missing_version", "nodes: [{id: a, node_type: TestRelay}]\n", ManifestErrorCode::missing_field, "version", "",
-     "version is required"},
+    {"missing_version", "nodes: [{id: a, node_type: TestRelay}]\n", ManifestErrorCode::missing_field,
+     "version", "", "version is required"},
     {"no_nodes", "version: v1\nnodes: []\n", ManifestErrorCode::no_nodes, "nodes", "", "nodes is empty"},
     {"nodes_missing", "version: v1\n", ManifestErrorCode::no_nodes, "nodes", "", "nodes is missing"},
     {"nodes_not_a_list", "version: v1\nnodes: abc\n", ManifestErrorCode::wrong_type, "nodes", "",
      "nodes must be a list, got string \"abc\""},
     {"duplicate_id", "version: v1\nnodes: [{id: a, node_type: TestRelay}, {id: a, node_type: TestRelay}]\n",
      ManifestErrorCode::duplicate_id, "nodes[1].id", "a", "nodes[1].id \"a\" is already used by nodes[0]"},
-    {"missing_id", "version: v1\nnodes: [{node_type: TestRelay}]\n", ManifestErrorCode::missing_field, "nodes[0].id", "",
-     "nodes[0].id is required"},
-    {"missing_node_type", "version: v1\nnodes: [{id: a}]\n", ManifestErrorCode::missing_field, "nodes[0].node_type",
-     "a", "nodes[0].node_type is required"},
-    {"to_names_no_node", "version: v1\nnodes: [{id: a, node_type: TestRelay}]\nconnections: [{from: a, to: b}]\n",
+    {"missing_id", "version: v1\nnodes: [{node_type: TestRelay}]\n", ManifestErrorCode::missing_field,
+     "nodes[0].id", "", "nodes[0].id is required"},
+    {"missing_node_type", "version: v1\nnodes: [{id: a}]\n", ManifestErrorCode::missing_field,
+     "nodes[0].node_type", "a", "nodes[0].node_type is required"},
+    {"to_names_no_node",
+     "version: v1\nnodes: [{id: a, node_type: TestRelay}]\nconnections: [{from: a, to: b}]\n",
      ManifestErrorCode::unknown_node, "connections[0].to", "b", "connections[0].to \"b\" names no node"},
-    {"connection_without_to", "version: v1\nnodes: [{id: a, node_type: TestRelay}]\nconnections: [{from: x}]\n",
+    {"connection_without_to",
+     "version: v1\nnodes: [{id: a, node_type: TestRelay}]\nconnections: [{from: x}]\n",
      ManifestErrorCode::missing_field, "connections[0].to", "", "connections[0].to is required"},
     {"unknown_native_type", "version: v1\nnodes: [{id: a, node_type: NoSuchNode}]\n",
      ManifestErrorCode::unknown_node_type, "nodes[0].node_type", "a",
      "nodes[0].node_type \"NoSuchNode\" is not a native node type"},
-    {"unknown_type_with_auto_hint", "version: v1\nnodes: [{id: a, node_type: NoSuchNode, runtime_hint: auto}]\n",
+    {"unknown_type_with_auto_hint",
+     "version: v1\nnodes: [{id: a, node_type: NoSuchNode, runtime_hint: auto}]\n",
      ManifestErrorCode::unknown_node_type, "nodes[0].node_type", "a", "is not a native node type"},
     {"native_param_wrong_type", "version: v1\nnodes: [{id: a, node_type: TestRelay, params: {gain: loud}}]\n",
      ManifestErrorCode::invalid_params, "nodes[0].params", "a", "params.gain must be a number, got string"},
@@ -315,9 +322,10 @@ const InvalidCase kCases[] = {
      ManifestErrorCode::invalid_params, "nodes[0].params", "a", "params.gain = 99 is out of range"},
     {"native_param_unknown", "version: v1\nnodes: [{id: a, node_type: TestRelay, params: {volume: 1}}]\n",
      ManifestErrorCode::invalid_params, "nodes[0].params", "a", "unknown param 'volume'"},
-    {"cycle", "version: v1\nnodes: [{id: a, node_type: TestRelay}, {id: b, node_type: TestRelay}, "
-              "{id: c, node_type: TestRelay}]\nconnections: [{from: in, to: a}, {from: a, to: b}, {from: b, to: c}, "
-              "{from: c, to: b}]\n",
+    {"cycle",
+     "version: v1\nnodes: [{id: a, node_type: TestRelay}, {id: b, node_type: TestRelay}, "
+     "{id: c, node_type: TestRelay}]\nconnections: [{from: in, to: a}, {from: a, to: b}, {from: b, to: c}, "
+     "{from: c, to: b}]\n",
      ManifestErrorCode::cycle, "connections", "b", "connections form a cycle: b -> c -> b"},
     {"self_loop", "version: v1\nnodes: [{id: a, node_type: TestRelay}]\nconnections: [{from: a, to: a}]\n",
      ManifestErrorCode::cycle, "connections", "a", "cycle: a -> a"},
@@ -330,8 +338,10 @@ const InvalidCase kCases[] = {
      "nodes[0].docker.python_version", "dn", "nodes[0].docker.python_version \"3.8\" is not supported"},
     {"python_version_no_local_recipe", s_py_no_recipe.c_str(), ManifestErrorCode::invalid_value,
      "nodes[0].docker.python_version", "dn",
-     "nodes[0].docker.python_version \"3.10\": python:3.10-slim is not on this machine's list of base images it "
-     "can build (Python 3.9, 3.11, 3.13: one per Debian release); either set nodes[0].docker.base_image to an "
+     "nodes[0].docker.python_version \"3.10\": python:3.10-slim is not on this machine's list of base images "
+     "it "
+     "can build (Python 3.9, 3.11, 3.13: one per Debian release); either set nodes[0].docker.base_image to "
+     "an "
      "image that has Python 3.10, or, when the Docker daemon can pull from a registry, set "
      "RM_DOCKER_REGISTRY=1 so python:3.10-slim is pulled"},
     {"memory_below_minimum", s_low_mem.c_str(), ManifestErrorCode::invalid_value,
@@ -345,28 +355,32 @@ const InvalidCase kCases[] = {
     {"resource_limits_missing", s_no_limits.c_str(), ManifestErrorCode::missing_field,
      "nodes[0].docker.resource_limits", "dn", "nodes[0].docker.resource_limits is required"},
     {"cpu_cores_missing", s_no_cpu.c_str(), ManifestErrorCode::missing_field,
-     "nodes[0].docker.resource_limits.cpu_cores", "dn", "nodes[0].docker.resource_limits.cpu_cores is required"},
+     "nodes[0].docker.resource_limits.cpu_cores", "dn",
+     "nodes[0].docker.resource_limits.cpu_cores is required"},
     {"memory_is_a_string", s_mem_string.c_str(), ManifestErrorCode::wrong_type,
      "nodes[0].docker.resource_limits.memory_mb", "dn",
      "nodes[0].docker.resource_limits.memory_mb must be a number, got string \"lots\""},
     {"empty_python_package", s_empty_pkg.c_str(), ManifestErrorCode::invalid_value,
-     "nodes[0].docker.python_packages[1]", "dn", "nodes[0].docker.python_packages[1] is an empty package name"},
+     "nodes[0].docker.python_packages[1]", "dn",
+     "nodes[0].docker.python_packages[1] is an empty package name"},
     {"empty_system_package", s_empty_sys.c_str(), ManifestErrorCode::invalid_value,
-     "nodes[0].docker.system_packages[0]", "dn", "nodes[0].docker.system_packages[0] is an empty package name"},
+     "nodes[0].docker.system_packages[0]", "dn",
+     "nodes[0].docker.system_packages[0] is an empty package name"},
     {"volume_host_path_missing", s_missing_vol.c_str(), ManifestErrorCode::missing_path,
      "nodes[0].docker.volumes[0].host_path", "dn",
      "nodes[0].docker.volumes[0].host_path \"/definitely/not/here\" does not exist"},
     {"volume_container_path_relative", s_rel_vol.c_str(), ManifestErrorCode::invalid_value,
      "nodes[0].docker.volumes[0].container_path", "dn", "must be an absolute path"},
-    {"both_spellings_of_env", s_both_spellings.c_str(), ManifestErrorCode::invalid_value, "nodes[0].docker.env_vars",
-     "dn", "are the same field; give only one"},
+    {"both_spellings_of_env", s_both_spellings.c_str(), ManifestErrorCode::invalid_value,
+     "nodes[0].docker.env_vars", "dn", "are the same field; give only one"},
     {"gpus_unrecognised", s_bad_gpus.c_str(), ManifestErrorCode::invalid_value, "nodes[0].docker.gpus", "dn",
      "nodes[0].docker.gpus must be \"all\", a GPU count >= 1 or a non-empty list of device ids"},
     {"packages_not_a_list", s_packages_not_list.c_str(), ManifestErrorCode::wrong_type,
      "nodes[0].docker.python_packages", "dn", "must be a list of package names, got string \"numpy\""},
-    {"shm_size_is_a_string", s_shm_string.c_str(), ManifestErrorCode::wrong_type, "nodes[0].docker.shm_size_mb", "dn",
-     "nodes[0].docker.shm_size_mb must be a number, got string \"big\""},
-    {"manifest_not_a_mapping", "- a\n- b\n", ManifestErrorCode::wrong_type, "", "", "the manifest must be a mapping"},
+    {"shm_size_is_a_string", s_shm_string.c_str(), ManifestErrorCode::wrong_type,
+     "nodes[0].docker.shm_size_mb", "dn", "nodes[0].docker.shm_size_mb must be a number, got string \"big\""},
+    {"manifest_not_a_mapping", "- a\n- b\n", ManifestErrorCode::wrong_type, "", "",
+     "the manifest must be a mapping"},
 };
 
 TEST_P(InvalidManifest, is_rejected_with_one_precise_error) {
@@ -396,7 +410,8 @@ TEST(IpcSizes, a_python_nodes_channel_sizes_are_read_and_a_native_node_or_a_bad_
       "version: v1\nnodes:\n  - id: py\n    node_type: Big\n    runtime_hint: cpython\n"
       "    ipc: {output_bytes: 100, inptu_bytes: 1}\nconnections: [{from: src, to: py}]\n");
   ASSERT_FALSE(small);
-  EXPECT_NE(small.error().to_string().find("nodes[0].ipc.output_bytes = 100 is outside 4096"), std::string::npos)
+  EXPECT_NE(small.error().to_string().find("nodes[0].ipc.output_bytes = 100 is outside 4096"),
+            std::string::npos)
       << small.error().to_string();
   EXPECT_NE(small.error().to_string().find("unknown key 'inptu_bytes'"), std::string::npos)
       << small.error().to_string();
@@ -404,7 +419,8 @@ TEST(IpcSizes, a_python_nodes_channel_sizes_are_read_and_a_native_node_or_a_bad_
       "version: v1\nnodes:\n  - id: a\n    node_type: TestRelay\n    ipc: {input_bytes: 8192}\n"
       "connections: [{from: src, to: a}]\n");
   ASSERT_FALSE(native);
-  EXPECT_NE(native.error().to_string().find("only Python nodes"), std::string::npos) << native.error().to_string();
+  EXPECT_NE(native.error().to_string().find("only Python nodes"), std::string::npos)
+      << native.error().to_string();
 }
 
 }  // namespace

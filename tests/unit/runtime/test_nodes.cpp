@@ -32,9 +32,11 @@ ParamSpec param(std::string name, ParamType type, boost::json::value def, std::o
 // Forwards every input; adds `tag` to a text input. Counts itself closed.
 class TestRelay : public Node {
  public:
-  explicit TestRelay(const NodeInit& init) : session_(init.session_id), tag_(param_string(init.params, "tag")) {}
+  explicit TestRelay(const NodeInit& init)
+      : session_(init.session_id), tag_(param_string(init.params, "tag")) {}
   Status process(const DataPtr& in, Emitter& out) override {
-    if (!tag_.empty() && in->text()) return out.emit(RuntimeData::make_text(in->text()->text + tag_, in->timestamp_us));
+    if (!tag_.empty() && in->text())
+      return out.emit(RuntimeData::make_text(in->text()->text + tag_, in->timestamp_us));
     return out.emit(in);
   }
   void close() override { note_closed(session_); }
@@ -49,7 +51,9 @@ class TestRelay : public Node {
 class TestSlow : public Node {
  public:
   explicit TestSlow(const NodeInit& init)
-      : session_(init.session_id), delay_(param_int(init.params, "delay_ms")), init_(param_int(init.params, "init_ms")) {}
+      : session_(init.session_id),
+        delay_(param_int(init.params, "delay_ms")),
+        init_(param_int(init.params, "init_ms")) {}
   Status initialize() override {
     std::this_thread::sleep_for(std::chrono::milliseconds(init_));
     return {};
@@ -72,11 +76,13 @@ class TestFail : public Node {
   explicit TestFail(const NodeInit& init)
       : session_(init.session_id), id_(init.node_id), fail_at_(param_int(init.params, "fail_at")) {}
   Status initialize() override {
-    if (fail_at_ == 0) return node_error(NodeErrorCode::init_failed, "node " + id_ + ": injected start failure");
+    if (fail_at_ == 0)
+      return node_error(NodeErrorCode::init_failed, "node " + id_ + ": injected start failure");
     return {};
   }
   Status process(const DataPtr& in, Emitter& out) override {
-    if (++seen_ == fail_at_) return node_error(NodeErrorCode::process_failed, "node " + id_ + ": injected failure");
+    if (++seen_ == fail_at_)
+      return node_error(NodeErrorCode::process_failed, "node " + id_ + ": injected failure");
     return out.emit(in);
   }
   void close() override { note_closed(session_); }
@@ -129,17 +135,19 @@ void register_test_nodes() {
         return std::unique_ptr<Node>(std::make_unique<T>(init));
       };
     };
-    r.add(contract("TestRelay", {param("tag", ParamType::string, ""),
-                                 param("gain", ParamType::number, 1.0, 0.0, 10.0)}),
+    r.add(contract("TestRelay",
+                   {param("tag", ParamType::string, ""), param("gain", ParamType::number, 1.0, 0.0, 10.0)}),
           make(std::type_identity<TestRelay>{}));
     r.add(contract("TestSlow", {param("delay_ms", ParamType::integer, 1, 0, 1000),
-                                param("init_ms", ParamType::integer, 0, 0, 10000)}), make(std::type_identity<TestSlow>{}));
-    r.add(contract("TestFail", {param("fail_at", ParamType::integer, 1, 0)}), make(std::type_identity<TestFail>{}));
+                                param("init_ms", ParamType::integer, 0, 0, 10000)}),
+          make(std::type_identity<TestSlow>{}));
+    r.add(contract("TestFail", {param("fail_at", ParamType::integer, 1, 0)}),
+          make(std::type_identity<TestFail>{}));
     r.add(contract("TestCounter", {}), make(std::type_identity<TestCounter>{}));
     // Relays with a declared data contract, for the connection type checks.
     auto typed = [](std::string type, DataType t) {
-      auto c = contract(std::move(type),
-                        {param("tag", ParamType::string, ""), param("gain", ParamType::number, 1.0, 0.0, 10.0)});
+      auto c = contract(std::move(type), {param("tag", ParamType::string, ""),
+                                          param("gain", ParamType::number, 1.0, 0.0, 10.0)});
       c.accepts = {t};
       c.emits = {t};
       return c;

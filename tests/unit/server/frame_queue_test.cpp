@@ -14,9 +14,7 @@ TEST(FrameQueue, a_push_over_the_byte_bound_waits_until_the_writer_takes_frames)
   ASSERT_TRUE(q.push(Frame{Frame::Kind::binary, std::string(8, 'a'), 0}));
   EXPECT_EQ(wakes, 1);
   std::atomic<bool> pushed{false};
-  std::thread t([&] {
-    pushed = q.push(Frame{Frame::Kind::binary, std::string(8, 'b'), 0});
-  });
+  std::thread t([&] { pushed = q.push(Frame{Frame::Kind::binary, std::string(8, 'b'), 0}); });
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_FALSE(pushed);  // 16 bytes would exceed 10: blocked
   EXPECT_EQ(q.try_pop()->bytes, std::string(8, 'a'));

@@ -73,8 +73,10 @@ TEST(ServerProtocol, malformed_pcm_and_envelopes_are_errors_naming_the_field) {
                                       "audio/pcm;format=s16le;rate=16000;channels=1", 0);
   EXPECT_EQ(decode_data_frame(encode_data_frame("", *odd)).error(),
             "s16 PCM of 3 bytes is not a whole number of 1-channel frames");
-  auto f32 = RuntimeData::make_binary(rm::runtime::Bytes(std::vector<std::byte>(4)), "audio/pcm;format=f32le;rate=1;channels=1", 0);
-  EXPECT_NE(decode_data_frame(encode_data_frame("", *f32)).error().find("only format=s16le"), std::string::npos);
+  auto f32 = RuntimeData::make_binary(rm::runtime::Bytes(std::vector<std::byte>(4)),
+                                      "audio/pcm;format=f32le;rate=1;channels=1", 0);
+  EXPECT_NE(decode_data_frame(encode_data_frame("", *f32)).error().find("only format=s16le"),
+            std::string::npos);
   std::vector<std::byte> garbage{std::byte{1}, std::byte{0}};
   EXPECT_EQ(decode_data_frame(garbage).error().rfind("envelope", 0), 0u);
 }

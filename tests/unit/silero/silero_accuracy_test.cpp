@@ -22,7 +22,9 @@ struct Case {
   const char* name;  // speech16, noise8, ...
   SileroRate rate;
 };
-void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class SileroAccuracy : public ::testing::TestWithParam<Case> {};
 

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <string>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
 #include <soxr.h>
+#include <boost/json.hpp>
 
 #include "nodes/silero_vad.hpp"
 #include "nodes/speech_segmenter.hpp"
@@ -36,14 +36,15 @@ boost::json::object params(boost::json::object extra = {}) {
 }
 
 std::unique_ptr<Node> make_node(boost::json::object p, const std::string& id = "vad") {
-  auto n = registration().factory(NodeInit{.node_id = id, .session_id = "silero-test", .params = std::move(p)});
+  auto n =
+      registration().factory(NodeInit{.node_id = id, .session_id = "silero-test", .params = std::move(p)});
   if (!n) throw std::runtime_error(n.error().message);
   return std::move(*n);
 }
 
 // Feeds `audio` (mono at `rate`) in chunks of `chunk` samples, then flushes.
-std::vector<DataPtr> run(Node& node, const std::vector<float>& audio, std::uint32_t rate,
-                         std::size_t chunk, std::int64_t base_us = 0) {
+std::vector<DataPtr> run(Node& node, const std::vector<float>& audio, std::uint32_t rate, std::size_t chunk,
+                         std::int64_t base_us = 0) {
   Collect out;
   for (std::size_t i = 0; i < audio.size(); i += chunk) {
     const std::size_t n = std::min(chunk, audio.size() - i);
@@ -146,8 +147,8 @@ TEST(SileroVadNode, missing_weights_fail_initialize_with_the_path_and_the_fix) {
 
 TEST(SileroVadNode, probabilities_over_odd_chunks_match_onnxruntime) {
   SILERO_REQUIRE_MODEL();
-  for (auto [name, rate, chunk] : {std::tuple{"speech16", 16000U, 333U},
-                                   std::tuple{"speech8", 8000U, 1001U}}) {
+  for (auto [name, rate, chunk] :
+       {std::tuple{"speech16", 16000U, 333U}, std::tuple{"speech8", 8000U, 1001U}}) {
     auto node = make_node(params());
     auto& vad = dynamic_cast<SileroVadNode&>(*node);
     vad.keep_probabilities(true);
@@ -291,9 +292,8 @@ TEST(SileroVadNode, other_rates_are_resampled_and_find_the_same_speech) {
   for (auto [b, e] : s16) total16 += e - b;
   for (auto [b, e] : s48) {
     total48 += e - b;
-    const bool overlaps = std::any_of(s16.begin(), s16.end(), [&](auto x) {
-      return x.first < e && b < x.second;
-    });
+    const bool overlaps =
+        std::any_of(s16.begin(), s16.end(), [&](auto x) { return x.first < e && b < x.second; });
     EXPECT_TRUE(overlaps) << "48 kHz segment " << b << ".." << e << " has no 16 kHz counterpart";
   }
   EXPECT_NEAR(static_cast<double>(total48), static_cast<double>(total16), 0.1 * total16);
@@ -344,11 +344,11 @@ TEST(SileroVadNode, stereo_input_is_averaged_to_mono) {
   for (std::size_t i = 0; i < mono.size(); i += 1600) {
     const std::size_t n = std::min<std::size_t>(1600, mono.size() - i);
     const auto ts = static_cast<std::int64_t>(i) * 1'000'000 / 16000;
-    ASSERT_TRUE(b->process(RuntimeData::make_audio(
-                               std::vector<float>(stereo.begin() + static_cast<std::ptrdiff_t>(2 * i),
-                                                  stereo.begin() + static_cast<std::ptrdiff_t>(2 * (i + n))),
-                               16000, 2, ts),
-                           out));
+    ASSERT_TRUE(b->process(
+        RuntimeData::make_audio(std::vector<float>(stereo.begin() + static_cast<std::ptrdiff_t>(2 * i),
+                                                   stereo.begin() + static_cast<std::ptrdiff_t>(2 * (i + n))),
+                                16000, 2, ts),
+        out));
   }
   ASSERT_TRUE(b->flush(out));
   EXPECT_EQ(summary(out.items), summary(run(*a, mono, 16000, 1600)));

@@ -15,8 +15,12 @@
 
 namespace silero_test {
 
-inline std::filesystem::path ref_dir() { return RM_SILERO_REF_DIR; }
-inline std::filesystem::path weights_path() { return ref_dir() / "silero_vad_v5.rmw"; }
+inline std::filesystem::path ref_dir() {
+  return RM_SILERO_REF_DIR;
+}
+inline std::filesystem::path weights_path() {
+  return ref_dir() / "silero_vad_v5.rmw";
+}
 
 inline bool model_required() {
   const char* ci = std::getenv("CI");
@@ -44,14 +48,14 @@ struct Collect final : rm::runtime::Emitter {
 }  // namespace silero_test
 
 // Skips when the model could not be fetched, except where it is required (then fails).
-#define SILERO_REQUIRE_MODEL()                                                                  \
-  do {                                                                                          \
-    if (!std::filesystem::exists(silero_test::weights_path()) ||                                \
-        !std::filesystem::exists(silero_test::ref_dir() / "speech16.probs")) {                  \
-      if (silero_test::model_required()) {                                                      \
-        FAIL() << "Silero model/references missing in " << silero_test::ref_dir()              \
-               << " (run scripts/fetch-silero-model.sh --references DIR)";                     \
-      }                                                                                         \
-      GTEST_SKIP() << "Silero model not fetched; run scripts/fetch-silero-model.sh";            \
-    }                                                                                           \
+#define SILERO_REQUIRE_MODEL()                                                       \
+  do {                                                                               \
+    if (!std::filesystem::exists(silero_test::weights_path()) ||                     \
+        !std::filesystem::exists(silero_test::ref_dir() / "speech16.probs")) {       \
+      if (silero_test::model_required()) {                                           \
+        FAIL() << "Silero model/references missing in " << silero_test::ref_dir()    \
+               << " (run scripts/fetch-silero-model.sh --references DIR)";           \
+      }                                                                              \
+      GTEST_SKIP() << "Silero model not fetched; run scripts/fetch-silero-model.sh"; \
+    }                                                                                \
   } while (0)

@@ -64,8 +64,8 @@ void put(std::vector<unsigned char>& b, V v) {
 
 struct Options {
   std::uint32_t version = 1;
-  std::string drop;          // tensor to leave out
-  std::string reshape;       // tensor whose first dim is off by one
+  std::string drop;     // tensor to leave out
+  std::string reshape;  // tensor whose first dim is off by one
   std::uint8_t dtype = 1;
 };
 
@@ -111,8 +111,8 @@ class SileroWeights : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::filesystem::path write(const std::vector<unsigned char>& b) {
     auto p = dir_ / "w.rmw";
-    std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(b.data()),
-                                              static_cast<std::streamsize>(b.size()));
+    std::ofstream(p, std::ios::binary)
+        .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
     return p;
   }
   std::filesystem::path dir_;
@@ -159,8 +159,8 @@ TEST_F(SileroWeights, a_newer_format_version_is_rejected_with_both_versions) {
 
 TEST_F(SileroWeights, truncation_at_any_point_is_an_error_never_a_crash) {
   const auto b = make_file();
-  std::vector<std::size_t> cuts = {0, 4, 8, 11, 15, 20, 40, 100, 1000, b.size() / 2, b.size() - 5,
-                                   b.size() - 1};
+  std::vector<std::size_t> cuts = {0,  4,   8,    11,           15,           20,
+                                   40, 100, 1000, b.size() / 2, b.size() - 5, b.size() - 1};
   for (std::size_t cut : cuts) {
     auto m = SileroModel::load(write({b.begin(), b.begin() + static_cast<std::ptrdiff_t>(cut)}));
     ASSERT_FALSE(m) << "cut at " << cut;

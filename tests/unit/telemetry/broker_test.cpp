@@ -57,7 +57,8 @@ TEST(Broker, concurrent_producers_get_every_batch_acknowledged_and_stored) {
                             });
       for (int b = 0; b < kBatches; ++b) {
         std::vector<OutSample> s;
-        for (int k = 0; k < kPerBatch; ++k) s.push_back({k % 2 ? mine.get() : g.get(), "util", b * 100 + k, 1.0});
+        for (int k = 0; k < kPerBatch; ++k)
+          s.push_back({k % 2 ? mine.get() : g.get(), "util", b * 100 + k, 1.0});
         ASSERT_TRUE(pub.publish(std::move(s)));
       }
       ASSERT_TRUE(pub.flush(10s));

@@ -23,7 +23,8 @@ std::vector<std::vector<std::string>> fields(const std::vector<CsvRecord>& recs)
 }
 
 const char* kTricky =
-    "\xEF\xBB\xBF" "a,b,c\r\n"
+    "\xEF\xBB\xBF"
+    "a,b,c\r\n"
     "\"x,1\",\"say \"\"hi\"\"\",plain\r\n"
     "\"multi\nline\",,\"\"\n"
     "\n"
@@ -66,8 +67,10 @@ TEST(CsvParser, text_after_a_closing_quote_and_an_open_quote_at_eof_are_errors) 
 TEST(TelemetryCsv, dcgm_rows_use_the_uuid_as_identity_and_parse_labels_raw) {
   const std::string csv =
       "timestamp,metric_name,gpu_id,device,uuid,modelName,Hostname,container,pod,namespace,value,labels_raw\n"
-      "\"2025-07-18T20:42:34Z\",\"DCGM_FI_DEV_GPU_UTIL\",\"0\",\"nvidia0\",\"GPU-5fd4\",\"NVIDIA H100 80GB HBM3\","
-      "\"host-31\",\"\",\"\",\"\",\"42.5\",\"DCGM_FI_DRIVER_VERSION=\"\"535.129.03\"\",Hostname=\"\"host-31\"\","
+      "\"2025-07-18T20:42:34Z\",\"DCGM_FI_DEV_GPU_UTIL\",\"0\",\"nvidia0\",\"GPU-5fd4\",\"NVIDIA H100 80GB "
+      "HBM3\","
+      "\"host-31\",\"\",\"\",\"\",\"42.5\",\"DCGM_FI_DRIVER_VERSION=\"\"535.129.03\"\",Hostname=\"\"host-"
+      "31\"\","
       "__name__=\"\"DCGM_FI_DEV_GPU_UTIL\"\"\"\n";
   TelemetryCsvReader r;
   std::vector<CsvRow> rows;
@@ -102,16 +105,16 @@ TEST(TelemetryCsv, wide_rows_give_one_sample_per_metric_column) {
 TEST(TelemetryCsv, bad_rows_are_counted_with_their_line_numbers_and_skipped) {
   TelemetryCsvReader r;
   std::vector<CsvRow> rows;
-  ASSERT_TRUE(r.feed(
-      "gpu_id,utilization,temperature\n"
-      "g1,1,2\n"
-      "g2,1\n"          // line 3: wrong column count
-      "g3,abc,2\n"      // line 4: not numeric
-      "g4,nan,2\n"      // line 5: not finite
-      ",1,2\n"          // line 6: missing id
-      "g7,inf,2\n"      // line 7: not finite
-      "g8,3,4\n",
-      rows));
+  ASSERT_TRUE(
+      r.feed("gpu_id,utilization,temperature\n"
+             "g1,1,2\n"
+             "g2,1\n"      // line 3: wrong column count
+             "g3,abc,2\n"  // line 4: not numeric
+             "g4,nan,2\n"  // line 5: not finite
+             ",1,2\n"      // line 6: missing id
+             "g7,inf,2\n"  // line 7: not finite
+             "g8,3,4\n",
+             rows));
   ASSERT_TRUE(r.finish(rows));
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(r.stats().rows_ok, 2u);
@@ -132,7 +135,8 @@ TEST(TelemetryCsv, an_unknown_header_is_an_error_naming_the_expected_columns) {
 
 TEST(TelemetryCsv, the_real_dcgm_export_has_247_gpus_on_31_hosts) {
   CsvStats stats;
-  auto rows = read_telemetry_csv(std::string(RM_SOURCE_DIR) + "/tests/data/dcgm_metrics_20250718_134233.csv", &stats);
+  auto rows =
+      read_telemetry_csv(std::string(RM_SOURCE_DIR) + "/tests/data/dcgm_metrics_20250718_134233.csv", &stats);
   ASSERT_TRUE(rows) << rows.error().message;
   std::set<std::string> gpus, hosts;
   for (const auto& r : *rows) {

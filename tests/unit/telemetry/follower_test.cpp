@@ -16,7 +16,8 @@ std::map<std::string, std::pair<std::uintmax_t, long>> listing(const fs::path& d
   for (auto& e : fs::recursive_directory_iterator(dir)) {
     struct stat st {};
     ::stat(e.path().c_str(), &st);
-    out[e.path().string()] = {e.is_regular_file() ? e.file_size() : 0, st.st_mtim.tv_nsec + st.st_mtim.tv_sec * 1000000000L};
+    out[e.path().string()] = {e.is_regular_file() ? e.file_size() : 0,
+                              st.st_mtim.tv_nsec + st.st_mtim.tv_sec * 1000000000L};
   }
   return out;
 }

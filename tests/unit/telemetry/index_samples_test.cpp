@@ -55,8 +55,7 @@ TEST(IndexSamples, out_of_order_rows_come_back_sorted_by_time) {
   auto* g = index.upsert_gpu(gpu("GPU-a"));
   const auto util = index.metric_id("util");
   for (std::int64_t t : {30, 10, 20, 50, 40}) index.append(g, util, t, static_cast<double>(t));
-  EXPECT_EQ(times(index.samples("GPU-a", {"util"}, 15, 45)[0]),
-            (std::vector<std::int64_t>{20, 30, 40}));
+  EXPECT_EQ(times(index.samples("GPU-a", {"util"}, 15, 45)[0]), (std::vector<std::int64_t>{20, 30, 40}));
 }
 
 TEST(IndexSamples, queries_between_appends_see_exactly_what_is_retained_at_each_time) {

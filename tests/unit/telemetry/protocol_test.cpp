@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "telemetry/protocol.hpp"
 #include "support/telemetry_test_util.hpp"
+#include "telemetry/protocol.hpp"
 
 using namespace rm::telemetry;
 

@@ -158,7 +158,8 @@ void expect_exactly_batches(const Index& index, const std::map<std::string, std:
     for (std::uint64_t b = 1; b <= seq; ++b) {
       for (std::size_t k = 0; k < per_batch; ++k) want.push_back(static_cast<std::int64_t>(b * 100 + k));
     }
-    if (want.size() > max_entries) want.erase(want.begin(), want.end() - static_cast<std::ptrdiff_t>(max_entries));
+    if (want.size() > max_entries)
+      want.erase(want.begin(), want.end() - static_cast<std::ptrdiff_t>(max_entries));
     ASSERT_EQ(page->points.size(), want.size());
     for (std::size_t i = 0; i < want.size(); ++i) {
       ASSERT_EQ(page->points[i].timestamp_ns, want[i]) << i;
@@ -189,7 +190,8 @@ TEST(Store, background_checkpoints_taken_while_batches_arrive_are_consistent_and
   for (const auto& p : producers) {
     threads.emplace_back([&, p] {
       for (std::uint64_t seq = 1; seq <= kBatches; ++seq) {
-        auto r = submit_sync(s, make_batch(p, seq, "GPU-" + p, kPerBatch, static_cast<std::int64_t>(seq * 100)));
+        auto r =
+            submit_sync(s, make_batch(p, seq, "GPU-" + p, kPerBatch, static_cast<std::int64_t>(seq * 100)));
         if (!r || r->duplicate) failures++;
       }
       running--;

@@ -1,8 +1,8 @@
 #pragma once
 #include <future>
 
-#include "telemetry/store.hpp"
 #include "support/telemetry_test_util.hpp"
+#include "telemetry/store.hpp"
 
 namespace rm::telemetry::test {
 

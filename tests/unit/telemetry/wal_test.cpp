@@ -22,14 +22,17 @@ constexpr std::size_t kSamplesPerBatch = 3;
 fs::path write_log(const fs::path& dir, int batches) {
   auto s = open_store(dir);
   for (int i = 1; i <= batches; ++i) {
-    auto r = submit_sync(*s, make_batch("p", static_cast<std::uint64_t>(i), "GPU-1", kSamplesPerBatch, i * 100));
+    auto r =
+        submit_sync(*s, make_batch("p", static_cast<std::uint64_t>(i), "GPU-1", kSamplesPerBatch, i * 100));
     EXPECT_TRUE(r);
   }
   s->close();
   return dir / "wal" / segment_name(1);
 }
 
-std::string slurp(const fs::path& p) { return *read_file(p); }
+std::string slurp(const fs::path& p) {
+  return *read_file(p);
+}
 void spit(const fs::path& p, const std::string& s) {
   std::ofstream(p, std::ios::binary | std::ios::trunc) << s;
 }
@@ -89,7 +92,8 @@ TEST(Wal, every_named_corruption_keeps_exactly_the_records_before_it) {
        4},
       {"zero-filled tail", [](std::string& s, auto&) { s.append(4096, '\0'); }, 5},
       {"garbage tail", [](std::string& s, auto&) { s.append("\x05\x00\x00\x00garbage!!", 13); }, 5},
-      {"zeroed last record", [](std::string& s, auto& e) { std::fill(s.begin() + static_cast<long>(e[5]), s.end(), '\0'); }, 4},
+      {"zeroed last record",
+       [](std::string& s, auto& e) { std::fill(s.begin() + static_cast<long>(e[5]), s.end(), '\0'); }, 4},
       {"destroyed segment header", [](std::string& s, auto&) { s[0] = 'X'; }, 0},
       {"empty segment file", [](std::string& s, auto&) { s.clear(); }, 0},
   };

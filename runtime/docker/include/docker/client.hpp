@@ -63,10 +63,10 @@ struct ImageInfo {
 
 struct ContainerSummary {
   std::string id;
-  std::string name;  // without the leading '/'
+  std::string name;      // without the leading '/'
   std::string image;     // as given at create time (tag or id)
   std::string image_id;  // sha256:...
-  std::string state;  // created, running, exited, ...
+  std::string state;     // created, running, exited, ...
   std::map<std::string, std::string> labels;
 };
 
@@ -142,8 +142,7 @@ class DockerClient {
   // progress message ("Pulling from library/python", "<layer>: Download complete", ...) goes
   // to on_progress once per layer and status (byte counts are not repeated). Fails with the
   // daemon's reason (no registry, unknown image, ...).
-  Status image_pull(std::string_view ref,
-                    const std::function<void(std::string_view line)>& on_progress = {},
+  Status image_pull(std::string_view ref, const std::function<void(std::string_view line)>& on_progress = {},
                     std::chrono::milliseconds timeout = std::chrono::minutes(20),
                     const CancelToken* cancel = nullptr) const;
   // Images with every given label (value "" matches any value).
@@ -168,23 +167,21 @@ class DockerClient {
   // force: also when running; volumes: anonymous volumes too. Missing container: not_found.
   Status container_remove(std::string_view id, bool force = true, bool volumes = true) const;
   // Containers (running and stopped) with every given label ("" matches any value).
-  Result<std::vector<ContainerSummary>> container_list(
-      const std::map<std::string, std::string>& labels, bool all = true) const;
+  Result<std::vector<ContainerSummary>> container_list(const std::map<std::string, std::string>& labels,
+                                                       bool all = true) const;
 
   // Low level: one request, whole body. Path without the version prefix (added here).
   struct Response {
     int status = 0;
     std::string body;
   };
-  Result<Response> request(std::string_view method, std::string_view path,
-                           std::string_view body = {},
+  Result<Response> request(std::string_view method, std::string_view path, std::string_view body = {},
                            std::string_view content_type = "application/json") const;
   // Low level streaming: the body is handed to on_body piece by piece (return false to stop).
-  Result<int> request_stream(std::string_view method, std::string_view path,
-                             std::string_view body, std::string_view content_type,
+  Result<int> request_stream(std::string_view method, std::string_view path, std::string_view body,
+                             std::string_view content_type,
                              const std::function<bool(std::string_view)>& on_body,
-                             std::chrono::milliseconds timeout,
-                             const CancelToken* cancel) const;
+                             std::chrono::milliseconds timeout, const CancelToken* cancel) const;
 
  private:
   DockerClient(Endpoint endpoint, Options options) : endpoint_(std::move(endpoint)), options_(options) {}

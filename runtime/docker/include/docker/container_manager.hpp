@@ -44,7 +44,7 @@ inline constexpr std::string_view kLabelKeep = "remotemedia.keep";
 struct NodeContainerSpec {
   std::string session_id;
   std::string node_id;
-  std::string image;  // from ImageBuilder::ensure_image
+  std::string image;             // from ImageBuilder::ensure_image
   runtime::DockerConfig config;  // limits, env, volumes, shm, gpus
 
   // The session's IPC directory on the host; mounted read-write at ipc_container_dir (default:
@@ -56,7 +56,7 @@ struct NodeContainerSpec {
   std::string sdk_container_dir = "/opt/remotemedia/python";
   std::vector<BindMount> extra_mounts;  // e.g. the IPC C library, read-only
 
-  std::vector<std::string> command;  // e.g. {"python3", "-m", "remotemedia.runner", ...}
+  std::vector<std::string> command;              // e.g. {"python3", "-m", "remotemedia.runner", ...}
   std::map<std::string, std::string> extra_env;  // added to config.env (wins on conflicts)
   std::string working_dir;
 
@@ -65,7 +65,7 @@ struct NodeContainerSpec {
   std::string owned_dir;
 
   bool interactive = false, tty = false;  // see ContainerSpec (`remotemedia shell`)
-  std::size_t log_tail_lines = 50;  // kept for error messages
+  std::size_t log_tail_lines = 50;        // kept for error messages
   std::chrono::seconds stop_grace{5};
   bool keep = false;  // labels the container kLabelKeep (it may outlive its session)
 };
@@ -82,8 +82,8 @@ struct ExitReport {
 
 // Builds the ExitReport message (pure; unit-tested): OOM or 137 -> "node <id>: container
 // killed, memory limit <N> MB exceeded"; other codes with the last log lines.
-std::string classify_exit(std::string_view node_id, int exit_code, bool oom_killed,
-                          std::uint64_t memory_mb, const std::vector<std::string>& last_lines);
+std::string classify_exit(std::string_view node_id, int exit_code, bool oom_killed, std::uint64_t memory_mb,
+                          const std::vector<std::string>& last_lines);
 
 class NodeContainer {
  public:
@@ -93,8 +93,7 @@ class NodeContainer {
     std::function<void(const ExitReport&)> on_exit;  // unrequested exits only
   };
 
-  static Result<std::unique_ptr<NodeContainer>> start(const DockerClient& client,
-                                                      NodeContainerSpec spec,
+  static Result<std::unique_ptr<NodeContainer>> start(const DockerClient& client, NodeContainerSpec spec,
                                                       Callbacks callbacks = {});
   ~NodeContainer();
   NodeContainer(const NodeContainer&) = delete;

@@ -78,7 +78,7 @@ class ContainerPool {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<Entry>> entries_;  // the one live entry per key
-  std::vector<std::shared_ptr<Entry>> retired_;  // exited or discarded, still leased
+  std::vector<std::shared_ptr<Entry>> retired_;            // exited or discarded, still leased
   bool stopping_ = false;
   std::thread reaper_;
 };

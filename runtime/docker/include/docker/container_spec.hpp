@@ -30,8 +30,8 @@ struct ContainerSpec {
 
   // Limits. memory is a hard limit with swap disabled (MemorySwap == Memory); 0 = unlimited.
   std::uint64_t memory_bytes = 0;
-  double cpu_cores = 0.0;       // NanoCpus = cpu_cores * 1e9; 0 = unlimited
-  std::uint64_t shm_bytes = 0;  // /dev/shm size inside; 0 = daemon default (64 MB)
+  double cpu_cores = 0.0;        // NanoCpus = cpu_cores * 1e9; 0 = unlimited
+  std::uint64_t shm_bytes = 0;   // /dev/shm size inside; 0 = daemon default (64 MB)
   std::uint64_t pids_limit = 0;  // 0 = unlimited
 
   std::vector<BindMount> mounts;

@@ -82,23 +82,22 @@ struct DockerNodeOptions {
   // process/install_layout.hpp).
   std::filesystem::path sdk_dir;
   std::filesystem::path ipc_library;
-  std::string not_found;  // why sdk_dir or ipc_library is empty
+  std::string not_found;           // why sdk_dir or ipc_library is empty
   std::filesystem::path ipc_root;  // ipc::ipc_root()
   std::string sdk_container_dir = "/opt/remotemedia/python";
   std::string lib_container_dir = "/opt/remotemedia/lib";
 
-  std::chrono::milliseconds init_timeout{60000};  // RM_DOCKER_INIT_TIMEOUT_MS
-  std::chrono::seconds stop_grace{2};             // RM_DOCKER_STOP_GRACE_S
-  std::uint64_t data_capacity = 4u << 20;         // RM_PROCESS_CHANNEL_BYTES
-  std::uint64_t input_capacity = 0;               // the manifest's ipc.input_bytes (0: data_capacity)
-  std::uint64_t output_capacity = 0;              // ipc.output_bytes
+  std::chrono::milliseconds init_timeout{60000};    // RM_DOCKER_INIT_TIMEOUT_MS
+  std::chrono::seconds stop_grace{2};               // RM_DOCKER_STOP_GRACE_S
+  std::uint64_t data_capacity = 4u << 20;           // RM_PROCESS_CHANNEL_BYTES
+  std::uint64_t input_capacity = 0;                 // the manifest's ipc.input_bytes (0: data_capacity)
+  std::uint64_t output_capacity = 0;                // ipc.output_bytes
   DockerFallback fallback = DockerFallback::error;  // RM_DOCKER_FALLBACK=process|error
   bool share = false;                               // RM_DOCKER_SHARE=1
   KeepContainers keep = KeepContainers::never;      // RM_DOCKER_KEEP=never|on-failure|always
 
-  static DockerNodeOptions from_env(std::string node_id, std::string node_type,
-                                    std::string session_id, boost::json::object params,
-                                    runtime::DockerConfig config);
+  static DockerNodeOptions from_env(std::string node_id, std::string node_type, std::string session_id,
+                                    boost::json::object params, runtime::DockerConfig config);
 };
 
 class DockerNode final : public runtime::Node {

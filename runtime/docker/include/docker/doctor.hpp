@@ -17,7 +17,7 @@ struct DoctorOptions {
 };
 
 struct DoctorCheck {
-  std::string name;    // "daemon", "api version", "/dev/shm", "ipc dir", "base image <ref>"
+  std::string name;  // "daemon", "api version", "/dev/shm", "ipc dir", "base image <ref>"
   bool ok = false;
   std::string detail;  // what was found
   std::string fix;     // what to do when !ok

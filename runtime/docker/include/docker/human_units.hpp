@@ -10,7 +10,6 @@ namespace rm::docker {
 std::string human_size(std::int64_t bytes);
 // An API "Created" value (unix seconds as text) relative to now: "just now", "5 minutes ago",
 // "3 hours ago", "2 days ago", "4 months ago", "2 years ago"; other text is returned as is.
-std::string human_age(const std::string& created_unix_seconds,
-                      std::chrono::system_clock::time_point now);
+std::string human_age(const std::string& created_unix_seconds, std::chrono::system_clock::time_point now);
 
 }  // namespace rm::docker

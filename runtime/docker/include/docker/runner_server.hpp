@@ -42,12 +42,12 @@ std::string encode_runner_request(const RunnerRequest& request);
 struct RunnerEvent {
   enum class Kind { started, log, exit, error };
   Kind kind = Kind::log;
-  long pid = 0;        // started
-  int fd = 1;          // log: 1 stdout, 2 stderr
-  std::string line;    // log
-  int code = 0;        // exit: the exit code, 128 + signal when killed by one
-  int signal = 0;      // exit: the signal number, 0 when it exited
-  std::string message; // error: why the server refused the request
+  long pid = 0;         // started
+  int fd = 1;           // log: 1 stdout, 2 stderr
+  std::string line;     // log
+  int code = 0;         // exit: the exit code, 128 + signal when killed by one
+  int signal = 0;       // exit: the signal number, 0 when it exited
+  std::string message;  // error: why the server refused the request
 };
 
 // One line from the server (pure). Errors name what is wrong with the line.
@@ -56,9 +56,8 @@ Result<RunnerEvent> parse_runner_event(std::string_view line);
 // How a runner's end reads to the user (pure): "node <id>: runner exited with code 3 in shared
 // container <name>" or "... killed by signal 9 (SIGKILL: ... memory limit <N> MB ...)", then the
 // last log lines.
-std::string runner_exit_message(std::string_view node_id, std::string_view container, int code,
-                                int signal, std::uint64_t memory_mb,
-                                const std::vector<std::string>& last_lines);
+std::string runner_exit_message(std::string_view node_id, std::string_view container, int code, int signal,
+                                std::uint64_t memory_mb, const std::vector<std::string>& last_lines);
 
 // Connects to a unix socket, also when its path is longer than a socket address allows (through
 // /proc/self/fd of its directory). Returns the connected descriptor.
@@ -66,8 +65,7 @@ Result<int> connect_unix(const std::filesystem::path& socket_path);
 
 // Blocks until `socket_path` accepts connections (polls every 5 ms), `alive` turns false or the
 // timeout passes.
-Status wait_for_runner_server(const std::filesystem::path& socket_path,
-                              std::chrono::milliseconds timeout,
+Status wait_for_runner_server(const std::filesystem::path& socket_path, std::chrono::milliseconds timeout,
                               const std::function<bool()>& alive);
 
 class RunnerServerSession {
@@ -90,8 +88,9 @@ class RunnerServerSession {
 
   // Connects, sends the request and starts the reader; fails (naming the socket) when the
   // server does not accept the connection.
-  static Result<std::unique_ptr<RunnerServerSession>> start(
-      const std::filesystem::path& socket_path, const RunnerRequest& request, Callbacks callbacks);
+  static Result<std::unique_ptr<RunnerServerSession>> start(const std::filesystem::path& socket_path,
+                                                            const RunnerRequest& request,
+                                                            Callbacks callbacks);
   ~RunnerServerSession();
   RunnerServerSession(const RunnerServerSession&) = delete;
   RunnerServerSession& operator=(const RunnerServerSession&) = delete;

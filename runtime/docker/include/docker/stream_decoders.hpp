@@ -18,8 +18,8 @@ namespace rm::docker {
 class ResponseDecoder {
  public:
   struct Callbacks {
-    std::function<void(int status)> on_header;             // after all header fields
-    std::function<bool(std::string_view piece)> on_body;   // return false to stop early
+    std::function<void(int status)> on_header;            // after all header fields
+    std::function<bool(std::string_view piece)> on_body;  // return false to stop early
   };
   explicit ResponseDecoder(Callbacks cb);
   ~ResponseDecoder();
@@ -32,7 +32,7 @@ class ResponseDecoder {
   bool finish_eof();
 
   bool header_done() const;
-  bool done() const;  // a complete message was parsed
+  bool done() const;     // a complete message was parsed
   bool stopped() const;  // on_body returned false
   int status() const;
   const std::string& error() const;  // empty when there was none

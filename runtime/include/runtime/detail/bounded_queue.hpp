@@ -36,7 +36,8 @@ class BoundedQueue {
     std::unique_lock lock(mutex_);
     if (count_.load(std::memory_order_relaxed) == ring_.size() && !cancelled_) {
       lock.unlock();
-      spin_until([&] { return count_.load(std::memory_order_acquire) < ring_.size() || cancelled_flag_.load(); });
+      spin_until(
+          [&] { return count_.load(std::memory_order_acquire) < ring_.size() || cancelled_flag_.load(); });
       lock.lock();
       while (count_.load(std::memory_order_relaxed) == ring_.size() && !cancelled_ && !closed_) {
         ++producers_waiting_;

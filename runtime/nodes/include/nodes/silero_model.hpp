@@ -91,7 +91,7 @@ struct SileroBranch {
   std::vector<float> fft_msin;
   std::vector<std::uint16_t> fft_bitrev;  // n_fft/2 entries
   std::array<SileroConv, 4> encoder;
-  SileroMatrix lstm;        // [512 x 256]: [W_ih | W_hh], bias b_ih + b_hh; gates i, f, g, o
+  SileroMatrix lstm;          // [512 x 256]: [W_ih | W_hh], bias b_ih + b_hh; gates i, f, g, o
   std::vector<float> head_w;  // 128
   float head_b = 0.0F;
 };
@@ -109,9 +109,7 @@ class SileroModel {
   // (where scripts/fetch-silero-model.sh writes it).
   static std::filesystem::path default_path();
 
-  const detail::SileroBranch& branch(SileroRate r) const {
-    return r == SileroRate::k16000 ? b16_ : b8_;
-  }
+  const detail::SileroBranch& branch(SileroRate r) const { return r == SileroRate::k16000 ? b16_ : b8_; }
   // The JSON metadata the converter stored (model name, source file hash).
   const std::string& metadata() const { return metadata_; }
 

@@ -75,9 +75,9 @@ class SileroVadNode final : public runtime::Node {
   bool streaming_ = false;
   std::uint32_t input_rate_ = 0;
   std::int64_t base_us_ = 0;
-  std::vector<float> pending_;   // samples at the model rate not yet forming a whole window
-  std::vector<float> mono_;      // scratch: downmixed input
-  std::vector<float> resampled_; // scratch: resampler output
+  std::vector<float> pending_;    // samples at the model rate not yet forming a whole window
+  std::vector<float> mono_;       // scratch: downmixed input
+  std::vector<float> resampled_;  // scratch: resampler output
   bool keep_probs_ = false;
   std::vector<float> probabilities_;
 };

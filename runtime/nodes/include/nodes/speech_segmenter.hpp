@@ -59,8 +59,8 @@
 namespace rm::nodes {
 
 struct SpeechSegmenterConfig {
-  std::uint32_t sample_rate = 16000;    // of the mono samples passed to push()
-  float threshold = 0.5f;               // probability >= threshold is speech
+  std::uint32_t sample_rate = 16000;  // of the mono samples passed to push()
+  float threshold = 0.5f;             // probability >= threshold is speech
   // Speech continues while probability >= neg_threshold; default max(threshold - 0.15, 0.01)
   // (Silero's rule). For yes/no detectors any value in (0, 1] behaves the same.
   std::optional<float> neg_threshold;
@@ -69,7 +69,7 @@ struct SpeechSegmenterConfig {
   std::int64_t padding_ms = 30;
   bool emit_audio = true;
   bool emit_events = true;
-  bool stream_audio = false;  // see "Streaming" above
+  bool stream_audio = false;     // see "Streaming" above
   boost::json::object metadata;  // merged into every segment's audio metadata (e.g. detector)
 };
 
@@ -125,17 +125,17 @@ class SpeechSegmenter {
 
   bool have_base_ = false;
   std::int64_t base_us_ = 0;
-  std::vector<float> buf_;        // samples [buf_start_, pos_)
+  std::vector<float> buf_;  // samples [buf_start_, pos_)
   std::int64_t buf_start_ = 0;
-  std::int64_t pos_ = 0;          // samples pushed so far
+  std::int64_t pos_ = 0;  // samples pushed so far
 
   bool in_speech_ = false;
   bool announced_ = false;
-  std::int64_t speech_start_ = 0;   // first speech sample (unpadded)
-  std::int64_t seg_start_ = 0;      // padded start
-  std::int64_t silence_start_ = -1; // silence candidate start, -1 = none
-  std::int64_t last_seg_end_ = 0;   // padded end of the previous segment
-  std::int64_t streamed_to_ = 0;    // streaming: samples of the current segment already sent
+  std::int64_t speech_start_ = 0;    // first speech sample (unpadded)
+  std::int64_t seg_start_ = 0;       // padded start
+  std::int64_t silence_start_ = -1;  // silence candidate start, -1 = none
+  std::int64_t last_seg_end_ = 0;    // padded end of the previous segment
+  std::int64_t streamed_to_ = 0;     // streaming: samples of the current segment already sent
   std::vector<SpeechSegment> segments_;
 };
 

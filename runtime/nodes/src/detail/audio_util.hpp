@@ -21,7 +21,8 @@ inline std::int64_t frame_time_us(std::int64_t base_us, std::int64_t frames, std
 // view keeps the source value alive instead of copying its samples.
 inline runtime::Bytes slice_samples(const runtime::DataPtr& src, std::size_t offset, std::size_t count) {
   const auto view = src->audio()->view();
-  return runtime::Bytes::borrow(view.data() + offset, count * sizeof(float), [keep = src]() mutable { keep.reset(); });
+  return runtime::Bytes::borrow(view.data() + offset, count * sizeof(float),
+                                [keep = src]() mutable { keep.reset(); });
 }
 
 // The error for a non-audio input or malformed audio, naming the node.
@@ -29,13 +30,13 @@ inline runtime::Status check_audio(const runtime::RuntimeData& d, const std::str
                                    std::string_view node_type) {
   const auto* a = d.audio();
   if (!a)
-    return runtime::node_error(runtime::NodeErrorCode::invalid_input,
-                               fmt::format("node {}: {} takes audio, got {}", node_id, node_type,
-                                           runtime::to_string(d.type)));
+    return runtime::node_error(
+        runtime::NodeErrorCode::invalid_input,
+        fmt::format("node {}: {} takes audio, got {}", node_id, node_type, runtime::to_string(d.type)));
   if (a->sample_rate == 0 || a->channels == 0 || a->sample_count() % a->channels != 0)
     return runtime::node_error(runtime::NodeErrorCode::invalid_input,
-                               fmt::format("node {}: malformed audio ({} Hz, {} channels, {} samples)", node_id,
-                                           a->sample_rate, a->channels, a->sample_count()));
+                               fmt::format("node {}: malformed audio ({} Hz, {} channels, {} samples)",
+                                           node_id, a->sample_rate, a->channels, a->sample_count()));
   return {};
 }
 

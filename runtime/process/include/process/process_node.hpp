@@ -64,8 +64,8 @@ struct ProcessNodeOptions {
   std::uint64_t control_capacity = 64u << 10;
 
   // Fills every unset field from the environment and built-in defaults.
-  static ProcessNodeOptions from_env(std::string node_id, std::string node_type,
-                                     std::string session_id, boost::json::object params);
+  static ProcessNodeOptions from_env(std::string node_id, std::string node_type, std::string session_id,
+                                     boost::json::object params);
 };
 
 class ProcessNode final : public runtime::Node {

@@ -44,8 +44,7 @@ enum class DecodeMode {
   borrow,  // views into `in`, kept valid by `keep_alive` (e.g. the shm Sample), no copy
 };
 
-tl::expected<Envelope, WireError> decode(std::span<const std::byte> in,
-                                         DecodeMode mode = DecodeMode::copy,
+tl::expected<Envelope, WireError> decode(std::span<const std::byte> in, DecodeMode mode = DecodeMode::copy,
                                          std::function<void()> keep_alive = {});
 
 // Control values the runner and the host exchange ("rm.ready", "rm.batch_end", ...).

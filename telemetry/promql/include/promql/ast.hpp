@@ -30,9 +30,22 @@ struct Matcher {
 };
 
 enum class BinOp {
-  add, sub, mul, div, mod, pow, atan2,
-  eq, ne, gt, lt, ge, le,
-  land, lor, lunless,
+  add,
+  sub,
+  mul,
+  div,
+  mod,
+  pow,
+  atan2,
+  eq,
+  ne,
+  gt,
+  lt,
+  ge,
+  le,
+  land,
+  lor,
+  lunless,
 };
 bool is_comparison(BinOp op);
 bool is_set_op(BinOp op);
@@ -89,10 +102,10 @@ struct Paren {
 };
 
 struct Expr {
-  std::variant<NumberLiteral, StringLiteral, VectorSelector, MatrixSelector, Call, Aggregate,
-               Binary, Unary, Paren>
+  std::variant<NumberLiteral, StringLiteral, VectorSelector, MatrixSelector, Call, Aggregate, Binary, Unary,
+               Paren>
       node;
-  std::size_t pos = 0;  // byte offset in the query, for error messages
+  std::size_t pos = 0;                 // byte offset in the query, for error messages
   ValueType type = ValueType::scalar;  // filled by the parser
 };
 

@@ -41,13 +41,11 @@ struct QueryResult {
   std::int64_t string_t = 0;
 };
 
-[[nodiscard]] tl::expected<QueryResult, Error> instant_query(const Storage& storage,
-                                                             const Expr& expr, std::int64_t t,
-                                                             const EngineOptions& opts = {});
+[[nodiscard]] tl::expected<QueryResult, Error> instant_query(const Storage& storage, const Expr& expr,
+                                                             std::int64_t t, const EngineOptions& opts = {});
 // step > 0, start <= end. The result is a matrix (scalars become one series without labels).
-[[nodiscard]] tl::expected<QueryResult, Error> range_query(const Storage& storage,
-                                                           const Expr& expr, std::int64_t start,
-                                                           std::int64_t end, std::int64_t step,
-                                                           const EngineOptions& opts = {});
+[[nodiscard]] tl::expected<QueryResult, Error> range_query(const Storage& storage, const Expr& expr,
+                                                           std::int64_t start, std::int64_t end,
+                                                           std::int64_t step, const EngineOptions& opts = {});
 
 }  // namespace rm::promql

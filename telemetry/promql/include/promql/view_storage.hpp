@@ -21,8 +21,8 @@ class ViewStorage final : public Storage {
                              std::int64_t maxt) const override;
 
  private:
-  std::vector<SeriesData> find(const std::vector<Matcher>& matchers, std::int64_t mint,
-                               std::int64_t maxt, bool with_samples) const;
+  std::vector<SeriesData> find(const std::vector<Matcher>& matchers, std::int64_t mint, std::int64_t maxt,
+                               bool with_samples) const;
   std::shared_ptr<const telemetry::TelemetryView> view_;
 };
 
