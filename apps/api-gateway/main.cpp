@@ -1,11 +1,11 @@
-// api-gateway: thin main; the logic is rm::telemetry::run_gateway (telemetry/src/gateway_app.cpp),
+// api-gateway: thin main; the logic is rm::telemetry::run_gateway (telemetry/src/gateway/gateway_app.cpp),
 // with the Prometheus query API (telemetry/promql) as a route group.
 #include <cstdio>
 
 #include "core/log.hpp"
 #include "core/shutdown.hpp"
 #include "promql/http_api.hpp"
-#include "telemetry/gateway_app.hpp"
+#include "telemetry/gateway/gateway_app.hpp"
 
 int main(int argc, char** argv) {
   rm::core::Shutdown::install();

@@ -1,9 +1,10 @@
-// telemetry-collector: thin main; the logic is rm::telemetry::run_collector (telemetry/src/collector.cpp).
+// telemetry-collector: thin main; the logic is rm::telemetry::run_collector
+// (telemetry/src/ingest/collector.cpp).
 #include <cstdio>
 
 #include "core/log.hpp"
 #include "core/shutdown.hpp"
-#include "telemetry/collector.hpp"
+#include "telemetry/ingest/collector.hpp"
 
 int main(int argc, char** argv) {
   rm::core::Shutdown::install();

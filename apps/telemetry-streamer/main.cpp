@@ -1,9 +1,10 @@
-// telemetry-streamer: thin main; the logic is rm::telemetry::run_streamer (telemetry/src/streamer.cpp).
+// telemetry-streamer: thin main; the logic is rm::telemetry::run_streamer
+// (telemetry/src/ingest/streamer.cpp).
 #include <cstdio>
 
 #include "core/log.hpp"
 #include "core/shutdown.hpp"
-#include "telemetry/streamer.hpp"
+#include "telemetry/ingest/streamer.hpp"
 
 int main(int argc, char** argv) {
   rm::core::Shutdown::install();

@@ -32,9 +32,9 @@
 #include "core/http.hpp"
 #include "core/shutdown.hpp"
 #include "promql/http_api.hpp"
-#include "telemetry/gateway.hpp"
-#include "telemetry/gateway_time.hpp"
-#include "telemetry/index.hpp"
+#include "telemetry/gateway/gateway.hpp"
+#include "telemetry/gateway/gateway_time.hpp"
+#include "telemetry/storage/index.hpp"
 
 namespace net = boost::asio;
 namespace beast = boost::beast;

@@ -21,10 +21,10 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include "../../telemetry/src/nats_client.hpp"
+#include "../../telemetry/src/cluster/nats_client.hpp"
 #include "core/log.hpp"
-#include "telemetry/nats_feed.hpp"
-#include "telemetry/publisher.hpp"
+#include "telemetry/cluster/nats_feed.hpp"
+#include "telemetry/wire/publisher.hpp"
 
 using namespace rm::telemetry;
 using Clock = std::chrono::steady_clock;

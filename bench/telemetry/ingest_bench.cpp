@@ -14,10 +14,10 @@
 #include <CLI/CLI.hpp>
 
 #include "core/log.hpp"
-#include "telemetry/broker.hpp"
-#include "telemetry/client.hpp"
-#include "telemetry/follower.hpp"
-#include "telemetry/store.hpp"
+#include "telemetry/ingest/broker.hpp"
+#include "telemetry/storage/follower.hpp"
+#include "telemetry/storage/store.hpp"
+#include "telemetry/wire/client.hpp"
 
 using namespace rm::telemetry;
 using Clock = std::chrono::steady_clock;

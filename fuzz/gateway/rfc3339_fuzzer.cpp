@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "telemetry/gateway_time.hpp"
+#include "telemetry/gateway/gateway_time.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "telemetry/csv.hpp"
+#include "telemetry/ingest/csv.hpp"
 
 using namespace rm::telemetry;
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "telemetry/protocol.hpp"
+#include "telemetry/wire/protocol.hpp"
 
 using namespace rm::telemetry;
 

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "promql/http_api.hpp"
-#include "telemetry/csv.hpp"
-#include "telemetry/gateway.hpp"
-#include "telemetry/index.hpp"
+#include "telemetry/gateway/gateway.hpp"
+#include "telemetry/ingest/csv.hpp"
+#include "telemetry/storage/index.hpp"
 
 namespace promql_test {
 

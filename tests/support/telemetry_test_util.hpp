@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "support/temp_dir.hpp"
-#include "telemetry/protocol.hpp"
+#include "telemetry/wire/protocol.hpp"
 
 namespace rm::telemetry::test {
 

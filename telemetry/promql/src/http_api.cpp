@@ -14,7 +14,7 @@
 #include "core/json.hpp"
 #include "promql/engine.hpp"
 #include "promql/view_storage.hpp"
-#include "telemetry/gateway_time.hpp"
+#include "telemetry/gateway/gateway_time.hpp"
 
 namespace rm::promql {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "telemetry/prometheus_names.hpp"
+#include "telemetry/gateway/prometheus_names.hpp"
 
 namespace rm::promql {
 

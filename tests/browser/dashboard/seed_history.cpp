@@ -16,8 +16,8 @@
 #include <CLI/CLI.hpp>
 #include <boost/json/serialize.hpp>
 
-#include "telemetry/client.hpp"
-#include "telemetry/csv.hpp"
+#include "telemetry/ingest/csv.hpp"
+#include "telemetry/wire/client.hpp"
 
 int main(int argc, char** argv) {
   using namespace rm::telemetry;

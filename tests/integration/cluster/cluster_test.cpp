@@ -10,7 +10,7 @@
 #include "nats_cluster.hpp"
 #include "support/telemetry_test_util.hpp"
 #include "telemetry/model.hpp"
-#include "telemetry/protocol.hpp"
+#include "telemetry/wire/protocol.hpp"
 
 using namespace rm::telemetry;
 using namespace rm::telemetry::test;

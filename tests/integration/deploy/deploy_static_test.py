@@ -40,9 +40,9 @@ SEED_ENV = {
 SEED_PORTS = {"telemetry-streamer": set(), "telemetry-collector": {8080, 9000, 9091}, "api-gateway": {8081, 9092}}
 ENTRYPOINT = {"telemetry-streamer": "entrypoint-streamer.sh", "telemetry-collector": "entrypoint-collector.sh",
               "api-gateway": "entrypoint-api-gateway.sh"}
-SOURCES = {"telemetry-streamer": ["telemetry/src/streamer.cpp", "apps/telemetry-streamer/main.cpp"],
-           "telemetry-collector": ["telemetry/src/collector.cpp", "apps/telemetry-collector/main.cpp"],
-           "api-gateway": ["apps/api-gateway/main.cpp", "telemetry/src/gateway.cpp", "telemetry/src/gateway_app.cpp"]}
+SOURCES = {"telemetry-streamer": ["telemetry/src/ingest/streamer.cpp", "apps/telemetry-streamer/main.cpp"],
+           "telemetry-collector": ["telemetry/src/ingest/collector.cpp", "apps/telemetry-collector/main.cpp"],
+           "api-gateway": ["apps/api-gateway/main.cpp", "telemetry/src/gateway/gateway.cpp", "telemetry/src/gateway/gateway_app.cpp"]}
 HEALTH_PATHS = {"telemetry-collector": {"/health", "/ready"}, "api-gateway": {"/health"}}
 
 failures = []

@@ -9,9 +9,9 @@
 
 #include "process.hpp"
 #include "support/telemetry_test_util.hpp"
-#include "telemetry/client.hpp"
-#include "telemetry/follower.hpp"
-#include "telemetry/wal.hpp"
+#include "telemetry/storage/follower.hpp"
+#include "telemetry/storage/wal.hpp"
+#include "telemetry/wire/client.hpp"
 
 using namespace rm::telemetry;
 using namespace rm::telemetry::test;

@@ -7,8 +7,8 @@
 
 #include "process.hpp"
 #include "support/telemetry_test_util.hpp"
-#include "telemetry/follower.hpp"
-#include "telemetry/wal.hpp"
+#include "telemetry/storage/follower.hpp"
+#include "telemetry/storage/wal.hpp"
 
 using namespace rm::telemetry;
 using namespace rm::telemetry::test;

@@ -5,7 +5,7 @@
 
 #include "fault_util.hpp"
 #include "integration/ingest/process.hpp"
-#include "telemetry/broker.hpp"
+#include "telemetry/ingest/broker.hpp"
 
 namespace rm::telemetry::faults {
 namespace {

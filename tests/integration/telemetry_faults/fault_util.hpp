@@ -25,9 +25,9 @@
 #include <gtest/gtest.h>
 
 #include "core/http_client.hpp"
-#include "telemetry/client.hpp"
-#include "telemetry/protocol.hpp"
-#include "telemetry/store.hpp"
+#include "telemetry/storage/store.hpp"
+#include "telemetry/wire/client.hpp"
+#include "telemetry/wire/protocol.hpp"
 
 namespace rm::telemetry::faults {
 

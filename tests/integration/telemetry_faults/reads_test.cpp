@@ -4,7 +4,7 @@
 #include <atomic>
 
 #include "fault_util.hpp"
-#include "telemetry/follower.hpp"
+#include "telemetry/storage/follower.hpp"
 
 namespace rm::telemetry::faults {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "telemetry/nats.hpp"
+#include "telemetry/cluster/nats.hpp"
 
 using rm::telemetry::nats_config_from_env;
 

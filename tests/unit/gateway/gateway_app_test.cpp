@@ -6,8 +6,8 @@
 #include <boost/json.hpp>
 
 #include "gateway_fixture.hpp"
-#include "telemetry/gateway_app.hpp"
-#include "telemetry/gateway_time.hpp"
+#include "telemetry/gateway/gateway_app.hpp"
+#include "telemetry/gateway/gateway_time.hpp"
 
 namespace {
 

@@ -8,8 +8,8 @@
 #include "core/http.hpp"
 #include "core/metrics.hpp"
 #include "gateway_fixture.hpp"
-#include "telemetry/gateway_dashboard.hpp"
-#include "telemetry/gateway_time.hpp"
+#include "telemetry/gateway/gateway_dashboard.hpp"
+#include "telemetry/gateway/gateway_time.hpp"
 
 using namespace gateway_test;
 using rm::core::http::make_request;

@@ -3,8 +3,8 @@
 #include <memory>
 #include <string>
 
-#include "telemetry/gateway.hpp"
-#include "telemetry/index.hpp"
+#include "telemetry/gateway/gateway.hpp"
+#include "telemetry/storage/index.hpp"
 
 namespace gateway_test {
 

@@ -6,7 +6,7 @@
 
 #include "core/http.hpp"
 #include "gateway_fixture.hpp"
-#include "telemetry/gateway_time.hpp"
+#include "telemetry/gateway/gateway_time.hpp"
 
 using namespace gateway_test;
 using rm::core::http::make_request;

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "telemetry/gateway_time.hpp"
+#include "telemetry/gateway/gateway_time.hpp"
 
 using rm::telemetry::format_rfc3339;
 using rm::telemetry::parse_rfc3339;

@@ -6,7 +6,7 @@
 #include "core/http.hpp"
 #include "promql/http_api.hpp"
 #include "support/dcgm_index.hpp"
-#include "telemetry/gateway.hpp"
+#include "telemetry/gateway/gateway.hpp"
 
 using namespace promql_test;
 namespace json = boost::json;

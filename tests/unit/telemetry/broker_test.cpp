@@ -10,8 +10,8 @@
 #include <gtest/gtest.h>
 
 #include "store_util.hpp"
-#include "telemetry/broker.hpp"
-#include "telemetry/client.hpp"
+#include "telemetry/ingest/broker.hpp"
+#include "telemetry/wire/client.hpp"
 
 using namespace rm::telemetry;
 using namespace rm::telemetry::test;

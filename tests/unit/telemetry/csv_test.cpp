@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "telemetry/csv.hpp"
+#include "telemetry/ingest/csv.hpp"
 
 using namespace rm::telemetry;
 

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "store_util.hpp"
-#include "telemetry/follower.hpp"
+#include "telemetry/storage/follower.hpp"
 
 using namespace rm::telemetry;
 using namespace rm::telemetry::test;

@@ -2,7 +2,7 @@
 // window, in time order, also after the ring dropped old entries and for out-of-order rows.
 #include <gtest/gtest.h>
 
-#include "telemetry/index.hpp"
+#include "telemetry/storage/index.hpp"
 
 using rm::telemetry::GpuInfo;
 using rm::telemetry::Index;

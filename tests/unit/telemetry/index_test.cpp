@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "support/telemetry_test_util.hpp"
-#include "telemetry/index.hpp"
+#include "telemetry/storage/index.hpp"
 
 using namespace rm::telemetry;
 using namespace rm::telemetry::test;

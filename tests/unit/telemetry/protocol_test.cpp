@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "support/telemetry_test_util.hpp"
-#include "telemetry/protocol.hpp"
+#include "telemetry/wire/protocol.hpp"
 
 using namespace rm::telemetry;
 

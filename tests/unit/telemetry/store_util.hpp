@@ -2,7 +2,7 @@
 #include <future>
 
 #include "support/telemetry_test_util.hpp"
-#include "telemetry/store.hpp"
+#include "telemetry/storage/store.hpp"
 
 namespace rm::telemetry::test {
 

@@ -7,8 +7,8 @@
 #include <gtest/gtest.h>
 
 #include "store_util.hpp"
-#include "telemetry/crc32c.hpp"
-#include "telemetry/wal.hpp"
+#include "telemetry/storage/wal.hpp"
+#include "telemetry/wire/crc32c.hpp"
 
 using namespace rm::telemetry;
 using namespace rm::telemetry::test;

@@ -12,7 +12,7 @@
 #include <memory>
 #include <vector>
 
-#include "telemetry/gateway.hpp"
+#include "telemetry/gateway/gateway.hpp"
 
 namespace rm::promql {
 

@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "promql/storage.hpp"
-#include "telemetry/query.hpp"
+#include "telemetry/storage/query.hpp"
 
 namespace rm::promql {
 

@@ -1,0 +1,223 @@
+#include "telemetry/storage/follower.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "core/log.hpp"
+#include "telemetry/storage/replay.hpp"
+#include "thread_boundary.hpp"
+
+namespace rm::telemetry {
+
+namespace fs = std::filesystem;
+
+namespace {
+auto log() {
+  return core::logger("telemetry.follower");
+}
+
+// Bytes of `p` from `offset` to its current end; empty when missing.
+std::optional<std::string> read_from(const fs::path& p, std::size_t offset) {
+  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string out;
+  char buf[1 << 16];
+  off_t pos = static_cast<off_t>(offset);
+  while (true) {
+    const ssize_t n = ::pread(fd, buf, sizeof buf, pos);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    pos += n;
+  }
+  ::close(fd);
+  return out;
+}
+}  // namespace
+
+struct DataDirFollower::State {
+  struct Tail {
+    std::unique_ptr<ReplayState> replay;
+    std::uint64_t segment = 0;  // 0 = start at the first segment found
+    std::size_t offset = 0;
+  };
+  std::map<std::string, Tail> tails;
+  std::uint64_t records = 0;
+};
+
+DataDirFollower::DataDirFollower(FollowerOptions opts)
+    : opts_(std::move(opts)),
+      state_(std::make_unique<State>()),
+      index_(std::make_shared<Index>(opts_.max_entries, opts_.retention.count())) {}
+
+DataDirFollower::~DataDirFollower() {
+  stop();
+}
+
+std::shared_ptr<Index> DataDirFollower::current() const {
+  std::lock_guard lk(view_mu_);
+  return index_;
+}
+
+namespace {
+
+// Follows one collector directory as far as its files go now, with the replay the store's
+// recovery uses (replay_segment): the log ends at mid-log corruption exactly where the
+// collector will cut it. Returns false when the follower fell behind a checkpoint and must
+// rebuild.
+bool follow(const fs::path& dir, Index& index, std::unique_ptr<ReplayState>& replay, std::uint64_t& segment,
+            std::size_t& offset, std::uint64_t& records) {
+  const fs::path wal = dir / "wal";
+  if (!replay) {
+    for (int attempt = 0; attempt < 3 && !replay; ++attempt) {
+      auto st = std::make_unique<ReplayState>(index);
+      const auto cps = list_checkpoints(dir);
+      bool loaded = cps.empty();
+      for (std::uint64_t c : cps) {
+        if (auto r = load_checkpoint(checkpoint_path(dir, c), *st); r) {
+          segment = c + 1;
+          loaded = true;
+          break;
+        } else {
+          log()->debug("{}", r.error());
+          st = std::make_unique<ReplayState>(index);
+        }
+      }
+      if (loaded) replay = std::move(st);
+    }
+    if (!replay) return true;  // checkpoints changing under us; next poll retries
+    offset = 0;
+  }
+  while (true) {
+    const auto segs = list_segments(wal);
+    if (segs.empty()) return true;
+    if (segment == 0) segment = segs.front();
+    const auto at = std::lower_bound(segs.begin(), segs.end(), segment);
+    if (at == segs.end()) return true;  // not created yet
+    if (*at != segment) {
+      // Retired by a checkpoint before we read all of it: rebuild from the checkpoint.
+      const auto cps = list_checkpoints(dir);
+      if (!cps.empty() && cps.front() >= segment) return false;
+      // Otherwise the collector cut the log after corruption (dropping the segments after it)
+      // and continued in a new one.
+      segment = *at;
+      offset = 0;
+    }
+    const bool later = segs.back() > segment;
+    auto data = read_from(wal / segment_name(segment), offset);
+    if (!data) return !later;
+    const auto replayed = replay_segment(*data, offset, !later, *replay);
+    offset += replayed.scan.valid_end;
+    records += replayed.scan.records;
+    if (!later) return true;
+    if (replayed.log_ends_here) {
+      log()->warn("segment {}/{}: {} at offset {}: the log ends here until the collector cuts it",
+                  wal.string(), segment_name(segment), to_string(replayed.scan.stop), offset);
+      return true;
+    }
+    ++segment;
+    offset = 0;
+  }
+}
+
+}  // namespace
+
+bool DataDirFollower::follow_all(State& state, Index& index) {
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(opts_.data_dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    std::error_code ec2;
+    if (!it->is_directory(ec2) || !fs::is_directory(it->path() / "wal", ec2)) continue;
+    auto& t = state.tails[it->path().filename().string()];
+    if (!follow(it->path(), index, t.replay, t.segment, t.offset, state.records)) return false;
+  }
+  return true;
+}
+
+void DataDirFollower::poll_once() {
+  std::lock_guard lk(poll_mu_);
+  if (follow_all(*state_, *current())) return;
+  log()->info("follower fell behind a checkpoint of {}; rebuilding its index", opts_.data_dir.string());
+  // The served index stays in place until the rebuilt one is complete: a reader never sees a
+  // GPU vanish or a count go down while checkpoints retire segments.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto fresh_state = std::make_unique<State>();
+    auto fresh = std::make_shared<Index>(opts_.max_entries, opts_.retention.count());
+    if (!follow_all(*fresh_state, *fresh)) continue;
+    state_ = std::move(fresh_state);
+    {
+      std::lock_guard vl(view_mu_);
+      index_ = std::move(fresh);
+    }
+    ++rebuilds_;
+    return;
+  }
+  log()->warn("could not rebuild the index of {} (checkpoints moving on); serving the previous one",
+              opts_.data_dir.string());
+}
+
+void DataDirFollower::start() {
+  poll_once();
+  thread_ = std::thread([this] {
+    detail::guard_thread("follower", [this] {
+      std::unique_lock lk(stop_mu_);
+      while (!stop_) {
+        stop_cv_.wait_for(lk, opts_.poll_interval, [&] { return stop_; });
+        if (stop_) break;
+        lk.unlock();
+        poll_once();
+        lk.lock();
+      }
+    });
+  });
+}
+
+void DataDirFollower::stop() {
+  {
+    std::lock_guard lk(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::size_t DataDirFollower::collectors() const {
+  std::lock_guard lk(poll_mu_);
+  return state_->tails.size();
+}
+std::uint64_t DataDirFollower::rebuilds() const {
+  std::lock_guard lk(poll_mu_);
+  return rebuilds_;
+}
+std::uint64_t DataDirFollower::records_read() const {
+  std::lock_guard lk(poll_mu_);
+  return state_->records;
+}
+
+std::vector<GpuSummary> DataDirFollower::gpus() const {
+  return current()->gpus();
+}
+std::optional<GpuSummary> DataDirFollower::gpu(const std::string& id) const {
+  return current()->gpu(id);
+}
+std::vector<HostSummary> DataDirFollower::hosts() const {
+  return current()->hosts();
+}
+tl::expected<TelemetryPage, QueryError> DataDirFollower::query(const TelemetryQuery& q) const {
+  return current()->query(q);
+}
+std::vector<Point> DataDirFollower::latest(const std::string& gpu_id) const {
+  return current()->latest(gpu_id);
+}
+std::vector<std::vector<SeriesSample>> DataDirFollower::samples(const std::string& gpu_id,
+                                                                const std::vector<std::string>& metrics,
+                                                                std::int64_t start_ns,
+                                                                std::int64_t end_ns) const {
+  return current()->samples(gpu_id, metrics, start_ns, end_ns);
+}
+
+}  // namespace rm::telemetry
