@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <boost/json/parse.hpp>
 
 #include "command.hpp"
 #include "core/json.hpp"
@@ -22,8 +23,25 @@ namespace {
 
 struct StreamOptions {
   std::string url, pipeline, input, output, token_file;
+  std::vector<std::string> params;  // node.param=value
   bool realtime = false;
 };
+
+// "node.param=value": the value is read as JSON (0.5, true, "quoted"), anything else is a string.
+tl::expected<boost::json::object, std::string> parse_params(const std::vector<std::string>& args) {
+  boost::json::object out;
+  for (const auto& a : args) {
+    const auto eq = a.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return tl::unexpected(fmt::format("--param '{}' must be node.param=value", a));
+    const auto text = a.substr(eq + 1);
+    boost::json::error_code ec;
+    auto v = boost::json::parse(text, ec);
+    if (ec || v.is_object() || v.is_array()) v = boost::json::string(text);
+    out[a.substr(0, eq)] = std::move(v);
+  }
+  return out;
+}
 
 int cmd_stream(const StreamOptions& so) {
   std::string input_name, input_file = so.input;
@@ -37,6 +55,12 @@ int cmd_stream(const StreamOptions& so) {
     return 1;
   }
   server::ClientOptions co;
+  auto params = parse_params(so.params);
+  if (!params) {
+    std::cerr << "error: " << params.error() << '\n';
+    return 1;
+  }
+  co.params = std::move(*params);
   if (!so.token_file.empty()) {
     auto t = read_token_file(so.token_file);
     if (!t) {
@@ -117,6 +141,9 @@ Command stream_command() {
         sub.add_option("-i,--input", o->input, "WAV/FLAC file; NAME=FILE for a pipeline with several inputs")
             ->required();
         sub.add_flag("--realtime", o->realtime, "Send 20 ms chunks at the pace of the audio");
+        sub.add_option("-p,--param", o->params,
+                       "node.param=value: a per-session param the pipeline allows (repeatable; value read as "
+                       "JSON, else a string)");
         sub.add_option("-o,--output", o->output, "Write JSON lines here instead of stdout");
         sub.add_option("--auth-token-file", o->token_file, "Send the token in this file as a Bearer token");
         return [o] { return cmd_stream(*o); };
