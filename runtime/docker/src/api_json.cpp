@@ -77,4 +77,24 @@ std::string label_filters(const std::map<std::string, std::string>& labels) {
   return url_encode(json::serialize(f));
 }
 
+Result<StreamedAnswer> stream_answer(const DockerClient& client, std::string_view method,
+                                     std::string_view path, std::string_view body,
+                                     std::string_view content_type,
+                                     const std::function<void(std::string_view)>& sink,
+                                     std::chrono::milliseconds timeout, const CancelToken* cancel) {
+  constexpr std::size_t kKept = 4096;
+  StreamedAnswer answer;
+  auto st = client.request_stream(
+      method, path, body, content_type,
+      [&](std::string_view piece) {
+        if (answer.head.size() < kKept) answer.head.append(piece.substr(0, kKept - answer.head.size()));
+        sink(piece);
+        return true;
+      },
+      timeout, cancel);
+  if (!st) return tl::unexpected(st.error());
+  answer.status = *st;
+  return answer;
+}
+
 }  // namespace rm::docker::detail

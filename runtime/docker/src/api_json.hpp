@@ -1,13 +1,16 @@
 #pragma once
 // Internal to the Engine API calls: reading the daemon's JSON answers and turning error
 // statuses into DockerErrors with the daemon's own message.
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
 
 #include <boost/json.hpp>
 
+#include "docker/client.hpp"
 #include "docker/docker_error.hpp"
 
 namespace rm::docker::detail {
@@ -26,5 +29,18 @@ const boost::json::object& obj(const boost::json::object& o, std::string_view ke
 Result<boost::json::value> parse_json(std::string_view body, std::string_view what);
 // The `filters` query value selecting every given label ("" matches any value).
 std::string label_filters(const std::map<std::string, std::string>& labels);
+
+// A streamed answer (build and pull progress, logs): every body piece goes to `sink`, and the
+// first 4 KB are kept too, since the status is only known after the call and an error answer
+// is one short JSON object.
+struct StreamedAnswer {
+  int status = 0;
+  std::string head;
+};
+Result<StreamedAnswer> stream_answer(const DockerClient& client, std::string_view method,
+                                     std::string_view path, std::string_view body,
+                                     std::string_view content_type,
+                                     const std::function<void(std::string_view)>& sink,
+                                     std::chrono::milliseconds timeout, const CancelToken* cancel);
 
 }  // namespace rm::docker::detail

@@ -102,22 +102,12 @@ Status DockerClient::container_logs(std::string_view id, bool follow,
   LogDemuxer demux([&](int stream, std::string_view line) {
     on_line(stream == 2 ? LogStream::stderr_stream : LogStream::stdout_stream, line);
   });
-  std::string error_body;
-  int status = 0;
-  auto st = request_stream(
-      "GET", fmt::format("/containers/{}/logs?stdout=1&stderr=1&follow={}", id, follow ? 1 : 0), {},
-      "application/json",
-      [&](std::string_view piece) {
-        // The status is only known after the call; error bodies are short JSON, logs are not.
-        if (error_body.size() < 4096) error_body.append(piece.substr(0, 4096));
-        demux.feed(piece);
-        return true;
-      },
-      timeout, cancel);
-  if (!st) return tl::unexpected(st.error());
-  status = *st;
-  if (status != 200) {
-    return status_error("logs of container " + std::string(id.substr(0, 12)), status, error_body);
+  auto answer = stream_answer(
+      *this, "GET", fmt::format("/containers/{}/logs?stdout=1&stderr=1&follow={}", id, follow ? 1 : 0), {},
+      "application/json", [&](std::string_view piece) { demux.feed(piece); }, timeout, cancel);
+  if (!answer) return tl::unexpected(answer.error());
+  if (answer->status != 200) {
+    return status_error("logs of container " + std::string(id.substr(0, 12)), answer->status, answer->head);
   }
   demux.flush();
   return {};

@@ -63,7 +63,7 @@ Result<BuildOutcome> DockerClient::image_build(const BuildRequest& req, std::chr
   constexpr std::size_t kTail = 30;
   BuildOutcome outcome;
   std::deque<std::string> tail;
-  std::string current_step, error_text, raw_error_body;
+  std::string current_step, error_text;
   int status = 0;
   // Progress: one JSON object per line: {"stream": "..."} (may hold several lines or a part of
   // one), {"aux": {"ID": "sha256:..."}}, or {"error": "...", "errorDetail": {...}}.
@@ -91,17 +91,12 @@ Result<BuildOutcome> DockerClient::image_build(const BuildRequest& req, std::chr
     if (auto e = str(o, "error"); !e.empty()) error_text = e;
     if (auto id = str(obj(o, "aux"), "ID"); !id.empty()) outcome.image_id = id;
   });
-  auto st = request_stream(
-      "POST", path, req.context_tar, "application/x-tar",
-      [&](std::string_view piece) {
-        // Error answers (bad Dockerfile, ...) are one short JSON object; keep its start.
-        if (raw_error_body.size() < 4096) raw_error_body.append(piece.substr(0, 4096));
-        json_lines.feed(piece);
-        return true;
-      },
-      timeout, cancel);
-  if (!st) return tl::unexpected(st.error());
-  status = *st;
+  auto answer = stream_answer(
+      *this, "POST", path, req.context_tar, "application/x-tar",
+      [&](std::string_view piece) { json_lines.feed(piece); }, timeout, cancel);
+  if (!answer) return tl::unexpected(answer.error());
+  status = answer->status;
+  const std::string& raw_error_body = answer->head;
   json_lines.flush();
   text_lines.flush();
   if (status != 200) {
@@ -148,7 +143,7 @@ Status DockerClient::image_pull(std::string_view ref,
     tag = name.substr(colon + 1);
     name.resize(colon);
   }
-  std::string error_text, raw;
+  std::string error_text;
   std::set<std::string> seen;  // "<id> <status>" already reported
   LineSplitter json_lines([&](std::string_view line) {
     boost::system::error_code ec;
@@ -162,20 +157,16 @@ Status DockerClient::image_pull(std::string_view ref,
     if (!seen.insert(id + " " + status).second) return;
     if (on_progress) on_progress(id.empty() ? status : id + ": " + status);
   });
-  auto st = request_stream(
-      "POST", fmt::format("/images/create?fromImage={}&tag={}", url_encode(name), url_encode(tag)), {},
-      "application/json",
-      [&](std::string_view piece) {
-        if (raw.size() < 4096) raw.append(piece.substr(0, 4096));
-        json_lines.feed(piece);
-        return true;
-      },
-      timeout, cancel);
-  if (!st) return tl::unexpected(st.error());
+  auto answer = stream_answer(
+      *this, "POST", fmt::format("/images/create?fromImage={}&tag={}", url_encode(name), url_encode(tag)), {},
+      "application/json", [&](std::string_view piece) { json_lines.feed(piece); }, timeout, cancel);
+  if (!answer) return tl::unexpected(answer.error());
+  const int st = answer->status;
   json_lines.flush();
-  if (*st != 200) {
-    return docker_error(code_for_status(*st),
-                        fmt::format("pulling {} failed: {} (HTTP {})", ref, api_message(*st, raw), *st), *st);
+  if (st != 200) {
+    return docker_error(
+        code_for_status(st),
+        fmt::format("pulling {} failed: {} (HTTP {})", ref, api_message(st, answer->head), st), st);
   }
   if (!error_text.empty()) {
     return docker_error(DockerErrorCode::api_error, fmt::format("pulling {} failed: {}", ref, error_text));
