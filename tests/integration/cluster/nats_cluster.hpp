@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include <nats/nats.h>
+
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
@@ -23,13 +25,16 @@ inline std::uint64_t json_u64(const boost::json::value& v) {
 class NatsCluster {
  public:
   static constexpr int kNodes = 3;
-  explicit NatsCluster(std::filesystem::path dir) : dir_(std::move(dir)) {
+  // `start_nodes` false: ports are chosen (url() is valid) but no server runs until start(i).
+  explicit NatsCluster(std::filesystem::path dir, bool start_nodes = true) : dir_(std::move(dir)) {
     for (auto& n : nodes_) {
       n.client = free_port();
       n.route = free_port();
       n.monitor = free_port();
     }
-    for (int i = 0; i < kNodes; ++i) start(i);
+    if (start_nodes) {
+      for (int i = 0; i < kNodes; ++i) start(i);
+    }
   }
 
   void start(int i) {
@@ -128,17 +133,17 @@ inline Service start_nats_collector(const std::string& url, const std::string& i
   return s;
 }
 
-inline Service start_nats_gateway(const std::string& url) {
+inline Service start_nats_gateway(const std::string& url,
+                                  std::vector<std::pair<std::string, std::string>> env = {}) {
   Service s;
   s.port = free_port();
   s.metrics = free_port();
-  s.proc = std::make_unique<Process>(
-      bin("api-gateway"), std::vector<std::string>{},
-      std::vector<std::pair<std::string, std::string>>{{"NATS_URL", url},
-                                                       {"PORT", std::to_string(s.port)},
-                                                       {"METRICS_PORT", std::to_string(s.metrics)},
-                                                       {"HOST", "127.0.0.1"}},
-      "/dev/null");
+  env.insert(env.end(), {{"NATS_URL", url},
+                         {"PORT", std::to_string(s.port)},
+                         {"METRICS_PORT", std::to_string(s.metrics)},
+                         {"HOST", "127.0.0.1"}});
+  s.proc =
+      std::make_unique<Process>(bin("api-gateway"), std::vector<std::string>{}, std::move(env), "/dev/null");
   if (!wait_http_ok(s.port, "/health", std::chrono::seconds(60))) s.proc.reset();
   return s;
 }
@@ -160,6 +165,30 @@ inline Service start_nats_streamer(const std::string& url, const std::filesystem
                                                        {"INSTANCE_COUNT", std::to_string(count)}},
       s.out);
   return s;
+}
+
+// Publishes one message to a JetStream subject with a de-duplication id and waits for the ack;
+// `producer` null leaves out the Rm-Producer header.
+inline natsStatus publish_raw(jsCtx* js, const char* subject, const std::string& data, const char* producer,
+                              const std::string& id) {
+  natsMsg* m = nullptr;
+  natsMsg_Create(&m, subject, nullptr, data.data(), static_cast<int>(data.size()));
+  if (producer) natsMsgHeader_Set(m, "Rm-Producer", producer);
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MsgId = id.c_str();
+  jsPubAck* pa = nullptr;
+  const natsStatus st = js_PublishMsg(&pa, js, m, &po, nullptr);
+  jsPubAck_Destroy(pa);
+  natsMsg_Destroy(m);
+  return st;
+}
+
+// The HTTP status and body of a GET (status 0 when nothing answered).
+inline std::pair<int, std::string> get_status(std::uint16_t port, const std::string& path) {
+  auto r = core::http::get("127.0.0.1", port, path, std::chrono::milliseconds(3000));
+  if (!r) return {0, {}};
+  return {r->status, r->body};
 }
 
 inline boost::json::object get_json(std::uint16_t port, const std::string& path) {
