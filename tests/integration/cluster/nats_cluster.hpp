@@ -22,11 +22,20 @@ inline std::uint64_t json_u64(const boost::json::value& v) {
   return v.to_number<std::uint64_t>();
 }
 
+// Where node i runs: its address and, when set, the network namespace it is started in
+// (netns.hpp); by default every node on 127.0.0.1 in the test's own namespace.
+struct NatsPlacement {
+  std::array<std::string, 3> host{"127.0.0.1", "127.0.0.1", "127.0.0.1"};
+  std::array<std::string, 3> netns{};
+  std::string ip_command;  // `ip`, to run `ip netns exec <ns> nats-server ...`
+};
+
 class NatsCluster {
  public:
   static constexpr int kNodes = 3;
   // `start_nodes` false: ports are chosen (url() is valid) but no server runs until start(i).
-  explicit NatsCluster(std::filesystem::path dir, bool start_nodes = true) : dir_(std::move(dir)) {
+  explicit NatsCluster(std::filesystem::path dir, bool start_nodes = true, NatsPlacement where = {})
+      : dir_(std::move(dir)), where_(std::move(where)) {
     for (auto& n : nodes_) {
       n.client = free_port();
       n.route = free_port();
@@ -39,17 +48,39 @@ class NatsCluster {
 
   void start(int i) {
     auto& n = nodes_[static_cast<std::size_t>(i)];
+    const std::string& host = where_.host[static_cast<std::size_t>(i)];
     std::string routes;
-    for (const auto& o : nodes_)
-      routes += fmt::format("{}nats://127.0.0.1:{}", routes.empty() ? "" : ",", o.route);
-    n.proc = std::make_unique<Process>(
-        RM_NATS_SERVER,
-        std::vector<std::string>{"-js", "-sd", (dir_ / fmt::format("n{}", i)).string(), "-a", "127.0.0.1",
-                                 "-p", std::to_string(n.client), "-m", std::to_string(n.monitor), "-n",
-                                 fmt::format("n{}", i), "--cluster_name", "rmtest", "--cluster",
-                                 fmt::format("nats://127.0.0.1:{}", n.route), "--routes", routes, "-l",
-                                 (dir_ / fmt::format("n{}.log", i)).string()},
-        std::vector<std::pair<std::string, std::string>>{});
+    for (int k = 0; k < kNodes; ++k) {
+      routes +=
+          fmt::format("{}nats://{}:{}", routes.empty() ? "" : ",", where_.host[static_cast<std::size_t>(k)],
+                      nodes_[static_cast<std::size_t>(k)].route);
+    }
+    std::vector<std::string> args{"-js",
+                                  "-sd",
+                                  (dir_ / fmt::format("n{}", i)).string(),
+                                  "-a",
+                                  host,
+                                  "-p",
+                                  std::to_string(n.client),
+                                  "-m",
+                                  std::to_string(n.monitor),
+                                  "-n",
+                                  fmt::format("n{}", i),
+                                  "--cluster_name",
+                                  "rmtest",
+                                  "--cluster",
+                                  fmt::format("nats://{}:{}", host, n.route),
+                                  "--routes",
+                                  routes,
+                                  "-l",
+                                  (dir_ / fmt::format("n{}.log", i)).string()};
+    std::string exe = RM_NATS_SERVER;
+    if (const auto& ns = where_.netns[static_cast<std::size_t>(i)]; !ns.empty()) {
+      args.insert(args.begin(), {"netns", "exec", ns, exe});
+      exe = where_.ip_command;
+    }
+    n.proc =
+        std::make_unique<Process>(exe, std::move(args), std::vector<std::pair<std::string, std::string>>{});
   }
   void kill(int i) {
     auto& n = nodes_[static_cast<std::size_t>(i)];
@@ -63,11 +94,12 @@ class NatsCluster {
   void thaw(int i) { nodes_[static_cast<std::size_t>(i)].proc->signal(SIGCONT); }
   std::string url() const {
     std::string s;
-    for (const auto& n : nodes_) s += fmt::format("{}nats://127.0.0.1:{}", s.empty() ? "" : ",", n.client);
+    for (int i = 0; i < kNodes; ++i) s += fmt::format("{}{}", s.empty() ? "" : ",", url(i));
     return s;
   }
   std::string url(int i) const {
-    return fmt::format("nats://127.0.0.1:{}", nodes_[static_cast<std::size_t>(i)].client);
+    return fmt::format("nats://{}:{}", where_.host[static_cast<std::size_t>(i)],
+                       nodes_[static_cast<std::size_t>(i)].client);
   }
   int index_of(const std::string& name) const {
     return name.size() == 2 && name[0] == 'n' ? name[1] - '0' : -1;
@@ -79,8 +111,10 @@ class NatsCluster {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       int ok = 0;
-      for (const auto& n : nodes_) {
-        auto r = core::http::get("127.0.0.1", n.monitor, "/jsz", std::chrono::milliseconds(500));
+      for (int i = 0; i < kNodes; ++i) {
+        auto r = core::http::get(where_.host[static_cast<std::size_t>(i)],
+                                 nodes_[static_cast<std::size_t>(i)].monitor, "/jsz",
+                                 std::chrono::milliseconds(500));
         if (!r || r->status != 200) continue;
         auto j = boost::json::parse(r->body).as_object();
         if (j.contains("meta_cluster") && j.at("meta_cluster").as_object().contains("leader")) ++ok;
@@ -97,6 +131,7 @@ class NatsCluster {
     std::unique_ptr<Process> proc;
   };
   std::filesystem::path dir_;
+  NatsPlacement where_;
   std::array<Node, kNodes> nodes_;
 };
 
