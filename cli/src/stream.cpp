@@ -9,7 +9,6 @@
 #include <boost/json/parse.hpp>
 
 #include "command.hpp"
-#include "core/json.hpp"
 #include "core/log.hpp"
 #include "media/audio_file.hpp"
 #include "output_writer.hpp"
@@ -25,6 +24,7 @@ struct StreamOptions {
   std::string url, pipeline, input, output, token_file;
   std::vector<std::string> params;  // node.param=value
   bool realtime = false;
+  bool timing = false;
 };
 
 // "node.param=value": the value is read as JSON (0.5, true, "quoted"), anything else is a string.
@@ -83,6 +83,7 @@ int cmd_stream(const StreamOptions& so) {
     }
   }
   std::ostream& out = so.output.empty() ? std::cout : file_out;
+  OutputWriter writer(out, std::nullopt, so.timing);
   auto client = server::StreamClient::connect(so.url, so.pipeline, co);
   if (!client) {
     std::cerr << "error: " << client.error().message << '\n';
@@ -96,7 +97,7 @@ int cmd_stream(const StreamOptions& so) {
       if (!ev) continue;
       using Kind = server::ClientEvent::Kind;
       if (ev->kind == Kind::output) {
-        out << core::to_json(output_record(ev->node, *ev->data)) << '\n' << std::flush;
+        writer.write(ev->node, ev->data);
       } else if (ev->kind == Kind::error) {
         std::cerr << "error: " << ev->message << '\n';
         code = 1;
@@ -114,6 +115,7 @@ int cmd_stream(const StreamOptions& so) {
   });
   const auto& a = *audio;
   const std::size_t chunk = std::max<std::size_t>(1, a.sample_rate / 50);  // 20 ms
+  writer.streaming_started();  // the session is ready: the same moment as in `remotemedia run`
   const auto t0 = std::chrono::steady_clock::now();
   for (std::size_t pos = 0; pos < a.frames(); pos += chunk) {
     const std::size_t n = std::min(chunk, a.frames() - pos);
@@ -141,6 +143,8 @@ Command stream_command() {
         sub.add_option("-i,--input", o->input, "WAV/FLAC file; NAME=FILE for a pipeline with several inputs")
             ->required();
         sub.add_flag("--realtime", o->realtime, "Send 20 ms chunks at the pace of the audio");
+        sub.add_flag("--timing", o->timing,
+                     "Add wall_ms to each line: ms since streaming started (as `remotemedia run --timing`)");
         sub.add_option("-p,--param", o->params,
                        "node.param=value: a per-session param the pipeline allows (repeatable; value read as "
                        "JSON, else a string)");

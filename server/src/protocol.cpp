@@ -230,6 +230,13 @@ std::vector<std::byte> encode_data_frame(std::string_view stream, const RuntimeD
   return process::encode(stream, data);
 }
 
+std::string encode_data_frame_bytes(std::string_view stream, const RuntimeData& data) {
+  std::string out(process::encoded_size(stream, data), '\0');
+  auto n = process::encode_into(std::as_writable_bytes(std::span(out.data(), out.size())), stream, data);
+  out.resize(n ? *n : 0);
+  return out;
+}
+
 DataPtr make_s16_audio(std::span<const std::int16_t> samples, std::uint32_t sample_rate,
                        std::uint16_t channels, std::int64_t timestamp_us) {
   std::vector<std::byte> bytes(samples.size() * 2);

@@ -274,9 +274,7 @@ std::string StreamClient::session_id() const {
 }
 
 bool StreamClient::send(std::string_view input, const runtime::RuntimeData& data) {
-  auto bytes = encode_data_frame(input, data);
-  return impl_->outbox.push(
-      Frame{Frame::Kind::binary, std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()), 0});
+  return impl_->outbox.push(Frame{Frame::Kind::binary, encode_data_frame_bytes(input, data), 0});
 }
 
 bool StreamClient::end(std::string_view input) {

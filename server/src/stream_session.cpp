@@ -330,9 +330,8 @@ void StreamSession::node_ready(const std::string& node_id, std::size_t ready, st
 }
 
 void StreamSession::deliver(const std::string& node_id, const DataPtr& data) {
-  auto bytes = encode_data_frame(node_id, *data);
-  const auto n = bytes.size();
-  Frame f{Frame::Kind::binary, std::string(reinterpret_cast<const char*>(bytes.data()), n), 0};
+  Frame f{Frame::Kind::binary, encode_data_frame_bytes(node_id, *data), 0};
+  const auto n = f.bytes.size();
   {
     std::lock_guard lock(arrivals_mutex_);
     for (std::size_t i = 0; i < kArrivalRing; ++i) {

@@ -77,6 +77,9 @@ struct DataFrame {
 // with MIME type audio/pcm;format=s16le;rate=R;channels=C becomes f32 audio.
 tl::expected<DataFrame, std::string> decode_data_frame(std::span<const std::byte> frame);
 std::vector<std::byte> encode_data_frame(std::string_view stream, const runtime::RuntimeData& data);
+// The same bytes, encoded straight into the string a queued WebSocket frame holds (one
+// allocation, no copy: the per-frame path of the server and the client).
+std::string encode_data_frame_bytes(std::string_view stream, const runtime::RuntimeData& data);
 // The binary value a client sends for 16-bit PCM (see decode_data_frame).
 runtime::DataPtr make_s16_audio(std::span<const std::int16_t> samples, std::uint32_t sample_rate,
                                 std::uint16_t channels, std::int64_t timestamp_us);
