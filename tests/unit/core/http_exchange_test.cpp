@@ -2,6 +2,10 @@
 // run against real servers on 127.0.0.1 and on a real unix socket.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <string>
 #include <thread>
@@ -9,8 +13,8 @@
 
 #include "core/http_client.hpp"
 #include "core/http_exchange.hpp"
-#include "scripted_server.hpp"
 #include "support/free_port.hpp"
+#include "support/scripted_server.hpp"
 #include "support/temp_dir.hpp"
 
 namespace http = rm::core::http;
