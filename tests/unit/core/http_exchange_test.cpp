@@ -2,6 +2,10 @@
 // run against real servers on 127.0.0.1 and on a real unix socket.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <string>
 #include <thread>
@@ -9,8 +13,8 @@
 
 #include "core/http_client.hpp"
 #include "core/http_exchange.hpp"
-#include "scripted_server.hpp"
 #include "support/free_port.hpp"
+#include "support/scripted_server.hpp"
 #include "support/temp_dir.hpp"
 
 namespace http = rm::core::http;
@@ -128,10 +132,10 @@ TEST_P(HttpExchange, a_trickling_stream_does_not_extend_the_deadline_and_keeps_w
 }
 
 TEST_P(HttpExchange, the_connect_deadline_no_longer_applies_once_connected) {
-  // connect_timeout 100 ms, answer after 300 ms, overall deadline 10 s: the call succeeds.
-  ScriptedServer server(GetParam(), {{"HTTP/1.1 204 No Content\r\n\r\n", false, 300ms}});
+  // connect_timeout 250 ms, answer after 1 s, overall deadline 10 s: the call succeeds.
+  ScriptedServer server(GetParam(), {{"HTTP/1.1 204 No Content\r\n\r\n", false, 1000ms}});
   auto opts = with_timeout(10s);
-  opts.connect_timeout = 100ms;
+  opts.connect_timeout = 250ms;
   auto o = run(server.endpoint(), opts);
   ASSERT_TRUE(o.status) << o.status.error().reason;
   EXPECT_EQ(*o.status, 204);
@@ -200,7 +204,9 @@ TEST_P(HttpExchange, a_cancel_from_another_thread_ends_a_waiting_call) {
   canceller.join();
   ASSERT_FALSE(o.status);
   EXPECT_EQ(o.status.error().code, http::ExchangeErrc::cancelled);
-  EXPECT_EQ(o.status.error().stage, "read");
+  // The server has the whole request; the client may not yet have seen its write complete.
+  EXPECT_TRUE(o.status.error().stage == "read" || o.status.error().stage == "write")
+      << o.status.error().stage;
 }
 
 TEST_P(HttpExchange, an_already_cancelled_token_ends_the_call_before_it_connects) {

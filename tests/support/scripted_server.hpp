@@ -1,7 +1,7 @@
 #pragma once
-// ScriptedServer: a real HTTP peer on 127.0.0.1 (TCP) or on a unix socket that answers one
-// connection with scripted bytes, so the client's behaviour on each kind of answer (complete,
-// chunked, trickled, truncated, malformed, silent) can be tested against a real socket.
+// ScriptedServer: a real HTTP peer on 127.0.0.1 (TCP) or on a unix socket that answers its
+// connections, one after the other, with scripted bytes, so the client's behaviour on each kind of answer
+// (complete, chunked, trickled, truncated, malformed, silent) can be tested against a real socket.
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -34,8 +34,16 @@ class ScriptedServer {
   // After the steps the connection is closed, or kept open silently until the server dies.
   enum class Then { close, stay_silent };
 
+  struct Connection {
+    std::vector<Step> steps;
+    Then then = Then::close;
+  };
+
   ScriptedServer(Transport t, std::vector<Step> steps, Then then = Then::close)
-      : steps_(std::move(steps)), then_(then), dir_("rm-http-server") {
+      : ScriptedServer(t, std::vector<Connection>{{std::move(steps), then}}) {}
+  // Serves one connection per entry, in order.
+  ScriptedServer(Transport t, std::vector<Connection> connections)
+      : connections_(std::move(connections)), dir_("rm-http-server") {
     if (t == Transport::tcp) {
       listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
       sockaddr_in addr{};
@@ -87,11 +95,12 @@ class ScriptedServer {
     }
     cv_.notify_all();
   }
-  // Blocks until the whole request head (and Content-Length body) has arrived; returns it.
-  std::string wait_for_request() {
+  // Blocks until the whole request head (and Content-Length body) of connection `index` has
+  // arrived; returns it.
+  std::string wait_for_request(std::size_t index = 0) {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return request_done_ || stopping_; });
-    return request_;
+    cv_.wait(lock, [&] { return requests_.size() > index || stopping_; });
+    return requests_.size() > index ? requests_[index] : std::string();
   }
 
  private:
@@ -103,12 +112,19 @@ class ScriptedServer {
   }
 
   void serve() {
-    if (!readable(listen_fd_)) return;
-    const int fd = ::accept(listen_fd_, nullptr, nullptr);
-    if (fd < 0) return;
-    read_request(fd);
     std::size_t released_used = 0;
-    for (const auto& step : steps_) {
+    for (const auto& connection : connections_) {
+      if (!readable(listen_fd_)) return;
+      const int fd = ::accept(listen_fd_, nullptr, nullptr);
+      if (fd < 0) return;
+      read_request(fd);
+      answer(fd, connection, released_used);
+      ::close(fd);
+    }
+  }
+
+  void answer(int fd, const Connection& connection, std::size_t& released_used) {
+    for (const auto& step : connection.steps) {
       std::unique_lock lock(mu_);
       if (step.wait_for_release) {
         cv_.wait(lock, [&] { return releases_ > released_used || stopping_; });
@@ -120,11 +136,10 @@ class ScriptedServer {
       lock.unlock();
       if (::send(fd, step.bytes.data(), step.bytes.size(), MSG_NOSIGNAL) < 0) break;
     }
-    if (then_ == Then::stay_silent) {
+    if (connection.then == Then::stay_silent) {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stopping_; });
     }
-    ::close(fd);
   }
 
   void read_request(int fd) {
@@ -145,13 +160,11 @@ class ScriptedServer {
       }
     }
     std::lock_guard lock(mu_);
-    request_ = std::move(got);
-    request_done_ = true;
+    requests_.push_back(std::move(got));
     cv_.notify_all();
   }
 
-  std::vector<Step> steps_;
-  Then then_;
+  std::vector<Connection> connections_;
   TempDir dir_;
   int listen_fd_ = -1;
   int stop_pipe_[2] = {-1, -1};
@@ -159,8 +172,7 @@ class ScriptedServer {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  bool request_done_ = false;
-  std::string request_;
+  std::vector<std::string> requests_;
   std::size_t releases_ = 0;
   std::thread thread_;
 };
