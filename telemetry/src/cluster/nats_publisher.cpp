@@ -201,6 +201,8 @@ class NatsPublisher final : public BatchPublisher {
                       d.why);
         }
         stats_.resent++;
+        // A stream without a leader (election, start-up) answers at once: do not spin.
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
         if (auto r = submit(d.seq, it->second); !r) return r;
         continue;
       }
