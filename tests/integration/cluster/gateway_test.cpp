@@ -128,7 +128,7 @@ TEST(ClusterGateway, a_new_gateway_is_ready_only_once_it_holds_everything_the_st
   EXPECT_EQ(json_u64(h.at("nats").at("applied_seq")), json_u64(h.at("nats").at("stream_last_seq")));
 }
 
-TEST(ClusterGateway, RETENTION_keeps_per_gpu_only_the_samples_that_recent_in_data_time) {
+TEST(ClusterGateway, RETENTION_keeps_per_gpu_only_the_samples_recent_in_data_time) {
   TempDir dir;
   NatsCluster nats(dir.path());
   ASSERT_TRUE(nats.wait_ready(30s));
