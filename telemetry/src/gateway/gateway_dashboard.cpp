@@ -105,9 +105,9 @@ Response series(const TelemetryView& view, const Request& req, std::size_t max_p
     return error_response(404, fmt::format("no GPU with id '{}'; GET /api/v1/gpus lists the known GPUs", id),
                           "gpu_not_found");
   }
-  // The samples of every metric in one call of the view's column scan (it skips to start_ns
-  // and copies no metric names), written straight into the body: measured ~N x faster than
-  // paging through query() per metric (see docs/benchmarks.md, dashboard).
+  // Every metric's samples from one call of the view's column scan (it skips to start_ns and
+  // copies no metric names), written straight into the body: 5.5 ms of gateway CPU for 100,000
+  // points against 20 ms when paging through query() per metric (docs/benchmarks.md).
   const bool requested = !window->metrics.empty();
   std::set<std::string> wanted(window->metrics.begin(), window->metrics.end());
   if (!requested) {
