@@ -15,14 +15,14 @@ pytestmark = requires_ipc_lib
 
 
 class Host(HostChannels):
-    def __init__(self, tmp_path, node_type, params="{}"):
+    def __init__(self, tmp_path, node_type, params="{}", args=()):
         super().__init__(tmp_path, f"py{os.getpid()}{int(time.time() * 1e6) % 100000}")
         env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"),
                    REMOTEMEDIA_NODE_PATH=os.path.join(REPO, "examples", "python", "nodes"),
                    RM_NODE_PARAMS=params)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "remotemedia.runner", "--node-type", node_type,
-             "--node-id", "n", "--session-id", self.session, "--ipc-dir", self.dir],
+             "--node-id", "n", "--session-id", self.session, "--ipc-dir", self.dir, *args],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def close(self):
@@ -82,3 +82,50 @@ def test_runner_exits_when_the_host_closes_its_channels(tmp_path):
     h.inp.close()
     assert h.proc.wait(30) == 0
     h.close()
+
+
+def _moved(inp, out, size):
+    return RuntimeData("control", control={"kind": "rm.channels_moved",
+                                           "payload": {"input": inp, "output": out,
+                                                       "bytes": size}})
+
+
+def test_runner_moves_to_grown_channels_and_sends_a_full_hd_frame_back_through_them(tmp_path):
+    from remotemedia import ipc
+    from remotemedia.data import VideoData
+    h = Host(tmp_path, "VideoInvert")
+    while h.recv().control["kind"] != "rm.ready":
+        pass
+    big = 16 << 20
+    base = ipc.channel_names(h.session, "n")
+    new_in = ipc.Channel.create(h.dir, base[0] + "_g1", big, ipc.ROLE_PRODUCER)
+    new_out = ipc.Channel.create(h.dir, base[1] + "_g1", big, ipc.ROLE_CONSUMER)
+    h.send(_moved(base[0] + "_g1", base[1] + "_g1", big))
+    ack = h.recv()  # on the old output channel
+    assert ack.control["kind"] == "rm.channels_moved"
+    assert ack.control["payload"]["input"] == base[0] + "_g1"
+    h.inp.close()
+    h.out.close()
+    h.inp, h.out = new_in, new_out
+    px = (np.arange(1920 * 1080 * 3, dtype=np.uint32) % 251).astype(np.uint8).reshape(1080, 1920, 3)
+    h.send(RuntimeData(video=VideoData(px, 1920, 1080, "rgb24", 4), timestamp=7))
+    out = h.recv()
+    assert out.data_type == "video" and out.video.frame_number == 4 and out.timestamp == 7
+    assert np.array_equal(out.video.pixels, 255 - px)
+    assert h.recv().control["kind"] == "rm.batch_end"
+    assert h.close() == 0
+
+
+def test_runner_reports_grown_channels_it_cannot_open_and_keeps_the_old_ones(tmp_path):
+    h = Host(tmp_path, "TextUpper", args=("--open-timeout-ms", "200"))
+    while h.recv().control["kind"] != "rm.ready":
+        pass
+    h.send(_moved("no_such_input", "", 1 << 24))
+    err = h.recv()
+    assert err.control["kind"] == "rm.error" and err.control["payload"]["phase"] == "channels"
+    assert "cannot open the grown channels" in err.control["payload"]["message"]
+    assert "no_such_input" in err.control["payload"]["message"]
+    h.send(RuntimeData("text", text="still here"))
+    assert h.recv().text == "STILL HERE"
+    assert h.recv().control["kind"] == "rm.batch_end"
+    assert h.close() == 0
