@@ -3,7 +3,7 @@
 //   process  the same node in a host python3 process (ProcessNode, shared memory)
 //   socket   the same envelope bytes over an AF_UNIX stream socket to a python3 process that
 //            reads each one whole and writes it back (u32 length prefix)
-//   bench_video [frames=300] [warmup=10]
+//   [RM_BENCH_DOCKER_CPUS=1.0] bench_video [frames=300] [warmup=10]
 // A round trip is one frame in flight: encode into the transport, Python receives it and sends
 // it back (Echo re-encodes the received frame into the output ring: one copy), the host has the
 // decoded frame (copied out of the ring / read from the socket). Per-frame latency p50/p99 in
@@ -195,6 +195,8 @@ int main(int argc, char** argv) {
   DockerConfig c;
   c.python_version = "3.11";
   c.resource_limits = {512, 1.0};
+  // The container's CPU limit (a CFS quota), to tell throttling from scheduling noise.
+  if (const char* cpus = std::getenv("RM_BENCH_DOCKER_CPUS")) c.resource_limits.cpu_cores = std::atof(cpus);
   c.shm_size_mb = 64;
   rm::docker::DockerNode docker(
       rm::docker::DockerNodeOptions::from_env("echo", "Echo", "bench-video-d", {}, c));
