@@ -6,9 +6,9 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <boost/json/parse.hpp>
 
 #include "command.hpp"
-#include "core/json.hpp"
 #include "core/log.hpp"
 #include "media/audio_file.hpp"
 #include "output_writer.hpp"
@@ -22,8 +22,26 @@ namespace {
 
 struct StreamOptions {
   std::string url, pipeline, input, output, token_file;
+  std::vector<std::string> params;  // node.param=value
   bool realtime = false;
+  bool timing = false;
 };
+
+// "node.param=value": the value is read as JSON (0.5, true, "quoted"), anything else is a string.
+tl::expected<boost::json::object, std::string> parse_params(const std::vector<std::string>& args) {
+  boost::json::object out;
+  for (const auto& a : args) {
+    const auto eq = a.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return tl::unexpected(fmt::format("--param '{}' must be node.param=value", a));
+    const auto text = a.substr(eq + 1);
+    boost::json::error_code ec;
+    auto v = boost::json::parse(text, ec);
+    if (ec || v.is_object() || v.is_array()) v = boost::json::string(text);
+    out[a.substr(0, eq)] = std::move(v);
+  }
+  return out;
+}
 
 int cmd_stream(const StreamOptions& so) {
   std::string input_name, input_file = so.input;
@@ -37,6 +55,12 @@ int cmd_stream(const StreamOptions& so) {
     return 1;
   }
   server::ClientOptions co;
+  auto params = parse_params(so.params);
+  if (!params) {
+    std::cerr << "error: " << params.error() << '\n';
+    return 1;
+  }
+  co.params = std::move(*params);
   if (!so.token_file.empty()) {
     auto t = read_token_file(so.token_file);
     if (!t) {
@@ -59,6 +83,7 @@ int cmd_stream(const StreamOptions& so) {
     }
   }
   std::ostream& out = so.output.empty() ? std::cout : file_out;
+  OutputWriter writer(out, std::nullopt, so.timing);
   auto client = server::StreamClient::connect(so.url, so.pipeline, co);
   if (!client) {
     std::cerr << "error: " << client.error().message << '\n';
@@ -72,7 +97,7 @@ int cmd_stream(const StreamOptions& so) {
       if (!ev) continue;
       using Kind = server::ClientEvent::Kind;
       if (ev->kind == Kind::output) {
-        out << core::to_json(output_record(ev->node, *ev->data)) << '\n' << std::flush;
+        writer.write(ev->node, ev->data);
       } else if (ev->kind == Kind::error) {
         std::cerr << "error: " << ev->message << '\n';
         code = 1;
@@ -90,6 +115,7 @@ int cmd_stream(const StreamOptions& so) {
   });
   const auto& a = *audio;
   const std::size_t chunk = std::max<std::size_t>(1, a.sample_rate / 50);  // 20 ms
+  writer.streaming_started();  // the session is ready: the same moment as in `remotemedia run`
   const auto t0 = std::chrono::steady_clock::now();
   for (std::size_t pos = 0; pos < a.frames(); pos += chunk) {
     const std::size_t n = std::min(chunk, a.frames() - pos);
@@ -117,6 +143,11 @@ Command stream_command() {
         sub.add_option("-i,--input", o->input, "WAV/FLAC file; NAME=FILE for a pipeline with several inputs")
             ->required();
         sub.add_flag("--realtime", o->realtime, "Send 20 ms chunks at the pace of the audio");
+        sub.add_flag("--timing", o->timing,
+                     "Add wall_ms to each line: ms since streaming started (as `remotemedia run --timing`)");
+        sub.add_option("-p,--param", o->params,
+                       "node.param=value: a per-session param the pipeline allows (repeatable; value read as "
+                       "JSON, else a string)");
         sub.add_option("-o,--output", o->output, "Write JSON lines here instead of stdout");
         sub.add_option("--auth-token-file", o->token_file, "Send the token in this file as a Bearer token");
         return [o] { return cmd_stream(*o); };

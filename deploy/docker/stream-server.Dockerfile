@@ -15,7 +15,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DRM_COMPONENTS=runtime \
       -DRM_BUILD_TESTS=OFF -DRM_BUILD_BENCH=OFF -DRM_BUILD_FUZZ=OFF \
  && cmake --build /build -j "${BUILD_JOBS}" --target remotemedia remotemedia_ipc rm_web \
  && mkdir -p /out/bin /out/lib /out/share/remotemedia \

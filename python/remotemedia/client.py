@@ -33,15 +33,17 @@ STREAM_PATH = "/v1/stream"
 
 
 class StreamError(RuntimeError):
-    """The server refused or ended the session: `close_code` and `node` say why."""
+    """The server refused or ended the session: `close_code` and `node` say why; `param` names
+    the session param it refused (close code 4422)."""
 
     def __init__(self, message: str, close_code: int = 0, status: int = 0, node: str = "",
-                 code: str = ""):
+                 code: str = "", param: str = ""):
         super().__init__(message)
         self.close_code = close_code
         self.status = status
         self.node = node
         self.code = code
+        self.param = param
 
 
 @dataclass
@@ -141,15 +143,15 @@ class Session:
 
 
 class _Connector:
-    def __init__(self, url, pipeline, token, session_id, on_progress, max_size):
-        self._args = (url, pipeline, token, session_id, on_progress, max_size)
+    def __init__(self, url, pipeline, token, session_id, on_progress, max_size, params):
+        self._args = (url, pipeline, token, session_id, on_progress, max_size, params)
         self._session: Optional[Session] = None
 
     def __await__(self):
         return self._open().__await__()
 
     async def _open(self) -> Session:
-        url, pipeline, token, session_id, on_progress, max_size = self._args
+        url, pipeline, token, session_id, on_progress, max_size, params = self._args
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             ws = await websockets.connect(_ws_url(url), extra_headers=headers, max_size=max_size,
@@ -160,6 +162,8 @@ class _Connector:
         start = {"type": "start", "version": PROTOCOL_VERSION, "pipeline": pipeline}
         if session_id:
             start["session"] = session_id
+        if params:
+            start["params"] = dict(params)
         await ws.send(json.dumps(start))
         progress, error = [], None
         while True:
@@ -168,7 +172,9 @@ class _Connector:
             except websockets.ConnectionClosed as e:
                 code = e.rcvd.code if e.rcvd else 1006
                 reason = (error or {}).get("message") or (e.rcvd.reason if e.rcvd else "connection lost")
-                raise StreamError(reason, code) from None
+                raise StreamError(reason, code, node=(error or {}).get("node", ""),
+                                  code=(error or {}).get("code", ""),
+                                  param=(error or {}).get("param", "")) from None
             if not isinstance(frame, str):
                 continue
             msg = json.loads(frame)
@@ -191,10 +197,12 @@ class _Connector:
 
 
 def connect(url: str, pipeline: str, token: str = "", session_id: str = "", on_progress=None,
-            max_size: int = 64 << 20) -> _Connector:
+            max_size: int = 64 << 20, params: Optional[dict] = None) -> _Connector:
     """Opens a session and waits until every node is up (the ready message). Use as
-    `async with connect(...) as s:` or `s = await connect(...)`."""
-    return _Connector(url, pipeline, token, session_id, on_progress, max_size)
+    `async with connect(...) as s:` or `s = await connect(...)`. `params`: per-session node
+    params the pipeline allows, {"node.param": value} (GET /v1/pipelines lists them); a refused
+    one raises StreamError with close_code 4422 and `param` naming it."""
+    return _Connector(url, pipeline, token, session_id, on_progress, max_size, params)
 
 
 def read_audio(path: str):
@@ -217,13 +225,14 @@ def read_audio(path: str):
 
 
 async def stream_file(url: str, pipeline: str, path: str, realtime: bool = False, input: str = "",
-                      chunk_ms: int = 20, token: str = "") -> AsyncIterator[Output]:
+                      chunk_ms: int = 20, token: str = "",
+                      params: Optional[dict] = None) -> AsyncIterator[Output]:
     """Streams an audio file in `chunk_ms` chunks (at the pace of the audio with realtime=True,
     else as fast as the server takes it) and yields every output as it arrives."""
     samples, rate, channels = read_audio(path)
     frames = len(samples) // channels
     chunk = max(1, rate * chunk_ms // 1000)
-    async with connect(url, pipeline, token=token) as s:
+    async with connect(url, pipeline, token=token, params=params) as s:
         async def sender():
             t0 = time.monotonic()
             for pos in range(0, frames, chunk):

@@ -25,6 +25,16 @@ connections:
   - {from: audio_source, to: pass}
 """
 
+CHUNKED = """version: "v1"
+metadata:
+  session_params:
+    chunker.chunk_size: {minimum: 80, maximum: 1600}
+nodes:
+  - {id: chunker, node_type: AudioChunker, params: {chunk_size: 320}}
+connections:
+  - {from: audio_source, to: chunker}
+"""
+
 
 def free_port():
     with socket.socket() as s:
@@ -36,6 +46,7 @@ def free_port():
 def server(tmp_path):
     (tmp_path / "pipelines").mkdir()
     (tmp_path / "pipelines" / "passthrough.yaml").write_text(PASSTHROUGH)
+    (tmp_path / "pipelines" / "chunked.yaml").write_text(CHUNKED)
     (tmp_path / "token").write_text("tok\n")
     port = free_port()
     proc = subprocess.Popen([CLI, "serve", "--listen", f"127.0.0.1:{port}", "--pipelines",
@@ -104,6 +115,26 @@ def test_refusals_and_unknown_pipelines_raise_stream_error_with_the_code(server)
         with pytest.raises(StreamError) as unknown:
             await connect(server, "nope", token="tok")
         assert unknown.value.close_code == 4404
-        assert str(unknown.value) == "unknown pipeline 'nope'; served: passthrough"
+        assert str(unknown.value) == "unknown pipeline 'nope'; served: chunked, passthrough"
 
     asyncio.run(run())
+
+
+def test_session_params_reach_the_node_and_a_refused_one_raises_naming_it(server):
+    async def run():
+        async with connect(server, "chunked", token="tok", params={"chunker.chunk_size": 160}) as s:
+            assert s.ready["params"] == {"chunker.chunk_size": 160}
+            for k in range(5):
+                await s.send_audio(np.zeros(320, dtype=np.float32), 16000, timestamp_us=k * 20000)
+            await s.end()
+            sizes = [len(o.data.audio.samples) async for o in s]
+        with pytest.raises(StreamError) as refused:
+            await connect(server, "chunked", token="tok", params={"chunker.chunk_size": 20})
+        return sizes, refused.value
+
+    sizes, refused = asyncio.run(run())
+    assert sizes == [160] * 10
+    assert refused.close_code == 4422
+    assert refused.param == "chunker.chunk_size"
+    assert refused.node == "chunker"
+    assert str(refused) == "session param 'chunker.chunk_size' = 20 is below the minimum 80"

@@ -1,6 +1,8 @@
 #include "server/pipeline_catalog.hpp"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -50,7 +52,16 @@ tl::expected<PipelineCatalog, std::string> PipelineCatalog::load(const std::vect
           fmt::format("{}: pipeline name '{}' is served by another manifest already\n", f.string(), name);
       continue;
     }
-    c.pipelines_.emplace(name, std::make_shared<const runtime::PipelineExecutor>(std::move(*m)));
+    auto params = SessionParams::from_manifest(*m);
+    if (!params) {
+      errors += fmt::format("{}: {}\n", f.string(), params.error());
+      continue;
+    }
+    std::stringstream text;
+    text << std::ifstream(f).rdbuf();
+    c.pipelines_.emplace(
+        name, ServedPipeline{name, std::make_shared<const runtime::PipelineExecutor>(std::move(*m)),
+                             std::move(*params), text.str(), fs::absolute(f).parent_path()});
   }
   if (!errors.empty()) return tl::unexpected(errors.substr(0, errors.size() - 1));
   if (c.pipelines_.empty())
@@ -59,8 +70,13 @@ tl::expected<PipelineCatalog, std::string> PipelineCatalog::load(const std::vect
 }
 
 const runtime::PipelineExecutor* PipelineCatalog::find(const std::string& name) const {
+  const auto* p = find_pipeline(name);
+  return p == nullptr ? nullptr : p->executor.get();
+}
+
+const ServedPipeline* PipelineCatalog::find_pipeline(const std::string& name) const {
   auto it = pipelines_.find(name);
-  return it == pipelines_.end() ? nullptr : it->second.get();
+  return it == pipelines_.end() ? nullptr : &it->second;
 }
 
 std::vector<std::string> PipelineCatalog::names() const {
@@ -95,8 +111,8 @@ std::int64_t input_sample_rate(const runtime::Manifest& m) {
 
 json::value PipelineCatalog::describe() const {
   json::array list;
-  for (const auto& [name, ex] : pipelines_) {
-    const auto& m = ex->manifest();
+  for (const auto& [name, served] : pipelines_) {
+    const auto& m = served.executor->manifest();
     json::array inputs, outputs, nodes;
     for (const auto& i : m.inputs()) inputs.emplace_back(i);
     for (const auto& o : m.outputs()) outputs.emplace_back(o);
@@ -109,7 +125,8 @@ json::value PipelineCatalog::describe() const {
                                    {"inputs", std::move(inputs)},
                                    {"outputs", std::move(outputs)},
                                    {"input_sample_rate", input_sample_rate(m)},
-                                   {"nodes", std::move(nodes)}});
+                                   {"nodes", std::move(nodes)},
+                                   {"params", served.params.describe()}});
   }
   return json::object{{"pipelines", std::move(list)}};
 }

@@ -71,7 +71,13 @@ tl::expected<ClientMessage, std::string> parse_client_message(std::string_view t
     auto s = string_member(o, "session", false);
     if (!s) return tl::unexpected(s.error());
     m.kind = ClientMessage::Kind::start;
-    m.start = {std::move(*p), std::move(*s)};
+    m.start = {std::move(*p), std::move(*s), {}};
+    if (const auto* params = o.if_contains("params"); params != nullptr && !params->is_null()) {
+      if (!params->is_object())
+        return tl::unexpected(
+            std::string("control message field \"params\" must be an object {\"node.param\": value}"));
+      m.start.params = params->get_object();
+    }
     return m;
   }
   if (*type == "end") {
@@ -84,9 +90,10 @@ tl::expected<ClientMessage, std::string> parse_client_message(std::string_view t
   return tl::unexpected(fmt::format("unknown control message type \"{}\" (expected start or end)", *type));
 }
 
-std::string start_message(std::string_view pipeline, std::string_view session) {
+std::string start_message(std::string_view pipeline, std::string_view session, const json::object& params) {
   json::object o{{"type", "start"}, {"version", kProtocolVersion}, {"pipeline", pipeline}};
   if (!session.empty()) o["session"] = session;
+  if (!params.empty()) o["params"] = params;
   return to_text(o);
 }
 
@@ -110,12 +117,14 @@ std::string progress_message(std::string_view node, std::size_t ready, std::size
 }
 
 std::string ready_message(std::string_view session, std::string_view pipeline,
-                          const std::vector<std::string>& inputs, const std::vector<std::string>& outputs) {
+                          const std::vector<std::string>& inputs, const std::vector<std::string>& outputs,
+                          const json::object& params) {
   return to_text(json::object{{"type", "ready"},
                               {"session", session},
                               {"pipeline", pipeline},
                               {"inputs", to_array(inputs)},
-                              {"outputs", to_array(outputs)}});
+                              {"outputs", to_array(outputs)},
+                              {"params", params}});
 }
 
 std::string_view to_string(runtime::NodeErrorCode code) {
@@ -139,9 +148,11 @@ std::string_view to_string(runtime::NodeErrorCode code) {
   return "process_failed";
 }
 
-std::string error_message(std::string_view node, runtime::NodeErrorCode code, std::string_view message) {
-  return to_text(
-      json::object{{"type", "error"}, {"node", node}, {"code", to_string(code)}, {"message", message}});
+std::string error_message(std::string_view node, runtime::NodeErrorCode code, std::string_view message,
+                          std::string_view param) {
+  json::object o{{"type", "error"}, {"node", node}, {"code", to_string(code)}, {"message", message}};
+  if (!param.empty()) o["param"] = param;
+  return to_text(o);
 }
 
 std::string done_message(std::uint64_t frames_in, std::uint64_t frames_out) {
@@ -217,6 +228,13 @@ tl::expected<DataFrame, std::string> decode_data_frame(std::span<const std::byte
 
 std::vector<std::byte> encode_data_frame(std::string_view stream, const RuntimeData& data) {
   return process::encode(stream, data);
+}
+
+std::string encode_data_frame_bytes(std::string_view stream, const RuntimeData& data) {
+  std::string out(process::encoded_size(stream, data), '\0');
+  auto n = process::encode_into(std::as_writable_bytes(std::span(out.data(), out.size())), stream, data);
+  out.resize(n ? *n : 0);
+  return out;
 }
 
 DataPtr make_s16_audio(std::span<const std::int16_t> samples, std::uint32_t sample_rate,

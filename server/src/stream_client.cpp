@@ -193,11 +193,11 @@ tl::expected<std::unique_ptr<StreamClient>, ClientError> StreamClient::connect(s
   }
   ws.read_message_max(64u << 20);
   ws.text(true);
-  ws.write(net::buffer(start_message(pipeline, options.session_id)), ec);
+  ws.write(net::buffer(start_message(pipeline, options.session_id, options.params)), ec);
   if (ec) return tl::unexpected(ClientError{fmt::format("cannot send start to {}: {}", where, ec.message())});
   // Until ready: progress messages, or an error and a close.
   tcp_stream.expires_after(options.ready_timeout);
-  std::string error_text;
+  std::string error_text, error_param;
   for (;;) {
     beast::flat_buffer buffer;
     ws.read(buffer, ec);
@@ -207,6 +207,7 @@ tl::expected<std::unique_ptr<StreamClient>, ClientError> StreamClient::connect(s
         e.close_code = ws.reason().code;
         e.message = error_text.empty() ? std::string(ws.reason().reason.data(), ws.reason().reason.size())
                                        : error_text;
+        e.param = error_param;
       } else {
         e.message = fmt::format("connection to {} failed before ready: {}", where, ec.message());
       }
@@ -225,6 +226,7 @@ tl::expected<std::unique_ptr<StreamClient>, ClientError> StreamClient::connect(s
     if (type->get_string() == "progress" && options.on_progress) options.on_progress(o);
     if (type->get_string() == "error") {
       if (auto* m = o.if_contains("message"); m && m->is_string()) error_text = std::string(m->get_string());
+      if (auto* p = o.if_contains("param"); p && p->is_string()) error_param = std::string(p->get_string());
     }
   }
   tcp_stream.expires_never();
@@ -272,9 +274,7 @@ std::string StreamClient::session_id() const {
 }
 
 bool StreamClient::send(std::string_view input, const runtime::RuntimeData& data) {
-  auto bytes = encode_data_frame(input, data);
-  return impl_->outbox.push(
-      Frame{Frame::Kind::binary, std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()), 0});
+  return impl_->outbox.push(Frame{Frame::Kind::binary, encode_data_frame_bytes(input, data), 0});
 }
 
 bool StreamClient::end(std::string_view input) {

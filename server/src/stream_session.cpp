@@ -14,6 +14,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "core/log.hpp"
+#include "manifest_overrides.hpp"
 #include "server_context.hpp"
 #include "ws_writer.hpp"
 
@@ -55,6 +56,7 @@ json::object StreamSession::info() const {
   auto t = std::chrono::time_point_cast<std::chrono::milliseconds>(started_at_);
   return json::object{{"id", id_},
                       {"pipeline", pipeline_},
+                      {"params", params_},
                       {"started", fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", t)},
                       {"ready", ready_.load()},
                       {"frames_in", frames_in_.load()},
@@ -80,13 +82,14 @@ void StreamSession::shut_down() {
   });
 }
 
-void StreamSession::fail(CloseCode code, const std::string& message, runtime::NodeErrorCode err) {
+void StreamSession::fail(CloseCode code, const std::string& message, runtime::NodeErrorCode err,
+                         std::string_view node, std::string_view param) {
   if (closing_) return;
   closing_ = true;
   ctx_.metrics().failed.inc();
   core::logger("server")->info("session {}: closing with {}: {}", id_.empty() ? "-" : id_,
                                static_cast<int>(code), message);
-  send_text(error_message("", err, message), true);
+  send_text(error_message(node, err, message, param), true);
   send_close(code, message);
   enqueue({Inbound::Kind::stop, {}, nullptr, {}});
 }
@@ -196,24 +199,33 @@ void StreamSession::on_text(const std::string& text) {
   if (!msg) return fail(CloseCode::malformed, "malformed frame: " + msg.error());
   if (msg->kind == ClientMessage::Kind::start) {
     if (started_) return fail(CloseCode::malformed, "malformed frame: a second start message");
-    const auto* ex = ctx_.catalog().find(msg->start.pipeline);
-    if (ex == nullptr) {
+    const auto* served = ctx_.catalog().find_pipeline(msg->start.pipeline);
+    if (served == nullptr) {
       return fail(CloseCode::unknown_pipeline,
                   fmt::format("unknown pipeline '{}'; served: {}", msg->start.pipeline,
                               fmt::join(ctx_.catalog().names(), ", ")),
                   runtime::NodeErrorCode::invalid_params);
     }
+    auto params = served->params.check(served->name, msg->start.params);
+    if (!params) {
+      return fail(CloseCode::invalid_params, params.error().message, runtime::NodeErrorCode::invalid_params,
+                  params.error().node, params.error().param);
+    }
+    const auto& m = served->executor->manifest();
     started_ = true;
-    inputs_ = ex->manifest().inputs();
+    inputs_ = m.inputs();
     {
       std::lock_guard lock(state_mutex_);
       pipeline_ = msg->start.pipeline;
-      total_nodes_ = ex->manifest().nodes().size();
-      for (const auto& n : ex->manifest().nodes()) waiting_.insert(n.id);
+      params_ = msg->start.params;
+      total_nodes_ = m.nodes().size();
+      for (const auto& n : m.nodes()) waiting_.insert(n.id);
     }
     last_progress_ = Clock::now();
     ctx_.metrics().started.inc();
-    feeder_ = std::thread([self = shared_from_this(), ex, id = msg->start.session] { self->feed(ex, id); });
+    feeder_ =
+        std::thread([self = shared_from_this(), served, id = msg->start.session,
+                     p = std::move(*params)]() mutable { self->feed(served, std::move(id), std::move(p)); });
     return;
   }
   if (!started_)
@@ -313,14 +325,13 @@ void StreamSession::node_ready(const std::string& node_id, std::size_t ready, st
     std::vector<std::string> outputs;
     if (const auto* ex = ctx_.catalog().find(pipeline_)) outputs = ex->manifest().outputs();
     ready_ = true;
-    send_text(ready_message(id, pipeline_, inputs_, outputs));
+    send_text(ready_message(id, pipeline_, inputs_, outputs, params_));
   }
 }
 
 void StreamSession::deliver(const std::string& node_id, const DataPtr& data) {
-  auto bytes = encode_data_frame(node_id, *data);
-  const auto n = bytes.size();
-  Frame f{Frame::Kind::binary, std::string(reinterpret_cast<const char*>(bytes.data()), n), 0};
+  Frame f{Frame::Kind::binary, encode_data_frame_bytes(node_id, *data), 0};
+  const auto n = f.bytes.size();
   {
     std::lock_guard lock(arrivals_mutex_);
     for (std::size_t i = 0; i < kArrivalRing; ++i) {
@@ -340,7 +351,8 @@ void StreamSession::deliver(const std::string& node_id, const DataPtr& data) {
   (void)outbox_.push(std::move(f));  // false: the client is gone and the output is dropped
 }
 
-void StreamSession::feed(const runtime::PipelineExecutor* executor, std::string requested_id) {
+void StreamSession::feed(const ServedPipeline* served, std::string requested_id,
+                         std::vector<ParamOverride> params) {
   auto log = core::logger("server");
   runtime::SessionOptions so;
   so.session_id = requested_id.empty() ? runtime::make_session_id() : requested_id;
@@ -358,8 +370,26 @@ void StreamSession::feed(const runtime::PipelineExecutor* executor, std::string 
     send_text(error_message(e.node_id, e.code, e.message), true);
     send_close(CloseCode::node_failed, e.message);
   };
+  // A session that sets params runs on its own executor, built from the manifest with them in.
+  std::shared_ptr<const runtime::PipelineExecutor> executor = served->executor;
+  std::string invalid;
+  if (!params.empty()) {
+    auto m = detail::manifest_with_params(served->text, served->base_dir, params);
+    if (m)
+      executor = std::make_shared<const runtime::PipelineExecutor>(std::move(*m));
+    else
+      invalid = m.error();
+  }
   std::thread waiter;
-  {
+  if (!invalid.empty()) {
+    ctx_.metrics().failed.inc();
+    log->info("session {}: {}", so.session_id, invalid);
+    const bool one = params.size() == 1;
+    send_text(error_message(one ? params[0].node : "", runtime::NodeErrorCode::invalid_params, invalid,
+                            one ? params[0].node + "." + params[0].key : ""),
+              true);
+    send_close(CloseCode::invalid_params, invalid);
+  } else {
     auto started = executor->start_session(so);
     if (!started) {
       finish_failed(started.error());

@@ -29,6 +29,7 @@
 
 #include "runtime/executor.hpp"
 #include "server/frame_queue.hpp"
+#include "server/pipeline_catalog.hpp"
 #include "server/protocol.hpp"
 
 namespace rm::server {
@@ -62,10 +63,11 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
   void on_binary(std::span<const std::byte> frame);
   // Sends an error message and a close, then stops the pipeline (strand only).
   void fail(CloseCode code, const std::string& message,
-            runtime::NodeErrorCode err = runtime::NodeErrorCode::invalid_input);
+            runtime::NodeErrorCode err = runtime::NodeErrorCode::invalid_input, std::string_view node = {},
+            std::string_view param = {});
   void enqueue(Inbound item);
   bool inbox_full();
-  void feed(const runtime::PipelineExecutor* executor, std::string requested_id);
+  void feed(const ServedPipeline* served, std::string requested_id, std::vector<ParamOverride> params);
   void deliver(const std::string& node_id, const runtime::DataPtr& data);
   void node_ready(const std::string& node_id, std::size_t ready, std::size_t total);
   void send_text(std::string text, bool unbounded = false);
@@ -102,6 +104,7 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
   mutable std::mutex state_mutex_;
   std::string id_;
   std::string pipeline_;
+  boost::json::object params_;  // the session params the client set
   std::chrono::system_clock::time_point started_at_;
   std::set<std::string> waiting_;
   std::size_t total_nodes_ = 0;

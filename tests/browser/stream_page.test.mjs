@@ -1,7 +1,8 @@
 // The streaming page without Docker: `remotemedia serve` with examples/server/passthrough.yaml,
 // chromium's fake microphone playing a 440 Hz tone. The page must list the pipelines, stream
 // 20 ms chunks at 16 kHz once the session is ready, and show every echoed chunk in #outputs
-// as it comes back; "Stop" ends the session cleanly (done, close 1000).
+// as it comes back; "Stop" ends the session cleanly (done, close 1000). Then the session-params
+// form: chunked.yaml with chunker.chunk_size set to 640 in the page streams 40 ms chunks back.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -26,6 +27,8 @@ try {
   const errors = watchConsole(page);
   await page.goto(`${url}/`);
   await page.waitForSelector('#pipeline option[value="passthrough"]', { state: 'attached' });
+  await page.selectOption('#pipeline', 'passthrough');
+  check(await page.isHidden('#params'), 'no params form for a pipeline that allows none');
   const details = await page.textContent('#details');
   check(details.includes('16000 Hz'), `details name the rate: ${details}`);
   await page.click('#start');
@@ -44,8 +47,28 @@ try {
   check(items.length === Number(outs), `${items.length} elements in #outputs for ${outs} outputs`);
   check(items.every((x) => x.node === 'echo' && x.text.includes('audio · 20 ms · 16000 Hz')), `outputs: ${items[0]?.text}`);
   check(items.every((x, i) => i === 0 || x.t > items[i - 1].t), 'outputs arrive in media-time order');
+
+  // A session param from the form: 640 frames = 40 ms chunks instead of the manifest's 320.
+  await page.selectOption('#pipeline', 'chunked');
+  await page.waitForSelector('#params:not([hidden])');
+  check(await page.inputValue('#param-chunker\\.chunk_size') === '320', 'the field shows the manifest value');
+  await page.fill('#param-chunker\\.chunk_size', '640');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(artifactsDir(), 'stream-page-params.png'), fullPage: false });
+  const before = items.length;
+  await page.click('#start');
+  await page.waitForSelector('body[data-streaming="1"]', { timeout: 20000 });
+  await page.waitForTimeout(1500);
+  await page.click('#stop');
+  await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('Done'), null, { timeout: 20000 });
+  const chunked = (await page.$$eval('#outputs li', (lis) => lis.map((li) => ({
+    node: li.dataset.node, text: li.textContent })))).slice(before);
+  check(chunked.length >= 15, `about 1.5 s in 40 ms chunks, got ${chunked.length}`);
+  // Every chunk but a shorter last one (the remainder at end of stream) is 40 ms.
+  check(chunked.slice(0, -1).every((x) => x.node === 'chunker' && x.text.includes('audio · 40 ms · 16000 Hz')),
+    `chunked outputs: ${chunked[0]?.text}`);
   check(errors.length === 0, `no console errors: ${errors.join('; ')}`);
-  console.log(`stream page ok: ${status}`);
+  console.log(`stream page ok: ${status}; ${chunked.length} chunks of 40 ms with chunker.chunk_size=640`);
 } catch (e) {
   failure = e;
 } finally {

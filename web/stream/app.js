@@ -34,6 +34,63 @@ async function loadPipelines() {
 function showDetails() {
   const p = pipelines.find((x) => x.name === $('pipeline').value);
   $('details').textContent = p ? describe(p) : '';
+  showParams(p ? p.params || [] : []);
+}
+
+// One field per session param the pipeline allows (GET /v1/pipelines), prefilled with the
+// manifest's value; only values changed from it are sent.
+function showParams(list) {
+  const box = $('param-fields');
+  box.replaceChildren();
+  $('params').hidden = list.length === 0;
+  for (const spec of list) {
+    const id = `param-${spec.name}`;
+    const label = document.createElement('label');
+    label.htmlFor = id;
+    label.textContent = spec.name;
+    let field;
+    if (spec.values) {
+      field = document.createElement('select');
+      for (const v of spec.values) field.add(new Option(String(v), JSON.stringify(v)));
+      field.value = JSON.stringify(spec.default);
+    } else {
+      field = document.createElement('input');
+      if (spec.type === 'boolean') {
+        field.type = 'checkbox';
+        field.checked = spec.default === true;
+      } else if (spec.type === 'string') {
+        field.type = 'text';
+        field.value = spec.default ?? '';
+      } else {
+        field.type = 'number';
+        field.step = spec.type === 'integer' ? '1' : 'any';
+        if (spec.minimum !== undefined) field.min = String(spec.minimum);
+        if (spec.maximum !== undefined) field.max = String(spec.maximum);
+        field.value = spec.default ?? '';
+      }
+    }
+    field.id = id;
+    field.dataset.param = spec.name;
+    field.dataset.type = spec.values ? 'json' : spec.type;
+    field.dataset.default = JSON.stringify(spec.default ?? null);
+    const bounds = [spec.minimum !== undefined ? `min ${spec.minimum}` : '', spec.maximum !== undefined ? `max ${spec.maximum}` : '']
+      .filter(Boolean).join(', ');
+    box.append(label, field, span('hint', [spec.description || '', bounds].filter(Boolean).join(' · ')));
+  }
+}
+
+function sessionParams() {
+  const out = {};
+  for (const f of $('param-fields').querySelectorAll('[data-param]')) {
+    let v;
+    if (f.dataset.type === 'json') v = JSON.parse(f.value);
+    else if (f.dataset.type === 'boolean') v = f.checked;
+    else if (f.dataset.type === 'string') v = f.value;
+    else if (f.value === '') continue;
+    else v = Number(f.value);
+    if (JSON.stringify(v) !== f.dataset.default) out[f.dataset.param] = v;
+  }
+  return out;
 }
 
 function addOutput(node, timeUs, body, cls = '') {
@@ -86,6 +143,7 @@ async function start() {
   if (!p) return;
   $('start').disabled = true;
   $('pipeline').disabled = true;
+  $('params').disabled = true;
   const rate = p.input_sample_rate;
   const input = p.inputs.length === 1 ? '' : p.inputs[0];
   const ws = new WebSocket(withToken(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/stream`));
@@ -94,7 +152,10 @@ async function start() {
   const s = session;
   ws.onopen = () => {
     setStatus(`Starting ${p.name}…`);
-    ws.send(JSON.stringify({ type: 'start', version: 1, pipeline: p.name }));
+    const start = { type: 'start', version: 1, pipeline: p.name };
+    const chosen = sessionParams();
+    if (Object.keys(chosen).length) start.params = chosen;
+    ws.send(JSON.stringify(start));
   };
   ws.onmessage = (ev) => {
     if (typeof ev.data !== 'string') { showData(decode(ev.data)); return; }
@@ -153,6 +214,7 @@ function teardown() {
   $('start').disabled = false;
   $('stop').disabled = true;
   $('pipeline').disabled = false;
+  $('params').disabled = false;
 }
 
 $('pipeline').addEventListener('change', showDetails);

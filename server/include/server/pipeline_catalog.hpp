@@ -12,8 +12,19 @@
 #include <tl/expected.hpp>
 
 #include "runtime/executor.hpp"
+#include "server/session_params.hpp"
 
 namespace rm::server {
+
+// One served pipeline: its executor (shared by the sessions that set no params), the params a
+// session may set, and the manifest's text to build a session's own executor from when it does.
+struct ServedPipeline {
+  std::string name;
+  std::shared_ptr<const runtime::PipelineExecutor> executor;
+  SessionParams params;
+  std::string text;
+  std::filesystem::path base_dir;
+};
 
 class PipelineCatalog {
  public:
@@ -23,13 +34,14 @@ class PipelineCatalog {
 
   // nullptr if `name` is not served.
   const runtime::PipelineExecutor* find(const std::string& name) const;
+  const ServedPipeline* find_pipeline(const std::string& name) const;
   std::vector<std::string> names() const;
   // {"pipelines": [{name, description, inputs, outputs, input_sample_rate,
-  //                 nodes: [{id, node_type, kind}]}]}
+  //                 nodes: [{id, node_type, kind}], params: [SessionParams::describe()]}]}
   boost::json::value describe() const;
 
  private:
-  std::map<std::string, std::shared_ptr<const runtime::PipelineExecutor>> pipelines_;
+  std::map<std::string, ServedPipeline> pipelines_;
 };
 
 }  // namespace rm::server

@@ -30,6 +30,7 @@ enum class CloseCode : std::uint16_t {
   malformed = 4400,
   unknown_pipeline = 4404,
   idle = 4408,
+  invalid_params = 4422,
 };
 
 // A close reason fits 123 bytes; longer text is cut at a UTF-8 boundary with "...".
@@ -38,7 +39,8 @@ std::string close_reason(std::string_view text);
 // ---- client -> server control messages ----
 struct StartMessage {
   std::string pipeline;
-  std::string session;  // requested id, may be empty
+  std::string session;         // requested id, may be empty
+  boost::json::object params;  // per-session params {"node.param": value}, may be empty
 };
 struct EndMessage {
   std::string input;  // empty = every input
@@ -50,15 +52,19 @@ struct ClientMessage {
 };
 // Errors are one sentence naming the problem ("control frame is not JSON: ...").
 tl::expected<ClientMessage, std::string> parse_client_message(std::string_view text);
-std::string start_message(std::string_view pipeline, std::string_view session = {});
+std::string start_message(std::string_view pipeline, std::string_view session = {},
+                          const boost::json::object& params = {});
 std::string end_message(std::string_view input = {});
 
 // ---- server -> client control messages ----
 std::string progress_message(std::string_view node, std::size_t ready, std::size_t total,
                              const std::vector<std::string>& waiting);
 std::string ready_message(std::string_view session, std::string_view pipeline,
-                          const std::vector<std::string>& inputs, const std::vector<std::string>& outputs);
-std::string error_message(std::string_view node, runtime::NodeErrorCode code, std::string_view message);
+                          const std::vector<std::string>& inputs, const std::vector<std::string>& outputs,
+                          const boost::json::object& params = {});
+// `param`: the session param refused (invalid_params), else empty and left out.
+std::string error_message(std::string_view node, runtime::NodeErrorCode code, std::string_view message,
+                          std::string_view param = {});
 std::string done_message(std::uint64_t frames_in, std::uint64_t frames_out);
 std::string_view to_string(runtime::NodeErrorCode code);
 
@@ -71,6 +77,9 @@ struct DataFrame {
 // with MIME type audio/pcm;format=s16le;rate=R;channels=C becomes f32 audio.
 tl::expected<DataFrame, std::string> decode_data_frame(std::span<const std::byte> frame);
 std::vector<std::byte> encode_data_frame(std::string_view stream, const runtime::RuntimeData& data);
+// The same bytes, encoded straight into the string a queued WebSocket frame holds (one
+// allocation, no copy: the per-frame path of the server and the client).
+std::string encode_data_frame_bytes(std::string_view stream, const runtime::RuntimeData& data);
 // The binary value a client sends for 16-bit PCM (see decode_data_frame).
 runtime::DataPtr make_s16_audio(std::span<const std::int16_t> samples, std::uint32_t sample_rate,
                                 std::uint16_t channels, std::int64_t timestamp_us);

@@ -25,8 +25,9 @@
 namespace rm::server {
 
 struct ClientOptions {
-  std::string token;       // sent as Authorization: Bearer <token> when not empty
-  std::string session_id;  // requested session id (empty: the server picks one)
+  std::string token;           // sent as Authorization: Bearer <token> when not empty
+  std::string session_id;      // requested session id (empty: the server picks one)
+  boost::json::object params;  // per-session params {"node.param": value} (GET /v1/pipelines lists them)
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds ready_timeout{600'000};  // image builds may take minutes
   std::size_t send_buffer_bytes = 4 * 1024 * 1024;
@@ -37,6 +38,7 @@ struct ClientError {
   std::string message;
   int http_status = 0;  // the refused upgrade's status (401, 503), else 0
   int close_code = 0;   // the server's close code when it closed before ready
+  std::string param;    // the session param the server refused (close 4422), else empty
 };
 
 struct ClientEvent {

@@ -1,9 +1,12 @@
 #pragma once
 // Child processes for the ingest integration tests: fork/exec with extra environment, wait
 // with a timeout, signals by pid. Free ports come from binding port 0 on 127.0.0.1.
+// A child gets SIGKILL when the thread that started it ends (PR_SET_PDEATHSIG), so a test
+// process that crashes or is killed leaves no server or collector running behind it.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -34,8 +37,11 @@ class Process {
   Process(const std::string& exe, std::vector<std::string> args,
           std::vector<std::pair<std::string, std::string>> env, const std::string& stdout_path = {},
           const std::string& stderr_path = {}, rlim_t max_fds = 0) {
+    const pid_t parent = ::getpid();
     pid_ = ::fork();
     if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
       for (auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
       if (!stdout_path.empty()) {
         const int fd = ::open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -80,3 +80,16 @@ TEST(ServerProtocol, malformed_pcm_and_envelopes_are_errors_naming_the_field) {
   std::vector<std::byte> garbage{std::byte{1}, std::byte{0}};
   EXPECT_EQ(decode_data_frame(garbage).error().rfind("envelope", 0), 0u);
 }
+
+TEST(ServerProtocol, a_start_message_carries_session_params_both_ways) {
+  auto m = parse_client_message(start_message("chunked", "s1", {{"chunker.chunk_size", 640}}));
+  ASSERT_TRUE(m) << m.error();
+  EXPECT_EQ(m->start.pipeline, "chunked");
+  EXPECT_EQ(m->start.params.at("chunker.chunk_size").as_int64(), 640);
+  EXPECT_TRUE(parse_client_message(start_message("chunked"))->start.params.empty());
+  EXPECT_EQ(parse_client_message(R"({"type":"start","pipeline":"p","params":"x"})").error(),
+            "control message field \"params\" must be an object {\"node.param\": value}");
+  EXPECT_EQ(
+      error_message("chunker", rm::runtime::NodeErrorCode::invalid_params, "no", "chunker.size"),
+      R"({"type":"error","node":"chunker","code":"invalid_params","message":"no","param":"chunker.size"})");
+}
