@@ -16,7 +16,7 @@ PACKAGES=(
   prometheus wrk curl
   docker.io debootstrap docker-compose docker-registry python3-yaml
   shellcheck yamllint clang-format
-  nats-server libnats-dev
+  nats-server libnats-dev iproute2 iptables
   gcovr
 )
 

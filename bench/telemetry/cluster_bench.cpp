@@ -4,7 +4,7 @@
 // follows the applied stream in-process.
 //
 //   NATS_URL=... [NATS_REPLICAS=3] telemetry_cluster_bench [--seconds 10] [--producers 4]
-//       [--batch 5000] [--gpus 247] [--kill-after 0 --pids p0,p1,p2]
+//       [--batch 5000] [--gpus 247] [--rate 0] [--kill-after 0 --pids p0,p1,p2]
 //
 // Prints durable samples/s, ack p50/p99/max, row -> queryable p50/p99 (a probe batch every
 // 50 ms, until the feed shows it) and, with --kill-after, kills the node leading the work
@@ -46,6 +46,7 @@ std::int64_t wall_ns() {
 int main(int argc, char** argv) {
   rm::core::init_logging("telemetry_cluster_bench");
   int seconds = 10, producers = 4, batch = 5000, ngpus = 247;
+  double rate = 0;  // samples/s over all producers, 0 = as fast as acknowledged
   double kill_after = 0;
   std::string pids;
   CLI::App app{"cluster mode ingest benchmark (NATS_URL required)"};
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
   app.add_option("--producers", producers);
   app.add_option("--batch", batch);
   app.add_option("--gpus", ngpus);
+  app.add_option("--rate", rate, "paced load: samples/s over all producers (0 = unpaced)");
   app.add_option("--kill-after", kill_after, "kill the work-queue stream leader after this many seconds");
   app.add_option("--pids", pids, "pids of nats-server n0,n1,n2");
   CLI11_PARSE(app, argc, argv);
@@ -117,7 +119,19 @@ int main(int argc, char** argv) {
                        samples += s.size();
                      });
       std::size_t k = static_cast<std::size_t>(p);
-      while (!stop) {
+      const double per_producer = rate > 0 ? rate / producers : 0;
+      for (std::uint64_t sent = 0; !stop; sent += static_cast<std::uint64_t>(batch)) {
+        if (per_producer > 0) {
+          // Acks reach OnAck inside publish/flush: wait for them while pacing, so the ack
+          // time is when it came, not when the next batch is due.
+          const auto due = t0 + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(static_cast<double>(sent) / per_producer));
+          while (!stop && Clock::now() < due) {
+            if (pub->flush(std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now()))) {
+              std::this_thread::sleep_until(due);
+            }
+          }
+        }
         std::vector<OutSample> b;
         b.reserve(static_cast<std::size_t>(batch));
         const std::int64_t ts = wall_ns();

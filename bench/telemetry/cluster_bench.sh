@@ -5,6 +5,7 @@
 # collectors in NATS mode per stream, then measures
 #   1. JetStream R3: durable samples/s, ack p50/p99, row -> queryable, for each window of
 #      batches in flight per producer in WINDOWS (default "8 1"; ONLY_R3=1 stops after these)
+#      then R3 paced at PACED_RATE (200000) samples/s: row -> queryable under a load it sustains
 #   2. JetStream R1: the same
 #   3. the embedded broker + store (telemetry_ingest_bench) with the same producers and batch
 #   4. R3 with the work-queue stream leader killed (SIGKILL) after 5 s of 15: stall until ingest resumes
@@ -55,6 +56,8 @@ for w in ${WINDOWS:-8 1}; do
   NATS_PUBLISH_WINDOW=$w run "BENCHR3W$w" 3 "$SECONDS_RUN"
 done
 [[ -n ${ONLY_R3:-} ]] && exit 0
+echo "== JetStream R3, paced at ${PACED_RATE:-200000} samples/s (below saturation): row -> queryable under load"
+run BENCHPACED 3 "$SECONDS_RUN" --rate "${PACED_RATE:-200000}"
 echo "== JetStream R3, probe only (no load): read-your-acks latency"
 PRODUCERS=0 run BENCHIDLE 3 "$SECONDS_RUN"
 echo "== JetStream R1"

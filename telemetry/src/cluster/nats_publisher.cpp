@@ -110,6 +110,7 @@ class NatsPublisher final : public BatchPublisher {
     std::string frame;
     std::vector<OutSample> samples;
     int attempts = 0;
+    std::chrono::steady_clock::time_point submitted;
   };
 
   // Library thread: the seq is the part of the message id after the last ':'.
@@ -160,7 +161,10 @@ class NatsPublisher final : public BatchPublisher {
       po.MsgId = id.c_str();
       po.MaxWait = client_->config().publish_timeout_ms;
       const natsStatus s = js_PublishMsgAsync(js_.get(), &msg, &po);
-      if (s == NATS_OK) return {};
+      if (s == NATS_OK) {
+        o.submitted = std::chrono::steady_clock::now();
+        return {};
+      }
       natsMsg_Destroy(msg);
       if (s == NATS_MAX_PAYLOAD) return tl::unexpected(too_large(seq, o));
       if (cancel_ && cancel_->load()) {
@@ -213,9 +217,32 @@ class NatsPublisher final : public BatchPublisher {
       if (on_ack_) on_ack_(d.seq, it->second.samples, duplicate);
       window_.erase(it);
     }
+    if (auto r = resubmit_overdue(); !r) return r;
     if (block && done.empty() && cancel_ && cancel_->load()) {
       return tl::unexpected(
           ClientError{fmt::format("cancelled with {} batch(es) unacknowledged", window_.size()), false});
+    }
+    return {};
+  }
+
+  // A batch neither acknowledged nor failed well after NATS_PUBLISH_TIMEOUT_MS (its server
+  // died with the request in flight): the library's pending requests are dropped, so their
+  // slots are free and late answers are ignored, and every unacknowledged batch is published
+  // again under its id (the stream drops what it already has).
+  tl::expected<void, ClientError> resubmit_overdue() {
+    if (window_.empty()) return {};
+    const auto now = std::chrono::steady_clock::now();
+    const auto limit = std::chrono::milliseconds(client_->config().publish_timeout_ms + 500);
+    bool overdue = false;
+    for (const auto& [seq, o] : window_) overdue = overdue || now - o.submitted > limit;
+    if (!overdue) return {};
+    natsMsgList left{nullptr, 0};
+    if (js_PublishAsyncGetPendingList(&left, js_.get()) == NATS_OK) natsMsgList_Destroy(&left);
+    log()->warn("{}: {} batch(es) unanswered for over {} ms; publishing them again with the same ids",
+                producer_, window_.size(), limit.count());
+    for (auto& [seq, o] : window_) {
+      stats_.resent++;
+      if (auto r = submit(seq, o); !r) return r;
     }
     return {};
   }
