@@ -17,28 +17,16 @@ using namespace rm::telemetry::test;
 using namespace std::chrono_literals;
 
 namespace {
-const std::string kCsv = std::string(RM_SOURCE_DIR) + "/tests/data/dcgm_metrics_20250718_134233.csv";
-constexpr std::uint64_t kGpus = 247;
-constexpr std::uint64_t kRows = 2470;  // 10 rows (samples) per GPU
 
 // Every GPU holds exactly `per_gpu` samples.
 void expect_per_gpu(std::uint16_t gateway_port, std::uint64_t per_gpu) {
   auto j = get_json(gateway_port, "/api/v1/gpus");
   ASSERT_TRUE(j.contains("gpus"));
   const auto& gpus = j.at("gpus").as_array();
-  EXPECT_EQ(gpus.size(), kGpus);
+  EXPECT_EQ(gpus.size(), kDcgmGpus);
   std::size_t wrong = 0;
   for (const auto& g : gpus) wrong += json_u64(g.as_object().at("samples")) != per_gpu;
   EXPECT_EQ(wrong, 0u) << "GPUs whose sample count is not " << per_gpu;
-}
-
-std::uint64_t wait_streamers(std::vector<Service>& streamers) {
-  std::uint64_t acked = 0;
-  for (auto& s : streamers) {
-    EXPECT_EQ(s.proc->wait(120s), 0) << s.out;
-    acked += acked_samples(s);
-  }
-  return acked;
 }
 
 // Replicas of both streams as the leaders report them: all current and online?
@@ -69,7 +57,7 @@ TEST(ClusterMode, a_nats_node_killed_while_four_streamers_publish_loses_no_acked
   // Four streamers split the rows; 3 passes at 200 rows/s each take about 9 s.
   std::vector<Service> streamers;
   for (int i = 0; i < 4; ++i)
-    streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 4, 3, 200));
+    streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kDcgmCsv, i, 4, 3, 200));
   std::this_thread::sleep_for(2s);
   // Kill the node leading the work-queue stream: the worst one to lose.
   const auto stats = get_json(c1.port, "/stats");
@@ -81,7 +69,7 @@ TEST(ClusterMode, a_nats_node_killed_while_four_streamers_publish_loses_no_acked
   nats.start(victim);
 
   const std::uint64_t acked = wait_streamers(streamers);
-  EXPECT_EQ(acked, 3 * kRows);  // publishing continued: every row was acknowledged
+  EXPECT_EQ(acked, 3 * kDcgmRows);  // publishing continued: every row was acknowledged
   const std::uint16_t live = victim == 0 ? c2.port : c1.port;
   EXPECT_EQ(settled_total(gw.port, live, acked), acked);
   expect_per_gpu(gw.port, 30);
@@ -110,7 +98,7 @@ TEST(ClusterMode,
   ASSERT_TRUE(gw.proc);
   std::vector<Service> streamers;
   for (int i = 0; i < 2; ++i)
-    streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 2, 3, 300));
+    streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kDcgmCsv, i, 2, 3, 300));
   std::this_thread::sleep_for(2s);
   const auto stats = get_json(c1.port, "/stats");
   const int victim =
@@ -123,7 +111,7 @@ TEST(ClusterMode,
   std::this_thread::sleep_for(8s);
   nats.thaw(victim);
   const std::uint64_t acked = wait_streamers(streamers);
-  EXPECT_EQ(acked, 3 * kRows);
+  EXPECT_EQ(acked, 3 * kDcgmRows);
   EXPECT_EQ(settled_total(gw.port, c1.port, acked), acked);
   expect_per_gpu(gw.port, 30);
 }
@@ -139,7 +127,7 @@ TEST(ClusterMode, a_collector_killed_under_load_loses_nothing_and_a_new_one_take
   ASSERT_TRUE(gw.proc);
   std::vector<Service> streamers;
   for (int i = 0; i < 2; ++i)
-    streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 2, 3, 400));
+    streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kDcgmCsv, i, 2, 3, 400));
   std::this_thread::sleep_for(2s);
   a.proc->signal(SIGKILL);
   ASSERT_TRUE(a.proc->wait(10s));
@@ -148,7 +136,7 @@ TEST(ClusterMode, a_collector_killed_under_load_loses_nothing_and_a_new_one_take
   ASSERT_TRUE(c.proc);
 
   const std::uint64_t acked = wait_streamers(streamers);
-  EXPECT_EQ(acked, 3 * kRows);
+  EXPECT_EQ(acked, 3 * kDcgmRows);
   EXPECT_EQ(settled_total(gw.port, b.port, acked), acked);
   expect_per_gpu(gw.port, 30);
   const auto sc = get_json(c.port, "/stats");
@@ -174,9 +162,9 @@ TEST(ClusterMode, a_batch_fetched_by_a_collector_that_died_before_acking_is_rede
     EXPECT_EQ(first.proc->wait(20s), 0);
   }
   std::vector<Service> streamers;
-  streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, 0, 1, 1, 0));
+  streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kDcgmCsv, 0, 1, 1, 0));
   const std::uint64_t acked = wait_streamers(streamers);
-  ASSERT_EQ(acked, kRows);
+  ASSERT_EQ(acked, kDcgmRows);
 
   // A "collector" that fetches one batch from the shared consumer and dies without acking.
   natsConnection* nc = nullptr;
@@ -206,7 +194,7 @@ TEST(ClusterMode, a_batch_fetched_by_a_collector_that_died_before_acking_is_rede
   expect_per_gpu(gw.port, 10);
   const auto st = get_json(c.port, "/stats");
   EXPECT_EQ(json_u64(st.at("redelivered")), 1u);
-  EXPECT_EQ(json_u64(st.at("samples")), kRows);
+  EXPECT_EQ(json_u64(st.at("samples")), kDcgmRows);
 }
 
 TEST(
@@ -222,14 +210,14 @@ TEST(
   ASSERT_TRUE(gw1.proc);
 
   std::vector<Service> phase1, phase2, phase3;
-  phase1.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, 0, 1, 1, 600));  // ~4 s
+  phase1.push_back(start_nats_streamer(nats.url(), dir.path(), kDcgmCsv, 0, 1, 1, 600));  // ~4 s
   std::this_thread::sleep_for(1s);
   for (int i = 1; i < 10; ++i) collectors.push_back(start_nats_collector(nats.url(), fmt::format("c{}", i)));
   for (auto& c : collectors) ASSERT_TRUE(c.proc);
   std::uint64_t acked = wait_streamers(phase1);
 
   for (int i = 0; i < 10; ++i)
-    phase2.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 10, 2, 60));  // ~8 s
+    phase2.push_back(start_nats_streamer(nats.url(), dir.path(), kDcgmCsv, i, 10, 2, 60));  // ~8 s
   std::this_thread::sleep_for(3s);
   // Down to 3 collectors while the ten streamers run: four stop cleanly, three are killed.
   for (int i = 3; i < 10; ++i)
@@ -244,9 +232,9 @@ TEST(
   acked += wait_streamers(phase2);
 
   for (int i = 0; i < 2; ++i)
-    phase3.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 2, 1, 400));
+    phase3.push_back(start_nats_streamer(nats.url(), dir.path(), kDcgmCsv, i, 2, 1, 400));
   acked += wait_streamers(phase3);
-  EXPECT_EQ(acked, 4 * kRows);
+  EXPECT_EQ(acked, 4 * kDcgmRows);
   EXPECT_EQ(settled_total(gw1.port, collectors[0].port, acked), acked);
   expect_per_gpu(gw1.port, 40);
   std::uint64_t applied_by_collectors = 0;
@@ -332,7 +320,7 @@ TEST(ClusterMode, a_bad_nats_url_or_a_stream_with_other_replicas_is_refused_with
   ASSERT_TRUE(c.proc);
   const auto err = dir.path() / "mismatch.txt";
   Process s("/bin/sh", {"-c", fmt::format("exec {} 2>{}", bin("telemetry-streamer"), err.string())},
-            {{"NATS_URL", nats.url()}, {"NATS_REPLICAS", "1"}, {"CSV_FILE", kCsv}, {"LOOPS", "1"}});
+            {{"NATS_URL", nats.url()}, {"NATS_REPLICAS", "1"}, {"CSV_FILE", kDcgmCsv}, {"LOOPS", "1"}});
   EXPECT_EQ(s.wait(60s), 1);
   std::ifstream in(err);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -15,9 +15,6 @@ using namespace rm::telemetry::test;
 using namespace std::chrono_literals;
 
 namespace {
-const std::string kCsv = std::string(RM_SOURCE_DIR) + "/tests/data/dcgm_metrics_20250718_134233.csv";
-constexpr std::uint64_t kRows = 2470;
-
 // Polls /ready until it answers `status`; returns the last body.
 std::string wait_ready_status(std::uint16_t port, int status, std::chrono::seconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -56,10 +53,10 @@ TEST(ClusterGateway, is_not_ready_while_nats_is_unreachable_and_says_so_in_ready
   auto c = start_nats_collector(nats.url(), "c");
   ASSERT_TRUE(c.proc);
   std::vector<Service> streamers;
-  streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, 0, 1, 1, 0));
+  streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kDcgmCsv, 0, 1, 1, 0));
   ASSERT_EQ(streamers[0].proc->wait(60s), 0);
   const std::uint64_t acked = acked_samples(streamers[0]);
-  ASSERT_EQ(acked, kRows);
+  ASSERT_EQ(acked, kDcgmRows);
   EXPECT_EQ(settled_total(gw.port, c.port, acked), acked);
 
   // Every server gone: not ready, degraded, and what was applied is still served.
@@ -90,13 +87,9 @@ TEST(ClusterGateway, a_new_gateway_says_ready_only_when_it_holds_everything_the_
   ASSERT_TRUE(gw1.proc);
   std::vector<Service> streamers;
   for (int i = 0; i < 2; ++i)
-    streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 2, 4, 0));
-  std::uint64_t acked = 0;
-  for (auto& s : streamers) {
-    ASSERT_EQ(s.proc->wait(120s), 0);
-    acked += acked_samples(s);
-  }
-  ASSERT_EQ(acked, 4 * kRows);
+    streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kDcgmCsv, i, 2, 4, 0));
+  const std::uint64_t acked = wait_streamers(streamers);
+  ASSERT_EQ(acked, 4 * kDcgmRows);
   ASSERT_EQ(settled_total(gw1.port, c.port, acked), acked);
 
   // A second gateway replays the stream; whenever it says ready it holds every sample.

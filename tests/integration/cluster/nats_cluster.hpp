@@ -232,15 +232,36 @@ inline boost::json::object get_json(std::uint16_t port, const std::string& path)
   return boost::json::parse(r->body).as_object();
 }
 
-// Samples acknowledged to a streamer that exited (its JSON summary line).
-inline std::uint64_t acked_samples(const Service& s) {
+// The real DCGM export every cluster test streams: 247 GPUs, 10 rows (samples) each.
+inline const std::string kDcgmCsv =
+    std::string(RM_SOURCE_DIR) + "/tests/data/dcgm_metrics_20250718_134233.csv";
+constexpr std::uint64_t kDcgmGpus = 247;
+constexpr std::uint64_t kDcgmRows = 2470;
+
+// A field of the JSON summary line a streamer prints when it exits (0 when it printed none).
+inline std::uint64_t summary_field(const Service& s, const char* field) {
   std::ifstream in(s.out);
   std::string line, last;
   while (std::getline(in, line)) {
     if (!line.empty() && line.front() == '{') last = line;
   }
   if (last.empty()) return 0;
-  return json_u64(boost::json::parse(last).as_object().at("acked_samples"));
+  return json_u64(boost::json::parse(last).as_object().at(field));
+}
+
+// Samples acknowledged to a streamer that exited.
+inline std::uint64_t acked_samples(const Service& s) {
+  return summary_field(s, "acked_samples");
+}
+
+// Waits for every streamer to exit 0; the samples acknowledged to all of them.
+inline std::uint64_t wait_streamers(std::vector<Service>& streamers) {
+  std::uint64_t acked = 0;
+  for (auto& s : streamers) {
+    EXPECT_EQ(s.proc->wait(std::chrono::seconds(120)), 0) << s.out;
+    acked += acked_samples(s);
+  }
+  return acked;
 }
 
 // Sum of the samples a gateway holds over all GPUs.
@@ -252,13 +273,17 @@ inline std::uint64_t api_total(std::uint16_t gateway_port) {
   return n;
 }
 
-inline std::uint64_t work_queue_messages(std::uint16_t collector_port) {
+// A stream's field as the collector's /stats reports it (leader, messages, replicas), or null.
+inline boost::json::value stream_field(std::uint16_t collector_port, const char* stream, const char* field) {
   auto j = get_json(collector_port, "/stats");
-  if (!j.contains("streams")) return UINT64_MAX;
-  const auto& s = j.at("streams").as_object();
-  if (!s.contains("TELEMETRY_IN") || !s.at("TELEMETRY_IN").as_object().contains("messages"))
-    return UINT64_MAX;
-  return json_u64(s.at("TELEMETRY_IN").at("messages"));
+  if (!j.contains("streams") || !j.at("streams").as_object().contains(stream)) return nullptr;
+  const auto& o = j.at("streams").at(stream).as_object();
+  return o.contains(field) ? o.at(field) : boost::json::value(nullptr);
+}
+
+inline std::uint64_t work_queue_messages(std::uint16_t collector_port) {
+  const auto n = stream_field(collector_port, "TELEMETRY_IN", "messages");
+  return n.is_null() ? UINT64_MAX : json_u64(n);
 }
 
 // Waits until the work queue is drained and the gateway holds `expected` samples (or the

@@ -13,24 +13,8 @@ using namespace rm::telemetry::test;
 using namespace std::chrono_literals;
 
 namespace {
-const std::string kCsv = std::string(RM_SOURCE_DIR) + "/tests/data/dcgm_metrics_20250718_134233.csv";
-constexpr std::uint64_t kRows = 2470;
-
 std::uint64_t batches_acked(const Service& s) {
-  std::ifstream in(s.out);
-  std::string line, last;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.front() == '{') last = line;
-  }
-  return last.empty() ? 0 : json_u64(boost::json::parse(last).as_object().at("acked_batches"));
-}
-
-// A stream's field as the collector's /stats reports it (leader, messages, replicas).
-boost::json::value stream_field(std::uint16_t collector_port, const char* stream, const char* field) {
-  auto j = get_json(collector_port, "/stats");
-  if (!j.contains("streams") || !j.at("streams").as_object().contains(stream)) return nullptr;
-  const auto& o = j.at("streams").at(stream).as_object();
-  return o.contains(field) ? o.at(field) : boost::json::value(nullptr);
+  return summary_field(s, "acked_batches");
 }
 }  // namespace
 
@@ -59,7 +43,7 @@ TEST(ClusterNetworkCut,
 
   std::vector<Service> streamers;
   for (int i = 0; i < 4; ++i)
-    streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kCsv, i, 4, 3, 200));
+    streamers.push_back(start_nats_streamer(nats.url(), dir.path(), kDcgmCsv, i, 4, 3, 200));
   std::this_thread::sleep_for(2s);
   const auto leader = stream_field(c1.port, "TELEMETRY_IN", "leader");
   ASSERT_TRUE(leader.is_string());
@@ -88,7 +72,7 @@ TEST(ClusterNetworkCut,
     acked += acked_samples(s);
     batches += batches_acked(s);
   }
-  EXPECT_EQ(acked, 3 * kRows);  // publishing went on: every row acknowledged
+  EXPECT_EQ(acked, 3 * kDcgmRows);  // publishing went on: every row acknowledged
   EXPECT_EQ(settled_total(gw.port, c1.port, acked), acked);
   auto j = get_json(gw.port, "/api/v1/gpus");
   ASSERT_TRUE(j.contains("gpus"));
