@@ -22,10 +22,12 @@ if [ -n "${COVERAGE_TARGETS:-}" ]; then
 else
   bash scripts/build.sh "$B" "${cfg[@]}"
 fi
+echo "coverage: build took ${SECONDS} s"; t_build=$SECONDS
 find "$B" -name '*.gcda' -delete
 export RM_IPC_LIBRARY=$PWD/$B/ipc/libremotemedia_ipc.so
 status=0
 ctest --test-dir "$B" -L 'unit|integration' -j "${JOBS:-$(nproc)}" --timeout 600 --output-on-failure || status=$?
+echo "coverage: tests took $((SECONDS - t_build)) s"
 [ "$status" -eq 0 ] || echo "coverage: some tests failed (exit $status); the report covers what ran" >&2
 
 mkdir -p "$B/coverage"
@@ -38,9 +40,15 @@ gcovr "${common[@]}" --json-summary "$B/coverage/summary.json" --html-details "$
 # Per module: each file counts towards the longest RM_MODULES folder containing it.
 /usr/bin/python3 - "$B/coverage/summary.json" "${COVERAGE_MODULES:-}" <<'PY'
 import json, sys
-modules = ["core", "ipc", "runtime", "runtime/nodes", "runtime/process", "runtime/docker", "telemetry", "apps"]
+# (folder, name printed): the RM_MODULES folders of the top CMakeLists.txt.
+modules = [("core", "core"), ("ipc", "ipc"), ("runtime", "runtime"), ("media", "media"),
+           ("runtime/nodes", "nodes"), ("runtime/process", "process"), ("runtime/docker", "docker"),
+           ("cli", "cli"), ("server", "server"), ("telemetry", "telemetry"),
+           ("telemetry/promql", "promql"), ("apps", "apps")]
 if sys.argv[2].split():
-    modules = [m for m in modules if any(m == w or m.startswith(w + "/") for w in sys.argv[2].split())]
+    modules = [m for m in modules if any(m[0] == w or m[0].startswith(w + "/") for w in sys.argv[2].split())]
+names = dict(modules)
+modules = [m for m, _ in modules]
 files = json.load(open(sys.argv[1]))["files"]
 acc = {}
 for f in files:
@@ -54,13 +62,18 @@ for f in files:
 pct = lambda c, t: f"{100.0 * c / t:5.1f} %" if t else "    –  "
 print(f"{'module':18} {'files':>5}  {'lines':>22}  {'branches':>22}")
 tot = [0, 0, 0, 0, 0]
+missing = []
 for m in modules:
     if m not in acc:
+        missing.append(names[m])
+        print(f"{names[m]:18} {0:5}  no instrumented file ran (module not built or no test reached it)")
         continue
     a = acc[m]
     tot = [x + y for x, y in zip(tot, a)]
-    print(f"{m:18} {a[4]:5}  {pct(a[0], a[1])} {a[0]:6}/{a[1]:<6}  {pct(a[2], a[3])} {a[2]:6}/{a[3]:<6}")
+    print(f"{names[m]:18} {a[4]:5}  {pct(a[0], a[1])} {a[0]:6}/{a[1]:<6}  {pct(a[2], a[3])} {a[2]:6}/{a[3]:<6}")
 print(f"{'total':18} {tot[4]:5}  {pct(tot[0], tot[1])} {tot[0]:6}/{tot[1]:<6}  {pct(tot[2], tot[3])} {tot[2]:6}/{tot[3]:<6}")
+if missing:
+    print(f"coverage: no numbers for {', '.join(missing)}", file=sys.stderr)
 PY
-echo "coverage: HTML report $B/coverage/index.html"
+echo "coverage: HTML report $B/coverage/index.html (${SECONDS} s in all)"
 exit "$status"

@@ -3,7 +3,8 @@
 #   bench/telemetry/cluster_bench.sh [build-dir] [seconds]
 # Starts a 3-node JetStream cluster (nats-server -js --cluster --routes on 127.0.0.1) and two
 # collectors in NATS mode per stream, then measures
-#   1. JetStream R3: durable samples/s, ack p50/p99, row -> queryable
+#   1. JetStream R3: durable samples/s, ack p50/p99, row -> queryable, for each window of
+#      batches in flight per producer in WINDOWS (default "8 1"; ONLY_R3=1 stops after these)
 #   2. JetStream R1: the same
 #   3. the embedded broker + store (telemetry_ingest_bench) with the same producers and batch
 #   4. R3 with the work-queue stream leader killed (SIGKILL) after 5 s of 15: stall until ingest resumes
@@ -49,8 +50,11 @@ run() {  # run <stream> <replicas> <seconds> [bench args]
   wait "${pids[@]}" 2>/dev/null || true
   pids=()
 }
-echo "== JetStream R3"
-run BENCHR3 3 "$SECONDS_RUN"
+for w in ${WINDOWS:-8 1}; do
+  echo "== JetStream R3, window $w (batches in flight per producer)"
+  NATS_PUBLISH_WINDOW=$w run "BENCHR3W$w" 3 "$SECONDS_RUN"
+done
+[[ -n ${ONLY_R3:-} ]] && exit 0
 echo "== JetStream R3, probe only (no load): read-your-acks latency"
 PRODUCERS=0 run BENCHIDLE 3 "$SECONDS_RUN"
 echo "== JetStream R1"

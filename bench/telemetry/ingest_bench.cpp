@@ -4,6 +4,11 @@
 //
 //   telemetry_ingest_bench [--seconds 10] [--producers 2] [--batch 1000] [--workers 2]
 //                          [--gpus 247] [--max-entries 10000] [--dir /tmp]
+//                          [--writer new|old|both] [--preallocate zeros|fallocate|none]
+//
+// --writer old: the store's writer as it was before pre-created segments and overlapped
+// fdatasync (it waits for each fdatasync, creates segments on the ack path); both: old, then
+// new, in one run, one after the other.
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -28,28 +33,28 @@ double pct(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size())))];
 }
-}  // namespace
 
-int main(int argc, char** argv) {
-  rm::core::init_logging("telemetry_ingest_bench");
+struct Config {
   int seconds = 10, producers = 2, batch = 1000, workers = 2, ngpus = 247;
   std::size_t max_entries = 10000;
   std::string base = "/tmp";
-  CLI::App app{"durable ingest benchmark"};
-  app.add_option("--seconds", seconds);
-  app.add_option("--producers", producers);
-  app.add_option("--batch", batch);
-  app.add_option("--workers", workers);
-  app.add_option("--gpus", ngpus);
-  app.add_option("--max-entries", max_entries);
-  app.add_option("--dir", base);
-  CLI11_PARSE(app, argc, argv);
+  Preallocate preallocate = Preallocate::zeros;
+};
 
-  const auto dir = std::filesystem::path(base) / fmt::format("rm-ingest-bench-{}", ::getpid());
+int run_once(const Config& cfg, bool new_writer) {
+  const int seconds = cfg.seconds, producers = cfg.producers, batch = cfg.batch, workers = cfg.workers,
+            ngpus = cfg.ngpus;
+  const std::size_t max_entries = cfg.max_entries;
+  const auto dir = std::filesystem::path(cfg.base) / fmt::format("rm-ingest-bench-{}", ::getpid());
   StoreOptions so;
   so.dir = dir / "bench-collector";
   so.max_entries = max_entries;
   so.checkpoint_interval = std::chrono::seconds(30);
+  so.overlapped_sync = new_writer;
+  so.precreate_segments = new_writer;
+  so.preallocate = cfg.preallocate;
+  std::printf("== writer: %s\n", new_writer ? "new (pre-created segments, overlapped fdatasync)"
+                                            : "old (fdatasync on the writer, segments created on roll)");
   auto store = Store::open(so);
   if (!store) {
     std::fprintf(stderr, "%s\n", store.error().message.c_str());
@@ -154,5 +159,33 @@ int main(int argc, char** argv) {
   (*store)->close();
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+  return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  rm::core::init_logging("telemetry_ingest_bench");
+  Config cfg;
+  std::string writer = "new", prealloc = "zeros";
+  CLI::App app{"durable ingest benchmark"};
+  app.add_option("--seconds", cfg.seconds);
+  app.add_option("--producers", cfg.producers);
+  app.add_option("--batch", cfg.batch);
+  app.add_option("--workers", cfg.workers);
+  app.add_option("--gpus", cfg.ngpus);
+  app.add_option("--max-entries", cfg.max_entries);
+  app.add_option("--dir", cfg.base);
+  app.add_option("--writer", writer, "new, old or both (old first)")
+      ->check(CLI::IsMember({"new", "old", "both"}));
+  app.add_option("--preallocate", prealloc, "how pre-created segments reserve space (new writer)")
+      ->check(CLI::IsMember({"zeros", "fallocate", "none"}));
+  CLI11_PARSE(app, argc, argv);
+  cfg.preallocate = prealloc == "zeros"       ? Preallocate::zeros
+                    : prealloc == "fallocate" ? Preallocate::fallocate
+                                              : Preallocate::none;
+  if (writer != "new") {
+    if (int rc = run_once(cfg, false); rc != 0) return rc;
+  }
+  if (writer != "old") return run_once(cfg, true);
   return 0;
 }

@@ -35,6 +35,15 @@ boost::json::object output_record(const std::string& node_id, const RuntimeData&
     o["frames"] = a->frames();
     o["duration_ms"] = a->duration_s() * 1000.0;
     rec["audio"] = std::move(o);
+  } else if (const auto* v = d.video()) {
+    // The frame's shape, never its pixels (a 1080p rgb24 frame is 6 MB).
+    json::object o;
+    o["width"] = v->width;
+    o["height"] = v->height;
+    o["pixel_format"] = ipc::to_string(v->format);
+    o["frame_number"] = v->frame_number;
+    o["bytes"] = v->pixels.size();
+    rec["video"] = std::move(o);
   } else if (const auto* b = d.binary()) {
     json::object o;
     o["bytes"] = b->bytes.size();

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the three telemetry images (telemetry-streamer, telemetry-collector, api-gateway) and
-# pushes them to a registry (default: a local registry on localhost:5000).
+# the NATS JetStream server of cluster mode (nats-server, from Debian's package; docs/cluster.md)
+# and pushes them to a registry (default: a local registry on localhost:5000).
 #
 #   ./deploy/docker/build-and-push.sh                 build, tag localhost:5000/<image>:latest, push
 #   ./deploy/docker/build-and-push.sh -t v1.0.0       another tag
 #   ./deploy/docker/build-and-push.sh -p 5001         registry on localhost:5001
 #   ./deploy/docker/build-and-push.sh --no-push       build <image>:<tag> only (make docker-build)
 #
-# The three Dockerfiles share their builder stage, so the code is compiled by the first build
+# The three telemetry Dockerfiles share their builder stage, so the code is compiled by the first build
 # and the other two reuse the cached layers. Builds use --network host so apt inside the build
 # reaches the Debian archive the way the host does.
 set -euo pipefail
@@ -17,7 +18,7 @@ REGISTRY_HOST=${REGISTRY_HOST:-localhost}
 REGISTRY_PORT=5000
 PUSH=1
 BUILD_JOBS=${BUILD_JOBS:-2}
-IMAGES=(telemetry-streamer telemetry-collector api-gateway)
+IMAGES=(telemetry-streamer telemetry-collector api-gateway nats-server)
 
 usage() {
   cat <<USAGE
@@ -85,4 +86,4 @@ if ((PUSH)); then
   echo "build-and-push: pushed to $REGISTRY (curl http://$REGISTRY/v2/_catalog)"
 fi
 docker images --format '{{.Repository}}:{{.Tag}}  {{.Size}}' |
-  grep -E "^(${REGISTRY//./\\.}/)?(telemetry-streamer|telemetry-collector|api-gateway):${TAG//./\\.} " || true
+  grep -E "^(${REGISTRY//./\\.}/)?(telemetry-streamer|telemetry-collector|api-gateway|nats-server):${TAG//./\\.} " || true

@@ -190,6 +190,98 @@ tl::expected<TensorPayloadView, IpcError> decode_tensor(std::span<const std::byt
   return v;
 }
 
+std::string_view to_string(PixelFormat f) {
+  switch (f) {
+    case PixelFormat::rgb24:
+      return "rgb24";
+    case PixelFormat::rgba:
+      return "rgba";
+    case PixelFormat::yuv420p:
+      return "yuv420p";
+    case PixelFormat::gray:
+      return "gray";
+  }
+  return "unknown";
+}
+
+std::optional<PixelFormat> pixel_format_from_tag(std::uint8_t tag) {
+  if (tag >= 1 && tag <= 4) return static_cast<PixelFormat>(tag);
+  return std::nullopt;
+}
+
+std::optional<PixelFormat> pixel_format_from_name(std::string_view name) {
+  for (std::uint8_t t = 1; t <= 4; ++t)
+    if (to_string(static_cast<PixelFormat>(t)) == name) return static_cast<PixelFormat>(t);
+  return std::nullopt;
+}
+
+std::uint64_t video_frame_bytes(PixelFormat f, std::uint32_t width, std::uint32_t height) {
+  const std::uint64_t px = std::uint64_t{width} * height;
+  switch (f) {
+    case PixelFormat::rgb24:
+      return 3 * px;
+    case PixelFormat::rgba:
+      return 4 * px;
+    case PixelFormat::gray:
+      return px;
+    case PixelFormat::yuv420p:
+      return px + 2 * ((std::uint64_t{width} + 1) / 2) * ((std::uint64_t{height} + 1) / 2);
+  }
+  return 0;
+}
+
+tl::expected<VideoPayloadView, IpcError> decode_video(std::span<const std::byte> payload) {
+  Reader r(payload);
+  auto version = r.uint<std::uint8_t>("video.version");
+  if (!version) return tl::unexpected(version.error());
+  if (*version != kVideoPayloadVersion)
+    return tl::unexpected(bad("video.version", 0,
+                              "unknown video payload version " + std::to_string(*version) +
+                                  " (this build reads version " + std::to_string(kVideoPayloadVersion) +
+                                  ")"));
+  auto tag = r.uint<std::uint8_t>("video.pixel_format");
+  if (!tag) return tl::unexpected(tag.error());
+  auto format = pixel_format_from_tag(*tag);
+  if (!format)
+    return tl::unexpected(
+        bad("video.pixel_format", 1,
+            "unknown pixel format " + std::to_string(*tag) + " (1 rgb24, 2 rgba, 3 yuv420p, 4 gray)"));
+  auto w = r.uint<std::uint32_t>("video.width");
+  if (!w) return tl::unexpected(w.error());
+  auto h = r.uint<std::uint32_t>("video.height");
+  if (!h) return tl::unexpected(h.error());
+  if (*w == 0 || *h == 0)
+    return tl::unexpected(bad(*w == 0 ? "video.width" : "video.height", *w == 0 ? 2 : 6, "dimension is 0"));
+  auto frame = r.uint<std::uint64_t>("video.frame_number");
+  if (!frame) return tl::unexpected(frame.error());
+  std::size_t pixels_at = r.offset();
+  auto pixels = r.rest();
+  const auto want = video_frame_bytes(*format, *w, *h);
+  if (pixels.size() != want)
+    return tl::unexpected(bad("video.pixels", pixels_at,
+                              std::to_string(pixels.size()) + " bytes, but a " + std::to_string(*w) + "x" +
+                                  std::to_string(*h) + " " + std::string(to_string(*format)) + " frame is " +
+                                  std::to_string(want) + " bytes"));
+  return VideoPayloadView{*format, *w, *h, *frame, pixels};
+}
+
+tl::expected<std::span<std::byte>, IpcError> VideoPayload::encode_header_into(
+    std::span<std::byte> out) const {
+  if (!pixel_format_from_tag(static_cast<std::uint8_t>(format)))
+    return tl::unexpected(IpcError{IpcErrc::invalid_argument, "video: unknown pixel format"});
+  if (width == 0 || height == 0)
+    return tl::unexpected(IpcError{IpcErrc::invalid_argument, "video: width and height must be > 0"});
+  if (out.size() < encoded_size())
+    return tl::unexpected(too_small("video payload", encoded_size(), out.size()));
+  Writer w(out);
+  w.uint(kVideoPayloadVersion);
+  w.uint(static_cast<std::uint8_t>(format));
+  w.uint(width);
+  w.uint(height);
+  w.uint(frame_number);
+  return w.rest().first(pixel_bytes());
+}
+
 tl::expected<BinaryPayloadView, IpcError> decode_binary(std::span<const std::byte> payload) {
   Reader r(payload);
   auto mlen = r.uint<std::uint16_t>("binary.mime_len");
@@ -272,6 +364,8 @@ tl::expected<EnvelopeView, IpcError> decode_envelope_checked(std::span<const std
       if (!env->payload.empty()) return in_payload(bad("end_of_input", 0, "payload must be empty"));
       break;
     case EnvelopeType::video:
+      if (auto v = decode_video(env->payload); !v) return in_payload(v.error());
+      break;
     case EnvelopeType::file:
       break;
   }

@@ -8,6 +8,8 @@
     json     := UTF-8 JSON text
     binary   := mime_len:u16 | mime | bytes
     tensor   := dtype_len:u8 | dtype | ndim:u8 | shape: i64 * ndim | data  (numpy uses the same)
+    video    := version:u8 (=1) | pixel_format:u8 | width:u32 | height:u32 | frame_number:u64 | pixels
+                (pixel_format 1 rgb24, 2 rgba, 3 yuv420p, 4 gray; pixels exactly frame_bytes())
     control  := UTF-8 JSON {"kind": str, "payload": object}
     end_of_stream := empty
 
@@ -22,7 +24,8 @@ from __future__ import annotations
 import json as _json
 import struct
 
-from .data import AudioData, RuntimeData, TensorData, float_view, has_numpy
+from .data import (PIXEL_FORMAT_NAMES, PIXEL_FORMATS, AudioData, RuntimeData, TensorData,
+                   VideoData, float_view, frame_bytes, has_numpy, pixel_view)
 
 TYPE_TAGS = {"audio": 1, "video": 2, "text": 3, "tensor": 4, "control": 5, "numpy": 6,
              "file": 7, "end_of_stream": 8, "json": 9, "binary": 10}
@@ -31,6 +34,8 @@ TAG_NAMES = {v: k for k, v in TYPE_TAGS.items()}
 _HEAD = struct.Struct("<BH")
 _TS_LEN = struct.Struct("<QI")
 _AUDIO = struct.Struct("<IHI")
+_VIDEO = struct.Struct("<BBIIQ")
+VIDEO_VERSION = 1
 
 
 def _dumps(v) -> bytes:
@@ -84,6 +89,23 @@ def write_audio_prefix(buf, session, timestamp_us, sample_rate, channels, meta, 
     return off + len(meta)
 
 
+def video_layout(session: str, pixel_format: str, width: int, height: int):
+    """(total envelope size, offset of the pixels) for a video envelope."""
+    off = header_size(session) + _VIDEO.size
+    return off + frame_bytes(pixel_format, width, height), off
+
+
+def write_video_prefix(buf, session, timestamp_us, v: VideoData) -> int:
+    """Writes envelope header and video head into buf; returns the offset of the pixels."""
+    if v.pixel_format not in PIXEL_FORMATS:
+        raise EnvelopeError(f"unknown pixel_format {v.pixel_format!r}")
+    n = frame_bytes(v.pixel_format, v.width, v.height)
+    off = write_header(buf, session, 2, timestamp_us, _VIDEO.size + n)
+    _VIDEO.pack_into(buf, off, VIDEO_VERSION, PIXEL_FORMATS[v.pixel_format], v.width, v.height,
+                     v.frame_number & 0xFFFFFFFFFFFFFFFF)
+    return off + _VIDEO.size
+
+
 def _tensor_parts(t):
     """(shape, dtype, bytes-like) of a numpy array or TensorData."""
     if isinstance(t, TensorData):
@@ -126,6 +148,9 @@ def payload_parts(d: RuntimeData):
 
 
 def encoded_size(session: str, d: RuntimeData) -> int:
+    if d.data_type == "video":
+        v = d.video
+        return video_layout(session, v.pixel_format, v.width, v.height)[0]
     if d.data_type == "audio":
         n = len(d.audio.sample_bytes()) // 4
         return audio_layout(session, n, d.metadata)[0]
@@ -135,6 +160,12 @@ def encoded_size(session: str, d: RuntimeData) -> int:
 
 def encode_into(buf, session: str, d: RuntimeData) -> int:
     """Encodes d into the writable buffer buf (at least encoded_size bytes); returns the size."""
+    if d.data_type == "video":
+        v = d.video
+        off = write_video_prefix(buf, session, d.timestamp, v)
+        raw = v.pixel_bytes()
+        buf[off:off + len(raw)] = raw
+        return off + len(raw)
     if d.data_type == "audio":
         a = d.audio
         raw = a.sample_bytes()
@@ -211,6 +242,25 @@ def _decode_payload(name, p, ts, base):
             raise EnvelopeError("audio channels is 0")
         return RuntimeData("audio", audio=AudioData(float_view(s), rate, ch), timestamp=ts,
                            metadata=meta)
+    if name == "video":
+        _need(p, 0, _VIDEO.size, "video header")
+        version, tag, w, h, frame = _VIDEO.unpack_from(p, 0)
+        if version != VIDEO_VERSION:
+            raise EnvelopeError(f"unknown video payload version {version} at offset {base} "
+                                f"(this SDK reads version {VIDEO_VERSION})")
+        if tag not in PIXEL_FORMAT_NAMES:
+            raise EnvelopeError(f"unknown pixel format {tag} at offset {base + 1} "
+                                "(1 rgb24, 2 rgba, 3 yuv420p, 4 gray)")
+        if w == 0 or h == 0:
+            raise EnvelopeError(f"video frame {w}x{h} at offset {base + 2} has a zero dimension")
+        fmt = PIXEL_FORMAT_NAMES[tag]
+        px = p[_VIDEO.size:]
+        want = frame_bytes(fmt, w, h)
+        if len(px) != want:
+            raise EnvelopeError(f"video pixels at offset {base + _VIDEO.size} are {len(px)} "
+                                f"bytes, but a {w}x{h} {fmt} frame is {want} bytes")
+        return RuntimeData("video", video=VideoData(pixel_view(px, fmt, w, h), w, h, fmt, frame),
+                           timestamp=ts)
     if name == "text":
         return RuntimeData("text", text=bytes(p).decode("utf-8"), timestamp=ts)
     if name == "json":

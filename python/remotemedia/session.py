@@ -13,6 +13,10 @@ channels of the node in the session's IPC directory before starting the runner:
                      flush outputs and then an end_of_stream envelope.
     <S>_<N>_control  host -> runner: control envelope "rm.stop" asks for cleanup and exit
                      (containers, where the host cannot signal the process directly).
+Between inputs the host may send "rm.channels_moved" {input, output, bytes} on the input
+channel when a value does not fit it: the runner opens the named larger channels (output ""
+= keep the output channel), acknowledges with "rm.channels_moved" on the old output channel and
+uses only the new ones from then on.
 Every "rm.*" payload carries node_id. User control values never use the "rm." prefix.
 """
 from __future__ import annotations
@@ -27,7 +31,7 @@ import threading
 import traceback
 
 from . import envelope
-from .data import AudioData, RuntimeData, float_view
+from .data import AudioData, RuntimeData, VideoData, float_view, pixel_view
 from .discovery import NodeNotFound, find_node_class
 from .ipc import ROLE_CONSUMER, ROLE_PRODUCER, Channel, IpcError, PeerGone, channel_names
 
@@ -46,6 +50,9 @@ class Runtime:
         self.node_id = node_id
         self.node_type = node_type
         names = channel_names(session_id, node_id)
+        self.ipc_dir = ipc_dir
+        self.open_timeout_ms = open_timeout_ms
+        self._chan_lock = threading.Lock()  # the heartbeat thread vs move_channels()
         self.inp = Channel.open(ipc_dir, names[0], ROLE_CONSUMER, open_timeout_ms)
         self.out = Channel.open(ipc_dir, names[1], ROLE_PRODUCER, open_timeout_ms)
         self.ctl = Channel.open(ipc_dir, names[2], ROLE_CONSUMER, open_timeout_ms)
@@ -61,9 +68,11 @@ class Runtime:
         # when the host died so the runner does not outlive it, and takes "rm.stop" requests.
         # This thread is the only user of the control channel.
         while not self.stop.wait(0.05):
-            for ch in (self.inp, self.out, self.ctl):
-                ch.heartbeat()
-            if self.inp.peer_alive() < 0:
+            with self._chan_lock:
+                for ch in (self.inp, self.out, self.ctl):
+                    ch.heartbeat()
+                alive = self.inp.peer_alive()
+            if alive < 0:
                 self.host_gone.set()
                 self.on_stop()
                 log(self.node_id, "host is gone; stopping")
@@ -108,18 +117,34 @@ class Runtime:
 
     # ---- output channel ---------------------------------------------------------------
     def loan_audio(self, n_samples, sample_rate, channels, timestamp, metadata):
-        if self._loan is not None:
-            raise RuntimeError(f"node {self.node_id}: loan_audio called while a loaned buffer "
-                               "is still outstanding; yield it first")
         total, off, meta = envelope.audio_layout(self.session_id, int(n_samples), metadata)
-        self._check_fits(total, "audio")
-        buf = self.out.loan(total, -1)
+        buf = self._open_loan(total, "audio")
         d = RuntimeData("audio", audio=AudioData(float_view(buf[off:off + 4 * int(n_samples)]),
                                                  sample_rate, channels),
                         timestamp=timestamp, metadata=metadata)
-        d._loan = (buf, total, meta, int(n_samples))
+        n = int(n_samples)
+        d._loan = (buf, total, lambda: envelope.write_audio_prefix(
+            buf, self.session_id, d.timestamp, d.audio.sample_rate, d.audio.channels, meta, n))
         self._loan = d
         return d
+
+    def loan_video(self, width, height, pixel_format, frame_number, timestamp):
+        total, off = envelope.video_layout(self.session_id, pixel_format, int(width), int(height))
+        buf = self._open_loan(total, "video")
+        d = RuntimeData("video", video=VideoData(
+            pixel_view(buf[off:total], pixel_format, int(width), int(height)), width, height,
+            pixel_format, frame_number), timestamp=timestamp)
+        d._loan = (buf, total, lambda: envelope.write_video_prefix(buf, self.session_id,
+                                                                   d.timestamp, d.video))
+        self._loan = d
+        return d
+
+    def _open_loan(self, total, what):
+        if self._loan is not None:
+            raise RuntimeError(f"node {self.node_id}: loan_{what} called while a loaned buffer "
+                               "is still outstanding; yield it first")
+        self._check_fits(total, what)
+        return self.out.loan(total, -1)
 
     def _check_fits(self, size, what):
         if size > self.out.max_record:
@@ -132,10 +157,8 @@ class Runtime:
         if not isinstance(d, RuntimeData):
             raise TypeError(f"node {self.node_id} yielded {type(d).__name__}, expected RuntimeData")
         if d._loan is not None:
-            buf, total, meta, n = d._loan
-            a = d.audio
-            envelope.write_audio_prefix(buf, self.session_id, d.timestamp, a.sample_rate,
-                                        a.channels, meta, n)
+            _, total, write_prefix = d._loan
+            write_prefix()
             d._loan = None
             self._loan = None
             self.out.send(total)
@@ -148,6 +171,27 @@ class Runtime:
         buf = self.out.loan(size, -1)
         n = envelope.encode_into(buf, self.session_id, d)
         self.out.send(n)
+
+    def move_channels(self, p):
+        """Handles "rm.channels_moved" (the input record is still held; released here)."""
+        try:
+            new_in = Channel.open(self.ipc_dir, p["input"], ROLE_CONSUMER, self.open_timeout_ms)
+            new_out = Channel.open(self.ipc_dir, p["output"], ROLE_PRODUCER,
+                                   self.open_timeout_ms) if p.get("output") else None
+        except (IpcError, KeyError, TypeError) as e:
+            self.inp.release()
+            self.control("rm.error", message=f"node {self.node_id}: cannot open the grown "
+                         f"channels {p!r}: {e}", phase="channels", traceback="")
+            return
+        self.inp.release()
+        self.control("rm.channels_moved", input=p["input"], output=p.get("output") or "")
+        with self._chan_lock:
+            old = [self.inp] + ([self.out] if new_out is not None else [])
+            self.inp = new_in
+            if new_out is not None:
+                self.out = new_out
+        for ch in old:
+            ch.close()
 
     def finish_loan(self):
         if self._loan is not None:
@@ -270,9 +314,14 @@ async def loop(rt: Runtime, node) -> int:
             continue
         error = False
         eos = False
+        moved = False
         try:
             try:
                 _, data = envelope.decode(rec)
+                if data.data_type == "control" and data.control.get("kind") == "rm.channels_moved":
+                    moved = True
+                    rt.move_channels(data.control.get("payload") or {})
+                    continue
                 eos = data.is_end_of_stream
                 gen = getattr(node, "flush", None)() if eos and hasattr(node, "flush") \
                     else (None if eos else node.process(data))
@@ -290,7 +339,8 @@ async def loop(rt: Runtime, node) -> int:
                            traceback=traceback.format_exc())
                 log(rt.node_id, traceback.format_exc())
         finally:
-            rt.inp.release()  # input views are valid only until here
+            if not moved:
+                rt.inp.release()  # input views are valid only until here
         try:
             if eos and not error:
                 rt.send(RuntimeData.end_of_stream())

@@ -21,6 +21,13 @@ def audio(session, ts, rate, ch, samples, meta=b""):
     return env(1, session, ts, p)
 
 
+def video(session, ts, fmt, w, h, frame, pixels, version=1):
+    return env(2, session, ts, struct.pack("<BBIIQ", version, fmt, w, h, frame) + bytes(pixels))
+
+
+RGB_2X2 = list(range(12))
+YUV_3X3 = list(range(9 + 2 * 4))  # Y 3x3, U and V 2x2 each
+
 cases = [
     {"name": "audio_mono", "type": "audio", "session": "s1", "timestamp_us": 20000,
      "sample_rate": 16000, "channels": 1, "samples": [0.0, 0.5, -0.5, 1.0],
@@ -46,6 +53,12 @@ cases = [
      "hex": env(5, "s1", 11, b'{"kind":"speech_start","payload":{"start_us":11}}').hex()},
     {"name": "end_of_stream", "type": "end_of_stream", "session": "s1", "timestamp_us": 0,
      "hex": env(8, "s1", 0, b"").hex()},
+    {"name": "video_rgb24", "type": "video", "session": "s1", "timestamp_us": 33333,
+     "pixel_format": "rgb24", "width": 2, "height": 2, "frame_number": 7,
+     "pixels_hex": bytes(RGB_2X2).hex(), "hex": video("s1", 33333, 1, 2, 2, 7, RGB_2X2).hex()},
+    {"name": "video_yuv420p_odd_size", "type": "video", "session": "s1", "timestamp_us": 0,
+     "pixel_format": "yuv420p", "width": 3, "height": 3, "frame_number": 0,
+     "pixels_hex": bytes(YUV_3X3).hex(), "hex": video("s1", 0, 3, 3, 3, 0, YUV_3X3).hex()},
 ]
 bad = [
     {"name": "empty", "hex": ""},
@@ -56,6 +69,11 @@ bad = [
     {"name": "audio_odd_sample_bytes", "hex": env(1, "s", 0, struct.pack("<IHI", 16000, 1, 0) +
                                                    b"abc").hex()},
     {"name": "audio_meta_past_end", "hex": env(1, "s", 0, struct.pack("<IHI", 16000, 1, 99)).hex()},
+    {"name": "video_unknown_version", "hex": video("s", 0, 1, 2, 2, 0, RGB_2X2, version=2).hex()},
+    {"name": "video_unknown_pixel_format", "hex": video("s", 0, 9, 2, 2, 0, RGB_2X2).hex()},
+    {"name": "video_pixels_short", "hex": video("s", 0, 1, 2, 2, 0, RGB_2X2[:-1]).hex()},
+    {"name": "video_zero_width", "hex": video("s", 0, 4, 0, 2, 0, []).hex()},
+    {"name": "video_header_truncated", "hex": env(2, "s", 0, b"\x01\x01\x02\x00").hex()},
     {"name": "tensor_shape_truncated", "hex": env(4, "s", 0, b"\x05int16\x02" + b"\0" * 8).hex()},
 ]
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "envelopes.json")

@@ -51,3 +51,20 @@ def test_loan_audio_outside_the_runner_gives_a_writable_buffer():
     d.audio.samples[:] = 1.5
     assert d.data_type == "audio" and float(d.audio.samples.sum()) == 240.0
     assert n.params == {"gain": 2} and n.node_id == "n1"
+
+
+def test_loan_video_outside_the_runner_gives_a_writable_frame_shaped_like_a_received_one():
+    from remotemedia.data import VideoData
+    n = MultiprocessNode(node_id="v")
+    d = n.loan_video(4, 2, "rgba", frame_number=3, timestamp=99)
+    assert d.data_type == "video" and d.video.pixels.shape == (2, 4, 4)
+    d.video.pixels[:] = 7
+    assert bytes(d.video.pixel_bytes()) == b"\x07" * 32
+    assert (d.video.frame_number, d.timestamp) == (3, 99)
+    assert RuntimeData(video=VideoData(bytes(6), 3, 2, "gray")).data_type == "video"
+    assert repr(d) == "RuntimeData(video, VideoData(4x2 rgba, frame 3), t=99us)"
+
+
+def test_a_video_value_without_a_frame_is_rejected():
+    with pytest.raises(ValueError, match="needs video="):
+        RuntimeData("video")

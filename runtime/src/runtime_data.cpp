@@ -86,6 +86,22 @@ DataPtr RuntimeData::make_audio(Bytes samples, std::uint32_t sample_rate, std::u
   return make(DataType::audio, ts, std::move(md), Audio{std::move(samples), sample_rate, channels});
 }
 
+tl::expected<DataPtr, std::string> RuntimeData::make_video(Bytes pixels, std::uint32_t width,
+                                                           std::uint32_t height, PixelFormat format,
+                                                           std::uint64_t frame_number, std::int64_t ts,
+                                                           boost::json::object md) {
+  if (!ipc::pixel_format_from_tag(static_cast<std::uint8_t>(format)))
+    return tl::unexpected(fmt::format("video frame: unknown pixel format {}", static_cast<unsigned>(format)));
+  if (width == 0 || height == 0)
+    return tl::unexpected(fmt::format("video frame: {}x{} has a zero dimension", width, height));
+  const auto want = ipc::video_frame_bytes(format, width, height);
+  if (pixels.size() != want)
+    return tl::unexpected(fmt::format("video frame: {} bytes of pixels, but a {}x{} {} frame is {} bytes",
+                                      pixels.size(), width, height, ipc::to_string(format), want));
+  return make(DataType::video, ts, std::move(md),
+              Video{std::move(pixels), width, height, format, frame_number});
+}
+
 DataPtr RuntimeData::make_text(std::string text, std::int64_t ts, boost::json::object md) {
   return make(DataType::text, ts, std::move(md), Text{std::move(text)});
 }
@@ -118,6 +134,9 @@ std::string summarize(const RuntimeData& d) {
     return fmt::format("audio {} Hz x{}, {} frames ({:.3f} s)", a->sample_rate, a->channels, a->frames(),
                        a->duration_s());
   }
+  if (auto* v = d.video())
+    return fmt::format("video {}x{} {} #{} ({} bytes)", v->width, v->height, ipc::to_string(v->format),
+                       v->frame_number, v->pixels.size());
   if (auto* t = d.text()) return fmt::format("text \"{}\"", t->text);
   if (auto* j = d.json()) return fmt::format("json {}", core::to_json(j->value));
   if (auto* b = d.binary()) return fmt::format("binary {} bytes", b->bytes.size());

@@ -26,3 +26,7 @@ export function refreshSeconds(params, fallback) {
   const v = Number(params.get('refresh'));
   return Number.isFinite(v) && v > 0 ? v : fallback;
 }
+
+// Text for HTML written as a string (element content and quoted attribute values).
+const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+export const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ESC[c]);

@@ -3,21 +3,21 @@
 // sorts by any column and filters by host, model, UUID or device. Refreshes every few seconds.
 import * as api from './api.js';
 import { heat, heatText, heatStops, format, gib, ago } from './units.js';
-import { el, refreshSeconds } from './dom.js';
+import { el, esc, refreshSeconds } from './dom.js';
 
 const UTIL = 'DCGM_FI_DEV_GPU_UTIL';
-// Widths (relative) let the table use a fixed layout: the browser does not measure every
-// cell of 247 rows to size the columns.
+// Column widths (style.css, col.c-<key>) let the tables use a fixed layout: the browser does
+// not measure every cell of 247 rows to size the columns.
 const COLUMNS = [
-  { key: 'host', label: 'Host', type: 'text', width: 15 },
-  { key: 'index', label: 'GPU', type: 'num', width: 4 },
-  { key: 'model', label: 'Model', type: 'text', cls: 'wide-only', width: 16 },
-  { key: 'uuid', label: 'UUID', type: 'text', cls: 'wide-only', width: 26 },
-  { key: 'util', label: 'Util %', type: 'num', width: 6 },
-  { key: 'temp', label: 'Temp °C', type: 'num', width: 7 },
-  { key: 'power', label: 'Power W', type: 'num', width: 7 },
-  { key: 'mem', label: 'Memory used', type: 'num', width: 11 },
-  { key: 'seen', label: 'Last sample', type: 'num', cls: 'wide-only', width: 9 },
+  { key: 'host', label: 'Host', type: 'text' },
+  { key: 'index', label: 'GPU', type: 'num' },
+  { key: 'model', label: 'Model', type: 'text', cls: 'wide-only' },
+  { key: 'uuid', label: 'UUID', type: 'text', cls: 'wide-only' },
+  { key: 'util', label: 'Util %', type: 'num' },
+  { key: 'temp', label: 'Temp °C', type: 'num' },
+  { key: 'power', label: 'Power W', type: 'num' },
+  { key: 'mem', label: 'Memory used', type: 'num' },
+  { key: 'seen', label: 'Last sample', type: 'num', cls: 'wide-only' },
 ];
 
 function rows(fleet) {
@@ -34,47 +34,113 @@ function rows(fleet) {
   });
 }
 
+// One collator for every comparison (localeCompare with options builds one per call).
+const collator = new Intl.Collator('en', { numeric: true });
+
 function compare(key, dir) {
   return (a, b) => {
     const x = a[key];
     const y = b[key];
     const missing = (v) => v === undefined || v === null || Number.isNaN(v);
     if (missing(x) || missing(y)) return missing(x) - missing(y);
-    const c = typeof x === 'string' ? x.localeCompare(y, 'en', { numeric: true }) : x - y;
-    return dir * c || a.host.localeCompare(b.host, 'en', { numeric: true }) || a.index - b.index;
+    const c = typeof x === 'string' ? collator.compare(x, y) : x - y;
+    return dir * c || collator.compare(a.host, b.host) || a.index - b.index;
   };
 }
 
 const gpuLink = (r) => `#/gpu/${encodeURIComponent(r.id)}`;
 
+// The heatmap and the table are written as one HTML string each (one DOM write instead of
+// ~2,500 createElement calls for 247 GPUs).
 function heatmap(list) {
   const byHost = new Map();
   for (const r of list) {
     if (!byHost.has(r.host)) byHost.set(r.host, []);
     byHost.get(r.host).push(r);
   }
-  const hosts = [...byHost.keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const hosts = [...byHost.keys()].sort(collator.compare);
   // The part every hostname shares (up to a '-'), hidden on narrow screens.
   let prefix = hosts.length > 1 ? hosts[0] : '';
   for (const h of hosts) while (!h.startsWith(prefix)) prefix = prefix.slice(0, -1);
   prefix = prefix.slice(0, prefix.lastIndexOf('-') + 1);
-  const grid = el('div', { class: 'heatmap', role: 'list' });
+  let html = '';
   for (const h of hosts) {
     const gpus = byHost.get(h).sort((a, b) => a.index - b.index);
     const mean = gpus.reduce((s, r) => s + (r.util || 0), 0) / gpus.length;
-    grid.append(el('div', { class: 'hm-row', role: 'listitem' },
-      el('span', { class: 'hm-host', title: `${h}: mean ${Math.round(mean)} %` },
-        el('span', { class: 'hm-prefix' }, h.slice(0, prefix.length)), h.slice(prefix.length)),
-      el('span', { class: 'hm-cells' }, gpus.map((r) => el('a', {
-        class: 'hm-cell', href: gpuLink(r), style: `background:${heat(r.util)};color:${heatText(r.util)}`,
-        title: `${r.host} GPU ${r.index}: ${format(UTIL, r.util)}, ${format('DCGM_FI_DEV_GPU_TEMP', r.temp)}`,
-      }, r.util === undefined ? '–' : Math.round(r.util))))));
+    html += `<div class="hm-row" role="listitem"><span class="hm-host" title="${esc(h)}: mean ${Math.round(mean)} %">` +
+      `<span class="hm-prefix">${esc(h.slice(0, prefix.length))}</span>${esc(h.slice(prefix.length))}</span><span class="hm-cells">`;
+    for (const r of gpus) {
+      html += `<a class="hm-cell" href="${esc(gpuLink(r))}" style="background:${heat(r.util)};color:${heatText(r.util)}" ` +
+        `title="${esc(`${r.host} GPU ${r.index}: ${format(UTIL, r.util)}, ${format('DCGM_FI_DEV_GPU_TEMP', r.temp)}`)}">` +
+        `${r.util === undefined ? '–' : Math.round(r.util)}</a>`;
+    }
+    html += '</span></div>';
   }
+  const grid = el('div', { class: 'heatmap', role: 'list' });
+  grid.innerHTML = html;
   const legend = el('div', { class: 'hm-legend' }, 'Utilisation',
     el('span', { class: 'hm-scale' }, heatStops.map((s) => el('span', { style: `background:${heat(s)};color:${heatText(s)}` }, `${s}`))),
     '%');
   return el('section', { class: 'card' }, el('h2', {}, 'Utilisation across the fleet',
     prefix ? el('small', { class: 'narrow-only' }, `hosts ${prefix}…`) : null), grid, legend);
+}
+
+const ROW_PX = 31;
+const CHUNK = 32;  // rows per table when not grouped by host
+const colgroup = `<colgroup>${COLUMNS.map((c) => `<col class="c-${c.key}${c.cls ? ` ${c.cls}` : ''}">`).join('')}</colgroup>`;
+
+function headHTML(state) {
+  return `<table class="fleet fleet-head">${colgroup}<thead><tr>${COLUMNS.map((c) => {
+    const sorted = state.sort === c.key;
+    const cls = [c.cls, c.type === 'num' ? 'num' : ''].filter(Boolean).join(' ');
+    return `<th class="${cls}" scope="col" aria-sort="${sorted ? (state.dir > 0 ? 'ascending' : 'descending') : 'none'}">` +
+      `<button type="button" data-sort="${c.key}">${esc(c.label)}${sorted ? (state.dir > 0 ? ' ▲' : ' ▼') : ''}</button></th>`;
+  }).join('')}</tr></thead></table>`;
+}
+
+function rowHTML(r) {
+  const pct = r.memTotal ? Math.round((100 * r.mem) / r.memTotal) : null;
+  const link = esc(gpuLink(r));
+  return `<tr data-gpu="${esc(r.id)}"><td>${esc(r.host)}</td>` +
+    `<td class="num"><a href="${link}">${r.index}</a></td>` +
+    `<td class="wide-only">${esc(r.model)}</td>` +
+    `<td class="wide-only mono uuid"><a href="${link}">${esc(r.uuid)}</a></td>` +
+    `<td class="num heat" style="background:${heat(r.util)};color:${heatText(r.util)}">${r.util === undefined ? '–' : Math.round(r.util)}</td>` +
+    `<td class="num">${r.temp === undefined ? '–' : Math.round(r.temp)}</td>` +
+    `<td class="num">${r.power === undefined ? '–' : r.power.toFixed(1)}</td>` +
+    `<td class="num mem">${gib(r.mem)}${pct === null ? ''
+      : `<span class="bar" title="${pct} % of ${gib(r.memTotal)}"><span style="width:${pct}%"></span></span>`}</td>` +
+    `<td class="wide-only num" title="${esc(r.seenISO)}">${ago(r.seenISO)}</td></tr>`;
+}
+
+// One table per host group (or per CHUNK rows), each in a block the browser lays out only
+// once it comes near the viewport (content-visibility: auto): most of the 247 rows start
+// below the fold. The fixed layout and shared <colgroup> keep the columns of all tables aligned.
+function chunkHTML(rowsHtml, nRows, hostRow = '') {
+  const px = nRows * ROW_PX + (hostRow ? ROW_PX + 3 : 0);
+  return `<div class="rows-chunk" style="contain-intrinsic-size:auto ${px}px"><table class="fleet">${colgroup}` +
+    `<tbody>${hostRow}${rowsHtml}</tbody></table></div>`;
+}
+
+function bodyHTML(shown, grouped) {
+  let html = '';
+  if (grouped) {
+    const m = new Map();
+    for (const r of shown) { if (!m.has(r.host)) m.set(r.host, []); m.get(r.host).push(r); }
+    for (const [host, list] of m) {
+      const mean = list.reduce((s, r) => s + (r.util || 0), 0) / list.length;
+      const head = `<tr class="host-row"><th colspan="${COLUMNS.length}" scope="rowgroup">` +
+        `<a href="#/compare?host=${esc(encodeURIComponent(host))}" title="Compare the GPUs of this host">${esc(host)}</a>` +
+        `<span class="host-meta">${list.length} GPU${list.length === 1 ? '' : 's'} · mean ${Math.round(mean)} %</span></th></tr>`;
+      html += chunkHTML(list.map(rowHTML).join(''), list.length, head);
+    }
+  } else {
+    for (let i = 0; i < shown.length; i += CHUNK) {
+      const part = shown.slice(i, i + CHUNK);
+      html += chunkHTML(part.map(rowHTML).join(''), part.length);
+    }
+  }
+  return html;
 }
 
 function summary(list, hosts) {
@@ -97,7 +163,7 @@ export async function mount(root, { params, exposed }) {
   const group = el('input', { type: 'checkbox', id: 'group' });
   group.checked = state.grouped;
   const count = el('span', { class: 'count' });
-  const table = el('table', { class: 'fleet' });
+  const table = el('div', { class: 'fleet-tables' });
   root.append(top,
     el('section', { class: 'card' },
       el('div', { class: 'table-tools' }, filter, el('label', { for: 'group' }, group, ' Group by host'), count),
@@ -110,48 +176,16 @@ export async function mount(root, { params, exposed }) {
       .some((s) => (s || '').toLowerCase().includes(q)));
     shown.sort(compare(state.sort, state.dir));
     count.textContent = shown.length === data.length ? `${data.length} GPUs` : `${shown.length} of ${data.length} GPUs`;
-    const head = el('tr', {}, COLUMNS.map((c) => el('th', {
-      class: [c.cls, c.type === 'num' ? 'num' : ''].filter(Boolean).join(' '), scope: 'col',
-      'aria-sort': state.sort === c.key ? (state.dir > 0 ? 'ascending' : 'descending') : 'none',
-    }, el('button', { type: 'button', 'data-sort': c.key, onclick: () => {
-      state.dir = state.sort === c.key ? -state.dir : (c.type === 'num' && c.key !== 'index' ? -1 : 1);
-      state.sort = c.key;
-      renderTable();
-    } }, c.label, state.sort === c.key ? (state.dir > 0 ? ' ▲' : ' ▼') : ''))));
-    const body = el('tbody');
-    let groups = [['', shown]];
-    if (state.grouped) {
-      const m = new Map();
-      for (const r of shown) { if (!m.has(r.host)) m.set(r.host, []); m.get(r.host).push(r); }
-      groups = [...m.entries()];
-    }
-    for (const [host, list] of groups) {
-      if (host) {
-        const mean = list.reduce((s, r) => s + (r.util || 0), 0) / list.length;
-        body.append(el('tr', { class: 'host-row' }, el('th', { colspan: COLUMNS.length, scope: 'rowgroup' },
-          el('a', { href: `#/compare?host=${encodeURIComponent(host)}`, title: 'Compare the GPUs of this host' }, host),
-          el('span', { class: 'host-meta' }, `${list.length} GPU${list.length === 1 ? '' : 's'} · mean ${Math.round(mean)} %`))));
-      }
-      for (const r of list) {
-        const pct = r.memTotal ? Math.round((100 * r.mem) / r.memTotal) : null;
-        body.append(el('tr', { 'data-gpu': r.id },
-          el('td', {}, r.host),
-          el('td', { class: 'num' }, el('a', { href: gpuLink(r) }, `${r.index}`)),
-          el('td', { class: 'wide-only' }, r.model),
-          el('td', { class: 'wide-only mono uuid' }, el('a', { href: gpuLink(r) }, r.uuid)),
-          el('td', { class: 'num heat', style: `background:${heat(r.util)};color:${heatText(r.util)}` },
-            r.util === undefined ? '–' : Math.round(r.util)),
-          el('td', { class: 'num' }, r.temp === undefined ? '–' : Math.round(r.temp)),
-          el('td', { class: 'num' }, r.power === undefined ? '–' : r.power.toFixed(1)),
-          el('td', { class: 'num mem' }, gib(r.mem),
-            pct === null ? null : el('span', { class: 'bar', title: `${pct} % of ${gib(r.memTotal)}` },
-              el('span', { style: `width:${pct}%` }))),
-          el('td', { class: 'wide-only num', title: r.seenISO }, ago(r.seenISO))));
-      }
-    }
-    const cols = el('colgroup', {}, COLUMNS.map((c) => el('col', { class: c.cls, style: `width:${c.width}%` })));
-    table.replaceChildren(cols, el('thead', {}, head), body);
+    table.innerHTML = headHTML(state) + bodyHTML(shown, state.grouped);
   };
+  table.addEventListener('click', (e) => {
+    const b = e.target.closest('button[data-sort]');
+    if (!b) return;
+    const c = COLUMNS.find((x) => x.key === b.dataset.sort);
+    state.dir = state.sort === c.key ? -state.dir : (c.type === 'num' && c.key !== 'index' ? -1 : 1);
+    state.sort = c.key;
+    renderTable();
+  });
 
   const load = async () => {
     const fleet = await api.fleet();

@@ -31,8 +31,9 @@ export class LiveSeries {
     return new Date(Date.now() - this.span * 1000).toISOString();
   }
 
-  async load() {
-    this.startISO = this.currentStart();
+  // `start` overrides the window's start for this first read (a request already under way).
+  async load(start = undefined) {
+    this.startISO = start === undefined ? this.currentStart() : start;
     this.columns = await this.fetch(this.startISO, this.end);
     return this.columns;
   }

@@ -1,10 +1,26 @@
-// Time-series plots on uPlot (loaded as the global `uPlot` from /vendor): a time axis in local
+// Time-series plots on uPlot (the global `uPlot` from /vendor, see uplotReady): a time axis in local
 // time, a value axis labelled with the unit, values on hover in the legend, zoom by dragging
 // across the plot (double-click resets), width following the container.
 import { format, meta, number } from './units.js';
 
 export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b',
   '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#393b79', '#ad494a'];
+
+// uPlot's script, loaded once by the first view that plots (index.html starts it early when
+// the page opens on such a view and leaves the promise in window.uplotLoading).
+export function uplotReady() {
+  if (window.uPlot) return Promise.resolve();
+  if (!window.uplotLoading) {
+    window.uplotLoading = new Promise((resolve, reject) => {
+      const s = document.createElement('script');
+      s.src = '/vendor/uPlot.iife.min.js';
+      s.onload = resolve;
+      s.onerror = () => reject(new Error('/vendor/uPlot.iife.min.js could not be loaded'));
+      document.head.append(s);
+    });
+  }
+  return window.uplotLoading;
+}
 
 const axisFont = '12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 

@@ -12,7 +12,13 @@
 //   8 end-of-input   empty
 //   9 json     utf-8 json text
 //   10 binary  mime_len:u16 | mime | bytes
-//   2 video, 7 file: opaque bytes (no payload layout yet)
+//   2 video    version:u8 (=1) | pixel_format:u8 | width:u32 | height:u32 | frame_number:u64 | pixels
+//              (pixel_format 1 rgb24, 2 rgba, 3 yuv420p, 4 gray; pixels exactly
+//              video_frame_bytes(format, width, height), tightly packed rows)
+//   7 file: opaque bytes (no payload layout yet)
+//
+// Versioning: payload layouts that may grow (video) start with their own version byte; a
+// decoder rejects versions it does not know, naming the version it got and the one it reads.
 //
 // This is the only implementation of the byte layout on the C++ side; the Python SDK
 // (python/remotemedia/envelope.py) is the reference and python/tests/fixtures/envelopes.json
@@ -108,6 +114,27 @@ struct BinaryPayloadView {
   std::span<const std::byte> bytes;
 };
 
+// Pixel layouts of a video frame. Values are the wire tags of the video payload.
+enum class PixelFormat : std::uint8_t { rgb24 = 1, rgba = 2, yuv420p = 3, gray = 4 };
+std::string_view to_string(PixelFormat f);
+// The format for a name ("rgb24", "rgba", "yuv420p", "gray") or a wire tag, or nullopt.
+std::optional<PixelFormat> pixel_format_from_name(std::string_view name);
+std::optional<PixelFormat> pixel_format_from_tag(std::uint8_t tag);
+// Bytes of one tightly packed frame: rgb24 3*w*h, rgba 4*w*h, gray w*h, yuv420p
+// w*h + 2*ceil(w/2)*ceil(h/2) (planar Y, U, V).
+std::uint64_t video_frame_bytes(PixelFormat f, std::uint32_t width, std::uint32_t height);
+
+inline constexpr std::uint8_t kVideoPayloadVersion = 1;
+inline constexpr std::size_t kVideoHeaderSize = 1 + 1 + 4 + 4 + 8;
+
+struct VideoPayloadView {
+  PixelFormat format;
+  std::uint32_t width;
+  std::uint32_t height;
+  std::uint64_t frame_number;
+  std::span<const std::byte> pixels;  // exactly video_frame_bytes(format, width, height)
+};
+
 struct ControlPayloadView {
   std::string kind;          // unescaped, never empty
   std::string_view payload;  // json text of the "payload" member (an object), "" when absent/null
@@ -115,6 +142,7 @@ struct ControlPayloadView {
 
 tl::expected<AudioPayloadView, IpcError> decode_audio(std::span<const std::byte> payload);
 tl::expected<TensorPayloadView, IpcError> decode_tensor(std::span<const std::byte> payload);
+tl::expected<VideoPayloadView, IpcError> decode_video(std::span<const std::byte> payload);
 tl::expected<BinaryPayloadView, IpcError> decode_binary(std::span<const std::byte> payload);
 tl::expected<ControlPayloadView, IpcError> decode_control(std::span<const std::byte> payload);
 // text and json: validates UTF-8 and returns the text.
@@ -154,6 +182,19 @@ struct TensorPayload {
   std::size_t header_size() const { return 1 + dtype.size() + 1 + 8 * dims.size(); }
   std::size_t encoded_size() const { return header_size() + data_size; }
   // Returns the data region (data_size bytes) for the caller to fill.
+  tl::expected<std::span<std::byte>, IpcError> encode_header_into(std::span<std::byte> out) const;
+};
+
+struct VideoPayload {
+  PixelFormat format = PixelFormat::rgb24;
+  std::uint32_t width = 0;
+  std::uint32_t height = 0;
+  std::uint64_t frame_number = 0;
+
+  std::size_t pixel_bytes() const { return video_frame_bytes(format, width, height); }
+  std::size_t encoded_size() const { return kVideoHeaderSize + pixel_bytes(); }
+  // Writes the head and returns the pixel region (pixel_bytes()) for the caller to fill, so a
+  // producer can render a frame straight into shared memory.
   tl::expected<std::span<std::byte>, IpcError> encode_header_into(std::span<std::byte> out) const;
 };
 

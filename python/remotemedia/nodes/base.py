@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from ..data import AudioData, RuntimeData, float_view
+from ..data import AudioData, RuntimeData, VideoData, float_view, frame_bytes, pixel_view
 
 
 class MultiprocessNode:
@@ -57,3 +57,16 @@ class MultiprocessNode:
         buf = bytearray(4 * int(n_samples))
         return RuntimeData("audio", audio=AudioData(float_view(buf), sample_rate, channels),
                            timestamp=timestamp, metadata=metadata)
+
+    def loan_video(self, width: int, height: int, pixel_format: str = "rgb24",
+                   frame_number: int = 0, timestamp: int = 0) -> RuntimeData:
+        """A video RuntimeData whose pixels (writable numpy uint8 array shaped like a received
+        frame, or memoryview) are memory inside the output channel's ring: write the frame in
+        place (e.g. np.subtract(255, data.video.pixels, out=out.video.pixels)) and `yield` it;
+        nothing is copied. Same rules as loan_audio."""
+        if self._runtime is not None:
+            return self._runtime.loan_video(width, height, pixel_format, frame_number, timestamp)
+        buf = bytearray(frame_bytes(pixel_format, int(width), int(height)))
+        return RuntimeData("video", video=VideoData(pixel_view(buf, pixel_format, width, height),
+                                                    width, height, pixel_format, frame_number),
+                           timestamp=timestamp)

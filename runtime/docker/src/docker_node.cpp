@@ -123,6 +123,7 @@ DockerNodeOptions DockerNodeOptions::from_env(std::string node_id, std::string n
   o.not_found = p.not_found;
   o.ipc_root = p.ipc_root;
   o.data_capacity = p.data_capacity;
+  o.max_channel_bytes = p.max_channel_bytes;
   o.init_timeout = env_ms("RM_DOCKER_INIT_TIMEOUT_MS", 60000);
   o.stop_grace = std::chrono::seconds(env_ms("RM_DOCKER_STOP_GRACE_S", 2).count());
   const auto fb = core::env_string("RM_DOCKER_FALLBACK", "error");
@@ -406,6 +407,9 @@ DockerNode::DockerNode(DockerNodeOptions options) : impl_(std::make_unique<Impl>
   lo.ipc_root = m.opts.ipc_root;
   lo.data_capacity = m.opts.input_capacity ? m.opts.input_capacity : m.opts.data_capacity;
   lo.output_capacity = m.opts.output_capacity;
+  lo.grow_channels = m.opts.input_capacity == 0;
+  lo.fixed_output = m.opts.output_capacity != 0;
+  lo.max_channel_bytes = m.opts.max_channel_bytes;
   lo.runner_name = "container";
   m.link = std::make_unique<process::RunnerLink>(std::move(lo));
   m.link->set_peer(

@@ -19,6 +19,9 @@
 #include <vector>
 
 #include <boost/json/value.hpp>
+#include <tl/expected.hpp>
+
+#include "ipc/envelope.hpp"
 
 namespace rm::runtime {
 
@@ -75,6 +78,22 @@ struct Audio {
   double duration_s() const { return sample_rate ? double(frames()) / sample_rate : 0.0; }
 };
 
+// One uncompressed video frame, tightly packed rows (no stride padding). The pixel formats and
+// their sizes are the envelope's (ipc/envelope.hpp), so a frame and its wire form cannot
+// disagree. make_video checks that `pixels` holds exactly frame_bytes().
+using PixelFormat = ipc::PixelFormat;
+
+struct Video {
+  Bytes pixels;
+  std::uint32_t width = 0;
+  std::uint32_t height = 0;
+  PixelFormat format = PixelFormat::rgb24;
+  std::uint64_t frame_number = 0;
+
+  std::span<const std::uint8_t> view() const { return pixels.as<std::uint8_t>(); }
+  std::uint64_t frame_bytes() const { return ipc::video_frame_bytes(format, width, height); }
+};
+
 struct Text {
   std::string text;
 };
@@ -102,7 +121,7 @@ struct Control {
 
 struct EndOfStream {};
 
-using Body = std::variant<Audio, Text, Json, Binary, Tensor, Control, EndOfStream>;
+using Body = std::variant<Audio, Video, Text, Json, Binary, Tensor, Control, EndOfStream>;
 
 struct RuntimeData;
 using DataPtr = std::shared_ptr<const RuntimeData>;
@@ -116,6 +135,7 @@ struct RuntimeData {
   Body body = EndOfStream{};
 
   const Audio* audio() const { return std::get_if<Audio>(&body); }
+  const Video* video() const { return std::get_if<Video>(&body); }
   const Text* text() const { return std::get_if<Text>(&body); }
   const Json* json() const { return std::get_if<Json>(&body); }
   const Binary* binary() const { return std::get_if<Binary>(&body); }
@@ -128,6 +148,11 @@ struct RuntimeData {
                             std::int64_t timestamp_us, boost::json::object metadata = {});
   static DataPtr make_audio(Bytes samples, std::uint32_t sample_rate, std::uint16_t channels,
                             std::int64_t timestamp_us, boost::json::object metadata = {});
+  // A pixel buffer of the wrong size, a zero width or height, an unknown format: an error naming the sizes.
+  static tl::expected<DataPtr, std::string> make_video(Bytes pixels, std::uint32_t width,
+                                                       std::uint32_t height, PixelFormat format,
+                                                       std::uint64_t frame_number, std::int64_t timestamp_us,
+                                                       boost::json::object metadata = {});
   static DataPtr make_text(std::string text, std::int64_t timestamp_us, boost::json::object metadata = {});
   static DataPtr make_json(boost::json::value value, std::int64_t timestamp_us,
                            boost::json::object metadata = {});
@@ -142,7 +167,8 @@ struct RuntimeData {
   static DataPtr make_end_of_stream(std::int64_t timestamp_us = 0);
 };
 
-// One-line human summary ("audio 16000 Hz x1, 320 frames"), for logs and the CLI.
+// One-line human summary ("audio 16000 Hz x1, 320 frames", "video 1920x1080 rgb24 #12"), for logs
+// and the CLI.
 std::string summarize(const RuntimeData& d);
 
 }  // namespace rm::runtime

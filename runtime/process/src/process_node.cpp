@@ -83,6 +83,11 @@ ProcessNodeOptions ProcessNodeOptions::from_env(std::string node_id, std::string
   } else {
     core::logger("process")->warn("{}; using 4 MiB", c.error().message);
   }
+  if (auto c = core::env_int("RM_IPC_MAX_CHANNEL_BYTES", 256 << 20, 4096, 1LL << 32)) {
+    o.max_channel_bytes = static_cast<std::uint64_t>(*c);
+  } else {
+    core::logger("process")->warn("{}; using 256 MiB", c.error().message);
+  }
   return o;
 }
 
@@ -393,6 +398,9 @@ ProcessNode::ProcessNode(ProcessNodeOptions options) : impl_(std::make_unique<Im
   lo.ipc_root = m.opts.ipc_root;
   lo.data_capacity = m.opts.input_capacity ? m.opts.input_capacity : m.opts.data_capacity;
   lo.output_capacity = m.opts.output_capacity;
+  lo.grow_channels = m.opts.input_capacity == 0;
+  lo.fixed_output = m.opts.output_capacity != 0;
+  lo.max_channel_bytes = m.opts.max_channel_bytes;
   lo.control_capacity = m.opts.control_capacity;
   m.link = std::make_unique<RunnerLink>(std::move(lo));
   m.link->set_peer(

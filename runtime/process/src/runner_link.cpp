@@ -1,5 +1,6 @@
 #include "process/runner_link.hpp"
 
+#include <algorithm>
 #include <optional>
 
 #include <fmt/format.h>
@@ -20,6 +21,15 @@ using runtime::Status;
 
 namespace {
 constexpr auto kSlice = 20ms;  // how often a waiting call re-checks the peer
+constexpr auto kMoveTimeout = 10s;
+constexpr std::string_view kMoved = "rm.channels_moved";
+}  // namespace
+
+std::uint64_t channel_bytes_for(std::uint64_t value_bytes, std::uint64_t floor) {
+  const std::uint64_t need = 2 * ((value_bytes + 8 + 7) & ~std::uint64_t{7});  // two framed records
+  std::uint64_t cap = 4096;
+  while (cap < need) cap <<= 1;
+  return std::max(cap, floor);
 }
 
 struct RunnerLink::Impl {
@@ -51,7 +61,88 @@ struct RunnerLink::Impl {
       std::string_view during, std::optional<std::chrono::steady_clock::time_point> deadline);
   Status send(const runtime::RuntimeData& d, std::string_view during);
   Status collect(runtime::Emitter& out, bool until_eos);
+  // Grows the rings so a value of `size` bytes fits (RunnerLinkOptions::grow_channels).
+  Status grow(std::uint64_t size, std::string_view during);
+  std::string too_large(std::uint64_t size, const runtime::RuntimeData& d) const;
+
+  int generation = 0;
 };
+
+std::string RunnerLink::Impl::too_large(std::uint64_t size, const runtime::RuntimeData& d) const {
+  std::string why;
+  if (opts.grow_channels)
+    why = fmt::format("; channels grow with the data only up to {} bytes (RM_IPC_MAX_CHANNEL_BYTES)",
+                      opts.max_channel_bytes);
+  return fmt::format(
+      "{}: an input of {} bytes ({}) does not fit the node's input "
+      "channel (largest value {} bytes){}; raise ipc.input_bytes of node {} "
+      "in the manifest (or RM_PROCESS_CHANNEL_BYTES for every node)",
+      prefix(), size, runtime::summarize(d), input->max_record(), why, opts.node_id);
+}
+
+Status RunnerLink::Impl::grow(std::uint64_t size, std::string_view during) {
+  const auto cap = channel_bytes_for(size, input->capacity());
+  const bool with_output = !opts.fixed_output && output->capacity() < cap;
+  ++generation;
+  const auto suffix = fmt::format("_g{}", generation);
+  const std::string in_name = names.input + suffix;
+  const std::string out_name = with_output ? names.output + suffix : std::string();
+  const auto& dir = lease.path();
+  auto in = ipc::Publisher::create(dir, in_name, cap);
+  if (!in)
+    return node_error(NodeErrorCode::process_failed,
+                      prefix() + ": growing the input channel: " + in.error().message);
+  std::optional<ipc::Subscriber> out;
+  if (with_output) {
+    auto o = ipc::Subscriber::create(dir, out_name, cap);
+    if (!o) {
+      std::error_code ec;
+      fs::remove(dir / in_name, ec);
+      return node_error(NodeErrorCode::process_failed,
+                        prefix() + ": growing the output channel: " + o.error().message);
+    }
+    out.emplace(std::move(*o));
+  }
+  log->info("{}: a value of {} bytes: channels grow to {} bytes (input{})", prefix(), size, cap,
+            with_output ? " and output" : "");
+  boost::json::object p{{"input", in_name}, {"output", out_name}, {"bytes", cap}};
+  if (auto s = send(*runtime::RuntimeData::make_control(std::string(kMoved), std::move(p), 0), during); !s)
+    return s;
+  // The runner opens the new rings, then acknowledges on the old output ring.
+  const auto deadline = std::chrono::steady_clock::now() + kMoveTimeout;
+  for (;;) {
+    auto rec = next_record(during, deadline);
+    if (!rec) return tl::unexpected(rec.error());
+    if (!*rec)
+      return node_error(NodeErrorCode::remote_failed,
+                        fmt::format("{}: the runner did not move to the grown channels within {} s", prefix(),
+                                    std::chrono::duration_cast<std::chrono::seconds>(kMoveTimeout).count()));
+    const auto* c = (*rec)->control();
+    if (c && c->kind == kMoved) break;
+    if (c && c->kind == "rm.error") {
+      auto* m = c->payload.if_contains("message");
+      return node_error(NodeErrorCode::remote_failed,
+                        fmt::format("{}: the runner could not move to the grown channels: {}", prefix(),
+                                    m && m->is_string() ? std::string(m->as_string()) : std::string("?")));
+    }
+  }
+  // The runner has the new rings open: the old files can go (its mappings stay valid).
+  auto retire = [&](const std::string& name) {
+    std::error_code ec;
+    fs::remove(dir / name, ec);
+  };
+  input->close();
+  retire(names.input);
+  input.emplace(std::move(*in));
+  names.input = in_name;
+  if (out) {
+    output->close();
+    retire(names.output);
+    output.emplace(std::move(*out));
+    names.output = out_name;
+  }
+  return {};
+}
 
 tl::expected<runtime::DataPtr, runtime::NodeError> RunnerLink::Impl::next_record(
     std::string_view during, std::optional<std::chrono::steady_clock::time_point> deadline) {
@@ -79,12 +170,11 @@ tl::expected<runtime::DataPtr, runtime::NodeError> RunnerLink::Impl::next_record
 
 Status RunnerLink::Impl::send(const runtime::RuntimeData& d, std::string_view during) {
   auto size = encoded_size(opts.session_id, d);
-  if (size > input->max_record())
-    return node_error(NodeErrorCode::invalid_input,
-                      fmt::format("{}: an input of {} bytes ({}) does not fit the node's input "
-                                  "channel (largest value {} bytes); raise ipc.input_bytes of node {} "
-                                  "in the manifest (or RM_PROCESS_CHANNEL_BYTES for every node)",
-                                  prefix(), size, runtime::summarize(d), input->max_record(), opts.node_id));
+  if (size > input->max_record()) {
+    if (!opts.grow_channels || channel_bytes_for(size, 0) > opts.max_channel_bytes)
+      return node_error(NodeErrorCode::invalid_input, too_large(size, d));
+    if (auto g = grow(size, during); !g) return g;
+  }
   for (;;) {
     auto loan = input->loan(size, kSlice);
     if (!loan) {

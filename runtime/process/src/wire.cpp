@@ -50,6 +50,16 @@ Plan plan(std::string_view session, const RuntimeData& d) {
         return p;
       }
       break;
+    case DataType::video:
+      if (const auto* v = d.video()) {
+        p.type = ipc::EnvelopeType::video;
+        p.payload_size = ipc::VideoPayload{v->format, v->width, v->height, v->frame_number}.encoded_size();
+        if (v->pixels.size() != v->frame_bytes())
+          p.error = fmt::format("envelope: cannot encode {}: {} bytes of pixels expected",
+                                runtime::summarize(d), v->frame_bytes());
+        return p;
+      }
+      break;
     case DataType::text:
       if (const auto* t = d.text()) {
         p.type = ipc::EnvelopeType::text;
@@ -113,6 +123,14 @@ tl::expected<void, WireError> write_payload(std::span<std::byte> out, std::strin
       auto region = ap.encode_header_into(out);
       if (!region) return from_ipc(region.error());
       copy(*region, a->samples.span().first(region->size()));
+      return {};
+    }
+    case ipc::EnvelopeType::video: {
+      const auto* v = d.video();
+      auto region =
+          ipc::VideoPayload{v->format, v->width, v->height, v->frame_number}.encode_header_into(out);
+      if (!region) return from_ipc(region.error());
+      copy(*region, v->pixels.span());
       return {};
     }
     case ipc::EnvelopeType::text:
@@ -213,6 +231,15 @@ tl::expected<Envelope, WireError> decode(std::span<const std::byte> in, DecodeMo
       out.data = RuntimeData::make_audio(std::move(b), a->sample_rate, a->channels, ts, std::move(*meta));
       return out;
     }
+    case ipc::EnvelopeType::video: {
+      auto v = ipc::decode_video(env->payload);
+      if (!v) return from_ipc(v.error(), at);
+      auto d =
+          RuntimeData::make_video(bytes_of(v->pixels), v->width, v->height, v->format, v->frame_number, ts);
+      if (!d) return fail("envelope: " + d.error());
+      out.data = std::move(*d);
+      return out;
+    }
     case ipc::EnvelopeType::text: {
       auto t = ipc::decode_text(env->payload);
       if (!t) return from_ipc(t.error(), at);
@@ -254,7 +281,6 @@ tl::expected<Envelope, WireError> decode(std::span<const std::byte> in, DecodeMo
       if (!env->payload.empty()) return fail("envelope: end_of_stream with a non-empty payload");
       out.data = RuntimeData::make_end_of_stream(ts);
       return out;
-    case ipc::EnvelopeType::video:
     case ipc::EnvelopeType::file:
       break;
   }

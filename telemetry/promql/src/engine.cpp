@@ -176,6 +176,31 @@ Value Evaluator::selector(const VectorSelector& vs, const Expr& e, std::int64_t 
   return out;
 }
 
+bool Evaluator::range_selector(const VectorSelector& vs, const Expr& e, std::int64_t start, std::int64_t end,
+                               std::int64_t step, std::vector<SeriesResult>& out) {
+  auto& loaded = loaded_[&e];
+  scratch_.clear();
+  for (const auto& s : loaded) scratch_.push_back(s.labels);
+  std::sort(scratch_.begin(), scratch_.end(), std::less<>());
+  if (std::adjacent_find(scratch_.begin(), scratch_.end()) != scratch_.end()) return false;
+  const std::size_t steps = static_cast<std::size_t>((end - start) / step) + 1;
+  for (auto& s : loaded) {
+    SeriesResult r{*s.labels, {}};
+    for (std::int64_t t = start; t <= end; t += step) {
+      const std::int64_t ref = t - vs.offset_ms;
+      while (s.hi < s.samples.size() && s.samples[s.hi].t <= ref) ++s.hi;
+      if (s.hi == 0) continue;
+      const Sample& last = s.samples[s.hi - 1];
+      if (last.t < ref - opts_.lookback_ms || is_stale_marker(last.v)) continue;
+      if (r.points.empty()) r.points.reserve(steps);
+      r.points.push_back({t, last.v});
+    }
+    count_samples(r.points.size());
+    if (!r.points.empty()) out.push_back(std::move(r));
+  }
+  return true;
+}
+
 std::vector<Evaluator::Window> Evaluator::matrix(const MatrixSelector& ms, const Expr& e, std::int64_t t) {
   (void)e;
   const Expr& sel = *ms.selector;
@@ -292,6 +317,14 @@ tl::expected<QueryResult, Error> range_query(const Storage& storage, const Expr&
     ev.load(expr);
     QueryResult r;
     r.type = ValueType::matrix;
+    // The commonest dashboard query, a bare selector: series by series.
+    const Expr& bare = unwrap(expr);
+    if (const auto* vs = std::get_if<VectorSelector>(&bare.node)) {
+      if (ev.range_selector(*vs, bare, start, end, step, r.series)) {
+        sort_series(r.series);
+        return r;
+      }
+    }
     std::unordered_map<LabelsRef, std::size_t> index;
     const std::size_t steps = static_cast<std::size_t>((end - start) / step) + 1;
     for (std::int64_t t = start; t <= end; t += step) {

@@ -53,6 +53,12 @@ class Evaluator {
   };
   std::vector<Window> matrix(const MatrixSelector& ms, const Expr& e, std::int64_t t);
 
+  // A range query of a plain selector, series by series (one pass over each series' samples
+  // for all steps, no per-step vectors): what eval() at every step would give. False (and
+  // nothing written) when two loaded series share a label set, which the step-wise path reports.
+  bool range_selector(const VectorSelector& vs, const Expr& e, std::int64_t start, std::int64_t end,
+                      std::int64_t step, std::vector<SeriesResult>& out);
+
  private:
   struct Loaded {
     LabelsRef labels;

@@ -74,7 +74,8 @@ tl::expected<std::optional<NatsConfig>, std::string> nats_config_from_env() {
   auto ack = num("NATS_ACK_WAIT_MS", 3000, 100, 3600000);
   auto fetch = num("NATS_FETCH", 64, 1, 4096);
   auto pub_timeout = num("NATS_PUBLISH_TIMEOUT_MS", 2000, 50, 600000);
-  for (const auto* r : {&rep, &mb, &age, &dup, &ack, &fetch, &pub_timeout}) {
+  auto window = num("NATS_PUBLISH_WINDOW", 8, 1, 1024);
+  for (const auto* r : {&rep, &mb, &age, &dup, &ack, &fetch, &pub_timeout, &window}) {
     if (!*r) return tl::unexpected(r->error());
   }
   c.replicas = static_cast<int>(*rep);
@@ -84,6 +85,7 @@ tl::expected<std::optional<NatsConfig>, std::string> nats_config_from_env() {
   c.ack_wait_ms = *ack;
   c.fetch = static_cast<int>(*fetch);
   c.publish_timeout_ms = *pub_timeout;
+  c.publish_window = static_cast<int>(*window);
   return std::optional<NatsConfig>{std::move(c)};
 }
 

@@ -65,6 +65,7 @@ tl::expected<void, std::string> check_data_dir(const std::string& dir) {
 struct DataSource {
   std::shared_ptr<const TelemetryView> view;
   std::function<std::optional<std::string>()> not_ready;  // unset = always ready
+  std::function<void(boost::json::object&)> health;       // unset = probe COLLECTOR_HOST
   std::function<void()> stop;
 };
 
@@ -101,9 +102,8 @@ tl::expected<DataSource, std::string> open_data_dir(const GatewayConfig& cfg,
 
 tl::expected<DataSource, std::string> open_nats_feed(const GatewayConfig& cfg,
                                                      core::metrics::Registry& registry) {
-  auto f = NatsFeed::start(*cfg.nats, cfg.max_entries, "api-gateway");
-  if (!f) return tl::unexpected(f.error());
-  std::shared_ptr<NatsFeed> feed = *f;
+  std::shared_ptr<NatsFeed> feed = NatsFeed::start(
+      *cfg.nats, {.max_entries = cfg.max_entries, .retention_ns = cfg.retention_ns, .name = "api-gateway"});
   registry.gauge_callback("api_gateway_gpus", "GPUs with data visible to the gateway.",
                           [feed] { return static_cast<double>(feed->gpus().size()); });
   registry.gauge_callback("api_gateway_stream_messages_applied", "Applied-stream messages in the index.",
@@ -111,8 +111,28 @@ tl::expected<DataSource, std::string> open_nats_feed(const GatewayConfig& cfg,
   registry.gauge_callback("api_gateway_stream_last_seq",
                           "Sequence of the newest applied-stream message applied.",
                           [feed] { return static_cast<double>(feed->stats().last_seq); });
+  registry.gauge_callback("api_gateway_nats_connected", "1 while connected to a NATS server.",
+                          [feed] { return feed->status().state == "connected" ? 1.0 : 0.0; });
   DataSource src;
   src.view = feed;
+  src.not_ready = [feed] { return feed->not_ready(); };
+  src.health = [feed](boost::json::object& o) {
+    const NatsFeedStatus s = feed->status();
+    const bool up = s.state == "connected";
+    o["collector"] = up ? "ok" : "unreachable";
+    if (!up) {
+      o["status"] = "degraded";
+      o["collector_error"] = s.error.empty() ? std::string("NATS connection lost, reconnecting") : s.error;
+    }
+    boost::json::object n{{"state", s.state},
+                          {"applied_seq", s.applied_seq},
+                          {"stream_last_seq", s.stream_last_seq},
+                          {"lag", s.stream_last_seq > s.applied_seq ? s.stream_last_seq - s.applied_seq : 0},
+                          {"caught_up", s.caught_up}};
+    if (!s.server.empty()) n["server"] = s.server;
+    if (!s.error.empty()) n["error"] = s.error;
+    o["nats"] = std::move(n);
+  };
   src.stop = [feed] {
     feed->stop();
     nats_shutdown();
@@ -147,6 +167,8 @@ int serve_gateway(const GatewayConfig& cfg, const std::vector<GatewayRouteGroup>
 
   GatewayOptions gopts = gateway_options(cfg, route_groups);
   gopts.not_ready = source->not_ready;
+  gopts.health_source = source->health;
+  gopts.probe_collector = !source->health;
   Gateway gateway(source->view, gopts, &registry);
   auto router = gateway.router();
   add_web_pages(router);
@@ -169,8 +191,10 @@ int serve_gateway(const GatewayConfig& cfg, const std::vector<GatewayRouteGroup>
     return 1;
   }
   // Machine-readable lines so tests and scripts can find ports chosen with 0.
-  log()->info("listening on {}:{} (metrics on {}:{}), collector health at {}:{}", cfg.host, server.port(),
-              cfg.host, (*metrics_server)->port(), cfg.collector_host, cfg.collector_port);
+  log()->info("listening on {}:{} (metrics on {}:{}), {}", cfg.host, server.port(), cfg.host,
+              (*metrics_server)->port(),
+              cfg.nats ? "data from NATS " + cfg.nats->urls()
+                       : fmt::format("collector health at {}:{}", cfg.collector_host, cfg.collector_port));
   std::printf("api-gateway port=%u metrics_port=%u\n", server.port(), (*metrics_server)->port());
   std::fflush(stdout);
 

@@ -30,13 +30,18 @@ json::object schemas() {
       {"type", "object"},
       {"required", json::array{"status", "gateway", "collector"}},
       {"properties",
-       json::object{{"status", string_prop("ok while the gateway works")},
-                    {"gateway", string_prop("ok")},
-                    {"collector", json::object{{"type", "string"},
-                                               {"enum", json::array{"ok", "unhealthy", "unreachable"}}}},
-                    {"collector_error", string_prop("Why the collector is not ok")},
-                    {"gpus", json::object{{"type", "integer"}}},
-                    {"time", string_prop("Gateway time", "date-time")}}}};
+       json::object{
+           {"status", string_prop("ok while the gateway works")},
+           {"gateway", string_prop("ok")},
+           {"collector",
+            json::object{{"type", "string"}, {"enum", json::array{"ok", "unhealthy", "unreachable"}}}},
+           {"collector_error", string_prop("Why the collector is not ok")},
+           {"nats", json::object{{"type", "object"},
+                                 {"description",
+                                  "Cluster mode (NATS_URL): connection state, server, applied and stream "
+                                  "sequences; `collector` is then the NATS connection (ok | unreachable)"}}},
+           {"gpus", json::object{{"type", "integer"}}},
+           {"time", string_prop("Gateway time", "date-time")}}}};
   json::object gpu_props{
       {"id", string_prop("GPU id (UUID where present)")},
       {"uuid", string_prop("GPU UUID, empty in the wide format")},

@@ -21,18 +21,26 @@ auto log() {
   return core::logger("telemetry.follower");
 }
 
-// Bytes of `p` from `offset` to its current end; empty when missing.
+// Bytes of `p` from `offset` to its current end, or up to the first 64 KiB block that is all
+// zeros: a pre-allocated segment's unwritten tail (no record holds 64 KiB of zero bytes: every
+// sample carries a timestamp the broker checked), so a poll reads what was written, not the
+// whole reserved segment. Empty when missing.
 std::optional<std::string> read_from(const fs::path& p, std::size_t offset) {
   const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
   std::string out;
-  char buf[1 << 16];
+  constexpr std::size_t kBlock = 1 << 16;
+  char buf[kBlock];
   off_t pos = static_cast<off_t>(offset);
   while (true) {
     const ssize_t n = ::pread(fd, buf, sizeof buf, pos);
     if (n <= 0) break;
     out.append(buf, static_cast<std::size_t>(n));
     pos += n;
+    if (static_cast<std::size_t>(n) == kBlock &&
+        std::all_of(buf, buf + kBlock, [](char c) { return c == 0; })) {
+      break;
+    }
   }
   ::close(fd);
   return out;
@@ -110,7 +118,7 @@ bool follow(const fs::path& dir, Index& index, std::unique_ptr<ReplayState>& rep
     const bool later = segs.back() > segment;
     auto data = read_from(wal / segment_name(segment), offset);
     if (!data) return !later;
-    const auto replayed = replay_segment(*data, offset, !later, *replay);
+    const auto replayed = replay_segment(*data, segment, offset, !later, *replay);
     offset += replayed.scan.valid_end;
     records += replayed.scan.records;
     if (!later) return true;

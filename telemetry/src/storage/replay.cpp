@@ -119,6 +119,18 @@ bool ReplayState::apply_gpu_state(std::string_view payload) {
   return true;
 }
 
+// The first record of a segment: its predecessor must have replayed to exactly the length the
+// writer had given it, or that predecessor lost its tail and this segment follows a gap.
+bool ReplayState::apply_segment_start(std::string_view payload) {
+  Reader r(payload);
+  std::uint64_t prev = 0, length = 0;
+  if (!r.u64(prev) || !r.u64(length) || !r.done()) return false;
+  if (!previous_segment || previous_segment->first != prev || previous_segment->second == length) return true;
+  gap = fmt::format("segment {} was written to {} bytes but replays to {}: its tail never reached the disk",
+                    segment_name(prev), length, previous_segment->second);
+  return false;
+}
+
 bool ReplayState::apply(RecordType type, std::string_view payload) {
   bool ok = false;
   switch (type) {
@@ -133,6 +145,9 @@ bool ReplayState::apply(RecordType type, std::string_view payload) {
       break;
     case RecordType::gpu_state:
       ok = apply_gpu_state(payload);
+      break;
+    case RecordType::segment_start:
+      ok = apply_segment_start(payload);
       break;
     case RecordType::ckpt_header: {
       Reader r(payload);
@@ -185,12 +200,19 @@ tl::expected<void, std::string> load_checkpoint(const fs::path& path, ReplayStat
   return {};
 }
 
-SegmentReplay replay_segment(std::string_view data, std::size_t offset, bool is_last, ReplayState& state) {
+SegmentReplay replay_segment(std::string_view data, std::uint64_t segment, std::size_t offset, bool is_last,
+                             ReplayState& state) {
   SegmentReplay out;
+  if (segment != state.segment) {
+    if (state.segment != 0) state.previous_segment.emplace(state.segment, state.segment_end);
+    state.segment = segment;
+    state.segment_end = 0;
+  }
   // `data` starts at `offset`: only a read from the start of the file checks the header.
   out.scan = scan_records(data, offset == 0 ? kSegmentMagic : std::string_view(), 0,
                           [&](RecordType t, std::string_view p) { return state.apply(t, p); });
-  out.log_ends_here = !is_last && out.scan.stop != ScanStop::clean;
+  if (offset + out.scan.valid_end > state.segment_end) state.segment_end = offset + out.scan.valid_end;
+  out.log_ends_here = !is_last && out.scan.stop != ScanStop::clean && out.scan.stop != ScanStop::zero_fill;
   return out;
 }
 

@@ -100,7 +100,7 @@ std::string encode_checkpoint(const auto& in, std::size_t& count) {
 }  // namespace
 
 tl::expected<void, StoreError> Store::write_checkpoint_locked(bool sync) {
-  if (unavailable_ || fd_ < 0) {
+  if (unavailable_ || !seg_) {
     return tl::unexpected(
         StoreError{StoreErrorCode::unavailable, unavailable_reason().value_or("no open segment")});
   }
@@ -111,12 +111,13 @@ tl::expected<void, StoreError> Store::write_checkpoint_locked(bool sync) {
   } else {
     join_checkpoint_thread();
   }
-  if (auto r = flush_and_sync(); !r) {
-    become_unavailable(r.error());
-    return r;
+  drain();  // the index must hold every group written so far
+  if (unavailable_) {
+    return tl::unexpected(
+        StoreError{StoreErrorCode::unavailable, unavailable_reason().value_or("storage unavailable")});
   }
   const std::uint64_t covered = segment_no_;
-  if (auto r = open_segment(covered + 1); !r) {
+  if (auto r = rotate(nullptr); !r) {
     become_unavailable(r.error());
     return r;
   }
@@ -190,7 +191,7 @@ tl::expected<void, StoreError> Store::persist_checkpoint(const CheckpointInput& 
 
 tl::expected<void, StoreError> Store::checkpoint_now() {
   std::lock_guard wl(writer_mu_);
-  if (fd_ < 0 && !unavailable_) return tl::unexpected(StoreError{StoreErrorCode::closed, "store is closed"});
+  if (!seg_ && !unavailable_) return tl::unexpected(StoreError{StoreErrorCode::closed, "store is closed"});
   return write_checkpoint_locked(true);
 }
 

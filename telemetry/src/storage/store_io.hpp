@@ -41,6 +41,25 @@ inline bool write_all(int fd, std::string_view data, std::string_view fault) {
   return true;
 }
 
+// Writes all of `data` at offset `off`, retrying short writes; `fault` as in write_all.
+inline bool write_all_at(int fd, std::string_view data, std::size_t off, std::string_view fault) {
+  if (fault_hit(fault)) {
+    if (::pwrite(fd, data.data(), data.size() / 2, static_cast<off_t>(off)) < 0) return false;
+    errno = EIO;
+    return false;
+  }
+  while (!data.empty()) {
+    const ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(off));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
 // Writes a checkpoint file in pieces, starting writeback of each piece right away and waiting
 // for the one before it, so at most two pieces (8 MB) are dirty at any time instead of the
 // whole file landing at once on the disk the WAL's fdatasync is waiting for.
@@ -72,5 +91,11 @@ inline void fsync_dir(const fs::path& dir) {
     ::close(fd);
   }
 }
+
+// Creates the segment file `path` (truncating it): the header, then `bytes` in all reserved as
+// `mode` says, file and directory synced, so writing into it later changes no metadata that
+// an fdatasync would have to commit (with Preallocate::zeros; fallocate leaves unwritten
+// extents the file system converts on first write). Returns the open descriptor.
+tl::expected<int, StoreError> create_segment_file(const fs::path& path, std::size_t bytes, Preallocate mode);
 
 }  // namespace rm::telemetry::detail

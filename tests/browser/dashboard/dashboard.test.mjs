@@ -99,12 +99,12 @@ try {
   // ---- GPU view: the window selector and exact points
   const gpu = api.gpus.find((g) => g.hostname === host);
   await page.goto(`${stack.url}/#/gpu/${encodeURIComponent(gpu.id)}?w=6h&refresh=1`);
-  await page.waitForSelector('body[data-ready="gpu"]', { timeout: 20000 });
+  await page.waitForSelector('body[data-complete][data-ready="gpu"]', { timeout: 20000 });
   const counts = {};
   for (const w of ['6h', '1h', '15m']) {
     if (w !== '6h') {
       await page.click(`button[data-window="${w}"]`);
-      await page.waitForFunction((x) => document.body.dataset.ready === 'gpu' && window.dashboard.window?.key === x, w);
+      await page.waitForFunction((x) => document.body.dataset.ready === 'gpu' && document.body.dataset.complete && window.dashboard.window?.key === x, w);
     }
     const win = await windowOf(page);
     const want = await pagedTelemetry(stack.url, gpu.id, { start: win.startISO });
@@ -117,7 +117,7 @@ try {
 
   // Live: the streamer's new points appear without reloading, then equal the API again.
   await page.click('button[data-window="1h"]');
-  await page.waitForFunction(() => document.body.dataset.ready === 'gpu' && window.dashboard.window?.key === '1h');
+  await page.waitForFunction(() => document.body.dataset.ready === 'gpu' && document.body.dataset.complete && window.dashboard.window?.key === '1h');
   const before = (await plotted(page))[UTIL].t;
   const seededEnd = stack.seeded.last_ns / 1e9;
   stack.startStreamer(500);
@@ -169,7 +169,7 @@ try {
   await page.fill('form.custom-range input[name=from]', from);
   await page.fill('form.custom-range input[name=to]', to);
   await page.click('form.custom-range button[type=submit]');
-  await page.waitForFunction(() => document.body.dataset.ready === 'gpu' && window.dashboard.window?.key === 'custom' && window.dashboard.window.to);
+  await page.waitForFunction(() => document.body.dataset.ready === 'gpu' && document.body.dataset.complete && window.dashboard.window?.key === 'custom' && window.dashboard.window.to);
   const cw = await windowOf(page);
   check(cw.live === false && await page.locator('.live-flag[data-live="0"]').count() === 1, 'a range that ends in the past is not live');
   const customCount = sameAsApi('custom range', await plotted(page),

@@ -289,17 +289,7 @@ TEST(ClusterMode, a_malformed_batch_on_the_work_queue_is_terminated_and_counted_
   jsCtx* js = nullptr;
   ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
   auto publish = [&](const std::string& data, const char* producer, const std::string& id) {
-    natsMsg* m = nullptr;
-    natsMsg_Create(&m, "telemetry.in", nullptr, data.data(), static_cast<int>(data.size()));
-    if (producer) natsMsgHeader_Set(m, "Rm-Producer", producer);
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MsgId = id.c_str();
-    jsPubAck* pa = nullptr;
-    const natsStatus s = js_PublishMsg(&pa, js, m, &po, nullptr);
-    jsPubAck_Destroy(pa);
-    natsMsg_Destroy(m);
-    return s;
+    return publish_raw(js, "telemetry.in", data, producer, id);
   };
   // A valid batch of 3 samples, a truncated copy of it, garbage, and one without a producer.
   GpuInfo gpu{.id = "GPU-x",

@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include <nats/nats.h>
+
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
@@ -20,31 +22,65 @@ inline std::uint64_t json_u64(const boost::json::value& v) {
   return v.to_number<std::uint64_t>();
 }
 
+// Where node i runs: its address and, when set, the network namespace it is started in
+// (netns.hpp); by default every node on 127.0.0.1 in the test's own namespace.
+struct NatsPlacement {
+  std::array<std::string, 3> host{"127.0.0.1", "127.0.0.1", "127.0.0.1"};
+  std::array<std::string, 3> netns{};
+  std::string ip_command;  // `ip`, to run `ip netns exec <ns> nats-server ...`
+};
+
 class NatsCluster {
  public:
   static constexpr int kNodes = 3;
-  explicit NatsCluster(std::filesystem::path dir) : dir_(std::move(dir)) {
+  // `start_nodes` false: ports are chosen (url() is valid) but no server runs until start(i).
+  explicit NatsCluster(std::filesystem::path dir, bool start_nodes = true, NatsPlacement where = {})
+      : dir_(std::move(dir)), where_(std::move(where)) {
     for (auto& n : nodes_) {
       n.client = free_port();
       n.route = free_port();
       n.monitor = free_port();
     }
-    for (int i = 0; i < kNodes; ++i) start(i);
+    if (start_nodes) {
+      for (int i = 0; i < kNodes; ++i) start(i);
+    }
   }
 
   void start(int i) {
     auto& n = nodes_[static_cast<std::size_t>(i)];
+    const std::string& host = where_.host[static_cast<std::size_t>(i)];
     std::string routes;
-    for (const auto& o : nodes_)
-      routes += fmt::format("{}nats://127.0.0.1:{}", routes.empty() ? "" : ",", o.route);
-    n.proc = std::make_unique<Process>(
-        RM_NATS_SERVER,
-        std::vector<std::string>{"-js", "-sd", (dir_ / fmt::format("n{}", i)).string(), "-a", "127.0.0.1",
-                                 "-p", std::to_string(n.client), "-m", std::to_string(n.monitor), "-n",
-                                 fmt::format("n{}", i), "--cluster_name", "rmtest", "--cluster",
-                                 fmt::format("nats://127.0.0.1:{}", n.route), "--routes", routes, "-l",
-                                 (dir_ / fmt::format("n{}.log", i)).string()},
-        std::vector<std::pair<std::string, std::string>>{});
+    for (int k = 0; k < kNodes; ++k) {
+      routes +=
+          fmt::format("{}nats://{}:{}", routes.empty() ? "" : ",", where_.host[static_cast<std::size_t>(k)],
+                      nodes_[static_cast<std::size_t>(k)].route);
+    }
+    std::vector<std::string> args{"-js",
+                                  "-sd",
+                                  (dir_ / fmt::format("n{}", i)).string(),
+                                  "-a",
+                                  host,
+                                  "-p",
+                                  std::to_string(n.client),
+                                  "-m",
+                                  std::to_string(n.monitor),
+                                  "-n",
+                                  fmt::format("n{}", i),
+                                  "--cluster_name",
+                                  "rmtest",
+                                  "--cluster",
+                                  fmt::format("nats://{}:{}", host, n.route),
+                                  "--routes",
+                                  routes,
+                                  "-l",
+                                  (dir_ / fmt::format("n{}.log", i)).string()};
+    std::string exe = RM_NATS_SERVER;
+    if (const auto& ns = where_.netns[static_cast<std::size_t>(i)]; !ns.empty()) {
+      args.insert(args.begin(), {"netns", "exec", ns, exe});
+      exe = where_.ip_command;
+    }
+    n.proc =
+        std::make_unique<Process>(exe, std::move(args), std::vector<std::pair<std::string, std::string>>{});
   }
   void kill(int i) {
     auto& n = nodes_[static_cast<std::size_t>(i)];
@@ -58,11 +94,12 @@ class NatsCluster {
   void thaw(int i) { nodes_[static_cast<std::size_t>(i)].proc->signal(SIGCONT); }
   std::string url() const {
     std::string s;
-    for (const auto& n : nodes_) s += fmt::format("{}nats://127.0.0.1:{}", s.empty() ? "" : ",", n.client);
+    for (int i = 0; i < kNodes; ++i) s += fmt::format("{}{}", s.empty() ? "" : ",", url(i));
     return s;
   }
   std::string url(int i) const {
-    return fmt::format("nats://127.0.0.1:{}", nodes_[static_cast<std::size_t>(i)].client);
+    return fmt::format("nats://{}:{}", where_.host[static_cast<std::size_t>(i)],
+                       nodes_[static_cast<std::size_t>(i)].client);
   }
   int index_of(const std::string& name) const {
     return name.size() == 2 && name[0] == 'n' ? name[1] - '0' : -1;
@@ -74,8 +111,10 @@ class NatsCluster {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       int ok = 0;
-      for (const auto& n : nodes_) {
-        auto r = core::http::get("127.0.0.1", n.monitor, "/jsz", std::chrono::milliseconds(500));
+      for (int i = 0; i < kNodes; ++i) {
+        auto r = core::http::get(where_.host[static_cast<std::size_t>(i)],
+                                 nodes_[static_cast<std::size_t>(i)].monitor, "/jsz",
+                                 std::chrono::milliseconds(500));
         if (!r || r->status != 200) continue;
         auto j = boost::json::parse(r->body).as_object();
         if (j.contains("meta_cluster") && j.at("meta_cluster").as_object().contains("leader")) ++ok;
@@ -92,6 +131,7 @@ class NatsCluster {
     std::unique_ptr<Process> proc;
   };
   std::filesystem::path dir_;
+  NatsPlacement where_;
   std::array<Node, kNodes> nodes_;
 };
 
@@ -128,17 +168,17 @@ inline Service start_nats_collector(const std::string& url, const std::string& i
   return s;
 }
 
-inline Service start_nats_gateway(const std::string& url) {
+inline Service start_nats_gateway(const std::string& url,
+                                  std::vector<std::pair<std::string, std::string>> env = {}) {
   Service s;
   s.port = free_port();
   s.metrics = free_port();
-  s.proc = std::make_unique<Process>(
-      bin("api-gateway"), std::vector<std::string>{},
-      std::vector<std::pair<std::string, std::string>>{{"NATS_URL", url},
-                                                       {"PORT", std::to_string(s.port)},
-                                                       {"METRICS_PORT", std::to_string(s.metrics)},
-                                                       {"HOST", "127.0.0.1"}},
-      "/dev/null");
+  env.insert(env.end(), {{"NATS_URL", url},
+                         {"PORT", std::to_string(s.port)},
+                         {"METRICS_PORT", std::to_string(s.metrics)},
+                         {"HOST", "127.0.0.1"}});
+  s.proc =
+      std::make_unique<Process>(bin("api-gateway"), std::vector<std::string>{}, std::move(env), "/dev/null");
   if (!wait_http_ok(s.port, "/health", std::chrono::seconds(60))) s.proc.reset();
   return s;
 }
@@ -160,6 +200,30 @@ inline Service start_nats_streamer(const std::string& url, const std::filesystem
                                                        {"INSTANCE_COUNT", std::to_string(count)}},
       s.out);
   return s;
+}
+
+// Publishes one message to a JetStream subject with a de-duplication id and waits for the ack;
+// `producer` null leaves out the Rm-Producer header.
+inline natsStatus publish_raw(jsCtx* js, const char* subject, const std::string& data, const char* producer,
+                              const std::string& id) {
+  natsMsg* m = nullptr;
+  natsMsg_Create(&m, subject, nullptr, data.data(), static_cast<int>(data.size()));
+  if (producer) natsMsgHeader_Set(m, "Rm-Producer", producer);
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MsgId = id.c_str();
+  jsPubAck* pa = nullptr;
+  const natsStatus st = js_PublishMsg(&pa, js, m, &po, nullptr);
+  jsPubAck_Destroy(pa);
+  natsMsg_Destroy(m);
+  return st;
+}
+
+// The HTTP status and body of a GET (status 0 when nothing answered).
+inline std::pair<int, std::string> get_status(std::uint16_t port, const std::string& path) {
+  auto r = core::http::get("127.0.0.1", port, path, std::chrono::milliseconds(3000));
+  if (!r) return {0, {}};
+  return {r->status, r->body};
 }
 
 inline boost::json::object get_json(std::uint16_t port, const std::string& path) {

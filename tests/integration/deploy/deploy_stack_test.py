@@ -255,7 +255,7 @@ def main():
         return 1
     finally:
         subprocess.run(dc + ["down", "-v", "--remove-orphans"], env=env, capture_output=True, timeout=300)
-        for image in cname:
+        for image in (*cname, "nats-server"):  # build-and-push.sh pushes the NATS image too
             subprocess.run(["docker", "rmi", f"localhost:{registry_port}/{image}:{TAG}"], capture_output=True)
         if registry:
             registry.terminate()

@@ -14,6 +14,7 @@
 
 #include "process/process_node.hpp"
 #include "process/session_dir.hpp"
+#include "support/video_frames.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -311,4 +312,46 @@ TEST_F(ProcessNodeTest,
   EXPECT_NE(s.error().message.find("raise ipc.output_bytes of node pynode"), std::string::npos)
       << s.error().message;
   EXPECT_TRUE(out.items.empty());
+}
+
+TEST_F(ProcessNodeTest, full_hd_rgb_frames_come_back_inverted_byte_for_byte_without_setting_channel_sizes) {
+  ProcessNode node(options("VideoInvert"));  // 1 MiB rings, no ipc: sizes: they grow with the data
+  ASSERT_TRUE(node.initialize());
+  const rm::test::FullHdFrames frames;
+  Collect out;
+  constexpr std::uint64_t kFrames = 8;
+  for (std::uint64_t n = 0; n < kFrames; ++n) {
+    auto s = node.process(frames.frame(n), out);
+    ASSERT_TRUE(s) << s.error().message;
+  }
+  ASSERT_EQ(out.items.size(), kFrames);
+  std::size_t exact = 0;
+  for (std::uint64_t n = 0; n < kFrames; ++n) exact += frames.matches(*out.items[n], n, true);
+  EXPECT_EQ(exact, kFrames);
+  ASSERT_TRUE(node.flush(out));
+  node.close();
+  EXPECT_EQ(files_in_root(), 0u);  // the grown channels and the first ones are all gone
+}
+
+TEST_F(ProcessNodeTest, a_frame_beyond_the_channel_ceiling_is_an_error_naming_the_ceiling_and_the_setting) {
+  auto o = options("VideoInvert");
+  o.max_channel_bytes = 8u << 20;  // two 6 MB records need 16 MiB
+  ProcessNode node(o);
+  ASSERT_TRUE(node.initialize());
+  Collect out;
+  auto s = node.process(rm::test::FullHdFrames().frame(0), out);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, NodeErrorCode::invalid_input);
+  EXPECT_NE(s.error().message.find("node pynode: an input of 62208"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("(video 1920x1080 rgb24 #0 (6220800 bytes))"), std::string::npos);
+  EXPECT_NE(s.error().message.find("up to 8388608 bytes (RM_IPC_MAX_CHANNEL_BYTES)"), std::string::npos)
+      << s.error().message;
+  EXPECT_NE(s.error().message.find("raise ipc.input_bytes of node pynode"), std::string::npos);
+  // Nothing accepted is lost: a small frame still goes through.
+  auto small = RuntimeData::make_video(rm::runtime::Bytes(std::vector<std::byte>(4 * 2, std::byte{10})), 4, 2,
+                                       rm::runtime::PixelFormat::gray, 1, 0);
+  ASSERT_TRUE(small);
+  ASSERT_TRUE(node.process(*small, out));
+  ASSERT_EQ(out.items.size(), 1u);
+  EXPECT_EQ(out.items[0]->video()->view()[7], 245);
 }

@@ -11,7 +11,7 @@ namespace {
 void clear_nats_env() {
   for (const char* k : {"NATS_URL", "NATS_STREAM", "NATS_SUBJECT", "NATS_REPLICAS", "NATS_MAX_BYTES",
                         "NATS_MAX_AGE_S", "NATS_DUPLICATE_WINDOW_S", "NATS_ACK_WAIT_MS", "NATS_CONSUMER",
-                        "NATS_FETCH", "NATS_PUBLISH_TIMEOUT_MS"}) {
+                        "NATS_FETCH", "NATS_PUBLISH_TIMEOUT_MS", "NATS_PUBLISH_WINDOW"}) {
     ::unsetenv(k);
   }
 }
@@ -52,6 +52,7 @@ TEST(NatsConfig, nats_url_lists_every_server_and_the_defaults_are_documented_one
   EXPECT_EQ(n.ack_wait_ms, 3000);
   EXPECT_EQ(n.duplicate_window_s, 120);
   EXPECT_EQ(n.consumer, "collectors");
+  EXPECT_EQ(n.publish_window, 8);
   EXPECT_EQ(rm::telemetry::nats_msg_id("host-1-w0", 42), "host-1-w0:42");
 }
 
@@ -61,10 +62,15 @@ TEST(NatsConfig, bad_values_are_refused_with_the_variable_named) {
     const char* value;
     const char* expect;
   } cases[] = {
-      {"NATS_URL", "http://h1:4222", "NATS_URL"},    {"NATS_URL", " , ", "NATS_URL"},
-      {"NATS_REPLICAS", "0", "NATS_REPLICAS"},       {"NATS_REPLICAS", "three", "NATS_REPLICAS"},
-      {"NATS_ACK_WAIT_MS", "5", "NATS_ACK_WAIT_MS"}, {"NATS_STREAM", "a.b", "NATS_STREAM"},
-      {"NATS_SUBJECT", "x.>", "NATS_SUBJECT"},       {"NATS_FETCH", "0", "NATS_FETCH"},
+      {"NATS_URL", "http://h1:4222", "NATS_URL"},
+      {"NATS_URL", " , ", "NATS_URL"},
+      {"NATS_REPLICAS", "0", "NATS_REPLICAS"},
+      {"NATS_REPLICAS", "three", "NATS_REPLICAS"},
+      {"NATS_ACK_WAIT_MS", "5", "NATS_ACK_WAIT_MS"},
+      {"NATS_STREAM", "a.b", "NATS_STREAM"},
+      {"NATS_SUBJECT", "x.>", "NATS_SUBJECT"},
+      {"NATS_FETCH", "0", "NATS_FETCH"},
+      {"NATS_PUBLISH_WINDOW", "0", "NATS_PUBLISH_WINDOW"},
   };
   for (const auto& k : cases) {
     Env e({{"NATS_URL", "nats://h1:4222"}, {k.var, k.value}});

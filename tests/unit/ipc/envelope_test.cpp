@@ -48,6 +48,16 @@ Bytes tensor_payload() {
   return out;
 }
 
+Bytes video_payload(rm::ipc::PixelFormat f = rm::ipc::PixelFormat::yuv420p, std::uint32_t w = 5,
+                    std::uint32_t h = 3) {
+  rm::ipc::VideoPayload v{f, w, h, 123456789012ULL};
+  Bytes out(v.encoded_size());
+  auto px = v.encode_header_into(out);
+  EXPECT_TRUE(px);
+  for (std::size_t i = 0; i < px->size(); ++i) (*px)[i] = static_cast<std::byte>(255 - i);
+  return out;
+}
+
 Bytes binary_payload() {
   Bytes bytes = {std::byte{0}, std::byte{0xFF}, std::byte{7}};
   rm::ipc::BinaryPayload b{"image/png", bytes};
@@ -74,6 +84,7 @@ std::vector<Bytes> valid_envelopes() {
       envelope(EnvelopeType::numpy, "sess", 6, tensor_payload()),
       envelope(EnvelopeType::control, "sess", 7, control_payload()),
       envelope(EnvelopeType::end_of_input, "sess", 8, {}),
+      envelope(EnvelopeType::video, "sess", 9, video_payload()),
   };
 }
 
@@ -123,6 +134,43 @@ TEST(Envelope, tensor_binary_and_control_round_trip) {
   EXPECT_EQ(c->payload, R"({"progress":1.0})");
 }
 
+TEST(Envelope, video_round_trips_format_size_frame_number_and_pixels_for_every_format) {
+  using rm::ipc::PixelFormat;
+  struct Case {
+    PixelFormat f;
+    std::uint32_t w, h;
+    std::size_t bytes;
+  };
+  for (auto c : {Case{PixelFormat::rgb24, 1920, 1080, 6220800}, Case{PixelFormat::rgba, 4, 2, 32},
+                 Case{PixelFormat::gray, 7, 3, 21}, Case{PixelFormat::yuv420p, 1920, 1080, 3110400},
+                 Case{PixelFormat::yuv420p, 5, 3, 15 + 2 * 3 * 2}}) {
+    SCOPED_TRACE(std::string(rm::ipc::to_string(c.f)));
+    EXPECT_EQ(rm::ipc::video_frame_bytes(c.f, c.w, c.h), c.bytes);
+    auto p = video_payload(c.f, c.w, c.h);
+    ASSERT_EQ(p.size(), rm::ipc::kVideoHeaderSize + c.bytes);
+    EXPECT_EQ(p[0], std::byte{rm::ipc::kVideoPayloadVersion});
+    auto v = rm::ipc::decode_video(p);
+    ASSERT_TRUE(v) << v.error().message;
+    EXPECT_EQ(v->format, c.f);
+    EXPECT_EQ(v->width, c.w);
+    EXPECT_EQ(v->height, c.h);
+    EXPECT_EQ(v->frame_number, 123456789012ULL);
+    ASSERT_EQ(v->pixels.size(), c.bytes);
+    EXPECT_EQ(v->pixels.data(), p.data() + rm::ipc::kVideoHeaderSize);  // a view, not a copy
+    EXPECT_EQ(v->pixels[c.bytes - 1], static_cast<std::byte>(255 - (c.bytes - 1)));
+    EXPECT_EQ(rm::ipc::pixel_format_from_name(rm::ipc::to_string(c.f)), c.f);
+  }
+  EXPECT_FALSE(rm::ipc::pixel_format_from_name("bgr24"));
+}
+
+TEST(Envelope, encoding_a_video_frame_with_a_zero_dimension_is_an_error) {
+  rm::ipc::VideoPayload v{rm::ipc::PixelFormat::rgb24, 0, 10, 0};
+  Bytes out(64);
+  auto r = v.encode_header_into(out);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, IpcErrc::invalid_argument);
+}
+
 TEST(Envelope, every_valid_envelope_decodes_with_full_payload_checks) {
   for (const auto& env : valid_envelopes()) {
     auto v = rm::ipc::decode_envelope_checked(env);
@@ -154,6 +202,11 @@ void PrintTo(const Malformed& m, std::ostream* os) {
 
 Bytes with_byte(Bytes b, std::size_t at, std::uint8_t v) {
   b.at(at) = std::byte{v};
+  return b;
+}
+
+Bytes shortened(Bytes b, std::size_t n) {
+  b.resize(b.size() - n);
   return b;
 }
 
@@ -193,6 +246,18 @@ std::vector<Malformed> malformed_cases() {
        "do not match"},
       {"control_empty_kind",
        envelope(EnvelopeType::control, "s", 1, text_bytes(R"({"kind":"","payload":{}})")), "kind is empty"},
+      {"video_unknown_version", envelope(EnvelopeType::video, "s", 1, with_byte(video_payload(), 0, 2)),
+       "unknown video payload version 2 (this build reads version 1)"},
+      {"video_unknown_pixel_format", envelope(EnvelopeType::video, "s", 1, with_byte(video_payload(), 1, 9)),
+       "field 'video.pixel_format' at offset 1: unknown pixel format 9"},
+      {"video_zero_height", envelope(EnvelopeType::video, "s", 1, with_byte(video_payload(), 6, 0)),
+       "field 'video.height' at offset 6: dimension is 0"},
+      {"video_pixels_short", envelope(EnvelopeType::video, "s", 1, shortened(video_payload(), 1)),
+       "field 'video.pixels' at offset 18: 26 bytes, but a 5x3 yuv420p frame is 27 bytes"},
+      {"video_pixels_long", envelope(EnvelopeType::video, "s", 1, appended(video_payload(), 1)),
+       "28 bytes, but a 5x3 yuv420p frame is 27 bytes"},
+      {"video_width_huge", envelope(EnvelopeType::video, "s", 1, with_byte(video_payload(), 5, 0xFF)),
+       "bytes, but a"},
       {"end_of_input_with_payload", envelope(EnvelopeType::end_of_input, "s", 1, Bytes(1)), "must be empty"},
   };
 }

@@ -74,6 +74,16 @@ DataPtr value_of(const boost::json::object& c) {
     }
     return RuntimeData::make_tensor(shape, str(c, "dtype"), Bytes(std::move(data)), ts);
   }
+  if (type == "video") {
+    auto format = rm::ipc::pixel_format_from_name(str(c, "pixel_format"));
+    EXPECT_TRUE(format);
+    auto v = RuntimeData::make_video(Bytes(from_hex(str(c, "pixels_hex"))),
+                                     c.at("width").to_number<std::uint32_t>(),
+                                     c.at("height").to_number<std::uint32_t>(), *format,
+                                     c.at("frame_number").to_number<std::uint64_t>(), ts);
+    EXPECT_TRUE(v) << v.error();
+    return *v;
+  }
   if (type == "control") return RuntimeData::make_control(str(c, "kind"), c.at("payload").as_object(), ts);
   return RuntimeData::make_end_of_stream(ts);
 }
@@ -140,6 +150,45 @@ TEST(Wire, borrowed_audio_views_the_record_and_keeps_it_alive) {
     EXPECT_EQ(released, 0);
   }
   EXPECT_EQ(released, 1);
+}
+
+TEST(Wire, a_1080p_rgb_frame_round_trips_as_a_borrowed_view_of_the_record) {
+  std::vector<std::byte> pixels(1920 * 1080 * 3);
+  for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::byte>(i * 31 + 7);
+  auto frame =
+      RuntimeData::make_video(Bytes(pixels), 1920, 1080, rm::runtime::PixelFormat::rgb24, 41, 1'366'666);
+  ASSERT_TRUE(frame) << frame.error();
+  auto raw = std::make_shared<std::vector<std::byte>>(encode("sess", **frame));
+  ASSERT_EQ(raw->size(), rm::ipc::envelope_size(4, rm::ipc::kVideoHeaderSize + pixels.size()));
+  bool released = false;
+  auto env = decode(*raw, DecodeMode::borrow, [raw, &released]() mutable { released = true; });
+  ASSERT_TRUE(env) << env.error().message;
+  const auto* v = env->data->video();
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->width, 1920u);
+  EXPECT_EQ(v->height, 1080u);
+  EXPECT_EQ(v->format, rm::runtime::PixelFormat::rgb24);
+  EXPECT_EQ(v->frame_number, 41u);
+  EXPECT_EQ(env->data->timestamp_us, 1'366'666);
+  // A view into the record, not a copy, with the same bytes.
+  EXPECT_GE(v->pixels.data(), raw->data());
+  EXPECT_LT(v->pixels.data(), raw->data() + raw->size());
+  ASSERT_EQ(v->pixels.size(), pixels.size());
+  EXPECT_EQ(std::memcmp(v->pixels.data(), pixels.data(), pixels.size()), 0);
+  EXPECT_EQ(rm::runtime::summarize(*env->data), "video 1920x1080 rgb24 #41 (6220800 bytes)");
+  EXPECT_FALSE(released);
+  env->data.reset();
+  EXPECT_TRUE(released);
+}
+
+TEST(Wire, a_video_frame_whose_pixels_do_not_match_its_size_cannot_be_built) {
+  auto v =
+      RuntimeData::make_video(Bytes(std::vector<std::byte>(11)), 2, 2, rm::runtime::PixelFormat::rgb24, 0, 0);
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error(), "video frame: 11 bytes of pixels, but a 2x2 rgb24 frame is 12 bytes");
+  auto zero = RuntimeData::make_video(Bytes(), 0, 2, rm::runtime::PixelFormat::gray, 0, 0);
+  ASSERT_FALSE(zero);
+  EXPECT_NE(zero.error().find("zero dimension"), std::string::npos);
 }
 
 TEST(Wire, audio_samples_start_aligned_for_any_session_length) {

@@ -1,13 +1,15 @@
 #pragma once
 // DockerClient: the Docker Engine API over its unix socket (/var/run/docker.sock or
-// DOCKER_HOST=unix://...), spoken with Boost.Beast. No docker CLI involved.
+// DOCKER_HOST=unix://...), spoken through core's HTTP client (core/http_exchange.hpp). No
+// docker CLI involved. Calls live in client.cpp (connect, version), images.cpp, containers.cpp;
+// the transport in transport.cpp.
 //
 // Guarantees:
 // - Every call opens its own connection, so one client may be used from any number of threads
 //   at once (long-polls such as wait() and follow-logs block only their own thread).
 // - Every call has a deadline (Options::timeout) and may be cancelled through a CancelToken
 //   from another thread; a timed-out or cancelled call returns DockerErrorCode::timeout /
-//   cancelled and leaves nothing behind.
+//   cancelled at its deadline or at the cancel (timers, no polling) and leaves nothing behind.
 // - API errors come back as values with the daemon's own message.
 // - Paths are prefixed with the negotiated API version (/v1.xx), the daemon's ApiVersion capped
 //   at the newest version this client was written against.
@@ -22,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/cancel_token.hpp"
 #include "docker/container_spec.hpp"
 #include "docker/docker_error.hpp"
 
@@ -35,15 +38,8 @@ struct Endpoint {
 // DOCKER_HOST when set (unix:///path), else the default socket.
 Result<Endpoint> endpoint_from_env();
 
-// Set from any thread to abort a running call.
-class CancelToken {
- public:
-  void cancel() { flag_->store(true); }
-  bool cancelled() const { return flag_->load(); }
-
- private:
-  std::shared_ptr<std::atomic<bool>> flag_ = std::make_shared<std::atomic<bool>>(false);
-};
+// Set from any thread to abort a running call (copies share the flag).
+using CancelToken = core::CancelToken;
 
 struct VersionInfo {
   std::string version;  // engine version, e.g. 20.10.24

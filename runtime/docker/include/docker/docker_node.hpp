@@ -92,6 +92,7 @@ struct DockerNodeOptions {
   std::uint64_t data_capacity = 4u << 20;           // RM_PROCESS_CHANNEL_BYTES
   std::uint64_t input_capacity = 0;                 // the manifest's ipc.input_bytes (0: data_capacity)
   std::uint64_t output_capacity = 0;                // ipc.output_bytes
+  std::uint64_t max_channel_bytes = 256u << 20;     // RM_IPC_MAX_CHANNEL_BYTES (growth ceiling)
   DockerFallback fallback = DockerFallback::error;  // RM_DOCKER_FALLBACK=process|error
   bool share = false;                               // RM_DOCKER_SHARE=1
   KeepContainers keep = KeepContainers::never;      // RM_DOCKER_KEEP=never|on-failure|always

@@ -10,38 +10,15 @@
 #include <string>
 #include <string_view>
 
+#include "core/http_response_decoder.hpp"
+
 namespace rm::docker {
 
-// HTTP/1.1 response decoder (status line, headers, body by Content-Length, chunked transfer
-// encoding or until EOF), built on Boost.Beast's basic_parser. The body is handed out as it
-// arrives, so multi-megabyte build logs and endless log follows never accumulate in memory.
-class ResponseDecoder {
+// The HTTP/1.1 response decoder shared with core's HTTP client; errors name the Docker daemon.
+class ResponseDecoder : public core::http::ResponseDecoder {
  public:
-  struct Callbacks {
-    std::function<void(int status)> on_header;            // after all header fields
-    std::function<bool(std::string_view piece)> on_body;  // return false to stop early
-  };
-  explicit ResponseDecoder(Callbacks cb);
-  ~ResponseDecoder();
-  ResponseDecoder(const ResponseDecoder&) = delete;
-  ResponseDecoder& operator=(const ResponseDecoder&) = delete;
-
-  // Feeds bytes; returns false on a protocol error (see error()) or when on_body asked to stop.
-  bool feed(std::string_view bytes);
-  // The peer closed the connection: completes a body delimited by EOF, or reports truncation.
-  bool finish_eof();
-
-  bool header_done() const;
-  bool done() const;     // a complete message was parsed
-  bool stopped() const;  // on_body returned false
-  int status() const;
-  const std::string& error() const;  // empty when there was none
-  // Header fields, names lower-cased (last value wins).
-  const std::map<std::string, std::string>& headers() const;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  explicit ResponseDecoder(Callbacks cb)
+      : core::http::ResponseDecoder(std::move(cb), Options{.peer = "the Docker daemon"}) {}
 };
 
 // Docker's multiplexed log stream for containers without a TTY: frames of

@@ -62,6 +62,8 @@ struct ProcessNodeOptions {
   std::uint64_t input_capacity = 0;
   std::uint64_t output_capacity = 0;
   std::uint64_t control_capacity = 64u << 10;
+  // input_capacity 0: rings grow with the data up to this ($RM_IPC_MAX_CHANNEL_BYTES, 256 MiB).
+  std::uint64_t max_channel_bytes = 256u << 20;
 
   // Fills every unset field from the environment and built-in defaults.
   static ProcessNodeOptions from_env(std::string node_id, std::string node_type, std::string session_id,

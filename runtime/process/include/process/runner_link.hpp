@@ -8,6 +8,7 @@
 //   wait_ready()  the READY handshake: logs rm.progress, fails on rm.error, returns on rm.ready
 //                 (keeping the announced contract), times out naming the last progress;
 //   process()     one input envelope into the input ring, outputs collected until rm.batch_end;
+//                 an input larger than the input ring first grows both rings (see grow_channels);
 //   flush()       end-of-stream in, outputs collected until the runner's end-of-stream;
 //   request_stop()  rm.stop on the control channel (best effort);
 //   cancel()      from any thread: a waiting wait_ready()/process()/flush() returns
@@ -44,7 +45,19 @@ struct RunnerLinkOptions {
   std::uint64_t control_capacity = 64u << 10;
   // What runs the node, for messages: "python process", "container", ...
   std::string runner_name = "python process";
+  // Channel sizes derived from the data (docs/python-nodes.md "Channel sizes"): when an input
+  // does not fit the input ring, the host makes rings of channel_bytes_for(size) (input, and the
+  // output too unless fixed_output), moves the runner onto them in-band ("rm.channels_moved",
+  // acknowledged before anything else is sent) and retires the old ones. Off when the manifest
+  // sets ipc.input_bytes: then a value too large stays an error naming that setting.
+  bool grow_channels = false;
+  bool fixed_output = false;                     // the manifest set ipc.output_bytes
+  std::uint64_t max_channel_bytes = 256u << 20;  // ceiling of grown rings ($RM_IPC_MAX_CHANNEL_BYTES)
 };
+
+// Ring size for values of `value_bytes`: two records of that size (so a producer can fill the
+// next while the consumer still reads one), rounded up to a power of two, at least `floor`.
+std::uint64_t channel_bytes_for(std::uint64_t value_bytes, std::uint64_t floor);
 
 class RunnerLink {
  public:

@@ -38,7 +38,7 @@ tl::expected<std::size_t, WireError> encode_into(std::span<std::byte> out, std::
                                                  const runtime::RuntimeData& d);
 std::vector<std::byte> encode(std::string_view session, const runtime::RuntimeData& d);
 
-// How decoded bulk payloads (audio samples, binary, tensor data) hold their bytes.
+// How decoded bulk payloads (audio samples, video pixels, binary, tensor data) hold their bytes.
 enum class DecodeMode {
   copy,    // owned copies: the record may be released right after decode
   borrow,  // views into `in`, kept valid by `keep_alive` (e.g. the shm Sample), no copy

@@ -25,6 +25,7 @@
 //   NATS_CONSUMER (collectors)     durable consumer name shared by all collectors
 //   NATS_FETCH (64)           batches a collector pulls per request
 //   NATS_PUBLISH_TIMEOUT_MS (2000)  a publish not acknowledged within this is retried (same id)
+//   NATS_PUBLISH_WINDOW (8)   batches a streamer worker has unacknowledged at most (async)
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -46,6 +47,7 @@ struct NatsConfig {
   std::string consumer = "collectors";
   int fetch = 64;
   std::int64_t publish_timeout_ms = 2000;
+  int publish_window = 8;
 
   std::string in_stream() const { return stream + "_IN"; }
   std::string in_subject() const { return subject + ".in"; }

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include "core/http.hpp"
@@ -43,6 +44,9 @@ struct GatewayOptions {
   std::chrono::seconds stale_after{300};
   // Why the gateway is not ready (for /ready), or nullopt when it is; unset = always ready.
   std::function<std::optional<std::string>()> not_ready;
+  // Cluster mode: fills /health's "collector" (ok | unreachable) and details from the data
+  // source (the NATS connection) instead of probing COLLECTOR_HOST; set probe_collector = false.
+  std::function<void(boost::json::object&)> health_source;
   std::size_t default_limit = 1000;
   std::size_t max_limit = 10000;
   std::string version = "0.1.0";

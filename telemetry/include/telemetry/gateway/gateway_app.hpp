@@ -6,7 +6,8 @@
 //   STALE_AFTER_SECONDS (300): /metrics/gpus leaves out GPUs silent this long (0 = keep all).
 //   RETENTION (0 = off; e.g. 24h): as the collector's, so both hold the same samples.
 //   NATS_URL (unset): cluster mode, read the JetStream applied stream instead of DATA_DIR
-//   (docs/cluster.md; RETENTION does not apply there, the stream's limits do).
+//   (docs/cluster.md); RETENTION applies as well (within the stream's own limits), /health
+//   reports the NATS connection instead of COLLECTOR_HOST, /ready is 503 until caught up.
 // The dashboard (/), Swagger UI (/docs) and their libraries (/vendor) are served from
 // share/remotemedia/web next to the executable, or RM_WEB_ROOT, after the API routes.
 //

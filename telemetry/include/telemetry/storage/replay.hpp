@@ -7,7 +7,11 @@
 //   * a checkpoint counts only with its end record, whose record count must match;
 //   * the log ends at the first invalid record: in the last segment that is a torn tail (the
 //     writer may still be appending), in an earlier segment it is corruption, and nothing
-//     after it -- no later segment -- is part of the log (the store drops those segments).
+//     after it -- no later segment -- is part of the log (the store drops those segments);
+//   * a zero-filled tail is where a pre-allocated segment's writing stopped: the end of that
+//     segment, not corruption. The next segment's segment_start record names the length its
+//     predecessor was written to; a predecessor that replayed shorter (its tail never reached
+//     the disk) ends the log there, so nothing is replayed after a gap.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -40,12 +44,19 @@ class ReplayState {
   bool checkpoint_complete = false;
   std::size_t batches = 0;
   std::size_t records = 0;  // records applied (checkpoint end marker excluded)
+  // The segment being replayed and the offset just after its last valid record; the one
+  // replayed before it (checked against the next segment_start record).
+  std::uint64_t segment = 0;
+  std::size_t segment_end = 0;
+  std::optional<std::pair<std::uint64_t, std::size_t>> previous_segment;
+  std::optional<std::string> gap;  // why a segment_start record was refused
 
  private:
   bool apply_gpu_def(std::string_view payload);
   bool apply_metric_def(std::string_view payload);
   bool apply_batch(std::string_view payload);
   bool apply_gpu_state(std::string_view payload);
+  bool apply_segment_start(std::string_view payload);
   Index& index_;
   std::vector<Index::Gpu*> gpus_;
   std::vector<std::uint32_t> metrics_;
@@ -65,8 +76,9 @@ struct SegmentReplay {
   bool log_ends_here = false;
 };
 
-// Replays the records in `data`, the bytes of a segment from `offset` (0 = the whole file,
-// header included), into `state`. `is_last` says whether a later segment exists.
-SegmentReplay replay_segment(std::string_view data, std::size_t offset, bool is_last, ReplayState& state);
+// Replays the records in `data`, the bytes of segment number `segment` from `offset` (0 = the
+// whole file, header included), into `state`. `is_last` says whether a later segment exists.
+SegmentReplay replay_segment(std::string_view data, std::uint64_t segment, std::size_t offset, bool is_last,
+                             ReplayState& state);
 
 }  // namespace rm::telemetry

@@ -6,8 +6,11 @@
 //
 //   u32 length (LE, bytes of type+payload) | u32 CRC32C(type+payload) | u8 type | payload
 //
-// A record never spans two segments. Checkpoints ("checkpoint.<N>", N = last segment they
-// cover) use the same record framing after their own header ("RMCKP" 0 0 1).
+// A record never spans two segments. Segments are pre-allocated (their tail reads as zeros
+// until written), so a zero-filled tail at a record boundary is the end of a segment; the
+// segment_start record that opens the next one names the length its predecessor must have. Checkpoints
+// ("checkpoint.<N>", N = last segment they cover) use the same record framing after their own header ("RMCKP"
+// 0 0 1).
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -26,13 +29,14 @@ inline constexpr std::size_t kRecordHeader = 9;
 inline constexpr std::uint32_t kMaxRecord = 256U << 20;
 
 enum class RecordType : std::uint8_t {
-  gpu_def = 1,       // u32 ref, GpuInfo
-  metric_def = 2,    // u32 ref, str name
-  batch = 3,         // str producer, u64 seq, u32 n, n x (u32 gpu ref, u32 metric ref, i64 ts, f64 v)
-  ckpt_header = 10,  // u64 last segment covered
-  producer = 11,     // str producer, u64 highest durable seq
-  gpu_state = 12,    // u32 gpu ref, i64 first_seen, u64 appended, latest[], entries[]
-  ckpt_end = 13,     // u64 number of records before it
+  gpu_def = 1,        // u32 ref, GpuInfo
+  metric_def = 2,     // u32 ref, str name
+  batch = 3,          // str producer, u64 seq, u32 n, n x (u32 gpu ref, u32 metric ref, i64 ts, f64 v)
+  segment_start = 4,  // u64 previous segment, u64 its length in bytes (first record of a segment)
+  ckpt_header = 10,   // u64 last segment covered
+  producer = 11,      // str producer, u64 highest durable seq
+  gpu_state = 12,     // u32 gpu ref, i64 first_seen, u64 appended, latest[], entries[]
+  ckpt_end = 13,      // u64 number of records before it
 };
 
 void append_record(std::string& out, RecordType type, std::string_view payload);
@@ -53,6 +57,9 @@ ScanResult scan_records(std::string_view data, std::string_view magic, std::size
                         const std::function<bool(RecordType, std::string_view)>& on_record);
 
 std::string segment_name(std::uint64_t n);
+// The store's pre-created next segment in <dir>/wal/ (header written, space reserved, synced),
+// renamed to its number when the writer rolls into it. Not a segment until then.
+inline constexpr std::string_view kSpareSegment = "next.spare";
 // Segment numbers in <wal_dir>, ascending. Non-segment files are ignored.
 std::vector<std::uint64_t> list_segments(const std::filesystem::path& wal_dir);
 // checkpoint.<N> files in dir, newest first (".tmp" excluded).
