@@ -2,7 +2,9 @@
 // real time, over the streaming server (real WebSockets on 127.0.0.1, server in this process)
 // and over the in-process path (PipelineExecutor, what `remotemedia run` uses), at 1 and at N
 // concurrent sessions; and sessions started per second (connect, ready, end, close).
-//   server_bench [--sessions 100] [--seconds 5] [--starts 200]
+//   server_bench [--sessions 100] [--seconds 5] [--starts 200] [--spin-us 100]
+// (--spin-us: the server's node_spin, how long an idle node thread spins before sleeping; the
+// in-process rows keep the runtime's default.)
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -13,6 +15,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include <fmt/format.h>
 
@@ -116,11 +120,20 @@ void in_process(const rm::runtime::PipelineExecutor& ex, int sessions, int chunk
   for (auto& t : threads) t.join();
 }
 
+// CPU seconds this process has used so far (user + system, every thread).
+double cpu_s() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int sessions = 100, seconds_ = 5, starts = 200;
+  int sessions = 100, seconds_ = 5, starts = 200, spin_us = 100;
   for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--spin-us")) spin_us = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--sessions")) sessions = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--seconds")) seconds_ = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--starts")) starts = std::atoi(argv[i + 1]);
@@ -138,6 +151,7 @@ int main(int argc, char** argv) {
   rm::server::ServerOptions so;
   so.port = 0;
   so.max_sessions = static_cast<std::size_t>(sessions) + 16;
+  so.node_spin = microseconds(spin_us);
   rm::server::StreamServer server(std::move(*catalog), so);
   if (auto ok = server.start(); !ok) {
     std::fprintf(stderr, "%s\n", ok.error().c_str());
@@ -148,10 +162,16 @@ int main(int argc, char** argv) {
               seconds_);
   for (int n : {1, sessions}) {
     Stats a, b;
+    const double c0 = cpu_s();
     in_process(executor, n, chunks, a);
+    const double c1 = cpu_s();
     over_server(url, n, chunks, b);
-    std::printf("  %3d session(s)  in-process: %s\n", n, a.summary().c_str());
-    std::printf("  %3d session(s)  server:     %s\n", n, b.summary().c_str());
+    const double c2 = cpu_s();
+    // CPU per second of streaming: how much of the machine the path takes (clients included).
+    std::printf("  %3d session(s)  in-process: %s cpu=%.2f s/s\n", n, a.summary().c_str(),
+                (c1 - c0) / seconds_);
+    std::printf("  %3d session(s)  server:     %s cpu=%.2f s/s\n", n, b.summary().c_str(),
+                (c2 - c1) / seconds_);
   }
   auto t0 = steady_clock::now();
   int ok = 0;

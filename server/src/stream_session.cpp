@@ -356,6 +356,7 @@ void StreamSession::feed(const ServedPipeline* served, std::string requested_id,
   auto log = core::logger("server");
   runtime::SessionOptions so;
   so.session_id = requested_id.empty() ? runtime::make_session_id() : requested_id;
+  so.spin = ctx_.options().node_spin;
   {
     std::lock_guard lock(state_mutex_);
     id_ = so.session_id;

@@ -38,6 +38,8 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{60'000};
   std::chrono::milliseconds write_timeout{30'000};  // a client that reads nothing this long is dropped
   std::chrono::milliseconds drain_timeout{30'000};
+  // How long a session's idle node thread spins before it sleeps (runtime::SessionOptions::spin).
+  std::chrono::microseconds node_spin{100};
   std::filesystem::path
       web_root;  // share/remotemedia/web: stream/ served at /, vendor/ at /vendor (empty = none)
 };
