@@ -24,14 +24,12 @@ import urllib.request
 
 ROOT = os.path.abspath(os.environ.get("RM_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../../..")))
 sys.path.insert(0, os.path.join(ROOT, "tests/integration/deploy"))
-from deploy_stack_test import (CSV_PATH, DOCKER_DIR, TAG, Failure, check, compose_command,  # noqa: E402
-                               dcgm_gpu_ids, free_port, http_get, log, run, skip_or_fail, wait_for)
+sys.path.insert(0, os.path.join(ROOT, "tests/support"))
+from deploy_stack_test import CSV_PATH, DOCKER_DIR, TAG, dcgm_gpu_ids  # noqa: E402
+from docker_script import (Failure, check, free_port, http_get, image_exists, log,  # noqa: E402
+                           require_docker_and_compose, run, wait_for)
 
 TELEMETRY_IMAGES = ("telemetry-streamer", "telemetry-collector", "api-gateway")
-
-
-def image_exists(ref):
-    return subprocess.run(["docker", "image", "inspect", ref], capture_output=True).returncode == 0
 
 
 def get_raw(url):
@@ -40,16 +38,7 @@ def get_raw(url):
 
 
 def main():
-    if not (subprocess.run(["which", "docker"], capture_output=True).returncode == 0):
-        skip_or_fail("the docker CLI is not installed")
-    if subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode != 0:
-        skip_or_fail("the Docker daemon does not answer (scripts/docker-up.sh starts one)")
-    compose = compose_command()
-    if not compose:
-        skip_or_fail("neither 'docker compose' nor 'docker-compose' is installed (apt-get install docker-compose)")
-    if not image_exists("debian:bookworm-slim"):
-        env = dict(os.environ, RM_BASE_IMAGES="debian:bookworm-slim")
-        run(["bash", os.path.join(ROOT, "scripts/base-images.sh")], env=env, timeout=1800, capture=False)
+    compose = require_docker_and_compose()
 
     t0 = time.monotonic()
     missing = [i for i in TELEMETRY_IMAGES if not image_exists(f"{i}:{TAG}")]

@@ -13,10 +13,8 @@ the named volume, and finally removes the stack with its volume.
 Exit 77 (skipped) when Docker is unavailable, unless RM_REQUIRE_DOCKER=1 (then it fails).
 """
 import csv
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,79 +23,13 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.abspath(os.environ.get("RM_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../../..")))
+sys.path.insert(0, os.path.join(ROOT, "tests/support"))
+from docker_script import (Failure, check, free_port, http_get, log,  # noqa: E402
+                           require_docker_and_compose, run, skip_or_fail, wait_for)
+
 DOCKER_DIR = os.path.join(ROOT, "deploy/docker")
 CSV_PATH = os.path.join(ROOT, "tests/data/dcgm_metrics_20250718_134233.csv")
 TAG = os.environ.get("RM_DEPLOY_TEST_TAG", "deploy-test")
-SKIP = 77
-T0 = time.monotonic()
-
-
-def log(msg):
-    print(f"[{time.monotonic() - T0:7.1f}s] {msg}", flush=True)
-
-
-def skip_or_fail(reason):
-    if os.environ.get("RM_REQUIRE_DOCKER") == "1":
-        log(f"FAIL (RM_REQUIRE_DOCKER=1): {reason}")
-        sys.exit(1)
-    log(f"SKIP: {reason}")
-    sys.exit(SKIP)
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
-def run(cmd, *, env=None, timeout=600, check_rc=True, capture=True, cwd=None, quiet=False):
-    if not quiet:
-        log("$ " + " ".join(cmd))
-    p = subprocess.run(cmd, env=env, timeout=timeout, cwd=cwd, text=True,
-                       stdout=subprocess.PIPE if capture else None,
-                       stderr=subprocess.STDOUT if capture else None)
-    if check_rc and p.returncode != 0:
-        raise Failure(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout or ''}")
-    return p
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.status, json.loads(r.read().decode())
-
-
-def wait_for(what, fn, timeout=180, interval=1.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            ok, last = fn()
-            if ok:
-                return last
-        except (OSError, urllib.error.URLError, ValueError, subprocess.SubprocessError) as e:
-            last = repr(e)
-        time.sleep(interval)
-    raise Failure(f"timed out after {timeout}s waiting for {what}; last: {last}")
-
-
-def compose_command():
-    forced = os.environ.get("RM_COMPOSE")
-    if forced:
-        return forced.split()
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
-        return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    return None
 
 
 def dcgm_gpu_ids():
@@ -106,20 +38,10 @@ def dcgm_gpu_ids():
 
 
 def main():
-    if not shutil.which("docker"):
-        skip_or_fail("the docker CLI is not installed")
-    if subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode != 0:
-        skip_or_fail("the Docker daemon does not answer (scripts/docker-up.sh starts one)")
-    compose = compose_command()
-    if not compose:
-        skip_or_fail("neither 'docker compose' nor 'docker-compose' is installed (apt-get install docker-compose)")
+    compose = require_docker_and_compose()
     registry_bin = shutil.which("docker-registry") or shutil.which("registry")
     if not registry_bin:
         skip_or_fail("no registry binary (apt-get install docker-registry)")
-    if subprocess.run(["docker", "image", "inspect", "debian:bookworm-slim"], capture_output=True).returncode != 0:
-        log("debian:bookworm-slim missing: building it locally (scripts/base-images.sh)")
-        env = dict(os.environ, RM_BASE_IMAGES="debian:bookworm-slim")
-        run(["bash", os.path.join(ROOT, "scripts/base-images.sh")], env=env, timeout=1800, capture=False)
 
     expected_ids = dcgm_gpu_ids()
     check(len(expected_ids) > 0, f"no GPU uuids in {CSV_PATH}")

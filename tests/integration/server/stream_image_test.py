@@ -18,47 +18,19 @@ import hashlib
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
 ROOT = os.path.abspath(os.environ.get("RM_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../../..")))
+sys.path.insert(0, os.path.join(ROOT, "tests/support"))
+from docker_script import Failure, free_port, image_exists, log, require_docker_and_compose, run  # noqa: E402
+
 CLI = os.environ.get("RM_CLI", os.path.join(ROOT, "build/apps/remotemedia/remotemedia"))
 DOCKER_DIR = os.path.join(ROOT, "deploy/docker")
 DOCKERFILE = os.path.join(DOCKER_DIR, "stream-server.Dockerfile")
 COMPOSE_FILE = os.path.join(DOCKER_DIR, "docker-compose.stream.yml")
-SKIP = 77
-T0 = time.monotonic()
-
-
-def log(msg):
-    print(f"[{time.monotonic() - T0:7.1f}s] {msg}", flush=True)
-
-
-def skip_or_fail(reason):
-    if os.environ.get("RM_REQUIRE_DOCKER") == "1":
-        log(f"FAIL (RM_REQUIRE_DOCKER=1): {reason}")
-        sys.exit(1)
-    log(f"SKIP: {reason}")
-    sys.exit(SKIP)
-
-
-def run(cmd, timeout=600, check=True, env=None):
-    log("$ " + " ".join(cmd))
-    p = subprocess.run(cmd, timeout=timeout, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       env=env)
-    if check and p.returncode != 0:
-        raise AssertionError(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout[-4000:]}")
-    return p
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def definition_hash():
@@ -67,10 +39,6 @@ def definition_hash():
         with open(f, "rb") as fh:
             h.update(fh.read())
     return h.hexdigest()[:12]
-
-
-def image_exists(ref):
-    return subprocess.run(["docker", "image", "inspect", ref], capture_output=True).returncode == 0
 
 
 def write_tone(path, seconds=2, rate=16000):
@@ -85,19 +53,9 @@ def write_tone(path, seconds=2, rate=16000):
 
 
 def main():
-    if not shutil.which("docker"):
-        skip_or_fail("the docker CLI is not installed")
-    if subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode != 0:
-        skip_or_fail("the Docker daemon does not answer (scripts/docker-up.sh starts one)")
-    compose = shutil.which("docker-compose")
-    if not compose:
-        skip_or_fail("docker-compose is not installed (apt-get install docker-compose)")
+    compose = require_docker_and_compose()
     if not os.path.exists(CLI):
-        raise AssertionError(f"{CLI} is not built")
-    if not image_exists("debian:bookworm-slim"):
-        log("debian:bookworm-slim missing: building it locally (scripts/base-images.sh)")
-        env = dict(os.environ, RM_BASE_IMAGES="debian:bookworm-slim")
-        run(["bash", os.path.join(ROOT, "scripts/base-images.sh")], timeout=1800, env=env)
+        raise Failure(f"{CLI} is not built")
 
     tag = f"def-{definition_hash()}"
     image = f"remotemedia/stream-server:{tag}"
@@ -112,14 +70,14 @@ def main():
     port = free_port()
     env = dict(os.environ, IMAGE_TAG=tag, STREAM_HOST_PORT=str(port), PUBLISH_ADDR="127.0.0.1")
     env.pop("IMAGE_REGISTRY", None)
-    dc = [compose, "-p", project, "-f", COMPOSE_FILE]
+    dc = compose + ["-p", project, "-f", COMPOSE_FILE]
     tmp = tempfile.mkdtemp(prefix="rm-stream-image-")
     failure = None
     try:
         run(dc + ["up", "-d", "--no-build"], env=env, timeout=300)
         cid = run(dc + ["ps", "-q", "stream-server"], env=env).stdout.strip()
         if not cid:
-            raise AssertionError("compose started no stream-server container")
+            raise Failure("compose started no stream-server container")
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
         health = None
@@ -131,16 +89,16 @@ def main():
             except OSError:
                 time.sleep(0.5)
         if not health or health.get("status") != "ok":
-            raise AssertionError(f"no /health from the container on {url}: {health}\n"
-                                 + run(dc + ["logs"], env=env, check=False).stdout[-3000:])
+            raise Failure(f"no /health from the container on {url}: {health}\n"
+                                 + run(dc + ["logs"], env=env, check_rc=False).stdout[-3000:])
         with urllib.request.urlopen(url + "/v1/pipelines", timeout=5) as r:
             names = [p["name"] for p in json.loads(r.read())["pipelines"]]
         if "passthrough" not in names or "transcription" not in names:
-            raise AssertionError(f"the image serves {names}, expected passthrough and transcription")
+            raise Failure(f"the image serves {names}, expected passthrough and transcription")
         mounts = json.loads(run(["docker", "inspect", cid]).stdout)[0]["Mounts"]
         dests = {m["Destination"]: m["Source"] for m in mounts}
         if dests.get("/var/run/docker.sock") != "/var/run/docker.sock" or dests.get("/dev/shm") != "/dev/shm":
-            raise AssertionError(f"mounts: {dests}")
+            raise Failure(f"mounts: {dests}")
 
         wav = os.path.join(tmp, "tone.wav")
         write_tone(wav)
@@ -149,9 +107,9 @@ def main():
         with open(out) as f:
             recs = [json.loads(line) for line in f]
         if len(recs) != 100 or any(r["node"] != "echo" or r["type"] != "audio" for r in recs):
-            raise AssertionError(f"{len(recs)} outputs (expected 100 echoed 20 ms chunks): {recs[:2]}")
+            raise Failure(f"{len(recs)} outputs (expected 100 echoed 20 ms chunks): {recs[:2]}")
         if [r["timestamp_us"] for r in recs] != [k * 20000 for k in range(100)]:
-            raise AssertionError("outputs out of order")
+            raise Failure("outputs out of order")
         log("100 chunks of 20 ms streamed through the container and back, in order")
 
         # Health check of the image (HEALTHCHECK) turns healthy; SIGTERM drains and exits 0.
@@ -162,16 +120,16 @@ def main():
             if state != "healthy":
                 time.sleep(1)
         if state != "healthy":
-            raise AssertionError(f"container health: {state}")
+            raise Failure(f"container health: {state}")
         run(["docker", "stop", "-t", "40", cid], timeout=60)
         code = run(["docker", "inspect", "-f", "{{.State.ExitCode}}", cid]).stdout.strip()
         if code != "0":
-            raise AssertionError(f"the server exited {code} on SIGTERM")
+            raise Failure(f"the server exited {code} on SIGTERM")
         log("healthy; SIGTERM: drained and exited 0")
     except Exception as e:  # noqa: BLE001 - reported below, then cleaned up
         failure = e
     finally:
-        run(dc + ["down", "--remove-orphans", "--timeout", "10"], env=env, check=False, timeout=120)
+        run(dc + ["down", "--remove-orphans", "--timeout", "10"], env=env, check_rc=False, timeout=120)
         shutil.rmtree(tmp, ignore_errors=True)
     if failure:
         log(f"FAIL: {failure}")
