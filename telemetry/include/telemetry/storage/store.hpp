@@ -77,7 +77,7 @@ struct StoreOptions {
   // The next segment is created ahead of time on a background thread (false: a roll creates
   // it on the writer with a header fdatasync and a directory fsync).
   bool precreate_segments = true;
-  Preallocate preallocate = Preallocate::zeros;
+  Preallocate preallocate = Preallocate::fallocate;  // measured: zeros compete with the WAL (benchmarks.md)
 };
 
 // io: a write or sync failed; unavailable: the store refuses batches until its disk recovers
