@@ -5,6 +5,7 @@
 //   telemetry_ingest_bench [--seconds 10] [--producers 2] [--batch 1000] [--workers 2]
 //                          [--gpus 247] [--max-entries 10000] [--dir /tmp]
 //                          [--writer new|old|both] [--preallocate zeros|fallocate|none]
+//                          [--rate samples/s]
 //
 // --writer old: the store's writer as it was before pre-created segments and overlapped
 // fdatasync (it waits for each fdatasync, creates segments on the ack path); both: old, then
@@ -38,7 +39,8 @@ struct Config {
   int seconds = 10, producers = 2, batch = 1000, workers = 2, ngpus = 247;
   std::size_t max_entries = 10000;
   std::string base = "/tmp";
-  Preallocate preallocate = Preallocate::zeros;
+  double rate = 0;  // samples/s over all producers; 0 = as fast as credit allows
+  Preallocate preallocate = Preallocate::fallocate;
 };
 
 int run_once(const Config& cfg, bool new_writer) {
@@ -98,7 +100,17 @@ int run_once(const Config& cfg, bool new_writer) {
           });
       std::int64_t ts_ns = 1'700'000'000'000'000'000;
       std::size_t g = static_cast<std::size_t>(p);
+      // Open loop at --rate: batch k of this producer is due at t0 + k * interval.
+      const auto interval = std::chrono::duration<double>(
+          cfg.rate > 0 ? static_cast<double>(batch) * producers / cfg.rate : 0.0);
+      auto due = Clock::now();
       while (!stop) {
+        Clock::time_point at{};  // latency counts from the scheduled time (no coordinated omission)
+        if (cfg.rate > 0) {
+          std::this_thread::sleep_until(due);
+          at = due;
+          due += std::chrono::duration_cast<Clock::duration>(interval);
+        }
         std::vector<OutSample> b;
         b.reserve(static_cast<std::size_t>(batch));
         for (int k = 0; k < batch; ++k) {
@@ -106,7 +118,7 @@ int run_once(const Config& cfg, bool new_writer) {
                        ++ts_ns, double(k)});
           ++g;
         }
-        sent.push_back(Clock::now());
+        sent.push_back(cfg.rate > 0 ? at : Clock::now());
         if (!pub.publish(std::move(b))) break;
       }
       (void)pub.flush(std::chrono::seconds(30));
@@ -166,7 +178,7 @@ int run_once(const Config& cfg, bool new_writer) {
 int main(int argc, char** argv) {
   rm::core::init_logging("telemetry_ingest_bench");
   Config cfg;
-  std::string writer = "new", prealloc = "zeros";
+  std::string writer = "new", prealloc = "fallocate";
   CLI::App app{"durable ingest benchmark"};
   app.add_option("--seconds", cfg.seconds);
   app.add_option("--producers", cfg.producers);
@@ -175,6 +187,7 @@ int main(int argc, char** argv) {
   app.add_option("--gpus", cfg.ngpus);
   app.add_option("--max-entries", cfg.max_entries);
   app.add_option("--dir", cfg.base);
+  app.add_option("--rate", cfg.rate, "samples/s over all producers (open loop); 0 = saturate");
   app.add_option("--writer", writer, "new, old or both (old first)")
       ->check(CLI::IsMember({"new", "old", "both"}));
   app.add_option("--preallocate", prealloc, "how pre-created segments reserve space (new writer)")

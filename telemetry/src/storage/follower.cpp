@@ -10,6 +10,7 @@
 
 #include "core/log.hpp"
 #include "telemetry/storage/replay.hpp"
+#include "telemetry/storage/store_meta.hpp"
 #include "thread_boundary.hpp"
 
 namespace rm::telemetry {
@@ -146,22 +147,54 @@ bool DataDirFollower::follow_all(State& state, Index& index) {
   return true;
 }
 
+// The index is sized as the collectors size theirs (their STORE files): the largest MAX_ENTRIES
+// and the longest RETENTION (0 = none) among them, so it never keeps fewer samples than a
+// collector does. The options are the fallback for directories without a STORE file.
+std::pair<std::size_t, std::int64_t> DataDirFollower::limits() const {
+  std::optional<std::pair<std::size_t, std::int64_t>> out;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(opts_.data_dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    std::error_code ec2;
+    if (!it->is_directory(ec2) || !fs::is_directory(it->path() / "wal", ec2)) continue;
+    const auto m = read_store_meta(it->path());
+    const std::pair<std::size_t, std::int64_t> l = m ? std::pair{m->max_entries, m->retention_ns}
+                                                     : std::pair{opts_.max_entries, opts_.retention.count()};
+    if (!out) {
+      out = l;
+      continue;
+    }
+    out->first = std::max(out->first, l.first);
+    out->second = out->second == 0 || l.second == 0 ? 0 : std::max(out->second, l.second);
+  }
+  return out.value_or(std::pair{opts_.max_entries, opts_.retention.count()});
+}
+
 void DataDirFollower::poll_once() {
   std::lock_guard lk(poll_mu_);
-  if (follow_all(*state_, *current())) return;
-  log()->info("follower fell behind a checkpoint of {}; rebuilding its index", opts_.data_dir.string());
+  const auto [max_entries, retention_ns] = limits();
+  const auto cur = current();
+  const bool resize = cur->max_entries() != max_entries || cur->retention_ns() != retention_ns;
+  if (resize) {
+    log()->info("{}: the collectors' stores keep {} samples per GPU (retention {} ns); rebuilding the index",
+                opts_.data_dir.string(), max_entries, retention_ns);
+  } else if (follow_all(*state_, *cur)) {
+    return;
+  } else {
+    log()->info("follower fell behind a checkpoint of {}; rebuilding its index", opts_.data_dir.string());
+  }
   // The served index stays in place until the rebuilt one is complete: a reader never sees a
   // GPU vanish or a count go down while checkpoints retire segments.
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto fresh_state = std::make_unique<State>();
-    auto fresh = std::make_shared<Index>(opts_.max_entries, opts_.retention.count());
+    auto fresh = std::make_shared<Index>(max_entries, retention_ns);
     if (!follow_all(*fresh_state, *fresh)) continue;
     state_ = std::move(fresh_state);
     {
       std::lock_guard vl(view_mu_);
       index_ = std::move(fresh);
     }
-    ++rebuilds_;
+    if (!resize) ++rebuilds_;
     return;
   }
   log()->warn("could not rebuild the index of {} (checkpoints moving on); serving the previous one",

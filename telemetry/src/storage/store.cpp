@@ -17,6 +17,7 @@
 #include "core/metrics.hpp"
 #include "store_commit.hpp"
 #include "store_io.hpp"
+#include "telemetry/storage/store_meta.hpp"
 #include "thread_boundary.hpp"
 
 namespace rm::telemetry {
@@ -49,6 +50,10 @@ tl::expected<std::unique_ptr<Store>, StoreError> Store::open(StoreOptions opts) 
   std::unique_ptr<Store> s(new Store(std::move(opts)));
   if (auto r = s->lock_dir(); !r) return tl::unexpected(r.error());
   if (auto r = s->recover(); !r) return tl::unexpected(r.error());
+  // The follower (gateway) sizes its index from this; without it, it uses its own fallback.
+  if (auto r = write_store_meta(s->opts_.dir, {s->opts_.max_entries, s->opts_.retention.count()}); !r) {
+    log()->warn("{}; readers fall back to their own MAX_ENTRIES and RETENTION", r.error());
+  }
   s->last_checkpoint_ = std::chrono::steady_clock::now();
   s->syncer_ = std::thread([p = s.get()] { detail::guard_thread("store syncer", [p] { p->sync_loop(); }); });
   if (s->opts_.precreate_segments) {
@@ -240,6 +245,12 @@ void Store::register_metrics(core::metrics::Registry& r) const {
                    [this] { return static_cast<double>(index_->gpu_count()); });
   r.gauge_callback("telemetry_collector_index_samples", "Samples retained in the index.",
                    [this] { return static_cast<double>(index_->sample_count()); });
+  r.gauge_callback("telemetry_collector_wal_spare_ready",
+                   "1 while the next WAL segment is pre-created, so a roll costs no sync on the ack path.",
+                   [this] { return spare_ready() ? 1.0 : 0.0; });
+  r.counter_callback("telemetry_collector_wal_spare_failures_total",
+                     "Times pre-creating the next WAL segment failed (the roll then creates it itself).",
+                     [this] { return static_cast<double>(stats_.spare_failures.load()); });
   r.gauge_callback("telemetry_collector_wal_segment", "Current WAL segment number.",
                    [this] { return static_cast<double>(segment_no_.load()); });
 }

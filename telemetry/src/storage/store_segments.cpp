@@ -135,6 +135,11 @@ tl::expected<void, StoreError> Store::rotate(Commit* c) {
   return open_segment(segment_no_ + 1, std::pair{segment_no_.load(), segment_size_});
 }
 
+bool Store::spare_ready() const {
+  std::lock_guard lk(spare_mu_);
+  return spare_fd_ >= 0;
+}
+
 void Store::spare_loop() {
   // Below the writer and broker threads: on a busy machine ingest gets the CPU first.
   (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);

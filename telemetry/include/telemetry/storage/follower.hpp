@@ -22,6 +22,8 @@ namespace rm::telemetry {
 
 struct FollowerOptions {
   std::filesystem::path data_dir;
+  // Samples per GPU and retention come from each collector's STORE file (store_meta.hpp);
+  // these are used only for directories written before that file existed.
   std::size_t max_entries = 10000;
   std::chrono::nanoseconds retention{0};  // as StoreOptions::retention
   std::chrono::milliseconds poll_interval{100};
@@ -56,6 +58,7 @@ class DataDirFollower final : public TelemetryView {
   struct State;
   std::shared_ptr<Index> current() const;
   bool follow_all(State& state, Index& index);
+  std::pair<std::size_t, std::int64_t> limits() const;
   FollowerOptions opts_;
   std::unique_ptr<State> state_;
   mutable std::mutex poll_mu_;

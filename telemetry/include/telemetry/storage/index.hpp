@@ -73,6 +73,7 @@ class Index final : public TelemetryView {
   ~Index() override;
 
   std::size_t max_entries() const { return max_entries_; }
+  std::int64_t retention_ns() const { return retention_ns_; }
   // Returns the GPU's slot, creating it or replacing its metadata when it changed.
   Gpu* upsert_gpu(const GpuInfo& info);
   std::uint32_t metric_id(std::string_view name);

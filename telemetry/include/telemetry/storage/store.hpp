@@ -77,7 +77,7 @@ struct StoreOptions {
   // The next segment is created ahead of time on a background thread (false: a roll creates
   // it on the writer with a header fdatasync and a directory fsync).
   bool precreate_segments = true;
-  Preallocate preallocate = Preallocate::zeros;
+  Preallocate preallocate = Preallocate::fallocate;  // measured: zeros compete with the WAL (benchmarks.md)
 };
 
 // io: a write or sync failed; unavailable: the store refuses batches until its disk recovers
@@ -132,6 +132,8 @@ class Store {
   const StoreOptions& options() const { return opts_; }
   // Why the store refuses batches right now (a write error it is retrying), or nullopt.
   std::optional<std::string> unavailable_reason() const;
+  // Whether the next segment is pre-created and ready for the next roll.
+  bool spare_ready() const;
   // Free bytes of the file system holding the store (statvfs), or nullopt.
   std::optional<std::uint64_t> disk_free_bytes() const;
   // Registers the store's counters and gauges (telemetry_collector_*); the store must outlive
@@ -252,7 +254,7 @@ class Store {
   std::thread syncer_;
 
   // The pre-created next segment (guarded by spare_mu_).
-  std::mutex spare_mu_;
+  mutable std::mutex spare_mu_;
   std::condition_variable spare_cv_;
   int spare_fd_ = -1;
   bool spare_wanted_ = false;
