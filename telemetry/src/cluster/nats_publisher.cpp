@@ -159,7 +159,9 @@ class NatsPublisher final : public BatchPublisher {
       jsPubOptions po;
       jsPubOptions_Init(&po);
       po.MsgId = id.c_str();
-      po.MaxWait = client_->config().publish_timeout_ms;
+      // No per-message MaxWait: the library's ack timer can fire (and the handler destroy the
+      // message) while js_PublishMsgAsync is still encoding it behind a connection stalled by a
+      // network cut. Unanswered batches are detected and republished by resubmit_overdue().
       const natsStatus s = js_PublishMsgAsync(js_.get(), &msg, &po);
       if (s == NATS_OK) {
         o.submitted = std::chrono::steady_clock::now();
@@ -232,7 +234,7 @@ class NatsPublisher final : public BatchPublisher {
   tl::expected<void, ClientError> resubmit_overdue() {
     if (window_.empty()) return {};
     const auto now = std::chrono::steady_clock::now();
-    const auto limit = std::chrono::milliseconds(client_->config().publish_timeout_ms + 500);
+    const auto limit = std::chrono::milliseconds(client_->config().publish_timeout_ms);
     bool overdue = false;
     for (const auto& [seq, o] : window_) overdue = overdue || now - o.submitted > limit;
     if (!overdue) return {};
