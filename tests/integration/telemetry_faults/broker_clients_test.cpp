@@ -161,6 +161,83 @@ TEST_F(BrokerFaults, samples_with_timestamps_out_of_range_are_rejected_and_count
   EXPECT_EQ(store_->index().sample_count(), 1u) << "nothing of a rejected batch is stored";
 }
 
+// A producer that sends batches (within its credit: paced by the broker's own ACK count) and
+// never reads an ACK, on a 4 KiB receive window, until the broker closes it. Returns the
+// number of batches it sent; each holds one sample with its own seq, spread over 64 GPUs so
+// the index's per-GPU cap (MAX_ENTRIES) never drops one.
+std::uint64_t publish_without_reading_acks(std::uint16_t port, const BrokerStats& st, std::uint32_t credits,
+                                           std::chrono::seconds limit) {
+  RawSocket s(port, 4096);
+  EXPECT_TRUE(s.ok());
+  EXPECT_TRUE(s.send(hello_frame("never-reads")));
+  std::vector<GpuInfo> gpus(64);
+  for (std::size_t i = 0; i < gpus.size(); ++i) gpus[i].id = fmt::format("GPU-deaf-{}", i);
+  PublishEncoder enc;
+  const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  std::uint64_t sent = 0;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (st.write_timeouts.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    if (sent - st.acks.load() >= credits) {
+      std::this_thread::sleep_for(100us);
+      continue;
+    }
+    std::string frame;
+    const OutSample smp{&gpus[sent % gpus.size()], "DCGM_FI_DEV_GPU_UTIL",
+                        now + static_cast<std::int64_t>(sent), 1.0};
+    enc.encode(frame, sent + 1, {smp});
+    if (!s.send(frame)) break;  // the broker closed the connection
+    ++sent;
+  }
+  return sent;
+}
+
+TEST_F(BrokerFaults, a_producer_that_never_reads_its_acks_is_closed_at_the_write_deadline_losing_nothing) {
+  BrokerOptions bo;
+  bo.write_timeout = 300ms;
+  bo.idle_timeout = 60s;
+  start(bo);
+  const auto sent = publish_without_reading_acks(port_, stats(), bo.credits, 60s);
+  ASSERT_EQ(stats().write_timeouts.load(), 1u) << "closed by the write deadline after " << sent << " batches";
+  ASSERT_TRUE(wait_until([&] { return stats().connections_open.load() == 0; }, 10s));
+  ASSERT_TRUE(wait_until([&] { return stats().in_flight.load() == 0; }, 10s));
+  // Every batch the broker received was stored exactly once; the producer's last sends may
+  // have met the closed socket.
+  const auto received = stats().batches.load();
+  EXPECT_GT(received, 100u) << "the ACKs filled the socket buffers first";
+  EXPECT_LE(received, sent);
+  EXPECT_GE(received + bo.credits, sent);
+  EXPECT_EQ(store_->index().sample_count(), received);
+  EXPECT_EQ(stats().duplicates.load(), 0u);
+  EXPECT_EQ(stats().timeouts.load(), 0u) << "a stalled write is not an idle or frame timeout";
+  // The broker still serves others.
+  BrokerClient c;
+  ASSERT_TRUE(c.connect("127.0.0.1", port_, "reads-acks", 5s));
+  GpuInfo g;
+  g.id = "GPU-ok";
+  ASSERT_TRUE(c.publish(1, {OutSample{&g, "DCGM_FI_DEV_GPU_UTIL", 1, 2.0}}));
+  auto a = c.read_ack(10s);
+  ASSERT_TRUE(a && *a);
+  EXPECT_EQ(store_->index().sample_count(), received + 1);
+}
+
+TEST_F(BrokerFaults, answers_piling_up_past_the_unsent_cap_close_the_connection_before_the_write_deadline) {
+  BrokerOptions bo;
+  bo.write_timeout = 600s;  // never reached: the cap closes it first
+  bo.max_unsent = 16 * 1024;
+  bo.idle_timeout = 60s;
+  start(bo);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto sent = publish_without_reading_acks(port_, stats(), bo.credits, 60s);
+  ASSERT_EQ(stats().write_timeouts.load(), 1u) << "closed at the unsent cap after " << sent << " batches";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 60s);
+  ASSERT_TRUE(wait_until([&] { return stats().connections_open.load() == 0; }, 10s));
+  ASSERT_TRUE(wait_until([&] { return stats().in_flight.load() == 0; }, 10s));
+  EXPECT_EQ(store_->index().sample_count(), stats().batches.load());
+  EXPECT_EQ(stats().duplicates.load(), 0u);
+}
+
 TEST(TelemetryFaults, health_and_metrics_keep_answering_when_idle_sockets_reach_the_descriptor_limit) {
   ScratchDir scratch("fd-limit");
   test::CollectorPorts ports;
