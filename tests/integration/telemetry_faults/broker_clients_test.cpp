@@ -267,5 +267,54 @@ TEST(TelemetryFaults, health_and_metrics_keep_answering_when_idle_sockets_reach_
   EXPECT_LT(fs::file_size(log_path), 64U * 1024) << "refusals are logged at most once a second";
 }
 
+// A connection cap set above the descriptor limit: accept() itself fails (EMFILE). The broker
+// pauses accepting (10 ms doubling to 1 s) instead of spinning, logs it at most once a second,
+// and accepts again by itself once descriptors are free.
+TEST(TelemetryFaults, accept_errors_at_the_descriptor_limit_pause_accepts_log_once_a_second_and_recover) {
+  ScratchDir scratch("emfile");
+  test::CollectorPorts ports;
+  const auto log_path = (scratch.path() / "collector.log").string();
+  auto collector = test::start_collector(
+      scratch.path(), ports, {{"BROKER_HELLO_TIMEOUT_MS", "60000"}, {"BROKER_MAX_CONNECTIONS", "100000"}},
+      log_path,
+      /*max_fds=*/256);
+  ASSERT_TRUE(collector) << slurp(log_path);
+  {
+    std::vector<RawSocket> socks;
+    for (int i = 0; i < 400; ++i) socks.emplace_back(ports.broker);
+    ASSERT_TRUE(wait_until([&] { return slurp(log_path).find("accept failed") != std::string::npos; }, 20s))
+        << slurp(log_path);
+    std::this_thread::sleep_for(1500ms);  // several paused retries, at most two log lines
+  }  // the sockets close: their descriptors in the collector are freed as it reads EOF
+  std::optional<core::http::ClientResponse> m;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = core::http::get("127.0.0.1", ports.metrics, "/metrics", 2s);
+        if (r) m = *r;
+        return r && r->status == 200 && metric_value(r->body, "telemetry_collector_connections_open") == 0.0;
+      },
+      30s));
+  const double accept_errors = metric_value(m->body, "telemetry_collector_accept_errors_total");
+  const std::string log = slurp(log_path);
+  std::size_t lines = 0;
+  for (auto at = log.find("accept failed"); at != std::string::npos; at = log.find("accept failed", at + 1))
+    ++lines;
+  EXPECT_GE(accept_errors, 2.0);
+  EXPECT_GE(lines, 1u);
+  EXPECT_LT(static_cast<double>(lines), accept_errors) << "repeated accept errors share a log line\n" << log;
+  EXPECT_LT(log.size(), 64U * 1024);
+  // Accepting resumed by itself: a producer gets its batch acknowledged.
+  BrokerClient c;
+  ASSERT_TRUE(c.connect("127.0.0.1", ports.broker, "after-emfile", 10s));
+  GpuInfo g;
+  g.id = "GPU-after";
+  ASSERT_TRUE(c.publish(1, {OutSample{&g, "DCGM_FI_DEV_GPU_UTIL", 1'700'000'000'000'000'000, 1.0}}));
+  auto a = c.read_ack(10s);
+  ASSERT_TRUE(a && *a) << (a ? "no ack" : a.error().message);
+  c.close();
+  collector->signal(SIGTERM);
+  EXPECT_EQ(collector->wait(20s), std::optional<int>(0));
+}
+
 }  // namespace
 }  // namespace rm::telemetry::faults
