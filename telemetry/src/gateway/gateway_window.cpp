@@ -17,7 +17,7 @@ tl::expected<TimeWindow, core::http::Response> parse_time_window(const core::htt
     if (!raw) continue;
     auto t = parse_rfc3339(*raw);
     if (!t) {
-      return tl::unexpected(error_response(400, fmt::format("{}: {}", name, t.error()), "bad_time"));
+      return tl::unexpected(error_response(400, fmt::format("{}: {}", name, t.error().message), "bad_time"));
     }
     (std::string_view(name) == "start_time" ? w.start_ns : w.end_ns) = *t;
   }

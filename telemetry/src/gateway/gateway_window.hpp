@@ -21,7 +21,8 @@ struct TimeWindow {
 
 // Errors are the 400 responses to send: bad_time (names the parameter and the offset),
 // bad_time_range (start after end).
-tl::expected<TimeWindow, core::http::Response> parse_time_window(const core::http::Request& req);
+[[nodiscard]] tl::expected<TimeWindow, core::http::Response> parse_time_window(
+    const core::http::Request& req);
 
 // OpenAPI schema pieces used by more than one document part.
 boost::json::object string_prop(const char* description, const char* format = nullptr);

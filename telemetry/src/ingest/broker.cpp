@@ -469,19 +469,23 @@ void BrokerServer::register_metrics(core::metrics::Registry& r) const {
                    [&st] { return static_cast<double>(st.in_flight.load()); });
 }
 
-tl::expected<std::uint16_t, std::string> BrokerServer::start() {
+Result<std::uint16_t> BrokerServer::start() {
   auto& i = *impl_;
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(i.opts.bind_address, ec);
-  if (ec) return tl::unexpected(fmt::format("bad bind address '{}'", i.opts.bind_address));
+  if (ec) {
+    return telemetry_error(TelemetryErrc::invalid_argument, fmt::format("bad bind address '{}' (BIND): {}",
+                                                                        i.opts.bind_address, ec.message()));
+  }
   tcp::endpoint ep(addr, i.opts.port);
   i.acceptor.open(ep.protocol(), ec);
   if (!ec) i.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) i.acceptor.bind(ep, ec);
   if (!ec) i.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return tl::unexpected(fmt::format("cannot listen on {}:{}: {}; set BROKER_PORT to a free port",
-                                      i.opts.bind_address, i.opts.port, ec.message()));
+    return telemetry_error(TelemetryErrc::io,
+                           fmt::format("cannot listen on {}:{}: {}; set BROKER_PORT to a free port",
+                                       i.opts.bind_address, i.opts.port, ec.message()));
   }
   const auto port = i.acceptor.local_endpoint().port();
   i.work.emplace(i.io.get_executor());

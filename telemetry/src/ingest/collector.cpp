@@ -67,7 +67,7 @@ tl::expected<CollectorConfig, CliResult> parse_collector_config(int argc, char**
   c.max_connections = static_cast<std::size_t>(*max_conn);
   c.broker_token = core::env_string("BROKER_TOKEN", "");
   auto retention = parse_duration_ns("RETENTION", core::env_string("RETENTION", "0"));
-  if (!retention) return tl::unexpected(CliResult{retention.error()});
+  if (!retention) return tl::unexpected(CliResult{retention.error().message});
   c.retention_ns = *retention;
   auto ckpt = core::env_bool("CHECKPOINT_ENABLED", true);
   if (!ckpt) return fail(ckpt.error());
@@ -261,7 +261,7 @@ int serve_collector(const CollectorConfig& cfg) {
   bo.ack_observer = [&](double s) { ack_hist.observe(s); };
   BrokerServer broker(**store, bo);
   if (auto p = broker.start(); !p) {
-    log()->error("{}", p.error());
+    log()->error("{}", p.error().message);
     (*store)->close();
     return 1;
   }

@@ -92,7 +92,7 @@ bool follow(const fs::path& dir, Index& index, std::unique_ptr<ReplayState>& rep
           loaded = true;
           break;
         } else {
-          log()->debug("{}", r.error());
+          log()->debug("{}", r.error().message);
           st = std::make_unique<ReplayState>(index);
         }
       }

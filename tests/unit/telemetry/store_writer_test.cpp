@@ -118,8 +118,8 @@ std::uint64_t retained(const DataDirFollower& f) {
   return n;
 }
 
-using Result = std::future<tl::expected<Ack, StoreError>>;
-Result submit_async(Store& s, Batch b) {
+using PendingAck = std::future<tl::expected<Ack, StoreError>>;
+PendingAck submit_async(Store& s, Batch b) {
   auto p = std::make_shared<std::promise<tl::expected<Ack, StoreError>>>();
   auto f = p->get_future();
   s.submit(std::move(b), [p](tl::expected<Ack, StoreError> r) { p->set_value(std::move(r)); });
@@ -165,7 +165,7 @@ TEST(StoreWriter, segments_roll_many_times_without_losing_or_duplicating_a_sampl
     SCOPED_TRACE(m.name);
     TempDir dir, crashed;
     auto s = open(options(dir.path() / "c", m, 4096));
-    std::vector<Result> pending;
+    std::vector<PendingAck> pending;
     for (int i = 1; i <= 300; ++i) {
       pending.push_back(
           submit_async(*s, make_batch("p", static_cast<std::uint64_t>(i), "GPU-1", kSamples, i * 100)));
@@ -268,7 +268,7 @@ TEST(StoreWriter, batches_written_while_an_fdatasync_runs_are_acknowledged_by_th
   auto held = submit_async(*s, make_batch("p", 2, "GPU-1", kSamples, 200));
   ASSERT_TRUE(gate.wait_rounds(2));  // batch 2's fdatasync is done, its ack held back
   const auto before = s->stats().bytes.load();
-  std::vector<Result> behind;
+  std::vector<PendingAck> behind;
   for (int i = 3; i <= 7; ++i) {
     behind.push_back(
         submit_async(*s, make_batch("p", static_cast<std::uint64_t>(i), "GPU-1", kSamples, i * 100)));
@@ -304,7 +304,7 @@ TEST(StoreWriter, a_failed_fdatasync_refuses_every_batch_written_behind_it_and_k
   gate.close_gate();
   auto held = submit_async(*s, make_batch("p", 2, "GPU-1", kSamples, 200));
   ASSERT_TRUE(gate.wait_rounds(2));
-  std::vector<Result> behind;
+  std::vector<PendingAck> behind;
   for (int i = 3; i <= 7; ++i) {
     // Batches 3-7 bring a second GPU and a new metric: ref-table changes that must be undone.
     auto b = make_batch("p", static_cast<std::uint64_t>(i), i % 2 ? "GPU-2" : "GPU-1", kSamples, i * 100);

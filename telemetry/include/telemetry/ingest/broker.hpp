@@ -23,6 +23,7 @@
 
 #include <tl/expected.hpp>
 
+#include "telemetry/error.hpp"
 #include "telemetry/storage/store.hpp"
 
 namespace rm::telemetry {
@@ -67,8 +68,9 @@ class BrokerServer {
   ~BrokerServer();
   BrokerServer(const BrokerServer&) = delete;
   BrokerServer& operator=(const BrokerServer&) = delete;
-  // Binds and starts the I/O threads; returns the bound port.
-  [[nodiscard]] tl::expected<std::uint16_t, std::string> start();
+  // Binds and starts the I/O threads; returns the bound port. Errors: invalid_argument (a bad
+  // bind address), io (the port cannot be bound), naming the address and what to do.
+  [[nodiscard]] Result<std::uint16_t> start();
   // Graceful stop: close the listener, stop reading new frames, wait (up to the timeout) for
   // every submitted batch to be acknowledged, then close connections and join the threads.
   void stop(std::chrono::milliseconds drain_timeout = std::chrono::milliseconds(10000));

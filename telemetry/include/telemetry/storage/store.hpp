@@ -146,21 +146,20 @@ class Store {
     Batch batch;
     Callback cb;
   };
-  tl::expected<void, StoreError> recover();
+  [[nodiscard]] tl::expected<void, StoreError> recover();
   void adopt_spare();
   struct SegmentFile;
   struct Commit;
   // Makes segment `n` the one the writer appends to: the pre-created spare renamed (or, when
   // none is ready, a segment created here); `prev` (segment, length) goes into its
   // segment_start record.
-  tl::expected<void, StoreError> open_segment(std::uint64_t n,
-                                              std::optional<std::pair<std::uint64_t, std::size_t>> prev,
-                                              bool use_spare = true);
+  [[nodiscard]] tl::expected<void, StoreError> open_segment(
+      std::uint64_t n, std::optional<std::pair<std::uint64_t, std::size_t>> prev, bool use_spare = true);
   // Writes the buffer to the current segment; the bytes become part of `c`'s fdatasync.
-  tl::expected<void, StoreError> write_buffer(Commit& c);
+  [[nodiscard]] tl::expected<void, StoreError> write_buffer(Commit& c);
   // Rolls to the next segment in the middle of group `c` (`c` null: between groups, with
   // nothing in flight).
-  tl::expected<void, StoreError> rotate(Commit* c);
+  [[nodiscard]] tl::expected<void, StoreError> rotate(Commit* c);
   // Waits until every written group is synced and acknowledged (or its sync failed, which is
   // then handled). Writer thread, writer_mu_ held.
   void drain();
@@ -169,10 +168,10 @@ class Store {
   // index's chunk pointers (Index::share), no sample is copied. With `sync` false the file is
   // encoded, written, synced, renamed and old segments retired on a background thread, so
   // ingest is stalled by neither the encoding nor the I/O.
-  tl::expected<void, StoreError> write_checkpoint_locked(bool sync);
+  [[nodiscard]] tl::expected<void, StoreError> write_checkpoint_locked(bool sync);
   void join_checkpoint_thread();
   struct CheckpointInput;
-  tl::expected<void, StoreError> persist_checkpoint(const CheckpointInput& in);
+  [[nodiscard]] tl::expected<void, StoreError> persist_checkpoint(const CheckpointInput& in);
   void run();
   void sync_loop();
   void spare_loop();
@@ -201,7 +200,7 @@ class Store {
   void rollback(const Undo& undo);
   void become_unavailable(const StoreError& e);
   void try_resume();
-  tl::expected<void, StoreError> lock_dir();
+  [[nodiscard]] tl::expected<void, StoreError> lock_dir();
 
   StoreOptions opts_;
   std::filesystem::path wal_dir_;
