@@ -292,7 +292,8 @@ int run_streamer(const StreamerConfig& cfg) {
     }
   }
   for (auto& t : threads) t.join();
-  make_publisher = telemetry_error(TelemetryErrc::state, "stopped");  // the NATS connection, if any, closes here
+  make_publisher =
+      telemetry_error(TelemetryErrc::state, "stopped");  // the NATS connection, if any, closes here
   if (cfg.nats) nats_shutdown();
   boost::json::object o{{"rows", rows_sent},
                         {"samples", samples_sent},
