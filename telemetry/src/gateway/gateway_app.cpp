@@ -87,13 +87,7 @@ struct DataSource {
   follower->start();
   log()->info("following {} read-only: {} collector dir(s), {} GPU(s)", cfg.data_dir, follower->collectors(),
               follower->gpus().size());
-  registry.gauge_callback("api_gateway_gpus", "GPUs with data visible to the gateway.",
-                          [follower] { return static_cast<double>(follower->gpus().size()); });
-  registry.gauge_callback("api_gateway_follower_records_read", "Log records read from DATA_DIR since start.",
-                          [follower] { return static_cast<double>(follower->records_read()); });
-  registry.counter_callback("api_gateway_follower_rebuilds_total",
-                            "Index rebuilds after falling behind a checkpoint.",
-                            [follower] { return static_cast<double>(follower->rebuilds()); });
+  DataDirFollower::register_metrics(follower, registry);
   DataSource src;
   src.view = follower;
   src.not_ready = [follower, dir = cfg.data_dir]() -> std::optional<std::string> {

@@ -17,7 +17,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -51,8 +50,6 @@ struct BrokerOptions {
   // Accepted sample timestamps: from `min_timestamp_ns` to now + `max_future`.
   std::int64_t min_timestamp_ns = 0;
   std::chrono::nanoseconds max_future = std::chrono::hours(24);
-  // Called with the time from receiving a PUBLISH to queueing its ACK, in seconds.
-  std::function<void(double)> ack_observer;
 };
 
 struct BrokerStats {

@@ -39,7 +39,8 @@
 
 namespace rm::core::metrics {
 class Registry;
-}
+class Histogram;
+}  // namespace rm::core::metrics
 
 namespace rm::telemetry {
 
@@ -63,8 +64,9 @@ struct StoreOptions {
   // second next to the WAL and make followers rebuild each time. The WAL then holds up to this
   // much more data; segments are still deleted only once a durable checkpoint covers them.
   std::chrono::milliseconds min_checkpoint_spacing{3000};
-  // Called on the syncer thread after each round of fdatasyncs with its duration in seconds
-  // (metrics), before the batches it covered are acknowledged.
+  // Called on the syncer thread after each round of fdatasyncs with its duration in seconds,
+  // before the batches it covered are acknowledged (a hook for tests; the store's own
+  // telemetry_collector_fsync_seconds histogram is registered by register_metrics).
   std::function<void(double)> fsync_observer;
   // After a write error (ENOSPC, EIO) the store is unavailable: it refuses batches and retries
   // this often, resuming once the file system has `resume_free_bytes` free and a fresh segment
@@ -206,6 +208,8 @@ class Store {
   std::filesystem::path wal_dir_;
   std::shared_ptr<Index> index_;
   StoreStats stats_;
+  // telemetry_collector_fsync_seconds once register_metrics ran (the syncer reads it).
+  mutable std::atomic<core::metrics::Histogram*> fsync_seconds_{nullptr};
   RecoveryReport recovery_;
 
   // Writer-thread state.
