@@ -46,6 +46,8 @@ class CsvParser {
   void end_record(std::vector<CsvRecord>& out);
   void append(char c);
   void consume(char c, std::vector<CsvRecord>& out);
+  // ',' ends the field, '\n' and '\r' the record (outside quotes); false for any other byte.
+  bool separator(char c, std::vector<CsvRecord>& out);
 
   std::size_t max_record_;
   State state_ = State::field_start;
