@@ -3,14 +3,16 @@
 #   bench/telemetry/cluster_bench.sh [build-dir] [seconds]
 # Starts a 3-node JetStream cluster (nats-server -js --cluster --routes on 127.0.0.1) and two
 # collectors in NATS mode per stream, then measures
-#   1. JetStream R3: durable samples/s, ack p50/p99, row -> queryable, for each window of
-#      batches in flight per producer in WINDOWS (default "8 1", WINDOWS= none; ONLY_R3=1 stops after these)
-#      then R3 paced at each rate of RATES (default "200000 1000000") samples/s: ack and
-#      row -> queryable at an operating point (the goal is read at 1 M/s paced;
-#      ONLY_PACED=1 stops after these)
-#   2. JetStream R1: the same
-#   3. the embedded broker + store (telemetry_ingest_bench) with the same producers and batch
-#   4. R3 with the work-queue stream leader killed (SIGKILL) after 5 s of 15: stall until ingest resumes
+# measures (STEPS="windows paced idle r1 embedded kill" by default; pick any of them)
+#   windows   JetStream R3 unpaced (saturated): durable samples/s, ack p50/p99, row -> queryable,
+#             for each window of batches in flight per producer in WINDOWS (default "8 1")
+#   paced     R3 paced at each rate of RATES (default "200000 1000000") samples/s: ack and
+#             row -> queryable at an operating point (the goal is read at 1 M/s paced)
+#   idle      R3 with the probe only: read-your-acks latency
+#   r1        JetStream R1 unpaced
+#   embedded  the embedded broker + store (telemetry_ingest_bench), same producers and batch
+#   kill      R3 paced at KILL_RATE (1000000) with the work-queue stream leader killed (SIGKILL)
+#             after 5 s of 15: time until ingest resumes
 # Every NATS run prints the CPU seconds the three nats-server processes, the two collectors and
 # the bench process (producers + feed) used. NATS_GOGC / NATS_GOMEMLIMIT are passed to the
 # servers as GOGC / GOMEMLIMIT (unset = the Go defaults).
@@ -71,22 +73,36 @@ run() {  # run <stream> <replicas> <seconds> [bench args]
   wait "${pids[@]}" 2>/dev/null || true
   pids=()
 }
+# STEPS picks the parts (default: all, in this order).
+steps=" ${STEPS:-windows paced idle r1 embedded kill} "
+step() { [[ $steps == *" $1 "* ]]; }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-for w in ${WINDOWS-8 1}; do
-  echo "== JetStream R3, window $w (batches in flight per producer)"
-  NATS_PUBLISH_WINDOW=$w run "BENCHR3W$w" 3 "$SECONDS_RUN"
-done
-[[ -n ${ONLY_R3:-} ]] && exit 0
-for r in ${RATES:-200000 1000000}; do
-  echo "== JetStream R3, paced at $r samples/s: ack and row -> queryable at that rate"
-  run "BENCHPACED$r" 3 "$SECONDS_RUN" --rate "$r"
-done
-[[ -n ${ONLY_PACED:-} ]] && exit 0
-echo "== JetStream R3, probe only (no load): read-your-acks latency"
-PRODUCERS=0 run BENCHIDLE 3 "$SECONDS_RUN"
-echo "== JetStream R1"
-run BENCHR1 1 "$SECONDS_RUN"
-echo "== embedded broker + store"
-"$B/bench/telemetry/telemetry_ingest_bench" --seconds "$SECONDS_RUN" --producers "$PRODUCERS" --batch "$BATCH" --dir "$work"
-echo "== JetStream R3, stream leader killed after 5 s"
-run BENCHKILL 3 15 --kill-after 5 --pids "$(IFS=,; echo "${nats_pids[*]}")"
+if step windows; then
+  for w in ${WINDOWS:-8 1}; do
+    echo "== JetStream R3, window $w (batches in flight per producer)"
+    NATS_PUBLISH_WINDOW=$w run "BENCHR3W$w" 3 "$SECONDS_RUN"
+  done
+fi
+if step paced; then
+  for r in ${RATES:-200000 1000000}; do
+    echo "== JetStream R3, paced at $r samples/s: ack and row -> queryable at that rate"
+    run "BENCHPACED$r" 3 "$SECONDS_RUN" --rate "$r"
+  done
+fi
+if step idle; then
+  echo "== JetStream R3, probe only (no load): read-your-acks latency"
+  PRODUCERS=0 run BENCHIDLE 3 "$SECONDS_RUN"
+fi
+if step r1; then
+  echo "== JetStream R1"
+  run BENCHR1 1 "$SECONDS_RUN"
+fi
+if step embedded; then
+  echo "== embedded broker + store"
+  "$B/bench/telemetry/telemetry_ingest_bench" --seconds "$SECONDS_RUN" --producers "$PRODUCERS" --batch "$BATCH" --dir "$work"
+fi
+if step kill; then
+  echo "== JetStream R3, stream leader killed after 5 s (paced at ${KILL_RATE:-1000000} samples/s)"
+  run BENCHKILL 3 15 --rate "${KILL_RATE:-1000000}" --kill-after 5 --pids "$(IFS=,; echo "${nats_pids[*]}")"
+fi
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

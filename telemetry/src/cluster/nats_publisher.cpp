@@ -2,8 +2,9 @@
 // de-duplication id "<producer>:<seq>", at most NATS_PUBLISH_WINDOW of them unacknowledged at
 // a time; publish() blocks while the window is full. A batch whose publish fails or is not
 // acknowledged within NATS_PUBLISH_TIMEOUT_MS (timeout while a stream leader is re-elected, no
-// responders while reconnecting, connection lost) is published again with the same id until
-// it is acknowledged, so a stored-but-unacknowledged batch is not stored twice. Acks are handed
+// responders while reconnecting, connection lost), or still unanswered when a batch handed over
+// after it is acknowledged (its request died with a server), is published again with the same
+// id until it is acknowledged, so a stored-but-unacknowledged batch is not stored twice. Acks are handed
 // to OnAck on the library's thread as they arrive (not on the caller's next call), so OnAck
 // must be thread-safe; failures are published again on the caller's thread (in publish/flush).
 //
@@ -30,7 +31,8 @@ auto log() {
   return core::logger("telemetry.nats.publisher");
 }
 
-enum class Outcome { ok, duplicate, retry, too_large };
+// lost: not answered although a batch handed over after it was (see on_ack_msg).
+enum class Outcome { ok, duplicate, retry, too_large, lost };
 
 class NatsPublisher final : public BatchPublisher {
  public:
@@ -121,6 +123,7 @@ class NatsPublisher final : public BatchPublisher {
     std::vector<OutSample> samples;
     int attempts = 0;
     std::chrono::steady_clock::time_point submitted;
+    bool presumed_lost = false;  // queued for republishing
   };
   // What the library thread leaves for the caller's thread: failures to publish again.
   struct Retry {
@@ -167,7 +170,18 @@ class NatsPublisher final : public BatchPublisher {
         self->stats_.samples_acked += it->second.samples.size();
         if (out == Outcome::duplicate) self->stats_.duplicates++;
         if (self->on_ack_) self->on_ack_(seq, it->second.samples, out == Outcome::duplicate);
+        const auto answered = it->second.submitted;
         self->window_.erase(it);
+        // A stream answers the publishes of one connection in order: a batch handed over
+        // before this one and still unanswered went to a server or leader that is gone (killed
+        // with it in flight; the client reconnected elsewhere). Republish it now rather than
+        // after NATS_PUBLISH_TIMEOUT_MS; a copy that was stored is dropped as a duplicate.
+        for (auto& [other, o] : self->window_) {
+          if (!o.presumed_lost && o.submitted + std::chrono::milliseconds(10) < answered) {
+            o.presumed_lost = true;
+            self->retries_.push_back({other, Outcome::lost, "a later batch was acknowledged first"});
+          }
+        }
       } else {
         self->retries_.push_back({seq, out, std::move(why)});
       }
@@ -192,6 +206,7 @@ class NatsPublisher final : public BatchPublisher {
         size = it->second.frame.size();
         s = natsMsg_Create(&msg, subject_.c_str(), nullptr, it->second.frame.data(), static_cast<int>(size));
         it->second.submitted = std::chrono::steady_clock::now();
+        it->second.presumed_lost = false;
         attempts = it->second.attempts;
       }
       if (s != NATS_OK) {
@@ -265,7 +280,7 @@ class NatsPublisher final : public BatchPublisher {
       }
       if (r.outcome == Outcome::too_large) return tl::unexpected(too_large(r.seq, size));
       // A stream without a leader (election, start-up) answers at once: do not spin.
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (r.outcome == Outcome::retry) std::this_thread::sleep_for(std::chrono::milliseconds(20));
       if (auto s = submit(r.seq); !s) return s;
     }
     return resubmit_overdue();
