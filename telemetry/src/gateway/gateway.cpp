@@ -75,9 +75,17 @@ class PointWriter {
       out += cached_;
       append_fraction(out, frac);
     }
+    // timestamp_ns twice, as a number and as a string: JSON.parse and jq read numbers as
+    // doubles (exact only up to 2^53 ns, about 104 days after 1970), so clients that need the
+    // nanoseconds read timestamp_ns_str.
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, p.timestamp_ns).ptr;
+    const std::string_view ns(digits, static_cast<std::size_t>(end - digits));
     out += "Z\",\"timestamp_ns\":";
-    append_json_number(out, p.timestamp_ns);
-    out += ",\"metric\":";
+    out += ns;
+    out += ",\"timestamp_ns_str\":\"";
+    out += ns;
+    out += "\",\"metric\":";
     append_json_string(out, p.metric);
     out += ",\"value\":";
     append_json_number(out, p.value);
@@ -93,6 +101,7 @@ json::object point_json(const Point& p) {
   json::object o;
   o["timestamp"] = format_rfc3339(p.timestamp_ns);
   o["timestamp_ns"] = p.timestamp_ns;
+  o["timestamp_ns_str"] = std::to_string(p.timestamp_ns);  // exact for JavaScript and jq
   o["metric"] = p.metric;
   o["value"] = p.value;
   return o;

@@ -54,7 +54,7 @@ class RateLimitedLog {
   Clock::time_point last_{};
   std::uint64_t suppressed_ = 0;
 };
-RateLimitedLog g_timeout_log, g_refused_log, g_accept_log, g_error_log;
+RateLimitedLog g_timeout_log, g_refused_log, g_accept_log, g_error_log, g_write_log;
 
 std::size_t default_max_connections() {
   rlimit rl{};
@@ -136,24 +136,49 @@ class Connection : public std::enable_shared_from_this<Connection> {
     watchdog_.cancel();
   }
 
-  // The deadline this connection must meet next: HELLO, the rest of a started frame, or (with
-  // nothing in flight) the next frame at all.
+  // The deadline this connection must meet next: a write under way, HELLO, the rest of a
+  // started frame, or (with nothing in flight) the next frame at all.
   Clock::time_point deadline() const {
-    if (producer_.empty()) return hello_deadline_;
-    if (decoder_.buffered() > 0) return frame_started_ + opts_.frame_timeout;
-    if (in_flight_ > 0 || !out_.empty()) return Clock::time_point::max();
+    const auto write = writing_ ? write_started_ + opts_.write_timeout : Clock::time_point::max();
+    if (producer_.empty()) return std::min(write, hello_deadline_);
+    if (decoder_.buffered() > 0) return std::min(write, frame_started_ + opts_.frame_timeout);
+    if (writing_ || in_flight_ > 0 || !out_.empty()) return write;
     return last_activity_ + opts_.idle_timeout;
   }
 
+  // Closes a producer that does not read what it is sent: counted, logged at most once a second.
+  void close_slow_reader(const char* why) {
+    stats_.write_timeouts++;
+    g_write_log.warn(
+        "connection {} ({}): closed: {} ({} byte(s) unsent, {} batch(es) in flight; "
+        "write deadline {} ms, unsent cap {} bytes)",
+        peer_, producer_.empty() ? "no HELLO" : producer_, why, out_.size(), in_flight_,
+        opts_.write_timeout.count(), opts_.max_unsent);
+    do_close();
+    reading_done_ = true;
+  }
+
+  // Queues an answer; a producer that lets more than max_unsent bytes pile up is closed.
+  void queue_output() {
+    if (out_.size() > opts_.max_unsent) return close_slow_reader("it does not read its answers");
+    wake_.cancel();
+  }
+
   awaitable<void> watch() {
-    const auto shortest = std::min({opts_.hello_timeout, opts_.frame_timeout, opts_.idle_timeout});
+    const auto shortest =
+        std::min({opts_.hello_timeout, opts_.frame_timeout, opts_.idle_timeout, opts_.write_timeout});
     const auto tick =
         std::clamp<Clock::duration>(shortest / 4, std::chrono::milliseconds(10), std::chrono::seconds(1));
     while (!closed_) {
       watchdog_.expires_after(tick);
       co_await watchdog_.async_wait(asio::as_tuple(use_awaitable));
-      if (closed_ || draining_) break;
+      if (closed_) break;
       if (Clock::now() < deadline()) continue;
+      if (writing_ && Clock::now() >= write_started_ + opts_.write_timeout) {
+        close_slow_reader("a write did not complete by its deadline");
+        break;
+      }
+      if (draining_) continue;  // only the write deadline applies while draining
       const char* what = producer_.empty()         ? "no HELLO"
                          : decoder_.buffered() > 0 ? "a frame left unfinished"
                                                    : "idle";
@@ -173,7 +198,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stats_.errors_sent++;
     encode_error(out_, ErrorFrame{code, seq, msg});
     close_after_write_ = true;
-    wake_.cancel();
+    queue_output();
   }
 
   awaitable<void> read_loop() {
@@ -284,7 +309,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       stats_.acks++;
       if (r->duplicate) stats_.duplicates++;
       encode_ack(out_, *r);
-      wake_.cancel();
+      queue_output();
     } else {
       const auto code = r.error().code == StoreErrorCode::closed        ? ErrorCode::shutting_down
                         : r.error().code == StoreErrorCode::unavailable ? ErrorCode::storage_unavailable
@@ -299,8 +324,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (!out_.empty()) {
         std::string data;
         data.swap(out_);
+        writing_ = true;
+        write_started_ = Clock::now();
         auto [ec, n] = co_await asio::async_write(sock_, asio::buffer(data), asio::as_tuple(use_awaitable));
         (void)n;
+        writing_ = false;
         if (ec) break;
         continue;
       }
@@ -327,7 +355,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string peer_;
   std::string out_;
   std::uint32_t in_flight_ = 0;
-  Clock::time_point hello_deadline_, frame_started_, last_activity_;
+  Clock::time_point hello_deadline_, frame_started_, last_activity_, write_started_;
+  bool writing_ = false;
   bool draining_ = false;
   bool reading_done_ = false;
   bool close_after_write_ = false;
@@ -386,6 +415,7 @@ struct BrokerServer::Impl {
         continue;
       }
       sock.set_option(tcp::no_delay(true), ec);
+      if (opts.send_buffer > 0) sock.set_option(asio::socket_base::send_buffer_size(opts.send_buffer), ec);
       stats.connections++;
       stats.connections_open++;
       auto c = std::make_shared<Connection>(std::move(sock), store, opts, stats, stopping);
@@ -429,6 +459,10 @@ void BrokerServer::register_metrics(core::metrics::Registry& r) const {
           st.unauthorized);
   counter("telemetry_collector_storage_unavailable_total",
           "Batches answered with storage_unavailable (store read-only).", st.storage_unavailable);
+  counter("telemetry_collector_write_timeouts_total",
+          "Connections closed because the producer did not read its ACKs (a write past "
+          "BROKER_WRITE_TIMEOUT_MS, or more than the unsent-bytes cap waiting).",
+          st.write_timeouts);
   r.gauge_callback("telemetry_collector_connections_open", "Producer connections open now.",
                    [&st] { return static_cast<double>(st.connections_open.load()); });
   r.gauge_callback("telemetry_collector_batches_in_flight", "Batches received and not yet acknowledged.",

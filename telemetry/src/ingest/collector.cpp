@@ -57,11 +57,13 @@ tl::expected<CollectorConfig, CliResult> parse_collector_config(int argc, char**
   RM_TRY(hello_to, i("BROKER_HELLO_TIMEOUT_MS", 5000, 10, 3600000));
   RM_TRY(frame_to, i("BROKER_FRAME_TIMEOUT_MS", 10000, 10, 3600000));
   RM_TRY(idle_to, i("BROKER_IDLE_TIMEOUT_MS", 30000, 10, 3600000));
+  RM_TRY(write_to, i("BROKER_WRITE_TIMEOUT_MS", 10000, 10, 3600000));
   RM_TRY(max_conn, i("BROKER_MAX_CONNECTIONS", 0, 0, 1000000));
 #undef RM_TRY
   c.hello_timeout_ms = *hello_to;
   c.frame_timeout_ms = *frame_to;
   c.idle_timeout_ms = *idle_to;
+  c.write_timeout_ms = *write_to;
   c.max_connections = static_cast<std::size_t>(*max_conn);
   c.broker_token = core::env_string("BROKER_TOKEN", "");
   auto retention = parse_duration_ns("RETENTION", core::env_string("RETENTION", "0"));
@@ -254,6 +256,7 @@ int serve_collector(const CollectorConfig& cfg) {
   bo.hello_timeout = std::chrono::milliseconds(cfg.hello_timeout_ms);
   bo.frame_timeout = std::chrono::milliseconds(cfg.frame_timeout_ms);
   bo.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
+  bo.write_timeout = std::chrono::milliseconds(cfg.write_timeout_ms);
   bo.max_connections = cfg.max_connections;
   bo.ack_observer = [&](double s) { ack_hist.observe(s); };
   BrokerServer broker(**store, bo);
