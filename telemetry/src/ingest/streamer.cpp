@@ -191,12 +191,15 @@ int run_streamer(const StreamerConfig& cfg) {
            j += static_cast<std::size_t>(cfg.workers)) {
         rs.push_back(mine[j]);
       }
+      // OnAck may run on the NATS library's thread (publisher.hpp): sent_at is shared with it.
+      std::mutex sent_mu;
       std::unordered_map<std::uint64_t, Clock::time_point> sent_at;
       auto pub = (*make_publisher)(
           fmt::format("{}-w{}", cfg.producer_prefix, w), &abort,
           [&](std::uint64_t seq, const std::vector<OutSample>& s, bool) {
             live_acked++;
             live_acked_samples += s.size();
+            std::lock_guard lk(sent_mu);
             if (auto it = sent_at.find(seq); it != sent_at.end()) {
               ack_latency.observe(std::chrono::duration<double>(Clock::now() - it->second).count());
               sent_at.erase(it);
@@ -216,7 +219,10 @@ int run_streamer(const StreamerConfig& cfg) {
       auto send = [&] {
         if (batch.empty()) return;
         my_samples += batch.size();
-        sent_at[pub->stats().batches + 1] = Clock::now();  // the seq publish() assigns
+        {
+          std::lock_guard lk(sent_mu);
+          sent_at[pub->stats().batches + 1] = Clock::now();  // the seq publish() assigns
+        }
         live_sent++;
         auto r = pub->publish(std::move(batch));
         track_connection();

@@ -30,7 +30,9 @@ class BatchPublisher {
   virtual PublisherStats stats() const = 0;
   // Whether it holds a connection to the broker / a NATS server now.
   virtual bool connected() const = 0;
-  // Called once per acknowledged batch: its seq, its samples, whether it was a duplicate.
+  // Called once per acknowledged batch: its seq, its samples, whether it was a duplicate. The
+  // broker publisher calls it inside publish/flush; the NATS publisher on the NATS library's
+  // thread as each ack arrives, so it must be thread-safe.
   using OnAck = ReliablePublisher::OnAck;
 };
 
