@@ -12,16 +12,8 @@
 namespace rm::runtime {
 namespace {
 
-class TryPush : public ::testing::Test {
+class TryPush : public testing::WithTestNodes {
  protected:
-  void SetUp() override { testing::register_test_nodes(); }
-
-  static PipelineExecutor make(const std::string& yaml) {
-    auto m = Manifest::from_string(yaml);
-    if (!m) throw std::runtime_error(m.error().to_string());
-    return PipelineExecutor(std::move(*m));
-  }
-
   // Outputs per node id, in arrival order.
   std::mutex mutex;
   std::map<std::string, std::vector<std::string>> outputs;
