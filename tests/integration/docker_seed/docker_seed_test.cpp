@@ -286,8 +286,9 @@ nodes:
   const std::vector<float> samples(1600, 0.25f);
   ASSERT_TRUE(rm::media::write_wav(work_ / "in.wav", samples, 16000, 1));
   const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
-  auto [code, out] = run(fmt::format("RM_DOCKER_KEEP=on-failure {} run {} --input {}", cli, path.string(),
-                                     (work_ / "in.wav").string()));
+  // The seed's flag (it sets RM_DOCKER_KEEP=on-failure for the session when that is unset).
+  auto [code, out] = run(fmt::format("env -u RM_DOCKER_KEEP {} run {} --keep-containers --input {}", cli,
+                                     path.string(), (work_ / "in.wav").string()));
   EXPECT_EQ(code, 1) << out;
   EXPECT_NE(out.find("bad chunk at 0"), std::string::npos) << out;
   // The traceback is in the log once (the runner's stderr), not once per layer.
