@@ -4,13 +4,18 @@
 // small script standing in for scripts/base-images.sh through RM_BASE_IMAGES_SCRIPT (same
 // interface: `--list`, then one image to build); it tags debian:bookworm-slim instead of
 // running debootstrap, which takes minutes. Each test removes the image it creates.
+// And the images the real recipes built (scripts/docker-up.sh, or a first session) behave like
+// the official python:<v>-slim: python, pip and venv on PATH, pip installs from an index.
 #include <gtest/gtest.h>
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +31,7 @@
 #include "docker/base_image.hpp"
 #include "docker/client.hpp"
 #include "support/docker_test.hpp"
+#include "support/local_index.hpp"
 #include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -148,5 +154,62 @@ TEST_F(BaseImageRecipe, cancelling_while_the_recipe_runs_ends_it_and_its_process
   ASSERT_TRUE(present);
   EXPECT_FALSE(*present) << "nothing was built";
 }
+
+// Runs a shell command, returning its exit status and combined output.
+std::pair<int, std::string> sh(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return {-1, "popen failed"};
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
+  const int st = ::pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+class RecipeImage : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(RecipeImage, has_python_pip_and_venv_on_path_and_pip_installs_from_an_index_like_the_official_image) {
+  const std::string version = GetParam();
+  const std::string image = "python:" + version + "-slim";
+  auto c = DockerClient::connect_from_env();
+  if (!c) {
+    if (rm::test::require_docker()) FAIL() << c.error().message;
+    GTEST_SKIP() << c.error().message;
+  }
+  // Built on demand by the real recipe when missing (minutes once, then cached), as a session would.
+  auto present = rm::docker::ensure_base_image(*c, image, "recipe_check");
+  ASSERT_TRUE(present) << present.error().message;
+  EXPECT_EQ(rm::docker::image_python_version(*present), version)
+      << "ENV PYTHON_VERSION as the official image";
+  rm::test::LocalIndex index;
+  const std::string name = rm::test::unique("rm-recipe-check-");
+  // --rm: the container is this test's and goes with it. Host network: the index is on 127.0.0.1.
+  rm::test::TempDir dir("rm-recipe-check");
+  std::ofstream(dir.path() / "check.sh") << R"SH(set -e
+python --version
+pip --version
+pip install -q --index-url "$1" rmdemo==1.0
+python -c 'import rmdemo; print("system pip:", rmdemo.__name__)'
+python -m venv /tmp/v
+/tmp/v/bin/pip install -q --index-url "$1" rmdemo==2.0
+/tmp/v/bin/python -c 'import rmdemo; print("venv pip:", rmdemo.__name__)'
+)SH";
+  ::chmod(dir.path().c_str(), 0755);
+  auto [code, out] = sh("docker run --rm --network host --name " + name + " -v " + dir.path().string() +
+                        ":/check:ro -e PIP_DISABLE_PIP_VERSION_CHECK=1 -e PIP_NO_CACHE_DIR=1 " + image +
+                        " sh /check/check.sh " + index.url());
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("Python " + version + "."), std::string::npos) << out;
+  EXPECT_NE(out.find("(python " + version + ")"), std::string::npos) << "pip belongs to that python\n" << out;
+  EXPECT_NE(out.find("system pip: rmdemo"), std::string::npos) << out;
+  EXPECT_NE(out.find("venv pip: rmdemo"), std::string::npos) << out;
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryDebianPython, RecipeImage, ::testing::Values("3.9", "3.11", "3.13"),
+                         [](const auto& p) {
+                           std::string n = std::string("python_") + p.param;
+                           std::replace(n.begin(), n.end(), '.', '_');
+                           return n;
+                         });
 
 }  // namespace
