@@ -5,14 +5,10 @@
 // session for `docker logs`, and the Python traceback appearing once.
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -31,6 +27,7 @@
 #include "runtime/manifest.hpp"
 #include "support/docker_test.hpp"
 #include "support/local_index.hpp"
+#include "support/silent_server.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -60,53 +57,6 @@ std::pair<int, std::string> run(const std::string& command) {
   const int st = ::pclose(p);
   return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
 }
-
-// A package index on 127.0.0.1 that accepts connections and never answers: a pip install from
-// it hangs (for minutes, with pip's retries), so an image build using it is provably still
-// running when a test cancels. Counts the connections it got.
-class HangingIndex {
- public:
-  HangingIndex() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ok_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(fd_, 16) == 0 &&
-          ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0;
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, 50) <= 0) continue;
-        const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) continue;
-        held_.push_back(c);
-        connections_.fetch_add(1);
-      }
-    });
-  }
-  ~HangingIndex() {
-    stop_ = true;
-    thread_.join();
-    for (int c : held_) ::close(c);
-    if (fd_ >= 0) ::close(fd_);
-  }
-  HangingIndex(const HangingIndex&) = delete;
-  HangingIndex& operator=(const HangingIndex&) = delete;
-  bool ok() const { return ok_; }
-  int connections() const { return connections_.load(); }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/simple"; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-  bool ok_ = false;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> connections_{0};
-  std::vector<int> held_;  // only the accept thread touches it until the join
-  std::thread thread_;
-};
 
 std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;
@@ -266,8 +216,12 @@ nodes:
 }
 
 TEST_F(DockerSeedTest, cancelling_a_session_while_its_nodes_image_builds_ends_the_start_up) {
-  HangingIndex hang;
+  // A package index on 127.0.0.1 that accepts connections and never answers: a pip install from
+  // it hangs (for minutes, with pip's retries), so the image build is provably still running
+  // when the session is cancelled.
+  rm::test::SilentServer hang;
   ASSERT_TRUE(hang.ok());
+  const std::string hang_url = "http://127.0.0.1:" + std::to_string(hang.port()) + "/simple";
   const std::string node = unique("building");
   // A package no earlier build cached, from an index that never answers: the build's
   // `pip install` is under way and stays so.
@@ -283,14 +237,14 @@ connections:
   - {{from: audio_source, to: {}}}
 )",
                                                           node, unique("rmhang"), node));
-  ::setenv("RM_PIP_INDEX_URL", hang.url().c_str(), 1);
+  ::setenv("RM_PIP_INDEX_URL", hang_url.c_str(), 1);
   auto m = Manifest::from_file(path);
   ASSERT_TRUE(m) << m.error().to_string();
   PipelineExecutor exec(std::move(*m));
   auto session = exec.start_session();
   ASSERT_TRUE(session) << session.error().message;
-  for (int i = 0; i < 1200 && hang.connections() == 0; ++i) std::this_thread::sleep_for(100ms);
-  ASSERT_GT(hang.connections(), 0) << "the image build never reached its pip install";
+  for (int i = 0; i < 1200 && hang.accepted() == 0; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_GT(hang.accepted(), 0) << "the image build never reached its pip install";
   (*session)->cancel();
   auto st = (*session)->wait();
   ASSERT_FALSE(st) << "the build cannot have finished: its index never answers";
