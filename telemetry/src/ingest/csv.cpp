@@ -58,20 +58,7 @@ void CsvParser::consume(char c, std::vector<CsvRecord>& out) {
       state_ = State::unquoted;
       [[fallthrough]];
     case State::unquoted:
-      if (c == ',') {
-        end_field();
-        state_ = State::field_start;
-      } else if (c == '\n') {
-        ++line_;
-        end_record(out);
-        state_ = State::field_start;
-      } else if (c == '\r') {
-        ++line_;
-        end_record(out);
-        state_ = State::after_cr;
-      } else {
-        append(c);
-      }
+      if (!separator(c, out)) append(c);
       return;
     case State::quoted:
       if (c == '"') {
@@ -85,18 +72,7 @@ void CsvParser::consume(char c, std::vector<CsvRecord>& out) {
       if (c == '"') {  // doubled quote = one literal quote
         append('"');
         state_ = State::quoted;
-      } else if (c == ',') {
-        end_field();
-        state_ = State::field_start;
-      } else if (c == '\n') {
-        ++line_;
-        end_record(out);
-        state_ = State::field_start;
-      } else if (c == '\r') {
-        ++line_;
-        end_record(out);
-        state_ = State::after_cr;
-      } else {
+      } else if (!separator(c, out)) {
         if (cur_.error.empty()) {
           cur_.error = fmt::format("unexpected '{}' after a closing quote", c);
         }
@@ -105,6 +81,19 @@ void CsvParser::consume(char c, std::vector<CsvRecord>& out) {
       }
       return;
   }
+}
+
+bool CsvParser::separator(char c, std::vector<CsvRecord>& out) {
+  if (c == ',') {
+    end_field();
+    state_ = State::field_start;
+    return true;
+  }
+  if (c != '\n' && c != '\r') return false;
+  ++line_;
+  end_record(out);
+  state_ = c == '\n' ? State::field_start : State::after_cr;
+  return true;
 }
 
 void CsvParser::feed(std::string_view chunk, std::vector<CsvRecord>& out) {

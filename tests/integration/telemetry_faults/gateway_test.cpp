@@ -217,5 +217,17 @@ TEST_F(GatewayOverData, a_gpu_silent_past_the_staleness_window_is_dropped_from_t
   EXPECT_NE(gw_->get("/api/v1/gpus")->body.find("GPU-gone"), std::string::npos);
 }
 
+TEST_F(GatewayOverData, the_metrics_port_has_process_metrics_and_the_followers_own_gauges) {
+  auto m = core::http::get("127.0.0.1", gw_->metrics, "/metrics", 5s);
+  ASSERT_TRUE(m) << m.error();
+  ASSERT_EQ(m->status, 200);
+  EXPECT_GT(metric_value(m->body, "process_open_fds"), 0) << m->body;
+  EXPECT_GT(metric_value(m->body, "process_resident_memory_bytes"), 0) << m->body;
+  EXPECT_GT(metric_value(m->body, "process_start_time_seconds"), 1.7e9) << m->body;
+  EXPECT_EQ(metric_value(m->body, "api_gateway_gpus"), 2.0) << m->body;
+  EXPECT_GT(metric_value(m->body, "api_gateway_follower_records_read"), 0) << m->body;
+  EXPECT_EQ(metric_value(m->body, "api_gateway_follower_rebuilds_total"), 0) << m->body;
+}
+
 }  // namespace
 }  // namespace rm::telemetry::faults

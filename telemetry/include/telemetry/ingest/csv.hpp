@@ -46,6 +46,8 @@ class CsvParser {
   void end_record(std::vector<CsvRecord>& out);
   void append(char c);
   void consume(char c, std::vector<CsvRecord>& out);
+  // ',' ends the field, '\n' and '\r' the record (outside quotes); false for any other byte.
+  bool separator(char c, std::vector<CsvRecord>& out);
 
   std::size_t max_record_;
   State state_ = State::field_start;
@@ -86,14 +88,14 @@ class TelemetryCsvReader {
   explicit TelemetryCsvReader(std::string source_name = "<csv>");
   // Parses `chunk`; complete rows are appended to `out`. Fails only for a header that matches
   // neither format (the message lists the expected columns).
-  tl::expected<void, CsvError> feed(std::string_view chunk, std::vector<CsvRow>& out);
-  tl::expected<void, CsvError> finish(std::vector<CsvRow>& out);
+  [[nodiscard]] tl::expected<void, CsvError> feed(std::string_view chunk, std::vector<CsvRow>& out);
+  [[nodiscard]] tl::expected<void, CsvError> finish(std::vector<CsvRow>& out);
   const CsvStats& stats() const { return stats_; }
   CsvFormat format() const { return format_; }
 
  private:
-  tl::expected<void, CsvError> handle(std::vector<CsvRecord>& recs, std::vector<CsvRow>& out);
-  tl::expected<void, CsvError> header(const CsvRecord& rec);
+  [[nodiscard]] tl::expected<void, CsvError> handle(std::vector<CsvRecord>& recs, std::vector<CsvRow>& out);
+  [[nodiscard]] tl::expected<void, CsvError> header(const CsvRecord& rec);
   void row(const CsvRecord& rec, std::vector<CsvRow>& out);
   void bad(std::size_t line, std::string reason);
 
@@ -111,8 +113,8 @@ class TelemetryCsvReader {
 };
 
 // Reads a whole file. Errors: unreadable file, unusable header.
-tl::expected<std::vector<CsvRow>, CsvError> read_telemetry_csv(const std::string& path,
-                                                               CsvStats* stats = nullptr);
+[[nodiscard]] tl::expected<std::vector<CsvRow>, CsvError> read_telemetry_csv(const std::string& path,
+                                                                             CsvStats* stats = nullptr);
 
 // Parses DCGM's labels_raw (`k="v",k2="v2"`, backslash escapes inside values). Malformed
 // trailing input is ignored; what parsed before it is kept.
