@@ -7,6 +7,7 @@
 
 #include "fault_util.hpp"
 #include "integration/ingest/process.hpp"
+#include "support/silent_server.hpp"
 
 namespace rm::telemetry::faults {
 namespace {
@@ -114,46 +115,7 @@ TEST(TelemetryFaults, the_gateway_on_an_empty_data_dir_is_live_but_not_ready_unt
 }
 
 // A collector that accepts connections and never answers.
-class HungCollector {
- public:
-  HungCollector() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 128);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, 20) <= 0) continue;
-        const int c = ::accept(fd_, nullptr, nullptr);
-        if (c < 0) continue;
-        held_.push_back(c);
-        accepted_++;
-      }
-    });
-  }
-  ~HungCollector() {
-    stop_ = true;
-    thread_.join();
-    for (int c : held_) ::close(c);
-    ::close(fd_);
-  }
-  std::uint16_t port() const { return port_; }
-  int accepted() const { return accepted_.load(); }
-
- private:
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> accepted_{0};
-  std::vector<int> held_;
-  std::thread thread_;
-};
+using HungCollector = rm::test::SilentServer;
 
 TEST(TelemetryFaults, a_hung_collector_does_not_hold_up_gateway_requests) {
   ScratchDir scratch("gw-hung");
