@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   auto nc = nats_config_from_env();
   if (!nc || !*nc) {
-    std::fprintf(stderr, "set NATS_URL (%s)\n", nc ? "unset" : nc.error().c_str());
+    std::fprintf(stderr, "set NATS_URL (%s)\n", nc ? "unset" : nc.error().message.c_str());
     return 2;
   }
   StreamerConfig sc;
@@ -126,8 +126,11 @@ int main(int argc, char** argv) {
       for (std::uint64_t sent = 0; !stop; sent += static_cast<std::uint64_t>(batch)) {
         if (per_producer > 0) {
           // Acks reach OnAck as they arrive; flush while pacing republishes failed batches.
-          const auto due = t0 + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(static_cast<double>(sent) / per_producer));
+          // Producers are staggered evenly over one batch interval, as independent streamers
+          // would be, instead of all publishing at the same instant.
+          const double offset = static_cast<double>(batch) * p / producers;
+          const auto due = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                                    (static_cast<double>(sent) + offset) / per_producer));
           while (!stop && Clock::now() < due) {
             if (pub->flush(std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now()))) {
               std::this_thread::sleep_until(due);
@@ -187,7 +190,7 @@ int main(int argc, char** argv) {
       ::kill(pid_list[static_cast<std::size_t>(st->leader[1] - '0')], SIGKILL);
     } else {
       std::fprintf(stderr, "cannot find the stream leader: %s\n",
-                   st ? st->leader.c_str() : st.error().c_str());
+                   st ? st->leader.c_str() : st.error().message.c_str());
     }
   }
   std::this_thread::sleep_until(t0 + std::chrono::seconds(seconds));
@@ -210,6 +213,14 @@ int main(int argc, char** argv) {
                 sec(ru.ru_stime));
     auto client = nats::Client::connect(**nc, "bench-admin", std::chrono::seconds(5));
     auto st = client ? (*client)->stream_state((*nc)->applied_stream()) : tl::unexpected(client.error());
+    // Bytes per sample once the feed holds everything the stream has (the collectors and the
+    // feed may still be behind the producers when the clock stops).
+    const auto settle = Clock::now() + std::chrono::seconds(20);
+    while (st && Clock::now() < settle) {
+      st = (*client)->stream_state((*nc)->applied_stream());
+      if (!st || (feed->stats().last_seq >= st->last_seq && st->last_seq > 0)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     const auto fed = feed->stats();
     if (st && fed.samples > 0) {
       std::printf(

@@ -98,12 +98,13 @@ class Cursor {
   std::size_t pos_ = 0;
 };
 
-tl::expected<Batch, std::string> decode_compact(std::string_view payload, const std::string& producer) {
+Result<Batch> decode_compact(std::string_view payload, const std::string& producer) {
   Batch b;
   b.producer = producer;
   Cursor c(payload.substr(4));
   auto bad = [&](const std::string& what) {
-    return tl::unexpected(fmt::format("cluster batch {} of '{}': {}", b.seq, producer, what));
+    return telemetry_error(TelemetryErrc::protocol,
+                           fmt::format("cluster batch {} of '{}': {}", b.seq, producer, what));
   };
   std::uint64_t n = 0;
   if (!c.varint(b.seq) || !c.varint(n)) return bad("truncated header");
@@ -179,17 +180,18 @@ tl::expected<Batch, std::string> decode_compact(std::string_view payload, const 
 }
 
 // The earlier format: exactly one PUBLISH frame of the broker protocol.
-tl::expected<Batch, std::string> decode_frame(std::string_view payload, const std::string& producer) {
+Result<Batch> decode_frame(std::string_view payload, const std::string& producer) {
   FrameDecoder dec;
   dec.feed(payload);
   auto f = dec.next();
-  if (!f) return tl::unexpected(f.error().message);
+  if (!f) return telemetry_error(TelemetryErrc::protocol, f.error().message);
   if (!*f || (*f)->type != FrameType::publish || dec.buffered() != 0) {
-    return tl::unexpected(std::string("payload is neither a cluster batch nor exactly one PUBLISH frame"));
+    return telemetry_error(TelemetryErrc::protocol,
+                           std::string("payload is neither a cluster batch nor exactly one PUBLISH frame"));
   }
   PublishDecoder pd;
   auto b = pd.decode((*f)->payload, producer);
-  if (!b) return tl::unexpected(b.error().message);
+  if (!b) return telemetry_error(TelemetryErrc::protocol, b.error().message);
   return std::move(*b);
 }
 
@@ -269,11 +271,12 @@ void encode_cluster_batch(std::string& out, std::uint64_t seq, const std::vector
   }
 }
 
-tl::expected<Batch, std::string> decode_cluster_batch(std::string_view payload, const std::string& producer) {
+Result<Batch> decode_cluster_batch(std::string_view payload, const std::string& producer) {
   if (payload.size() >= 4 && std::memcmp(payload.data(), kMagic, sizeof kMagic) == 0) {
     const auto version = static_cast<std::uint8_t>(payload[3]);
     if (version != kClusterBatchVersion) {
-      return tl::unexpected(
+      return telemetry_error(
+          TelemetryErrc::protocol,
           fmt::format("cluster batch of '{}' has format version {}; this build reads version {}", producer,
                       version, kClusterBatchVersion));
     }

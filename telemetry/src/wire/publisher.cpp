@@ -24,7 +24,11 @@ class BrokerPublisher final : public BatchPublisher {
 }  // namespace
 
 tl::expected<PublisherFactory, std::string> make_publisher_factory(const StreamerConfig& cfg) {
-  if (cfg.nats) return make_nats_publisher_factory(*cfg.nats, cfg.producer_prefix);
+  if (cfg.nats) {
+    return make_nats_publisher_factory(*cfg.nats, cfg.producer_prefix).map_error([](TelemetryError e) {
+      return std::move(e.message);
+    });
+  }
   return PublisherFactory(
       [host = cfg.broker_host, port = cfg.broker_port, token = cfg.broker_token](
           const std::string& producer, const std::atomic<bool>* cancel, BatchPublisher::OnAck on_ack) {

@@ -29,6 +29,7 @@
 
 #include <tl/expected.hpp>
 
+#include "telemetry/error.hpp"
 #include "telemetry/wire/protocol.hpp"
 
 namespace rm::telemetry {
@@ -39,8 +40,8 @@ inline constexpr std::uint8_t kClusterBatchVersion = 1;
 void encode_cluster_batch(std::string& out, std::uint64_t seq, const std::vector<OutSample>& samples);
 
 // Decodes a cluster message (this version, or a legacy PUBLISH frame) into a batch of
-// `producer`; an error names what is wrong (unknown version, truncation, a ref out of range).
-[[nodiscard]] tl::expected<Batch, std::string> decode_cluster_batch(std::string_view payload,
-                                                                    const std::string& producer);
+// `producer`; a TelemetryErrc::protocol error names what is wrong (unknown version,
+// truncation, a ref out of range).
+[[nodiscard]] Result<Batch> decode_cluster_batch(std::string_view payload, const std::string& producer);
 
 }  // namespace rm::telemetry
