@@ -34,7 +34,7 @@ trap cleanup EXIT
 routes="nats://127.0.0.1:$((base + 10)),nats://127.0.0.1:$((base + 11)),nats://127.0.0.1:$((base + 12))"
 nats_pids=()
 for i in 0 1 2; do
-  GODEBUG=${NATS_GODEBUG:-} GOGC=${NATS_GOGC-400} GOMEMLIMIT=${NATS_GOMEMLIMIT-512MiB} nats-server -js -sd "$work/n$i" -a 127.0.0.1 -p $((base + i)) -n "n$i" --cluster_name bench \
+  GOMAXPROCS=${NATS_GOMAXPROCS:-} GODEBUG=${NATS_GODEBUG:-} GOGC=${NATS_GOGC-400} GOMEMLIMIT=${NATS_GOMEMLIMIT-512MiB} nats-server -js -sd "$work/n$i" -a 127.0.0.1 -p $((base + i)) -n "n$i" --cluster_name bench \
     --cluster "nats://127.0.0.1:$((base + 10 + i))" --routes "$routes" -l "$work/n$i.log" &
   nats_pids+=($!)
   disown $!  # no "Killed" line when cleanup kills it

@@ -221,8 +221,11 @@ int run_streamer(const StreamerConfig& cfg) {
         if (batch.empty()) return;
         my_samples += batch.size();
         {
+          // The seq publish() assigns; asked before taking sent_mu, which OnAck takes while the
+          // NATS publisher holds its own lock.
+          const std::uint64_t seq = pub->stats().batches + 1;
           std::lock_guard lk(sent_mu);
-          sent_at[pub->stats().batches + 1] = Clock::now();  // the seq publish() assigns
+          sent_at[seq] = Clock::now();
         }
         live_sent++;
         auto r = pub->publish(std::move(batch));
