@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
   }
   std::mutex mu;
   std::vector<double> ack_ms;
+  std::vector<std::pair<double, double>> slow;  // (second of the run, ms) of acks above 20 ms
   std::vector<Clock::time_point> ack_times;
   std::atomic<std::uint64_t> samples{0};
   const auto t0 = Clock::now();
@@ -106,21 +107,25 @@ int main(int argc, char** argv) {
     threads.emplace_back([&, p] {
       std::mutex mine_mu;  // OnAck runs on the NATS library's thread
       std::vector<double> mine;
+      std::vector<std::pair<double, double>> my_slow;
       std::vector<Clock::time_point> times;
       std::unordered_map<std::uint64_t, Clock::time_point> sent_at;
       std::uint64_t next = 1;
-      auto pub =
-          (*factory)(fmt::format("{}-p{}", sc.producer_prefix, p), &stop,
-                     [&](std::uint64_t seq, const std::vector<OutSample>& s, bool) {
-                       const auto e = Clock::now();
-                       std::lock_guard lk(mine_mu);
-                       if (auto it = sent_at.find(seq); it != sent_at.end()) {
-                         mine.push_back(std::chrono::duration<double, std::milli>(e - it->second).count());
-                         sent_at.erase(it);
-                       }
-                       times.push_back(e);
-                       samples += s.size();
-                     });
+      auto pub = (*factory)(fmt::format("{}-p{}", sc.producer_prefix, p), &stop,
+                            [&](std::uint64_t seq, const std::vector<OutSample>& s, bool) {
+                              const auto e = Clock::now();
+                              std::lock_guard lk(mine_mu);
+                              if (auto it = sent_at.find(seq); it != sent_at.end()) {
+                                const double ms =
+                                    std::chrono::duration<double, std::milli>(e - it->second).count();
+                                mine.push_back(ms);
+                                if (ms > 20)
+                                  my_slow.emplace_back(std::chrono::duration<double>(e - t0).count(), ms);
+                                sent_at.erase(it);
+                              }
+                              times.push_back(e);
+                              samples += s.size();
+                            });
       std::size_t k = static_cast<std::size_t>(p);
       const double per_producer = rate > 0 ? rate / producers : 0;
       for (std::uint64_t sent = 0; !stop; sent += static_cast<std::uint64_t>(batch)) {
@@ -152,6 +157,7 @@ int main(int argc, char** argv) {
       pub.reset();
       std::lock_guard lk(mu);
       ack_ms.insert(ack_ms.end(), mine.begin(), mine.end());
+      slow.insert(slow.end(), my_slow.begin(), my_slow.end());
       ack_times.insert(ack_times.end(), times.begin(), times.end());
     });
   }
@@ -203,6 +209,16 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(samples.load()), elapsed);
   std::printf("ack p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu batches)\n", pct(ack_ms, 50), pct(ack_ms, 99),
               pct(ack_ms, 100), ack_ms.size());
+  if (!slow.empty()) {
+    // When the slow acks came: a burst at one moment (a GC, an election, another process) or
+    // spread over the run (the servers' steady queueing).
+    std::sort(slow.begin(), slow.end());
+    std::string when;
+    for (std::size_t i = 0; i < slow.size() && i < 24; ++i)
+      when += fmt::format(" {:.1f}s:{:.0f}", slow[i].first, slow[i].second);
+    std::printf("acks above 20 ms: %zu, at (second of the run: ms)%s%s\n", slow.size(), when.c_str(),
+                slow.size() > 24 ? " ..." : "");
+  }
   std::printf("row -> queryable (applied stream -> in-process feed): p50 %.1f ms, p99 %.1f ms (%zu probes)\n",
               pct(visible_ms, 50), pct(visible_ms, 99), visible_ms.size());
   {

@@ -202,10 +202,20 @@ TEST(ClusterBatchCodec, refs_out_of_range_and_counts_larger_than_the_payload_are
   b = decode_cluster_batch(bad_metric, "p");
   ASSERT_FALSE(b);
   EXPECT_NE(b.error().message.find("metric ref 1 of 1"), std::string::npos) << b.error().message;
-  std::string huge = "RMB\x01\x01\xff\xff\xff\xff\x0f";  // 4 G GPU definitions in 0 bytes
+  std::string huge = "RMB\x01\x01\xff\xff\xff\xff\x0f";  // 4 G strings in 0 bytes
   b = decode_cluster_batch(huge, "p");
   ASSERT_FALSE(b);
-  EXPECT_NE(b.error().message.find("GPU definitions in 0 bytes"), std::string::npos) << b.error().message;
+  EXPECT_NE(b.error().message.find("4294967295 strings in 0 bytes"), std::string::npos) << b.error().message;
+  // One string "a", one GPU whose hostname is string 5.
+  const std::string bad_ref(
+      "RMB\x01\x01\x01\x01"
+      "a\x01\x00\x00\x00\x00\x00\x05",
+      15);
+  b = decode_cluster_batch(bad_ref, "p");
+  ASSERT_FALSE(b);
+  EXPECT_NE(b.error().message.find("GPU definition 0: hostname truncated or not a string of the 1"),
+            std::string::npos)
+      << b.error().message;
   b = decode_cluster_batch("not a batch", "p");
   ASSERT_FALSE(b);
 }

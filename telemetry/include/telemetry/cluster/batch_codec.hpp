@@ -1,13 +1,15 @@
 #pragma once
 // The JetStream message of a batch in cluster mode (docs/cluster.md, "Message format"): a
-// compact, self-contained, versioned encoding, about 5 bytes per sample instead of the broker
-// frame's 24, because every batch crosses the JetStream cluster several times (stored 3 times
-// in each of two streams, delivered to a collector and to every gateway).
+// compact, self-contained, versioned encoding, about 4-5 bytes per sample instead of the broker
+// frame's 24 (and GPU definitions sharing their strings), because every batch crosses the JetStream cluster
+// several times (stored 3 times in each of two streams, delivered to a collector and to every gateway).
 //
 //   magic "RMB" | u8 version (1)
 //   varint seq
-//   varint gpu count,    each GPU in the shared GpuInfo binary form (protocol.hpp)
-//   varint metric count, each varint length + name
+//   varint string count, each varint length + bytes (every string of the definitions once)
+//   varint gpu count,    each: string refs of id, uuid, gpu_index, device, model, hostname,
+//                        varint label count, string refs of each key and value
+//   varint metric count, each a string ref
 //   varint sample count
 //   zigzag varint first timestamp (ns)
 //   per sample:
