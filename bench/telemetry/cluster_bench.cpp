@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   auto nc = nats_config_from_env();
   if (!nc || !*nc) {
-    std::fprintf(stderr, "set NATS_URL (%s)\n", nc ? "unset" : nc.error().c_str());
+    std::fprintf(stderr, "set NATS_URL (%s)\n", nc ? "unset" : nc.error().message.c_str());
     return 2;
   }
   StreamerConfig sc;
@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   sc.producer_prefix = fmt::format("bench-{}", ::getpid());
   auto factory = make_publisher_factory(sc);
   if (!factory) {
-    std::fprintf(stderr, "%s\n", factory.error().c_str());
+    std::fprintf(stderr, "%s\n", factory.error().message.c_str());
     return 1;
   }
   auto feed = NatsFeed::start(**nc, {.max_entries = 100000, .retention_ns = 0, .name = "bench-feed"});
@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
   }
   std::mutex mu;
   std::vector<double> ack_ms;
+  std::vector<std::pair<double, double>> slow;  // (second of the run, ms) of acks above 20 ms
   std::vector<Clock::time_point> ack_times;
   std::atomic<std::uint64_t> samples{0};
   const auto t0 = Clock::now();
@@ -106,28 +107,35 @@ int main(int argc, char** argv) {
     threads.emplace_back([&, p] {
       std::mutex mine_mu;  // OnAck runs on the NATS library's thread
       std::vector<double> mine;
+      std::vector<std::pair<double, double>> my_slow;
       std::vector<Clock::time_point> times;
       std::unordered_map<std::uint64_t, Clock::time_point> sent_at;
       std::uint64_t next = 1;
-      auto pub =
-          (*factory)(fmt::format("{}-p{}", sc.producer_prefix, p), &stop,
-                     [&](std::uint64_t seq, const std::vector<OutSample>& s, bool) {
-                       const auto e = Clock::now();
-                       std::lock_guard lk(mine_mu);
-                       if (auto it = sent_at.find(seq); it != sent_at.end()) {
-                         mine.push_back(std::chrono::duration<double, std::milli>(e - it->second).count());
-                         sent_at.erase(it);
-                       }
-                       times.push_back(e);
-                       samples += s.size();
-                     });
+      auto pub = (*factory)(fmt::format("{}-p{}", sc.producer_prefix, p), &stop,
+                            [&](std::uint64_t seq, const std::vector<OutSample>& s, bool) {
+                              const auto e = Clock::now();
+                              std::lock_guard lk(mine_mu);
+                              if (auto it = sent_at.find(seq); it != sent_at.end()) {
+                                const double ms =
+                                    std::chrono::duration<double, std::milli>(e - it->second).count();
+                                mine.push_back(ms);
+                                if (ms > 20)
+                                  my_slow.emplace_back(std::chrono::duration<double>(e - t0).count(), ms);
+                                sent_at.erase(it);
+                              }
+                              times.push_back(e);
+                              samples += s.size();
+                            });
       std::size_t k = static_cast<std::size_t>(p);
       const double per_producer = rate > 0 ? rate / producers : 0;
       for (std::uint64_t sent = 0; !stop; sent += static_cast<std::uint64_t>(batch)) {
         if (per_producer > 0) {
           // Acks reach OnAck as they arrive; flush while pacing republishes failed batches.
-          const auto due = t0 + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(static_cast<double>(sent) / per_producer));
+          // Producers are staggered evenly over one batch interval, as independent streamers
+          // would be, instead of all publishing at the same instant.
+          const double offset = static_cast<double>(batch) * p / producers;
+          const auto due = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                                    (static_cast<double>(sent) + offset) / per_producer));
           while (!stop && Clock::now() < due) {
             if (pub->flush(std::chrono::duration_cast<std::chrono::milliseconds>(due - Clock::now()))) {
               std::this_thread::sleep_until(due);
@@ -149,6 +157,7 @@ int main(int argc, char** argv) {
       pub.reset();
       std::lock_guard lk(mu);
       ack_ms.insert(ack_ms.end(), mine.begin(), mine.end());
+      slow.insert(slow.end(), my_slow.begin(), my_slow.end());
       ack_times.insert(ack_times.end(), times.begin(), times.end());
     });
   }
@@ -187,7 +196,7 @@ int main(int argc, char** argv) {
       ::kill(pid_list[static_cast<std::size_t>(st->leader[1] - '0')], SIGKILL);
     } else {
       std::fprintf(stderr, "cannot find the stream leader: %s\n",
-                   st ? st->leader.c_str() : st.error().c_str());
+                   st ? st->leader.c_str() : st.error().message.c_str());
     }
   }
   std::this_thread::sleep_until(t0 + std::chrono::seconds(seconds));
@@ -200,6 +209,16 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(samples.load()), elapsed);
   std::printf("ack p50 %.2f ms, p99 %.2f ms, max %.2f ms (%zu batches)\n", pct(ack_ms, 50), pct(ack_ms, 99),
               pct(ack_ms, 100), ack_ms.size());
+  if (!slow.empty()) {
+    // When the slow acks came: a burst at one moment (a GC, an election, another process) or
+    // spread over the run (the servers' steady queueing).
+    std::sort(slow.begin(), slow.end());
+    std::string when;
+    for (std::size_t i = 0; i < slow.size() && i < 24; ++i)
+      when += fmt::format(" {:.1f}s:{:.0f}", slow[i].first, slow[i].second);
+    std::printf("acks above 20 ms: %zu, at (second of the run: ms)%s%s\n", slow.size(), when.c_str(),
+                slow.size() > 24 ? " ..." : "");
+  }
   std::printf("row -> queryable (applied stream -> in-process feed): p50 %.1f ms, p99 %.1f ms (%zu probes)\n",
               pct(visible_ms, 50), pct(visible_ms, 99), visible_ms.size());
   {
@@ -210,6 +229,14 @@ int main(int argc, char** argv) {
                 sec(ru.ru_stime));
     auto client = nats::Client::connect(**nc, "bench-admin", std::chrono::seconds(5));
     auto st = client ? (*client)->stream_state((*nc)->applied_stream()) : tl::unexpected(client.error());
+    // Bytes per sample once the feed holds everything the stream has (the collectors and the
+    // feed may still be behind the producers when the clock stops).
+    const auto settle = Clock::now() + std::chrono::seconds(20);
+    while (st && Clock::now() < settle) {
+      st = (*client)->stream_state((*nc)->applied_stream());
+      if (!st || (feed->stats().last_seq >= st->last_seq && st->last_seq > 0)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     const auto fed = feed->stats();
     if (st && fed.samples > 0) {
       std::printf(

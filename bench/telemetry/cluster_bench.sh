@@ -14,13 +14,14 @@
 #   kill      R3 paced at KILL_RATE (1000000) with the work-queue stream leader killed (SIGKILL)
 #             after 5 s of 15: time until ingest resumes
 # Every NATS run prints the CPU seconds the three nats-server processes, the two collectors and
-# the bench process (producers + feed) used. NATS_GOGC / NATS_GOMEMLIMIT are passed to the
-# servers as GOGC / GOMEMLIMIT (unset = the Go defaults).
+# the bench process (producers + feed) used. NATS_GOGC (400) / NATS_GOMEMLIMIT (512MiB) are
+# passed to the servers as GOGC / GOMEMLIMIT, as the compose file and the Helm chart set them
+# (NATS_GOGC= NATS_GOMEMLIMIT= for the Go defaults); NATS_GODEBUG=gctrace=1 shows each GC.
 set -euo pipefail
 B=${1:-build}
 SECONDS_RUN=${2:-10}
 PRODUCERS=${PRODUCERS:-4}
-BATCH=${BATCH:-5000}
+BATCH=${BATCH:-10000}
 work=$(mktemp -d /tmp/rm-cluster-bench.XXXXXX)
 base=$((20000 + RANDOM % 10000))
 pids=()
@@ -33,9 +34,10 @@ trap cleanup EXIT
 routes="nats://127.0.0.1:$((base + 10)),nats://127.0.0.1:$((base + 11)),nats://127.0.0.1:$((base + 12))"
 nats_pids=()
 for i in 0 1 2; do
-  GOGC=${NATS_GOGC:-} GOMEMLIMIT=${NATS_GOMEMLIMIT:-} nats-server -js -sd "$work/n$i" -a 127.0.0.1 -p $((base + i)) -n "n$i" --cluster_name bench \
+  GOMAXPROCS=${NATS_GOMAXPROCS:-} GODEBUG=${NATS_GODEBUG:-} GOGC=${NATS_GOGC-400} GOMEMLIMIT=${NATS_GOMEMLIMIT-512MiB} nats-server -js -sd "$work/n$i" -a 127.0.0.1 -p $((base + i)) -n "n$i" --cluster_name bench \
     --cluster "nats://127.0.0.1:$((base + 10 + i))" --routes "$routes" -l "$work/n$i.log" &
   nats_pids+=($!)
+  disown $!  # no "Killed" line when cleanup kills it
 done
 export NATS_URL="nats://127.0.0.1:$base,nats://127.0.0.1:$((base + 1)),nats://127.0.0.1:$((base + 2))"
 export RM_LOG_LEVEL=warn
@@ -49,26 +51,30 @@ collectors() {  # collectors() <stream> <replicas>
     port=$((port + 2))
   done
 }
-cpu_ticks() {  # cpu_ticks <pid>...: utime + stime of the processes, in clock ticks
+declare -A ticks0
+cpu_mark() {  # cpu_mark <pid>...: remembers utime + stime of each process (clock ticks)
+  local f
+  for p in "$@"; do
+    f=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null) || continue
+    ticks0[$p]=$((${f% *} + ${f#* }))
+  done
+}
+cpu_since() {  # cpu_since <pid>...: CPU seconds since cpu_mark of the processes still running
   local t=0 f
   for p in "$@"; do
     f=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null) || continue
-    t=$((t + ${f% *} + ${f#* }))
+    t=$((t + ${f% *} + ${f#* } - ${ticks0[$p]:-0}))
   done
-  echo "$t"
+  echo "scale=2; $t / $(getconf CLK_TCK)" | bc
 }
 run() {  # run <stream> <replicas> <seconds> [bench args]
   local stream=$1 reps=$2 secs=$3; shift 3
   collectors "$stream" "$reps"
-  local hz n0 c0
-  hz=$(getconf CLK_TCK)
-  n0=$(cpu_ticks "${nats_pids[@]}")
-  c0=$(cpu_ticks "${pids[@]}")
+  cpu_mark "${nats_pids[@]}" "${pids[@]}"
   NATS_STREAM=$stream NATS_SUBJECT="bench.$stream" NATS_REPLICAS=$reps "$B/bench/telemetry/telemetry_cluster_bench" \
     --seconds "$secs" --producers "$PRODUCERS" --batch "$BATCH" "$@"
-  echo "cpu seconds during the run: nats-servers $(echo "scale=2; ($(cpu_ticks "${nats_pids[@]}") - $n0) / $hz" | bc)," \
-    "collectors $(echo "scale=2; ($(cpu_ticks "${pids[@]}") - $c0) / $hz" | bc) (bench process: its own line above);" \
-    "load $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "cpu seconds during the run: nats-servers $(cpu_since "${nats_pids[@]}") (a killed one not counted)," \
+    "collectors $(cpu_since "${pids[@]}") (bench process: its own line above); load $(cut -d' ' -f1-3 /proc/loadavg)"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait "${pids[@]}" 2>/dev/null || true
   pids=()

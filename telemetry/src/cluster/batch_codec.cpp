@@ -14,6 +14,8 @@ namespace {
 
 constexpr char kMagic[3] = {'R', 'M', 'B'};
 constexpr std::size_t kMaxMetricName = 4096;
+constexpr std::size_t kMaxString = 64 * 1024;  // as the broker protocol's limits
+constexpr std::uint64_t kMaxLabels = 1024;
 constexpr double kMaxExactInt = 9007199254740992.0;  // 2^53
 
 std::uint64_t zigzag(std::int64_t v) {
@@ -98,37 +100,70 @@ class Cursor {
   std::size_t pos_ = 0;
 };
 
-tl::expected<Batch, std::string> decode_compact(std::string_view payload, const std::string& producer) {
+Result<Batch> decode_compact(std::string_view payload, const std::string& producer) {
   Batch b;
   b.producer = producer;
   Cursor c(payload.substr(4));
   auto bad = [&](const std::string& what) {
-    return tl::unexpected(fmt::format("cluster batch {} of '{}': {}", b.seq, producer, what));
+    return telemetry_error(TelemetryErrc::protocol,
+                           fmt::format("cluster batch {} of '{}': {}", b.seq, producer, what));
   };
   std::uint64_t n = 0;
   if (!c.varint(b.seq) || !c.varint(n)) return bad("truncated header");
-  // Each definition and sample takes at least one byte: counts beyond what is left are lies.
+  // Each string, definition and sample takes at least one byte: counts beyond what is left
+  // are lies.
+  if (n > c.remaining()) return bad(fmt::format("{} strings in {} bytes", n, c.remaining()));
+  std::vector<std::string_view> strings(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < strings.size(); ++i) {
+    std::uint64_t len = 0;
+    if (!c.varint(len) || len > kMaxString || !c.bytes(static_cast<std::size_t>(len), strings[i])) {
+      return bad(fmt::format("string {} truncated or longer than {} bytes", i, kMaxString));
+    }
+  }
+  std::string_view failed;  // what a ref() that returned false was for
+  auto ref = [&](std::string_view what, auto& out) {
+    std::uint64_t r = 0;
+    failed = what;
+    if (!c.varint(r) || r >= strings.size()) return false;
+    out = strings[static_cast<std::size_t>(r)];
+    return true;
+  };
+  if (!c.varint(n)) return bad("truncated GPU definitions");
   if (n > c.remaining()) return bad(fmt::format("{} GPU definitions in {} bytes", n, c.remaining()));
   b.gpus.reserve(static_cast<std::size_t>(n));
   for (std::uint64_t i = 0; i < n; ++i) {
     auto g = std::make_shared<GpuInfo>();
-    std::string_view rest = c.rest();
-    const std::size_t before = rest.size();
-    if (!decode_gpu(rest, *g)) return bad(fmt::format("GPU definition {} truncated or without an id", i));
-    c.skip(before - rest.size());
+    std::uint64_t labels = 0;
+    if (!ref("id", g->id) || !ref("uuid", g->uuid) || !ref("gpu_index", g->gpu_index) ||
+        !ref("device", g->device) || !ref("model", g->model) || !ref("hostname", g->hostname)) {
+      return bad(fmt::format("GPU definition {}: {} truncated or not a string of the {}", i, failed,
+                             strings.size()));
+    }
+    if (g->id.empty()) return bad(fmt::format("GPU definition {} has an empty id", i));
+    if (!c.varint(labels) || labels > kMaxLabels || labels > c.remaining()) {
+      return bad(fmt::format("GPU definition {}: label count truncated or above {}", i, kMaxLabels));
+    }
+    for (std::uint64_t l = 0; l < labels; ++l) {
+      std::string k, v;
+      if (!ref("label key", k) || !ref("label value", v)) {
+        return bad(fmt::format("GPU definition {}: label {} truncated or not a string of the {}", i, l,
+                               strings.size()));
+      }
+      g->labels.emplace(std::move(k), std::move(v));
+    }
     b.gpus.push_back(std::move(g));
   }
   if (!c.varint(n)) return bad("truncated metric definitions");
   if (n > c.remaining()) return bad(fmt::format("{} metric definitions in {} bytes", n, c.remaining()));
   b.metrics.reserve(static_cast<std::size_t>(n));
   for (std::uint64_t i = 0; i < n; ++i) {
-    std::uint64_t len = 0;
-    std::string_view name;
-    if (!c.varint(len) || len == 0 || len > kMaxMetricName || !c.bytes(static_cast<std::size_t>(len), name)) {
+    std::string name;
+    if (!ref("metric", name) || name.empty() || name.size() > kMaxMetricName) {
       return bad(
-          fmt::format("metric definition {} truncated, empty or longer than {} bytes", i, kMaxMetricName));
+          fmt::format("metric definition {} truncated, empty, longer than {} bytes or not a string of the {}",
+                      i, kMaxMetricName, strings.size()));
     }
-    b.metrics.emplace_back(name);
+    b.metrics.push_back(std::move(name));
   }
   std::uint64_t ts0 = 0;
   if (!c.varint(n) || !c.varint(ts0)) return bad("truncated sample header");
@@ -179,17 +214,18 @@ tl::expected<Batch, std::string> decode_compact(std::string_view payload, const 
 }
 
 // The earlier format: exactly one PUBLISH frame of the broker protocol.
-tl::expected<Batch, std::string> decode_frame(std::string_view payload, const std::string& producer) {
+Result<Batch> decode_frame(std::string_view payload, const std::string& producer) {
   FrameDecoder dec;
   dec.feed(payload);
   auto f = dec.next();
-  if (!f) return tl::unexpected(f.error().message);
+  if (!f) return telemetry_error(TelemetryErrc::protocol, f.error().message);
   if (!*f || (*f)->type != FrameType::publish || dec.buffered() != 0) {
-    return tl::unexpected(std::string("payload is neither a cluster batch nor exactly one PUBLISH frame"));
+    return telemetry_error(TelemetryErrc::protocol,
+                           std::string("payload is neither a cluster batch nor exactly one PUBLISH frame"));
   }
   PublishDecoder pd;
   auto b = pd.decode((*f)->payload, producer);
-  if (!b) return tl::unexpected(b.error().message);
+  if (!b) return telemetry_error(TelemetryErrc::protocol, b.error().message);
   return std::move(*b);
 }
 
@@ -233,13 +269,35 @@ void encode_cluster_batch(std::string& out, std::uint64_t seq, const std::vector
   out.append(kMagic, sizeof kMagic);
   out.push_back(static_cast<char>(kClusterBatchVersion));
   put_varint(out, seq);
-  put_varint(out, gpus.size());
-  for (const GpuInfo* g : gpus) encode_gpu(out, *g);
-  put_varint(out, metrics.size());
-  for (const std::string* m : metrics) {
-    put_varint(out, m->size());
-    out.append(*m);
+  // Every string of the definitions once (ids repeat as uuids; models, hosts and labels are
+  // shared by many GPUs), the definitions as refs into it.
+  std::vector<std::string_view> strings;
+  std::unordered_map<std::string_view, std::uint32_t> string_ref;
+  std::string defs;
+  auto put_string = [&](std::string_view v) {
+    auto [it, added] = string_ref.try_emplace(v, static_cast<std::uint32_t>(strings.size()));
+    if (added) strings.push_back(v);
+    put_varint(defs, it->second);
+  };
+  put_varint(defs, gpus.size());
+  for (const GpuInfo* g : gpus) {
+    for (const std::string* f : {&g->id, &g->uuid, &g->gpu_index, &g->device, &g->model, &g->hostname}) {
+      put_string(*f);
+    }
+    put_varint(defs, g->labels.size());
+    for (const auto& [k, v] : g->labels) {
+      put_string(k);
+      put_string(v);
+    }
   }
+  put_varint(defs, metrics.size());
+  for (const std::string* m : metrics) put_string(*m);
+  put_varint(out, strings.size());
+  for (std::string_view v : strings) {
+    put_varint(out, v.size());
+    out.append(v);
+  }
+  out.append(defs);
   put_varint(out, samples.size());
   std::int64_t ts = samples.empty() ? 0 : samples.front().timestamp_ns;
   put_varint(out, zigzag(ts));
@@ -269,11 +327,12 @@ void encode_cluster_batch(std::string& out, std::uint64_t seq, const std::vector
   }
 }
 
-tl::expected<Batch, std::string> decode_cluster_batch(std::string_view payload, const std::string& producer) {
+Result<Batch> decode_cluster_batch(std::string_view payload, const std::string& producer) {
   if (payload.size() >= 4 && std::memcmp(payload.data(), kMagic, sizeof kMagic) == 0) {
     const auto version = static_cast<std::uint8_t>(payload[3]);
     if (version != kClusterBatchVersion) {
-      return tl::unexpected(
+      return telemetry_error(
+          TelemetryErrc::protocol,
           fmt::format("cluster batch of '{}' has format version {}; this build reads version {}", producer,
                       version, kClusterBatchVersion));
     }

@@ -11,10 +11,13 @@
 #include <tl/expected.hpp>
 
 #include "telemetry/cluster/nats.hpp"
+#include "telemetry/error.hpp"
 
 namespace rm::telemetry::nats {
 
 // "timeout", "no responders available for request", plus the JetStream error code when set.
+// Errors: TelemetryErrc::unavailable (no server, no quorum), timeout (a deadline passed),
+// invalid_argument (an existing stream that does not match the configuration).
 std::string status_text(natsStatus s, jsErrCode e = static_cast<jsErrCode>(0));
 
 struct ReplicaState {
@@ -42,8 +45,8 @@ class Client {
   // Connects to any server of cfg.servers, retrying until `timeout`; afterwards the
   // connection reconnects forever (every 100 ms) and pings every second, so a dead server is
   // noticed within about two seconds.
-  [[nodiscard]] static tl::expected<std::unique_ptr<Client>, std::string> connect(
-      const NatsConfig& cfg, const std::string& name, std::chrono::milliseconds timeout);
+  [[nodiscard]] static Result<std::unique_ptr<Client>> connect(const NatsConfig& cfg, const std::string& name,
+                                                               std::chrono::milliseconds timeout);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -52,15 +55,15 @@ class Client {
   jsCtx* js() const { return js_.get(); }
   const NatsConfig& config() const { return cfg_; }
   // A second JetStream context with its own options (async publish handlers).
-  [[nodiscard]] tl::expected<JsPtr, std::string> context(jsOptions& opts) const;
+  [[nodiscard]] Result<JsPtr> context(jsOptions& opts) const;
 
   // Creates both streams, or checks that existing ones have the configured subjects,
   // retention and replicas (a mismatch is an error naming both values). Retries while the
   // cluster has no JetStream leader yet, up to `timeout`.
-  [[nodiscard]] tl::expected<void, std::string> ensure_streams(std::chrono::milliseconds timeout);
+  [[nodiscard]] Status ensure_streams(std::chrono::milliseconds timeout);
   // Creates the collectors' durable pull consumer on the work queue, or checks it exists.
-  [[nodiscard]] tl::expected<void, std::string> ensure_consumer(std::chrono::milliseconds timeout);
-  [[nodiscard]] tl::expected<StreamState, std::string> stream_state(const std::string& name) const;
+  [[nodiscard]] Status ensure_consumer(std::chrono::milliseconds timeout);
+  [[nodiscard]] Result<StreamState> stream_state(const std::string& name) const;
 
  private:
   explicit Client(NatsConfig cfg) : cfg_(std::move(cfg)) {}

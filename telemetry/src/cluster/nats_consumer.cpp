@@ -53,10 +53,10 @@ void on_pub_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* clos
 }
 
 // Decodes one work-queue message into a batch (batch_codec.hpp).
-tl::expected<Batch, std::string> decode_message(natsMsg* m) {
+Result<Batch> decode_message(natsMsg* m) {
   const char* producer = nullptr;
   if (natsMsgHeader_Get(m, "Rm-Producer", &producer) != NATS_OK || producer == nullptr || *producer == '\0') {
-    return tl::unexpected(std::string("no Rm-Producer header"));
+    return telemetry_error(TelemetryErrc::protocol, "no Rm-Producer header");
   }
   return decode_cluster_batch(
       std::string_view(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))), producer);
@@ -67,7 +67,7 @@ class Applier {
   Applier(nats::Client& client, Counters& c, core::metrics::Histogram& latency)
       : client_(client), c_(c), latency_(latency) {}
 
-  tl::expected<void, std::string> start() {
+  [[nodiscard]] Status start() {
     const auto& cfg = client_.config();
     jsOptions jo;
     jsOptions_Init(&jo);
@@ -86,7 +86,8 @@ class Applier {
     if (auto s = js_PullSubscribe(&sub_, client_.js(), cfg.in_subject().c_str(), cfg.consumer.c_str(),
                                   nullptr, &so, &e);
         s != NATS_OK) {
-      return tl::unexpected(
+      return telemetry_error(
+          TelemetryErrc::unavailable,
           fmt::format("cannot bind to consumer {} of {}: {}", cfg.consumer, stream, nats::status_text(s, e)));
     }
     return {};
@@ -133,7 +134,7 @@ class Applier {
       if (!b) {
         c_.bad++;
         log()->error("work-queue message {} is not a valid batch ({}); terminated, not retried", stream_seq,
-                     b.error());
+                     b.error().message);
         natsMsg_Term(m, nullptr);
         continue;
       }
@@ -196,7 +197,7 @@ boost::json::object stream_json(const nats::Client& client, const std::string& n
   boost::json::object o;
   auto st = client.stream_state(name);
   if (!st) {
-    o["error"] = st.error();
+    o["error"] = st.error().message;
     return o;
   }
   o["messages"] = st->messages;
@@ -282,7 +283,7 @@ int run_nats_collector(const CollectorConfig& cfg) {
   int rc = 0;
   {
     auto client = nats::Client::connect(nc, cfg.collector_id, std::chrono::seconds(30));
-    tl::expected<void, std::string> setup =
+    Status setup =
         client ? (*client)->ensure_streams(std::chrono::seconds(30)) : tl::unexpected(client.error());
     if (setup) setup = (*client)->ensure_consumer(std::chrono::seconds(30));
     std::unique_ptr<Applier> applier;
@@ -291,7 +292,7 @@ int run_nats_collector(const CollectorConfig& cfg) {
       setup = applier->start();
     }
     if (!setup) {
-      log()->error("{}", setup.error());
+      log()->error("{}", setup.error().message);
       rc = 1;
     } else {
       client_ptr = client->get();

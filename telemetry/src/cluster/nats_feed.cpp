@@ -76,7 +76,7 @@ struct NatsFeed::Impl {
       self->samples += b->samples.size();
     } else {
       self->bad++;
-      log()->error("applied-stream message {} skipped: {}", seq, b.error());
+      log()->error("applied-stream message {} skipped: {}", seq, b.error().message);
     }
     if (seq > 0) self->last_seq = seq;
     natsMsg_Destroy(m);
@@ -94,7 +94,7 @@ struct NatsFeed::Impl {
   }
 
   // One attempt: connect (bounded), create/check the streams, subscribe.
-  tl::expected<void, std::string> connect_once() {
+  [[nodiscard]] Status connect_once() {
     auto c = nats::Client::connect(cfg, opts.name, std::chrono::seconds(2));
     if (!c) return tl::unexpected(c.error());
     if (auto r = (*c)->ensure_streams(std::chrono::seconds(2)); !r) return tl::unexpected(r.error());
@@ -109,8 +109,8 @@ struct NatsFeed::Impl {
     if (auto s = js_Subscribe(&sub, (*c)->js(), cfg.applied_subject().c_str(), &Impl::on_msg, this, nullptr,
                               &so, &e);
         s != NATS_OK) {
-      return tl::unexpected(
-          fmt::format("cannot subscribe to stream {}: {}", stream, nats::status_text(s, e)));
+      return telemetry_error(TelemetryErrc::unavailable, fmt::format("cannot subscribe to stream {}: {}",
+                                                                     stream, nats::status_text(s, e)));
     }
     natsSubscription_SetPendingLimits(sub, -1, 512 << 20);
     client = std::move(*c);
@@ -158,7 +158,7 @@ struct NatsFeed::Impl {
     while (true) {
       auto r = connect_once();
       if (r) break;
-      set_error(r.error());
+      set_error(r.error().message);
       if (!wait(std::chrono::milliseconds(500))) return;
     }
     bool was_connected = false;

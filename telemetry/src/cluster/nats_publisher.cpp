@@ -55,7 +55,7 @@ class NatsPublisher final : public BatchPublisher {
     if (js) {
       js_ = std::move(*js);
     } else {
-      start_error_ = js.error();
+      start_error_ = js.error().message;
     }
   }
 
@@ -330,8 +330,7 @@ class NatsPublisher final : public BatchPublisher {
 };
 }  // namespace
 
-tl::expected<PublisherFactory, std::string> make_nats_publisher_factory(const NatsConfig& cfg,
-                                                                        const std::string& name) {
+Result<PublisherFactory> make_nats_publisher_factory(const NatsConfig& cfg, const std::string& name) {
   auto client = nats::Client::connect(cfg, name, std::chrono::seconds(30));
   if (!client) return tl::unexpected(client.error());
   if (auto r = (*client)->ensure_streams(std::chrono::seconds(30)); !r) return tl::unexpected(r.error());

@@ -5,12 +5,13 @@
 #include <tl/expected.hpp>
 
 #include "telemetry/cluster/nats.hpp"
+#include "telemetry/error.hpp"
 #include "telemetry/wire/publisher.hpp"
 
 namespace rm::telemetry {
 
 // Connects once (shared by all workers of the streamer) and creates or checks the streams.
-[[nodiscard]] tl::expected<PublisherFactory, std::string> make_nats_publisher_factory(
-    const NatsConfig& cfg, const std::string& name);
+[[nodiscard]] Result<PublisherFactory> make_nats_publisher_factory(const NatsConfig& cfg,
+                                                                   const std::string& name);
 
 }  // namespace rm::telemetry

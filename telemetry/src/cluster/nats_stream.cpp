@@ -28,7 +28,7 @@ std::string nats_msg_id(const std::string& producer, std::uint64_t seq) {
   return fmt::format("{}:{}", producer, seq);
 }
 
-tl::expected<std::optional<NatsConfig>, std::string> nats_config_from_env() {
+Result<std::optional<NatsConfig>> nats_config_from_env() {
   const std::string url = core::env_string("NATS_URL", "");
   if (url.empty()) return std::optional<NatsConfig>{};
   NatsConfig c;
@@ -41,30 +41,35 @@ tl::expected<std::optional<NatsConfig>, std::string> nats_config_from_env() {
     if (!s.empty()) {
       if (s.find("://") == std::string::npos) s = "nats://" + s;
       if (s.rfind("nats://", 0) != 0 && s.rfind("tls://", 0) != 0) {
-        return tl::unexpected(fmt::format("NATS_URL entry '{}' must look like nats://host:4222", s));
+        return telemetry_error(TelemetryErrc::invalid_argument,
+                               fmt::format("NATS_URL entry '{}' must look like nats://host:4222", s));
       }
       c.servers.push_back(s);
     }
     pos = comma + 1;
   }
-  if (c.servers.empty()) return tl::unexpected(fmt::format("NATS_URL='{}' names no server", url));
+  if (c.servers.empty())
+    return telemetry_error(TelemetryErrc::invalid_argument,
+                           fmt::format("NATS_URL='{}' names no server", url));
   c.stream = core::env_string("NATS_STREAM", c.stream);
   c.subject = core::env_string("NATS_SUBJECT", c.subject);
   c.consumer = core::env_string("NATS_CONSUMER", c.consumer);
   for (const auto* name : {&c.stream, &c.consumer}) {
     if (name->empty() || name->find_first_of(" .*>/\\") != std::string::npos) {
-      return tl::unexpected(fmt::format(
-          "NATS_STREAM/NATS_CONSUMER '{}' must be non-empty without spaces, '.', '*', '>' or slashes",
-          *name));
+      return telemetry_error(
+          TelemetryErrc::invalid_argument,
+          fmt::format(
+              "NATS_STREAM/NATS_CONSUMER '{}' must be non-empty without spaces, '.', '*', '>' or slashes",
+              *name));
     }
   }
   if (c.subject.empty() || c.subject.find_first_of(" *>") != std::string::npos) {
-    return tl::unexpected(fmt::format("NATS_SUBJECT='{}' must be a plain subject prefix", c.subject));
+    return telemetry_error(TelemetryErrc::invalid_argument,
+                           fmt::format("NATS_SUBJECT='{}' must be a plain subject prefix", c.subject));
   }
-  auto num = [](const char* name, long long def, long long lo,
-                long long hi) -> tl::expected<long long, std::string> {
+  auto num = [](const char* name, long long def, long long lo, long long hi) -> Result<long long> {
     auto v = core::env_int(name, def, lo, hi);
-    if (!v) return tl::unexpected(v.error().message);
+    if (!v) return telemetry_error(TelemetryErrc::invalid_argument, v.error().message);
     return *v;
   };
   auto rep = num("NATS_REPLICAS", 3, 1, 5);
@@ -97,12 +102,12 @@ std::string status_text(natsStatus s, jsErrCode e) {
   return t;
 }
 
-tl::expected<std::unique_ptr<Client>, std::string> Client::connect(const NatsConfig& cfg,
-                                                                   const std::string& name,
-                                                                   std::chrono::milliseconds timeout) {
+Result<std::unique_ptr<Client>> Client::connect(const NatsConfig& cfg, const std::string& name,
+                                                std::chrono::milliseconds timeout) {
   std::unique_ptr<Client> c(new Client(cfg));
   natsOptions* opts = nullptr;
-  if (natsOptions_Create(&opts) != NATS_OK) return tl::unexpected(std::string("cannot create NATS options"));
+  if (natsOptions_Create(&opts) != NATS_OK)
+    return telemetry_error(TelemetryErrc::unavailable, std::string("cannot create NATS options"));
   std::vector<const char*> urls;
   for (const auto& s : cfg.servers) urls.push_back(s.c_str());
   natsOptions_SetServers(opts, urls.data(), static_cast<int>(urls.size()));
@@ -122,7 +127,8 @@ tl::expected<std::unique_ptr<Client>, std::string> Client::connect(const NatsCon
   }
   natsOptions_Destroy(opts);
   if (s != NATS_OK) {
-    return tl::unexpected(
+    return telemetry_error(
+        TelemetryErrc::unavailable,
         fmt::format("cannot connect to NATS at {}: {}; check NATS_URL and that the servers run", cfg.urls(),
                     status_text(s)));
   }
@@ -142,10 +148,11 @@ Client::~Client() {
   }
 }
 
-tl::expected<JsPtr, std::string> Client::context(jsOptions& opts) const {
+Result<JsPtr> Client::context(jsOptions& opts) const {
   jsCtx* js = nullptr;
   if (auto s = natsConnection_JetStream(&js, nc_, &opts); s != NATS_OK) {
-    return tl::unexpected(fmt::format("cannot create a JetStream context: {}", status_text(s)));
+    return telemetry_error(TelemetryErrc::unavailable,
+                           fmt::format("cannot create a JetStream context: {}", status_text(s)));
   }
   return JsPtr(js);
 }
@@ -172,21 +179,24 @@ const char* retention_name(jsRetentionPolicy r) {
 }
 
 // Compares an existing stream with the spec; an error names the differing setting.
-tl::expected<void, std::string> check_stream(const jsStreamConfig& have, const StreamSpec& want,
-                                             int replicas) {
+Status check_stream(const jsStreamConfig& have, const StreamSpec& want, int replicas) {
   const bool subject_ok = have.SubjectsLen == 1 && want.subject == have.Subjects[0];
   if (!subject_ok) {
-    return tl::unexpected(fmt::format(
-        "stream {} exists with other subjects than '{}'; delete it or set NATS_STREAM/NATS_SUBJECT",
-        want.name, want.subject));
+    return telemetry_error(
+        TelemetryErrc::invalid_argument,
+        fmt::format(
+            "stream {} exists with other subjects than '{}'; delete it or set NATS_STREAM/NATS_SUBJECT",
+            want.name, want.subject));
   }
   if (have.Retention != want.retention) {
-    return tl::unexpected(
+    return telemetry_error(
+        TelemetryErrc::invalid_argument,
         fmt::format("stream {} exists with retention {}, expected {}; delete it or set NATS_STREAM",
                     want.name, retention_name(have.Retention), retention_name(want.retention)));
   }
   if (have.Replicas != replicas) {
-    return tl::unexpected(
+    return telemetry_error(
+        TelemetryErrc::invalid_argument,
         fmt::format("stream {} exists with {} replica(s) but NATS_REPLICAS={}; set NATS_REPLICAS to match or "
                     "change the stream",
                     want.name, have.Replicas, replicas));
@@ -202,7 +212,7 @@ bool retryable(natsStatus s, jsErrCode e) {
 
 }  // namespace
 
-tl::expected<void, std::string> Client::ensure_streams(std::chrono::milliseconds timeout) {
+Status Client::ensure_streams(std::chrono::milliseconds timeout) {
   const StreamSpec specs[] = {
       {cfg_.in_stream(), cfg_.in_subject(), js_WorkQueuePolicy, js_DiscardNew, 0},
       {cfg_.applied_stream(), cfg_.applied_subject(), js_LimitsPolicy, js_DiscardOld, cfg_.max_age_s * kNs},
@@ -244,9 +254,12 @@ tl::expected<void, std::string> Client::ensure_streams(std::chrono::milliseconds
         if (e == JSStreamNameExistErr) continue;  // another process created it meanwhile: check it
       }
       last = status_text(s, e);
-      if (!retryable(s, e)) return tl::unexpected(fmt::format("stream {}: {}", spec.name, last));
+      if (!retryable(s, e)) {
+        return telemetry_error(TelemetryErrc::unavailable, fmt::format("stream {}: {}", spec.name, last));
+      }
       if (std::chrono::steady_clock::now() > deadline) {
-        return tl::unexpected(
+        return telemetry_error(
+            TelemetryErrc::timeout,
             fmt::format("stream {} not available within {} ms: {}; is JetStream enabled (-js) and has the "
                         "cluster a quorum?",
                         spec.name, timeout.count(), last));
@@ -257,7 +270,7 @@ tl::expected<void, std::string> Client::ensure_streams(std::chrono::milliseconds
   return {};
 }
 
-tl::expected<void, std::string> Client::ensure_consumer(std::chrono::milliseconds timeout) {
+Status Client::ensure_consumer(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const std::string stream = cfg_.in_stream();
   while (true) {
@@ -288,21 +301,22 @@ tl::expected<void, std::string> Client::ensure_consumer(std::chrono::millisecond
       if (e == JSConsumerNameExistErr) continue;
     }
     if (!retryable(s, e) || std::chrono::steady_clock::now() > deadline) {
-      return tl::unexpected(
+      return telemetry_error(
+          retryable(s, e) ? TelemetryErrc::timeout : TelemetryErrc::unavailable,
           fmt::format("durable consumer {} on stream {}: {}", cfg_.consumer, stream, status_text(s, e)));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
 }
 
-tl::expected<StreamState, std::string> Client::stream_state(const std::string& name) const {
+Result<StreamState> Client::stream_state(const std::string& name) const {
   jsStreamInfo* si = nullptr;
   jsErrCode e = static_cast<jsErrCode>(0);
   jsOptions jo;
   jsOptions_Init(&jo);
   jo.Wait = 1000;
   if (auto s = js_GetStreamInfo(&si, js_.get(), name.c_str(), &jo, &e); s != NATS_OK) {
-    return tl::unexpected(fmt::format("stream {}: {}", name, status_text(s, e)));
+    return telemetry_error(TelemetryErrc::unavailable, fmt::format("stream {}: {}", name, status_text(s, e)));
   }
   StreamState st;
   st.name = name;

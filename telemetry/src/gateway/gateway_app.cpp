@@ -239,7 +239,7 @@ tl::expected<GatewayConfig, CliResult> parse_gateway_config(int argc, char** arg
   c.data_dir = core::env_string("DATA_DIR", "/data");
   c.collector_host = core::env_string("COLLECTOR_HOST", "localhost");
   auto nats = nats_config_from_env();
-  if (!nats) return tl::unexpected(CliResult{nats.error()});
+  if (!nats) return tl::unexpected(CliResult{nats.error().message});
   c.nats = *nats;
 
   CLI::App app{"GPU telemetry API gateway: REST API over DATA_DIR (read-only)"};

@@ -84,7 +84,7 @@ tl::expected<CollectorConfig, CliResult> parse_collector_config(int argc, char**
   c.collector_id = core::env_string("COLLECTOR_ID", default_collector_id());
   c.bind = core::env_string("BIND", "0.0.0.0");
   auto nats = nats_config_from_env();
-  if (!nats) return tl::unexpected(CliResult{nats.error(), false});
+  if (!nats) return tl::unexpected(CliResult{nats.error().message, false});
   c.nats = *nats;
 
   CLI::App app{"telemetry-collector: broker, durable store, health and metrics"};

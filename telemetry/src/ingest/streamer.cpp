@@ -52,7 +52,11 @@ tl::expected<StreamerConfig, CliResult> parse_streamer_config(int argc, char** a
   if (!ii) return fail(ii.error());
   auto ic = core::env_int("INSTANCE_COUNT", 1, 1, 1 << 20);
   if (!ic) return fail(ic.error());
-  auto bs = core::env_int("BATCH_SIZE", 500, 1, 1 << 20);
+  auto nats = nats_config_from_env();
+  if (!nats) return tl::unexpected(CliResult{nats.error().message, false});
+  c.nats = *nats;
+  // JetStream pays per message (Raft, storage, delivery): larger batches in cluster mode.
+  auto bs = core::env_int("BATCH_SIZE", c.nats ? kNatsDefaultBatchSize : 500, 1, 1 << 20);
   if (!bs) return fail(bs.error());
   auto loops = core::env_int("LOOPS", 0, 0, 1LL << 40);
   if (!loops) return fail(loops.error());
@@ -71,9 +75,6 @@ tl::expected<StreamerConfig, CliResult> parse_streamer_config(int argc, char** a
   auto interval = core::env_int("STATS_INTERVAL_SECONDS", 30, 0, 1LL << 31);
   if (!interval) return fail(interval.error());
   c.stats_interval_seconds = *interval;
-  auto nats = nats_config_from_env();
-  if (!nats) return tl::unexpected(CliResult{nats.error(), false});
-  c.nats = *nats;
 
   CLI::App app{"telemetry-streamer: streams a telemetry CSV to the collector's broker"};
   app.add_option("--csv-file", c.csv_file, "CSV file (CSV_FILE)");
@@ -220,8 +221,11 @@ int run_streamer(const StreamerConfig& cfg) {
         if (batch.empty()) return;
         my_samples += batch.size();
         {
+          // The seq publish() assigns; asked before taking sent_mu, which OnAck takes while the
+          // NATS publisher holds its own lock.
+          const std::uint64_t seq = pub->stats().batches + 1;
           std::lock_guard lk(sent_mu);
-          sent_at[pub->stats().batches + 1] = Clock::now();  // the seq publish() assigns
+          sent_at[seq] = Clock::now();
         }
         live_sent++;
         auto r = pub->publish(std::move(batch));

@@ -25,9 +25,7 @@ class BrokerPublisher final : public BatchPublisher {
 
 Result<PublisherFactory> make_publisher_factory(const StreamerConfig& cfg) {
   if (cfg.nats) {
-    auto nats = make_nats_publisher_factory(*cfg.nats, cfg.producer_prefix);
-    if (!nats) return telemetry_error(TelemetryErrc::unavailable, std::move(nats.error()));
-    return std::move(*nats);
+    return make_nats_publisher_factory(*cfg.nats, cfg.producer_prefix);
   }
   return PublisherFactory(
       [host = cfg.broker_host, port = cfg.broker_port, token = cfg.broker_token](

@@ -186,7 +186,8 @@ inline Service start_nats_gateway(const std::string& url,
   return s;
 }
 
-// One streamer instance of `count`, one worker, `loops` passes at `rate` rows/s.
+// One streamer instance of `count`, one worker, `loops` passes at `rate` rows/s, batches of
+// 500 samples (so an unpaced pass over the DCGM export is many batches, not one).
 inline Service start_nats_streamer(const std::string& url, const std::filesystem::path& dir,
                                    const std::string& csv, int index, int count, int loops, double rate) {
   Service s;
@@ -197,6 +198,7 @@ inline Service start_nats_streamer(const std::string& url, const std::filesystem
       std::vector<std::pair<std::string, std::string>>{{"NATS_URL", url},
                                                        {"CSV_FILE", csv},
                                                        {"WORKERS", "1"},
+                                                       {"BATCH_SIZE", "500"},  // many batches
                                                        {"RATE", fmt::format("{}", rate)},
                                                        {"LOOPS", std::to_string(loops)},
                                                        {"INSTANCE_INDEX", std::to_string(index)},

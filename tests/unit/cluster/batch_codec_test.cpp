@@ -85,7 +85,7 @@ TEST(ClusterBatchCodec, every_sample_round_trips_with_its_gpu_metric_timestamp_a
   std::string out;
   encode_cluster_batch(out, 77, samples);
   auto b = decode_cluster_batch(out, "p-w0");
-  ASSERT_TRUE(b) << b.error();
+  ASSERT_TRUE(b) << b.error().message;
   EXPECT_EQ(b->seq, 77u);
   EXPECT_EQ(b->producer, "p-w0");
   ASSERT_EQ(b->samples.size(), samples.size());
@@ -117,7 +117,7 @@ TEST(ClusterBatchCodec, a_typical_batch_takes_a_fraction_of_the_broker_frames_24
   EXPECT_LT(per_sample, 8.0) << compact.size() << " bytes";
   EXPECT_GT(static_cast<double>(frame.size()) / static_cast<double>(samples.size()), 24.0);
   auto b = decode_cluster_batch(compact, "p");
-  ASSERT_TRUE(b) << b.error();
+  ASSERT_TRUE(b) << b.error().message;
   EXPECT_TRUE(flat(*b) == flat(samples));
 }
 
@@ -128,7 +128,7 @@ TEST(ClusterBatchCodec, a_gpu_defined_by_several_row_objects_is_defined_once_and
   std::string out;
   encode_cluster_batch(out, 1, samples);
   auto b = decode_cluster_batch(out, "p");
-  ASSERT_TRUE(b) << b.error();
+  ASSERT_TRUE(b) << b.error().message;
   ASSERT_EQ(b->gpus.size(), 2u);
   EXPECT_EQ(b->gpus[b->samples[2].gpu]->hostname, "moved");
   EXPECT_EQ(b->samples[0].gpu, b->samples[1].gpu);
@@ -138,7 +138,7 @@ TEST(ClusterBatchCodec, an_empty_batch_and_a_legacy_publish_frame_both_decode) {
   std::string empty;
   encode_cluster_batch(empty, 5, {});
   auto e = decode_cluster_batch(empty, "p");
-  ASSERT_TRUE(e) << e.error();
+  ASSERT_TRUE(e) << e.error().message;
   EXPECT_EQ(e->seq, 5u);
   EXPECT_TRUE(e->samples.empty());
 
@@ -148,7 +148,7 @@ TEST(ClusterBatchCodec, an_empty_batch_and_a_legacy_publish_frame_both_decode) {
   std::string frame;
   PublishEncoder().encode(frame, 9, samples);
   auto b = decode_cluster_batch(frame, "old");
-  ASSERT_TRUE(b) << b.error();
+  ASSERT_TRUE(b) << b.error().message;
   EXPECT_EQ(b->seq, 9u);
   EXPECT_TRUE(flat(*b) == flat(samples));
 }
@@ -160,7 +160,8 @@ TEST(ClusterBatchCodec, an_unknown_version_is_refused_naming_both_versions) {
   out[3] = 9;
   auto b = decode_cluster_batch(out, "p-w3");
   ASSERT_FALSE(b);
-  EXPECT_EQ(b.error(), "cluster batch of 'p-w3' has format version 9; this build reads version 1");
+  EXPECT_EQ(b.error().code, TelemetryErrc::protocol);
+  EXPECT_EQ(b.error().message, "cluster batch of 'p-w3' has format version 9; this build reads version 1");
 }
 
 TEST(ClusterBatchCodec, every_truncation_and_trailing_garbage_is_an_error_not_a_partial_batch) {
@@ -176,7 +177,7 @@ TEST(ClusterBatchCodec, every_truncation_and_trailing_garbage_is_an_error_not_a_
   }
   auto t = decode_cluster_batch(out + "x", "p");
   ASSERT_FALSE(t);
-  EXPECT_NE(t.error().find("1 bytes after the last sample"), std::string::npos) << t.error();
+  EXPECT_NE(t.error().message.find("1 bytes after the last sample"), std::string::npos) << t.error().message;
 }
 
 TEST(ClusterBatchCodec, refs_out_of_range_and_counts_larger_than_the_payload_are_named) {
@@ -188,22 +189,33 @@ TEST(ClusterBatchCodec, refs_out_of_range_and_counts_larger_than_the_payload_are
   bad_gpu[out.size() - 4] = 2;  // gpu delta +1: ref 1 of 1
   auto b = decode_cluster_batch(bad_gpu, "p");
   ASSERT_FALSE(b);
-  EXPECT_NE(b.error().find("sample 0 refers to GPU ref 1 of 1 or metric ref 0 of 1"), std::string::npos)
-      << b.error();
+  EXPECT_NE(b.error().message.find("sample 0 refers to GPU ref 1 of 1 or metric ref 0 of 1"),
+            std::string::npos)
+      << b.error().message;
   std::string bad_metric = out;
   bad_metric[out.size() - 3] = 4;  // metric ref 1 of 1
   std::string bad_kind = out;
   bad_kind[out.size() - 3] = 3;  // value kind 3
   auto k = decode_cluster_batch(bad_kind, "p");
   ASSERT_FALSE(k);
-  EXPECT_NE(k.error().find("sample 0 has value kind 3"), std::string::npos) << k.error();
+  EXPECT_NE(k.error().message.find("sample 0 has value kind 3"), std::string::npos) << k.error().message;
   b = decode_cluster_batch(bad_metric, "p");
   ASSERT_FALSE(b);
-  EXPECT_NE(b.error().find("metric ref 1 of 1"), std::string::npos) << b.error();
-  std::string huge = "RMB\x01\x01\xff\xff\xff\xff\x0f";  // 4 G GPU definitions in 0 bytes
+  EXPECT_NE(b.error().message.find("metric ref 1 of 1"), std::string::npos) << b.error().message;
+  std::string huge = "RMB\x01\x01\xff\xff\xff\xff\x0f";  // 4 G strings in 0 bytes
   b = decode_cluster_batch(huge, "p");
   ASSERT_FALSE(b);
-  EXPECT_NE(b.error().find("GPU definitions in 0 bytes"), std::string::npos) << b.error();
+  EXPECT_NE(b.error().message.find("4294967295 strings in 0 bytes"), std::string::npos) << b.error().message;
+  // One string "a", one GPU whose hostname is string 5.
+  const std::string bad_ref(
+      "RMB\x01\x01\x01\x01"
+      "a\x01\x00\x00\x00\x00\x00\x05",
+      15);
+  b = decode_cluster_batch(bad_ref, "p");
+  ASSERT_FALSE(b);
+  EXPECT_NE(b.error().message.find("GPU definition 0: hostname truncated or not a string of the 1"),
+            std::string::npos)
+      << b.error().message;
   b = decode_cluster_batch("not a batch", "p");
   ASSERT_FALSE(b);
 }

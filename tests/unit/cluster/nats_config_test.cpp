@@ -41,7 +41,7 @@ TEST(NatsConfig, without_nats_url_cluster_mode_is_off) {
 TEST(NatsConfig, nats_url_lists_every_server_and_the_defaults_are_documented_ones) {
   Env e({{"NATS_URL", "nats://h1:4222, h2:4223 ,,nats://h3:4224"}});
   auto c = nats_config_from_env();
-  ASSERT_TRUE(c && *c) << (c ? "" : c.error());
+  ASSERT_TRUE(c && *c) << (c ? "" : c.error().message);
   const auto& n = **c;
   EXPECT_EQ(n.servers, (std::vector<std::string>{"nats://h1:4222", "nats://h2:4223", "nats://h3:4224"}));
   EXPECT_EQ(n.replicas, 3);
@@ -76,6 +76,7 @@ TEST(NatsConfig, bad_values_are_refused_with_the_variable_named) {
     Env e({{"NATS_URL", "nats://h1:4222"}, {k.var, k.value}});
     auto c = nats_config_from_env();
     ASSERT_FALSE(c) << k.var << "=" << k.value;
-    EXPECT_NE(c.error().find(k.expect), std::string::npos) << c.error();
+    EXPECT_NE(c.error().message.find(k.expect), std::string::npos) << c.error().message;
+    EXPECT_EQ(c.error().code, rm::telemetry::TelemetryErrc::invalid_argument);
   }
 }

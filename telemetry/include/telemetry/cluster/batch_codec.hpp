@@ -1,13 +1,15 @@
 #pragma once
 // The JetStream message of a batch in cluster mode (docs/cluster.md, "Message format"): a
-// compact, self-contained, versioned encoding, about 5 bytes per sample instead of the broker
-// frame's 24, because every batch crosses the JetStream cluster several times (stored 3 times
-// in each of two streams, delivered to a collector and to every gateway).
+// compact, self-contained, versioned encoding, about 4-5 bytes per sample instead of the broker
+// frame's 24 (and GPU definitions sharing their strings), because every batch crosses the JetStream cluster
+// several times (stored 3 times in each of two streams, delivered to a collector and to every gateway).
 //
 //   magic "RMB" | u8 version (1)
 //   varint seq
-//   varint gpu count,    each GPU in the shared GpuInfo binary form (protocol.hpp)
-//   varint metric count, each varint length + name
+//   varint string count, each varint length + bytes (every string of the definitions once)
+//   varint gpu count,    each: string refs of id, uuid, gpu_index, device, model, hostname,
+//                        varint label count, string refs of each key and value
+//   varint metric count, each a string ref
 //   varint sample count
 //   zigzag varint first timestamp (ns)
 //   per sample:
@@ -29,6 +31,7 @@
 
 #include <tl/expected.hpp>
 
+#include "telemetry/error.hpp"
 #include "telemetry/wire/protocol.hpp"
 
 namespace rm::telemetry {
@@ -39,8 +42,8 @@ inline constexpr std::uint8_t kClusterBatchVersion = 1;
 void encode_cluster_batch(std::string& out, std::uint64_t seq, const std::vector<OutSample>& samples);
 
 // Decodes a cluster message (this version, or a legacy PUBLISH frame) into a batch of
-// `producer`; an error names what is wrong (unknown version, truncation, a ref out of range).
-[[nodiscard]] tl::expected<Batch, std::string> decode_cluster_batch(std::string_view payload,
-                                                                    const std::string& producer);
+// `producer`; a TelemetryErrc::protocol error names what is wrong (unknown version,
+// truncation, a ref out of range).
+[[nodiscard]] Result<Batch> decode_cluster_batch(std::string_view payload, const std::string& producer);
 
 }  // namespace rm::telemetry

@@ -26,6 +26,7 @@
 //   NATS_FETCH (64)           batches a collector pulls per request
 //   NATS_PUBLISH_TIMEOUT_MS (2000)  a publish not acknowledged within this is retried (same id)
 //   NATS_PUBLISH_WINDOW (8)   batches a streamer worker has unacknowledged at most (async)
+// and the streamer's BATCH_SIZE defaults to kNatsDefaultBatchSize in cluster mode.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,7 +34,14 @@
 
 #include <tl/expected.hpp>
 
+#include "telemetry/error.hpp"
+
 namespace rm::telemetry {
+
+// Samples per streamer batch when NATS_URL is set and BATCH_SIZE is not (docs/benchmarks.md:
+// at 1 M samples/s through R3, 1000-sample batches do not keep up, 10000 give the lowest ack
+// and row -> queryable latency).
+inline constexpr int kNatsDefaultBatchSize = 10000;
 
 struct NatsConfig {
   std::vector<std::string> servers;
@@ -56,9 +64,9 @@ struct NatsConfig {
   std::string urls() const;  // comma-joined, for logs
 };
 
-// nullopt when NATS_URL is unset or empty (embedded broker mode). A bad value is an error that
-// names the variable.
-[[nodiscard]] tl::expected<std::optional<NatsConfig>, std::string> nats_config_from_env();
+// nullopt when NATS_URL is unset or empty (embedded broker mode). A bad value is an
+// invalid_argument error that names the variable.
+[[nodiscard]] Result<std::optional<NatsConfig>> nats_config_from_env();
 
 // Releases the NATS library's threads and memory; call once at exit of a program that used it.
 void nats_shutdown();

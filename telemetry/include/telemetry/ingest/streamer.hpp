@@ -10,7 +10,7 @@
 //   WORKERS (2)                     --workers
 //   INSTANCE_INDEX (0), INSTANCE_COUNT (1)      several streamers split the rows
 //   HOST_FILTER ("")                --host-filter  only rows whose Hostname equals it (opt-in)
-//   BATCH_SIZE (500)                --batch-size   samples per PUBLISH
+//   BATCH_SIZE (500; 10000 with NATS_URL)  --batch-size   samples per PUBLISH / JetStream message
 //   LOOPS (0 = forever)             --loops
 //   BROKER_TOKEN ("")                              shared token sent in HELLO
 //   METRICS_PORT (unset = no metrics endpoint)     --metrics-port  Prometheus /metrics: rows

@@ -32,7 +32,8 @@ class BatchPublisher {
   virtual bool connected() const = 0;
   // Called once per acknowledged batch: its seq, its samples, whether it was a duplicate. The
   // broker publisher calls it inside publish/flush; the NATS publisher on the NATS library's
-  // thread as each ack arrives, so it must be thread-safe.
+  // thread as each ack arrives, so it must be thread-safe, and it must not call the publisher
+  // (it runs under the publisher's lock).
   using OnAck = ReliablePublisher::OnAck;
 };
 
