@@ -1,7 +1,7 @@
 // Cluster mode load tool (bench/telemetry/cluster_bench.sh starts the NATS servers and the
-// collectors): producers publish batches through the streamer's NATS publisher (one batch in
-// flight each, acknowledged once the stream's quorum stored it) while a gateway-side NatsFeed
-// follows the applied stream in-process.
+// collectors): producers publish batches through the streamer's NATS publisher
+// (NATS_PUBLISH_WINDOW batches in flight each, acknowledged once the stream's quorum stored
+// them) while a gateway-side NatsFeed follows the applied stream in-process.
 //
 //   NATS_URL=... [NATS_REPLICAS=3] telemetry_cluster_bench [--seconds 10] [--producers 4]
 //       [--batch 5000] [--gpus 247] [--rate 0] [--kill-after 0 --pids p0,p1,p2]
@@ -10,6 +10,7 @@
 // 50 ms, until the feed shows it) and, with --kill-after, kills the node leading the work
 // queue stream at that second and reports the longest stall between acknowledgements.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -103,6 +104,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (int p = 0; p < producers; ++p) {
     threads.emplace_back([&, p] {
+      std::mutex mine_mu;  // OnAck runs on the NATS library's thread
       std::vector<double> mine;
       std::vector<Clock::time_point> times;
       std::unordered_map<std::uint64_t, Clock::time_point> sent_at;
@@ -111,6 +113,7 @@ int main(int argc, char** argv) {
           (*factory)(fmt::format("{}-p{}", sc.producer_prefix, p), &stop,
                      [&](std::uint64_t seq, const std::vector<OutSample>& s, bool) {
                        const auto e = Clock::now();
+                       std::lock_guard lk(mine_mu);
                        if (auto it = sent_at.find(seq); it != sent_at.end()) {
                          mine.push_back(std::chrono::duration<double, std::milli>(e - it->second).count());
                          sent_at.erase(it);
@@ -122,8 +125,7 @@ int main(int argc, char** argv) {
       const double per_producer = rate > 0 ? rate / producers : 0;
       for (std::uint64_t sent = 0; !stop; sent += static_cast<std::uint64_t>(batch)) {
         if (per_producer > 0) {
-          // Acks reach OnAck inside publish/flush: wait for them while pacing, so the ack
-          // time is when it came, not when the next batch is due.
+          // Acks reach OnAck as they arrive; flush while pacing republishes failed batches.
           const auto due = t0 + std::chrono::duration_cast<Clock::duration>(
                                     std::chrono::duration<double>(static_cast<double>(sent) / per_producer));
           while (!stop && Clock::now() < due) {
@@ -137,10 +139,14 @@ int main(int argc, char** argv) {
         const std::int64_t ts = wall_ns();
         for (int i = 0; i < batch; ++i)
           b.push_back({&gpus[k++ % gpus.size()], "DCGM_FI_DEV_GPU_UTIL", ts, double(i)});
-        sent_at[next++] = Clock::now();
+        {
+          std::lock_guard lk(mine_mu);
+          sent_at[next++] = Clock::now();
+        }
         if (!pub->publish(std::move(b))) break;
       }
       (void)pub->flush(std::chrono::seconds(10));
+      pub.reset();
       std::lock_guard lk(mu);
       ack_ms.insert(ack_ms.end(), mine.begin(), mine.end());
       ack_times.insert(ack_times.end(), times.begin(), times.end());
@@ -196,6 +202,23 @@ int main(int argc, char** argv) {
               pct(ack_ms, 100), ack_ms.size());
   std::printf("row -> queryable (applied stream -> in-process feed): p50 %.1f ms, p99 %.1f ms (%zu probes)\n",
               pct(visible_ms, 50), pct(visible_ms, 99), visible_ms.size());
+  {
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    const auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    std::printf("bench process cpu: %.2f s user + %.2f s sys (producers, probe, feed)\n", sec(ru.ru_utime),
+                sec(ru.ru_stime));
+    auto client = nats::Client::connect(**nc, "bench-admin", std::chrono::seconds(5));
+    auto st = client ? (*client)->stream_state((*nc)->applied_stream()) : tl::unexpected(client.error());
+    const auto fed = feed->stats();
+    if (st && fed.samples > 0) {
+      std::printf(
+          "applied stream: %llu bytes for %llu messages, %llu samples: %.2f bytes/sample per replica\n",
+          static_cast<unsigned long long>(st->bytes), static_cast<unsigned long long>(st->messages),
+          static_cast<unsigned long long>(fed.samples),
+          static_cast<double>(st->bytes) / static_cast<double>(fed.samples));
+    }
+  }
   if (killed_at) {
     std::sort(ack_times.begin(), ack_times.end());
     auto first_after = std::upper_bound(ack_times.begin(), ack_times.end(), *killed_at);

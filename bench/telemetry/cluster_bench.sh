@@ -3,12 +3,19 @@
 #   bench/telemetry/cluster_bench.sh [build-dir] [seconds]
 # Starts a 3-node JetStream cluster (nats-server -js --cluster --routes on 127.0.0.1) and two
 # collectors in NATS mode per stream, then measures
-#   1. JetStream R3: durable samples/s, ack p50/p99, row -> queryable, for each window of
-#      batches in flight per producer in WINDOWS (default "8 1"; ONLY_R3=1 stops after these)
-#      then R3 paced at PACED_RATE (200000) samples/s: row -> queryable under a load it sustains
-#   2. JetStream R1: the same
-#   3. the embedded broker + store (telemetry_ingest_bench) with the same producers and batch
-#   4. R3 with the work-queue stream leader killed (SIGKILL) after 5 s of 15: stall until ingest resumes
+# measures (STEPS="windows paced idle r1 embedded kill" by default; pick any of them)
+#   windows   JetStream R3 unpaced (saturated): durable samples/s, ack p50/p99, row -> queryable,
+#             for each window of batches in flight per producer in WINDOWS (default "8 1")
+#   paced     R3 paced at each rate of RATES (default "200000 1000000") samples/s: ack and
+#             row -> queryable at an operating point (the goal is read at 1 M/s paced)
+#   idle      R3 with the probe only: read-your-acks latency
+#   r1        JetStream R1 unpaced
+#   embedded  the embedded broker + store (telemetry_ingest_bench), same producers and batch
+#   kill      R3 paced at KILL_RATE (1000000) with the work-queue stream leader killed (SIGKILL)
+#             after 5 s of 15: time until ingest resumes
+# Every NATS run prints the CPU seconds the three nats-server processes, the two collectors and
+# the bench process (producers + feed) used. NATS_GOGC / NATS_GOMEMLIMIT are passed to the
+# servers as GOGC / GOMEMLIMIT (unset = the Go defaults).
 set -euo pipefail
 B=${1:-build}
 SECONDS_RUN=${2:-10}
@@ -26,7 +33,7 @@ trap cleanup EXIT
 routes="nats://127.0.0.1:$((base + 10)),nats://127.0.0.1:$((base + 11)),nats://127.0.0.1:$((base + 12))"
 nats_pids=()
 for i in 0 1 2; do
-  nats-server -js -sd "$work/n$i" -a 127.0.0.1 -p $((base + i)) -n "n$i" --cluster_name bench \
+  GOGC=${NATS_GOGC:-} GOMEMLIMIT=${NATS_GOMEMLIMIT:-} nats-server -js -sd "$work/n$i" -a 127.0.0.1 -p $((base + i)) -n "n$i" --cluster_name bench \
     --cluster "nats://127.0.0.1:$((base + 10 + i))" --routes "$routes" -l "$work/n$i.log" &
   nats_pids+=($!)
 done
@@ -42,27 +49,60 @@ collectors() {  # collectors() <stream> <replicas>
     port=$((port + 2))
   done
 }
+cpu_ticks() {  # cpu_ticks <pid>...: utime + stime of the processes, in clock ticks
+  local t=0 f
+  for p in "$@"; do
+    f=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null) || continue
+    t=$((t + ${f% *} + ${f#* }))
+  done
+  echo "$t"
+}
 run() {  # run <stream> <replicas> <seconds> [bench args]
   local stream=$1 reps=$2 secs=$3; shift 3
   collectors "$stream" "$reps"
+  local hz n0 c0
+  hz=$(getconf CLK_TCK)
+  n0=$(cpu_ticks "${nats_pids[@]}")
+  c0=$(cpu_ticks "${pids[@]}")
   NATS_STREAM=$stream NATS_SUBJECT="bench.$stream" NATS_REPLICAS=$reps "$B/bench/telemetry/telemetry_cluster_bench" \
     --seconds "$secs" --producers "$PRODUCERS" --batch "$BATCH" "$@"
+  echo "cpu seconds during the run: nats-servers $(echo "scale=2; ($(cpu_ticks "${nats_pids[@]}") - $n0) / $hz" | bc)," \
+    "collectors $(echo "scale=2; ($(cpu_ticks "${pids[@]}") - $c0) / $hz" | bc) (bench process: its own line above);" \
+    "load $(cut -d' ' -f1-3 /proc/loadavg)"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait "${pids[@]}" 2>/dev/null || true
   pids=()
 }
-for w in ${WINDOWS:-8 1}; do
-  echo "== JetStream R3, window $w (batches in flight per producer)"
-  NATS_PUBLISH_WINDOW=$w run "BENCHR3W$w" 3 "$SECONDS_RUN"
-done
-[[ -n ${ONLY_R3:-} ]] && exit 0
-echo "== JetStream R3, paced at ${PACED_RATE:-200000} samples/s (below saturation): row -> queryable under load"
-run BENCHPACED 3 "$SECONDS_RUN" --rate "${PACED_RATE:-200000}"
-echo "== JetStream R3, probe only (no load): read-your-acks latency"
-PRODUCERS=0 run BENCHIDLE 3 "$SECONDS_RUN"
-echo "== JetStream R1"
-run BENCHR1 1 "$SECONDS_RUN"
-echo "== embedded broker + store"
-"$B/bench/telemetry/telemetry_ingest_bench" --seconds "$SECONDS_RUN" --producers "$PRODUCERS" --batch "$BATCH" --dir "$work"
-echo "== JetStream R3, stream leader killed after 5 s"
-run BENCHKILL 3 15 --kill-after 5 --pids "$(IFS=,; echo "${nats_pids[*]}")"
+# STEPS picks the parts (default: all, in this order).
+steps=" ${STEPS:-windows paced idle r1 embedded kill} "
+step() { [[ $steps == *" $1 "* ]]; }
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+if step windows; then
+  for w in ${WINDOWS:-8 1}; do
+    echo "== JetStream R3, window $w (batches in flight per producer)"
+    NATS_PUBLISH_WINDOW=$w run "BENCHR3W$w" 3 "$SECONDS_RUN"
+  done
+fi
+if step paced; then
+  for r in ${RATES:-200000 1000000}; do
+    echo "== JetStream R3, paced at $r samples/s: ack and row -> queryable at that rate"
+    run "BENCHPACED$r" 3 "$SECONDS_RUN" --rate "$r"
+  done
+fi
+if step idle; then
+  echo "== JetStream R3, probe only (no load): read-your-acks latency"
+  PRODUCERS=0 run BENCHIDLE 3 "$SECONDS_RUN"
+fi
+if step r1; then
+  echo "== JetStream R1"
+  run BENCHR1 1 "$SECONDS_RUN"
+fi
+if step embedded; then
+  echo "== embedded broker + store"
+  "$B/bench/telemetry/telemetry_ingest_bench" --seconds "$SECONDS_RUN" --producers "$PRODUCERS" --batch "$BATCH" --dir "$work"
+fi
+if step kill; then
+  echo "== JetStream R3, stream leader killed after 5 s (paced at ${KILL_RATE:-1000000} samples/s)"
+  run BENCHKILL 3 15 --rate "${KILL_RATE:-1000000}" --kill-after 5 --pids "$(IFS=,; echo "${nats_pids[*]}")"
+fi
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -21,7 +21,7 @@
 #include "core/shutdown.hpp"
 #include "nats_client.hpp"
 #include "nats_collector.hpp"
-#include "telemetry/wire/protocol.hpp"
+#include "telemetry/cluster/batch_codec.hpp"
 
 namespace rm::telemetry {
 
@@ -52,23 +52,14 @@ void on_pub_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* clos
   natsMsg_Destroy(msg);
 }
 
-// Decodes one work-queue message into a batch (the payload is one PUBLISH frame).
+// Decodes one work-queue message into a batch (batch_codec.hpp).
 tl::expected<Batch, std::string> decode_message(natsMsg* m) {
   const char* producer = nullptr;
   if (natsMsgHeader_Get(m, "Rm-Producer", &producer) != NATS_OK || producer == nullptr || *producer == '\0') {
     return tl::unexpected(std::string("no Rm-Producer header"));
   }
-  FrameDecoder dec;
-  dec.feed(std::string_view(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))));
-  auto f = dec.next();
-  if (!f) return tl::unexpected(f.error().message);
-  if (!*f || (*f)->type != FrameType::publish || dec.buffered() != 0) {
-    return tl::unexpected(std::string("payload is not exactly one PUBLISH frame"));
-  }
-  PublishDecoder pd;
-  auto b = pd.decode((*f)->payload, producer);
-  if (!b) return tl::unexpected(b.error().message);
-  return std::move(*b);
+  return decode_cluster_batch(
+      std::string_view(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))), producer);
 }
 
 class Applier {

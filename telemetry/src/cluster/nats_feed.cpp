@@ -10,7 +10,7 @@
 
 #include "core/log.hpp"
 #include "nats_client.hpp"
-#include "telemetry/wire/protocol.hpp"
+#include "telemetry/cluster/batch_codec.hpp"
 
 namespace rm::telemetry {
 
@@ -67,24 +67,16 @@ struct NatsFeed::Impl {
     }
     const char* producer = nullptr;
     natsMsgHeader_Get(m, "Rm-Producer", &producer);
-    FrameDecoder dec;
-    dec.feed(std::string_view(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))));
-    auto f = dec.next();
-    tl::expected<Batch, ProtocolError> b =
-        tl::unexpected(ProtocolError{ErrorCode::bad_frame, "not a PUBLISH frame"});
-    if (f && *f && (*f)->type == FrameType::publish) {
-      PublishDecoder pd;
-      b = pd.decode((*f)->payload, producer ? producer : "");
-    } else if (!f) {
-      b = tl::unexpected(f.error());
-    }
+    auto b = decode_cluster_batch(
+        std::string_view(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))),
+        producer ? producer : "");
     if (b) {
       apply_batch(*self->index, *b);
       self->messages++;
       self->samples += b->samples.size();
     } else {
       self->bad++;
-      log()->error("applied-stream message {} skipped: {}", seq, b.error().message);
+      log()->error("applied-stream message {} skipped: {}", seq, b.error());
     }
     if (seq > 0) self->last_seq = seq;
     natsMsg_Destroy(m);

@@ -2,14 +2,14 @@
 // de-duplication id "<producer>:<seq>", at most NATS_PUBLISH_WINDOW of them unacknowledged at
 // a time; publish() blocks while the window is full. A batch whose publish fails or is not
 // acknowledged within NATS_PUBLISH_TIMEOUT_MS (timeout while a stream leader is re-elected, no
-// responders while reconnecting, connection lost) is published again with the same id until
-// it is acknowledged, so a stored-but-unacknowledged batch is not stored twice. Acks are
-// collected by the library's thread and handed to OnAck on the caller's thread (in publish and
-// flush), as ReliablePublisher does.
+// responders while reconnecting, connection lost), or still unanswered when a batch handed over
+// after it is acknowledged (its request died with a server), is published again with the same
+// id until it is acknowledged, so a stored-but-unacknowledged batch is not stored twice. Acks are handed
+// to OnAck on the library's thread as they arrive (not on the caller's next call), so OnAck
+// must be thread-safe; failures are published again on the caller's thread (in publish/flush).
 //
-// Message = one PUBLISH frame of the broker protocol (docs/broker-protocol.md) encoded by a
-// fresh PublishEncoder, so every message defines its own GPUs and metrics and can be decoded
-// alone; header Rm-Producer carries the producer id.
+// Message = one cluster batch (batch_codec.hpp): compact, self-contained (it defines its own
+// GPUs and metrics, so it decodes alone); header Rm-Producer carries the producer id.
 #include "nats_publisher.hpp"
 
 #include <condition_variable>
@@ -22,6 +22,7 @@
 
 #include "core/log.hpp"
 #include "nats_client.hpp"
+#include "telemetry/cluster/batch_codec.hpp"
 
 namespace rm::telemetry {
 
@@ -30,7 +31,8 @@ auto log() {
   return core::logger("telemetry.nats.publisher");
 }
 
-enum class Outcome { ok, duplicate, retry, too_large };
+// lost: not answered although a batch handed over after it was (see on_ack_msg).
+enum class Outcome { ok, duplicate, retry, too_large, lost };
 
 class NatsPublisher final : public BatchPublisher {
  public:
@@ -67,6 +69,10 @@ class NatsPublisher final : public BatchPublisher {
         natsMsgList left{nullptr, 0};
         if (js_PublishAsyncGetPendingList(&left, js_.get()) == NATS_OK) natsMsgList_Destroy(&left);
       }
+      {
+        std::lock_guard lk(mu_);
+        closing_ = true;
+      }
       js_.reset();
     }
     std::lock_guard lk(mu_);  // a handler still running finishes before the members go
@@ -75,14 +81,17 @@ class NatsPublisher final : public BatchPublisher {
   tl::expected<std::uint64_t, ClientError> publish(std::vector<OutSample> samples) override {
     if (!js_) return tl::unexpected(ClientError{start_error_, true});
     const std::uint64_t seq = next_seq_++;
-    Outstanding& o = window_[seq];
-    PublishEncoder enc;
-    enc.encode(o.frame, seq, samples);
+    Outstanding o;
+    encode_cluster_batch(o.frame, seq, samples);
     o.samples = std::move(samples);
-    stats_.batches++;
-    if (auto r = submit(seq, o); !r) return tl::unexpected(r.error());
+    {
+      std::lock_guard lk(mu_);
+      window_.emplace(seq, std::move(o));
+      stats_.batches++;
+    }
+    if (auto r = submit(seq); !r) return tl::unexpected(r.error());
     if (auto r = collect(false); !r) return tl::unexpected(r.error());
-    while (window_.size() >= window_size_) {
+    while (in_flight() >= window_size_) {
       if (auto r = collect(true); !r) return tl::unexpected(r.error());
     }
     return seq;
@@ -90,17 +99,20 @@ class NatsPublisher final : public BatchPublisher {
 
   tl::expected<void, ClientError> flush(std::chrono::milliseconds timeout) override {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!window_.empty()) {
+    while (in_flight() > 0) {
       if (std::chrono::steady_clock::now() > deadline) {
         return tl::unexpected(ClientError{fmt::format("{} batch(es) of {} not acknowledged within {} ms",
-                                                      window_.size(), producer_, timeout.count()),
+                                                      in_flight(), producer_, timeout.count()),
                                           false});
       }
       if (auto r = collect(true); !r) return r;
     }
     return {};
   }
-  PublisherStats stats() const override { return stats_; }
+  PublisherStats stats() const override {
+    std::lock_guard lk(mu_);
+    return stats_;
+  }
   bool connected() const override {
     return natsConnection_Status(client_->conn()) == NATS_CONN_STATUS_CONNECTED;
   }
@@ -111,9 +123,23 @@ class NatsPublisher final : public BatchPublisher {
     std::vector<OutSample> samples;
     int attempts = 0;
     std::chrono::steady_clock::time_point submitted;
+    bool presumed_lost = false;  // queued for republishing
+  };
+  // What the library thread leaves for the caller's thread: failures to publish again.
+  struct Retry {
+    std::uint64_t seq;
+    Outcome outcome;
+    std::string why;
   };
 
-  // Library thread: the seq is the part of the message id after the last ':'.
+  std::size_t in_flight() const {
+    std::lock_guard lk(mu_);
+    return window_.size();
+  }
+
+  // Library thread, as each ack arrives: a stored (or duplicate) batch leaves the window and is
+  // handed to OnAck at once, so the ack latency the streamer observes is the ack's own. The
+  // seq is the part of the message id after the last ':'.
   static void on_ack_msg(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
     auto* self = static_cast<NatsPublisher*>(closure);
     const char* id = nullptr;
@@ -137,21 +163,53 @@ class NatsPublisher final : public BatchPublisher {
     natsMsg_Destroy(msg);
     {
       std::lock_guard lk(self->mu_);
-      self->done_.push_back({seq, out, std::move(why)});
+      auto it = self->window_.find(seq);
+      if (self->closing_ || it == self->window_.end()) return;  // already acknowledged
+      if (out == Outcome::ok || out == Outcome::duplicate) {
+        self->stats_.acked++;
+        self->stats_.samples_acked += it->second.samples.size();
+        if (out == Outcome::duplicate) self->stats_.duplicates++;
+        if (self->on_ack_) self->on_ack_(seq, it->second.samples, out == Outcome::duplicate);
+        const auto answered = it->second.submitted;
+        self->window_.erase(it);
+        // A stream answers the publishes of one connection in order: a batch handed over
+        // before this one and still unanswered went to a server or leader that is gone (killed
+        // with it in flight; the client reconnected elsewhere). Republish it now rather than
+        // after NATS_PUBLISH_TIMEOUT_MS; a copy that was stored is dropped as a duplicate.
+        for (auto& [other, o] : self->window_) {
+          if (!o.presumed_lost && o.submitted + std::chrono::milliseconds(10) < answered) {
+            o.presumed_lost = true;
+            self->retries_.push_back({other, Outcome::lost, "a later batch was acknowledged first"});
+          }
+        }
+      } else {
+        self->retries_.push_back({seq, out, std::move(why)});
+      }
     }
     self->cv_.notify_one();
   }
 
   // Hands the batch to the library; retries (same id) while it refuses (window stalled,
-  // connection lost).
-  tl::expected<void, ClientError> submit(std::uint64_t seq, Outstanding& o) {
+  // connection lost). The batch may be acknowledged (and gone) as soon as it is handed over.
+  tl::expected<void, ClientError> submit(std::uint64_t seq) {
     const std::string id = nats_msg_id(producer_, seq);
     auto backoff = std::chrono::milliseconds(50);
     while (true) {
       natsMsg* msg = nullptr;
-      if (auto s = natsMsg_Create(&msg, subject_.c_str(), nullptr, o.frame.data(),
-                                  static_cast<int>(o.frame.size()));
-          s != NATS_OK) {
+      natsStatus s = NATS_OK;
+      int attempts = 0;
+      std::size_t size = 0;
+      {
+        std::lock_guard lk(mu_);
+        auto it = window_.find(seq);
+        if (it == window_.end()) return {};  // an earlier copy was acknowledged meanwhile
+        size = it->second.frame.size();
+        s = natsMsg_Create(&msg, subject_.c_str(), nullptr, it->second.frame.data(), static_cast<int>(size));
+        it->second.submitted = std::chrono::steady_clock::now();
+        it->second.presumed_lost = false;
+        attempts = it->second.attempts;
+      }
+      if (s != NATS_OK) {
         return tl::unexpected(
             ClientError{fmt::format("cannot create a NATS message: {}", nats::status_text(s)), true});
       }
@@ -162,69 +220,70 @@ class NatsPublisher final : public BatchPublisher {
       // No per-message MaxWait: the library's ack timer can fire (and the handler destroy the
       // message) while js_PublishMsgAsync is still encoding it behind a connection stalled by a
       // network cut. Unanswered batches are detected and republished by resubmit_overdue().
-      const natsStatus s = js_PublishMsgAsync(js_.get(), &msg, &po);
-      if (s == NATS_OK) {
-        o.submitted = std::chrono::steady_clock::now();
-        return {};
-      }
+      s = js_PublishMsgAsync(js_.get(), &msg, &po);
+      if (s == NATS_OK) return {};
       natsMsg_Destroy(msg);
-      if (s == NATS_MAX_PAYLOAD) return tl::unexpected(too_large(seq, o));
+      if (s == NATS_MAX_PAYLOAD) return tl::unexpected(too_large(seq, size));
       if (cancel_ && cancel_->load()) {
         return tl::unexpected(ClientError{fmt::format("cancelled with batch {} unacknowledged", seq), false});
       }
-      if (o.attempts++ % 20 == 0) {
+      if (attempts % 20 == 0) {
         log()->warn("{}: batch {} not accepted for publishing ({}); retrying with the same id", producer_,
                     seq, nats::status_text(s));
       }
-      stats_.resent++;
+      {
+        std::lock_guard lk(mu_);
+        if (auto it = window_.find(seq); it != window_.end()) it->second.attempts++;
+        stats_.resent++;
+      }
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
     }
   }
 
-  ClientError too_large(std::uint64_t seq, const Outstanding& o) const {
+  ClientError too_large(std::uint64_t seq, std::size_t bytes) const {
     return ClientError{
         fmt::format("batch {} of {} ({} bytes) is larger than the NATS server accepts; lower BATCH_SIZE", seq,
-                    producer_, o.frame.size()),
+                    producer_, bytes),
         true};
   }
 
-  // Applies the acks the library delivered; with `block`, waits (up to 100 ms at a time) for one.
+  // Publishes again what the library reported failed; with `block`, first waits (up to 100 ms)
+  // for an ack or a failure.
   tl::expected<void, ClientError> collect(bool block) {
-    std::vector<Done> done;
+    std::vector<Retry> retries;
     {
       std::unique_lock lk(mu_);
-      if (block) cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return !done_.empty(); });
-      done.swap(done_);
+      const std::size_t before = window_.size();
+      if (block) {
+        cv_.wait_for(lk, std::chrono::milliseconds(100),
+                     [&] { return !retries_.empty() || window_.size() < before; });
+      }
+      retries.swap(retries_);
+      if (block && retries.empty() && window_.size() == before && cancel_ && cancel_->load()) {
+        return tl::unexpected(
+            ClientError{fmt::format("cancelled with {} batch(es) unacknowledged", window_.size()), false});
+      }
     }
-    for (auto& d : done) {
-      auto it = window_.find(d.seq);
-      if (it == window_.end()) continue;  // an ack of a batch already acknowledged
-      if (d.outcome == Outcome::too_large) return tl::unexpected(too_large(d.seq, it->second));
-      if (d.outcome == Outcome::retry) {
-        if (it->second.attempts++ % 20 == 0) {
-          log()->warn("{}: batch {} not acknowledged ({}); retrying with the same id", producer_, d.seq,
-                      d.why);
+    for (auto& r : retries) {
+      std::size_t size = 0;
+      {
+        std::lock_guard lk(mu_);
+        auto it = window_.find(r.seq);
+        if (it == window_.end()) continue;  // another copy of it was acknowledged
+        size = it->second.frame.size();
+        if (r.outcome != Outcome::too_large && it->second.attempts++ % 20 == 0) {
+          log()->warn("{}: batch {} not acknowledged ({}); retrying with the same id", producer_, r.seq,
+                      r.why);
         }
         stats_.resent++;
-        // A stream without a leader (election, start-up) answers at once: do not spin.
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        if (auto r = submit(d.seq, it->second); !r) return r;
-        continue;
       }
-      stats_.acked++;
-      stats_.samples_acked += it->second.samples.size();
-      const bool duplicate = d.outcome == Outcome::duplicate;
-      if (duplicate) stats_.duplicates++;
-      if (on_ack_) on_ack_(d.seq, it->second.samples, duplicate);
-      window_.erase(it);
+      if (r.outcome == Outcome::too_large) return tl::unexpected(too_large(r.seq, size));
+      // A stream without a leader (election, start-up) answers at once: do not spin.
+      if (r.outcome == Outcome::retry) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (auto s = submit(r.seq); !s) return s;
     }
-    if (auto r = resubmit_overdue(); !r) return r;
-    if (block && done.empty() && cancel_ && cancel_->load()) {
-      return tl::unexpected(
-          ClientError{fmt::format("cancelled with {} batch(es) unacknowledged", window_.size()), false});
-    }
-    return {};
+    return resubmit_overdue();
   }
 
   // A batch neither acknowledged nor failed well after NATS_PUBLISH_TIMEOUT_MS (its server
@@ -232,28 +291,26 @@ class NatsPublisher final : public BatchPublisher {
   // slots are free and late answers are ignored, and every unacknowledged batch is published
   // again under its id (the stream drops what it already has).
   tl::expected<void, ClientError> resubmit_overdue() {
-    if (window_.empty()) return {};
     const auto now = std::chrono::steady_clock::now();
     const auto limit = std::chrono::milliseconds(client_->config().publish_timeout_ms);
-    bool overdue = false;
-    for (const auto& [seq, o] : window_) overdue = overdue || now - o.submitted > limit;
-    if (!overdue) return {};
+    std::vector<std::uint64_t> seqs;
+    {
+      std::lock_guard lk(mu_);
+      bool overdue = false;
+      for (const auto& [seq, o] : window_) overdue = overdue || now - o.submitted > limit;
+      if (!overdue) return {};
+      for (const auto& [seq, o] : window_) seqs.push_back(seq);
+      stats_.resent += seqs.size();
+    }
     natsMsgList left{nullptr, 0};
     if (js_PublishAsyncGetPendingList(&left, js_.get()) == NATS_OK) natsMsgList_Destroy(&left);
     log()->warn("{}: {} batch(es) unanswered for over {} ms; publishing them again with the same ids",
-                producer_, window_.size(), limit.count());
-    for (auto& [seq, o] : window_) {
-      stats_.resent++;
-      if (auto r = submit(seq, o); !r) return r;
+                producer_, seqs.size(), limit.count());
+    for (std::uint64_t seq : seqs) {
+      if (auto r = submit(seq); !r) return r;
     }
     return {};
   }
-
-  struct Done {
-    std::uint64_t seq;
-    Outcome outcome;
-    std::string why;
-  };
 
   std::shared_ptr<nats::Client> client_;
   std::string producer_;
@@ -263,12 +320,13 @@ class NatsPublisher final : public BatchPublisher {
   std::size_t window_size_;
   nats::JsPtr js_;
   std::string start_error_;
-  std::uint64_t next_seq_ = 1;
-  std::map<std::uint64_t, Outstanding> window_;  // caller's thread only
-  PublisherStats stats_;
-  std::mutex mu_;  // guards done_
+  std::uint64_t next_seq_ = 1;  // caller's thread only
+  mutable std::mutex mu_;       // guards window_, retries_, stats_, closing_
   std::condition_variable cv_;
-  std::vector<Done> done_;
+  std::map<std::uint64_t, Outstanding> window_;
+  std::vector<Retry> retries_;
+  PublisherStats stats_;
+  bool closing_ = false;
 };
 }  // namespace
 

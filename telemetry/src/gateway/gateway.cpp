@@ -75,9 +75,17 @@ class PointWriter {
       out += cached_;
       append_fraction(out, frac);
     }
+    // timestamp_ns twice, as a number and as a string: JSON.parse and jq read numbers as
+    // doubles (exact only up to 2^53 ns, about 104 days after 1970), so clients that need the
+    // nanoseconds read timestamp_ns_str.
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, p.timestamp_ns).ptr;
+    const std::string_view ns(digits, static_cast<std::size_t>(end - digits));
     out += "Z\",\"timestamp_ns\":";
-    append_json_number(out, p.timestamp_ns);
-    out += ",\"metric\":";
+    out += ns;
+    out += ",\"timestamp_ns_str\":\"";
+    out += ns;
+    out += "\",\"metric\":";
     append_json_string(out, p.metric);
     out += ",\"value\":";
     append_json_number(out, p.value);
@@ -93,6 +101,7 @@ json::object point_json(const Point& p) {
   json::object o;
   o["timestamp"] = format_rfc3339(p.timestamp_ns);
   o["timestamp_ns"] = p.timestamp_ns;
+  o["timestamp_ns_str"] = std::to_string(p.timestamp_ns);  // exact for JavaScript and jq
   o["metric"] = p.metric;
   o["value"] = p.value;
   return o;
@@ -162,16 +171,7 @@ void Gateway::build_routes() {
   ResponseDoc bad_request{400, "Malformed parameter (time, limit, cursor) or an unknown query parameter",
                           "application/json", "Error"};
   ResponseDoc not_found{404, "Unknown GPU", "application/json", "Error"};
-  ParamDoc gpu_id{"id",
-                  "path",
-                  "string",
-                  "",
-                  true,
-                  false,
-                  "GPU id: the UUID where the source has one (DCGM), else the gpu_id column",
-                  {},
-                  {},
-                  {}};
+  const ParamDoc gpu_id = gpu_id_param();
 
   routes_.push_back(GatewayRoute{
       "GET",
@@ -253,49 +253,19 @@ void Gateway::build_routes() {
       "getGpuTelemetry",
       "Samples of one GPU ascending by time, filtered by an inclusive time window and metrics, "
       "paginated by cursor",
-      {gpu_id,
-       {"start_time",
-        "query",
-        "string",
-        "date-time",
-        false,
-        false,
-        "Inclusive lower bound, RFC 3339 (fractional seconds and offsets allowed)",
-        {},
-        {},
-        {}},
-       {"end_time",
-        "query",
-        "string",
-        "date-time",
-        false,
-        false,
-        "Inclusive upper bound, RFC 3339; must not be before start_time",
-        {},
-        {},
-        {}},
-       {"metric",
-        "query",
-        "string",
-        "",
-        false,
-        true,
-        "Only these metrics (repeat the parameter or give a comma-separated list)",
-        {},
-        {},
-        {}},
-       {"limit", "query", "integer", "int32", false, false, "Maximum points in this page", 1,
-        static_cast<std::int64_t>(options.max_limit), static_cast<std::int64_t>(options.default_limit)},
-       {"cursor",
-        "query",
-        "string",
-        "",
-        false,
-        false,
-        "next_cursor of the previous page: continue strictly after it",
-        {},
-        {},
-        {}}},
+      time_window_params(
+          {{"limit", "query", "integer", "int32", false, false, "Maximum points in this page", 1,
+            static_cast<std::int64_t>(options.max_limit), static_cast<std::int64_t>(options.default_limit)},
+           {"cursor",
+            "query",
+            "string",
+            "",
+            false,
+            false,
+            "next_cursor of the previous page: continue strictly after it",
+            {},
+            {},
+            {}}}),
       {{200, "One page of points", "application/json", "TelemetryPage"}, bad_request, not_found},
       [view, options](const Request& req) {
         TelemetryQuery q;

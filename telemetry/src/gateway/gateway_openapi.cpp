@@ -65,11 +65,23 @@ json::object schemas() {
                                   {"gpus", json::object{{"type", "array"}, {"items", ref("Gpu")}}}}}};
   s["Point"] = json::object{
       {"type", "object"},
-      {"required", json::array{"timestamp", "timestamp_ns", "metric", "value"}},
-      {"properties", json::object{{"timestamp", string_prop("Sample time (UTC)", "date-time")},
-                                  {"timestamp_ns", json::object{{"type", "integer"}, {"format", "int64"}}},
-                                  {"metric", string_prop("Metric name, e.g. DCGM_FI_DEV_GPU_UTIL")},
-                                  {"value", json::object{{"type", "number"}, {"format", "double"}}}}}};
+      {"required", json::array{"timestamp", "timestamp_ns", "timestamp_ns_str", "metric", "value"}},
+      {"properties",
+       json::object{
+           {"timestamp", string_prop("Sample time (UTC), exact to the nanosecond", "date-time")},
+           {"timestamp_ns",
+            json::object{{"type", "integer"},
+                         {"format", "int64"},
+                         {"description",
+                          "Unix nanoseconds. Above 2^53, so JavaScript's JSON.parse and jq "
+                          "round it; read timestamp_ns_str or timestamp for the exact value"}}},
+           {"timestamp_ns_str", json::object{{"type", "string"},
+                                             {"pattern", "^-?[0-9]+$"},
+                                             {"description",
+                                              "timestamp_ns as a decimal string, exact in every JSON "
+                                              "reader (BigInt(timestamp_ns_str) in JavaScript)"}}},
+           {"metric", string_prop("Metric name, e.g. DCGM_FI_DEV_GPU_UTIL")},
+           {"value", json::object{{"type", "number"}, {"format", "double"}}}}}};
   s["TelemetryPage"] = json::object{
       {"type", "object"},
       {"required", json::array{"gpu_id", "count", "points", "next_cursor"}},

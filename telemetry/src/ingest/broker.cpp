@@ -54,7 +54,7 @@ class RateLimitedLog {
   Clock::time_point last_{};
   std::uint64_t suppressed_ = 0;
 };
-RateLimitedLog g_timeout_log, g_refused_log, g_accept_log, g_error_log;
+RateLimitedLog g_timeout_log, g_refused_log, g_accept_log, g_error_log, g_write_log;
 
 std::size_t default_max_connections() {
   rlimit rl{};
@@ -73,7 +73,7 @@ std::int64_t wall_now_ns() {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket sock, Store& store, const BrokerOptions& opts, BrokerStats& stats,
-             std::atomic<bool>& stopping)
+             std::atomic<bool>& stopping, const std::atomic<core::metrics::Histogram*>& ack_seconds)
       : sock_(std::move(sock)),
         strand_(sock_.get_executor()),
         wake_(strand_),
@@ -81,6 +81,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         store_(store),
         opts_(opts),
         stats_(stats),
+        ack_seconds_(ack_seconds),
         stopping_(stopping),
         decoder_(opts.hello_max_frame) {
     wake_.expires_at(asio::steady_timer::time_point::max());
@@ -136,24 +137,49 @@ class Connection : public std::enable_shared_from_this<Connection> {
     watchdog_.cancel();
   }
 
-  // The deadline this connection must meet next: HELLO, the rest of a started frame, or (with
-  // nothing in flight) the next frame at all.
+  // The deadline this connection must meet next: a write under way, HELLO, the rest of a
+  // started frame, or (with nothing in flight) the next frame at all.
   Clock::time_point deadline() const {
-    if (producer_.empty()) return hello_deadline_;
-    if (decoder_.buffered() > 0) return frame_started_ + opts_.frame_timeout;
-    if (in_flight_ > 0 || !out_.empty()) return Clock::time_point::max();
+    const auto write = writing_ ? write_started_ + opts_.write_timeout : Clock::time_point::max();
+    if (producer_.empty()) return std::min(write, hello_deadline_);
+    if (decoder_.buffered() > 0) return std::min(write, frame_started_ + opts_.frame_timeout);
+    if (writing_ || in_flight_ > 0 || !out_.empty()) return write;
     return last_activity_ + opts_.idle_timeout;
   }
 
+  // Closes a producer that does not read what it is sent: counted, logged at most once a second.
+  void close_slow_reader(const char* why) {
+    stats_.write_timeouts++;
+    g_write_log.warn(
+        "connection {} ({}): closed: {} ({} byte(s) unsent, {} batch(es) in flight; "
+        "write deadline {} ms, unsent cap {} bytes)",
+        peer_, producer_.empty() ? "no HELLO" : producer_, why, out_.size(), in_flight_,
+        opts_.write_timeout.count(), opts_.max_unsent);
+    do_close();
+    reading_done_ = true;
+  }
+
+  // Queues an answer; a producer that lets more than max_unsent bytes pile up is closed.
+  void queue_output() {
+    if (out_.size() > opts_.max_unsent) return close_slow_reader("it does not read its answers");
+    wake_.cancel();
+  }
+
   awaitable<void> watch() {
-    const auto shortest = std::min({opts_.hello_timeout, opts_.frame_timeout, opts_.idle_timeout});
+    const auto shortest =
+        std::min({opts_.hello_timeout, opts_.frame_timeout, opts_.idle_timeout, opts_.write_timeout});
     const auto tick =
         std::clamp<Clock::duration>(shortest / 4, std::chrono::milliseconds(10), std::chrono::seconds(1));
     while (!closed_) {
       watchdog_.expires_after(tick);
       co_await watchdog_.async_wait(asio::as_tuple(use_awaitable));
-      if (closed_ || draining_) break;
+      if (closed_) break;
       if (Clock::now() < deadline()) continue;
+      if (writing_ && Clock::now() >= write_started_ + opts_.write_timeout) {
+        close_slow_reader("a write did not complete by its deadline");
+        break;
+      }
+      if (draining_) continue;  // only the write deadline applies while draining
       const char* what = producer_.empty()         ? "no HELLO"
                          : decoder_.buffered() > 0 ? "a frame left unfinished"
                                                    : "idle";
@@ -173,7 +199,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stats_.errors_sent++;
     encode_error(out_, ErrorFrame{code, seq, msg});
     close_after_write_ = true;
-    wake_.cancel();
+    queue_output();
   }
 
   awaitable<void> read_loop() {
@@ -267,9 +293,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     store_.submit(std::move(*b), [self = shared_from_this(), t0](tl::expected<Ack, StoreError> r) {
       asio::post(self->strand_, [self, r = std::move(r), t0] {
         self->on_stored(r);
-        if (self->opts_.ack_observer) {
-          self->opts_.ack_observer(
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        if (auto* h = self->ack_seconds_.load(std::memory_order_acquire)) {
+          h->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         }
       });
     });
@@ -284,7 +309,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       stats_.acks++;
       if (r->duplicate) stats_.duplicates++;
       encode_ack(out_, *r);
-      wake_.cancel();
+      queue_output();
     } else {
       const auto code = r.error().code == StoreErrorCode::closed        ? ErrorCode::shutting_down
                         : r.error().code == StoreErrorCode::unavailable ? ErrorCode::storage_unavailable
@@ -299,8 +324,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (!out_.empty()) {
         std::string data;
         data.swap(out_);
+        writing_ = true;
+        write_started_ = Clock::now();
         auto [ec, n] = co_await asio::async_write(sock_, asio::buffer(data), asio::as_tuple(use_awaitable));
         (void)n;
+        writing_ = false;
         if (ec) break;
         continue;
       }
@@ -320,6 +348,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Store& store_;
   const BrokerOptions& opts_;
   BrokerStats& stats_;
+  const std::atomic<core::metrics::Histogram*>& ack_seconds_;  // set by register_metrics
   std::atomic<bool>& stopping_;
   FrameDecoder decoder_;
   PublishDecoder pub_decoder_;
@@ -327,7 +356,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string peer_;
   std::string out_;
   std::uint32_t in_flight_ = 0;
-  Clock::time_point hello_deadline_, frame_started_, last_activity_;
+  Clock::time_point hello_deadline_, frame_started_, last_activity_, write_started_;
+  bool writing_ = false;
   bool draining_ = false;
   bool reading_done_ = false;
   bool close_after_write_ = false;
@@ -340,6 +370,8 @@ struct BrokerServer::Impl {
   Store& store;
   BrokerOptions opts;
   BrokerStats stats;
+  // telemetry_collector_ack_latency_seconds once register_metrics ran.
+  mutable std::atomic<core::metrics::Histogram*> ack_seconds{nullptr};
   asio::io_context io;
   tcp::acceptor acceptor;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
@@ -386,9 +418,10 @@ struct BrokerServer::Impl {
         continue;
       }
       sock.set_option(tcp::no_delay(true), ec);
+      if (opts.send_buffer > 0) sock.set_option(asio::socket_base::send_buffer_size(opts.send_buffer), ec);
       stats.connections++;
       stats.connections_open++;
-      auto c = std::make_shared<Connection>(std::move(sock), store, opts, stats, stopping);
+      auto c = std::make_shared<Connection>(std::move(sock), store, opts, stats, stopping, ack_seconds);
       {
         std::lock_guard lk(conns_mu);
         conns.remove_if([](auto& w) { return w.expired(); });
@@ -429,25 +462,38 @@ void BrokerServer::register_metrics(core::metrics::Registry& r) const {
           st.unauthorized);
   counter("telemetry_collector_storage_unavailable_total",
           "Batches answered with storage_unavailable (store read-only).", st.storage_unavailable);
+  counter("telemetry_collector_write_timeouts_total",
+          "Connections closed because the producer did not read its ACKs (a write past "
+          "BROKER_WRITE_TIMEOUT_MS, or more than the unsent-bytes cap waiting).",
+          st.write_timeouts);
   r.gauge_callback("telemetry_collector_connections_open", "Producer connections open now.",
                    [&st] { return static_cast<double>(st.connections_open.load()); });
   r.gauge_callback("telemetry_collector_batches_in_flight", "Batches received and not yet acknowledged.",
                    [&st] { return static_cast<double>(st.in_flight.load()); });
+  impl_->ack_seconds.store(&r.histogram("telemetry_collector_ack_latency_seconds",
+                                        "Time from receiving a PUBLISH to queueing its ACK.", {},
+                                        {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})
+                                .labels({}),
+                           std::memory_order_release);
 }
 
-tl::expected<std::uint16_t, std::string> BrokerServer::start() {
+Result<std::uint16_t> BrokerServer::start() {
   auto& i = *impl_;
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(i.opts.bind_address, ec);
-  if (ec) return tl::unexpected(fmt::format("bad bind address '{}'", i.opts.bind_address));
+  if (ec) {
+    return telemetry_error(TelemetryErrc::invalid_argument, fmt::format("bad bind address '{}' (BIND): {}",
+                                                                        i.opts.bind_address, ec.message()));
+  }
   tcp::endpoint ep(addr, i.opts.port);
   i.acceptor.open(ep.protocol(), ec);
   if (!ec) i.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) i.acceptor.bind(ep, ec);
   if (!ec) i.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return tl::unexpected(fmt::format("cannot listen on {}:{}: {}; set BROKER_PORT to a free port",
-                                      i.opts.bind_address, i.opts.port, ec.message()));
+    return telemetry_error(TelemetryErrc::io,
+                           fmt::format("cannot listen on {}:{}: {}; set BROKER_PORT to a free port",
+                                       i.opts.bind_address, i.opts.port, ec.message()));
   }
   const auto port = i.acceptor.local_endpoint().port();
   i.work.emplace(i.io.get_executor());

@@ -171,7 +171,7 @@ int run_streamer(const StreamerConfig& cfg) {
 
   auto make_publisher = make_publisher_factory(cfg);
   if (!make_publisher) {
-    log()->error("{}", make_publisher.error());
+    log()->error("{}", make_publisher.error().message);
     return 1;
   }
   std::atomic<bool> stop_producing{false};
@@ -191,12 +191,15 @@ int run_streamer(const StreamerConfig& cfg) {
            j += static_cast<std::size_t>(cfg.workers)) {
         rs.push_back(mine[j]);
       }
+      // OnAck may run on the NATS library's thread (publisher.hpp): sent_at is shared with it.
+      std::mutex sent_mu;
       std::unordered_map<std::uint64_t, Clock::time_point> sent_at;
       auto pub = (*make_publisher)(
           fmt::format("{}-w{}", cfg.producer_prefix, w), &abort,
           [&](std::uint64_t seq, const std::vector<OutSample>& s, bool) {
             live_acked++;
             live_acked_samples += s.size();
+            std::lock_guard lk(sent_mu);
             if (auto it = sent_at.find(seq); it != sent_at.end()) {
               ack_latency.observe(std::chrono::duration<double>(Clock::now() - it->second).count());
               sent_at.erase(it);
@@ -216,7 +219,10 @@ int run_streamer(const StreamerConfig& cfg) {
       auto send = [&] {
         if (batch.empty()) return;
         my_samples += batch.size();
-        sent_at[pub->stats().batches + 1] = Clock::now();  // the seq publish() assigns
+        {
+          std::lock_guard lk(sent_mu);
+          sent_at[pub->stats().batches + 1] = Clock::now();  // the seq publish() assigns
+        }
         live_sent++;
         auto r = pub->publish(std::move(batch));
         track_connection();
@@ -292,7 +298,8 @@ int run_streamer(const StreamerConfig& cfg) {
     }
   }
   for (auto& t : threads) t.join();
-  make_publisher = tl::unexpected(std::string());  // the NATS connection, if any, closes here
+  make_publisher =
+      telemetry_error(TelemetryErrc::state, "stopped");  // the NATS connection, if any, closes here
   if (cfg.nats) nats_shutdown();
   boost::json::object o{{"rows", rows_sent},
                         {"samples", samples_sent},

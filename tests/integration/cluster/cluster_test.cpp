@@ -9,6 +9,7 @@
 
 #include "nats_cluster.hpp"
 #include "support/telemetry_test_util.hpp"
+#include "telemetry/cluster/batch_codec.hpp"
 #include "telemetry/model.hpp"
 #include "telemetry/wire/protocol.hpp"
 
@@ -267,7 +268,8 @@ TEST(ClusterMode, a_malformed_batch_on_the_work_queue_is_terminated_and_counted_
   TempDir dir;
   NatsCluster nats(dir.path());
   ASSERT_TRUE(nats.wait_ready(30s));
-  auto c = start_nats_collector(nats.url(), "c");
+  const std::string log_path = (dir.path() / "collector.log").string();
+  auto c = start_nats_collector(nats.url(), "c", log_path);
   ASSERT_TRUE(c.proc);
   auto gw = start_nats_gateway(nats.url());
   ASSERT_TRUE(gw.proc);
@@ -279,7 +281,9 @@ TEST(ClusterMode, a_malformed_batch_on_the_work_queue_is_terminated_and_counted_
   auto publish = [&](const std::string& data, const char* producer, const std::string& id) {
     return publish_raw(js, "telemetry.in", data, producer, id);
   };
-  // A valid batch of 3 samples, a truncated copy of it, garbage, and one without a producer.
+  // A valid batch of 3 samples in the earlier format (one PUBLISH frame), a truncated copy of
+  // it, garbage, one without a producer; a valid cluster batch of 2 samples, a truncated copy,
+  // and one of an unknown format version.
   GpuInfo gpu{.id = "GPU-x",
               .uuid = "GPU-x",
               .gpu_index = "0",
@@ -296,16 +300,30 @@ TEST(ClusterMode, a_malformed_batch_on_the_work_queue_is_terminated_and_counted_
   EXPECT_EQ(publish("not a frame", "p", "p:3"), NATS_OK);
   EXPECT_EQ(publish(frame, nullptr, "p:4"), NATS_OK);
   EXPECT_EQ(publish(frame, "p", "p:1"), NATS_OK);  // a retry: de-duplicated by JetStream
+  std::string compact;
+  encode_cluster_batch(
+      compact, 5,
+      {{&gpu, "DCGM_FI_DEV_GPU_UTIL", 3'000, 3}, {&gpu, "DCGM_FI_DEV_POWER_USAGE", 3'000, 71.25}});
+  EXPECT_EQ(publish(compact, "p", "p:5"), NATS_OK);
+  EXPECT_EQ(publish(compact.substr(0, compact.size() - 1), "p", "p:6"), NATS_OK);
+  std::string future = compact;
+  future[3] = 2;
+  EXPECT_EQ(publish(future, "p", "p:7"), NATS_OK);
   jsCtx_Destroy(js);
   natsConnection_Destroy(nc);
 
-  EXPECT_EQ(settled_total(gw.port, c.port, 3), 3u);
+  EXPECT_EQ(settled_total(gw.port, c.port, 5), 5u);
   const auto st = get_json(c.port, "/stats");
-  EXPECT_EQ(json_u64(st.at("bad_batches")), 3u);
-  EXPECT_EQ(json_u64(st.at("batches")), 1u);
+  EXPECT_EQ(json_u64(st.at("bad_batches")), 5u);
+  EXPECT_EQ(json_u64(st.at("batches")), 2u);
   EXPECT_EQ(work_queue_messages(c.port), 0u);  // the bad ones are terminated, not redelivered forever
   auto latest = get_json(gw.port, "/api/v1/gpus/GPU-x");
-  EXPECT_EQ(json_u64(latest.at("samples")), 3u);
+  EXPECT_EQ(json_u64(latest.at("samples")), 5u);
+  // The collector's log names the problem of each rejected batch.
+  std::ifstream in(log_path);
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(log.find("has format version 2; this build reads version 1"), std::string::npos) << log;
+  EXPECT_NE(log.find("no Rm-Producer header"), std::string::npos) << log;
 }
 
 TEST(ClusterMode, a_bad_nats_url_or_a_stream_with_other_replicas_is_refused_with_the_setting_named) {

@@ -153,7 +153,9 @@ inline bool wait_http_ok(std::uint16_t port, const std::string& path, std::chron
   return false;
 }
 
-inline Service start_nats_collector(const std::string& url, const std::string& id) {
+// `log` (optional): the file its stderr (the log) goes to.
+inline Service start_nats_collector(const std::string& url, const std::string& id,
+                                    const std::string& log = {}) {
   Service s;
   s.port = free_port();
   s.metrics = free_port();
@@ -163,7 +165,8 @@ inline Service start_nats_collector(const std::string& url, const std::string& i
                                                        {"COLLECTOR_ID", id},
                                                        {"HEALTH_PORT", std::to_string(s.port)},
                                                        {"METRICS_PORT", std::to_string(s.metrics)},
-                                                       {"BIND", "127.0.0.1"}});
+                                                       {"BIND", "127.0.0.1"}},
+      std::string(), log);
   if (!wait_http_ok(s.port, "/ready", std::chrono::seconds(60))) s.proc.reset();
   return s;
 }

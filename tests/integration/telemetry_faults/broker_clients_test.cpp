@@ -24,7 +24,7 @@ class BrokerFaults : public ::testing::Test {
     bo.threads = 2;
     broker_ = std::make_unique<BrokerServer>(*store_, bo);
     auto p = broker_->start();
-    ASSERT_TRUE(p) << p.error();
+    ASSERT_TRUE(p) << p.error().message;
     port_ = *p;
   }
   void TearDown() override {
@@ -161,6 +161,83 @@ TEST_F(BrokerFaults, samples_with_timestamps_out_of_range_are_rejected_and_count
   EXPECT_EQ(store_->index().sample_count(), 1u) << "nothing of a rejected batch is stored";
 }
 
+// A producer that sends batches (within its credit: paced by the broker's own ACK count) and
+// never reads an ACK, on a 4 KiB receive window, until the broker closes it. Returns the
+// number of batches it sent; each holds one sample with its own seq, spread over 64 GPUs so
+// the index's per-GPU cap (MAX_ENTRIES) never drops one.
+std::uint64_t publish_without_reading_acks(std::uint16_t port, const BrokerStats& st, std::uint32_t credits,
+                                           std::chrono::seconds limit) {
+  RawSocket s(port, 4096);
+  EXPECT_TRUE(s.ok());
+  EXPECT_TRUE(s.send(hello_frame("never-reads")));
+  std::vector<GpuInfo> gpus(64);
+  for (std::size_t i = 0; i < gpus.size(); ++i) gpus[i].id = fmt::format("GPU-deaf-{}", i);
+  PublishEncoder enc;
+  const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  std::uint64_t sent = 0;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (st.write_timeouts.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    if (sent - st.acks.load() >= credits) {
+      std::this_thread::sleep_for(100us);
+      continue;
+    }
+    std::string frame;
+    const OutSample smp{&gpus[sent % gpus.size()], "DCGM_FI_DEV_GPU_UTIL",
+                        now + static_cast<std::int64_t>(sent), 1.0};
+    enc.encode(frame, sent + 1, {smp});
+    if (!s.send(frame)) break;  // the broker closed the connection
+    ++sent;
+  }
+  return sent;
+}
+
+TEST_F(BrokerFaults, a_producer_that_never_reads_its_acks_is_closed_at_the_write_deadline_losing_nothing) {
+  BrokerOptions bo;
+  bo.write_timeout = 300ms;
+  bo.idle_timeout = 60s;
+  start(bo);
+  const auto sent = publish_without_reading_acks(port_, stats(), bo.credits, 60s);
+  ASSERT_EQ(stats().write_timeouts.load(), 1u) << "closed by the write deadline after " << sent << " batches";
+  ASSERT_TRUE(wait_until([&] { return stats().connections_open.load() == 0; }, 10s));
+  ASSERT_TRUE(wait_until([&] { return stats().in_flight.load() == 0; }, 10s));
+  // Every batch the broker received was stored exactly once; the producer's last sends may
+  // have met the closed socket.
+  const auto received = stats().batches.load();
+  EXPECT_GT(received, 100u) << "the ACKs filled the socket buffers first";
+  EXPECT_LE(received, sent);
+  EXPECT_GE(received + bo.credits, sent);
+  EXPECT_EQ(store_->index().sample_count(), received);
+  EXPECT_EQ(stats().duplicates.load(), 0u);
+  EXPECT_EQ(stats().timeouts.load(), 0u) << "a stalled write is not an idle or frame timeout";
+  // The broker still serves others.
+  BrokerClient c;
+  ASSERT_TRUE(c.connect("127.0.0.1", port_, "reads-acks", 5s));
+  GpuInfo g;
+  g.id = "GPU-ok";
+  ASSERT_TRUE(c.publish(1, {OutSample{&g, "DCGM_FI_DEV_GPU_UTIL", 1, 2.0}}));
+  auto a = c.read_ack(10s);
+  ASSERT_TRUE(a && *a);
+  EXPECT_EQ(store_->index().sample_count(), received + 1);
+}
+
+TEST_F(BrokerFaults, answers_piling_up_past_the_unsent_cap_close_the_connection_before_the_write_deadline) {
+  BrokerOptions bo;
+  bo.write_timeout = 600s;  // never reached: the cap closes it first
+  bo.max_unsent = 16 * 1024;
+  bo.idle_timeout = 60s;
+  start(bo);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto sent = publish_without_reading_acks(port_, stats(), bo.credits, 60s);
+  ASSERT_EQ(stats().write_timeouts.load(), 1u) << "closed at the unsent cap after " << sent << " batches";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 60s);
+  ASSERT_TRUE(wait_until([&] { return stats().connections_open.load() == 0; }, 10s));
+  ASSERT_TRUE(wait_until([&] { return stats().in_flight.load() == 0; }, 10s));
+  EXPECT_EQ(store_->index().sample_count(), stats().batches.load());
+  EXPECT_EQ(stats().duplicates.load(), 0u);
+}
+
 TEST(TelemetryFaults, health_and_metrics_keep_answering_when_idle_sockets_reach_the_descriptor_limit) {
   ScratchDir scratch("fd-limit");
   test::CollectorPorts ports;
@@ -188,6 +265,55 @@ TEST(TelemetryFaults, health_and_metrics_keep_answering_when_idle_sockets_reach_
   collector->signal(SIGTERM);
   EXPECT_EQ(collector->wait(20s), std::optional<int>(0));
   EXPECT_LT(fs::file_size(log_path), 64U * 1024) << "refusals are logged at most once a second";
+}
+
+// A connection cap set above the descriptor limit: accept() itself fails (EMFILE). The broker
+// pauses accepting (10 ms doubling to 1 s) instead of spinning, logs it at most once a second,
+// and accepts again by itself once descriptors are free.
+TEST(TelemetryFaults, accept_errors_at_the_descriptor_limit_pause_accepts_log_once_a_second_and_recover) {
+  ScratchDir scratch("emfile");
+  test::CollectorPorts ports;
+  const auto log_path = (scratch.path() / "collector.log").string();
+  auto collector = test::start_collector(
+      scratch.path(), ports, {{"BROKER_HELLO_TIMEOUT_MS", "60000"}, {"BROKER_MAX_CONNECTIONS", "100000"}},
+      log_path,
+      /*max_fds=*/256);
+  ASSERT_TRUE(collector) << slurp(log_path);
+  {
+    std::vector<RawSocket> socks;
+    for (int i = 0; i < 400; ++i) socks.emplace_back(ports.broker);
+    ASSERT_TRUE(wait_until([&] { return slurp(log_path).find("accept failed") != std::string::npos; }, 20s))
+        << slurp(log_path);
+    std::this_thread::sleep_for(1500ms);  // several paused retries, at most two log lines
+  }  // the sockets close: their descriptors in the collector are freed as it reads EOF
+  std::optional<core::http::ClientResponse> m;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = core::http::get("127.0.0.1", ports.metrics, "/metrics", 2s);
+        if (r) m = *r;
+        return r && r->status == 200 && metric_value(r->body, "telemetry_collector_connections_open") == 0.0;
+      },
+      30s));
+  const double accept_errors = metric_value(m->body, "telemetry_collector_accept_errors_total");
+  const std::string log = slurp(log_path);
+  std::size_t lines = 0;
+  for (auto at = log.find("accept failed"); at != std::string::npos; at = log.find("accept failed", at + 1))
+    ++lines;
+  EXPECT_GE(accept_errors, 2.0);
+  EXPECT_GE(lines, 1u);
+  EXPECT_LT(static_cast<double>(lines), accept_errors) << "repeated accept errors share a log line\n" << log;
+  EXPECT_LT(log.size(), 64U * 1024);
+  // Accepting resumed by itself: a producer gets its batch acknowledged.
+  BrokerClient c;
+  ASSERT_TRUE(c.connect("127.0.0.1", ports.broker, "after-emfile", 10s));
+  GpuInfo g;
+  g.id = "GPU-after";
+  ASSERT_TRUE(c.publish(1, {OutSample{&g, "DCGM_FI_DEV_GPU_UTIL", 1'700'000'000'000'000'000, 1.0}}));
+  auto a = c.read_ack(10s);
+  ASSERT_TRUE(a && *a) << (a ? "no ack" : a.error().message);
+  c.close();
+  collector->signal(SIGTERM);
+  EXPECT_EQ(collector->wait(20s), std::optional<int>(0));
 }
 
 }  // namespace

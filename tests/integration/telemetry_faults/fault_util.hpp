@@ -109,8 +109,12 @@ class SmallDisk {
 // A plain TCP connection to 127.0.0.1:port for sending hand-made bytes.
 class RawSocket {
  public:
-  explicit RawSocket(std::uint16_t port) {
+  // `receive_buffer` > 0 sets SO_RCVBUF before connecting (a small window fills quickly).
+  explicit RawSocket(std::uint16_t port, int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (receive_buffer > 0) {
+      (void)::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);

@@ -1,5 +1,7 @@
 // Gateway handlers over a real index, through Router::handle (no socket needed).
 #include <cmath>
+#include <set>
+#include <string>
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
@@ -241,4 +243,47 @@ TEST(GatewayJson, odd_metric_names_and_non_finite_values_still_give_valid_json) 
   EXPECT_EQ(pts[1].at("timestamp").as_string(), "2025-07-18T20:42:34.000000123Z");
   EXPECT_EQ(pts[1].at("value").as_double(), 1.5);
   EXPECT_TRUE(pts[2].at("value").is_null());
+}
+
+// 2026-11-22T10:59:46.123456789Z: a double keeps 53 bits, so the last digits do not survive
+// a JavaScript or jq reader; the string forms must carry them exactly.
+TEST(GatewayJson, timestamps_above_2_to_the_53_round_trip_exactly_as_strings_on_points_and_latest) {
+  constexpr std::int64_t ns = 1'795'345'186'123'456'789;
+  static_assert(ns > (std::int64_t{1} << 53));
+  ASSERT_NE(static_cast<std::int64_t>(static_cast<double>(ns)), ns);  // what JSON.parse would give
+  auto index = std::make_shared<rm::telemetry::Index>(100);
+  auto* g = index->upsert_gpu(dcgm_gpu("GPU-late", "0", "h"));
+  index->append(g, index->metric_id("DCGM_FI_DEV_GPU_UTIL"), ns, 42);
+  index->append(g, index->metric_id("DCGM_FI_DEV_GPU_TEMP"), ns + 1, 43);
+  Gateway gw(index, no_collector());
+  auto router = gw.router();
+  for (const std::string target : {"/api/v1/gpus/GPU-late/telemetry", "/api/v1/gpus/GPU-late/latest"}) {
+    auto r = router.handle(make_request("GET", target));
+    ASSERT_EQ(r.status, 200) << target << ": " << r.body;
+    auto o = json::parse(r.body).as_object();
+    auto& pts = o.at(target.ends_with("latest") ? "metrics" : "points").as_array();
+    ASSERT_EQ(pts.size(), 2u) << target;
+    std::set<std::int64_t> seen;
+    for (const auto& v : pts) {
+      const auto& p = v.as_object();
+      const std::string str(p.at("timestamp_ns_str").as_string());
+      const std::int64_t want = p.at("metric").as_string() == "DCGM_FI_DEV_GPU_UTIL" ? ns : ns + 1;
+      EXPECT_EQ(str, std::to_string(want)) << target;
+      EXPECT_EQ(p.at("timestamp_ns").as_int64(), want) << target;
+      EXPECT_EQ(std::stoll(str), want) << target;
+      const std::string rfc(p.at("timestamp").as_string());
+      EXPECT_EQ(rfc, want == ns ? "2026-11-22T10:59:46.123456789Z" : "2026-11-22T10:59:46.12345679Z")
+          << target;
+      auto back = rm::telemetry::parse_rfc3339(rfc);
+      ASSERT_TRUE(back.has_value()) << rfc;
+      EXPECT_EQ(*back, want) << target;
+      seen.insert(want);
+    }
+    EXPECT_EQ(seen, (std::set<std::int64_t>{ns, ns + 1})) << target;
+    // The raw body has the digits verbatim in both places (no reader in between).
+    EXPECT_NE(
+        r.body.find("\"timestamp_ns\":1795345186123456789,\"timestamp_ns_str\":\"1795345186123456789\""),
+        std::string::npos)
+        << r.body;
+  }
 }

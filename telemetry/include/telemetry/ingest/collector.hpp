@@ -16,7 +16,8 @@
 //   docs/cluster.md); no broker port, no DATA_DIR
 //   BROKER_TOKEN ("" = none): shared token a publisher must send in HELLO
 //   BROKER_HELLO_TIMEOUT_MS (5000), BROKER_FRAME_TIMEOUT_MS (10000), BROKER_IDLE_TIMEOUT_MS
-//   (30000), BROKER_MAX_CONNECTIONS (0 = open-file limit - 128)
+//   (30000), BROKER_WRITE_TIMEOUT_MS (10000: a producer that does not read its ACKs),
+//   BROKER_MAX_CONNECTIONS (0 = open-file limit - 128)
 //
 // The collector holds an exclusive lock on DATA_DIR/COLLECTOR_ID (a second one refuses to
 // start). /health is liveness (200 while the process serves); /ready is 503 while recovering
@@ -48,6 +49,7 @@ struct CollectorConfig {
   long long hello_timeout_ms = 5000;
   long long frame_timeout_ms = 10000;
   long long idle_timeout_ms = 30000;
+  long long write_timeout_ms = 10000;
   std::size_t max_connections = 0;
   std::int64_t retention_ns = 0;
 };

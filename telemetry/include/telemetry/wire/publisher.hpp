@@ -13,6 +13,7 @@
 
 #include <tl/expected.hpp>
 
+#include "telemetry/error.hpp"
 #include "telemetry/ingest/streamer.hpp"
 #include "telemetry/wire/client.hpp"
 
@@ -29,7 +30,9 @@ class BatchPublisher {
   virtual PublisherStats stats() const = 0;
   // Whether it holds a connection to the broker / a NATS server now.
   virtual bool connected() const = 0;
-  // Called once per acknowledged batch: its seq, its samples, whether it was a duplicate.
+  // Called once per acknowledged batch: its seq, its samples, whether it was a duplicate. The
+  // broker publisher calls it inside publish/flush; the NATS publisher on the NATS library's
+  // thread as each ack arrives, so it must be thread-safe.
   using OnAck = ReliablePublisher::OnAck;
 };
 
@@ -38,7 +41,8 @@ class BatchPublisher {
 using PublisherFactory = std::function<std::unique_ptr<BatchPublisher>(
     const std::string& producer, const std::atomic<bool>* cancel, BatchPublisher::OnAck on_ack)>;
 
-// For cfg.nats: connects to NATS and creates/checks the streams first (errors name the cause).
-[[nodiscard]] tl::expected<PublisherFactory, std::string> make_publisher_factory(const StreamerConfig& cfg);
+// For cfg.nats: connects to NATS and creates/checks the streams first (errors: unavailable,
+// the message naming the servers and the cause).
+[[nodiscard]] Result<PublisherFactory> make_publisher_factory(const StreamerConfig& cfg);
 
 }  // namespace rm::telemetry
