@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   sc.producer_prefix = fmt::format("bench-{}", ::getpid());
   auto factory = make_publisher_factory(sc);
   if (!factory) {
-    std::fprintf(stderr, "%s\n", factory.error().c_str());
+    std::fprintf(stderr, "%s\n", factory.error().message.c_str());
     return 1;
   }
   auto feed = NatsFeed::start(**nc, {.max_entries = 100000, .retention_ns = 0, .name = "bench-feed"});

@@ -6,47 +6,6 @@
 
 namespace rm::core {
 
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  bool plain = std::all_of(s.begin(), s.end(), [](char c) {
-    return c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20;
-  });
-  if (plain) {
-    out += s;
-    out += '"';
-    return;
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\u00";
-          out += kHex[(static_cast<unsigned char>(c) >> 4) & 0xf];
-          out += kHex[static_cast<unsigned char>(c) & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
-
 void append_json_number(std::string& out, double v) {
   if (!std::isfinite(v)) {
     out += "null";

@@ -80,6 +80,8 @@ class Channel {
   void wake_peer();
   void open_loan();
   void close_loan();
+  // Consumer: true if the producer's latest loan was made on the CPU this thread runs on.
+  bool shares_cpu_with_producer() const;
   // Consumer: true while the producer fills a loan whose spin budget is not spent yet.
   bool spin_for_open_loan(std::uint32_t& spent_gen, std::uint64_t& loan_spin_end, std::uint64_t now) const;
   IpcError error(IpcErrc code, const std::string& what) const;

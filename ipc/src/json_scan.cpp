@@ -1,5 +1,7 @@
 #include "json_scan.hpp"
 
+#include "core/json_escape.hpp"
+
 namespace rm::ipc::detail {
 
 tl::expected<void, IpcError> JsonScan::string(std::string& out) {
@@ -163,43 +165,9 @@ void JsonScan::append_utf8(std::string& out, std::uint32_t u) {
 }
 
 std::string json_quote(std::string_view s) {
-  static const char* hex = "0123456789abcdef";
-  std::string out = "\"";
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (u < 0x20) {
-          out += "\\u00";
-          out.push_back(hex[u >> 4]);
-          out.push_back(hex[u & 15]);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
+  std::string out;
+  out.reserve(s.size() + 2);
+  core::append_json_string(out, s);
   return out;
 }
 

@@ -34,6 +34,9 @@ struct alignas(64) SideBlock {
   // Consumer block only (offset 44, former padding): 1 if this consumer spins on open loans
   // (loan_spin > 0), so the producer wakes it when it opens a loan; 0 = old behaviour.
   std::atomic<std::uint32_t> spins_on_loans;
+  // Producer block only (offset 48, former padding): 1 + the CPU the producer loaned on (0 =
+  // unknown, e.g. an older library). A consumer on that same CPU does not spin on the loan.
+  std::atomic<std::uint32_t> loan_cpu;
 };
 static_assert(sizeof(SideBlock) == 64, "a side block is one cache line");
 
@@ -48,7 +51,7 @@ struct SegmentHeader {
 };
 static_assert(sizeof(SegmentHeader) <= kHeaderSize);
 static_assert(offsetof(SegmentHeader, producer) == 64 && offsetof(SideBlock, loan_open) == 40 &&
-                  offsetof(SideBlock, spins_on_loans) == 44,
+                  offsetof(SideBlock, spins_on_loans) == 44 && offsetof(SideBlock, loan_cpu) == 48,
               "docs/ipc.md documents these offsets");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);

@@ -30,37 +30,63 @@ const std::string& Session::id() const {
   return state_->id;
 }
 
-SessionStatus Session::push(std::string_view input, DataPtr data) {
-  auto& s = *state_;
-  auto it = s.inputs.find(input);
-  if (it == s.inputs.end()) {
+namespace {
+
+SessionError ended_error(Session::State& s) {
+  std::lock_guard lock(s.mutex);
+  return s.error ? *s.error : SessionError{"", NodeErrorCode::cancelled, "the session was cancelled"};
+}
+
+}  // namespace
+
+// The checks push() and try_push() share: the input's actors, or why the data cannot go in.
+tl::expected<const std::vector<Session::State::Actor*>*, SessionError> Session::State::input_targets(
+    std::string_view input) {
+  auto it = inputs.find(input);
+  if (it == inputs.end()) {
     std::string names;
-    for (const auto& [n, _] : s.inputs) names += (names.empty() ? "" : ", ") + n;
+    for (const auto& [n, _] : inputs) names += (names.empty() ? "" : ", ") + n;
     return tl::unexpected(SessionError{
         "", NodeErrorCode::invalid_input,
         fmt::format("unknown pipeline input '{}' (inputs: {})", input, names.empty() ? "none" : names)});
   }
+  std::lock_guard lock(mutex);
+  if (cancelled) {
+    return tl::unexpected(error ? *error
+                                : SessionError{"", NodeErrorCode::cancelled, "the session was cancelled"});
+  }
+  if (input_closed[std::string(input)]) {
+    return tl::unexpected(SessionError{"", NodeErrorCode::invalid_input,
+                                       fmt::format("pipeline input '{}' is already closed", input)});
+  }
+  return &it->second;
+}
+
+SessionStatus Session::push(std::string_view input, DataPtr data) {
+  auto& s = *state_;
+  if (!s.inputs.contains(input)) return tl::unexpected(s.input_targets(input).error());
   if (!data || data->is_end_of_stream()) return close_input(input);
   if (auto st = s.check_contracts(); !st) return st;
-  {
-    std::lock_guard lock(s.mutex);
-    if (s.cancelled) {
-      return tl::unexpected(
-          s.error ? *s.error : SessionError{"", NodeErrorCode::cancelled, "the session was cancelled"});
-    }
-    if (s.input_closed[std::string(input)]) {
-      return tl::unexpected(SessionError{"", NodeErrorCode::invalid_input,
-                                         fmt::format("pipeline input '{}' is already closed", input)});
-    }
-  }
-  for (auto* a : it->second) {
-    if (!a->queue->push(data)) {
-      std::lock_guard lock(s.mutex);
-      return tl::unexpected(
-          s.error ? *s.error : SessionError{"", NodeErrorCode::cancelled, "the session was cancelled"});
-    }
+  auto targets = s.input_targets(input);
+  if (!targets) return tl::unexpected(targets.error());
+  for (auto* a : **targets) {
+    if (!a->queue->push(data)) return tl::unexpected(ended_error(s));
   }
   return {};
+}
+
+tl::expected<bool, SessionError> Session::try_push(std::string_view input, const DataPtr& data) {
+  auto& s = *state_;
+  if (!data || data->is_end_of_stream()) return false;  // close_input() may block
+  auto targets = s.input_targets(input);
+  if (!targets) return tl::unexpected(targets.error());
+  if (s.contracts_pending && !s.contracts_checked.load(std::memory_order_acquire)) return false;
+  std::vector<detail::Queue*> queues;
+  queues.reserve((*targets)->size());
+  for (auto* a : **targets) queues.push_back(a->queue.get());
+  if (detail::Queue::try_push_all(std::move(queues), data)) return true;
+  if (s.is_cancelled()) return tl::unexpected(ended_error(s));
+  return false;
 }
 
 SessionStatus Session::close_input(std::string_view input) {

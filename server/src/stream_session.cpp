@@ -103,6 +103,18 @@ void StreamSession::enqueue(Inbound item) {
   inbox_cv_.notify_one();
 }
 
+void StreamSession::push_input(std::string input, DataPtr data) {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    // Only behind nothing: inputs the feeder still holds go first.
+    if (direct_ != nullptr && inbox_.empty() && !feeder_busy_) {
+      auto taken = direct_->try_push(input, data);
+      if (!taken || *taken) return;  // a failure ends the session: the waiter reports it
+    }
+  }
+  enqueue({Inbound::Kind::data, std::move(input), std::move(data), {}});
+}
+
 bool StreamSession::inbox_full() {
   std::lock_guard lock(inbox_mutex_);
   return inbox_data_ >= ctx_.options().input_queue_frames;
@@ -267,7 +279,7 @@ void StreamSession::on_binary(std::span<const std::byte> frame) {
     std::lock_guard lock(arrivals_mutex_);
     arrivals_[arrivals_next_++ % kArrivalRing] = {f->data->timestamp_us, Clock::now()};
   }
-  enqueue({Inbound::Kind::data, std::move(input), std::move(f->data), {}});
+  push_input(std::move(input), std::move(f->data));
 }
 
 net::awaitable<void> StreamSession::write_loop() {
@@ -397,6 +409,10 @@ void StreamSession::feed(const ServedPipeline* served, std::string requested_id,
     } else {
       std::shared_ptr<runtime::Session> rt(std::move(*started));
       waiter = std::thread([this, rt] { enqueue({Inbound::Kind::finished, {}, nullptr, rt->wait()}); });
+      {
+        std::lock_guard lock(inbox_mutex_);
+        direct_ = rt.get();
+      }
       bool running = true;
       while (running) {
         Inbound item;
@@ -405,6 +421,7 @@ void StreamSession::feed(const ServedPipeline* served, std::string requested_id,
           inbox_cv_.wait(lock, [&] { return !inbox_.empty(); });
           item = std::move(inbox_.front());
           inbox_.pop_front();
+          feeder_busy_ = true;
           if (item.kind == Inbound::Kind::data && inbox_data_-- == ctx_.options().input_queue_frames) {
             wake(space_timer_);
           }
@@ -434,6 +451,12 @@ void StreamSession::feed(const ServedPipeline* served, std::string requested_id,
             running = false;
             break;
         }
+        std::lock_guard lock(inbox_mutex_);
+        feeder_busy_ = false;
+      }
+      {
+        std::lock_guard lock(inbox_mutex_);
+        direct_ = nullptr;  // the reader holds this lock while it pushes
       }
       rt->cancel();
       rt.reset();  // last reference but the waiter's: joined below

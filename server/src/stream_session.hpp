@@ -2,11 +2,14 @@
 // One WebSocket = one runtime::Session (docs/streaming.md, "A session").
 //
 // Threads: the reader and the writer are coroutines on the socket's strand (one read and one
-// write outstanding at most, as Beast requires); a feeder thread starts the runtime session
-// and pushes decoded inputs into it (push may block: that is the pipeline's backpressure, kept
-// off the io threads); a waiter thread reports the session's end. Outputs are encoded on the
-// output node's thread into the bounded FrameQueue the writer drains. The reader stops reading
-// while the inbox is full, so a fast client meets TCP backpressure instead of growing memory.
+// write outstanding at most, as Beast requires). The reader pushes a decoded input straight
+// into the running session with the non-blocking Session::try_push; while the first node's
+// queue is full (or the session is still starting, or inputs are already waiting), inputs go
+// to the inbox of a feeder thread, which started the runtime session and makes the blocking
+// push (the pipeline's backpressure, kept off the io threads). The reader stops reading while
+// the inbox is full, so a fast client meets TCP backpressure instead of growing memory. A waiter
+// thread reports the session's end. Outputs are encoded on the output node's thread into the
+// bounded FrameQueue the writer drains.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -66,6 +69,9 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
             runtime::NodeErrorCode err = runtime::NodeErrorCode::invalid_input, std::string_view node = {},
             std::string_view param = {});
   void enqueue(Inbound item);
+  // An input frame: straight into the pipeline when it has room (on the io thread, no
+  // hand-off), else to the feeder thread, which blocks on the pipeline's backpressure.
+  void push_input(std::string input, runtime::DataPtr data);
   bool inbox_full();
   void feed(const ServedPipeline* served, std::string requested_id, std::vector<ParamOverride> params);
   void deliver(const std::string& node_id, const runtime::DataPtr& data);
@@ -99,6 +105,8 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
   std::condition_variable inbox_cv_;
   std::deque<Inbound> inbox_;
   std::size_t inbox_data_ = 0;
+  runtime::Session* direct_ = nullptr;  // the running session, while the reader may push into it
+  bool feeder_busy_ = false;            // the feeder holds an input it has not pushed yet
 
   // Start-up state, shared with node threads.
   mutable std::mutex state_mutex_;

@@ -2,7 +2,8 @@
 // chromium's fake microphone playing a 440 Hz tone. The page must list the pipelines, stream
 // 20 ms chunks at 16 kHz once the session is ready, and show every echoed chunk in #outputs
 // as it comes back; "Stop" ends the session cleanly (done, close 1000). Then the session-params
-// form: chunked.yaml with chunker.chunk_size set to 640 in the page streams 40 ms chunks back.
+// form: chunked.yaml with chunker.chunk_size set to 640 in the page streams 40 ms chunks back,
+// and the list then holds that session's outputs only (a new session clears #outputs).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -53,16 +54,21 @@ try {
   await page.waitForSelector('#params:not([hidden])');
   check(await page.inputValue('#param-chunker\\.chunk_size') === '320', 'the field shows the manifest value');
   await page.fill('#param-chunker\\.chunk_size', '640');
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: path.join(artifactsDir(), 'stream-page-params.png'), fullPage: false });
-  const before = items.length;
   await page.click('#start');
   await page.waitForSelector('body[data-streaming="1"]', { timeout: 20000 });
   await page.waitForTimeout(1500);
   await page.click('#stop');
   await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('Done'), null, { timeout: 20000 });
-  const chunked = (await page.$$eval('#outputs li', (lis) => lis.map((li) => ({
-    node: li.dataset.node, text: li.textContent })))).slice(before);
+  const chunkedStatus = await page.textContent('#status');
+  const chunked = await page.$$eval('#outputs li', (lis) => lis.map((li) => ({
+    node: li.dataset.node, text: li.textContent })));
+  // The screenshot after the run: the form with 640 and this session's outputs, 40 ms each.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(artifactsDir(), 'stream-page-params.png'), fullPage: false });
+  // The new session started with an empty list: only its own outputs are shown, counted.
+  const [, , chunkedOuts] = chunkedStatus.match(/Done: (\d+) chunks sent, (\d+) outputs/) || [];
+  check(chunked.length === Number(chunkedOuts), `${chunked.length} elements in #outputs for ${chunkedStatus}`);
+  check(await page.textContent('#count') === chunkedOuts, 'the output count restarted with the session');
   check(chunked.length >= 15, `about 1.5 s in 40 ms chunks, got ${chunked.length}`);
   // Every chunk but a shorter last one (the remainder at end of stream) is 40 ms.
   check(chunked.slice(0, -1).every((x) => x.node === 'chunker' && x.text.includes('audio · 40 ms · 16000 Hz')),

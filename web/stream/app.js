@@ -110,6 +110,13 @@ function addOutput(node, timeUs, body, cls = '') {
   li.scrollIntoView({ block: 'nearest' });
 }
 
+// A new session starts with an empty list: what is shown is this session's outputs only.
+function clearOutputs() {
+  $('outputs').replaceChildren();
+  outputCount = 0;
+  $('count').textContent = '0';
+}
+
 function span(cls, textContent) {
   const s = document.createElement('span');
   s.className = cls;
@@ -141,6 +148,7 @@ function showData(d) {
 async function start() {
   const p = pipelines.find((x) => x.name === $('pipeline').value);
   if (!p) return;
+  clearOutputs();
   $('start').disabled = true;
   $('pipeline').disabled = true;
   $('params').disabled = true;

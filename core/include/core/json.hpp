@@ -8,10 +8,10 @@
 #include <string>
 #include <string_view>
 
+#include "core/json_escape.hpp"  // append_json_string: `s` as a quoted JSON string
+
 namespace rm::core {
 
-// `s` as a quoted JSON string ("\"", "\\", control characters escaped; other bytes as they are).
-void append_json_string(std::string& out, std::string_view s);
 // Shortest round-trip form, always with a fraction or exponent (50.0, 0.188, 1e-07) so it
 // reads back as a double; NaN and infinities (not JSON) become null.
 void append_json_number(std::string& out, double v);

@@ -16,10 +16,17 @@ struct ChannelOptions {
   std::chrono::nanoseconds spin = std::chrono::microseconds(10);
   // A consumer keeps spinning past `spin` while the producer has a loan open (it is filling a
   // record), at most this long per loan, then sleeps as usual; the producer's loan wakes it if
-  // it already sleeps. Off (0) by default: it pays off only when the consumer has a core of
-  // its own; on an oversubscribed machine the spinning consumer delays the fill it waits for
-  // (docs/benchmarks.md, "Shared-memory IPC: spinning on open loans"). Try 2 ms.
-  std::chrono::nanoseconds loan_spin{0};
+  // it already sleeps. Without it a record that takes longer than `spin` to fill (1 MB: ~35 us)
+  // reaches a sleeping consumer and pays a futex wake-up (~25 us on the reference VM); with it
+  // 1 MB arrives like 1 KB (docs/benchmarks.md, "Shared-memory IPC"). An idle channel (no loan
+  // open) still sleeps after `spin`; a loan held without sending costs at most this much CPU.
+  // 0 turns it off.
+  std::chrono::nanoseconds loan_spin = std::chrono::milliseconds(1);
+  // A consumer does not spin (neither `spin` nor `loan_spin`) while the producer's latest loan
+  // was made on the CPU the consumer runs on: sharing a core, the spin only takes it from the
+  // producer it waits for, and a sleeping consumer is woken straight onto the core by the send.
+  // true spins regardless of CPUs (tests).
+  bool spin_on_shared_cpu = false;
   // A peer whose heartbeat is older than this counts as gone, even if its pid looks alive
   // (a peer in another pid namespace cannot be checked by pid). 0 disables the rule.
   // Heartbeats are stamped by a per-process background thread every heartbeat_period, so a

@@ -194,8 +194,18 @@ Status run_recipe(const std::string& image, std::string_view node_id,
                   const std::function<void(std::string_view)>& on_progress, const CancelToken* cancel,
                   const BaseImageOptions& options, const DockerClient& client) {
   auto log = core::logger("docker");
-  auto known = recipe_images();
-  if (!has_recipe(image)) {
+  auto script = find_base_images_script();
+  // The script that would build the image says what it builds (`--list`); without one, the
+  // list this build knows.
+  std::vector<std::string> known = recipe_images();
+  if (script) {
+    std::vector<std::string> listed;
+    auto code = run_program(
+        {"bash", script->string(), "--list"}, {}, [&](std::string_view line) { listed.emplace_back(line); },
+        10s, cancel);
+    if (code && *code == 0 && !listed.empty()) known = std::move(listed);
+  }
+  if (std::find(known.begin(), known.end(), image) == known.end()) {
     return docker_error(
         DockerErrorCode::not_found,
         fmt::format("no local recipe (scripts/base-images.sh) builds {} (recipes: {}); set docker.base_image "
@@ -203,7 +213,6 @@ Status run_recipe(const std::string& image, std::string_view node_id,
                     "reachable for the daemon",
                     image, fmt::join(known, ", ")));
   }
-  auto script = find_base_images_script();
   if (!script) {
     return docker_error(DockerErrorCode::not_found,
                         fmt::format("the local recipe for {} (scripts/base-images.sh) was not "

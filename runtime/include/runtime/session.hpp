@@ -18,7 +18,7 @@
 // - Contracts: connections are checked against the nodes' data types at validation; those of
 //   Python and Docker nodes that only report theirs at start-up are checked before the first
 //   input is taken (see push()).
-// - push(), close_input(), next_output(), wait() and cancel() may be called from any thread;
+// - push(), try_push(), close_input(), next_output(), wait() and cancel() may be called from any thread;
 //   the destructor cancels a session that is still running and joins everything.
 // - Outputs go to SessionOptions::on_output if set (called on the output node's thread,
 //   serialised: never two calls at once), else into a bounded queue read with next_output().
@@ -83,6 +83,12 @@ class Session {
   // started and checks the contracts they reported (contract.hpp); a mismatch fails the
   // session, naming both nodes and types, before any input is taken.
   SessionStatus push(std::string_view input, DataPtr data);
+  // Never blocks (for callers on an event loop): true when `data` went into the queue of every
+  // node the input feeds, false when it went into none because one is full or, with Python or
+  // Docker nodes, the contracts are not checked yet (push() waits for both; call it from a
+  // thread that may block). End-of-stream is not taken here (false): close_input() sends it.
+  // Errors as push().
+  tl::expected<bool, SessionError> try_push(std::string_view input, const DataPtr& data);
   // Sends end-of-stream from a named input (idempotent).
   SessionStatus close_input(std::string_view input);
   void close_all_inputs();

@@ -79,6 +79,10 @@ struct Session::State : std::enable_shared_from_this<Session::State> {
 
   bool ended_locked() const { return finished || cancelled; }
 
+  // The actors a named input feeds, or why nothing can be pushed into it (unknown input, the
+  // input closed, the session failed or was cancelled). Defined in session.cpp.
+  tl::expected<const std::vector<Actor*>*, SessionError> input_targets(std::string_view input);
+
   void fail(const std::string& node_id, NodeError err) {
     {
       std::lock_guard lock(mutex);

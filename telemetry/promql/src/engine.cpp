@@ -258,7 +258,7 @@ Value Evaluator::call(const Call& c, const Expr& e, std::int64_t t) {
 namespace {
 
 template <typename F>
-tl::expected<QueryResult, Error> guarded(F&& f) {
+[[nodiscard]] tl::expected<QueryResult, Error> guarded(F&& f) {
   try {
     return f();
   } catch (const EvalFailure& failure) {

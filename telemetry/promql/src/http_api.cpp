@@ -36,7 +36,7 @@ constexpr std::int64_t kMaxPoints = 11000;
 // Request.ParseForm).
 class Form {
  public:
-  static tl::expected<Form, std::string> of(const Request& req) {
+  [[nodiscard]] static tl::expected<Form, std::string> of(const Request& req) {
     Form f;
     if (req.query_error) return tl::unexpected(*req.query_error);
     if (req.method == "POST" && !req.body.empty()) {
@@ -102,7 +102,8 @@ std::int64_t now_ms() {
 }
 
 // Unix seconds with a fraction ("1752871354.781") or RFC 3339.
-tl::expected<std::int64_t, std::string> parse_time(std::string_view name, const std::string& s) {
+[[nodiscard]] tl::expected<std::int64_t, std::string> parse_time(std::string_view name,
+                                                                 const std::string& s) {
   double secs = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), secs);
   if (ec == std::errc{} && end == s.data() + s.size() && std::isfinite(secs)) {
@@ -126,14 +127,14 @@ tl::expected<std::int64_t, std::string> parse_time(std::string_view name, const 
   return ms;
 }
 
-tl::expected<std::int64_t, std::string> time_param(const Form& f, std::string_view name,
-                                                   std::int64_t fallback) {
+[[nodiscard]] tl::expected<std::int64_t, std::string> time_param(const Form& f, std::string_view name,
+                                                                 std::int64_t fallback) {
   auto raw = f.get(name);
   if (!raw || raw->empty()) return fallback;
   return parse_time(name, *raw);
 }
 
-tl::expected<std::int64_t, std::string> parse_step(const std::string& s) {
+[[nodiscard]] tl::expected<std::int64_t, std::string> parse_step(const std::string& s) {
   double secs = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), secs);
   if (ec == std::errc{} && end == s.data() + s.size() && std::isfinite(secs)) {
@@ -292,7 +293,7 @@ Response query_error(const Error& e) {
   return e.code == ErrorCode::execution ? api_error(422, "execution", e.message) : bad_data(e.message);
 }
 
-tl::expected<ExprPtr, Response> parse_query(const Form& f) {
+[[nodiscard]] tl::expected<ExprPtr, Response> parse_query(const Form& f) {
   auto q = f.get("query");
   if (!q || q->empty()) {
     return tl::unexpected(bad_data("invalid parameter \"query\": missing the PromQL expression"));
@@ -305,7 +306,7 @@ tl::expected<ExprPtr, Response> parse_query(const Form& f) {
 }
 
 // match[] selectors of series/labels/label values (each must be a plain vector selector).
-tl::expected<std::vector<std::vector<Matcher>>, std::string> match_params(const Form& f) {
+[[nodiscard]] tl::expected<std::vector<std::vector<Matcher>>, std::string> match_params(const Form& f) {
   std::vector<std::vector<Matcher>> out;
   for (const auto& m : f.all("match[]")) {
     auto e = parse(m);
@@ -323,7 +324,8 @@ tl::expected<std::vector<std::vector<Matcher>>, std::string> match_params(const 
 }
 
 // Series label sets of the match[] selectors (every series when none), deduplicated.
-tl::expected<std::vector<Labels>, std::string> matched_series(const Storage& storage, const Form& f) {
+[[nodiscard]] tl::expected<std::vector<Labels>, std::string> matched_series(const Storage& storage,
+                                                                            const Form& f) {
   auto matches = match_params(f);
   if (!matches) return tl::unexpected(matches.error());
   auto start = time_param(f, "start", kMinTime);

@@ -49,7 +49,7 @@ class Lexer {
  public:
   explicit Lexer(std::string_view q) : q_(q) {}
 
-  tl::expected<std::vector<Token>, LexError> run() {
+  [[nodiscard]] tl::expected<std::vector<Token>, LexError> run() {
     std::vector<Token> out;
     while (true) {
       while (i_ < q_.size() && std::isspace(static_cast<unsigned char>(q_[i_]))) ++i_;
@@ -68,7 +68,7 @@ class Lexer {
   }
 
  private:
-  tl::expected<Token, LexError> next() {
+  [[nodiscard]] tl::expected<Token, LexError> next() {
     const std::size_t start = i_;
     const char c = q_[i_];
     auto one = [&](Tok k, std::size_t n = 1) {
@@ -135,7 +135,7 @@ class Lexer {
     return tl::unexpected(LexError{start, fmt::format("unexpected character: '{}'", c)});
   }
 
-  tl::expected<Token, LexError> number_or_duration() {
+  [[nodiscard]] tl::expected<Token, LexError> number_or_duration() {
     const std::size_t start = i_;
     // Duration: one or more <digits><unit> segments.
     std::size_t j = i_;
@@ -181,7 +181,7 @@ class Lexer {
     return Token{Tok::number, std::string(q_.substr(start, i_ - start)), start};
   }
 
-  tl::expected<Token, LexError> string(char quote) {
+  [[nodiscard]] tl::expected<Token, LexError> string(char quote) {
     const std::size_t start = i_++;
     std::string out;
     while (true) {

@@ -387,7 +387,7 @@ class Parser {
     }
     const Token t = take();
     auto d = parse_duration(t.text);
-    if (!d) fail_at(t.pos, d.error());
+    if (!d) fail_at(t.pos, d.error().message);
     return *d;
   }
 
@@ -619,16 +619,17 @@ class Parser {
 
 }  // namespace
 
-tl::expected<std::int64_t, std::string> parse_duration(std::string_view text) {
+tl::expected<std::int64_t, Error> parse_duration(std::string_view text) {
+  auto bad = [&] {
+    return tl::unexpected(Error{ErrorCode::parse, fmt::format("not a valid duration string: \"{}\"", text)});
+  };
   std::int64_t total = 0;
   std::size_t i = 0;
-  if (text.empty()) return tl::unexpected(std::string("empty duration string"));
+  if (text.empty()) return tl::unexpected(Error{ErrorCode::parse, "empty duration string"});
   while (i < text.size()) {
     std::int64_t n = 0;
     auto [end, ec] = std::from_chars(text.data() + i, text.data() + text.size(), n);
-    if (ec != std::errc{} || end == text.data() + i) {
-      return tl::unexpected(fmt::format("not a valid duration string: \"{}\"", text));
-    }
+    if (ec != std::errc{} || end == text.data() + i) return bad();
     i = static_cast<std::size_t>(end - text.data());
     std::int64_t unit = 0;
     if (text.substr(i, 2) == "ms") {
@@ -659,7 +660,7 @@ tl::expected<std::int64_t, std::string> parse_duration(std::string_view text) {
       }
       if (unit) ++i;
     }
-    if (unit == 0) return tl::unexpected(fmt::format("not a valid duration string: \"{}\"", text));
+    if (unit == 0) return bad();
     total += n * unit;
   }
   return total;

@@ -20,6 +20,7 @@
 #include "core/shutdown.hpp"
 #include "core/static_files.hpp"
 #include "telemetry/cluster/nats_feed.hpp"
+#include "telemetry/error.hpp"
 #include "telemetry/gateway/gateway.hpp"
 #include "telemetry/gateway/gateway_time.hpp"
 #include "telemetry/storage/follower.hpp"
@@ -43,19 +44,26 @@ GatewayOptions gateway_options(const GatewayConfig& cfg, const std::vector<Gatew
 }
 
 // DATA_DIR must be a directory the gateway can list; the message names the path and the cause.
-tl::expected<void, std::string> check_data_dir(const std::string& dir) {
+[[nodiscard]] Status check_data_dir(const std::string& dir) {
   std::error_code ec;
   if (!std::filesystem::exists(dir, ec)) {
-    return tl::unexpected(
+    return telemetry_error(
+        TelemetryErrc::not_found,
         fmt::format("DATA_DIR '{}' does not exist; mount the collector's data directory there", dir));
   }
-  if (!std::filesystem::is_directory(dir, ec))
-    return tl::unexpected(fmt::format("DATA_DIR '{}' is not a directory", dir));
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return telemetry_error(TelemetryErrc::invalid_argument,
+                           fmt::format("DATA_DIR '{}' is not a directory", dir));
+  }
   if (::access(dir.c_str(), R_OK | X_OK) != 0) {
-    return tl::unexpected(fmt::format("DATA_DIR '{}' cannot be read: {}", dir, std::strerror(errno)));
+    return telemetry_error(TelemetryErrc::io,
+                           fmt::format("DATA_DIR '{}' cannot be read: {}", dir, std::strerror(errno)));
   }
   std::filesystem::directory_iterator it(dir, ec);
-  if (ec) return tl::unexpected(fmt::format("DATA_DIR '{}' cannot be listed: {}", dir, ec.message()));
+  if (ec) {
+    return telemetry_error(TelemetryErrc::io,
+                           fmt::format("DATA_DIR '{}' cannot be listed: {}", dir, ec.message()));
+  }
   return {};
 }
 
@@ -69,8 +77,7 @@ struct DataSource {
   std::function<void()> stop;
 };
 
-tl::expected<DataSource, std::string> open_data_dir(const GatewayConfig& cfg,
-                                                    core::metrics::Registry& registry) {
+[[nodiscard]] Result<DataSource> open_data_dir(const GatewayConfig& cfg, core::metrics::Registry& registry) {
   if (auto ok = check_data_dir(cfg.data_dir); !ok) return tl::unexpected(ok.error());
   FollowerOptions fopts;
   fopts.data_dir = cfg.data_dir;
@@ -80,13 +87,7 @@ tl::expected<DataSource, std::string> open_data_dir(const GatewayConfig& cfg,
   follower->start();
   log()->info("following {} read-only: {} collector dir(s), {} GPU(s)", cfg.data_dir, follower->collectors(),
               follower->gpus().size());
-  registry.gauge_callback("api_gateway_gpus", "GPUs with data visible to the gateway.",
-                          [follower] { return static_cast<double>(follower->gpus().size()); });
-  registry.gauge_callback("api_gateway_follower_records_read", "Log records read from DATA_DIR since start.",
-                          [follower] { return static_cast<double>(follower->records_read()); });
-  registry.counter_callback("api_gateway_follower_rebuilds_total",
-                            "Index rebuilds after falling behind a checkpoint.",
-                            [follower] { return static_cast<double>(follower->rebuilds()); });
+  DataDirFollower::register_metrics(follower, registry);
   DataSource src;
   src.view = follower;
   src.not_ready = [follower, dir = cfg.data_dir]() -> std::optional<std::string> {
@@ -100,8 +101,7 @@ tl::expected<DataSource, std::string> open_data_dir(const GatewayConfig& cfg,
   return src;
 }
 
-tl::expected<DataSource, std::string> open_nats_feed(const GatewayConfig& cfg,
-                                                     core::metrics::Registry& registry) {
+[[nodiscard]] Result<DataSource> open_nats_feed(const GatewayConfig& cfg, core::metrics::Registry& registry) {
   std::shared_ptr<NatsFeed> feed = NatsFeed::start(
       *cfg.nats, {.max_entries = cfg.max_entries, .retention_ns = cfg.retention_ns, .name = "api-gateway"});
   registry.gauge_callback("api_gateway_gpus", "GPUs with data visible to the gateway.",
@@ -157,7 +157,7 @@ int serve_gateway(const GatewayConfig& cfg, const std::vector<GatewayRouteGroup>
   core::metrics::register_process_metrics(registry);
   auto source = cfg.nats ? open_nats_feed(cfg, registry) : open_data_dir(cfg, registry);
   if (!source) {
-    log()->error("{}", source.error());
+    log()->error("{}", source.error().message);
     return 1;
   }
   const auto started = std::chrono::steady_clock::now();
@@ -233,7 +233,7 @@ tl::expected<GatewayConfig, CliResult> parse_gateway_config(int argc, char** arg
   c.max_entries = static_cast<std::size_t>(*max_entries);
   c.stale_after_seconds = *stale;
   auto retention = parse_duration_ns("RETENTION", core::env_string("RETENTION", "0"));
-  if (!retention) return tl::unexpected(CliResult{retention.error()});
+  if (!retention) return tl::unexpected(CliResult{retention.error().message});
   c.retention_ns = *retention;
   c.host = core::env_string("HOST", "0.0.0.0");
   c.data_dir = core::env_string("DATA_DIR", "/data");

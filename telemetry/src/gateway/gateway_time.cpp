@@ -75,10 +75,11 @@ class Reader {
 
 }  // namespace
 
-tl::expected<std::int64_t, std::string> parse_rfc3339(std::string_view text) {
+Result<std::int64_t> parse_rfc3339(std::string_view text) {
   auto fail = [&](std::size_t at, std::string_view what) {
     std::string shown(text.substr(0, 64));
-    return tl::unexpected(
+    return telemetry_error(
+        TelemetryErrc::invalid_argument,
         fmt::format("'{}' is not an RFC 3339 time: {} at offset {} (expected e.g. 2025-07-18T20:42:34Z or "
                     "2025-07-18T22:42:34.5+02:00)",
                     shown, what, at));
@@ -144,9 +145,10 @@ tl::expected<std::int64_t, std::string> parse_rfc3339(std::string_view text) {
   return secs * 1'000'000'000 + frac_ns;
 }
 
-tl::expected<std::int64_t, std::string> parse_duration_ns(std::string_view what, std::string_view text) {
+Result<std::int64_t> parse_duration_ns(std::string_view what, std::string_view text) {
   auto bad = [&] {
-    return tl::unexpected(
+    return telemetry_error(
+        TelemetryErrc::invalid_argument,
         fmt::format("{}='{}' must be a duration like 24h, 90m, 3600s or 7d (0 = off)", what, text));
   };
   if (text == "0" || text.empty()) return 0;

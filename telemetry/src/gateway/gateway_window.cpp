@@ -17,7 +17,7 @@ tl::expected<TimeWindow, core::http::Response> parse_time_window(const core::htt
     if (!raw) continue;
     auto t = parse_rfc3339(*raw);
     if (!t) {
-      return tl::unexpected(error_response(400, fmt::format("{}: {}", name, t.error()), "bad_time"));
+      return tl::unexpected(error_response(400, fmt::format("{}: {}", name, t.error().message), "bad_time"));
     }
     (std::string_view(name) == "start_time" ? w.start_ns : w.end_ns) = *t;
   }
@@ -39,6 +39,33 @@ tl::expected<TimeWindow, core::http::Response> parse_time_window(const core::htt
     }
   }
   return w;
+}
+
+ParamDoc gpu_id_param() {
+  return {"id",
+          "path",
+          "string",
+          "",
+          true,
+          false,
+          "GPU id: the UUID where the source has one (DCGM), else the gpu_id column",
+          {},
+          {},
+          {}};
+}
+
+std::vector<ParamDoc> time_window_params(std::vector<ParamDoc> more) {
+  auto query = [](const char* name, const char* format, bool repeatable, const char* description) {
+    return ParamDoc{name, "query", "string", format, false, repeatable, description, {}, {}, {}};
+  };
+  std::vector<ParamDoc> out{
+      gpu_id_param(),
+      query("start_time", "date-time", false,
+            "Inclusive lower bound, RFC 3339 (fractional seconds and offsets allowed)"),
+      query("end_time", "date-time", false, "Inclusive upper bound, RFC 3339; must not be before start_time"),
+      query("metric", "", true, "Only these metrics (repeat the parameter or give a comma-separated list)")};
+  for (auto& p : more) out.push_back(std::move(p));
+  return out;
 }
 
 boost::json::object string_prop(const char* description, const char* format) {

@@ -1,6 +1,7 @@
 #pragma once
 // Query parameters shared by the gateway's time-window routes (/telemetry, /series):
-// start_time and end_time (RFC 3339, inclusive) and metric (repeated or comma-separated).
+// start_time and end_time (RFC 3339, inclusive) and metric (repeated or comma-separated), how
+// they are read and how they are documented.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 #include <tl/expected.hpp>
 
 #include "core/http.hpp"
+#include "telemetry/gateway/gateway.hpp"
 
 namespace rm::telemetry {
 
@@ -21,7 +23,14 @@ struct TimeWindow {
 
 // Errors are the 400 responses to send: bad_time (names the parameter and the offset),
 // bad_time_range (start after end).
-tl::expected<TimeWindow, core::http::Response> parse_time_window(const core::http::Request& req);
+[[nodiscard]] tl::expected<TimeWindow, core::http::Response> parse_time_window(
+    const core::http::Request& req);
+
+// The path parameter {id} of the GPU routes, as documented.
+[[nodiscard]] ParamDoc gpu_id_param();
+// The parameters of a GPU's time-window route as documented: the path's {id}, start_time,
+// end_time and metric, then `more` (e.g. limit and cursor).
+[[nodiscard]] std::vector<ParamDoc> time_window_params(std::vector<ParamDoc> more = {});
 
 // OpenAPI schema pieces used by more than one document part.
 boost::json::object string_prop(const char* description, const char* format = nullptr);

@@ -73,7 +73,7 @@ std::int64_t wall_now_ns() {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket sock, Store& store, const BrokerOptions& opts, BrokerStats& stats,
-             std::atomic<bool>& stopping)
+             std::atomic<bool>& stopping, const std::atomic<core::metrics::Histogram*>& ack_seconds)
       : sock_(std::move(sock)),
         strand_(sock_.get_executor()),
         wake_(strand_),
@@ -81,6 +81,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         store_(store),
         opts_(opts),
         stats_(stats),
+        ack_seconds_(ack_seconds),
         stopping_(stopping),
         decoder_(opts.hello_max_frame) {
     wake_.expires_at(asio::steady_timer::time_point::max());
@@ -292,9 +293,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     store_.submit(std::move(*b), [self = shared_from_this(), t0](tl::expected<Ack, StoreError> r) {
       asio::post(self->strand_, [self, r = std::move(r), t0] {
         self->on_stored(r);
-        if (self->opts_.ack_observer) {
-          self->opts_.ack_observer(
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        if (auto* h = self->ack_seconds_.load(std::memory_order_acquire)) {
+          h->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         }
       });
     });
@@ -348,6 +348,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Store& store_;
   const BrokerOptions& opts_;
   BrokerStats& stats_;
+  const std::atomic<core::metrics::Histogram*>& ack_seconds_;  // set by register_metrics
   std::atomic<bool>& stopping_;
   FrameDecoder decoder_;
   PublishDecoder pub_decoder_;
@@ -369,6 +370,8 @@ struct BrokerServer::Impl {
   Store& store;
   BrokerOptions opts;
   BrokerStats stats;
+  // telemetry_collector_ack_latency_seconds once register_metrics ran.
+  mutable std::atomic<core::metrics::Histogram*> ack_seconds{nullptr};
   asio::io_context io;
   tcp::acceptor acceptor;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
@@ -418,7 +421,7 @@ struct BrokerServer::Impl {
       if (opts.send_buffer > 0) sock.set_option(asio::socket_base::send_buffer_size(opts.send_buffer), ec);
       stats.connections++;
       stats.connections_open++;
-      auto c = std::make_shared<Connection>(std::move(sock), store, opts, stats, stopping);
+      auto c = std::make_shared<Connection>(std::move(sock), store, opts, stats, stopping, ack_seconds);
       {
         std::lock_guard lk(conns_mu);
         conns.remove_if([](auto& w) { return w.expired(); });
@@ -467,21 +470,30 @@ void BrokerServer::register_metrics(core::metrics::Registry& r) const {
                    [&st] { return static_cast<double>(st.connections_open.load()); });
   r.gauge_callback("telemetry_collector_batches_in_flight", "Batches received and not yet acknowledged.",
                    [&st] { return static_cast<double>(st.in_flight.load()); });
+  impl_->ack_seconds.store(&r.histogram("telemetry_collector_ack_latency_seconds",
+                                        "Time from receiving a PUBLISH to queueing its ACK.", {},
+                                        {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})
+                                .labels({}),
+                           std::memory_order_release);
 }
 
-tl::expected<std::uint16_t, std::string> BrokerServer::start() {
+Result<std::uint16_t> BrokerServer::start() {
   auto& i = *impl_;
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(i.opts.bind_address, ec);
-  if (ec) return tl::unexpected(fmt::format("bad bind address '{}'", i.opts.bind_address));
+  if (ec) {
+    return telemetry_error(TelemetryErrc::invalid_argument, fmt::format("bad bind address '{}' (BIND): {}",
+                                                                        i.opts.bind_address, ec.message()));
+  }
   tcp::endpoint ep(addr, i.opts.port);
   i.acceptor.open(ep.protocol(), ec);
   if (!ec) i.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) i.acceptor.bind(ep, ec);
   if (!ec) i.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return tl::unexpected(fmt::format("cannot listen on {}:{}: {}; set BROKER_PORT to a free port",
-                                      i.opts.bind_address, i.opts.port, ec.message()));
+    return telemetry_error(TelemetryErrc::io,
+                           fmt::format("cannot listen on {}:{}: {}; set BROKER_PORT to a free port",
+                                       i.opts.bind_address, i.opts.port, ec.message()));
   }
   const auto port = i.acceptor.local_endpoint().port();
   i.work.emplace(i.io.get_executor());

@@ -67,7 +67,7 @@ tl::expected<CollectorConfig, CliResult> parse_collector_config(int argc, char**
   c.max_connections = static_cast<std::size_t>(*max_conn);
   c.broker_token = core::env_string("BROKER_TOKEN", "");
   auto retention = parse_duration_ns("RETENTION", core::env_string("RETENTION", "0"));
-  if (!retention) return tl::unexpected(CliResult{retention.error()});
+  if (!retention) return tl::unexpected(CliResult{retention.error().message});
   c.retention_ns = *retention;
   auto ckpt = core::env_bool("CHECKPOINT_ENABLED", true);
   if (!ckpt) return fail(ckpt.error());
@@ -137,16 +137,6 @@ int serve_collector(const CollectorConfig& cfg) {
 
   metrics::Registry registry;
   metrics::register_process_metrics(registry);
-  auto& fsync_hist =
-      registry
-          .histogram("telemetry_collector_fsync_seconds", "Duration of WAL fdatasync calls (group commits).",
-                     {}, {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})
-          .labels({});
-  auto& ack_hist = registry
-                       .histogram("telemetry_collector_ack_latency_seconds",
-                                  "Time from receiving a PUBLISH to queueing its ACK.", {},
-                                  {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})
-                       .labels({});
   registry.gauge_callback("telemetry_collector_ready", "1 once recovery finished and the store is writable.",
                           [&] {
                             auto* s = store_ptr.load();
@@ -238,7 +228,6 @@ int serve_collector(const CollectorConfig& cfg) {
   so.retention = std::chrono::nanoseconds(cfg.retention_ns);
   so.checkpoints = cfg.checkpoint_enabled;
   so.checkpoint_interval = std::chrono::milliseconds(cfg.checkpoint_interval_ms);
-  so.fsync_observer = [&](double s) { fsync_hist.observe(s); };
   auto store = Store::open(so);
   if (!store) {
     log()->error("cannot open the store in '{}': {}", so.dir.string(), store.error().message);
@@ -258,10 +247,9 @@ int serve_collector(const CollectorConfig& cfg) {
   bo.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
   bo.write_timeout = std::chrono::milliseconds(cfg.write_timeout_ms);
   bo.max_connections = cfg.max_connections;
-  bo.ack_observer = [&](double s) { ack_hist.observe(s); };
   BrokerServer broker(**store, bo);
   if (auto p = broker.start(); !p) {
-    log()->error("{}", p.error());
+    log()->error("{}", p.error().message);
     (*store)->close();
     return 1;
   }

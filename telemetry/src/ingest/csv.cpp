@@ -1,7 +1,9 @@
 #include "telemetry/ingest/csv.hpp"
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -58,20 +60,7 @@ void CsvParser::consume(char c, std::vector<CsvRecord>& out) {
       state_ = State::unquoted;
       [[fallthrough]];
     case State::unquoted:
-      if (c == ',') {
-        end_field();
-        state_ = State::field_start;
-      } else if (c == '\n') {
-        ++line_;
-        end_record(out);
-        state_ = State::field_start;
-      } else if (c == '\r') {
-        ++line_;
-        end_record(out);
-        state_ = State::after_cr;
-      } else {
-        append(c);
-      }
+      if (!separator(c, out)) append(c);
       return;
     case State::quoted:
       if (c == '"') {
@@ -85,18 +74,7 @@ void CsvParser::consume(char c, std::vector<CsvRecord>& out) {
       if (c == '"') {  // doubled quote = one literal quote
         append('"');
         state_ = State::quoted;
-      } else if (c == ',') {
-        end_field();
-        state_ = State::field_start;
-      } else if (c == '\n') {
-        ++line_;
-        end_record(out);
-        state_ = State::field_start;
-      } else if (c == '\r') {
-        ++line_;
-        end_record(out);
-        state_ = State::after_cr;
-      } else {
+      } else if (!separator(c, out)) {
         if (cur_.error.empty()) {
           cur_.error = fmt::format("unexpected '{}' after a closing quote", c);
         }
@@ -105,6 +83,19 @@ void CsvParser::consume(char c, std::vector<CsvRecord>& out) {
       }
       return;
   }
+}
+
+bool CsvParser::separator(char c, std::vector<CsvRecord>& out) {
+  if (c == ',') {
+    end_field();
+    state_ = State::field_start;
+    return true;
+  }
+  if (c != '\n' && c != '\r') return false;
+  ++line_;
+  end_record(out);
+  state_ = c == '\n' ? State::field_start : State::after_cr;
+  return true;
 }
 
 void CsvParser::feed(std::string_view chunk, std::vector<CsvRecord>& out) {
@@ -192,7 +183,7 @@ void TelemetryCsvReader::bad(std::size_t line, std::string reason) {
   if (stats_.bad.size() < 100) stats_.bad.push_back({line, std::move(reason)});
 }
 
-tl::expected<void, CsvError> TelemetryCsvReader::header(const CsvRecord& rec) {
+Status TelemetryCsvReader::header(const CsvRecord& rec) {
   header_ = rec.fields;
   auto col = [&](std::initializer_list<std::string_view> names) {
     for (std::size_t i = 0; i < header_.size(); ++i) {
@@ -212,8 +203,10 @@ tl::expected<void, CsvError> TelemetryCsvReader::header(const CsvRecord& rec) {
   c_labels_ = col({"labels_raw"});
   if (c_metric_ >= 0 && c_value_ >= 0) {
     if (c_gpu_ < 0 && c_uuid_ < 0) {
-      return tl::unexpected(CsvError{fmt::format(
-          "{}: line {}: DCGM header has neither a 'uuid' nor a 'gpu_id' column", source_, rec.line)});
+      return tl::unexpected(
+          TelemetryError{TelemetryErrc::invalid_argument,
+                         fmt::format("{}: line {}: DCGM header has neither a 'uuid' nor a 'gpu_id' column",
+                                     source_, rec.line)});
     }
     format_ = CsvFormat::dcgm_long;
   } else if (c_gpu_ >= 0) {
@@ -227,11 +220,13 @@ tl::expected<void, CsvError> TelemetryCsvReader::header(const CsvRecord& rec) {
       if (!meta && !header_[i].empty()) metric_cols_.push_back(static_cast<int>(i));
     }
     if (metric_cols_.empty()) {
-      return tl::unexpected(CsvError{
+      return tl::unexpected(TelemetryError{
+          TelemetryErrc::invalid_argument,
           fmt::format("{}: line {}: wide header 'gpu_id,...' has no metric columns", source_, rec.line)});
     }
   } else {
-    return tl::unexpected(CsvError{
+    return tl::unexpected(TelemetryError{
+        TelemetryErrc::invalid_argument,
         fmt::format("{}: line {}: unrecognised header; expected DCGM columns "
                     "(timestamp,metric_name,gpu_id,device,uuid,modelName,Hostname,...,value,labels_raw) or "
                     "the wide format (gpu_id,<metric>,...)",
@@ -288,13 +283,13 @@ void TelemetryCsvReader::row(const CsvRecord& rec, std::vector<CsvRow>& out) {
   out.push_back(std::move(r));
 }
 
-tl::expected<void, CsvError> TelemetryCsvReader::handle(std::vector<CsvRecord>& recs,
-                                                        std::vector<CsvRow>& out) {
+Status TelemetryCsvReader::handle(std::vector<CsvRecord>& recs, std::vector<CsvRow>& out) {
   for (auto& rec : recs) {
     if (!have_header_) {
       if (!rec.error.empty()) {
         return tl::unexpected(
-            CsvError{fmt::format("{}: line {}: malformed header: {}", source_, rec.line, rec.error)});
+            TelemetryError{TelemetryErrc::invalid_argument,
+                           fmt::format("{}: line {}: malformed header: {}", source_, rec.line, rec.error)});
       }
       if (auto h = header(rec); !h) return h;
       continue;
@@ -305,27 +300,29 @@ tl::expected<void, CsvError> TelemetryCsvReader::handle(std::vector<CsvRecord>& 
   return {};
 }
 
-tl::expected<void, CsvError> TelemetryCsvReader::feed(std::string_view chunk, std::vector<CsvRow>& out) {
+Status TelemetryCsvReader::feed(std::string_view chunk, std::vector<CsvRow>& out) {
   parser_.feed(chunk, pending_);
   return handle(pending_, out);
 }
 
-tl::expected<void, CsvError> TelemetryCsvReader::finish(std::vector<CsvRow>& out) {
+Status TelemetryCsvReader::finish(std::vector<CsvRow>& out) {
   parser_.finish(pending_);
   if (auto r = handle(pending_, out); !r) return r;
   if (!have_header_) {
-    return tl::unexpected(CsvError{fmt::format("{}: empty file (no header)", source_)});
+    return tl::unexpected(
+        TelemetryError{TelemetryErrc::invalid_argument, fmt::format("{}: empty file (no header)", source_)});
   }
   return {};
 }
 
-tl::expected<std::vector<CsvRow>, CsvError> read_telemetry_csv(const std::string& path, CsvStats* stats) {
+Result<std::vector<CsvRow>> read_telemetry_csv(const std::string& path, CsvStats* stats) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return tl::unexpected(
-        CsvError{fmt::format("cannot open CSV file '{}'; set CSV_FILE or "
-                             "--csv-file to a readable file",
-                             path)});
+    const int err = errno;
+    return telemetry_error(err == ENOENT ? TelemetryErrc::not_found : TelemetryErrc::io,
+                           fmt::format("cannot open CSV file '{}': {}; set CSV_FILE or "
+                                       "--csv-file to a readable file",
+                                       path, std::strerror(err)));
   }
   TelemetryCsvReader reader(path);
   std::vector<CsvRow> rows;

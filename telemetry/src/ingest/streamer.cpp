@@ -172,7 +172,7 @@ int run_streamer(const StreamerConfig& cfg) {
 
   auto make_publisher = make_publisher_factory(cfg);
   if (!make_publisher) {
-    log()->error("{}", make_publisher.error());
+    log()->error("{}", make_publisher.error().message);
     return 1;
   }
   std::atomic<bool> stop_producing{false};
@@ -302,7 +302,8 @@ int run_streamer(const StreamerConfig& cfg) {
     }
   }
   for (auto& t : threads) t.join();
-  make_publisher = tl::unexpected(std::string());  // the NATS connection, if any, closes here
+  make_publisher =
+      telemetry_error(TelemetryErrc::state, "stopped");  // the NATS connection, if any, closes here
   if (cfg.nats) nats_shutdown();
   boost::json::object o{{"rows", rows_sent},
                         {"samples", samples_sent},

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "telemetry/storage/replay.hpp"
 #include "telemetry/storage/store_meta.hpp"
 #include "thread_boundary.hpp"
@@ -92,7 +93,7 @@ bool follow(const fs::path& dir, Index& index, std::unique_ptr<ReplayState>& rep
           loaded = true;
           break;
         } else {
-          log()->debug("{}", r.error());
+          log()->debug("{}", r.error().message);
           st = std::make_unique<ReplayState>(index);
         }
       }
@@ -230,6 +231,17 @@ std::size_t DataDirFollower::collectors() const {
   std::lock_guard lk(poll_mu_);
   return state_->tails.size();
 }
+void DataDirFollower::register_metrics(const std::shared_ptr<const DataDirFollower>& follower,
+                                       core::metrics::Registry& r) {
+  r.gauge_callback("api_gateway_gpus", "GPUs with data visible to the gateway.",
+                   [follower] { return static_cast<double>(follower->gpus().size()); });
+  r.gauge_callback("api_gateway_follower_records_read", "Log records read from DATA_DIR since start.",
+                   [follower] { return static_cast<double>(follower->records_read()); });
+  r.counter_callback("api_gateway_follower_rebuilds_total",
+                     "Index rebuilds after falling behind a checkpoint.",
+                     [follower] { return static_cast<double>(follower->rebuilds()); });
+}
+
 std::uint64_t DataDirFollower::rebuilds() const {
   std::lock_guard lk(poll_mu_);
   return rebuilds_;

@@ -181,7 +181,7 @@ fs::path checkpoint_path(const fs::path& dir, std::uint64_t covered) {
   return dir / fmt::format("checkpoint.{}", segment_name(covered));
 }
 
-tl::expected<void, std::string> load_checkpoint(const fs::path& path, ReplayState& state) {
+Status load_checkpoint(const fs::path& path, ReplayState& state) {
   auto data = read_file(path);
   if (!data) return tl::unexpected(data.error());
   std::size_t after_end = 0;
@@ -190,12 +190,15 @@ tl::expected<void, std::string> load_checkpoint(const fs::path& path, ReplayStat
     return state.apply(t, p);
   });
   if (res.stop != ScanStop::clean) {
-    return tl::unexpected(fmt::format("checkpoint '{}' is invalid at offset {}: {}", path.string(),
-                                      res.valid_end, to_string(res.stop)));
+    return telemetry_error(TelemetryErrc::corrupt,
+                           fmt::format("checkpoint '{}' is invalid at offset {}: {}", path.string(),
+                                       res.valid_end, to_string(res.stop)));
   }
   if (!state.checkpoint_complete || after_end != 0 || !state.checkpoint_segment) {
-    return tl::unexpected(fmt::format(
-        "checkpoint '{}' is incomplete (no end record, or its record count does not match)", path.string()));
+    return telemetry_error(
+        TelemetryErrc::corrupt,
+        fmt::format("checkpoint '{}' is incomplete (no end record, or its record count does not match)",
+                    path.string()));
   }
   return {};
 }

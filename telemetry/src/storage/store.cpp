@@ -52,7 +52,7 @@ tl::expected<std::unique_ptr<Store>, StoreError> Store::open(StoreOptions opts) 
   if (auto r = s->recover(); !r) return tl::unexpected(r.error());
   // The follower (gateway) sizes its index from this; without it, it uses its own fallback.
   if (auto r = write_store_meta(s->opts_.dir, {s->opts_.max_entries, s->opts_.retention.count()}); !r) {
-    log()->warn("{}; readers fall back to their own MAX_ENTRIES and RETENTION", r.error());
+    log()->warn("{}; readers fall back to their own MAX_ENTRIES and RETENTION", r.error().message);
   }
   s->last_checkpoint_ = std::chrono::steady_clock::now();
   s->syncer_ = std::thread([p = s.get()] { detail::guard_thread("store syncer", [p] { p->sync_loop(); }); });
@@ -134,8 +134,8 @@ tl::expected<void, StoreError> Store::recover() {
       recovery_.checkpoint = c;
       break;
     }
-    recovery_.warnings.push_back(r.error());
-    log()->warn("{}; trying an older one", r.error());
+    recovery_.warnings.push_back(r.error().message);
+    log()->warn("{}; trying an older one", r.error().message);
   }
   const std::uint64_t first = recovery_.checkpoint ? *recovery_.checkpoint + 1 : 0;
   auto segs = list_segments(wal_dir_);
@@ -150,7 +150,7 @@ tl::expected<void, StoreError> Store::recover() {
       continue;
     }
     auto data = read_file(p);
-    if (!data) return tl::unexpected(StoreError{StoreErrorCode::io, data.error()});
+    if (!data) return tl::unexpected(StoreError{StoreErrorCode::io, data.error().message});
     const bool is_last = i + 1 == segs.size();
     const auto replayed = replay_segment(*data, n, 0, is_last, *state);
     const ScanResult& res = replayed.scan;
@@ -253,6 +253,11 @@ void Store::register_metrics(core::metrics::Registry& r) const {
                      [this] { return static_cast<double>(stats_.spare_failures.load()); });
   r.gauge_callback("telemetry_collector_wal_segment", "Current WAL segment number.",
                    [this] { return static_cast<double>(segment_no_.load()); });
+  fsync_seconds_.store(
+      &r.histogram("telemetry_collector_fsync_seconds", "Duration of WAL fdatasync calls (group commits).",
+                   {}, {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})
+           .labels({}),
+      std::memory_order_release);
 }
 
 std::optional<std::uint64_t> Store::disk_free_bytes() const {

@@ -96,6 +96,7 @@ inline void fsync_dir(const fs::path& dir) {
 // `mode` says, file and directory synced, so writing into it later changes no metadata that
 // an fdatasync would have to commit (with Preallocate::zeros; fallocate leaves unwritten
 // extents the file system converts on first write). Returns the open descriptor.
-tl::expected<int, StoreError> create_segment_file(const fs::path& path, std::size_t bytes, Preallocate mode);
+[[nodiscard]] tl::expected<int, StoreError> create_segment_file(const fs::path& path, std::size_t bytes,
+                                                                Preallocate mode);
 
 }  // namespace rm::telemetry::detail

@@ -16,7 +16,7 @@ namespace rm::telemetry {
 
 namespace fs = std::filesystem;
 
-tl::expected<void, std::string> write_store_meta(const fs::path& dir, const StoreMeta& meta) {
+Status write_store_meta(const fs::path& dir, const StoreMeta& meta) {
   if (read_store_meta(dir) == meta) return {};
   const std::string text =
       fmt::format("max_entries {}\nretention_ns {}\n", meta.max_entries, meta.retention_ns);
@@ -24,7 +24,8 @@ tl::expected<void, std::string> write_store_meta(const fs::path& dir, const Stor
   const fs::path tmp = final_path.string() + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
-    return tl::unexpected(fmt::format("cannot create '{}': {}", tmp.string(), std::strerror(errno)));
+    return telemetry_error(TelemetryErrc::io,
+                           fmt::format("cannot create '{}': {}", tmp.string(), std::strerror(errno)));
   const bool ok = detail::write_all(fd, text, "store_meta.write") && ::fsync(fd) == 0;
   const int err = errno;
   ::close(fd);
@@ -32,7 +33,7 @@ tl::expected<void, std::string> write_store_meta(const fs::path& dir, const Stor
     const auto msg =
         fmt::format("cannot write '{}': {}", final_path.string(), std::strerror(ok ? errno : err));
     ::unlink(tmp.c_str());
-    return tl::unexpected(msg);
+    return telemetry_error(TelemetryErrc::io, msg);
   }
   detail::fsync_dir(dir);
   return {};

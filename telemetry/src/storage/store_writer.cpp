@@ -12,6 +12,7 @@
 
 #include "bytes.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "store_commit.hpp"
 #include "store_io.hpp"
 #include "telemetry/storage/store.hpp"
@@ -312,8 +313,10 @@ void Store::sync_loop() {
       continue;
     }
     for (const auto& [s, end] : segs) s->synced = end;
-    if (!segs.empty() && opts_.fsync_observer) {
-      opts_.fsync_observer(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    if (!segs.empty()) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (auto* h = fsync_seconds_.load(std::memory_order_acquire)) h->observe(seconds);
+      if (opts_.fsync_observer) opts_.fsync_observer(seconds);
     }
     for (auto& c : round) {
       stats_.bytes += c->bytes;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -134,11 +136,18 @@ std::vector<std::uint64_t> list_checkpoints(const std::filesystem::path& dir) {
   return out;
 }
 
-tl::expected<std::string, std::string> read_file(const std::filesystem::path& p) {
+Result<std::string> read_file(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
-  if (!in) return tl::unexpected(fmt::format("cannot open '{}'", p.string()));
+  if (!in) {
+    const int err = errno;
+    return telemetry_error(err == ENOENT ? TelemetryErrc::not_found : TelemetryErrc::io,
+                           fmt::format("cannot open '{}': {}", p.string(), std::strerror(err)));
+  }
   std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return tl::unexpected(fmt::format("cannot read '{}'", p.string()));
+  if (in.bad()) {
+    return telemetry_error(TelemetryErrc::io,
+                           fmt::format("cannot read '{}': {}", p.string(), std::strerror(errno)));
+  }
   return s;
 }
 

@@ -9,10 +9,10 @@ namespace {
 class BrokerPublisher final : public BatchPublisher {
  public:
   BrokerPublisher(PublisherOptions o, OnAck on_ack) : pub_(std::move(o), std::move(on_ack)) {}
-  tl::expected<std::uint64_t, ClientError> publish(std::vector<OutSample> samples) override {
+  [[nodiscard]] tl::expected<std::uint64_t, ClientError> publish(std::vector<OutSample> samples) override {
     return pub_.publish(std::move(samples));
   }
-  tl::expected<void, ClientError> flush(std::chrono::milliseconds timeout) override {
+  [[nodiscard]] tl::expected<void, ClientError> flush(std::chrono::milliseconds timeout) override {
     return pub_.flush(timeout);
   }
   PublisherStats stats() const override { return pub_.stats(); }
@@ -23,11 +23,9 @@ class BrokerPublisher final : public BatchPublisher {
 };
 }  // namespace
 
-tl::expected<PublisherFactory, std::string> make_publisher_factory(const StreamerConfig& cfg) {
+Result<PublisherFactory> make_publisher_factory(const StreamerConfig& cfg) {
   if (cfg.nats) {
-    return make_nats_publisher_factory(*cfg.nats, cfg.producer_prefix).map_error([](TelemetryError e) {
-      return std::move(e.message);
-    });
+    return make_nats_publisher_factory(*cfg.nats, cfg.producer_prefix);
   }
   return PublisherFactory(
       [host = cfg.broker_host, port = cfg.broker_port, token = cfg.broker_token](

@@ -1,8 +1,8 @@
 // The seed's Docker stories on a real dockerd (label docker): Scenario 1 with Python 3.9 and
 // 3.11 nodes in one pipeline (the 3.9 base image is built by the local recipe on first use),
 // cancelling a session while a node's initialize() blocks, a failing node cancelling its
-// sibling's start-up, containers kept after a failed session for `docker logs`, and the
-// Python traceback appearing once.
+// sibling's start-up, cancelling while the node's image builds, containers kept after a failed
+// session for `docker logs`, and the Python traceback appearing once.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -27,6 +27,7 @@
 #include "runtime/manifest.hpp"
 #include "support/docker_test.hpp"
 #include "support/local_index.hpp"
+#include "support/silent_server.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -214,6 +215,43 @@ nodes:
   EXPECT_TRUE(containers_of_node(node).empty());
 }
 
+TEST_F(DockerSeedTest, cancelling_a_session_while_its_nodes_image_builds_ends_the_start_up) {
+  // A package index on 127.0.0.1 that accepts connections and never answers: a pip install from
+  // it hangs (for minutes, with pip's retries), so the image build is provably still running
+  // when the session is cancelled.
+  rm::test::SilentServer hang;
+  ASSERT_TRUE(hang.ok());
+  const std::string hang_url = "http://127.0.0.1:" + std::to_string(hang.port()) + "/simple";
+  const std::string node = unique("building");
+  // A package no earlier build cached, from an index that never answers: the build's
+  // `pip install` is under way and stays so.
+  auto path = write_manifest("building.yaml", fmt::format(R"(version: v1
+nodes:
+  - id: {}
+    node_type: Echo
+    docker:
+      python_version: "3.11"
+      python_packages: ["{}==1.0"]
+      resource_limits: {{memory_mb: 256, cpu_cores: 1.0}}
+connections:
+  - {{from: audio_source, to: {}}}
+)",
+                                                          node, unique("rmhang"), node));
+  ::setenv("RM_PIP_INDEX_URL", hang_url.c_str(), 1);
+  auto m = Manifest::from_file(path);
+  ASSERT_TRUE(m) << m.error().to_string();
+  PipelineExecutor exec(std::move(*m));
+  auto session = exec.start_session();
+  ASSERT_TRUE(session) << session.error().message;
+  for (int i = 0; i < 1200 && hang.accepted() == 0; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_GT(hang.accepted(), 0) << "the image build never reached its pip install";
+  (*session)->cancel();
+  auto st = (*session)->wait();
+  ASSERT_FALSE(st) << "the build cannot have finished: its index never answers";
+  EXPECT_EQ(st.error().code, NodeErrorCode::cancelled) << st.error().message;
+  EXPECT_TRUE(containers_of_node(node).empty()) << "no container was started for the node";
+}
+
 TEST_F(DockerSeedTest, a_failing_node_cancels_the_start_up_of_a_sibling_docker_node) {
   write_node("stuck.py", R"PY(
 import time
@@ -286,8 +324,9 @@ nodes:
   const std::vector<float> samples(1600, 0.25f);
   ASSERT_TRUE(rm::media::write_wav(work_ / "in.wav", samples, 16000, 1));
   const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
-  auto [code, out] = run(fmt::format("RM_DOCKER_KEEP=on-failure {} run {} --input {}", cli, path.string(),
-                                     (work_ / "in.wav").string()));
+  // The seed's flag (it sets RM_DOCKER_KEEP=on-failure for the session when that is unset).
+  auto [code, out] = run(fmt::format("env -u RM_DOCKER_KEEP {} run {} --keep-containers --input {}", cli,
+                                     path.string(), (work_ / "in.wav").string()));
   EXPECT_EQ(code, 1) << out;
   EXPECT_NE(out.find("bad chunk at 0"), std::string::npos) << out;
   // The traceback is in the log once (the runner's stderr), not once per layer.

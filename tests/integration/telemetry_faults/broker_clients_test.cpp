@@ -24,7 +24,7 @@ class BrokerFaults : public ::testing::Test {
     bo.threads = 2;
     broker_ = std::make_unique<BrokerServer>(*store_, bo);
     auto p = broker_->start();
-    ASSERT_TRUE(p) << p.error();
+    ASSERT_TRUE(p) << p.error().message;
     port_ = *p;
   }
   void TearDown() override {

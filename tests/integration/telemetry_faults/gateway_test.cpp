@@ -7,6 +7,7 @@
 
 #include "fault_util.hpp"
 #include "integration/ingest/process.hpp"
+#include "support/silent_server.hpp"
 
 namespace rm::telemetry::faults {
 namespace {
@@ -114,46 +115,7 @@ TEST(TelemetryFaults, the_gateway_on_an_empty_data_dir_is_live_but_not_ready_unt
 }
 
 // A collector that accepts connections and never answers.
-class HungCollector {
- public:
-  HungCollector() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 128);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, 20) <= 0) continue;
-        const int c = ::accept(fd_, nullptr, nullptr);
-        if (c < 0) continue;
-        held_.push_back(c);
-        accepted_++;
-      }
-    });
-  }
-  ~HungCollector() {
-    stop_ = true;
-    thread_.join();
-    for (int c : held_) ::close(c);
-    ::close(fd_);
-  }
-  std::uint16_t port() const { return port_; }
-  int accepted() const { return accepted_.load(); }
-
- private:
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> accepted_{0};
-  std::vector<int> held_;
-  std::thread thread_;
-};
+using HungCollector = rm::test::SilentServer;
 
 TEST(TelemetryFaults, a_hung_collector_does_not_hold_up_gateway_requests) {
   ScratchDir scratch("gw-hung");
@@ -253,6 +215,18 @@ TEST_F(GatewayOverData, a_gpu_silent_past_the_staleness_window_is_dropped_from_t
   EXPECT_EQ(r->body.find("GPU-gone"), std::string::npos) << r->body;
   // Still listed by the REST API, which is history, not a scrape.
   EXPECT_NE(gw_->get("/api/v1/gpus")->body.find("GPU-gone"), std::string::npos);
+}
+
+TEST_F(GatewayOverData, the_metrics_port_has_process_metrics_and_the_followers_own_gauges) {
+  auto m = core::http::get("127.0.0.1", gw_->metrics, "/metrics", 5s);
+  ASSERT_TRUE(m) << m.error();
+  ASSERT_EQ(m->status, 200);
+  EXPECT_GT(metric_value(m->body, "process_open_fds"), 0) << m->body;
+  EXPECT_GT(metric_value(m->body, "process_resident_memory_bytes"), 0) << m->body;
+  EXPECT_GT(metric_value(m->body, "process_start_time_seconds"), 1.7e9) << m->body;
+  EXPECT_EQ(metric_value(m->body, "api_gateway_gpus"), 2.0) << m->body;
+  EXPECT_GT(metric_value(m->body, "api_gateway_follower_records_read"), 0) << m->body;
+  EXPECT_EQ(metric_value(m->body, "api_gateway_follower_rebuilds_total"), 0) << m->body;
 }
 
 }  // namespace

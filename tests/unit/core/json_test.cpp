@@ -34,3 +34,14 @@ TEST(CoreJson, integers_strings_and_nesting_match_the_parser) {
   EXPECT_EQ(text, R"({"a":1,"b":-9223372036854775808,"c":18446744073709551615,"d":"q\"b\\s\n\t\u0001é",)"
                   R"("e":[true,false,null,[],{}],"f":{"g":0.5}})");
 }
+
+// One quoting for core's writer and the ipc control codec (core/json_escape.hpp): the bytes
+// Python's json.dumps(s, ensure_ascii=False) writes, short escapes for \b and \f included.
+TEST(CoreJson, strings_are_quoted_byte_for_byte_as_pythons_json_dumps_writes_them) {
+  std::string out;
+  rm::core::append_json_string(out, "q\"b\\s\n\t\r\b\f\x01\x1f\xc3\xa9/");
+  EXPECT_EQ(out, R"("q\"b\\s\n\t\r\b\f\u0001\u001fé/")");
+  out.clear();
+  rm::core::append_json_string(out, "plain text");
+  EXPECT_EQ(out, "\"plain text\"");
+}

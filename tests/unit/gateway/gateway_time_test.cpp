@@ -37,7 +37,7 @@ TEST(Rfc3339, valid_forms_decode_to_the_same_instant) {
   };
   for (const auto& c : cases) {
     auto r = parse_rfc3339(c.text);
-    ASSERT_TRUE(r) << c.text << ": " << r.error();
+    ASSERT_TRUE(r) << c.text << ": " << r.error().message;
     EXPECT_EQ(*r, c.ns) << c.text;
   }
 }
@@ -79,8 +79,8 @@ TEST(Rfc3339, invalid_forms_are_rejected_with_a_reason_and_an_example) {
   for (const char* text : bad) {
     auto r = parse_rfc3339(text);
     ASSERT_FALSE(r) << "accepted: '" << text << "' as " << *r;
-    EXPECT_NE(r.error().find("RFC 3339"), std::string::npos) << r.error();
-    EXPECT_NE(r.error().find("2025-07-18T20:42:34Z"), std::string::npos) << r.error();
+    EXPECT_NE(r.error().message.find("RFC 3339"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("2025-07-18T20:42:34Z"), std::string::npos) << r.error().message;
   }
 }
 
@@ -89,7 +89,7 @@ TEST(Rfc3339, format_then_parse_round_trips) {
                           -86'400 * kSec - 7, std::int64_t{1709164800} * kSec + 42}) {
     auto text = format_rfc3339(ns);
     auto back = parse_rfc3339(text);
-    ASSERT_TRUE(back) << text << ": " << back.error();
+    ASSERT_TRUE(back) << text << ": " << back.error().message;
     EXPECT_EQ(*back, ns) << text;
   }
   EXPECT_EQ(format_rfc3339(kBase), "2025-07-18T20:42:34Z");
@@ -117,6 +117,6 @@ TEST(GatewayTime, retention_durations_parse_with_units_and_refuse_anything_else)
   for (const char* bad : {"24", "h", "-5m", "1.5h", "10w", "99999999999999d"}) {
     auto r = parse_duration_ns("RETENTION", bad);
     ASSERT_FALSE(r) << bad;
-    EXPECT_NE(r.error().find("RETENTION"), std::string::npos) << r.error();
+    EXPECT_NE(r.error().message.find("RETENTION"), std::string::npos) << r.error().message;
   }
 }

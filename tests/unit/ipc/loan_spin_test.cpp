@@ -1,8 +1,10 @@
-// With ChannelOptions::loan_spin the consumer spins instead of sleeping while the producer fills
-// an open loan: the loan-open word in the segment, and the consumer's futex sleeps counted. In-process
+// With ChannelOptions::loan_spin (on by default) the consumer spins instead of sleeping while the producer
+// fills an open loan: the loan-open word in the segment, and the consumer's futex sleeps counted. In-process
 // (threads), so these also run under ThreadSanitizer. No timing is asserted: the budgets are far larger than
 // the test's pauses, so the outcome does not depend on scheduling.
 #include <gtest/gtest.h>
+
+#include <sched.h>
 
 #include <atomic>
 #include <chrono>
@@ -22,14 +24,45 @@ using rm::ipc::test::TempDir;
 namespace {
 
 // No initial spin (every wait goes straight to phase 2), poll slices and loan budget far
-// longer than any pause below.
+// longer than any pause below; the spin does not depend on which CPUs the threads run on.
 ChannelOptions patient() {
   ChannelOptions o;
   o.spin = 0ns;
   o.poll_slice = 60s;
   o.loan_spin = 60s;
+  o.spin_on_shared_cpu = true;
   return o;
 }
+
+// The first CPU this thread may run on (the machine's or container's cpuset).
+int first_allowed_cpu() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) return c;
+  return -1;
+}
+
+// Pins the calling thread to one CPU for its scope, then restores its affinity.
+class PinnedTo {
+ public:
+  explicit PinnedTo(int cpu) {
+    ok_ = ::sched_getaffinity(0, sizeof saved_, &saved_) == 0;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    ok_ = ok_ && ::sched_setaffinity(0, sizeof one, &one) == 0;
+  }
+  ~PinnedTo() { ::sched_setaffinity(0, sizeof saved_, &saved_); }
+  PinnedTo(const PinnedTo&) = delete;
+  PinnedTo& operator=(const PinnedTo&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  cpu_set_t saved_{};
+  bool ok_ = false;
+};
 
 struct Pair {
   std::unique_ptr<Channel> prod, cons;
@@ -162,12 +195,12 @@ TEST(IpcLoanSpin, a_loan_held_past_the_budget_lets_the_consumer_sleep_again) {
   prod->cancel_loan();
 }
 
-TEST(IpcLoanSpin, by_default_a_consumer_sleeps_through_an_open_loan_as_before) {
+TEST(IpcLoanSpin, a_loan_spin_of_zero_lets_the_consumer_sleep_through_an_open_loan) {
   TempDir dir;
   ChannelOptions o;
   o.spin = 0ns;
   o.poll_slice = 60s;
-  ASSERT_EQ(o.loan_spin, 0ns) << "opt-in";
+  o.loan_spin = 0ns;
   auto [prod, cons] = make_pair(dir, "ls6_n_input", o);
   ASSERT_TRUE(prod && cons);
   EXPECT_EQ(cons->header().consumer.spins_on_loans.load(), 0u);
@@ -178,6 +211,50 @@ TEST(IpcLoanSpin, by_default_a_consumer_sleeps_through_an_open_loan_as_before) {
   ASSERT_TRUE(got) << got.error().message;
   EXPECT_FALSE(*got);
   EXPECT_GE(cons->futex_waits(), 1u);
+  prod->cancel_loan();
+}
+
+TEST(IpcLoanSpin, by_default_a_consumer_spins_on_open_loans_for_at_most_a_millisecond_each) {
+  ChannelOptions o;
+  EXPECT_EQ(o.loan_spin, 1ms);
+  EXPECT_FALSE(o.spin_on_shared_cpu);
+  TempDir dir;
+  auto [prod, cons] = make_pair(dir, "ls7_n_input", o);
+  ASSERT_TRUE(prod && cons);
+  EXPECT_EQ(cons->header().consumer.spins_on_loans.load(), 1u) << "announced at attach";
+}
+
+TEST(IpcLoanSpin, a_loan_records_the_producers_cpu_and_a_consumer_on_that_cpu_sleeps_instead_of_spinning) {
+  int cpu = first_allowed_cpu();
+  ASSERT_GE(cpu, 0);
+  TempDir dir;
+  ChannelOptions o = patient();
+  o.spin_on_shared_cpu = false;
+  o.poll_slice = 5ms;
+  auto [prod, cons] = make_pair(dir, "ls8_n_input", o);
+  ASSERT_TRUE(prod && cons);
+  std::optional<std::byte*> loan;
+  {
+    PinnedTo here(cpu);
+    ASSERT_TRUE(here.ok());
+    auto l = prod->loan(64, 0ns);
+    ASSERT_TRUE(l && *l);
+    loan = *l;
+  }
+  EXPECT_EQ(cons->header().producer.loan_cpu.load(), static_cast<std::uint32_t>(cpu) + 1);
+  std::uint64_t waits = 0;
+  bool got_nothing = false;
+  std::thread consumer([&] {
+    PinnedTo here(cpu);
+    if (!here.ok()) return;
+    auto got = cons->receive(100ms);  // the loan stays open: nothing arrives
+    got_nothing = got && !*got;
+    waits = cons->futex_waits();
+  });
+  consumer.join();
+  EXPECT_TRUE(got_nothing);
+  EXPECT_GE(waits, 1u)
+      << "on the producer's CPU the consumer slept although its 60 s loan budget was unspent";
   prod->cancel_loan();
 }
 

@@ -16,15 +16,8 @@
 namespace rm::runtime {
 namespace {
 
-class Executor : public ::testing::Test {
+class Executor : public testing::WithTestNodes {
  protected:
-  void SetUp() override { testing::register_test_nodes(); }
-
-  static PipelineExecutor make(const std::string& yaml) {
-    auto m = Manifest::from_string(yaml);
-    if (!m) throw std::runtime_error(m.error().to_string());
-    return PipelineExecutor(std::move(*m));
-  }
   static std::string unique(const std::string& prefix) { return prefix + "-" + make_session_id(); }
 };
 

@@ -59,15 +59,7 @@ TEST(AudioInputStream, an_empty_clip_gives_no_chunks) {
   EXPECT_FALSE(s.next());
 }
 
-class Feed : public ::testing::Test {
- protected:
-  void SetUp() override { testing::register_test_nodes(); }
-  static PipelineExecutor make(const std::string& yaml) {
-    auto m = Manifest::from_string(yaml);
-    if (!m) throw std::runtime_error(m.error().to_string());
-    return PipelineExecutor(std::move(*m));
-  }
-};
+class Feed : public testing::WithTestNodes {};
 
 TEST_F(Feed, pushes_every_chunk_of_the_stream_then_ends_the_session) {
   auto ex = make(

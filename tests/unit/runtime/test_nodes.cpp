@@ -3,6 +3,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "runtime/node_registry.hpp"
@@ -155,6 +156,12 @@ void register_test_nodes() {
     r.add(typed("TestTextOnly", DataType::text), make(std::type_identity<TestRelay>{}));
     r.add(typed("TestAudioOnly", DataType::audio), make(std::type_identity<TestRelay>{}));
   });
+}
+
+PipelineExecutor WithTestNodes::make(const std::string& yaml) {
+  auto m = Manifest::from_string(yaml);
+  if (!m) throw std::runtime_error(m.error().to_string());
+  return PipelineExecutor(std::move(*m));
 }
 
 }  // namespace rm::runtime::testing

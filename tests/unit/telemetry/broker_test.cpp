@@ -32,7 +32,7 @@ struct Rig {
     o.max_frame = 1 << 20;
     broker = std::make_unique<BrokerServer>(*store, o);
     auto p = broker->start();
-    if (!p) throw std::runtime_error(p.error());
+    if (!p) throw std::runtime_error(p.error().message);
     port = *p;
   }
   ~Rig() {

@@ -130,6 +130,7 @@ TEST(TelemetryCsv, an_unknown_header_is_an_error_naming_the_expected_columns) {
   std::vector<CsvRow> rows;
   auto res = r.feed("foo,bar\n1,2\n", rows);
   ASSERT_FALSE(res);
+  EXPECT_EQ(res.error().code, TelemetryErrc::invalid_argument);
   EXPECT_NE(res.error().message.find("gpu_id"), std::string::npos);
 }
 
@@ -152,5 +153,6 @@ TEST(TelemetryCsv, the_real_dcgm_export_has_247_gpus_on_31_hosts) {
 TEST(TelemetryCsv, a_missing_file_is_an_error_naming_the_path) {
   auto rows = read_telemetry_csv("/nonexistent/telemetry.csv");
   ASSERT_FALSE(rows);
+  EXPECT_EQ(rows.error().code, TelemetryErrc::not_found);
   EXPECT_NE(rows.error().message.find("/nonexistent/telemetry.csv"), std::string::npos);
 }

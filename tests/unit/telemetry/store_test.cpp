@@ -220,7 +220,7 @@ TEST(Store, background_checkpoints_taken_while_batches_arrive_are_consistent_and
     Index idx(kMax);
     ReplayState st(idx);
     auto r = load_checkpoint(copies.path() / fmt::format("checkpoint.{}", segment_name(c)), st);
-    ASSERT_TRUE(r) << r.error();
+    ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(st.checkpoint_segment, c);
     std::map<std::string, std::uint64_t> seqs;
     for (const auto& p : producers) seqs[p] = st.producers.count(p) ? st.producers.at(p) : 0;

@@ -118,13 +118,53 @@ std::uint64_t retained(const DataDirFollower& f) {
   return n;
 }
 
-using Result = std::future<tl::expected<Ack, StoreError>>;
-Result submit_async(Store& s, Batch b) {
+using PendingAck = std::future<tl::expected<Ack, StoreError>>;
+PendingAck submit_async(Store& s, Batch b) {
   auto p = std::make_shared<std::promise<tl::expected<Ack, StoreError>>>();
   auto f = p->get_future();
   s.submit(std::move(b), [p](tl::expected<Ack, StoreError> r) { p->set_value(std::move(r)); });
   return f;
 }
+
+// Batch i of producer "p": kSamples samples of GPU-1 at i * 100.
+Batch batch(int i) {
+  return make_batch("p", static_cast<std::uint64_t>(i), "GPU-1", kSamples, i * 100);
+}
+
+// Stores batches first..last one at a time, each acknowledged before the next.
+::testing::AssertionResult store_batches(Store& s, int first, int last) {
+  for (int i = first; i <= last; ++i) {
+    auto r = submit_sync(s, batch(i));
+    if (!r) return ::testing::AssertionFailure() << "batch " << i << ": " << r.error().message;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// A closed store in <dir>/c with batches 1..n in 4096-byte segments (the default mode);
+// returns its wal/ directory.
+fs::path closed_log(const fs::path& dir, int n) {
+  auto s = open(options(dir / "c", kModes[0], 4096));
+  EXPECT_TRUE(store_batches(*s, 1, n));
+  s->close();
+  return dir / "c" / "wal";
+}
+
+// A store whose syncer is held right after batch 2's fdatasync (batch 1 acknowledged, batch
+// 2 durable but not yet acknowledged): what is submitted now is written while a sync "runs".
+struct HeldSync {
+  explicit HeldSync(const fs::path& dir) {
+    auto o = options(dir / "c", kModes[0]);
+    o.fsync_observer = gate.observer();
+    store = open(o);
+    EXPECT_TRUE(store_batches(*store, 1, 1));
+    gate.close_gate();
+    held = submit_async(*store, batch(2));
+    EXPECT_TRUE(gate.wait_rounds(2));  // batch 2's fdatasync is done, its ack held back
+  }
+  SyncGate gate;
+  std::unique_ptr<Store> store;
+  PendingAck held;
+};
 
 }  // namespace
 
@@ -137,8 +177,7 @@ TEST(StoreWriter, acknowledged_batches_survive_a_crash_and_a_reserved_zero_tail_
     for (int i = 1; i <= 60; ++i) {
       // Each roll takes the spare (the test waits for it; a roll without one creates a plain segment).
       for (int k = 0; m.precreate && k < 1000 && !s->spare_ready(); ++k) std::this_thread::sleep_for(2ms);
-      ASSERT_TRUE(
-          submit_sync(*s, make_batch("p", static_cast<std::uint64_t>(i), "GPU-1", kSamples, i * 100)));
+      ASSERT_TRUE(store_batches(*s, i, i));
     }
     fs::copy(dir.path(), crashed.path(), fs::copy_options::recursive);  // kill -9 now
     const auto seg = crashed.path() / "c" / "wal" / segment_name(s->current_segment());
@@ -165,10 +204,9 @@ TEST(StoreWriter, segments_roll_many_times_without_losing_or_duplicating_a_sampl
     SCOPED_TRACE(m.name);
     TempDir dir, crashed;
     auto s = open(options(dir.path() / "c", m, 4096));
-    std::vector<Result> pending;
+    std::vector<PendingAck> pending;
     for (int i = 1; i <= 300; ++i) {
-      pending.push_back(
-          submit_async(*s, make_batch("p", static_cast<std::uint64_t>(i), "GPU-1", kSamples, i * 100)));
+      pending.push_back(submit_async(*s, batch(i)));
     }
     for (auto& f : pending) ASSERT_TRUE(f.get());
     EXPECT_GT(s->current_segment(), 5u);
@@ -188,16 +226,9 @@ TEST(StoreWriter, segments_roll_many_times_without_losing_or_duplicating_a_sampl
 
 TEST(StoreWriter, a_zero_tail_left_in_an_older_segment_ends_only_that_segment) {
   TempDir dir;
-  {
-    auto s = open(options(dir.path() / "c", kModes[0], 4096));
-    for (int i = 1; i <= 100; ++i) {
-      ASSERT_TRUE(
-          submit_sync(*s, make_batch("p", static_cast<std::uint64_t>(i), "GPU-1", kSamples, i * 100)));
-    }
-    s->close();
-  }
+  const auto wal = closed_log(dir.path(), 100);
   // The cut of segment 1's reserved tail never reached the disk.
-  const auto seg1 = dir.path() / "c" / "wal" / segment_name(1);
+  const auto seg1 = wal / segment_name(1);
   spit(seg1, slurp(seg1) + std::string(8192, '\0'));
   auto r = open(options(dir.path() / "c", kModes[0], 4096));
   EXPECT_EQ(r->index().sample_count(), 100 * kSamples);
@@ -206,15 +237,7 @@ TEST(StoreWriter, a_zero_tail_left_in_an_older_segment_ends_only_that_segment) {
 
 TEST(StoreWriter, a_segment_whose_predecessor_lost_its_tail_is_not_replayed_by_the_store_or_the_follower) {
   TempDir dir;
-  {
-    auto s = open(options(dir.path() / "c", kModes[0], 4096));
-    for (int i = 1; i <= 200; ++i) {
-      ASSERT_TRUE(
-          submit_sync(*s, make_batch("p", static_cast<std::uint64_t>(i), "GPU-1", kSamples, i * 100)));
-    }
-    s->close();
-  }
-  const auto wal = dir.path() / "c" / "wal";
+  const auto wal = closed_log(dir.path(), 200);
   const auto segs = list_segments(wal);
   ASSERT_GE(segs.size(), 4u);
   // Segment 2's last record never reached the disk (zeros), segment 3 did: a gap.
@@ -239,15 +262,7 @@ TEST(StoreWriter, a_segment_whose_predecessor_lost_its_tail_is_not_replayed_by_t
 
 TEST(StoreWriter, a_segment_whose_rename_never_reached_the_disk_is_replayed_under_its_number) {
   TempDir dir;
-  {
-    auto s = open(options(dir.path() / "c", kModes[0], 4096));
-    for (int i = 1; i <= 60; ++i) {
-      ASSERT_TRUE(
-          submit_sync(*s, make_batch("p", static_cast<std::uint64_t>(i), "GPU-1", kSamples, i * 100)));
-    }
-    s->close();
-  }
-  const auto wal = dir.path() / "c" / "wal";
+  const auto wal = closed_log(dir.path(), 60);
   const auto last = list_segments(wal).back();
   ASSERT_GT(batch_records(slurp(wal / segment_name(last))), 0u);
   fs::rename(wal / segment_name(last), wal / kSpareSegment);
@@ -259,19 +274,14 @@ TEST(StoreWriter, a_segment_whose_rename_never_reached_the_disk_is_replayed_unde
 
 TEST(StoreWriter, batches_written_while_an_fdatasync_runs_are_acknowledged_by_the_next_one) {
   TempDir dir;
-  SyncGate gate;
-  auto o = options(dir.path() / "c", kModes[0]);
-  o.fsync_observer = gate.observer();
-  auto s = open(o);
-  ASSERT_TRUE(submit_sync(*s, make_batch("p", 1, "GPU-1", kSamples, 100)));
-  gate.close_gate();
-  auto held = submit_async(*s, make_batch("p", 2, "GPU-1", kSamples, 200));
-  ASSERT_TRUE(gate.wait_rounds(2));  // batch 2's fdatasync is done, its ack held back
+  HeldSync h(dir.path());
+  auto& s = h.store;
+  auto& held = h.held;
+  auto& gate = h.gate;
   const auto before = s->stats().bytes.load();
-  std::vector<Result> behind;
+  std::vector<PendingAck> behind;
   for (int i = 3; i <= 7; ++i) {
-    behind.push_back(
-        submit_async(*s, make_batch("p", static_cast<std::uint64_t>(i), "GPU-1", kSamples, i * 100)));
+    behind.push_back(submit_async(*s, batch(i)));
   }
   // The writer does not wait: all five are written while the syncer is busy ...
   const auto seg = dir.path() / "c" / "wal" / segment_name(1);
@@ -296,15 +306,11 @@ TEST(StoreWriter, batches_written_while_an_fdatasync_runs_are_acknowledged_by_th
 
 TEST(StoreWriter, a_failed_fdatasync_refuses_every_batch_written_behind_it_and_keeps_exactly_the_acked_ones) {
   TempDir dir, crashed;
-  SyncGate gate;
-  auto o = options(dir.path() / "c", kModes[0]);
-  o.fsync_observer = gate.observer();
-  auto s = open(o);
-  ASSERT_TRUE(submit_sync(*s, make_batch("p", 1, "GPU-1", kSamples, 100)));
-  gate.close_gate();
-  auto held = submit_async(*s, make_batch("p", 2, "GPU-1", kSamples, 200));
-  ASSERT_TRUE(gate.wait_rounds(2));
-  std::vector<Result> behind;
+  HeldSync h(dir.path());
+  auto& s = h.store;
+  auto& held = h.held;
+  auto& gate = h.gate;
+  std::vector<PendingAck> behind;
   for (int i = 3; i <= 7; ++i) {
     // Batches 3-7 bring a second GPU and a new metric: ref-table changes that must be undone.
     auto b = make_batch("p", static_cast<std::uint64_t>(i), i % 2 ? "GPU-2" : "GPU-1", kSamples, i * 100);

@@ -7,7 +7,8 @@
 // wake-ups are only signalled when the other side is actually asleep. cancel() wakes everyone:
 // push() then returns false and pop_batch() returns 0, so no thread stays blocked. close() ends
 // the stream gracefully instead: later pushes fail, pop_batch() drains what is left, then
-// returns 0.
+// returns 0. try_push_all() never blocks: it fills several queues at once or none of them.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -46,11 +47,31 @@ class BoundedQueue {
       }
     }
     if (cancelled_ || closed_) return false;
-    ring_[(head_ + count_.load(std::memory_order_relaxed)) % ring_.size()] = std::move(item);
-    count_.fetch_add(1, std::memory_order_release);
-    bool wake = consumer_waiting_;
+    bool wake = insert_locked(std::move(item));
     lock.unlock();
     if (wake) not_empty_.notify_one();
+    return true;
+  }
+
+  // Never blocks: pushes a copy of `item` into every queue of `queues`, or into none (false)
+  // if any of them is full, closed or cancelled. The queues are locked together (in address
+  // order), so no consumer sees the item in one queue while another refused it.
+  static bool try_push_all(std::vector<BoundedQueue*> qs, const T& item) {
+    std::sort(qs.begin(), qs.end());
+    qs.erase(std::unique(qs.begin(), qs.end()), qs.end());
+    std::vector<std::unique_lock<std::mutex>> locks;
+    locks.reserve(qs.size());
+    for (auto* q : qs) {
+      locks.emplace_back(q->mutex_);
+      if (q->cancelled_ || q->closed_ || q->count_.load(std::memory_order_relaxed) == q->ring_.size())
+        return false;
+    }
+    std::vector<BoundedQueue*> wake;
+    for (auto* q : qs) {
+      if (q->insert_locked(item)) wake.push_back(q);
+    }
+    locks.clear();
+    for (auto* q : wake) q->not_empty_.notify_one();
     return true;
   }
 
@@ -105,6 +126,13 @@ class BoundedQueue {
   std::size_t capacity() const { return ring_.size(); }
 
  private:
+  // Appends under the lock; true if the consumer sleeps and must be woken.
+  bool insert_locked(T item) {
+    ring_[(head_ + count_.load(std::memory_order_relaxed)) % ring_.size()] = std::move(item);
+    count_.fetch_add(1, std::memory_order_release);
+    return consumer_waiting_;
+  }
+
   template <typename Pred>
   void spin_until(Pred done) {
     if (spin_.count() <= 0) return;

@@ -12,25 +12,26 @@
 #include <string>
 #include <string_view>
 
-#include <tl/expected.hpp>
+#include "telemetry/error.hpp"
 
 namespace rm::telemetry {
 
-tl::expected<std::int64_t, std::string> parse_rfc3339(std::string_view text);
+// Errors: invalid_argument, the message naming the text, what is wrong and the offset.
+[[nodiscard]] Result<std::int64_t> parse_rfc3339(std::string_view text);
 
 // UTC, 'Z' suffix, fraction with trailing zeros removed ("2025-07-18T20:42:34.5Z"; no
 // fraction when whole seconds).
-std::string format_rfc3339(std::int64_t unix_ns);
+[[nodiscard]] std::string format_rfc3339(std::int64_t unix_ns);
 
 // A duration like "24h", "90m", "3600s", "7d" or "0" (= off) for RETENTION; errors name
-// `what` and the text.
-tl::expected<std::int64_t, std::string> parse_duration_ns(std::string_view what, std::string_view text);
+// `what` and the text (invalid_argument).
+[[nodiscard]] Result<std::int64_t> parse_duration_ns(std::string_view what, std::string_view text);
 // Unix nanoseconds as whole seconds (rounded down, also before 1970) and 0..999999999 ns.
 struct UnixTime {
   std::int64_t secs;
   std::int64_t ns;
 };
-UnixTime split_unix_ns(std::int64_t unix_ns);
+[[nodiscard]] UnixTime split_unix_ns(std::int64_t unix_ns);
 // Appends ".<ns>" without trailing zeros (".5", ".000000001"); nothing when ns is 0.
 void append_fraction(std::string& out, std::int64_t ns);
 

@@ -17,12 +17,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 
 #include <tl/expected.hpp>
 
+#include "telemetry/error.hpp"
 #include "telemetry/storage/store.hpp"
 
 namespace rm::telemetry {
@@ -50,8 +50,6 @@ struct BrokerOptions {
   // Accepted sample timestamps: from `min_timestamp_ns` to now + `max_future`.
   std::int64_t min_timestamp_ns = 0;
   std::chrono::nanoseconds max_future = std::chrono::hours(24);
-  // Called with the time from receiving a PUBLISH to queueing its ACK, in seconds.
-  std::function<void(double)> ack_observer;
 };
 
 struct BrokerStats {
@@ -67,8 +65,9 @@ class BrokerServer {
   ~BrokerServer();
   BrokerServer(const BrokerServer&) = delete;
   BrokerServer& operator=(const BrokerServer&) = delete;
-  // Binds and starts the I/O threads; returns the bound port.
-  [[nodiscard]] tl::expected<std::uint16_t, std::string> start();
+  // Binds and starts the I/O threads; returns the bound port. Errors: invalid_argument (a bad
+  // bind address), io (the port cannot be bound), naming the address and what to do.
+  [[nodiscard]] Result<std::uint16_t> start();
   // Graceful stop: close the listener, stop reading new frames, wait (up to the timeout) for
   // every submitted batch to be acknowledged, then close connections and join the threads.
   void stop(std::chrono::milliseconds drain_timeout = std::chrono::milliseconds(10000));

@@ -21,6 +21,7 @@
 
 #include <tl/expected.hpp>
 
+#include "telemetry/error.hpp"
 #include "telemetry/model.hpp"
 
 namespace rm::telemetry {
@@ -46,6 +47,8 @@ class CsvParser {
   void end_record(std::vector<CsvRecord>& out);
   void append(char c);
   void consume(char c, std::vector<CsvRecord>& out);
+  // ',' ends the field, '\n' and '\r' the record (outside quotes); false for any other byte.
+  bool separator(char c, std::vector<CsvRecord>& out);
 
   std::size_t max_record_;
   State state_ = State::field_start;
@@ -77,23 +80,19 @@ struct CsvStats {
   std::vector<CsvBadRow> bad;  // the first 100 bad rows, for reports and tests
 };
 
-struct CsvError {
-  std::string message;  // names the file/column and what to do
-};
-
 class TelemetryCsvReader {
  public:
   explicit TelemetryCsvReader(std::string source_name = "<csv>");
-  // Parses `chunk`; complete rows are appended to `out`. Fails only for a header that matches
-  // neither format (the message lists the expected columns).
-  tl::expected<void, CsvError> feed(std::string_view chunk, std::vector<CsvRow>& out);
-  tl::expected<void, CsvError> finish(std::vector<CsvRow>& out);
+  // Parses `chunk`; complete rows are appended to `out`. Fails (invalid_argument) only for a
+  // header that matches neither format (the message lists the expected columns).
+  [[nodiscard]] Status feed(std::string_view chunk, std::vector<CsvRow>& out);
+  [[nodiscard]] Status finish(std::vector<CsvRow>& out);
   const CsvStats& stats() const { return stats_; }
   CsvFormat format() const { return format_; }
 
  private:
-  tl::expected<void, CsvError> handle(std::vector<CsvRecord>& recs, std::vector<CsvRow>& out);
-  tl::expected<void, CsvError> header(const CsvRecord& rec);
+  [[nodiscard]] Status handle(std::vector<CsvRecord>& recs, std::vector<CsvRow>& out);
+  [[nodiscard]] Status header(const CsvRecord& rec);
   void row(const CsvRecord& rec, std::vector<CsvRow>& out);
   void bad(std::size_t line, std::string reason);
 
@@ -110,9 +109,10 @@ class TelemetryCsvReader {
   CsvStats stats_;
 };
 
-// Reads a whole file. Errors: unreadable file, unusable header.
-tl::expected<std::vector<CsvRow>, CsvError> read_telemetry_csv(const std::string& path,
-                                                               CsvStats* stats = nullptr);
+// Reads a whole file. Errors: not_found/io (the file cannot be opened or read),
+// invalid_argument (an unusable header, an empty file), naming the file and what to do.
+[[nodiscard]] Result<std::vector<CsvRow>> read_telemetry_csv(const std::string& path,
+                                                             CsvStats* stats = nullptr);
 
 // Parses DCGM's labels_raw (`k="v",k2="v2"`, backslash escapes inside values). Malformed
 // trailing input is ignored; what parsed before it is kept.

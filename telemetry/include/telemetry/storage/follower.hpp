@@ -18,6 +18,10 @@
 
 #include "telemetry/storage/index.hpp"
 
+namespace rm::core::metrics {
+class Registry;
+}
+
 namespace rm::telemetry {
 
 struct FollowerOptions {
@@ -44,11 +48,15 @@ class DataDirFollower final : public TelemetryView {
   std::size_t collectors() const;
   std::uint64_t records_read() const;
   std::uint64_t rebuilds() const;  // times the index was rebuilt after falling behind
+  // Registers api_gateway_gpus, api_gateway_follower_records_read and
+  // api_gateway_follower_rebuilds_total on `r`; the callbacks keep `follower` alive.
+  static void register_metrics(const std::shared_ptr<const DataDirFollower>& follower,
+                               core::metrics::Registry& r);
 
   std::vector<GpuSummary> gpus() const override;
   std::optional<GpuSummary> gpu(const std::string& id) const override;
   std::vector<HostSummary> hosts() const override;
-  tl::expected<TelemetryPage, QueryError> query(const TelemetryQuery& q) const override;
+  [[nodiscard]] tl::expected<TelemetryPage, QueryError> query(const TelemetryQuery& q) const override;
   std::vector<Point> latest(const std::string& gpu_id) const override;
   std::vector<std::vector<SeriesSample>> samples(const std::string& gpu_id,
                                                  const std::vector<std::string>& metrics,

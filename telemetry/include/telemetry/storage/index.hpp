@@ -94,7 +94,7 @@ class Index final : public TelemetryView {
   std::vector<GpuSummary> gpus() const override;
   std::optional<GpuSummary> gpu(const std::string& id) const override;
   std::vector<HostSummary> hosts() const override;
-  tl::expected<TelemetryPage, QueryError> query(const TelemetryQuery& q) const override;
+  [[nodiscard]] tl::expected<TelemetryPage, QueryError> query(const TelemetryQuery& q) const override;
   std::vector<Point> latest(const std::string& gpu_id) const override;
   std::vector<std::vector<SeriesSample>> samples(const std::string& gpu_id,
                                                  const std::vector<std::string>& metrics,

@@ -66,7 +66,7 @@ class TelemetryView {
   virtual std::optional<GpuSummary> gpu(const std::string& id) const = 0;
   virtual std::vector<HostSummary> hosts() const = 0;  // sorted by hostname
   // Errors: unknown GPU, malformed cursor. An empty page is not an error.
-  virtual tl::expected<TelemetryPage, QueryError> query(const TelemetryQuery& q) const = 0;
+  [[nodiscard]] virtual tl::expected<TelemetryPage, QueryError> query(const TelemetryQuery& q) const = 0;
   // Newest value of every metric of a GPU (empty when unknown).
   virtual std::vector<Point> latest(const std::string& gpu_id) const = 0;
   // The retained samples of each of `metrics` of one GPU with start_ns <= t <= end_ns, one

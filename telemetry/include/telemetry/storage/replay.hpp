@@ -64,9 +64,9 @@ class ReplayState {
 };
 
 // Loads checkpoint file `path` into `state`. Fails on any bad record, a missing end marker or
-// an end marker whose record count does not match.
-[[nodiscard]] tl::expected<void, std::string> load_checkpoint(const std::filesystem::path& path,
-                                                              ReplayState& state);
+// an end marker whose record count does not match (corrupt), or when it cannot be read
+// (io, not_found). The message names the file and the offset.
+[[nodiscard]] Status load_checkpoint(const std::filesystem::path& path, ReplayState& state);
 
 // The outcome of replaying (part of) one segment.
 struct SegmentReplay {

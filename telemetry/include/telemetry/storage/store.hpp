@@ -39,7 +39,8 @@
 
 namespace rm::core::metrics {
 class Registry;
-}
+class Histogram;
+}  // namespace rm::core::metrics
 
 namespace rm::telemetry {
 
@@ -63,8 +64,9 @@ struct StoreOptions {
   // second next to the WAL and make followers rebuild each time. The WAL then holds up to this
   // much more data; segments are still deleted only once a durable checkpoint covers them.
   std::chrono::milliseconds min_checkpoint_spacing{3000};
-  // Called on the syncer thread after each round of fdatasyncs with its duration in seconds
-  // (metrics), before the batches it covered are acknowledged.
+  // Called on the syncer thread after each round of fdatasyncs with its duration in seconds,
+  // before the batches it covered are acknowledged (a hook for tests; the store's own
+  // telemetry_collector_fsync_seconds histogram is registered by register_metrics).
   std::function<void(double)> fsync_observer;
   // After a write error (ENOSPC, EIO) the store is unavailable: it refuses batches and retries
   // this often, resuming once the file system has `resume_free_bytes` free and a fresh segment
@@ -146,21 +148,20 @@ class Store {
     Batch batch;
     Callback cb;
   };
-  tl::expected<void, StoreError> recover();
+  [[nodiscard]] tl::expected<void, StoreError> recover();
   void adopt_spare();
   struct SegmentFile;
   struct Commit;
   // Makes segment `n` the one the writer appends to: the pre-created spare renamed (or, when
   // none is ready, a segment created here); `prev` (segment, length) goes into its
   // segment_start record.
-  tl::expected<void, StoreError> open_segment(std::uint64_t n,
-                                              std::optional<std::pair<std::uint64_t, std::size_t>> prev,
-                                              bool use_spare = true);
+  [[nodiscard]] tl::expected<void, StoreError> open_segment(
+      std::uint64_t n, std::optional<std::pair<std::uint64_t, std::size_t>> prev, bool use_spare = true);
   // Writes the buffer to the current segment; the bytes become part of `c`'s fdatasync.
-  tl::expected<void, StoreError> write_buffer(Commit& c);
+  [[nodiscard]] tl::expected<void, StoreError> write_buffer(Commit& c);
   // Rolls to the next segment in the middle of group `c` (`c` null: between groups, with
   // nothing in flight).
-  tl::expected<void, StoreError> rotate(Commit* c);
+  [[nodiscard]] tl::expected<void, StoreError> rotate(Commit* c);
   // Waits until every written group is synced and acknowledged (or its sync failed, which is
   // then handled). Writer thread, writer_mu_ held.
   void drain();
@@ -169,10 +170,10 @@ class Store {
   // index's chunk pointers (Index::share), no sample is copied. With `sync` false the file is
   // encoded, written, synced, renamed and old segments retired on a background thread, so
   // ingest is stalled by neither the encoding nor the I/O.
-  tl::expected<void, StoreError> write_checkpoint_locked(bool sync);
+  [[nodiscard]] tl::expected<void, StoreError> write_checkpoint_locked(bool sync);
   void join_checkpoint_thread();
   struct CheckpointInput;
-  tl::expected<void, StoreError> persist_checkpoint(const CheckpointInput& in);
+  [[nodiscard]] tl::expected<void, StoreError> persist_checkpoint(const CheckpointInput& in);
   void run();
   void sync_loop();
   void spare_loop();
@@ -201,12 +202,14 @@ class Store {
   void rollback(const Undo& undo);
   void become_unavailable(const StoreError& e);
   void try_resume();
-  tl::expected<void, StoreError> lock_dir();
+  [[nodiscard]] tl::expected<void, StoreError> lock_dir();
 
   StoreOptions opts_;
   std::filesystem::path wal_dir_;
   std::shared_ptr<Index> index_;
   StoreStats stats_;
+  // telemetry_collector_fsync_seconds once register_metrics ran (the syncer reads it).
+  mutable std::atomic<core::metrics::Histogram*> fsync_seconds_{nullptr};
   RecoveryReport recovery_;
 
   // Writer-thread state.

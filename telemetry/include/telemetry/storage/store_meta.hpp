@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include <tl/expected.hpp>
+#include "telemetry/error.hpp"
 
 namespace rm::telemetry {
 
@@ -20,8 +20,8 @@ struct StoreMeta {
 
 inline constexpr const char* kStoreMetaFile = "STORE";
 
-[[nodiscard]] tl::expected<void, std::string> write_store_meta(const std::filesystem::path& dir,
-                                                               const StoreMeta& meta);
+// Errors: io, naming the file and errno's text.
+[[nodiscard]] Status write_store_meta(const std::filesystem::path& dir, const StoreMeta& meta);
 // nullopt when the file is missing (a store written before it existed) or malformed.
 [[nodiscard]] std::optional<StoreMeta> read_store_meta(const std::filesystem::path& dir);
 

@@ -21,6 +21,8 @@
 
 #include <tl/expected.hpp>
 
+#include "telemetry/error.hpp"
+
 namespace rm::telemetry {
 
 inline constexpr std::string_view kSegmentMagic{"RMWAL\0\0\1", 8};
@@ -64,7 +66,8 @@ inline constexpr std::string_view kSpareSegment = "next.spare";
 std::vector<std::uint64_t> list_segments(const std::filesystem::path& wal_dir);
 // checkpoint.<N> files in dir, newest first (".tmp" excluded).
 std::vector<std::uint64_t> list_checkpoints(const std::filesystem::path& dir);
-tl::expected<std::string, std::string> read_file(const std::filesystem::path& p);
+// The whole file. Errors: not_found (it does not exist), io (open or read failed), naming it.
+[[nodiscard]] Result<std::string> read_file(const std::filesystem::path& p);
 
 // Named fault-injection points for crash tests. arm("wal.short_write") makes the next hit of
 // that point fail; points are checked only where the code calls fault_hit().

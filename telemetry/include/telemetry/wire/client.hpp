@@ -52,7 +52,7 @@ class BrokerClient {
   void close();
 
  private:
-  tl::expected<std::optional<Frame>, ClientError> read_frame(std::chrono::milliseconds timeout);
+  [[nodiscard]] tl::expected<std::optional<Frame>, ClientError> read_frame(std::chrono::milliseconds timeout);
   int fd_ = -1;
   FrameDecoder decoder_;
   PublishEncoder encoder_;
@@ -101,8 +101,8 @@ class ReliablePublisher {
     bool ever_sent = false;  // on any connection (a resend is counted)
   };
   bool cancelled() const { return opts_.cancel && opts_.cancel->load(); }
-  tl::expected<void, ClientError> ensure_connected();
-  tl::expected<void, ClientError> pump(std::chrono::milliseconds wait);
+  [[nodiscard]] tl::expected<void, ClientError> ensure_connected();
+  [[nodiscard]] tl::expected<void, ClientError> pump(std::chrono::milliseconds wait);
   void drop_connection(const std::string& why);
   // Sleeps the current backoff with jitter (uniform in [backoff/2, backoff]) and doubles it.
   void back_off(const std::string& why);

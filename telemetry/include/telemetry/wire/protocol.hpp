@@ -63,7 +63,7 @@ class FrameDecoder {
   void feed(std::string_view bytes) { buf_.append(bytes); }
   // The next complete frame, nullopt if more bytes are needed, or an error (after which the
   // stream is unusable).
-  tl::expected<std::optional<Frame>, ProtocolError> next();
+  [[nodiscard]] tl::expected<std::optional<Frame>, ProtocolError> next();
   std::size_t buffered() const { return buf_.size() - pos_; }
   void set_max_frame(std::size_t max_frame) { max_frame_ = max_frame; }
 
@@ -94,10 +94,10 @@ void encode_hello(std::string& out, const Hello& h);
 void encode_ack(std::string& out, const Ack& a);
 void encode_credit(std::string& out, std::uint32_t grant);
 void encode_error(std::string& out, const ErrorFrame& e);
-tl::expected<Hello, ProtocolError> decode_hello(std::string_view payload);
-tl::expected<Ack, ProtocolError> decode_ack(std::string_view payload);
-tl::expected<std::uint32_t, ProtocolError> decode_credit(std::string_view payload);
-tl::expected<ErrorFrame, ProtocolError> decode_error(std::string_view payload);
+[[nodiscard]] tl::expected<Hello, ProtocolError> decode_hello(std::string_view payload);
+[[nodiscard]] tl::expected<Ack, ProtocolError> decode_ack(std::string_view payload);
+[[nodiscard]] tl::expected<std::uint32_t, ProtocolError> decode_credit(std::string_view payload);
+[[nodiscard]] tl::expected<ErrorFrame, ProtocolError> decode_error(std::string_view payload);
 
 // A decoded PUBLISH: self-contained (GPU and metric refs index this batch's own tables).
 struct Batch {
@@ -138,7 +138,8 @@ class PublishEncoder {
 // Broker side: the per-connection tables the encoder's defs build up.
 class PublishDecoder {
  public:
-  tl::expected<Batch, ProtocolError> decode(std::string_view payload, const std::string& producer);
+  [[nodiscard]] tl::expected<Batch, ProtocolError> decode(std::string_view payload,
+                                                          const std::string& producer);
 
  private:
   std::vector<std::shared_ptr<const GpuInfo>> gpus_;

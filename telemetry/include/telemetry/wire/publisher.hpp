@@ -13,6 +13,7 @@
 
 #include <tl/expected.hpp>
 
+#include "telemetry/error.hpp"
 #include "telemetry/ingest/streamer.hpp"
 #include "telemetry/wire/client.hpp"
 
@@ -41,7 +42,8 @@ class BatchPublisher {
 using PublisherFactory = std::function<std::unique_ptr<BatchPublisher>(
     const std::string& producer, const std::atomic<bool>* cancel, BatchPublisher::OnAck on_ack)>;
 
-// For cfg.nats: connects to NATS and creates/checks the streams first (errors name the cause).
-[[nodiscard]] tl::expected<PublisherFactory, std::string> make_publisher_factory(const StreamerConfig& cfg);
+// For cfg.nats: connects to NATS and creates/checks the streams first (errors: unavailable,
+// the message naming the servers and the cause).
+[[nodiscard]] Result<PublisherFactory> make_publisher_factory(const StreamerConfig& cfg);
 
 }  // namespace rm::telemetry

@@ -31,8 +31,9 @@ struct Error {
 
 [[nodiscard]] tl::expected<ExprPtr, Error> parse(std::string_view query);
 
-// Parses a Prometheus duration ("5m", "1h30m", "250ms"); used by the HTTP API for `step`.
-[[nodiscard]] tl::expected<std::int64_t, std::string> parse_duration(std::string_view text);
+// Parses a Prometheus duration ("5m", "1h30m", "250ms") into milliseconds; used by the HTTP
+// API for `step`. Errors: ErrorCode::parse, the message quoting the text.
+[[nodiscard]] tl::expected<std::int64_t, Error> parse_duration(std::string_view text);
 
 // The functions this engine evaluates, and the kinds of their arguments.
 struct FunctionInfo {
