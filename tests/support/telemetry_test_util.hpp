@@ -1,9 +1,11 @@
 #pragma once
 // Helpers shared by the telemetry unit and integration tests: temp directories and batches with
 // known contents.
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 
 #include <fmt/format.h>
@@ -40,6 +42,20 @@ inline Batch make_batch(const std::string& producer, std::uint64_t seq, const st
         {0, 0, base + static_cast<std::int64_t>(k), static_cast<double>(base) + static_cast<double>(k)});
   }
   return b;
+}
+
+// The line of metric `name` (with or without labels) in a Prometheus text exposition, or empty.
+inline std::string metric_line(const std::string& exposition, const std::string& name) {
+  std::istringstream in(exposition);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name + " ", 0) == 0 || line.rfind(name + "{", 0) == 0) return line;
+  }
+  return {};
+}
+inline double metric_value(const std::string& exposition, const std::string& name) {
+  const auto line = metric_line(exposition, name);
+  if (line.empty()) return -1;
+  return std::strtod(line.substr(line.rfind(' ') + 1).c_str(), nullptr);
 }
 
 }  // namespace rm::telemetry::test

@@ -213,6 +213,17 @@ NatsFeedStatus NatsFeed::status() const {
   return s;
 }
 
+void NatsFeed::register_metrics(const std::shared_ptr<const NatsFeed>& feed, core::metrics::Registry& r) {
+  r.gauge_callback("api_gateway_gpus", "GPUs with data visible to the gateway.",
+                   [feed] { return static_cast<double>(feed->gpus().size()); });
+  r.gauge_callback("api_gateway_stream_messages_applied", "Applied-stream messages in the index.",
+                   [feed] { return static_cast<double>(feed->stats().messages); });
+  r.gauge_callback("api_gateway_stream_last_seq", "Sequence of the newest applied-stream message applied.",
+                   [feed] { return static_cast<double>(feed->stats().last_seq); });
+  r.gauge_callback("api_gateway_nats_connected", "1 while connected to a NATS server.",
+                   [feed] { return feed->status().state == "connected" ? 1.0 : 0.0; });
+}
+
 std::optional<std::string> NatsFeed::not_ready() const {
   const NatsFeedStatus s = status();
   const auto& cfg = impl_->cfg;

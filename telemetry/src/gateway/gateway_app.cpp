@@ -104,15 +104,7 @@ struct DataSource {
 [[nodiscard]] Result<DataSource> open_nats_feed(const GatewayConfig& cfg, core::metrics::Registry& registry) {
   std::shared_ptr<NatsFeed> feed = NatsFeed::start(
       *cfg.nats, {.max_entries = cfg.max_entries, .retention_ns = cfg.retention_ns, .name = "api-gateway"});
-  registry.gauge_callback("api_gateway_gpus", "GPUs with data visible to the gateway.",
-                          [feed] { return static_cast<double>(feed->gpus().size()); });
-  registry.gauge_callback("api_gateway_stream_messages_applied", "Applied-stream messages in the index.",
-                          [feed] { return static_cast<double>(feed->stats().messages); });
-  registry.gauge_callback("api_gateway_stream_last_seq",
-                          "Sequence of the newest applied-stream message applied.",
-                          [feed] { return static_cast<double>(feed->stats().last_seq); });
-  registry.gauge_callback("api_gateway_nats_connected", "1 while connected to a NATS server.",
-                          [feed] { return feed->status().state == "connected" ? 1.0 : 0.0; });
+  NatsFeed::register_metrics(feed, registry);
   DataSource src;
   src.view = feed;
   src.not_ready = [feed] { return feed->not_ready(); };

@@ -122,6 +122,17 @@ TEST(ClusterGateway, a_new_gateway_says_ready_only_when_it_holds_everything_the_
   const auto h = get_json(gw2.port, "/health");
   EXPECT_EQ(json_u64(h.at("nats").at("lag")), 0u);
   EXPECT_EQ(json_u64(h.at("nats").at("applied_seq")), json_u64(h.at("nats").at("stream_last_seq")));
+  // The feed's own gauges on the metrics port agree with /health and the API.
+  auto m = rm::core::http::get("127.0.0.1", gw2.metrics, "/metrics", 5s);
+  ASSERT_TRUE(m) << m.error();
+  EXPECT_EQ(metric_value(m->body, "api_gateway_nats_connected"), 1.0) << m->body;
+  EXPECT_EQ(metric_value(m->body, "api_gateway_stream_last_seq"),
+            static_cast<double>(json_u64(h.at("nats").at("applied_seq"))))
+      << m->body;
+  EXPECT_GT(metric_value(m->body, "api_gateway_stream_messages_applied"), 0) << m->body;
+  EXPECT_EQ(metric_value(m->body, "api_gateway_gpus"),
+            static_cast<double>(get_json(gw2.port, "/api/v1/gpus").at("gpus").as_array().size()))
+      << m->body;
 }
 
 TEST(ClusterGateway, RETENTION_keeps_per_gpu_only_the_samples_recent_in_data_time) {

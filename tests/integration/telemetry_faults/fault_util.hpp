@@ -25,6 +25,7 @@
 #include <gtest/gtest.h>
 
 #include "core/http_client.hpp"
+#include "support/telemetry_test_util.hpp"
 #include "telemetry/storage/store.hpp"
 #include "telemetry/wire/client.hpp"
 #include "telemetry/wire/protocol.hpp"
@@ -219,17 +220,7 @@ inline std::multiset<std::int64_t> stored_timestamps(const fs::path& dir, const 
   return out;
 }
 
-inline std::string metric_line(const std::string& exposition, const std::string& name) {
-  std::istringstream in(exposition);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(name + " ", 0) == 0 || line.rfind(name + "{", 0) == 0) return line;
-  }
-  return {};
-}
-inline double metric_value(const std::string& exposition, const std::string& name) {
-  const auto line = metric_line(exposition, name);
-  if (line.empty()) return -1;
-  return std::strtod(line.substr(line.rfind(' ') + 1).c_str(), nullptr);
-}
+using test::metric_line;
+using test::metric_value;
 
 }  // namespace rm::telemetry::faults

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "core/metrics.hpp"
 #include "telemetry/cluster/nats.hpp"
 #include "telemetry/storage/index.hpp"
 
@@ -56,6 +57,9 @@ class NatsFeed final : public TelemetryView {
   NatsFeedStatus status() const;
   // Why the gateway should not receive traffic yet (unreachable, catching up), or nullopt.
   std::optional<std::string> not_ready() const;
+  // Registers api_gateway_gpus, api_gateway_stream_messages_applied, api_gateway_stream_last_seq
+  // and api_gateway_nats_connected on `r`; the callbacks keep `feed` alive.
+  static void register_metrics(const std::shared_ptr<const NatsFeed>& feed, core::metrics::Registry& r);
 
   std::vector<GpuSummary> gpus() const override { return index_->gpus(); }
   std::optional<GpuSummary> gpu(const std::string& id) const override { return index_->gpu(id); }
