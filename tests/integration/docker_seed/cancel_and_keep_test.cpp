@@ -1,0 +1,100 @@
+// The seed's Ctrl-C and debugging promises at the start-up steps the other stories do not
+// reach (label docker): a cancel while the base image is being pulled from a registry that
+// never answers.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "docker/image_builder.hpp"
+#include "runtime/manifest.hpp"
+#include "seed_fixture.hpp"
+#include "support/silent_server.hpp"
+
+using namespace rm::test::seed;
+
+namespace {
+
+std::chrono::milliseconds since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+}
+
+}  // namespace
+
+TEST_F(DockerSeedTest,
+       cancelling_a_session_while_its_base_image_pull_hangs_ends_the_start_up_and_leaves_nothing_behind) {
+  // A registry on 127.0.0.1 (dockerd pulls from loopback over plain HTTP without configuration)
+  // that accepts connections and never answers: the daemon's pull hangs in its TLS handshake
+  // and then in plain HTTP (about 25 s in all before it gives up), so the pull is provably under
+  // way when the session is cancelled.
+  auto registry = std::make_unique<rm::test::SilentServer>();
+  ASSERT_TRUE(registry->ok());
+  const std::string base = fmt::format("127.0.0.1:{}/python:3.11-slim", registry->port());
+  const std::string node = unique("pulling");
+  const std::string yaml = fmt::format(R"(version: v1
+nodes:
+  - id: {}
+    node_type: Echo
+    docker:
+      base_image: "{}"
+      python_version: "3.11"
+      resource_limits: {{memory_mb: 256, cpu_cores: 1.0}}
+connections:
+  - {{from: audio_source, to: {}}}
+)",
+                                       node, base, node);
+  auto path = write_manifest("pulling.yaml", yaml);
+  auto m = Manifest::from_file(path);
+  ASSERT_TRUE(m) << m.error().to_string();
+  const auto node_image = rm::docker::image_tag(m->nodes().at(0).docker.value());
+  PipelineExecutor exec(std::move(*m));
+  auto session = exec.start_session();
+  ASSERT_TRUE(session) << session.error().message;
+  for (int i = 0; i < 600 && registry->accepted() == 0; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_GT(registry->accepted(), 0) << "the daemon never reached the registry";
+  const int connections_at_cancel = registry->accepted();
+  const auto t0 = std::chrono::steady_clock::now();
+  (*session)->cancel();
+  auto st = (*session)->wait();
+  const auto took = since(t0);
+  ASSERT_FALSE(st) << "the pull cannot have finished: the registry never answers";
+  EXPECT_EQ(st.error().code, NodeErrorCode::cancelled) << st.error().message;
+  std::printf("cancel during the pull -> session ended in %lld ms\n", static_cast<long long>(took.count()));
+  // Far below the ~25 s after which the daemon gives the pull up by itself.
+  EXPECT_LT(took, 1500ms);
+  EXPECT_TRUE(containers_of_node(node).empty());
+  auto base_info = client_->image_inspect(base);
+  ASSERT_TRUE(base_info) << base_info.error().message;
+  EXPECT_FALSE(*base_info) << "no (partial) base image " << base;
+  auto built = client_->image_inspect(node_image);
+  ASSERT_TRUE(built) << built.error().message;
+  EXPECT_FALSE(*built) << "no node image " << node_image;
+  // The daemon dropped the pull too: it closes its connection when its TLS handshake times out
+  // (10 s) and, the pull being cancelled, does not retry over plain HTTP as a wanted pull does.
+  for (int i = 0; i < 200 && registry->open() > 0; ++i) std::this_thread::sleep_for(100ms);
+  std::this_thread::sleep_for(1s);  // a retry would connect right after that close
+  EXPECT_EQ(registry->open(), 0);
+  EXPECT_EQ(registry->accepted(), connections_at_cancel) << "the daemon went on pulling after the cancel";
+
+  // The next run finds no half-pulled state: it pulls again and, the registry now gone, fails
+  // with the pull's reason and the ways out.
+  registry.reset();
+  auto m2 = Manifest::from_file(path);
+  ASSERT_TRUE(m2) << m2.error().to_string();
+  PipelineExecutor exec2(std::move(*m2));
+  auto again = exec2.start_session();
+  ASSERT_TRUE(again) << again.error().message;
+  auto st2 = (*again)->wait();
+  ASSERT_FALSE(st2);
+  EXPECT_EQ(st2.error().code, NodeErrorCode::init_failed) << st2.error().message;
+  EXPECT_NE(st2.error().message.find("pulling " + base + " failed"), std::string::npos)
+      << st2.error().message;
+  EXPECT_NE(st2.error().message.find("connection refused"), std::string::npos) << st2.error().message;
+  EXPECT_NE(st2.error().message.find("no local recipe"), std::string::npos) << st2.error().message;
+  EXPECT_TRUE(containers_of_node(node).empty());
+}
