@@ -1,16 +1,20 @@
 // The seed's Ctrl-C and debugging promises at the start-up steps the other stories do not
 // reach (label docker): a cancel while the base image is being pulled from a registry that
-// never answers.
+// never answers, and right after the node's container was created.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
 #include <fmt/format.h>
+#include <spdlog/sinks/base_sink.h>
 
+#include "core/log.hpp"
 #include "docker/image_builder.hpp"
 #include "runtime/manifest.hpp"
 #include "seed_fixture.hpp"
@@ -19,6 +23,60 @@
 using namespace rm::test::seed;
 
 namespace {
+
+// Collects the "docker" logger's lines (debug and up while installed); when a line contains
+// `trigger`, calls on_trigger on the logging thread itself, before that thread goes on.
+class TriggerSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
+ public:
+  TriggerSink(std::string trigger, std::function<void()> on_trigger)
+      : trigger_(std::move(trigger)), on_trigger_(std::move(on_trigger)) {}
+  std::string text() const {
+    std::lock_guard lock(mu_);
+    return text_;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    const std::string line(msg.payload.data(), msg.payload.size());
+    {
+      std::lock_guard lock(mu_);
+      text_ += line + "\n";
+    }
+    if (line.find(trigger_) != std::string::npos && !fired_.exchange(true)) on_trigger_();
+  }
+  void flush_() override {}
+
+ private:
+  std::string trigger_;
+  std::function<void()> on_trigger_;
+  std::atomic<bool> fired_{false};
+  mutable std::mutex mu_;  // base_sink's own mutex is a null_mutex: on_trigger_ may log
+  std::string text_;
+};
+
+// Installs a sink on the "docker" logger at debug level for its lifetime (no session of the
+// test may be logging when it is made or destroyed).
+class DockerLogTap {
+ public:
+  explicit DockerLogTap(std::shared_ptr<spdlog::sinks::sink> sink) : sink_(std::move(sink)) {
+    auto log = rm::core::logger("docker");
+    level_ = log->level();
+    log->sinks().push_back(sink_);
+    log->set_level(spdlog::level::debug);
+  }
+  ~DockerLogTap() {
+    auto log = rm::core::logger("docker");
+    log->set_level(level_);
+    auto& sinks = log->sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+  }
+  DockerLogTap(const DockerLogTap&) = delete;
+  DockerLogTap& operator=(const DockerLogTap&) = delete;
+
+ private:
+  std::shared_ptr<spdlog::sinks::sink> sink_;
+  spdlog::level::level_enum level_;
+};
 
 std::chrono::milliseconds since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
@@ -96,5 +154,49 @@ connections:
       << st2.error().message;
   EXPECT_NE(st2.error().message.find("connection refused"), std::string::npos) << st2.error().message;
   EXPECT_NE(st2.error().message.find("no local recipe"), std::string::npos) << st2.error().message;
+  EXPECT_TRUE(containers_of_node(node).empty());
+}
+
+TEST_F(DockerSeedTest,
+       cancelling_a_session_right_after_its_nodes_container_is_created_removes_the_container_unstarted) {
+  write_node("echo.py", R"PY(
+from remotemedia.nodes import MultiprocessNode
+class Echo(MultiprocessNode):
+    async def process(self, data):
+        yield data
+)PY");
+  const std::string node = unique("created");
+  auto path = write_manifest("created.yaml", fmt::format(R"(version: v1
+nodes:
+  - id: {}
+    node_type: Echo
+{}connections:
+  - {{from: audio_source, to: {}}}
+)",
+                                                         node, docker_block(), node));
+  auto m = Manifest::from_file(path);
+  ASSERT_TRUE(m) << m.error().to_string();
+  PipelineExecutor exec(std::move(*m));
+  // The cancel is issued on the node's start-up thread as it logs the create, i.e. after the
+  // daemon created the container and before it is started.
+  std::atomic<Session*> running{nullptr};
+  auto sink = std::make_shared<TriggerSink>("node " + node + ": created container", [&] {
+    for (int i = 0; i < 3000 && running.load() == nullptr; ++i) std::this_thread::sleep_for(10ms);
+    if (auto* s = running.load()) s->cancel();
+  });
+  std::optional<DockerLogTap> tap(std::in_place, sink);
+  auto session = exec.start_session();
+  ASSERT_TRUE(session) << session.error().message;
+  running = session->get();
+  auto st = (*session)->wait();
+  tap.reset();
+  const std::string log = sink->text();
+  ASSERT_NE(log.find("node " + node + ": created container"), std::string::npos)
+      << "the start-up never created the container\n"
+      << log;
+  ASSERT_FALSE(st) << "cancelled before its runner could start";
+  EXPECT_EQ(st.error().code, NodeErrorCode::cancelled) << st.error().message;
+  // NodeContainer::start logs the start of a container it started (debug, right after it).
+  EXPECT_EQ(log.find("node " + node + ": started container"), std::string::npos) << "never started\n" << log;
   EXPECT_TRUE(containers_of_node(node).empty());
 }
