@@ -138,15 +138,19 @@ DockerNodeOptions DockerNodeOptions::from_env(std::string node_id, std::string n
     core::logger("docker")->warn("RM_DOCKER_FALLBACK={} is not 'process' or 'error'; using error", fb);
   }
   o.share = core::env_bool("RM_DOCKER_SHARE", false).value_or(false);
-  const auto keep = core::env_string("RM_DOCKER_KEEP", "never");
-  if (keep == "on-failure") {
-    o.keep = KeepContainers::on_failure;
-  } else if (keep == "always") {
-    o.keep = KeepContainers::always;
-  } else if (keep != "never" && !keep.empty()) {
-    core::logger("docker")->warn("RM_DOCKER_KEEP={} is not never, on-failure or always; using never", keep);
-  }
+  o.keep = keep_containers_from_env().value_or(KeepContainers::never);  // make_docker_node rejects it
   return o;
+}
+
+Result<KeepContainers> keep_containers_from_env() {
+  const auto keep = core::env_string("RM_DOCKER_KEEP", "never");
+  if (keep == "never" || keep.empty()) return KeepContainers::never;
+  if (keep == "on-failure") return KeepContainers::on_failure;
+  if (keep == "always") return KeepContainers::always;
+  return docker_error(DockerErrorCode::invalid_argument,
+                      fmt::format("RM_DOCKER_KEEP='{}' is not a valid value: use never (the default), "
+                                  "on-failure or always",
+                                  keep));
 }
 
 struct DockerNode::Impl {

@@ -1,6 +1,7 @@
 // The seed's Ctrl-C and debugging promises at the start-up steps the other stories do not
 // reach (label docker): a cancel while the base image is being pulled from a registry that
-// never answers, and right after the node's container was created.
+// never answers, and right after the node's container was created; RM_DOCKER_KEEP=always after
+// a session that succeeded, and an RM_DOCKER_KEEP value that means nothing.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -16,6 +17,7 @@
 
 #include "core/log.hpp"
 #include "docker/image_builder.hpp"
+#include "media/audio_file.hpp"
 #include "runtime/manifest.hpp"
 #include "seed_fixture.hpp"
 #include "support/silent_server.hpp"
@@ -199,4 +201,70 @@ nodes:
   // NodeContainer::start logs the start of a container it started (debug, right after it).
   EXPECT_EQ(log.find("node " + node + ": started container"), std::string::npos) << "never started\n" << log;
   EXPECT_TRUE(containers_of_node(node).empty());
+}
+
+TEST_F(DockerSeedTest,
+       a_successful_run_with_rm_docker_keep_always_leaves_its_container_stopped_until_cleanup) {
+  write_node("echo.py", R"PY(
+from remotemedia.nodes import MultiprocessNode
+class Echo(MultiprocessNode):
+    async def process(self, data):
+        yield data
+)PY");
+  const std::string node = unique("keptok");
+  auto path = write_manifest("kept.yaml", fmt::format(R"(version: v1
+nodes:
+  - id: {}
+    node_type: Echo
+{}connections:
+  - {{from: audio_source, to: {}}}
+)",
+                                                      node, docker_block(), node));
+  const std::vector<float> samples(1600, 0.25f);
+  ASSERT_TRUE(rm::media::write_wav(work_ / "in.wav", samples, 16000, 1));
+  const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
+  auto [code, out] = run(fmt::format("env RM_DOCKER_KEEP=always {} run {} --input {}", cli, path.string(),
+                                     (work_ / "in.wav").string()));
+  EXPECT_EQ(code, 0) << out;
+  auto kept = containers_of_node(node);
+  ASSERT_EQ(kept.size(), 1u) << out;
+  kept_.push_back(kept[0].id);
+  EXPECT_EQ(kept[0].state, "exited");
+  EXPECT_NE(out.find("container " + kept[0].name + " kept (stopped, RM_DOCKER_KEEP)"), std::string::npos)
+      << out;
+  auto info = client_->container_inspect(kept[0].id);
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_FALSE(info->running);
+  EXPECT_EQ(info->exit_code, 0) << "the runner stopped cleanly at the session's end";
+  auto [ccode, cout_] = run(cli + " cleanup");
+  EXPECT_EQ(ccode, 0) << cout_;
+  EXPECT_NE(cout_.find(kept[0].name), std::string::npos) << cout_;
+  EXPECT_TRUE(containers_of_node(node).empty());
+}
+
+TEST_F(DockerSeedTest,
+       an_rm_docker_keep_value_that_means_nothing_is_an_error_naming_the_variable_and_its_values) {
+  const std::string node = unique("badkeep");
+  auto path = write_manifest("badkeep.yaml", fmt::format(R"(version: v1
+nodes:
+  - id: {}
+    node_type: Echo
+{}connections:
+  - {{from: audio_source, to: {}}}
+)",
+                                                         node, docker_block(), node));
+  const std::vector<float> samples(1600, 0.25f);
+  ASSERT_TRUE(rm::media::write_wav(work_ / "in.wav", samples, 16000, 1));
+  const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
+  // Also with --keep-containers: the flag never overrides what the variable says.
+  auto [code, out] = run(fmt::format("env RM_DOCKER_KEEP=on_failure {} run {} --keep-containers --input {}",
+                                     cli, path.string(), (work_ / "in.wav").string()));
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(
+      out.find("RM_DOCKER_KEEP='on_failure' is not a valid value: use never (the default), on-failure or "
+               "always"),
+      std::string::npos)
+      << out;
+  EXPECT_EQ(count(out, "RM_DOCKER_KEEP='on_failure'"), 1u) << "said once\n" << out;
+  EXPECT_TRUE(containers_of_node(node).empty()) << "the session never started";
 }
