@@ -17,7 +17,6 @@
 
 #include "core/log.hpp"
 #include "docker/image_builder.hpp"
-#include "media/audio_file.hpp"
 #include "runtime/manifest.hpp"
 #include "seed_fixture.hpp"
 #include "support/silent_server.hpp"
@@ -161,21 +160,9 @@ connections:
 
 TEST_F(DockerSeedTest,
        cancelling_a_session_right_after_its_nodes_container_is_created_removes_the_container_unstarted) {
-  write_node("echo.py", R"PY(
-from remotemedia.nodes import MultiprocessNode
-class Echo(MultiprocessNode):
-    async def process(self, data):
-        yield data
-)PY");
+  write_echo_node();
   const std::string node = unique("created");
-  auto path = write_manifest("created.yaml", fmt::format(R"(version: v1
-nodes:
-  - id: {}
-    node_type: Echo
-{}connections:
-  - {{from: audio_source, to: {}}}
-)",
-                                                         node, docker_block(), node));
+  auto path = one_node_manifest("created", node, "Echo");
   auto m = Manifest::from_file(path);
   ASSERT_TRUE(m) << m.error().to_string();
   PipelineExecutor exec(std::move(*m));
@@ -205,26 +192,13 @@ nodes:
 
 TEST_F(DockerSeedTest,
        a_successful_run_with_rm_docker_keep_always_leaves_its_container_stopped_until_cleanup) {
-  write_node("echo.py", R"PY(
-from remotemedia.nodes import MultiprocessNode
-class Echo(MultiprocessNode):
-    async def process(self, data):
-        yield data
-)PY");
+  write_echo_node();
   const std::string node = unique("keptok");
-  auto path = write_manifest("kept.yaml", fmt::format(R"(version: v1
-nodes:
-  - id: {}
-    node_type: Echo
-{}connections:
-  - {{from: audio_source, to: {}}}
-)",
-                                                      node, docker_block(), node));
-  const std::vector<float> samples(1600, 0.25f);
-  ASSERT_TRUE(rm::media::write_wav(work_ / "in.wav", samples, 16000, 1));
-  const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
-  auto [code, out] = run(fmt::format("env RM_DOCKER_KEEP=always {} run {} --input {}", cli, path.string(),
-                                     (work_ / "in.wav").string()));
+  auto path = one_node_manifest("kept", node, "Echo");
+  const auto wav = input_wav();
+  const std::string cli = remotemedia_cli();
+  auto [code, out] =
+      run(fmt::format("env RM_DOCKER_KEEP=always {} run {} --input {}", cli, path.string(), wav.string()));
   EXPECT_EQ(code, 0) << out;
   auto kept = containers_of_node(node);
   ASSERT_EQ(kept.size(), 1u) << out;
@@ -245,20 +219,12 @@ nodes:
 TEST_F(DockerSeedTest,
        an_rm_docker_keep_value_that_means_nothing_is_an_error_naming_the_variable_and_its_values) {
   const std::string node = unique("badkeep");
-  auto path = write_manifest("badkeep.yaml", fmt::format(R"(version: v1
-nodes:
-  - id: {}
-    node_type: Echo
-{}connections:
-  - {{from: audio_source, to: {}}}
-)",
-                                                         node, docker_block(), node));
-  const std::vector<float> samples(1600, 0.25f);
-  ASSERT_TRUE(rm::media::write_wav(work_ / "in.wav", samples, 16000, 1));
-  const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
+  auto path = one_node_manifest("badkeep", node, "Echo");
+  const auto wav = input_wav();
+  const std::string cli = remotemedia_cli();
   // Also with --keep-containers: the flag never overrides what the variable says.
   auto [code, out] = run(fmt::format("env RM_DOCKER_KEEP=on_failure {} run {} --keep-containers --input {}",
-                                     cli, path.string(), (work_ / "in.wav").string()));
+                                     cli, path.string(), wav.string()));
   EXPECT_EQ(code, 1) << out;
   EXPECT_NE(
       out.find("RM_DOCKER_KEEP='on_failure' is not a valid value: use never (the default), on-failure or "

@@ -22,7 +22,6 @@
 #include "docker/container_manager.hpp"
 #include "docker/docker_node.hpp"
 #include "docker/image_builder.hpp"
-#include "media/audio_file.hpp"
 #include "runtime/executor.hpp"
 #include "runtime/manifest.hpp"
 #include "seed_fixture.hpp"
@@ -79,14 +78,7 @@ class Stuck(MultiprocessNode):
         yield data
 )PY");
   const std::string node = unique("stuck");
-  auto path = write_manifest("stuck.yaml", fmt::format(R"(version: v1
-nodes:
-  - id: {}
-    node_type: Stuck
-{}connections:
-  - {{from: audio_source, to: {}}}
-)",
-                                                       node, docker_block(), node));
+  auto path = one_node_manifest("stuck", node, "Stuck");
   ::setenv("RM_DOCKER_INIT_TIMEOUT_MS", "300000", 1);
   auto m = Manifest::from_file(path);
   ASSERT_TRUE(m) << m.error().to_string();
@@ -213,20 +205,12 @@ class Faulty(MultiprocessNode):
         yield data
 )PY");
   const std::string node = unique("faulty");
-  auto path = write_manifest("faulty.yaml", fmt::format(R"(version: v1
-nodes:
-  - id: {}
-    node_type: Faulty
-{}connections:
-  - {{from: audio_source, to: {}}}
-)",
-                                                        node, docker_block(), node));
-  const std::vector<float> samples(1600, 0.25f);
-  ASSERT_TRUE(rm::media::write_wav(work_ / "in.wav", samples, 16000, 1));
-  const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
+  auto path = one_node_manifest("faulty", node, "Faulty");
+  const auto wav = input_wav();
+  const std::string cli = remotemedia_cli();
   // The seed's flag (it sets RM_DOCKER_KEEP=on-failure for the session when that is unset).
   auto [code, out] = run(fmt::format("env -u RM_DOCKER_KEEP {} run {} --keep-containers --input {}", cli,
-                                     path.string(), (work_ / "in.wav").string()));
+                                     path.string(), wav.string()));
   EXPECT_EQ(code, 1) << out;
   EXPECT_NE(out.find("bad chunk at 0"), std::string::npos) << out;
   // The traceback is in the log once (the runner's stderr), not once per layer.
@@ -254,22 +238,10 @@ nodes:
 }
 
 TEST_F(DockerSeedTest, shell_starts_the_nodes_container_as_a_session_would_and_removes_it_after) {
-  write_node("echo.py", R"PY(
-from remotemedia.nodes import MultiprocessNode
-class Echo(MultiprocessNode):
-    async def process(self, data):
-        yield data
-)PY");
+  write_echo_node();
   const std::string node = unique("shelled");
-  auto path = write_manifest("shell.yaml", fmt::format(R"(version: v1
-nodes:
-  - id: {}
-    node_type: Echo
-{}connections:
-  - {{from: audio_source, to: {}}}
-)",
-                                                       node, docker_block(), node));
-  const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
+  auto path = one_node_manifest("shell", node, "Echo");
+  const std::string cli = remotemedia_cli();
   auto [code, out] = run(fmt::format(
       "printf 'python3 -c \"import rmdemo, remotemedia; print(rmdemo.GREETING)\"\\nls /app/nodes\\n"
       "test -r $RM_IPC_LIBRARY && echo lib-ok\\nexit 7\\n' | {} shell {} {}",
@@ -299,24 +271,16 @@ class Stuck(MultiprocessNode):
         yield data
 )PY");
   const std::string node = unique("stuckcli");
-  auto path = write_manifest("stuck.yaml", fmt::format(R"(version: v1
-nodes:
-  - id: {}
-    node_type: Stuck
-{}connections:
-  - {{from: audio_source, to: {}}}
-)",
-                                                       node, docker_block(), node));
-  const std::vector<float> samples(1600, 0.25f);
-  ASSERT_TRUE(rm::media::write_wav(work_ / "in.wav", samples, 16000, 1));
-  const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
+  auto path = one_node_manifest("stuck", node, "Stuck");
+  const auto wav = input_wav();
+  const std::string cli = remotemedia_cli();
   const std::string log = (work_ / "run.log").string();
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::setenv("RM_DOCKER_INIT_TIMEOUT_MS", "300000", 1);
     std::freopen(log.c_str(), "w", stderr);
     std::freopen("/dev/null", "w", stdout);
-    ::execl(cli.c_str(), cli.c_str(), "run", path.c_str(), "--input", (work_ / "in.wav").c_str(),
+    ::execl(cli.c_str(), cli.c_str(), "run", path.c_str(), "--input", wav.c_str(),
             static_cast<char*>(nullptr));
     ::_exit(127);
   }

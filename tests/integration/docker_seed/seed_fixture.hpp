@@ -20,6 +20,7 @@
 
 #include "docker/client.hpp"
 #include "docker/container_manager.hpp"
+#include "media/audio_file.hpp"
 #include "runtime/executor.hpp"
 #include "support/docker_test.hpp"
 #include "support/local_index.hpp"
@@ -100,6 +101,36 @@ class DockerSeedTest : public ::testing::Test {
   }
   void write_node(const std::string& file, const std::string& code) {
     std::ofstream(work_ / "nodes" / file) << code;
+  }
+  // <name>.yaml in work_: one docker node `node` of `node_type` (docker_block()) fed by
+  // audio_source.
+  fs::path one_node_manifest(const std::string& name, const std::string& node, const std::string& node_type) {
+    return write_manifest(name + ".yaml", fmt::format(R"(version: v1
+nodes:
+  - id: {}
+    node_type: {}
+{}connections:
+  - {{from: audio_source, to: {}}}
+)",
+                                                      node, node_type, docker_block(), node));
+  }
+  // nodes/echo.py: class Echo yields what it gets.
+  void write_echo_node() {
+    write_node("echo.py", R"PY(
+from remotemedia.nodes import MultiprocessNode
+class Echo(MultiprocessNode):
+    async def process(self, data):
+        yield data
+)PY");
+  }
+  // work_/in.wav (0.1 s of 16 kHz mono at 0.25), for the CLI's --input.
+  fs::path input_wav() {
+    const auto p = work_ / "in.wav";
+    EXPECT_TRUE(rm::media::write_wav(p, std::vector<float>(1600, 0.25f), 16000, 1));
+    return p;
+  }
+  static std::string remotemedia_cli() {
+    return std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
   }
   static std::string docker_block(const std::string& python = "3.11") {
     return fmt::format(R"(    docker:
