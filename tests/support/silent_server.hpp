@@ -2,8 +2,8 @@
 // SilentServer: a TCP listener on 127.0.0.1 (a free port) that accepts every connection, holds
 // it open and never answers, for tests of what a client does with a peer that hangs (a hung
 // collector, a package index whose pip install never finishes). Counts the connections, and
-// those still open (a peer's close is noticed without reading what it sent, so a peer that
-// writes still fills the socket buffers and blocks as with a real hung server).
+// those still open (a peer's close, or half-close, is noticed without reading what it sent,
+// so a peer that writes still fills the socket buffers and blocks as with a real hung server).
 //
 //   rm::test::SilentServer hung;
 //   client.connect("127.0.0.1", hung.port());   // connects, then waits forever for a reply
