@@ -5,7 +5,7 @@
 //   telemetry_ingest_bench [--seconds 10] [--producers 2] [--batch 1000] [--workers 2]
 //                          [--gpus 247] [--max-entries 10000] [--dir /tmp]
 //                          [--writer new|old|both] [--preallocate zeros|fallocate|none]
-//                          [--rate samples/s]
+//                          [--rate samples/s] [--send-buffer bytes]
 //
 // --writer old: the store's writer as it was before pre-created segments and overlapped
 // fdatasync (it waits for each fdatasync, creates segments on the ack path); both: old, then
@@ -41,6 +41,7 @@ struct Config {
   std::string base = "/tmp";
   double rate = 0;  // samples/s over all producers; 0 = as fast as credit allows
   Preallocate preallocate = Preallocate::fallocate;
+  int send_buffer = BrokerOptions{}.send_buffer;  // the broker's SO_SNDBUF (0 = kernel autotuning)
 };
 
 int run_once(const Config& cfg, bool new_writer) {
@@ -66,6 +67,7 @@ int run_once(const Config& cfg, bool new_writer) {
   bo.bind_address = "127.0.0.1";
   bo.port = 0;
   bo.threads = workers;
+  bo.send_buffer = cfg.send_buffer;
   BrokerServer broker(**store, bo);
   auto port = broker.start();
   if (!port) return 1;
@@ -190,6 +192,8 @@ int main(int argc, char** argv) {
   app.add_option("--rate", cfg.rate, "samples/s over all producers (open loop); 0 = saturate");
   app.add_option("--writer", writer, "new, old or both (old first)")
       ->check(CLI::IsMember({"new", "old", "both"}));
+  app.add_option("--send-buffer", cfg.send_buffer,
+                 "broker SO_SNDBUF per connection in bytes; 0 = kernel autotuning");
   app.add_option("--preallocate", prealloc, "how pre-created segments reserve space (new writer)")
       ->check(CLI::IsMember({"zeros", "fallocate", "none"}));
   CLI11_PARSE(app, argc, argv);

@@ -10,6 +10,7 @@
 // duplicate, so each batch is in the applied stream once. A failed step 2 naks the batches
 // (redelivered at once). Collectors hold no state, so they are added and removed freely.
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -38,11 +39,19 @@ struct Counters {
 // Results of one fetch's async publishes, filled in by the library's ack handler thread.
 struct PendingAcks {
   std::atomic<std::uint64_t> ok{0}, dup{0}, failed{0};
+  std::mutex mu;    // guards why
+  std::string why;  // the last failure, for the log
 };
 
 void on_pub_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
   auto* p = static_cast<PendingAcks*>(closure);
   if (pae != nullptr || pa == nullptr) {
+    {
+      std::lock_guard lk(p->mu);
+      p->why = pae != nullptr ? nats::status_text(pae->Err, pae->ErrCode) +
+                                    (pae->ErrText ? std::string(": ") + pae->ErrText : std::string())
+                              : std::string("no acknowledgement");
+    }
     p->failed++;
   } else if (pa->Duplicate) {
     p->dup++;
@@ -91,6 +100,10 @@ class Applier {
           fmt::format("cannot bind to consumer {} of {}: {}", cfg.consumer, stream, nats::status_text(s, e)));
     }
     return {};
+  }
+  std::string last_failure() {
+    std::lock_guard lk(pending_.mu);
+    return pending_.why.empty() ? std::string("publish error") : pending_.why;
   }
   ~Applier() {
     if (sub_) natsSubscription_Destroy(sub_);
@@ -178,7 +191,7 @@ class Applier {
       c_.naked += valid.size();
       c_.publish_failures++;
       log()->warn("{} batch(es) not confirmed by the applied stream ({}); returned for redelivery",
-                  valid.size(), done != NATS_OK ? nats::status_text(done) : std::string("publish error"));
+                  valid.size(), done != NATS_OK ? nats::status_text(done) : last_failure());
     }
     natsMsgList_Destroy(&list);
     return true;

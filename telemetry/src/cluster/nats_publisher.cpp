@@ -265,7 +265,12 @@ class NatsPublisher final : public BatchPublisher {
             ClientError{fmt::format("cancelled with {} batch(es) unacknowledged", window_.size()), false});
       }
     }
+    bool lost = false;
     for (auto& r : retries) {
+      if (r.outcome == Outcome::lost) {
+        lost = true;  // handled below, with the whole window
+        continue;
+      }
       std::size_t size = 0;
       {
         std::lock_guard lk(mu_);
@@ -280,32 +285,43 @@ class NatsPublisher final : public BatchPublisher {
       }
       if (r.outcome == Outcome::too_large) return tl::unexpected(too_large(r.seq, size));
       // A stream without a leader (election, start-up) answers at once: do not spin.
-      if (r.outcome == Outcome::retry) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
       if (auto s = submit(r.seq); !s) return s;
     }
+    if (lost) return republish_window("unanswered while a later batch was acknowledged");
     return resubmit_overdue();
   }
 
   // A batch neither acknowledged nor failed well after NATS_PUBLISH_TIMEOUT_MS (its server
-  // died with the request in flight): the library's pending requests are dropped, so their
-  // slots are free and late answers are ignored, and every unacknowledged batch is published
-  // again under its id (the stream drops what it already has).
+  // died with the request in flight).
   tl::expected<void, ClientError> resubmit_overdue() {
     const auto now = std::chrono::steady_clock::now();
     const auto limit = std::chrono::milliseconds(client_->config().publish_timeout_ms);
-    std::vector<std::uint64_t> seqs;
     {
       std::lock_guard lk(mu_);
       bool overdue = false;
       for (const auto& [seq, o] : window_) overdue = overdue || now - o.submitted > limit;
       if (!overdue) return {};
+    }
+    return republish_window(fmt::format("unanswered for over {} ms", limit.count()));
+  }
+
+  // The library's pending requests are dropped (a request that died with its server would
+  // otherwise hold a slot of PublishAsync.MaxPending forever, and a late answer is ignored),
+  // and every unacknowledged batch is published again under its id (the stream drops what it
+  // already has).
+  tl::expected<void, ClientError> republish_window(const std::string& why) {
+    std::vector<std::uint64_t> seqs;
+    {
+      std::lock_guard lk(mu_);
       for (const auto& [seq, o] : window_) seqs.push_back(seq);
       stats_.resent += seqs.size();
     }
     natsMsgList left{nullptr, 0};
     if (js_PublishAsyncGetPendingList(&left, js_.get()) == NATS_OK) natsMsgList_Destroy(&left);
-    log()->warn("{}: {} batch(es) unanswered for over {} ms; publishing them again with the same ids",
-                producer_, seqs.size(), limit.count());
+    if (seqs.empty()) return {};
+    log()->warn("{}: batch(es) {}; publishing the {} unacknowledged again with the same ids", producer_, why,
+                seqs.size());
     for (std::uint64_t seq : seqs) {
       if (auto r = submit(seq); !r) return r;
     }

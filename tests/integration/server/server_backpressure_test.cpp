@@ -42,6 +42,16 @@ std::size_t rss_bytes(int pid) {
   return 0;
 }
 
+// The server's memory may grow by this much while the client offers 96 MB: ~18 MB is measured
+// (the frames the bound below allows). Under ASan freed blocks stay in its quarantine and count
+// as resident too (~42 MB measured), so the bound is looser there; reading everything the
+// client offers would still exceed it.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::size_t kRssGrowthBound = 96u << 20;
+#else
+constexpr std::size_t kRssGrowthBound = 48u << 20;
+#endif
+
 std::uint64_t frames_in(Server& server) {
   auto s = server.get_json("/v1/sessions");
   if (!s.is_object() || s.at("sessions").as_array().empty()) return 0;
@@ -117,7 +127,7 @@ TEST(StreamServer, a_client_that_stops_reading_is_held_back_with_bounded_server_
   const std::size_t bound = 64 + 64 + 32 + 4 + (8u << 20) / kFrameBytes + (4u << 20) / kFrameBytes + 32;
   EXPECT_GT(seen, 0u);
   EXPECT_LE(seen, bound) << "the server kept reading a client that reads nothing";
-  EXPECT_LT(rss_stalled, rss_before + (48u << 20))
+  EXPECT_LT(rss_stalled, rss_before + kRssGrowthBound)
       << "server memory grew from " << rss_before << " to " << rss_stalled << " bytes";
 
   // Now read: every output comes back once, in order, then done and a normal close.
