@@ -242,7 +242,8 @@ struct NodeContainer::State {
 NodeContainer::NodeContainer(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
 Result<std::unique_ptr<NodeContainer>> NodeContainer::start(const DockerClient& client,
-                                                            NodeContainerSpec spec, Callbacks callbacks) {
+                                                            NodeContainerSpec spec, Callbacks callbacks,
+                                                            const CancelToken* cancel) {
   if (spec.node_id.empty() || spec.session_id.empty()) {
     return docker_error(DockerErrorCode::invalid_argument,
                         "a node container needs a session id and a node id");
@@ -260,6 +261,14 @@ Result<std::unique_ptr<NodeContainer>> NodeContainer::start(const DockerClient& 
     return tl::unexpected(std::move(e));
   }
   state->id = *id;
+  core::logger("docker")->debug("node {}: created container {} ({})", state->spec.node_id, state->name,
+                                state->id.substr(0, 12));
+  if (cancel != nullptr && cancel->cancelled()) {
+    (void)client.container_remove(state->id, true, true);
+    return docker_error(DockerErrorCode::cancelled,
+                        fmt::format("node {}: cancelled; container {} was removed before it started",
+                                    state->spec.node_id, state->name));
+  }
   if (auto ok = client.container_start(state->id); !ok) {
     (void)client.container_remove(state->id, true, true);
     auto e = ok.error();

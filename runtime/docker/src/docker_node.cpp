@@ -74,6 +74,11 @@ Result<DockerClient> connect_client(bool warm) {
   return c;
 }
 
+// A container start that a cancel ended is the session's cancel, not the node's failure.
+NodeErrorCode start_error_code(const DockerError& e) {
+  return e.code == DockerErrorCode::cancelled ? NodeErrorCode::cancelled : NodeErrorCode::init_failed;
+}
+
 }  // namespace
 
 std::map<std::string, std::string> runner_env(const DockerNodeOptions& opts) {
@@ -133,15 +138,19 @@ DockerNodeOptions DockerNodeOptions::from_env(std::string node_id, std::string n
     core::logger("docker")->warn("RM_DOCKER_FALLBACK={} is not 'process' or 'error'; using error", fb);
   }
   o.share = core::env_bool("RM_DOCKER_SHARE", false).value_or(false);
-  const auto keep = core::env_string("RM_DOCKER_KEEP", "never");
-  if (keep == "on-failure") {
-    o.keep = KeepContainers::on_failure;
-  } else if (keep == "always") {
-    o.keep = KeepContainers::always;
-  } else if (keep != "never" && !keep.empty()) {
-    core::logger("docker")->warn("RM_DOCKER_KEEP={} is not never, on-failure or always; using never", keep);
-  }
+  o.keep = keep_containers_from_env().value_or(KeepContainers::never);  // make_docker_node rejects it
   return o;
+}
+
+Result<KeepContainers> keep_containers_from_env() {
+  const auto keep = core::env_string("RM_DOCKER_KEEP", "never");
+  if (keep == "never" || keep.empty()) return KeepContainers::never;
+  if (keep == "on-failure") return KeepContainers::on_failure;
+  if (keep == "always") return KeepContainers::always;
+  return docker_error(DockerErrorCode::invalid_argument,
+                      fmt::format("RM_DOCKER_KEEP='{}' is not a valid value: use never (the default), "
+                                  "on-failure or always",
+                                  keep));
 }
 
 struct DockerNode::Impl {
@@ -230,8 +239,8 @@ struct DockerNode::Impl {
 NodeStatus DockerNode::Impl::start_dedicated() {
   NodeContainer::Callbacks cb;
   cb.on_exit = [this](const ExitReport& r) { on_exit(r.message); };
-  auto c = NodeContainer::start(*client, container_spec(false), std::move(cb));
-  if (!c) return node_error(NodeErrorCode::init_failed, c.error().message);
+  auto c = NodeContainer::start(*client, container_spec(false), std::move(cb), &cancel);
+  if (!c) return node_error(start_error_code(c.error()), c.error().message);
   container = std::move(*c);
   log->info("{}: container {} started from {}", prefix(), container->name(), image);
   return {};
@@ -257,7 +266,7 @@ Result<std::unique_ptr<NodeContainer>> DockerNode::Impl::start_server_container(
     return docker_error(DockerErrorCode::io, fmt::format("{}: cannot create the runner server directory {}",
                                                          prefix(), dir.string()));
   }
-  auto c = NodeContainer::start(*client, container_spec(true, dir.string()));
+  auto c = NodeContainer::start(*client, container_spec(true, dir.string()), {}, &cancel);
   if (!c) {
     fs::remove_all(dir, ec);
     return c;
@@ -274,7 +283,11 @@ Result<std::unique_ptr<NodeContainer>> DockerNode::Impl::start_server_container(
       for (const auto& l : last) why += "\n  " + l;
     }
     const std::string name = container.name();
-    (void)container.stop();  // also removes dir
+    // Also removes dir; a cancelled start-up does not wait for the grace period.
+    (void)container.stop(true, cancel.cancelled() ? std::optional(0s) : std::nullopt);
+    if (cancel.cancelled())
+      return docker_error(DockerErrorCode::cancelled,
+                          fmt::format("{}: cancelled while shared container {} started", prefix(), name));
     return docker_error(DockerErrorCode::container_failed,
                         fmt::format("{}: shared container {}: {}", prefix(), name, why));
   }
@@ -283,7 +296,7 @@ Result<std::unique_ptr<NodeContainer>> DockerNode::Impl::start_server_container(
 
 NodeStatus DockerNode::Impl::start_shared() {
   auto l = shared_pool().acquire(shared_key(), [this]() { return start_server_container(); });
-  if (!l) return node_error(NodeErrorCode::init_failed, l.error().message);
+  if (!l) return node_error(start_error_code(l.error()), l.error().message);
   lease = std::move(*l);
   shared_name = lease->name();
   // One runner per session, forked by the server in the running container.

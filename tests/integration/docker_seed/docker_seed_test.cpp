@@ -22,115 +22,14 @@
 #include "docker/container_manager.hpp"
 #include "docker/docker_node.hpp"
 #include "docker/image_builder.hpp"
-#include "media/audio_file.hpp"
 #include "runtime/executor.hpp"
 #include "runtime/manifest.hpp"
+#include "seed_fixture.hpp"
 #include "support/docker_test.hpp"
 #include "support/local_index.hpp"
 #include "support/silent_server.hpp"
 
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-using namespace rm::runtime;
-using rm::docker::DockerClient;
-using rm::test::LocalIndex;
-using rm::test::unique;
-
-namespace {
-
-DataPtr chunk(float value, std::int64_t ts, std::size_t n = 320) {
-  return RuntimeData::make_audio(std::vector<float>(n, value), 16000, 1, ts);
-}
-
-std::string str(const boost::json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-// Runs a program, returns (exit code, stdout+stderr).
-std::pair<int, std::string> run(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {-1, "popen failed"};
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int st = ::pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
-
-std::size_t count(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
-  return n;
-}
-
-}  // namespace
-
-class DockerSeedTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { index_ = new LocalIndex(); }
-  static void TearDownTestSuite() { delete index_; }
-
-  void SetUp() override {
-    ::unsetenv("RM_DOCKER_SHARE");
-    ::unsetenv("RM_DOCKER_KEEP");
-    auto c = DockerClient::connect_from_env();
-    if (!c) {
-      if (rm::test::require_docker()) FAIL() << "RM_REQUIRE_DOCKER=1 but: " << c.error().message;
-      GTEST_SKIP() << c.error().message;
-    }
-    client_.emplace(std::move(*c));
-    auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    root_ = fs::path("/dev/shm") / ("rm-dseed-" + std::to_string(::getpid()) + "-" + info->name());
-    fs::create_directories(root_);
-    work_ = fs::temp_directory_path() / unique("rm-dseed-work-");
-    fs::create_directories(work_ / "nodes");
-    ::setenv("RM_IPC_DIR", root_.c_str(), 1);
-    ::setenv("RM_PIP_INDEX_URL", index_->url().c_str(), 1);
-    ::setenv("REMOTEMEDIA_PYTHON", "/usr/bin/python3", 1);
-    ::setenv("RM_PYTHON_SDK_DIR", (fs::path(RM_SOURCE_DIR) / "python").c_str(), 1);
-  }
-  void TearDown() override {
-    for (const auto& id : kept_) (void)client_->container_remove(id, true, true);
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-    fs::remove_all(work_, ec);
-  }
-
-  // A manifest in work_ whose nodes mount work_/nodes at /app/nodes.
-  fs::path write_manifest(const std::string& name, const std::string& yaml) {
-    const auto p = work_ / name;
-    std::ofstream(p) << yaml;
-    return p;
-  }
-  void write_node(const std::string& file, const std::string& code) {
-    std::ofstream(work_ / "nodes" / file) << code;
-  }
-  static std::string docker_block(const std::string& python = "3.11") {
-    return fmt::format(R"(    docker:
-      python_version: "{}"
-      python_packages: ["rmdemo==1.0"]
-      resource_limits: {{memory_mb: 256, cpu_cores: 1.0}}
-      shm_size_mb: 64
-      volumes:
-        - {{host_path: "./nodes", container_path: "/app/nodes", read_only: true}}
-)",
-                       python);
-  }
-
-  std::vector<rm::docker::ContainerSummary> containers_of_node(const std::string& node_id) {
-    auto l = client_->container_list({{std::string(rm::docker::kLabelNode), node_id}}, true);
-    EXPECT_TRUE(l) << (l ? "" : l.error().message);
-    return l ? *l : std::vector<rm::docker::ContainerSummary>{};
-  }
-
-  std::optional<DockerClient> client_;
-  fs::path root_, work_;
-  std::vector<std::string> kept_;  // containers a test kept on purpose, removed in TearDown
-  static LocalIndex* index_;
-};
-
-LocalIndex* DockerSeedTest::index_ = nullptr;
+using namespace rm::test::seed;
 
 TEST_F(
     DockerSeedTest,
@@ -179,14 +78,7 @@ class Stuck(MultiprocessNode):
         yield data
 )PY");
   const std::string node = unique("stuck");
-  auto path = write_manifest("stuck.yaml", fmt::format(R"(version: v1
-nodes:
-  - id: {}
-    node_type: Stuck
-{}connections:
-  - {{from: audio_source, to: {}}}
-)",
-                                                       node, docker_block(), node));
+  auto path = one_node_manifest("stuck", node, "Stuck");
   ::setenv("RM_DOCKER_INIT_TIMEOUT_MS", "300000", 1);
   auto m = Manifest::from_file(path);
   ASSERT_TRUE(m) << m.error().to_string();
@@ -313,20 +205,12 @@ class Faulty(MultiprocessNode):
         yield data
 )PY");
   const std::string node = unique("faulty");
-  auto path = write_manifest("faulty.yaml", fmt::format(R"(version: v1
-nodes:
-  - id: {}
-    node_type: Faulty
-{}connections:
-  - {{from: audio_source, to: {}}}
-)",
-                                                        node, docker_block(), node));
-  const std::vector<float> samples(1600, 0.25f);
-  ASSERT_TRUE(rm::media::write_wav(work_ / "in.wav", samples, 16000, 1));
-  const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
+  auto path = one_node_manifest("faulty", node, "Faulty");
+  const auto wav = input_wav();
+  const std::string cli = remotemedia_cli();
   // The seed's flag (it sets RM_DOCKER_KEEP=on-failure for the session when that is unset).
   auto [code, out] = run(fmt::format("env -u RM_DOCKER_KEEP {} run {} --keep-containers --input {}", cli,
-                                     path.string(), (work_ / "in.wav").string()));
+                                     path.string(), wav.string()));
   EXPECT_EQ(code, 1) << out;
   EXPECT_NE(out.find("bad chunk at 0"), std::string::npos) << out;
   // The traceback is in the log once (the runner's stderr), not once per layer.
@@ -354,22 +238,10 @@ nodes:
 }
 
 TEST_F(DockerSeedTest, shell_starts_the_nodes_container_as_a_session_would_and_removes_it_after) {
-  write_node("echo.py", R"PY(
-from remotemedia.nodes import MultiprocessNode
-class Echo(MultiprocessNode):
-    async def process(self, data):
-        yield data
-)PY");
+  write_echo_node();
   const std::string node = unique("shelled");
-  auto path = write_manifest("shell.yaml", fmt::format(R"(version: v1
-nodes:
-  - id: {}
-    node_type: Echo
-{}connections:
-  - {{from: audio_source, to: {}}}
-)",
-                                                       node, docker_block(), node));
-  const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
+  auto path = one_node_manifest("shell", node, "Echo");
+  const std::string cli = remotemedia_cli();
   auto [code, out] = run(fmt::format(
       "printf 'python3 -c \"import rmdemo, remotemedia; print(rmdemo.GREETING)\"\\nls /app/nodes\\n"
       "test -r $RM_IPC_LIBRARY && echo lib-ok\\nexit 7\\n' | {} shell {} {}",
@@ -399,24 +271,16 @@ class Stuck(MultiprocessNode):
         yield data
 )PY");
   const std::string node = unique("stuckcli");
-  auto path = write_manifest("stuck.yaml", fmt::format(R"(version: v1
-nodes:
-  - id: {}
-    node_type: Stuck
-{}connections:
-  - {{from: audio_source, to: {}}}
-)",
-                                                       node, docker_block(), node));
-  const std::vector<float> samples(1600, 0.25f);
-  ASSERT_TRUE(rm::media::write_wav(work_ / "in.wav", samples, 16000, 1));
-  const std::string cli = std::string(RM_BINARY_DIR) + "/apps/remotemedia/remotemedia";
+  auto path = one_node_manifest("stuck", node, "Stuck");
+  const auto wav = input_wav();
+  const std::string cli = remotemedia_cli();
   const std::string log = (work_ / "run.log").string();
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::setenv("RM_DOCKER_INIT_TIMEOUT_MS", "300000", 1);
     std::freopen(log.c_str(), "w", stderr);
     std::freopen("/dev/null", "w", stdout);
-    ::execl(cli.c_str(), cli.c_str(), "run", path.c_str(), "--input", (work_ / "in.wav").c_str(),
+    ::execl(cli.c_str(), cli.c_str(), "run", path.c_str(), "--input", wav.c_str(),
             static_cast<char*>(nullptr));
     ::_exit(127);
   }

@@ -93,8 +93,11 @@ class NodeContainer {
     std::function<void(const ExitReport&)> on_exit;  // unrequested exits only
   };
 
+  // A cancel that fires while the container is being created removes it before it is started
+  // and returns DockerErrorCode::cancelled (the create is logged at debug level).
   static Result<std::unique_ptr<NodeContainer>> start(const DockerClient& client, NodeContainerSpec spec,
-                                                      Callbacks callbacks = {});
+                                                      Callbacks callbacks = {},
+                                                      const CancelToken* cancel = nullptr);
   ~NodeContainer();
   NodeContainer(const NodeContainer&) = delete;
   NodeContainer& operator=(const NodeContainer&) = delete;

@@ -63,6 +63,12 @@ enum class KeepContainers {
   always,
 };
 
+// RM_DOCKER_KEEP: never (also when unset or empty), on-failure or always. Any other value is an
+// invalid_argument error naming the variable, the value and the allowed ones: a session with
+// docker nodes does not start with it (a typo must not silently remove the containers meant
+// for `docker logs`).
+Result<KeepContainers> keep_containers_from_env();
+
 // What to do when the daemon is unreachable.
 enum class DockerFallback {
   error,    // default: the session fails with the daemon error
@@ -95,7 +101,7 @@ struct DockerNodeOptions {
   std::uint64_t max_channel_bytes = 256u << 20;     // RM_IPC_MAX_CHANNEL_BYTES (growth ceiling)
   DockerFallback fallback = DockerFallback::error;  // RM_DOCKER_FALLBACK=process|error
   bool share = false;                               // RM_DOCKER_SHARE=1
-  KeepContainers keep = KeepContainers::never;      // RM_DOCKER_KEEP=never|on-failure|always
+  KeepContainers keep = KeepContainers::never;      // keep_containers_from_env() (never if invalid)
 
   static DockerNodeOptions from_env(std::string node_id, std::string node_type, std::string session_id,
                                     boost::json::object params, runtime::DockerConfig config);
