@@ -131,15 +131,19 @@ DockerNodeOptions DockerNodeOptions::from_env(std::string node_id, std::string n
   o.max_channel_bytes = p.max_channel_bytes;
   o.init_timeout = env_ms("RM_DOCKER_INIT_TIMEOUT_MS", 60000);
   o.stop_grace = std::chrono::seconds(env_ms("RM_DOCKER_STOP_GRACE_S", 2).count());
-  const auto fb = core::env_string("RM_DOCKER_FALLBACK", "error");
-  if (fb == "process") {
-    o.fallback = DockerFallback::process;
-  } else if (fb != "error" && !fb.empty()) {
-    core::logger("docker")->warn("RM_DOCKER_FALLBACK={} is not 'process' or 'error'; using error", fb);
-  }
+  o.fallback = docker_fallback_from_env().value_or(DockerFallback::error);  // make_docker_node rejects it
   o.share = core::env_bool("RM_DOCKER_SHARE", false).value_or(false);
   o.keep = keep_containers_from_env().value_or(KeepContainers::never);  // make_docker_node rejects it
   return o;
+}
+
+Result<DockerFallback> docker_fallback_from_env() {
+  const auto fb = core::env_string("RM_DOCKER_FALLBACK", "error");
+  if (fb == "error" || fb.empty()) return DockerFallback::error;
+  if (fb == "process") return DockerFallback::process;
+  return docker_error(
+      DockerErrorCode::invalid_argument,
+      fmt::format("RM_DOCKER_FALLBACK='{}' is not a valid value: use error (the default) or process", fb));
 }
 
 Result<KeepContainers> keep_containers_from_env() {

@@ -18,6 +18,9 @@ tl::expected<std::unique_ptr<runtime::Node>, runtime::NodeError> make_docker_nod
   if (auto keep = keep_containers_from_env(); !keep)
     return runtime::node_error(runtime::NodeErrorCode::invalid_params,
                                "node " + spec.id + ": " + keep.error().message);
+  if (auto fallback = docker_fallback_from_env(); !fallback)
+    return runtime::node_error(runtime::NodeErrorCode::invalid_params,
+                               "node " + spec.id + ": " + fallback.error().message);
   auto opts = DockerNodeOptions::from_env(spec.id, spec.node_type, ctx.session_id, spec.resolved_params,
                                           *spec.docker);
   opts.manifest_dir = ctx.manifest_dir;

@@ -234,3 +234,19 @@ TEST_F(DockerSeedTest,
   EXPECT_EQ(count(out, "RM_DOCKER_KEEP='on_failure'"), 1u) << "said once\n" << out;
   EXPECT_TRUE(containers_of_node(node).empty()) << "the session never started";
 }
+
+TEST_F(DockerSeedTest,
+       an_rm_docker_fallback_value_that_means_nothing_is_an_error_naming_the_variable_and_its_values) {
+  const std::string node = unique("badfallback");
+  auto path = one_node_manifest("badfallback", node, "Echo");
+  const auto wav = input_wav();
+  const std::string cli = remotemedia_cli();
+  auto [code, out] =
+      run(fmt::format("env RM_DOCKER_FALLBACK=host {} run {} --input {}", cli, path.string(), wav.string()));
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("RM_DOCKER_FALLBACK='host' is not a valid value: use error (the default) or process"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(count(out, "RM_DOCKER_FALLBACK='host'"), 1u) << "said once\n" << out;
+  EXPECT_TRUE(containers_of_node(node).empty()) << "the session never started";
+}

@@ -75,6 +75,10 @@ enum class DockerFallback {
   process,  // run the node as a host ProcessNode and log a warning
 };
 
+// RM_DOCKER_FALLBACK: error (also when unset or empty) or process. Any other value is an
+// invalid_argument error naming the variable, the value and the allowed ones, like RM_DOCKER_KEEP.
+Result<DockerFallback> docker_fallback_from_env();
+
 struct DockerNodeOptions {
   std::string node_id;
   std::string node_type;
@@ -99,7 +103,7 @@ struct DockerNodeOptions {
   std::uint64_t input_capacity = 0;                 // the manifest's ipc.input_bytes (0: data_capacity)
   std::uint64_t output_capacity = 0;                // ipc.output_bytes
   std::uint64_t max_channel_bytes = 256u << 20;     // RM_IPC_MAX_CHANNEL_BYTES (growth ceiling)
-  DockerFallback fallback = DockerFallback::error;  // RM_DOCKER_FALLBACK=process|error
+  DockerFallback fallback = DockerFallback::error;  // docker_fallback_from_env() (error if invalid)
   bool share = false;                               // RM_DOCKER_SHARE=1
   KeepContainers keep = KeepContainers::never;      // keep_containers_from_env() (never if invalid)
 
