@@ -2,9 +2,10 @@
 // real time, over the streaming server (real WebSockets on 127.0.0.1, server in this process)
 // and over the in-process path (PipelineExecutor, what `remotemedia run` uses), at 1 and at N
 // concurrent sessions; and sessions started per second (connect, ready, end, close).
-//   server_bench [--sessions 100] [--seconds 5] [--starts 200] [--spin-us 100]
+//   server_bench [--sessions 100] [--seconds 5] [--starts 200] [--spin-us 100] [--io-thread 0]
 // (--spin-us: the server's node_spin, how long an idle node thread spins before sleeping; the
-// in-process rows keep the runtime's default.)
+// in-process rows keep the runtime's default. --io-thread 1: clients with their own io thread
+// instead of caller-driven ones, ClientOptions::caller_driven.)
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -49,12 +50,13 @@ rm::runtime::DataPtr chunk(int k) {
   return RuntimeData::make_audio(std::vector<float>(320, 0.01f), 16000, 1, k * 20'000LL);
 }
 
-void over_server(const std::string& url, int sessions, int chunks, Stats& stats) {
+void over_server(const std::string& url, const rm::server::ClientOptions& co, int sessions, int chunks,
+                 Stats& stats) {
   std::vector<std::thread> threads;
   std::atomic<int> failed{0};
   for (int s = 0; s < sessions; ++s) {
     threads.emplace_back([&, s] {
-      auto c = rm::server::StreamClient::connect(url, "passthrough");
+      auto c = rm::server::StreamClient::connect(url, "passthrough", co);
       if (!c) {
         ++failed;
         return;
@@ -131,13 +133,16 @@ double cpu_s() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int sessions = 100, seconds_ = 5, starts = 200, spin_us = 100;
+  int sessions = 100, seconds_ = 5, starts = 200, spin_us = 100, io_thread = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--spin-us")) spin_us = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--sessions")) sessions = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--seconds")) seconds_ = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--starts")) starts = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--io-thread")) io_thread = std::atoi(argv[i + 1]);
   }
+  rm::server::ClientOptions co;
+  co.caller_driven = io_thread == 0;
   const int chunks = seconds_ * 50;
   auto catalog =
       rm::server::PipelineCatalog::load({std::string(RM_SOURCE_DIR) + "/examples/server/passthrough.yaml"});
@@ -158,14 +163,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto url = fmt::format("http://127.0.0.1:{}", server.port());
-  std::printf("round trip of a 20 ms chunk through PassThrough, real-time pacing, %d s per session\n",
-              seconds_);
+  std::printf(
+      "round trip of a 20 ms chunk through PassThrough, real-time pacing, %d s per session, %s clients\n",
+      seconds_, co.caller_driven ? "caller-driven" : "io-thread");
   for (int n : {1, sessions}) {
     Stats a, b;
     const double c0 = cpu_s();
     in_process(executor, n, chunks, a);
     const double c1 = cpu_s();
-    over_server(url, n, chunks, b);
+    over_server(url, co, n, chunks, b);
     const double c2 = cpu_s();
     // CPU per second of streaming: how much of the machine the path takes (clients included).
     std::printf("  %3d session(s)  in-process: %s cpu=%.2f s/s\n", n, a.summary().c_str(),
@@ -176,7 +182,7 @@ int main(int argc, char** argv) {
   auto t0 = steady_clock::now();
   int ok = 0;
   for (int i = 0; i < starts; ++i) {
-    auto c = rm::server::StreamClient::connect(url, "passthrough");
+    auto c = rm::server::StreamClient::connect(url, "passthrough", co);
     if (!c) continue;
     (*c)->end();
     while (auto ev = (*c)->next(seconds(10))) {

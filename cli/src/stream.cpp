@@ -55,6 +55,7 @@ int cmd_stream(const StreamOptions& so) {
     return 1;
   }
   server::ClientOptions co;
+  co.caller_driven = true;  // no io thread: the reader thread below reads the socket itself
   auto params = parse_params(so.params);
   if (!params) {
     std::cerr << "error: " << params.error() << '\n';

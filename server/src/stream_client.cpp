@@ -60,7 +60,9 @@ tl::expected<ParsedUrl, std::string> parse_server_url(std::string_view url) {
 }
 
 struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
-  net::io_context ioc{1};
+  using Clock = std::chrono::steady_clock;
+  const bool caller_driven;
+  net::io_context ioc;
   websocket::stream<beast::tcp_stream> ws{net::make_strand(ioc)};
   net::steady_timer wake{ws.get_executor()};
   FrameQueue outbox;
@@ -68,14 +70,71 @@ struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
   std::thread thread;
   json::object ready;
 
+  std::timed_mutex driving;  // caller-driven: held by the thread running the io_context
   std::mutex mutex;
   std::condition_variable cv;
   std::deque<ClientEvent> events;
   bool closed = false;
   ClientEvent last;
 
-  explicit Impl(std::size_t buffer_bytes)
-      : outbox(buffer_bytes, [this] { net::post(ws.get_executor(), [this] { wake.cancel(); }); }) {}
+  // now + timeout, saturating (next(hours::max()) waits for ever).
+  static Clock::time_point deadline_after(std::chrono::milliseconds timeout) {
+    const auto now = Clock::now();
+    return timeout >= std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - now)
+               ? Clock::time_point::max()
+               : now + timeout;
+  }
+
+  // A caller-driven client is run by whichever calling thread holds `driving`: no one-thread hint.
+  Impl(std::size_t buffer_bytes, bool caller_driven_)
+      : caller_driven(caller_driven_),
+        ioc(caller_driven_ ? BOOST_ASIO_CONCURRENCY_HINT_DEFAULT : 1),
+        outbox(buffer_bytes, [this] { net::post(ws.get_executor(), [this] { wake.cancel(); }); }) {}
+
+  bool has_event() {
+    std::lock_guard lock(mutex);
+    return !events.empty() || closed;
+  }
+  bool is_closed() {
+    std::lock_guard lock(mutex);
+    return closed;
+  }
+
+  // Caller-driven: one thread at a time runs the reader's and the writer's handlers (the one
+  // holding `driving`), so every event is queued by a thread that then looks for it, or by one
+  // that releases `driving` to a thread waiting for it. Runs until `done()` or the deadline
+  // (false on timeout); once the reader and the writer have ended, nothing is left to run.
+  template <typename Done>
+  bool drive(Clock::time_point deadline, Done done) {
+    std::unique_lock lock(driving, std::defer_lock);
+    for (;;) {
+      if (done()) return true;
+      if (Clock::now() >= deadline) return false;
+      if (!lock.owns_lock()) {
+        if (!lock.try_lock_until(deadline)) return done();
+        continue;
+      }
+      if (ioc.run_one_until(deadline) == 0 && ioc.stopped()) return done();
+    }
+  }
+
+  // Queues a frame for the writer. With an io thread this blocks while the buffer is full. A
+  // caller-driven client that no other thread is driving writes the frame on this thread at once
+  // when the writer is idle (poll() runs the writer's wake-up and the write); while another thread
+  // drives (a next() waiting for outputs), that thread writes it. While the buffer is full, this
+  // thread runs the writer (and the reader) itself whenever no other thread is driving.
+  bool push(Frame f) {
+    if (!caller_driven) return outbox.push(std::move(f));
+    for (;;) {
+      std::unique_lock lock(driving, std::try_to_lock);
+      if (auto pushed = outbox.try_push(f)) {
+        if (*pushed && lock.owns_lock()) ioc.poll();
+        return *pushed;
+      }
+      if (lock.owns_lock() || lock.try_lock_for(std::chrono::milliseconds(10)))
+        ioc.run_one_for(std::chrono::milliseconds(10));
+    }
+  }
 
   void push_event(ClientEvent ev) {
     {
@@ -165,7 +224,7 @@ tl::expected<std::unique_ptr<StreamClient>, ClientError> StreamClient::connect(s
                                                                                ClientOptions options) {
   auto parsed = parse_server_url(url);
   if (!parsed) return tl::unexpected(ClientError{parsed.error()});
-  auto impl = std::make_shared<Impl>(options.send_buffer_bytes);
+  auto impl = std::make_shared<Impl>(options.send_buffer_bytes, options.caller_driven);
   auto& ws = impl->ws;
   beast::error_code ec;
   tcp::resolver resolver(impl->ioc);
@@ -234,23 +293,30 @@ tl::expected<std::unique_ptr<StreamClient>, ClientError> StreamClient::connect(s
       ws.get_executor(), [impl] { return impl->read_loop(); }, net::detached);
   net::co_spawn(
       ws.get_executor(), [impl] { return impl->write_loop(); }, net::detached);
-  impl->thread = std::thread([raw = impl.get()] { raw->ioc.run(); });
+  if (!options.caller_driven) impl->thread = std::thread([raw = impl.get()] { raw->ioc.run(); });
   return std::unique_ptr<StreamClient>(new StreamClient(std::move(impl)));
 }
 
 StreamClient::~StreamClient() {
   auto& d = *impl_;
+  using Clock = Impl::Clock;
   d.outbox.push(Frame{Frame::Kind::close, "client done", 1000});
   d.outbox.close();
-  {
+  if (d.caller_driven) {
+    (void)d.drive(Clock::now() + std::chrono::seconds(5), [&] { return d.is_closed(); });
+  } else {
     std::unique_lock lock(d.mutex);
     d.cv.wait_for(lock, std::chrono::seconds(5), [&] { return d.closed; });
   }
   // Once closed, the reader and the writer end and run() returns by itself; their coroutine
   // frames hold the Impl, so stopping the loop under them would leak it. Stop only if stuck.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (!d.ioc.stopped() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const auto deadline = Clock::now() + std::chrono::seconds(2);
+  if (d.caller_driven) {
+    (void)d.drive(deadline, [&] { return d.ioc.stopped(); });
+  } else {
+    while (!d.ioc.stopped() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
   if (!d.ioc.stopped()) {
     net::post(d.ws.get_executor(), [&d] {
@@ -258,7 +324,10 @@ StreamClient::~StreamClient() {
       beast::get_lowest_layer(d.ws).socket().close(ec);
       d.wake.cancel();
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (d.caller_driven)
+      d.ioc.run_for(std::chrono::milliseconds(50));
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     d.ioc.stop();
   }
   if (d.thread.joinable()) d.thread.join();
@@ -274,15 +343,15 @@ std::string StreamClient::session_id() const {
 }
 
 bool StreamClient::send(std::string_view input, const runtime::RuntimeData& data) {
-  return impl_->outbox.push(Frame{Frame::Kind::binary, encode_data_frame_bytes(input, data), 0});
+  return impl_->push(Frame{Frame::Kind::binary, encode_data_frame_bytes(input, data), 0});
 }
 
 bool StreamClient::end(std::string_view input) {
-  return impl_->outbox.push(Frame{Frame::Kind::text, end_message(input), 0});
+  return impl_->push(Frame{Frame::Kind::text, end_message(input), 0});
 }
 
 bool StreamClient::send_raw(std::string bytes, bool text) {
-  return impl_->outbox.push(Frame{text ? Frame::Kind::text : Frame::Kind::binary, std::move(bytes), 0});
+  return impl_->push(Frame{text ? Frame::Kind::text : Frame::Kind::binary, std::move(bytes), 0});
 }
 
 void StreamClient::abort() {
@@ -291,14 +360,24 @@ void StreamClient::abort() {
     beast::error_code ignored;
     beast::get_lowest_layer(d.ws).socket().close(ignored);
   });
+  if (d.caller_driven) {
+    (void)d.drive(Impl::Clock::now() + std::chrono::seconds(5), [&] { return d.is_closed(); });
+    return;
+  }
   std::unique_lock lock(d.mutex);
   d.cv.wait_for(lock, std::chrono::seconds(5), [&] { return d.closed; });
 }
 
 std::optional<ClientEvent> StreamClient::next(std::chrono::milliseconds timeout) {
   auto& d = *impl_;
+  if (d.caller_driven) {
+    // Reads on this thread until an event is queued (by this or another driving thread).
+    (void)d.drive(Impl::deadline_after(timeout), [&] { return d.has_event(); });
+  }
   std::unique_lock lock(d.mutex);
-  if (!d.cv.wait_for(lock, timeout, [&] { return !d.events.empty() || d.closed; })) return std::nullopt;
+  if (!d.cv.wait_for(lock, d.caller_driven ? std::chrono::milliseconds(0) : timeout,
+                     [&] { return !d.events.empty() || d.closed; }))
+    return std::nullopt;
   if (d.events.empty()) return d.last;
   auto ev = std::move(d.events.front());
   d.events.pop_front();

@@ -37,12 +37,24 @@ class FrameQueue {
     {
       std::unique_lock lock(mutex_);
       if (f.kind != Frame::Kind::close && !unbounded) {
-        not_full_.wait(lock, [&] { return closed_ || bytes_ == 0 || bytes_ + f.bytes.size() <= max_bytes_; });
+        not_full_.wait(lock, [&] { return closed_ || fits(f); });
       }
       if (closed_) return false;
-      was_empty = frames_.empty();
-      bytes_ += f.bytes.size();
-      frames_.push_back(std::move(f));
+      was_empty = append(std::move(f));
+    }
+    if (was_empty) wake_();
+    return true;
+  }
+
+  // push() that never waits: nullopt (and `f` left as it was) while the queue is too full for it,
+  // else whether it went in (false once closed). For a writer driven by the pushing thread itself.
+  std::optional<bool> try_push(Frame& f) {
+    bool was_empty = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return false;
+      if (f.kind != Frame::Kind::close && !fits(f)) return std::nullopt;
+      was_empty = append(std::move(f));
     }
     if (was_empty) wake_();
     return true;
@@ -79,6 +91,15 @@ class FrameQueue {
   }
 
  private:
+  bool fits(const Frame& f) const { return bytes_ == 0 || bytes_ + f.bytes.size() <= max_bytes_; }
+  // Returns whether the queue was empty before.
+  bool append(Frame f) {
+    const bool was_empty = frames_.empty();
+    bytes_ += f.bytes.size();
+    frames_.push_back(std::move(f));
+    return was_empty;
+  }
+
   const std::size_t max_bytes_;
   std::function<void()> wake_;
   mutable std::mutex mutex_;

@@ -7,8 +7,13 @@
 //   (*c)->end();
 //   while (auto ev = (*c)->next()) { if (ev->kind == ClientEvent::Kind::closed) break; ... }
 //
-// Threads: one io thread per client runs the reader and the writer; send()/end()/next() may be
-// called from any thread. Received events queue up until next() takes them.
+// Threads: by default one io thread per client runs the reader and the writer; send()/end()/next()
+// may be called from any thread. Received events queue up until next() takes them.
+// ClientOptions::caller_driven: no io thread; the threads calling the client run its reader and
+// writer themselves (send() writes on the caller's thread, next() reads on it), which takes two
+// thread hand-offs out of every round trip. send()/end()/next() may still be called from any
+// threads, also at the same time, but data is read only while some thread is inside next() (or a
+// send() waiting for buffer space): call next() regularly, as a reader loop does.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -32,6 +37,7 @@ struct ClientOptions {
   std::chrono::milliseconds ready_timeout{600'000};  // image builds may take minutes
   std::size_t send_buffer_bytes = 4 * 1024 * 1024;
   std::function<void(const boost::json::object& progress)> on_progress;
+  bool caller_driven = false;  // no io thread: the calling threads drive the connection (see above)
 };
 
 struct ClientError {

@@ -37,3 +37,25 @@ TEST(FrameQueue, close_frames_and_unbounded_pushes_never_wait_and_close_wakes_bl
   EXPECT_EQ(q.try_pop()->kind, Frame::Kind::close);
   EXPECT_FALSE(q.try_pop());
 }
+
+TEST(FrameQueue, try_push_on_a_full_queue_leaves_the_frame_with_the_caller_and_fails_once_closed) {
+  std::atomic<int> wakes{0};
+  FrameQueue q(11, [&] { ++wakes; });
+  Frame a{Frame::Kind::binary, std::string(8, 'a'), 0};
+  EXPECT_EQ(q.try_push(a), std::optional<bool>(true));
+  EXPECT_EQ(wakes, 1);
+  Frame b{Frame::Kind::binary, std::string(8, 'b'), 0};
+  EXPECT_EQ(q.try_push(b), std::nullopt);  // 16 bytes would exceed 11
+  EXPECT_EQ(b.bytes, std::string(8, 'b')) << "the refused frame is left as it was";
+  Frame bye{Frame::Kind::close, "bye", 1000};
+  EXPECT_EQ(q.try_push(bye), std::optional<bool>(true)) << "close frames always go in";
+  EXPECT_EQ(q.try_pop()->bytes, std::string(8, 'a'));
+  EXPECT_EQ(q.try_push(b), std::optional<bool>(true));  // 3 + 8 bytes fit
+  q.close();
+  Frame late{Frame::Kind::binary, "x", 0};
+  EXPECT_EQ(q.try_push(late), std::optional<bool>(false));
+  EXPECT_EQ(q.try_pop()->kind, Frame::Kind::close);
+  EXPECT_EQ(q.try_pop()->bytes, std::string(8, 'b'));
+  EXPECT_FALSE(q.try_pop());
+  EXPECT_EQ(wakes, 1) << "woken only when the queue went from empty to not empty";
+}
