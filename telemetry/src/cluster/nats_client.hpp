@@ -35,14 +35,6 @@ struct StreamState {
   std::vector<ReplicaState> replicas;  // followers as the leader sees them
 };
 
-// The durable work-queue consumer as its leader sees it.
-struct ConsumerState {
-  std::uint64_t delivered_stream_seq = 0;
-  std::uint64_t num_pending = 0;
-  std::int64_t num_ack_pending = 0;
-  std::string leader;
-};
-
 struct JsDeleter {
   void operator()(jsCtx* js) const { jsCtx_Destroy(js); }
 };
@@ -72,9 +64,6 @@ class Client {
   // Creates the collectors' durable pull consumer on the work queue, or checks it exists.
   [[nodiscard]] Status ensure_consumer(std::chrono::milliseconds timeout);
   [[nodiscard]] Result<StreamState> stream_state(const std::string& name) const;
-  [[nodiscard]] Result<ConsumerState> consumer_state() const;
-  // Asks the consumer's leader to hand leadership to another current replica.
-  [[nodiscard]] Status consumer_leader_stepdown() const;
 
  private:
   explicit Client(NatsConfig cfg) : cfg_(std::move(cfg)) {}

@@ -11,7 +11,6 @@
 // (redelivered at once). Collectors hold no state, so they are added and removed freely.
 #include <atomic>
 #include <mutex>
-#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -34,56 +33,7 @@ auto log() {
 
 struct Counters {
   std::atomic<std::uint64_t> fetched{0}, batches{0}, samples{0}, duplicates{0}, bad{0}, redelivered{0},
-      publish_failures{0}, acked{0}, naked{0}, stepdowns{0};
-};
-
-// nats-server 2.9 can leave one replica of the work-queue stream without a message the other
-// two committed (seen after a network cut: the rejoined node's replica ended one message short
-// while the stream leader counted it current). If that replica leads the durable consumer, the
-// message is never delivered: the stream holds it, the consumer reports nothing pending and
-// nothing unacknowledged, every fetch comes back empty. When a collector sees exactly that for
-// kStuckFor while idle, it asks the consumer's leader to step down; a replica that holds the
-// message takes over and delivers it (its delivered/ack state is the replicated one).
-class StuckConsumerGuard {
- public:
-  static constexpr std::chrono::seconds kStuckFor{3};
-  StuckConsumerGuard(const nats::Client& client, Counters& c) : client_(client), c_(c) {}
-
-  void busy() { since_.reset(); }
-  void idle() {
-    const auto now = std::chrono::steady_clock::now();
-    if (now < next_check_) return;
-    next_check_ = now + std::chrono::seconds(1);
-    const auto& cfg = client_.config();
-    auto st = client_.stream_state(cfg.in_stream());
-    auto cs = st ? client_.consumer_state() : tl::unexpected(st.error());
-    const bool stuck = st && cs && st->messages > 0 && cs->num_pending == 0 && cs->num_ack_pending == 0 &&
-                       st->last_seq > cs->delivered_stream_seq;
-    if (!stuck) {
-      since_.reset();
-      return;
-    }
-    if (!since_) since_ = now;
-    if (now - *since_ < kStuckFor) return;
-    log()->warn(
-        "work-queue stream {} holds {} message(s) up to sequence {}, but consumer {} (leader {}) delivered "
-        "up to {} and reports none pending for {} s: asking its leader to step down",
-        cfg.in_stream(), st->messages, st->last_seq, cfg.consumer, cs->leader, cs->delivered_stream_seq,
-        kStuckFor.count());
-    if (auto r = client_.consumer_leader_stepdown(); !r) {
-      log()->warn("{}", r.error().message);
-    } else {
-      c_.stepdowns++;
-    }
-    since_.reset();
-    next_check_ = now + std::chrono::seconds(5);
-  }
-
- private:
-  const nats::Client& client_;
-  Counters& c_;
-  std::optional<std::chrono::steady_clock::time_point> since_;
-  std::chrono::steady_clock::time_point next_check_{};
+      publish_failures{0}, acked{0}, naked{0};
 };
 
 // Results of one fetch's async publishes, filled in by the library's ack handler thread.
@@ -124,7 +74,7 @@ Result<Batch> decode_message(natsMsg* m) {
 class Applier {
  public:
   Applier(nats::Client& client, Counters& c, core::metrics::Histogram& latency)
-      : client_(client), c_(c), latency_(latency), guard_(client, c) {}
+      : client_(client), c_(c), latency_(latency) {}
 
   [[nodiscard]] Status start() {
     const auto& cfg = client_.config();
@@ -169,14 +119,12 @@ class Applier {
     const natsStatus s = natsSubscription_Fetch(&list, sub_, cfg.fetch, wait.count(), &e);
     if (list.Count == 0) {
       natsMsgList_Destroy(&list);
-      guard_.idle();
       if (s != NATS_OK && s != NATS_TIMEOUT) {
         log()->warn("fetch from {}: {}", cfg.consumer, nats::status_text(s, e));
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
       return false;
     }
-    guard_.busy();
     const auto t0 = std::chrono::steady_clock::now();
     c_.fetched += static_cast<std::uint64_t>(list.Count);
     pending_.ok = 0;
@@ -256,7 +204,6 @@ class Applier {
   nats::JsPtr js_;
   natsSubscription* sub_ = nullptr;
   PendingAcks pending_;
-  StuckConsumerGuard guard_;
 };
 
 boost::json::object stream_json(const nats::Client& client, const std::string& name) {
@@ -299,7 +246,6 @@ int run_nats_collector(const CollectorConfig& cfg) {
       {"telemetry_collector_nats_bad_batches", &c.bad},
       {"telemetry_collector_nats_redelivered_batches", &c.redelivered},
       {"telemetry_collector_nats_nak_batches", &c.naked},
-      {"telemetry_collector_nats_consumer_stepdowns", &c.stepdowns},
   };
   for (const auto& counter : counters) {
     auto* value = counter.second;  // a named copy: clang 14 cannot capture a structured binding
@@ -330,8 +276,7 @@ int run_nats_collector(const CollectorConfig& cfg) {
                           {"bad_batches", c.bad.load()},
                           {"redelivered", c.redelivered.load()},
                           {"acked", c.acked.load()},
-                          {"naked", c.naked.load()},
-                          {"consumer_stepdowns", c.stepdowns.load()}};
+                          {"naked", c.naked.load()}};
     if (auto* cl = client_ptr.load()) {
       o["streams"] = {{nc.in_stream(), stream_json(*cl, nc.in_stream())},
                       {nc.applied_stream(), stream_json(*cl, nc.applied_stream())}};

@@ -334,44 +334,5 @@ Result<StreamState> Client::stream_state(const std::string& name) const {
   return st;
 }
 
-Result<ConsumerState> Client::consumer_state() const {
-  jsConsumerInfo* ci = nullptr;
-  jsErrCode e = static_cast<jsErrCode>(0);
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.Wait = 1000;
-  const std::string stream = cfg_.in_stream();
-  if (auto s = js_GetConsumerInfo(&ci, js_.get(), stream.c_str(), cfg_.consumer.c_str(), &jo, &e);
-      s != NATS_OK) {
-    return telemetry_error(TelemetryErrc::unavailable,
-                           fmt::format("consumer {} of {}: {}", cfg_.consumer, stream, status_text(s, e)));
-  }
-  ConsumerState st;
-  st.delivered_stream_seq = ci->Delivered.Stream;
-  st.num_pending = ci->NumPending;
-  st.num_ack_pending = ci->NumAckPending;
-  if (ci->Cluster && ci->Cluster->Leader) st.leader = ci->Cluster->Leader;
-  jsConsumerInfo_Destroy(ci);
-  return st;
-}
-
-Status Client::consumer_leader_stepdown() const {
-  const std::string subject =
-      fmt::format("$JS.API.CONSUMER.LEADER.STEPDOWN.{}.{}", cfg_.in_stream(), cfg_.consumer);
-  natsMsg* reply = nullptr;
-  const natsStatus s = natsConnection_Request(&reply, nc_, subject.c_str(), nullptr, 0, 2000);
-  if (s != NATS_OK) {
-    return telemetry_error(TelemetryErrc::unavailable,
-                           fmt::format("leader step-down of consumer {}: {}", cfg_.consumer, status_text(s)));
-  }
-  const std::string body(natsMsg_GetData(reply), static_cast<std::size_t>(natsMsg_GetDataLength(reply)));
-  natsMsg_Destroy(reply);
-  if (body.find("\"success\":true") == std::string::npos) {
-    return telemetry_error(TelemetryErrc::unavailable,
-                           fmt::format("leader step-down of consumer {} refused: {}", cfg_.consumer, body));
-  }
-  return {};
-}
-
 }  // namespace nats
 }  // namespace rm::telemetry

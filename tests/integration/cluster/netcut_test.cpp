@@ -101,8 +101,4 @@ TEST(ClusterNetworkCut,
   EXPECT_EQ(json_u64(stream_field(c1.port, "TELEMETRY", "messages")), batches)
       << boost::json::serialize(get_json(c1.port, "/stats"));
   EXPECT_EQ(json_u64(stream_field(c1.port, "TELEMETRY_IN", "messages")), 0u);
-  std::printf(
-      "consumer leader step-downs by the collectors: %llu\n",
-      static_cast<unsigned long long>(json_u64(get_json(c1.port, "/stats").at("consumer_stepdowns")) +
-                                      json_u64(get_json(c2.port, "/stats").at("consumer_stepdowns"))));
 }
