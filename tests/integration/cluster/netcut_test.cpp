@@ -79,10 +79,6 @@ TEST(ClusterNetworkCut,
   std::size_t wrong = 0;
   for (const auto& g : j.at("gpus").as_array()) wrong += json_u64(g.as_object().at("samples")) != 30;
   EXPECT_EQ(wrong, 0u) << "GPUs without exactly 30 samples";
-  // Split brain would show as batches stored twice (or lost) in the applied stream.
-  EXPECT_EQ(json_u64(stream_field(c1.port, "TELEMETRY", "messages")), batches);
-  EXPECT_EQ(json_u64(stream_field(c1.port, "TELEMETRY_IN", "messages")), 0u);
-
   // The cut node is back as a current replica of both streams.
   bool rejoined = false;
   for (int i = 0; i < 150 && !rejoined; ++i) {
@@ -99,4 +95,10 @@ TEST(ClusterNetworkCut,
     if (!rejoined) std::this_thread::sleep_for(200ms);
   }
   EXPECT_TRUE(rejoined) << boost::json::serialize(get_json(c1.port, "/stats"));
+  // Split brain would show as batches stored twice (or lost) in the applied stream. Read once
+  // the cut node is a current follower again: until then a member that sees no leader answers
+  // stream info from its own (stale) replica, e.g. 28 of 96 messages.
+  EXPECT_EQ(json_u64(stream_field(c1.port, "TELEMETRY", "messages")), batches)
+      << boost::json::serialize(get_json(c1.port, "/stats"));
+  EXPECT_EQ(json_u64(stream_field(c1.port, "TELEMETRY_IN", "messages")), 0u);
 }
