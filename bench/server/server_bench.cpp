@@ -3,9 +3,11 @@
 // and over the in-process path (PipelineExecutor, what `remotemedia run` uses), at 1 and at N
 // concurrent sessions; and sessions started per second (connect, ready, end, close).
 //   server_bench [--sessions 100] [--seconds 5] [--starts 200] [--spin-us 100] [--io-thread 0]
+//                [--inline 1]
 // (--spin-us: the server's node_spin, how long an idle node thread spins before sleeping; the
 // in-process rows keep the runtime's default. --io-thread 1: clients with their own io thread
-// instead of caller-driven ones, ClientOptions::caller_driven.)
+// instead of caller-driven ones, ClientOptions::caller_driven. --inline 0: the server runs the
+// PassThrough on a node thread, not on the session's io thread, ServerOptions::inline_nodes.)
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -21,6 +23,13 @@
 
 #include <fmt/format.h>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "server/protocol.hpp"
 #include "server/stream_client.hpp"
 #include "server/stream_server.hpp"
 
@@ -86,6 +95,43 @@ void over_server(const std::string& url, const rm::server::ClientOptions& co, in
   if (failed) std::printf("  %d session(s) failed\n", failed.load());
 }
 
+// One session with the smallest client there is: a blocking Beast WebSocket on a plain socket
+// that writes a frame, then reads the answer (no event queue, no io_context run). What the
+// server itself adds to a round trip, next to what the StreamClient adds.
+void over_server_blocking(std::uint16_t port, int chunks, Stats& stats) {
+  namespace net = boost::asio;
+  namespace websocket = boost::beast::websocket;
+  using tcp = net::ip::tcp;
+  net::io_context ioc(1);
+  tcp::socket socket(ioc);
+  socket.connect({net::ip::make_address("127.0.0.1"), port});
+  socket.set_option(tcp::no_delay(true));
+  websocket::stream<tcp::socket> ws(std::move(socket));
+  ws.handshake("127.0.0.1", "/v1/stream");
+  ws.text(true);
+  ws.write(net::buffer(rm::server::start_message("passthrough")));
+  boost::beast::flat_buffer buffer;
+  do {
+    buffer.clear();
+    ws.read(buffer);
+  } while (!ws.got_text() || boost::beast::buffers_to_string(buffer.data()).find(R"("ready")") == std::string::npos);
+  ws.binary(true);
+  std::vector<double> rtt;
+  auto t0 = steady_clock::now();
+  for (int k = 0; k < chunks; ++k) {
+    std::this_thread::sleep_until(t0 + microseconds(20'000LL * k));
+    auto frame = rm::server::encode_data_frame_bytes("audio_source", *chunk(k));
+    auto sent = steady_clock::now();
+    ws.write(net::buffer(frame));
+    buffer.clear();
+    ws.read(buffer);
+    rtt.push_back(duration<double, std::micro>(steady_clock::now() - sent).count());
+  }
+  boost::beast::error_code ec;
+  ws.close(websocket::close_code::normal, ec);
+  stats.add(rtt);
+}
+
 void in_process(const rm::runtime::PipelineExecutor& ex, int sessions, int chunks, Stats& stats) {
   std::vector<std::thread> threads;
   for (int s = 0; s < sessions; ++s) {
@@ -133,13 +179,14 @@ double cpu_s() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int sessions = 100, seconds_ = 5, starts = 200, spin_us = 100, io_thread = 0;
+  int sessions = 100, seconds_ = 5, starts = 200, spin_us = 100, io_thread = 0, inline_nodes = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--spin-us")) spin_us = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--sessions")) sessions = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--seconds")) seconds_ = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--starts")) starts = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--io-thread")) io_thread = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--inline")) inline_nodes = std::atoi(argv[i + 1]);
   }
   rm::server::ClientOptions co;
   co.caller_driven = io_thread == 0;
@@ -157,6 +204,7 @@ int main(int argc, char** argv) {
   so.port = 0;
   so.max_sessions = static_cast<std::size_t>(sessions) + 16;
   so.node_spin = microseconds(spin_us);
+  so.inline_nodes = inline_nodes != 0;
   rm::server::StreamServer server(std::move(*catalog), so);
   if (auto ok = server.start(); !ok) {
     std::fprintf(stderr, "%s\n", ok.error().c_str());
@@ -164,8 +212,9 @@ int main(int argc, char** argv) {
   }
   const auto url = fmt::format("http://127.0.0.1:{}", server.port());
   std::printf(
-      "round trip of a 20 ms chunk through PassThrough, real-time pacing, %d s per session, %s clients\n",
-      seconds_, co.caller_driven ? "caller-driven" : "io-thread");
+      "round trip of a 20 ms chunk through PassThrough, real-time pacing, %d s per session, %s clients, "
+      "server nodes %s\n",
+      seconds_, co.caller_driven ? "caller-driven" : "io-thread", so.inline_nodes ? "inline" : "on threads");
   for (int n : {1, sessions}) {
     Stats a, b;
     const double c0 = cpu_s();
@@ -178,6 +227,11 @@ int main(int argc, char** argv) {
                 (c1 - c0) / seconds_);
     std::printf("  %3d session(s)  server:     %s cpu=%.2f s/s\n", n, b.summary().c_str(),
                 (c2 - c1) / seconds_);
+  }
+  {
+    Stats c;
+    over_server_blocking(server.port(), chunks, c);
+    std::printf("    1 session   server, blocking client: %s\n", c.summary().c_str());
   }
   auto t0 = steady_clock::now();
   int ok = 0;

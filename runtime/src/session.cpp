@@ -11,8 +11,13 @@ Status Session::State::ActorEmitter::emit(DataPtr data) {
   // end its successors early.
   if (data->is_end_of_stream()) return {};
   for (auto* s : actor->successors) {
-    if (!s->queue->push(data))
+    if (state->inline_mode) {
+      if (state->is_cancelled())
+        return node_error(NodeErrorCode::cancelled, fmt::format("node {}: session cancelled", actor->id));
+      if (auto st = state->run_inline(*s, data); !st) return st;
+    } else if (!s->queue->push(data)) {
       return node_error(NodeErrorCode::cancelled, fmt::format("node {}: session cancelled", actor->id));
+    }
   }
   if (actor->is_output) state->deliver(*actor, data);
   return {};
@@ -62,10 +67,29 @@ tl::expected<const std::vector<Session::State::Actor*>*, SessionError> Session::
   return &it->second;
 }
 
+namespace {
+
+// Inline mode: runs `data` through the graph from the input's nodes (the caller holds
+// inline_mutex).
+SessionStatus push_inline(Session::State& s, std::string_view input, const DataPtr& data) {
+  auto targets = s.input_targets(input);
+  if (!targets) return tl::unexpected(targets.error());
+  for (auto* a : **targets) {
+    if (!s.run_inline(*a, data)) return tl::unexpected(ended_error(s));
+  }
+  return {};
+}
+
+}  // namespace
+
 SessionStatus Session::push(std::string_view input, DataPtr data) {
   auto& s = *state_;
   if (!s.inputs.contains(input)) return tl::unexpected(s.input_targets(input).error());
   if (!data || data->is_end_of_stream()) return close_input(input);
+  if (s.inline_mode) {
+    std::lock_guard lock(s.inline_mutex);
+    return push_inline(s, input, data);
+  }
   if (auto st = s.check_contracts(); !st) return st;
   auto targets = s.input_targets(input);
   if (!targets) return tl::unexpected(targets.error());
@@ -78,6 +102,12 @@ SessionStatus Session::push(std::string_view input, DataPtr data) {
 tl::expected<bool, SessionError> Session::try_push(std::string_view input, const DataPtr& data) {
   auto& s = *state_;
   if (!data || data->is_end_of_stream()) return false;  // close_input() may block
+  if (s.inline_mode) {
+    std::unique_lock lock(s.inline_mutex, std::try_to_lock);
+    if (!lock.owns_lock()) return false;
+    if (auto st = push_inline(s, input, data); !st) return tl::unexpected(st.error());
+    return true;
+  }
   auto targets = s.input_targets(input);
   if (!targets) return tl::unexpected(targets.error());
   if (s.contracts_pending && !s.contracts_checked.load(std::memory_order_acquire)) return false;
@@ -103,6 +133,11 @@ SessionStatus Session::close_input(std::string_view input) {
     closed = true;
   }
   auto eos = RuntimeData::make_end_of_stream();
+  if (s.inline_mode) {
+    std::lock_guard lock(s.inline_mutex);
+    for (auto* a : it->second) (void)s.run_inline(*a, eos);  // a failure has failed the session
+    return {};
+  }
   for (auto* a : it->second) a->queue->push(eos);
   return {};
 }
@@ -175,6 +210,10 @@ void Session::cancel() {
   s.cancel_queues();
   s.abort_nodes(AbortReason::cancelled);
   s.changed.notify_all();
+}
+
+bool Session::runs_inline() const {
+  return state_->inline_mode;
 }
 
 bool Session::done() const {

@@ -14,7 +14,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
@@ -59,11 +58,16 @@ tl::expected<ParsedUrl, std::string> parse_server_url(std::string_view url) {
   return p;
 }
 
+// The client whose loop this thread runs right now (caller-driven, holding `driving`).
+static thread_local const void* t_driving = nullptr;
+
 struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
   using Clock = std::chrono::steady_clock;
   const bool caller_driven;
   net::io_context ioc;
-  websocket::stream<beast::tcp_stream> ws{net::make_strand(ioc)};
+  // No strand: one thread at a time runs the handlers (the io thread, or the caller holding
+  // `driving`); other threads only post.
+  websocket::stream<beast::tcp_stream> ws{ioc.get_executor()};
   net::steady_timer wake{ws.get_executor()};
   FrameQueue outbox;
   std::chrono::steady_clock::time_point writing_since{};
@@ -89,7 +93,12 @@ struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
   Impl(std::size_t buffer_bytes, bool caller_driven_)
       : caller_driven(caller_driven_),
         ioc(caller_driven_ ? BOOST_ASIO_CONCURRENCY_HINT_DEFAULT : 1),
-        outbox(buffer_bytes, [this] { net::post(ws.get_executor(), [this] { wake.cancel(); }); }) {}
+        outbox(buffer_bytes, [this] {
+          if (t_driving == this)
+            wake.cancel();  // this thread runs the loop: no hand-off needed
+          else
+            net::post(ws.get_executor(), [this] { wake.cancel(); });
+        }) {}
 
   bool has_event() {
     std::lock_guard lock(mutex);
@@ -127,7 +136,10 @@ struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
     if (!caller_driven) return outbox.push(std::move(f));
     for (;;) {
       std::unique_lock lock(driving, std::try_to_lock);
-      if (auto pushed = outbox.try_push(f)) {
+      if (lock.owns_lock()) t_driving = this;
+      auto pushed = outbox.try_push(f);
+      t_driving = nullptr;
+      if (pushed) {
         if (*pushed && lock.owns_lock()) ioc.poll();
         return *pushed;
       }

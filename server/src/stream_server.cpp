@@ -1,6 +1,7 @@
 // The listener: Beast + Asio coroutines like core/src/http_server.cpp (one coroutine per
-// connection on its own strand, a fresh parser with limits per request), with one addition the
-// core server does not have: GET /v1/stream is upgraded to a WebSocket session.
+// connection, a fresh parser with limits per request), with one addition the core server does
+// not have: GET /v1/stream is upgraded to a WebSocket session. Each connection lives on one io
+// thread's own io_context, which is its strand.
 #include "server/stream_server.hpp"
 
 #include <cctype>
@@ -9,10 +10,10 @@
 #include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -62,7 +63,13 @@ bhttp::response<bhttp::string_body> to_message(Response resp, unsigned version, 
 struct StreamServer::Impl : std::enable_shared_from_this<StreamServer::Impl> {
   ServerContext ctx;
   core::http::Router router;
-  net::io_context ioc;
+  // One io_context per io thread, each run by that thread alone: a connection stays on the
+  // thread it was accepted for, so its reads, its writes and what they post to each other never
+  // wake another thread.
+  std::vector<std::unique_ptr<net::io_context>> iocs;
+  // Keeps each io thread running while its io_context has no connection yet.
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> keep_running;
+  std::size_t next_ioc = 0;  // accept loop only
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
   std::atomic<std::uint16_t> bound_port{0};
@@ -72,7 +79,11 @@ struct StreamServer::Impl : std::enable_shared_from_this<StreamServer::Impl> {
   bool drained = false;
 
   Impl(PipelineCatalog catalog, ServerOptions options)
-      : ctx(std::move(catalog), std::move(options)), ioc(std::max(1, ctx.options().threads)) {
+      : ctx(std::move(catalog), std::move(options)) {
+    for (int i = 0; i < std::max(1, ctx.options().threads); ++i) {
+      iocs.push_back(std::make_unique<net::io_context>(1));
+      keep_running.push_back(net::make_work_guard(*iocs.back()));
+    }
     build_routes();
   }
 
@@ -155,7 +166,8 @@ struct StreamServer::Impl : std::enable_shared_from_this<StreamServer::Impl> {
     for (;;) {
       beast::error_code ec;
       auto socket =
-          co_await acceptor->async_accept(net::make_strand(ioc), net::redirect_error(net::use_awaitable, ec));
+          co_await acceptor->async_accept(iocs[next_ioc++ % iocs.size()]->get_executor(),
+                                          net::redirect_error(net::use_awaitable, ec));
       if (ec) {
         if (ec == net::error::operation_aborted || !acceptor->is_open()) {
           accepting = false;
@@ -201,7 +213,7 @@ tl::expected<void, std::string> StreamServer::start() {
     return tl::unexpected(
         fmt::format("cannot listen on {}:{}: '{}' is not an IP address", o.host, o.port, o.host));
   tcp::endpoint endpoint{address, o.port};
-  d.acceptor.emplace(net::make_strand(d.ioc));
+  d.acceptor.emplace(d.iocs.front()->get_executor());
   auto fail = [&](const char* what) -> tl::expected<void, std::string> {
     auto msg = fmt::format("cannot listen on {}:{}: {} failed: {}", o.host, o.port, what, ec.message());
     d.acceptor.reset();
@@ -219,7 +231,7 @@ tl::expected<void, std::string> StreamServer::start() {
   d.started = true;
   d.accepting = true;
   net::co_spawn(d.acceptor->get_executor(), d.accept_loop(), net::detached);
-  for (int i = 0; i < std::max(1, o.threads); ++i) d.threads.emplace_back([&d] { d.ioc.run(); });
+  for (auto& ioc : d.iocs) d.threads.emplace_back([ioc = ioc.get()] { ioc->run(); });
   return {};
 }
 
@@ -246,7 +258,8 @@ void StreamServer::drain() {
   });
   // The accept loop holds the Impl: let it end before the loop stops, or neither is freed.
   for (int i = 0; i < 2000 && d.accepting; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  d.ioc.stop();
+  d.keep_running.clear();
+  for (auto& ioc : d.iocs) ioc->stop();
   for (auto& t : d.threads) {
     if (t.joinable()) t.join();
   }

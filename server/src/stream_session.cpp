@@ -28,6 +28,10 @@ using runtime::DataPtr;
 
 namespace {
 constexpr std::size_t kArrivalRing = 256;
+// Set while this thread (a session's io thread) runs an inline pipeline from push_input():
+// outputs then go into the outbox without waiting, as the writer they would wait for runs on
+// this very thread.
+thread_local bool t_inline_on_io = false;
 constexpr auto kTick = std::chrono::milliseconds(250);
 constexpr auto kProgressEvery = std::chrono::seconds(1);
 }  // namespace
@@ -46,6 +50,10 @@ StreamSession::~StreamSession() {
 }
 
 void StreamSession::wake(net::steady_timer& timer) {
+  if (t_inline_on_io) {  // on this session's io thread already
+    timer.cancel();
+    return;
+  }
   net::post(ws_.get_executor(), [self = weak_from_this(), &timer] {
     if (auto s = self.lock()) timer.cancel();
   });
@@ -107,8 +115,13 @@ void StreamSession::push_input(std::string input, DataPtr data) {
   {
     std::lock_guard lock(inbox_mutex_);
     // Only behind nothing: inputs the feeder still holds go first.
-    if (direct_ != nullptr && inbox_.empty() && !feeder_busy_) {
+    // An inline pipeline delivers its outputs on this thread: only while the outbox has room,
+    // so a client that reads slowly meets the feeder's blocking push instead.
+    if (direct_ != nullptr && inbox_.empty() && !feeder_busy_ &&
+        (!direct_inline_ || outbox_.bytes() < ctx_.options().output_buffer_bytes)) {
+      t_inline_on_io = direct_inline_;
       auto taken = direct_->try_push(input, data);
+      t_inline_on_io = false;
       if (!taken || *taken) return;  // a failure ends the session: the waiter reports it
     }
   }
@@ -184,6 +197,9 @@ net::awaitable<void> StreamSession::run(beast::http::request<beast::http::string
       auto data = buffer.cdata();
       on_binary({static_cast<const std::byte*>(data.data()), data.size()});
     }
+    // Outputs an inline pipeline just produced go out first: the writer runs before this
+    // reader's next read is started.
+    if (outbox_.bytes() > 0) co_await net::post(ws_.get_executor(), net::use_awaitable);
   }
   reader_done_ = true;
   // A read that ends after our close went out is the close handshake finishing, not a client
@@ -360,7 +376,7 @@ void StreamSession::deliver(const std::string& node_id, const DataPtr& data) {
   bytes_out_ += n;
   ctx_.metrics().frames_out.inc();
   ctx_.metrics().bytes_out.inc(static_cast<double>(n));
-  (void)outbox_.push(std::move(f));  // false: the client is gone and the output is dropped
+  (void)outbox_.push(std::move(f), t_inline_on_io);  // false: the client is gone, the output dropped
 }
 
 void StreamSession::feed(const ServedPipeline* served, std::string requested_id,
@@ -369,6 +385,7 @@ void StreamSession::feed(const ServedPipeline* served, std::string requested_id,
   runtime::SessionOptions so;
   so.session_id = requested_id.empty() ? runtime::make_session_id() : requested_id;
   so.spin = ctx_.options().node_spin;
+  so.inline_nodes = ctx_.options().inline_nodes;
   {
     std::lock_guard lock(state_mutex_);
     id_ = so.session_id;
@@ -412,6 +429,7 @@ void StreamSession::feed(const ServedPipeline* served, std::string requested_id,
       {
         std::lock_guard lock(inbox_mutex_);
         direct_ = rt.get();
+        direct_inline_ = rt->runs_inline();
       }
       bool running = true;
       while (running) {

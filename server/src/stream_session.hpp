@@ -9,7 +9,9 @@
 // push (the pipeline's backpressure, kept off the io threads). The reader stops reading while
 // the inbox is full, so a fast client meets TCP backpressure instead of growing memory. A waiter
 // thread reports the session's end. Outputs are encoded on the output node's thread into the
-// bounded FrameQueue the writer drains.
+// bounded FrameQueue the writer drains. A pipeline of native nodes runs inline
+// (ServerOptions::inline_nodes): the reader's try_push runs the nodes on the io thread and
+// their outputs reach the writer on that thread, with no hand-off at all.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -106,6 +108,7 @@ class StreamSession : public std::enable_shared_from_this<StreamSession> {
   std::deque<Inbound> inbox_;
   std::size_t inbox_data_ = 0;
   runtime::Session* direct_ = nullptr;  // the running session, while the reader may push into it
+  bool direct_inline_ = false;          // it runs its nodes on the pushing thread
   bool feeder_busy_ = false;            // the feeder holds an input it has not pushed yet
 
   // Start-up state, shared with node threads.

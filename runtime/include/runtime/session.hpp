@@ -65,6 +65,13 @@ struct SessionOptions {
   // How long an idle node thread spins before sleeping; short spins keep per-hop latency low
   // while data flows, sleeping keeps idle pipelines off the CPU.
   std::chrono::microseconds spin{100};
+  // Run the nodes on the thread that pushes instead of on a thread each, when every node is
+  // native and takes input (no generators; otherwise this is ignored, see runs_inline()):
+  // push(), try_push() and close_input() return once the input has gone through the whole
+  // graph and its outputs were delivered, one calling thread at a time. Saves every thread
+  // hand-off per hop, for callers on an event loop feeding cheap nodes (the streaming server);
+  // a slow node delays the pushing thread instead, and on_output runs on it.
+  bool inline_nodes = false;
 };
 
 class Session {
@@ -88,6 +95,8 @@ class Session {
   // Docker nodes, the contracts are not checked yet (push() waits for both; call it from a
   // thread that may block). End-of-stream is not taken here (false): close_input() sends it.
   // Errors as push().
+  // Inline sessions (SessionOptions::inline_nodes): true once the graph has processed `data`,
+  // false while another thread is running the nodes.
   tl::expected<bool, SessionError> try_push(std::string_view input, const DataPtr& data);
   // Sends end-of-stream from a named input (idempotent).
   SessionStatus close_input(std::string_view input);
@@ -113,6 +122,8 @@ class Session {
   void cancel();
   // True once the session has ended (finished, failed or cancelled).
   bool done() const;
+  // Whether the nodes run on the pushing thread (SessionOptions::inline_nodes took effect).
+  bool runs_inline() const;
 
  private:
   std::shared_ptr<State> state_;

@@ -77,6 +77,11 @@ struct Session::State : std::enable_shared_from_this<Session::State> {
   std::mutex callback_mutex;  // serialises on_output
   std::unique_ptr<detail::BoundedQueue<Output>> output_queue;
 
+  // Inline mode (SessionOptions::inline_nodes): no node threads; whoever holds inline_mutex
+  // runs the nodes (run_inline). Nodes are closed once, by join_all().
+  bool inline_mode = false;
+  std::mutex inline_mutex;
+
   bool ended_locked() const { return finished || cancelled; }
 
   // The actors a named input feeds, or why nothing can be pushed into it (unknown input, the
@@ -138,64 +143,117 @@ struct Session::State : std::enable_shared_from_this<Session::State> {
 
   void send_end(Actor& a) {
     auto eos = RuntimeData::make_end_of_stream();
-    for (auto* s : a.successors) s->queue->push(eos);
+    for (auto* s : a.successors) {
+      if (inline_mode)
+        (void)run_inline(*s, eos);  // a failure has failed the session already
+      else
+        s->queue->push(eos);
+    }
     if (a.is_output) output_ended();
   }
 
-  void run(Actor& a) {
-    auto log = core::logger("runtime");
-    auto status = run_steps(a);
-    if (!status) {
-      std::string msg = status.error().message;
-      if (msg.find("node " + a.id) == std::string::npos) msg = fmt::format("node {}: {}", a.id, msg);
-      fail(a.id, NodeError{status.error().code, std::move(msg)});
-    }
+  // Fails the session with a node's error, naming the node.
+  void fail_node(Actor& a, const NodeError& err) {
+    std::string msg = err.message;
+    if (msg.find("node " + a.id) == std::string::npos) msg = fmt::format("node {}: {}", a.id, msg);
+    fail(a.id, NodeError{err.code, std::move(msg)});
+  }
+
+  void close_node(Actor& a) {
     try {
       a.node->close();
     } catch (const std::exception& e) {
-      log->error("session {}: node {}: close() threw: {}", id, a.id, e.what());
+      core::logger("runtime")->error("session {}: node {}: close() threw: {}", id, a.id, e.what());
     }
   }
 
-  Status run_steps(Actor& a) {
+  void run(Actor& a) {
+    if (auto status = guarded(a, [&] { return run_steps(a); }); !status) fail_node(a, status.error());
+    close_node(a);
+  }
+
+  // `step` with an exception turned into the node's error.
+  template <typename Step>
+  Status guarded(Actor& a, Step&& step) {
     try {
-      if (auto st = a.node->initialize(); !st) return st;
-      std::size_t ready = 0;
-      {
-        std::lock_guard lock(mutex);
-        ready = ++initialized;
-      }
-      changed.notify_all();
-      if (options.on_node_ready) options.on_node_ready(a.id, ready, actors.size());
-      std::vector<DataPtr> batch;
-      batch.reserve(detail::kBatch);
-      if (a.open_inputs == 0) {
-        // A node without inputs (a generator) only gets flush().
-        if (auto st = a.node->flush(a.emitter); !st) return st;
-        send_end(a);
-        return {};
-      }
-      for (;;) {
-        batch.clear();
-        if (a.queue->pop_batch(batch, detail::kBatch) == 0) return {};  // cancelled: not this node's error
-        for (auto& d : batch) {
-          if (d->is_end_of_stream()) {
-            if (--a.open_inputs == 0) {
-              if (auto st = a.node->flush(a.emitter); !st) return st;
-              send_end(a);
-              return {};
-            }
-            continue;
-          }
-          if (auto st = a.node->process(d, a.emitter); !st) {
-            if (st.error().code == NodeErrorCode::cancelled && is_cancelled()) return {};
-            return st;
-          }
-        }
-      }
+      return step();
     } catch (const std::exception& e) {
       return node_error(NodeErrorCode::process_failed,
                         fmt::format("node {}: unexpected exception: {}", a.id, e.what()));
+    }
+  }
+
+  Status initialize(Actor& a) {
+    if (auto st = a.node->initialize(); !st) return st;
+    std::size_t ready = 0;
+    {
+      std::lock_guard lock(mutex);
+      ready = ++initialized;
+    }
+    changed.notify_all();
+    if (options.on_node_ready) options.on_node_ready(a.id, ready, actors.size());
+    return {};
+  }
+
+  // One input item for an actor: data goes to process(); the end-of-stream of its last open
+  // input flushes the node and ends its outputs. `ended` is set once the actor has ended.
+  Status take(Actor& a, const DataPtr& d, bool& ended) {
+    if (d->is_end_of_stream()) {
+      if (--a.open_inputs > 0) return {};
+      if (auto st = a.node->flush(a.emitter); !st) return st;
+      send_end(a);
+      ended = true;
+      return {};
+    }
+    return a.node->process(d, a.emitter);
+  }
+
+  Status run_steps(Actor& a) {
+    if (auto st = initialize(a); !st) return st;
+    if (a.open_inputs == 0) {
+      // A node without inputs (a generator) only gets flush().
+      if (auto st = a.node->flush(a.emitter); !st) return st;
+      send_end(a);
+      return {};
+    }
+    std::vector<DataPtr> batch;
+    batch.reserve(detail::kBatch);
+    for (;;) {
+      batch.clear();
+      if (a.queue->pop_batch(batch, detail::kBatch) == 0) return {};  // cancelled: not this node's error
+      for (auto& d : batch) {
+        bool ended = false;
+        if (auto st = take(a, d, ended); !st) {
+          if (st.error().code == NodeErrorCode::cancelled && is_cancelled()) return {};
+          return st;
+        }
+        if (ended) return {};
+      }
+    }
+  }
+
+  // Inline mode: runs `d` through actor `a` and, through its emitter, everything after it, on
+  // this thread (the caller holds inline_mutex). A node's failure fails the session here; the
+  // nodes before it then see a cancelled emit.
+  Status run_inline(Actor& a, const DataPtr& d) {
+    bool ended = false;
+    auto st = guarded(a, [&] { return take(a, d, ended); });
+    if (!st && !(st.error().code == NodeErrorCode::cancelled && is_cancelled())) {
+      fail_node(a, st.error());
+      return node_error(NodeErrorCode::cancelled, fmt::format("node {}: session failed", a.id));
+    }
+    return st;
+  }
+
+  // Inline mode: every node initialized on this thread, in manifest order; the first failure
+  // fails the session.
+  void initialize_inline() {
+    std::lock_guard lock(inline_mutex);
+    for (auto& a : actors) {
+      if (auto st = guarded(*a, [&] { return initialize(*a); }); !st) {
+        fail_node(*a, st.error());
+        return;
+      }
     }
   }
 
@@ -263,6 +321,10 @@ struct Session::State : std::enable_shared_from_this<Session::State> {
   void join_all() {
     std::lock_guard jl(join_mutex);
     if (joined) return;
+    if (inline_mode) {
+      std::lock_guard lock(inline_mutex);  // after a push still running on another thread
+      for (auto& a : actors) close_node(*a);
+    }
     for (auto& a : actors) {
       if (a->thread.joinable()) a->thread.join();
     }

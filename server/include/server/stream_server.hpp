@@ -29,7 +29,7 @@ namespace rm::server {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8090;     // 0 = any free port (read back with port())
-  int threads = 2;               // io threads (sessions' pipelines run on their own threads)
+  int threads = 2;               // io threads, sessions spread over them (pipelines: own threads or inline)
   std::string auth_token;        // empty = no authentication
   std::size_t max_sessions = 0;  // 0 = 64 per hardware thread
   std::size_t max_frame_bytes = 4 * 1024 * 1024;
@@ -40,6 +40,9 @@ struct ServerOptions {
   std::chrono::milliseconds drain_timeout{30'000};
   // How long a session's idle node thread spins before it sleeps (runtime::SessionOptions::spin).
   std::chrono::microseconds node_spin{100};
+  // Pipelines whose nodes are all native run on the session's io thread (runtime
+  // SessionOptions::inline_nodes), not on a thread per node: no hand-off per frame.
+  bool inline_nodes = true;
   std::filesystem::path
       web_root;  // share/remotemedia/web: stream/ served at /, vendor/ at /vendor (empty = none)
 };

@@ -87,15 +87,7 @@ class DockerNodeTest : public ::testing::Test {
       GTEST_SKIP() << c.error().message;
     }
     client_.emplace(std::move(*c));
-    auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    root_ = fs::path("/dev/shm") / ("rm-dnode-" + std::to_string(::getpid()) + "-" + info->name());
-    fs::create_directories(root_);
-    work_ = fs::temp_directory_path() / unique("rm-dnode-work-");
-    fs::create_directories(work_ / "nodes");
-    ::setenv("RM_IPC_DIR", root_.c_str(), 1);
-    ::setenv("RM_PIP_INDEX_URL", index_->url().c_str(), 1);
-    ::setenv("REMOTEMEDIA_PYTHON", "/usr/bin/python3", 1);
-    ::setenv("RM_PYTHON_SDK_DIR", (fs::path(RM_SOURCE_DIR) / "python").c_str(), 1);
+    std::tie(root_, work_) = rm::test::make_node_test_dirs("rm-dnode", index_->url());
     ::setenv("REMOTEMEDIA_NODE_PATH", (fs::path(RM_SOURCE_DIR) / "examples/python/nodes").c_str(), 1);
   }
   void TearDown() override {
