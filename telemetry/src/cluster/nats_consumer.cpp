@@ -196,6 +196,7 @@ class Applier {
       std::lock_guard lk(pending_.mu);
       dups.swap(pending_.dup_ids);
     }
+    std::uint64_t held_back = 0;  // duplicates whose check against the leader's copy failed
     for (std::size_t i = 0; i < valid.size(); ++i) {
       natsMsg* m = valid[i];
       const bool dup = ok && std::find(dups.begin(), dups.end(), ids[i].first) != dups.end();
@@ -203,10 +204,12 @@ class Applier {
         natsMsg_Ack(m, nullptr);
       } else {
         natsMsg_Nak(m, nullptr);
+        if (ok) ++held_back;
       }
     }
+    c_.naked += held_back;
     if (ok) {
-      c_.acked += valid.size();
+      c_.acked += valid.size() - held_back;
       c_.batches += pending_.ok.load();
       c_.duplicates += pending_.dup.load();
       c_.samples += samples;
