@@ -16,9 +16,10 @@
 # Every NATS run prints the CPU seconds the three nats-server processes, the two collectors and
 # the bench process (producers + feed) used. NATS_GOGC (400) / NATS_GOMEMLIMIT (512MiB) are
 # passed to the servers as GOGC / GOMEMLIMIT, as the compose file and the Helm chart set them
-# (NATS_GOGC= NATS_GOMEMLIMIT= for the Go defaults); NATS_GODEBUG=gctrace=1 shows each GC.
-# Diagnosis: NATS_DEBUG=1 runs the servers with -D (debug log), BENCH_ARGS=--timeline prints ack
-# latency per 100 ms of the run, KEEP=<dir> keeps the servers' logs and stderr (GC traces) there.
+# (NATS_GOGC= NATS_GOMEMLIMIT= for the Go defaults); NATS_GODEBUG=gctrace=1 traces each GC.
+# Diagnosis: NATS_DEBUG=1 runs the servers with -D (debug log: Raft snapshots, leader changes),
+# BENCH_ARGS=--timeline prints the ack latency max per 100 ms of the run, KEEP=<dir> keeps the
+# servers' logs (n<i>.log) and stderr (n<i>.err, the GC traces) there.
 set -euo pipefail
 B=${1:-build}
 SECONDS_RUN=${2:-10}
