@@ -16,7 +16,10 @@
 # Every NATS run prints the CPU seconds the three nats-server processes, the two collectors and
 # the bench process (producers + feed) used. NATS_GOGC (400) / NATS_GOMEMLIMIT (512MiB) are
 # passed to the servers as GOGC / GOMEMLIMIT, as the compose file and the Helm chart set them
-# (NATS_GOGC= NATS_GOMEMLIMIT= for the Go defaults); NATS_GODEBUG=gctrace=1 shows each GC.
+# (NATS_GOGC= NATS_GOMEMLIMIT= for the Go defaults); NATS_GODEBUG=gctrace=1 traces each GC.
+# Diagnosis: NATS_DEBUG=1 runs the servers with -D (debug log: Raft snapshots, leader changes),
+# BENCH_ARGS=--timeline prints the ack latency max per 100 ms of the run, KEEP=<dir> keeps the
+# servers' logs (n<i>.log) and stderr (n<i>.err, the GC traces) there.
 set -euo pipefail
 B=${1:-build}
 SECONDS_RUN=${2:-10}
@@ -28,6 +31,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   for p in "${nats_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  if [[ -n ${KEEP:-} ]]; then mkdir -p "$KEEP" && cp "$work"/*.log "$work"/*.err "$KEEP"/ 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -35,7 +39,7 @@ routes="nats://127.0.0.1:$((base + 10)),nats://127.0.0.1:$((base + 11)),nats://1
 nats_pids=()
 for i in 0 1 2; do
   GOMAXPROCS=${NATS_GOMAXPROCS:-} GODEBUG=${NATS_GODEBUG:-} GOGC=${NATS_GOGC-400} GOMEMLIMIT=${NATS_GOMEMLIMIT-512MiB} nats-server -js -sd "$work/n$i" -a 127.0.0.1 -p $((base + i)) -n "n$i" --cluster_name bench \
-    --cluster "nats://127.0.0.1:$((base + 10 + i))" --routes "$routes" -l "$work/n$i.log" &
+    --cluster "nats://127.0.0.1:$((base + 10 + i))" --routes "$routes" -l "$work/n$i.log" ${NATS_DEBUG:+-D} 2>"$work/n$i.err" &
   nats_pids+=($!)
   disown $!  # no "Killed" line when cleanup kills it
 done
@@ -72,7 +76,7 @@ run() {  # run <stream> <replicas> <seconds> [bench args]
   collectors "$stream" "$reps"
   cpu_mark "${nats_pids[@]}" "${pids[@]}"
   NATS_STREAM=$stream NATS_SUBJECT="bench.$stream" NATS_REPLICAS=$reps "$B/bench/telemetry/telemetry_cluster_bench" \
-    --seconds "$secs" --producers "$PRODUCERS" --batch "$BATCH" "$@"
+    --seconds "$secs" --producers "$PRODUCERS" --batch "$BATCH" ${BENCH_ARGS:-} "$@"
   echo "cpu seconds during the run: nats-servers $(cpu_since "${nats_pids[@]}") (a killed one not counted)," \
     "collectors $(cpu_since "${pids[@]}") (bench process: its own line above); load $(cut -d' ' -f1-3 /proc/loadavg)"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done

@@ -9,6 +9,11 @@
 // server redelivers them to another collector, whose publish in step 2 is answered as a
 // duplicate, so each batch is in the applied stream once. A failed step 2 naks the batches
 // (redelivered at once). Collectors hold no state, so they are added and removed freely.
+// A batch the applied stream answers "duplicate" for is compared with the work-queue stream
+// leader's copy of its sequence (STREAM.MSG.GET) before it is acknowledged: a replica of
+// nats-server 2.9.10 was seen delivering other, already applied batches at a sequence after a
+// network cut (docs/decisions.md). If the leader's copy differs, it is applied instead.
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -33,14 +38,15 @@ auto log() {
 
 struct Counters {
   std::atomic<std::uint64_t> fetched{0}, batches{0}, samples{0}, duplicates{0}, bad{0}, redelivered{0},
-      publish_failures{0}, acked{0}, naked{0};
+      publish_failures{0}, acked{0}, naked{0}, replica_mismatches{0};
 };
 
 // Results of one fetch's async publishes, filled in by the library's ack handler thread.
 struct PendingAcks {
   std::atomic<std::uint64_t> ok{0}, dup{0}, failed{0};
-  std::mutex mu;    // guards why
-  std::string why;  // the last failure, for the log
+  std::mutex mu;                     // guards why and dup_ids
+  std::string why;                   // the last failure, for the log
+  std::vector<std::string> dup_ids;  // Nats-Msg-Id of each batch answered "duplicate"
 };
 
 void on_pub_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
@@ -54,6 +60,11 @@ void on_pub_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* clos
     }
     p->failed++;
   } else if (pa->Duplicate) {
+    const char* id = nullptr;
+    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr) {
+      std::lock_guard lk(p->mu);
+      p->dup_ids.emplace_back(id);
+    }
     p->dup++;
   } else {
     p->ok++;
@@ -130,7 +141,12 @@ class Applier {
     pending_.ok = 0;
     pending_.dup = 0;
     pending_.failed = 0;
+    {
+      std::lock_guard lk(pending_.mu);
+      pending_.dup_ids.clear();
+    }
     std::vector<natsMsg*> valid;
+    std::vector<std::pair<std::string, std::uint64_t>> ids;  // of valid: Nats-Msg-Id, stream sequence
     std::uint64_t samples = 0;
     int submit_failures = 0;
     const std::string subject = cfg.applied_subject();
@@ -164,6 +180,7 @@ class Applier {
       }
       samples += b->samples.size();
       valid.push_back(m);
+      ids.emplace_back(id, stream_seq);
     }
     jsPubOptions wait_opts;
     jsPubOptions_Init(&wait_opts);
@@ -174,15 +191,25 @@ class Applier {
       if (js_PublishAsyncGetPendingList(&left, js_.get()) == NATS_OK) natsMsgList_Destroy(&left);
     }
     const bool ok = done == NATS_OK && submit_failures == 0 && pending_.failed == 0;
-    for (natsMsg* m : valid) {
-      if (ok) {
+    std::vector<std::string> dups;
+    if (ok) {
+      std::lock_guard lk(pending_.mu);
+      dups.swap(pending_.dup_ids);
+    }
+    std::uint64_t held_back = 0;  // duplicates whose check against the leader's copy failed
+    for (std::size_t i = 0; i < valid.size(); ++i) {
+      natsMsg* m = valid[i];
+      const bool dup = ok && std::find(dups.begin(), dups.end(), ids[i].first) != dups.end();
+      if (ok && (!dup || check_duplicate(m, ids[i].second))) {
         natsMsg_Ack(m, nullptr);
       } else {
         natsMsg_Nak(m, nullptr);
+        if (ok) ++held_back;
       }
     }
+    c_.naked += held_back;
     if (ok) {
-      c_.acked += valid.size();
+      c_.acked += valid.size() - held_back;
       c_.batches += pending_.ok.load();
       c_.duplicates += pending_.dup.load();
       c_.samples += samples;
@@ -198,6 +225,80 @@ class Applier {
   }
 
  private:
+  // A batch the applied stream already holds: true when the work-queue stream leader's copy of
+  // `stream_seq` is the delivered batch (a genuine duplicate: a redelivery, a retry) or differs
+  // and has now been applied itself; false (nak: redelivered, checked again) when the leader
+  // cannot be asked or the repair was not confirmed.
+  bool check_duplicate(natsMsg* delivered, std::uint64_t stream_seq) {
+    const auto& cfg = client_.config();
+    if (stream_seq == 0) return true;  // no metadata: nothing to compare with (not seen)
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = cfg.publish_timeout_ms;
+    natsMsg* leader = nullptr;
+    jsErrCode e = static_cast<jsErrCode>(0);
+    const std::string stream = cfg.in_stream();
+    if (auto s = js_GetMsg(&leader, client_.js(), stream.c_str(), stream_seq, &jo, &e); s != NATS_OK) {
+      if (s == NATS_NOT_FOUND || e == JSNoMessageFoundErr) return true;  // acked meanwhile: nothing to apply
+      log()->warn(
+          "cannot compare batch at {} sequence {} with the stream leader's copy ({}); returned for "
+          "redelivery",
+          stream, stream_seq, nats::status_text(s, e));
+      return false;
+    }
+    const auto bytes = [](natsMsg* m) {
+      return std::string_view(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+    };
+    const auto producer = [](natsMsg* m) {
+      const char* p = nullptr;
+      return natsMsgHeader_Get(m, "Rm-Producer", &p) == NATS_OK && p ? std::string(p) : std::string();
+    };
+    bool confirmed = true;
+    if (bytes(leader) == bytes(delivered) && producer(leader) == producer(delivered)) {
+      log()->debug("{} sequence {}: a duplicate, the same batch as the stream leader's copy", stream,
+                   stream_seq);
+    } else {
+      c_.replica_mismatches++;
+      auto b = decode_message(leader);
+      const std::string had = producer(delivered);
+      if (!b) {
+        log()->error(
+            "{} sequence {}: the delivered batch (of '{}') differs from the stream leader's copy, "
+            "which is not a valid batch ({}); the delivered one stays applied",
+            stream, stream_seq, had, b.error().message);
+      } else {
+        const std::string id = nats_msg_id(b->producer, b->seq);
+        log()->error(
+            "{} sequence {}: the delivered batch (of '{}', already applied) differs from the stream "
+            "leader's copy {} ({} samples); applying the leader's copy",
+            stream, stream_seq, had, id, b->samples.size());
+        natsMsg* out = nullptr;
+        natsMsg_Create(&out, cfg.applied_subject().c_str(), nullptr, natsMsg_GetData(leader),
+                       natsMsg_GetDataLength(leader));
+        natsMsgHeader_Set(out, "Rm-Producer", b->producer.c_str());
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MsgId = id.c_str();
+        po.MaxWait = cfg.publish_timeout_ms;
+        jsPubAck* pa = nullptr;
+        if (auto s = js_PublishMsg(&pa, client_.js(), out, &po, &e); s != NATS_OK) {
+          log()->warn("applying the leader's copy {}: {}; returned for redelivery", id,
+                      nats::status_text(s, e));
+          confirmed = false;
+        } else {
+          if (!pa->Duplicate) {
+            c_.batches++;
+            c_.samples += b->samples.size();
+          }
+          jsPubAck_Destroy(pa);
+        }
+        natsMsg_Destroy(out);
+      }
+    }
+    natsMsg_Destroy(leader);
+    return confirmed;
+  }
+
   nats::Client& client_;
   Counters& c_;
   core::metrics::Histogram& latency_;
@@ -246,6 +347,7 @@ int run_nats_collector(const CollectorConfig& cfg) {
       {"telemetry_collector_nats_bad_batches", &c.bad},
       {"telemetry_collector_nats_redelivered_batches", &c.redelivered},
       {"telemetry_collector_nats_nak_batches", &c.naked},
+      {"telemetry_collector_nats_replica_mismatch_batches", &c.replica_mismatches},
   };
   for (const auto& counter : counters) {
     auto* value = counter.second;  // a named copy: clang 14 cannot capture a structured binding
@@ -276,7 +378,8 @@ int run_nats_collector(const CollectorConfig& cfg) {
                           {"bad_batches", c.bad.load()},
                           {"redelivered", c.redelivered.load()},
                           {"acked", c.acked.load()},
-                          {"naked", c.naked.load()}};
+                          {"naked", c.naked.load()},
+                          {"replica_mismatches", c.replica_mismatches.load()}};
     if (auto* cl = client_ptr.load()) {
       o["streams"] = {{nc.in_stream(), stream_json(*cl, nc.in_stream())},
                       {nc.applied_stream(), stream_json(*cl, nc.applied_stream())}};

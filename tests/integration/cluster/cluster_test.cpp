@@ -326,6 +326,49 @@ TEST(ClusterMode, a_malformed_batch_on_the_work_queue_is_terminated_and_counted_
   EXPECT_NE(log.find("no Rm-Producer header"), std::string::npos) << log;
 }
 
+TEST(ClusterMode,
+     a_batch_the_applied_stream_already_holds_is_checked_against_the_leaders_copy_and_acked_once) {
+  TempDir dir;
+  NatsCluster nats(dir.path());
+  ASSERT_TRUE(nats.wait_ready(30s));
+  auto c = start_nats_collector(nats.url(), "c");  // creates both streams
+  ASSERT_TRUE(c.proc);
+  auto gw = start_nats_gateway(nats.url());
+  ASSERT_TRUE(gw.proc);
+
+  natsConnection* nc = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&nc, nats.url(0).c_str()), NATS_OK);
+  jsCtx* js = nullptr;
+  ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
+  GpuInfo gpu{.id = "GPU-d",
+              .uuid = "GPU-d",
+              .gpu_index = "0",
+              .device = "nvidia0",
+              .model = "H100",
+              .hostname = "h"};
+  std::string first, second;
+  encode_cluster_batch(first, 1,
+                       {{&gpu, "DCGM_FI_DEV_GPU_UTIL", 1'000, 1}, {&gpu, "DCGM_FI_DEV_GPU_UTIL", 2'000, 2}});
+  encode_cluster_batch(second, 2, {{&gpu, "DCGM_FI_DEV_GPU_UTIL", 3'000, 3}});
+  // Batch p:1 is in the applied stream before it reaches the work queue, as after a collector
+  // that applied it died before its ack: its first delivery is answered "duplicate", the
+  // collector compares it with the work-queue leader's copy, finds the same batch, and acks.
+  EXPECT_EQ(publish_raw(js, "telemetry.applied", first, "p", "p:1"), NATS_OK);
+  EXPECT_EQ(publish_raw(js, "telemetry.in", first, "p", "p:1"), NATS_OK);
+  EXPECT_EQ(publish_raw(js, "telemetry.in", second, "p", "p:2"), NATS_OK);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+
+  EXPECT_EQ(settled_total(gw.port, c.port, 3), 3u);
+  const auto st = get_json(c.port, "/stats");
+  EXPECT_EQ(json_u64(st.at("duplicate_batches")), 1u);
+  EXPECT_EQ(json_u64(st.at("replica_mismatches")), 0u);
+  EXPECT_EQ(json_u64(st.at("batches")), 1u);
+  EXPECT_EQ(json_u64(st.at("naked")), 0u);
+  EXPECT_EQ(work_queue_messages(c.port), 0u);
+  EXPECT_EQ(json_u64(stream_field(c.port, "TELEMETRY", "messages")), 2u);
+}
+
 TEST(ClusterMode, a_bad_nats_url_or_a_stream_with_other_replicas_is_refused_with_the_setting_named) {
   TempDir dir;
   Process bad(bin("telemetry-collector"), {}, {{"NATS_URL", "http://127.0.0.1:1"}},
