@@ -114,7 +114,8 @@ void over_server_blocking(std::uint16_t port, int chunks, Stats& stats) {
   do {
     buffer.clear();
     ws.read(buffer);
-  } while (!ws.got_text() || boost::beast::buffers_to_string(buffer.data()).find(R"("ready")") == std::string::npos);
+  } while (!ws.got_text() ||
+           boost::beast::buffers_to_string(buffer.data()).find(R"("ready")") == std::string::npos);
   ws.binary(true);
   std::vector<double> rtt;
   auto t0 = steady_clock::now();

@@ -102,9 +102,9 @@ tl::expected<std::unique_ptr<Session>, SessionError> PipelineExecutor::start_ses
     }
   }
   state->outputs_open = outputs.size();
-  state->inline_mode = opt.inline_nodes && std::all_of(state->actors.begin(), state->actors.end(), [](auto& a) {
-                         return a->kind == NodeKind::native && a->open_inputs > 0;
-                       });
+  state->inline_mode = opt.inline_nodes &&
+                       std::all_of(state->actors.begin(), state->actors.end(),
+                                   [](auto& a) { return a->kind == NodeKind::native && a->open_inputs > 0; });
   if (state->inline_mode) {
     state->initialize_inline();
     return std::make_unique<Session>(std::move(state));

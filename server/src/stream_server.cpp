@@ -78,8 +78,7 @@ struct StreamServer::Impl : std::enable_shared_from_this<StreamServer::Impl> {
   bool started = false;
   bool drained = false;
 
-  Impl(PipelineCatalog catalog, ServerOptions options)
-      : ctx(std::move(catalog), std::move(options)) {
+  Impl(PipelineCatalog catalog, ServerOptions options) : ctx(std::move(catalog), std::move(options)) {
     for (int i = 0; i < std::max(1, ctx.options().threads); ++i) {
       iocs.push_back(std::make_unique<net::io_context>(1));
       keep_running.push_back(net::make_work_guard(*iocs.back()));
@@ -165,9 +164,8 @@ struct StreamServer::Impl : std::enable_shared_from_this<StreamServer::Impl> {
     auto self = shared_from_this();
     for (;;) {
       beast::error_code ec;
-      auto socket =
-          co_await acceptor->async_accept(iocs[next_ioc++ % iocs.size()]->get_executor(),
-                                          net::redirect_error(net::use_awaitable, ec));
+      auto socket = co_await acceptor->async_accept(iocs[next_ioc++ % iocs.size()]->get_executor(),
+                                                    net::redirect_error(net::use_awaitable, ec));
       if (ec) {
         if (ec == net::error::operation_aborted || !acceptor->is_open()) {
           accepting = false;

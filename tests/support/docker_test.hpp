@@ -32,8 +32,8 @@ inline std::string unique(const std::string& prefix) {
 // them: a fresh IPC root /dev/shm/<prefix>-<pid>-<test name> (RM_IPC_DIR), a work directory
 // with nodes/ (the manifests mount it at /app/nodes), the local package index
 // (RM_PIP_INDEX_URL), the host's Python and the SDK. Returns (IPC root, work directory).
-inline std::pair<std::filesystem::path, std::filesystem::path> make_node_test_dirs(const std::string& prefix,
-                                                                                 const std::string& index_url) {
+inline std::pair<std::filesystem::path, std::filesystem::path> make_node_test_dirs(
+    const std::string& prefix, const std::string& index_url) {
   namespace fs = std::filesystem;
   auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   auto root = fs::path("/dev/shm") / (prefix + "-" + std::to_string(::getpid()) + "-" + info->name());
