@@ -1,5 +1,8 @@
 #include "server/stream_client.hpp"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <charconv>
 #include <condition_variable>
 #include <deque>
@@ -129,14 +132,18 @@ struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
 
   // Queues a frame for the writer. With an io thread this blocks while the buffer is full. A
   // caller-driven client that no other thread is driving writes the frame on this thread at once
-  // when the writer is idle (poll() runs the writer's wake-up and the write); while another thread
+  // when the writer is idle (write_now(), or poll() running the writer's wake-up and the
+  // asynchronous write for a frame write_now() does not take); while another thread
   // drives (a next() waiting for outputs), that thread writes it. While the buffer is full, this
   // thread runs the writer (and the reader) itself whenever no other thread is driving.
   bool push(Frame f) {
     if (!caller_driven) return outbox.push(std::move(f));
     for (;;) {
       std::unique_lock lock(driving, std::try_to_lock);
-      if (lock.owns_lock()) t_driving = this;
+      if (lock.owns_lock()) {
+        if (auto written = write_now(f)) return *written;
+        t_driving = this;
+      }
       auto pushed = outbox.try_push(f);
       t_driving = nullptr;
       if (pushed) {
@@ -146,6 +153,24 @@ struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
       if (lock.owns_lock() || lock.try_lock_for(std::chrono::milliseconds(10)))
         ioc.run_one_for(std::chrono::milliseconds(10));
     }
+  }
+
+  // Caller-driven, holding `driving`: writes a small frame on this thread with one blocking
+  // write, skipping the writer's wake-up and the handlers around an asynchronous write, when that
+  // cannot wait: the writer is idle (nothing queued, no write in progress) and the socket has
+  // sent everything before (so a write of up to kDirectWriteMax bytes fits its send buffer and
+  // returns at once). nullopt: not now, queue it. Otherwise whether it went out.
+  static constexpr std::size_t kDirectWriteMax = 16 * 1024;
+  std::optional<bool> write_now(const Frame& f) {
+    if (f.kind == Frame::Kind::close || f.bytes.size() > kDirectWriteMax) return std::nullopt;
+    if (writing_since != Clock::time_point{} || outbox.bytes() > 0 || outbox.closed()) return std::nullopt;
+    auto& socket = beast::get_lowest_layer(ws).socket();
+    int unsent = 0;
+    if (::ioctl(socket.native_handle(), SIOCOUTQ, &unsent) != 0 || unsent != 0) return std::nullopt;
+    beast::error_code ec;
+    ws.text(f.kind == Frame::Kind::text);
+    ws.write(net::buffer(f.bytes), ec);
+    return !ec;  // an error: the reader sees the connection end and reports it
   }
 
   void push_event(ClientEvent ev) {
@@ -208,6 +233,9 @@ struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
         ev.data = std::move(f->data);
       }
       push_event(std::move(ev));
+      // The next read starts from the next handler run: a caller-driven next() returns with
+      // this event first, and the read that finds nothing yet runs at the start of the next one.
+      co_await net::post(ws.get_executor(), net::use_awaitable);
     }
     ClientEvent ev;
     ev.kind = ClientEvent::Kind::closed;
