@@ -65,6 +65,29 @@ TEST(CallerDrivenClient, sending_past_a_full_send_buffer_without_reading_loses_n
   EXPECT_EQ(check_outputs(drain(**c), 7, kChunks), "");
 }
 
+// Chunks of 1.3 KB go out in one direct write when the writer is idle, chunks of 40 KB through
+// the writer: mixed, with and without reading in between, they still arrive in order.
+TEST(CallerDrivenClient, small_and_large_frames_mixed_keep_their_order) {
+  Server server;
+  auto c = StreamClient::connect(server.url(), "passthrough", {.caller_driven = true});
+  ASSERT_TRUE(c) << c.error().message;
+  constexpr int kChunks = 300;
+  std::vector<ClientEvent> evs;
+  for (int k = 0; k < kChunks; ++k) {
+    const std::size_t samples = k % 3 == 1 ? 10'000 : 320;
+    ASSERT_TRUE((*c)->send("audio_source", *tagged_chunk(5, k, samples))) << k;
+    if (k % 10 == 9) {
+      auto ev = (*c)->next(10s);
+      ASSERT_TRUE(ev);
+      evs.push_back(*ev);
+    }
+  }
+  ASSERT_TRUE((*c)->end());
+  auto rest = drain(**c);
+  evs.insert(evs.end(), rest.begin(), rest.end());
+  EXPECT_EQ(check_outputs(evs, 5, kChunks), "");
+}
+
 TEST(CallerDrivenClient, a_reader_thread_and_a_sender_thread_at_once_lose_nothing) {
   Server server;
   auto c =

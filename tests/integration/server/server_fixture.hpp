@@ -158,8 +158,8 @@ class Server {
 };
 
 // 20 ms of 16 kHz audio whose first sample tags (session, chunk).
-inline rm::runtime::DataPtr tagged_chunk(int session, int chunk) {
-  std::vector<float> s(320, 0.0f);
+inline rm::runtime::DataPtr tagged_chunk(int session, int chunk, std::size_t samples = 320) {
+  std::vector<float> s(samples, 0.0f);
   s[0] = static_cast<float>(session);
   s[1] = static_cast<float>(chunk);
   return RuntimeData::make_audio(std::move(s), 16000, 1, chunk * 20'000LL);
