@@ -233,9 +233,6 @@ struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
         ev.data = std::move(f->data);
       }
       push_event(std::move(ev));
-      // The next read starts from the next handler run: a caller-driven next() returns with
-      // this event first, and the read that finds nothing yet runs at the start of the next one.
-      co_await net::post(ws.get_executor(), net::use_awaitable);
     }
     ClientEvent ev;
     ev.kind = ClientEvent::Kind::closed;
