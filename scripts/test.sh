@@ -18,6 +18,9 @@ t0=$SECONDS
 elapsed() { echo "(+$((SECONDS - t0)) s)"; }
 
 stage "setup" && bash scripts/setup.sh && bash scripts/web-setup.sh
+# The Silero VAD weights at their default path (the transcription pipeline and the native VAD
+# examples load them from there); with CI=true a missing model is an error, not a skip.
+bash scripts/fetch-silero-model.sh
 
 # Every tracked C++ file must be clang-formatted (`make format` rewrites them); RM_SKIP=format skips.
 if ! skip format; then
