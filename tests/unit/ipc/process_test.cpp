@@ -181,23 +181,26 @@ TEST(IpcProcess, a_peer_whose_heartbeat_stops_counts_as_gone_even_though_its_pid
 TEST(IpcProcess, an_idle_but_living_peer_stays_alive_past_the_heartbeat_limit) {
   TempDir dir;
   rm::ipc::ChannelOptions opts;
-  // The keeper stamps every 200 ms; 2 s leaves room for a loaded machine (sanitizers, parallel
-  // tests on 2 cores) to deschedule it (1 s was not always enough), while the 5 s idle is still
-  // well past the limit.
-  opts.peer_timeout = 2000ms;
-  auto sub = Subscriber::create(dir.path(), "p5_n_input", 4096, opts);
-  ASSERT_TRUE(sub);
+  // The keeper stamps every 200 ms; 1 s leaves room for a loaded machine (sanitizers, parallel
+  // tests on 2 cores) to deschedule it, while the 3 s idle is still well past the limit.
+  opts.peer_timeout = 1000ms;
   Pipe ready;
+  // Forked before this process creates its endpoint, so the child starts from a process with one
+  // thread: a child forked while the parent's heartbeat keeper runs may find an allocator lock
+  // held forever (seen under ASan: the child's keeper thread blocked in the sanitizer's
+  // allocator, so it never stamped), and this test is about the child's keeper.
   pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
     auto pub = Publisher::open(dir.path(), "p5_n_input", 5s);
     if (!pub) ::_exit(2);
     ready.signal();
-    ::sleep(5);  // idle: only the background heartbeat keeps it visible
+    ::sleep(3);  // idle: only the background heartbeat keeps it visible
     (void)pub->send_copy(std::vector<std::byte>(4, std::byte{1}), 1s);
     ::_exit(0);
   }
+  auto sub = Subscriber::create(dir.path(), "p5_n_input", 4096, opts);
+  ASSERT_TRUE(sub);
   ASSERT_TRUE(ready.wait());
   auto r = sub->receive(30s);
   ASSERT_TRUE(r) << r.error().message;
