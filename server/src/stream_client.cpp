@@ -61,9 +61,6 @@ tl::expected<ParsedUrl, std::string> parse_server_url(std::string_view url) {
   return p;
 }
 
-// The client whose loop this thread runs right now (caller-driven, holding `driving`).
-static thread_local const void* t_driving = nullptr;
-
 struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
   using Clock = std::chrono::steady_clock;
   const bool caller_driven;
@@ -96,12 +93,7 @@ struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
   Impl(std::size_t buffer_bytes, bool caller_driven_)
       : caller_driven(caller_driven_),
         ioc(caller_driven_ ? BOOST_ASIO_CONCURRENCY_HINT_DEFAULT : 1),
-        outbox(buffer_bytes, [this] {
-          if (t_driving == this)
-            wake.cancel();  // this thread runs the loop: no hand-off needed
-          else
-            net::post(ws.get_executor(), [this] { wake.cancel(); });
-        }) {}
+        outbox(buffer_bytes, [this] { net::post(ws.get_executor(), [this] { wake.cancel(); }); }) {}
 
   bool has_event() {
     std::lock_guard lock(mutex);
@@ -142,11 +134,8 @@ struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
       std::unique_lock lock(driving, std::try_to_lock);
       if (lock.owns_lock()) {
         if (auto written = write_now(f)) return *written;
-        t_driving = this;
       }
-      auto pushed = outbox.try_push(f);
-      t_driving = nullptr;
-      if (pushed) {
+      if (auto pushed = outbox.try_push(f)) {
         if (*pushed && lock.owns_lock()) ioc.poll();
         return *pushed;
       }

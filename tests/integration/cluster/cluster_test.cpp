@@ -168,10 +168,9 @@ TEST(ClusterMode, a_batch_fetched_by_a_collector_that_died_before_acking_is_rede
   ASSERT_EQ(acked, kDcgmRows);
 
   // A "collector" that fetches one batch from the shared consumer and dies without acking.
-  natsConnection* nc = nullptr;
-  ASSERT_EQ(natsConnection_ConnectTo(&nc, nats.url(1).c_str()), NATS_OK);
-  jsCtx* js = nullptr;
-  ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
+  JetStreamClient client(nats.url(1));
+  ASSERT_NE(client.js, nullptr);
+  jsCtx* js = client.js;
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = "TELEMETRY_IN";
@@ -183,9 +182,7 @@ TEST(ClusterMode, a_batch_fetched_by_a_collector_that_died_before_acking_is_rede
   ASSERT_EQ(list.Count, 1);
   natsMsgList_Destroy(&list);
   natsSubscription_Destroy(sub);
-  jsCtx_Destroy(js);
-  natsConnection_Close(nc);
-  natsConnection_Destroy(nc);
+  client.close();
 
   auto c = start_nats_collector(nats.url(), "second");
   ASSERT_TRUE(c.proc);
@@ -274,22 +271,16 @@ TEST(ClusterMode, a_malformed_batch_on_the_work_queue_is_terminated_and_counted_
   auto gw = start_nats_gateway(nats.url());
   ASSERT_TRUE(gw.proc);
 
-  natsConnection* nc = nullptr;
-  ASSERT_EQ(natsConnection_ConnectTo(&nc, nats.url(0).c_str()), NATS_OK);
-  jsCtx* js = nullptr;
-  ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
+  JetStreamClient client(nats.url(0));
+  ASSERT_NE(client.js, nullptr);
+  jsCtx* js = client.js;
   auto publish = [&](const std::string& data, const char* producer, const std::string& id) {
     return publish_raw(js, "telemetry.in", data, producer, id);
   };
   // A valid batch of 3 samples in the earlier format (one PUBLISH frame), a truncated copy of
   // it, garbage, one without a producer; a valid cluster batch of 2 samples, a truncated copy,
   // and one of an unknown format version.
-  GpuInfo gpu{.id = "GPU-x",
-              .uuid = "GPU-x",
-              .gpu_index = "0",
-              .device = "nvidia0",
-              .model = "H100",
-              .hostname = "h"};
+  GpuInfo gpu = test_gpu("GPU-x");
   std::vector<OutSample> samples = {{&gpu, "DCGM_FI_DEV_GPU_UTIL", 1'000, 1},
                                     {&gpu, "DCGM_FI_DEV_GPU_UTIL", 2'000, 2},
                                     {&gpu, "DCGM_FI_DEV_GPU_TEMP", 2'000, 40}};
@@ -309,8 +300,7 @@ TEST(ClusterMode, a_malformed_batch_on_the_work_queue_is_terminated_and_counted_
   std::string future = compact;
   future[3] = 2;
   EXPECT_EQ(publish(future, "p", "p:7"), NATS_OK);
-  jsCtx_Destroy(js);
-  natsConnection_Destroy(nc);
+  client.close();
 
   EXPECT_EQ(settled_total(gw.port, c.port, 5), 5u);
   const auto st = get_json(c.port, "/stats");
@@ -336,16 +326,10 @@ TEST(ClusterMode,
   auto gw = start_nats_gateway(nats.url());
   ASSERT_TRUE(gw.proc);
 
-  natsConnection* nc = nullptr;
-  ASSERT_EQ(natsConnection_ConnectTo(&nc, nats.url(0).c_str()), NATS_OK);
-  jsCtx* js = nullptr;
-  ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
-  GpuInfo gpu{.id = "GPU-d",
-              .uuid = "GPU-d",
-              .gpu_index = "0",
-              .device = "nvidia0",
-              .model = "H100",
-              .hostname = "h"};
+  JetStreamClient client(nats.url(0));
+  ASSERT_NE(client.js, nullptr);
+  jsCtx* js = client.js;
+  GpuInfo gpu = test_gpu("GPU-d");
   std::string first, second;
   encode_cluster_batch(first, 1,
                        {{&gpu, "DCGM_FI_DEV_GPU_UTIL", 1'000, 1}, {&gpu, "DCGM_FI_DEV_GPU_UTIL", 2'000, 2}});
@@ -356,8 +340,7 @@ TEST(ClusterMode,
   EXPECT_EQ(publish_raw(js, "telemetry.applied", first, "p", "p:1"), NATS_OK);
   EXPECT_EQ(publish_raw(js, "telemetry.in", first, "p", "p:1"), NATS_OK);
   EXPECT_EQ(publish_raw(js, "telemetry.in", second, "p", "p:2"), NATS_OK);
-  jsCtx_Destroy(js);
-  natsConnection_Destroy(nc);
+  client.close();
 
   EXPECT_EQ(settled_total(gw.port, c.port, 3), 3u);
   const auto st = get_json(c.port, "/stats");

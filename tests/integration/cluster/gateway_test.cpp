@@ -145,22 +145,11 @@ TEST(ClusterGateway, RETENTION_keeps_per_gpu_only_the_samples_recent_in_data_tim
   auto all = start_nats_gateway(nats.url());  // no RETENTION: everything
   ASSERT_TRUE(gw.proc && all.proc);
 
-  natsConnection* nc = nullptr;
-  ASSERT_EQ(natsConnection_ConnectTo(&nc, nats.url(0).c_str()), NATS_OK);
-  jsCtx* js = nullptr;
-  ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
-  GpuInfo x{.id = "GPU-x",
-            .uuid = "GPU-x",
-            .gpu_index = "0",
-            .device = "nvidia0",
-            .model = "H100",
-            .hostname = "h"};
-  GpuInfo y{.id = "GPU-y",
-            .uuid = "GPU-y",
-            .gpu_index = "1",
-            .device = "nvidia1",
-            .model = "H100",
-            .hostname = "h"};
+  JetStreamClient client(nats.url(0));
+  ASSERT_NE(client.js, nullptr);
+  jsCtx* js = client.js;
+  GpuInfo x = test_gpu("GPU-x");
+  GpuInfo y = test_gpu("GPU-y", 1);
   // GPU-x: one sample a second for 10 s, one batch each; GPU-y: 2 samples at 1 s and 2 s.
   constexpr std::int64_t kS = 1'000'000'000;
   std::uint64_t seq = 0;
@@ -171,8 +160,7 @@ TEST(ClusterGateway, RETENTION_keeps_per_gpu_only_the_samples_recent_in_data_tim
     PublishEncoder().encode(frame, ++seq, samples);
     ASSERT_EQ(publish_raw(js, "telemetry.in", frame, "p", fmt::format("p:{}", seq)), NATS_OK);
   }
-  jsCtx_Destroy(js);
-  natsConnection_Destroy(nc);
+  client.close();
 
   EXPECT_EQ(settled_total(all.port, c.port, 12), 12u);
   EXPECT_EQ(settled_total(gw.port, c.port, 6), 6u);

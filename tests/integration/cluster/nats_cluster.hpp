@@ -15,6 +15,7 @@
 
 #include "../ingest/process.hpp"
 #include "core/http_client.hpp"
+#include "telemetry/model.hpp"
 
 namespace rm::telemetry::test {
 
@@ -209,6 +210,40 @@ inline Service start_nats_streamer(const std::string& url, const std::filesystem
 
 // Publishes one message to a JetStream subject with a de-duplication id and waits for the ack;
 // `producer` null leaves out the Rm-Producer header.
+// A plain client connection to one node with a JetStream context, for publishing or fetching by
+// hand; `js` is null when either step failed (tests assert on it). close() drops both, in order.
+struct JetStreamClient {
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  explicit JetStreamClient(const std::string& url) {
+    if (natsConnection_ConnectTo(&nc, url.c_str()) == NATS_OK &&
+        natsConnection_JetStream(&js, nc, nullptr) != NATS_OK)
+      js = nullptr;
+  }
+  JetStreamClient(const JetStreamClient&) = delete;
+  JetStreamClient& operator=(const JetStreamClient&) = delete;
+  ~JetStreamClient() { close(); }
+  void close() {
+    if (js != nullptr) jsCtx_Destroy(js);
+    js = nullptr;
+    if (nc != nullptr) {
+      natsConnection_Close(nc);
+      natsConnection_Destroy(nc);
+    }
+    nc = nullptr;
+  }
+};
+
+// A GPU for hand-made batches: id and uuid `id`, device nvidia<index>, an H100 on host "h".
+inline rm::telemetry::GpuInfo test_gpu(const std::string& id, int index = 0) {
+  return {.id = id,
+          .uuid = id,
+          .gpu_index = std::to_string(index),
+          .device = "nvidia" + std::to_string(index),
+          .model = "H100",
+          .hostname = "h"};
+}
+
 inline natsStatus publish_raw(jsCtx* js, const char* subject, const std::string& data, const char* producer,
                               const std::string& id) {
   natsMsg* m = nullptr;
