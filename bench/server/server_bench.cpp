@@ -3,11 +3,13 @@
 // and over the in-process path (PipelineExecutor, what `remotemedia run` uses), at 1 and at N
 // concurrent sessions; and sessions started per second (connect, ready, end, close).
 //   server_bench [--sessions 100] [--seconds 5] [--starts 200] [--spin-us 100] [--io-thread 0]
-//                [--inline 1]
+//                [--inline 1] [--pin same|split]
 // (--spin-us: the server's node_spin, how long an idle node thread spins before sleeping; the
 // in-process rows keep the runtime's default. --io-thread 1: clients with their own io thread
 // instead of caller-driven ones, ClientOptions::caller_driven. --inline 0: the server runs the
-// PassThrough on a node thread, not on the session's io thread, ServerOptions::inline_nodes.)
+// PassThrough on a node thread, not on the session's io thread, ServerOptions::inline_nodes.
+// --pin same: the server's threads and the clients' all on CPU 0; --pin split: the server's on
+// CPU 0, the clients' on CPU 1; where the scheduler puts them otherwise.)
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -19,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 
 #include <fmt/format.h>
@@ -28,6 +32,7 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/json/parse.hpp>
 
 #include "server/protocol.hpp"
 #include "server/stream_client.hpp"
@@ -55,6 +60,21 @@ struct Stats {
   }
 };
 
+// CPU the streaming clients' threads run on (-1: anywhere).
+int g_client_cpu = -1;
+
+// Pins the calling thread to `cpu`, or lets it run anywhere (-1); threads it starts inherit it.
+void pin_to(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu >= 0) {
+    CPU_SET(cpu, &set);
+  } else {
+    for (unsigned c = 0; c < std::thread::hardware_concurrency(); ++c) CPU_SET(c, &set);
+  }
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
 rm::runtime::DataPtr chunk(int k) {
   return RuntimeData::make_audio(std::vector<float>(320, 0.01f), 16000, 1, k * 20'000LL);
 }
@@ -65,6 +85,7 @@ void over_server(const std::string& url, const rm::server::ClientOptions& co, in
   std::atomic<int> failed{0};
   for (int s = 0; s < sessions; ++s) {
     threads.emplace_back([&, s] {
+      if (g_client_cpu >= 0) pin_to(g_client_cpu);
       auto c = rm::server::StreamClient::connect(url, "passthrough", co);
       if (!c) {
         ++failed;
@@ -96,8 +117,9 @@ void over_server(const std::string& url, const rm::server::ClientOptions& co, in
 }
 
 // One session with the smallest client there is: a blocking Beast WebSocket on a plain socket
-// that writes a frame, then reads the answer (no event queue, no io_context run). What the
-// server itself adds to a round trip, next to what the StreamClient adds.
+// that encodes and writes a frame, then reads the answer (no event queue, no io_context run).
+// What the server and the kernel take of a round trip, next to what the StreamClient adds.
+// Every answer is checked to be the echo of the chunk just sent (by its timestamp).
 void over_server_blocking(std::uint16_t port, int chunks, Stats& stats) {
   namespace net = boost::asio;
   namespace websocket = boost::beast::websocket;
@@ -111,22 +133,30 @@ void over_server_blocking(std::uint16_t port, int chunks, Stats& stats) {
   ws.text(true);
   ws.write(net::buffer(rm::server::start_message("passthrough")));
   boost::beast::flat_buffer buffer;
-  do {
+  for (;;) {  // progress messages, then ready
     buffer.clear();
     ws.read(buffer);
-  } while (!ws.got_text() ||
-           boost::beast::buffers_to_string(buffer.data()).find(R"("ready")") == std::string::npos);
+    if (!ws.got_text()) continue;
+    boost::system::error_code ec;
+    auto v = boost::json::parse(boost::beast::buffers_to_string(buffer.data()), ec);
+    if (!ec && v.is_object() && v.as_object().contains("type") && v.as_object().at("type") == "ready") break;
+  }
   ws.binary(true);
   std::vector<double> rtt;
   auto t0 = steady_clock::now();
   for (int k = 0; k < chunks; ++k) {
     std::this_thread::sleep_until(t0 + microseconds(20'000LL * k));
-    auto frame = rm::server::encode_data_frame_bytes("audio_source", *chunk(k));
     auto sent = steady_clock::now();
-    ws.write(net::buffer(frame));
+    ws.write(net::buffer(rm::server::encode_data_frame_bytes("audio_source", *chunk(k))));
     buffer.clear();
     ws.read(buffer);
     rtt.push_back(duration<double, std::micro>(steady_clock::now() - sent).count());
+    auto data = buffer.cdata();
+    auto f = rm::server::decode_data_frame({static_cast<const std::byte*>(data.data()), data.size()});
+    if (ws.got_text() || !f || f->data->timestamp_us != k * 20'000LL) {
+      std::printf("  blocking client: answer %d is not the echo of chunk %d\n", k, k);
+      return;
+    }
   }
   boost::beast::error_code ec;
   ws.close(websocket::close_code::normal, ec);
@@ -181,7 +211,9 @@ double cpu_s() {
 
 int main(int argc, char** argv) {
   int sessions = 100, seconds_ = 5, starts = 200, spin_us = 100, io_thread = 0, inline_nodes = 1;
+  std::string pin;
   for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--pin")) pin = argv[i + 1];
     if (!std::strcmp(argv[i], "--spin-us")) spin_us = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--sessions")) sessions = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--seconds")) seconds_ = std::atoi(argv[i + 1]);
@@ -206,16 +238,27 @@ int main(int argc, char** argv) {
   so.max_sessions = static_cast<std::size_t>(sessions) + 16;
   so.node_spin = microseconds(spin_us);
   so.inline_nodes = inline_nodes != 0;
+  if (!pin.empty() && pin != "same" && pin != "split") {
+    std::fprintf(stderr, "--pin takes same or split, not '%s'\n", pin.c_str());
+    return 1;
+  }
+  // The server's io threads (and the session threads they start) inherit this thread's CPU.
+  if (!pin.empty()) pin_to(0);
+  g_client_cpu = pin == "same" ? 0 : pin == "split" ? 1 : -1;
   rm::server::StreamServer server(std::move(*catalog), so);
   if (auto ok = server.start(); !ok) {
     std::fprintf(stderr, "%s\n", ok.error().c_str());
     return 1;
   }
+  if (!pin.empty()) pin_to(g_client_cpu);  // the in-process rows and the blocking client as the clients
   const auto url = fmt::format("http://127.0.0.1:{}", server.port());
   std::printf(
       "round trip of a 20 ms chunk through PassThrough, real-time pacing, %d s per session, %s clients, "
-      "server nodes %s\n",
-      seconds_, co.caller_driven ? "caller-driven" : "io-thread", so.inline_nodes ? "inline" : "on threads");
+      "server nodes %s%s\n",
+      seconds_, co.caller_driven ? "caller-driven" : "io-thread", so.inline_nodes ? "inline" : "on threads",
+      pin == "same"    ? ", server and clients on CPU 0"
+      : pin == "split" ? ", server on CPU 0, clients on CPU 1"
+                       : "");
   for (int n : {1, sessions}) {
     Stats a, b;
     const double c0 = cpu_s();

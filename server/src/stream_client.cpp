@@ -1,8 +1,5 @@
 #include "server/stream_client.hpp"
 
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
-
 #include <charconv>
 #include <condition_variable>
 #include <deque>
@@ -144,22 +141,11 @@ struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
     }
   }
 
-  // Caller-driven, holding `driving`: writes a small frame on this thread with one blocking
-  // write, skipping the writer's wake-up and the handlers around an asynchronous write, when that
-  // cannot wait: the writer is idle (nothing queued, no write in progress) and the socket has
-  // sent everything before (so a write of up to kDirectWriteMax bytes fits its send buffer and
-  // returns at once). nullopt: not now, queue it. Otherwise whether it went out.
+  // Caller-driven, holding `driving`: a frame of up to kDirectWriteMax bytes goes out on this
+  // thread at once while the writer is idle (detail::write_now). The client blocks only itself.
   static constexpr std::size_t kDirectWriteMax = 16 * 1024;
   std::optional<bool> write_now(const Frame& f) {
-    if (f.kind == Frame::Kind::close || f.bytes.size() > kDirectWriteMax) return std::nullopt;
-    if (writing_since != Clock::time_point{} || outbox.bytes() > 0 || outbox.closed()) return std::nullopt;
-    auto& socket = beast::get_lowest_layer(ws).socket();
-    int unsent = 0;
-    if (::ioctl(socket.native_handle(), SIOCOUTQ, &unsent) != 0 || unsent != 0) return std::nullopt;
-    beast::error_code ec;
-    ws.text(f.kind == Frame::Kind::text);
-    ws.write(net::buffer(f.bytes), ec);
-    return !ec;  // an error: the reader sees the connection end and reports it
+    return detail::write_now(ws, outbox, writing_since, f, kDirectWriteMax);
   }
 
   void push_event(ClientEvent ev) {

@@ -33,6 +33,10 @@ constexpr std::size_t kArrivalRing = 256;
 // this very thread.
 thread_local bool t_inline_on_io = false;
 constexpr auto kTick = std::chrono::milliseconds(250);
+// Outputs up to this size may be written by the io thread itself (deliver()): small enough that a
+// socket whose earlier bytes are all sent takes it at once, so a slow client never blocks the
+// io thread's other sessions.
+constexpr std::size_t kDirectWriteMax = 4 * 1024;
 constexpr auto kProgressEvery = std::chrono::seconds(1);
 }  // namespace
 
@@ -376,6 +380,11 @@ void StreamSession::deliver(const std::string& node_id, const DataPtr& data) {
   bytes_out_ += n;
   ctx_.metrics().frames_out.inc();
   ctx_.metrics().bytes_out.inc(static_cast<double>(n));
+  // An inline pipeline runs on this session's io thread, between two reads: a small output goes
+  // out at once while the writer is idle, without the hop to it.
+  if (t_inline_on_io) {
+    if (auto written = detail::write_now(ws_, outbox_, writing_since_, f, kDirectWriteMax)) return;
+  }
   (void)outbox_.push(std::move(f), t_inline_on_io);  // false: the client is gone, the output dropped
 }
 

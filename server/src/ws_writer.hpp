@@ -1,7 +1,12 @@
 #pragma once
 // The writer half of a WebSocket, shared by the server's sessions and the client: drains a
-// FrameQueue in order on the socket's strand, ending with a close frame when one is queued.
+// FrameQueue in order on the socket's strand, ending with a close frame when one is queued;
+// and the shortcut past it for a small frame while it is idle (write_now).
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <chrono>
+#include <optional>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -48,6 +53,28 @@ boost::asio::awaitable<boost::beast::error_code> write_frames(
   queue.close();
   writing_since = {};
   co_return ec;
+}
+
+// Writes `f` on the calling thread with one blocking write, skipping the writer's wake-up and
+// the handlers around an asynchronous write, when that cannot wait: the frame is at most
+// `max_bytes`, the writer is idle (nothing queued, no write in progress) and the socket has
+// sent everything before, so the kernel takes the frame at once. Only for the thread that runs
+// the socket's handlers (the writer cannot start meanwhile). nullopt: not now, queue it.
+// Otherwise whether it went out (an error: the reader sees the connection end and reports it).
+template <typename WebSocket>
+std::optional<bool> write_now(WebSocket& ws, const FrameQueue& queue,
+                              std::chrono::steady_clock::time_point writing_since, const Frame& f,
+                              std::size_t max_bytes) {
+  if (f.kind == Frame::Kind::close || f.bytes.size() > max_bytes) return std::nullopt;
+  if (writing_since != std::chrono::steady_clock::time_point{} || queue.bytes() > 0 || queue.closed())
+    return std::nullopt;
+  auto& socket = boost::beast::get_lowest_layer(ws).socket();
+  int unsent = 0;
+  if (::ioctl(socket.native_handle(), SIOCOUTQ, &unsent) != 0 || unsent != 0) return std::nullopt;
+  boost::beast::error_code ec;
+  ws.text(f.kind == Frame::Kind::text);
+  ws.write(boost::asio::buffer(f.bytes), ec);
+  return !ec;
 }
 
 }  // namespace rm::server::detail

@@ -66,7 +66,8 @@ TEST(CallerDrivenClient, sending_past_a_full_send_buffer_without_reading_loses_n
 }
 
 // Chunks of 1.3 KB go out in one direct write when the writer is idle, chunks of 40 KB through
-// the writer: mixed, with and without reading in between, they still arrive in order.
+// the writer, on both sides (the client's send, the server's echo from its io thread): mixed,
+// with and without reading in between, they still arrive in order.
 TEST(CallerDrivenClient, small_and_large_frames_mixed_keep_their_order) {
   Server server;
   auto c = StreamClient::connect(server.url(), "passthrough", {.caller_driven = true});
