@@ -37,6 +37,11 @@ struct Pipe {
   }
 };
 
+// fork_first: every test forks before this process creates its endpoint, so the child starts
+// from a process with one thread. A child forked while the parent's heartbeat keeper runs may
+// find an allocator lock held for ever (seen under ASan: the child blocked in the sanitizer's
+// allocator); the child's open() waits for the parent's create.
+
 int reap(pid_t pid) {
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -47,9 +52,7 @@ TEST(IpcProcess, many_messages_cross_processes_in_order_with_intact_checksums) {
   TempDir dir;
   constexpr std::uint64_t kCount = 200000;
   constexpr std::size_t kMax = 2000;
-  auto sub = Subscriber::create(dir.path(), "p1_n_output", 64 * 1024);
-  ASSERT_TRUE(sub) << sub.error().message;
-  pid_t child = ::fork();
+  pid_t child = ::fork();  // before this process's endpoint exists (fork_first, above)
   ASSERT_GE(child, 0);
   if (child == 0) {
     auto pub = Publisher::open(dir.path(), "p1_n_output", 5s);
@@ -65,6 +68,8 @@ TEST(IpcProcess, many_messages_cross_processes_in_order_with_intact_checksums) {
     pub->close();
     ::_exit(0);
   }
+  auto sub = Subscriber::create(dir.path(), "p1_n_output", 64 * 1024);
+  ASSERT_TRUE(sub) << sub.error().message;
   std::uint64_t received = 0;
   for (std::uint64_t i = 0; i < kCount; ++i) {
     auto got = sub->receive(30s);
@@ -84,10 +89,8 @@ TEST(IpcProcess, many_messages_cross_processes_in_order_with_intact_checksums) {
 
 TEST(IpcProcess, a_producer_killed_mid_write_leaves_no_partial_record_and_is_reported_gone) {
   TempDir dir;
-  auto sub = Subscriber::create(dir.path(), "p2_n_input", 64 * 1024);
-  ASSERT_TRUE(sub);
   Pipe ready;
-  pid_t child = ::fork();
+  pid_t child = ::fork();  // before this process's endpoint exists (fork_first, above)
   ASSERT_GE(child, 0);
   if (child == 0) {
     auto pub = Publisher::open(dir.path(), "p2_n_input", 5s);
@@ -105,6 +108,8 @@ TEST(IpcProcess, a_producer_killed_mid_write_leaves_no_partial_record_and_is_rep
     ready.signal();
     for (;;) ::pause();
   }
+  auto sub = Subscriber::create(dir.path(), "p2_n_input", 64 * 1024);
+  ASSERT_TRUE(sub);
   ASSERT_TRUE(ready.wait());
   ::kill(child, SIGKILL);
   // Not reaped yet on purpose: a zombie must count as dead, too.
@@ -122,10 +127,8 @@ TEST(IpcProcess, a_producer_killed_mid_write_leaves_no_partial_record_and_is_rep
 
 TEST(IpcProcess, a_killed_consumer_turns_a_blocked_producer_into_peer_gone) {
   TempDir dir;
-  auto pub = Publisher::create(dir.path(), "p3_n_input", 4096);
-  ASSERT_TRUE(pub);
   Pipe ready;
-  pid_t child = ::fork();
+  pid_t child = ::fork();  // before this process's endpoint exists (fork_first, above)
   ASSERT_GE(child, 0);
   if (child == 0) {
     auto sub = Subscriber::open(dir.path(), "p3_n_input", 5s);
@@ -133,6 +136,8 @@ TEST(IpcProcess, a_killed_consumer_turns_a_blocked_producer_into_peer_gone) {
     ready.signal();
     for (;;) ::pause();  // attached, never reads
   }
+  auto pub = Publisher::create(dir.path(), "p3_n_input", 4096);
+  ASSERT_TRUE(pub);
   ASSERT_TRUE(ready.wait());
   std::thread killer([&] {
     std::this_thread::sleep_for(50ms);
@@ -157,10 +162,8 @@ TEST(IpcProcess, a_peer_whose_heartbeat_stops_counts_as_gone_even_though_its_pid
   TempDir dir;
   rm::ipc::ChannelOptions opts;
   opts.peer_timeout = 500ms;
-  auto sub = Subscriber::create(dir.path(), "p4_n_input", 4096, opts);
-  ASSERT_TRUE(sub);
   Pipe ready;
-  pid_t child = ::fork();
+  pid_t child = ::fork();  // before this process's endpoint exists (fork_first, above)
   ASSERT_GE(child, 0);
   if (child == 0) {
     auto pub = Publisher::open(dir.path(), "p4_n_input", 5s);
@@ -168,6 +171,8 @@ TEST(IpcProcess, a_peer_whose_heartbeat_stops_counts_as_gone_even_though_its_pid
     ready.signal();
     for (;;) ::pause();
   }
+  auto sub = Subscriber::create(dir.path(), "p4_n_input", 4096, opts);
+  ASSERT_TRUE(sub);
   ASSERT_TRUE(ready.wait());
   EXPECT_EQ(sub->peer_state(), PeerState::alive);
   ::kill(child, SIGSTOP);
@@ -185,11 +190,7 @@ TEST(IpcProcess, an_idle_but_living_peer_stays_alive_past_the_heartbeat_limit) {
   // tests on 2 cores) to deschedule it, while the 3 s idle is still well past the limit.
   opts.peer_timeout = 1000ms;
   Pipe ready;
-  // Forked before this process creates its endpoint, so the child starts from a process with one
-  // thread: a child forked while the parent's heartbeat keeper runs may find an allocator lock
-  // held forever (seen under ASan: the child's keeper thread blocked in the sanitizer's
-  // allocator, so it never stamped), and this test is about the child's keeper.
-  pid_t child = ::fork();
+  pid_t child = ::fork();  // before this process's endpoint exists (fork_first, above)
   ASSERT_GE(child, 0);
   if (child == 0) {
     auto pub = Publisher::open(dir.path(), "p5_n_input", 5s);
