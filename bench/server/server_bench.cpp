@@ -242,6 +242,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--pin takes same or split, not '%s'\n", pin.c_str());
     return 1;
   }
+  if (pin == "split" && std::thread::hardware_concurrency() < 2) {
+    std::fprintf(stderr, "--pin split needs two CPUs\n");
+    return 1;
+  }
   // The server's io threads (and the session threads they start) inherit this thread's CPU.
   if (!pin.empty()) pin_to(0);
   g_client_cpu = pin == "same" ? 0 : pin == "split" ? 1 : -1;

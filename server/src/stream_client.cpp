@@ -121,8 +121,8 @@ struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
 
   // Queues a frame for the writer. With an io thread this blocks while the buffer is full. A
   // caller-driven client that no other thread is driving writes the frame on this thread at once
-  // when the writer is idle (write_now(), or poll() running the writer's wake-up and the
-  // asynchronous write for a frame write_now() does not take); while another thread
+  // when the writer is idle (detail::write_now(), or poll() running the writer's wake-up and
+  // the asynchronous write for a frame write_now() does not take); while another thread
   // drives (a next() waiting for outputs), that thread writes it. While the buffer is full, this
   // thread runs the writer (and the reader) itself whenever no other thread is driving.
   bool push(Frame f) {
@@ -130,7 +130,7 @@ struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
     for (;;) {
       std::unique_lock lock(driving, std::try_to_lock);
       if (lock.owns_lock()) {
-        if (auto written = write_now(f)) return *written;
+        if (auto written = detail::write_now(ws, outbox, writing_since, f, kDirectWriteMax)) return *written;
       }
       if (auto pushed = outbox.try_push(f)) {
         if (*pushed && lock.owns_lock()) ioc.poll();
@@ -141,12 +141,9 @@ struct StreamClient::Impl : std::enable_shared_from_this<StreamClient::Impl> {
     }
   }
 
-  // Caller-driven, holding `driving`: a frame of up to kDirectWriteMax bytes goes out on this
-  // thread at once while the writer is idle (detail::write_now). The client blocks only itself.
+  // Caller-driven, holding `driving`: a frame of up to this size goes out on the caller's thread
+  // at once while the writer is idle (detail::write_now). The client blocks only itself.
   static constexpr std::size_t kDirectWriteMax = 16 * 1024;
-  std::optional<bool> write_now(const Frame& f) {
-    return detail::write_now(ws, outbox, writing_since, f, kDirectWriteMax);
-  }
 
   void push_event(ClientEvent ev) {
     {

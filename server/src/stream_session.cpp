@@ -383,7 +383,8 @@ void StreamSession::deliver(const std::string& node_id, const DataPtr& data) {
   // An inline pipeline runs on this session's io thread, between two reads: a small output goes
   // out at once while the writer is idle, without the hop to it.
   if (t_inline_on_io) {
-    if (auto written = detail::write_now(ws_, outbox_, writing_since_, f, kDirectWriteMax)) return;
+    // Written or failed (the reader then sees the connection end), as a push after close drops it.
+    if (detail::write_now(ws_, outbox_, writing_since_, f, kDirectWriteMax)) return;
   }
   (void)outbox_.push(std::move(f), t_inline_on_io);  // false: the client is gone, the output dropped
 }
